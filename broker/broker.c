@@ -1,0 +1,235 @@
+/*
+ * broker.c - `sluice broker`: the option table (Kafka's names and defaults),
+ * start-up and shutdown.
+ *
+ * Where sluice's default differs from Kafka's it is on purpose and says so in
+ * the doc column: log.flush.interval.messages defaults to 1, meaning a
+ * produce with acks=1/all is answered only after its bytes are fdatasync'd
+ * (one fsync per group of appends). Set it higher to get Kafka's page-cache
+ * behaviour (acknowledge on write, flush every log.flush.interval.ms).
+ */
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "broker_internal.h"
+#include "config.h"
+#include "logging.h"
+
+#define OPT(name, type, def, field, doc) \
+    {name, type, def, offsetof(sl_broker_conf, field), doc, 0, 0, 0}
+#define OPTR(name, def, field, lo, hi, doc) \
+    {name, SL_OPT_INT, def, offsetof(sl_broker_conf, field), doc, lo, hi, 0}
+
+static const sl_option broker_options[] = {
+    OPT("listeners", SL_OPT_STRING, "PLAINTEXT://:9092", listeners,
+        "comma-separated PLAINTEXT://host:port to listen on (empty host = all interfaces)"),
+    OPT("advertised.listeners", SL_OPT_STRING, NULL, advertised_listeners,
+        "address clients are told to connect to (default: the first listener; localhost when it binds all)"),
+    OPT("log.dirs", SL_OPT_STRING, "/tmp/sluice-logs", log_dirs, "comma-separated data directories"),
+    OPT("log.dir", SL_OPT_STRING, NULL, log_dirs, "alias of log.dirs"),
+    OPT("admin.listeners", SL_OPT_STRING, "http://127.0.0.1:9644", admin_listeners,
+        "HTTP listener for GET /metrics and /health (empty to disable)"),
+    OPTR("node.id", "1", node_id, 0, 2147483647, "this broker's id"),
+    OPTR("broker.id", "1", node_id, 0, 2147483647, "alias of node.id"),
+    OPTR("num.partitions", "1", num_partitions, 1, 100000, "partitions of auto-created topics"),
+    OPT("auto.create.topics.enable", SL_OPT_BOOL, "true", auto_create_topics,
+        "create a topic on first metadata request for it"),
+    OPTR("default.replication.factor", "1", default_replication_factor, 1, 1,
+         "replication factor of new topics (single node: 1)"),
+    OPTR("log.segment.bytes", "1073741824", log_segment_bytes, 14, 2147483647, "segment size"),
+    OPTR("log.roll.ms", "604800000", log_roll_ms, 1, INT64_MAX, "roll a segment this old"),
+    {"log.roll.hours", SL_OPT_MS_HOURS, NULL, offsetof(sl_broker_conf, log_roll_ms),
+     "roll time in hours (log.roll.ms wins)", 0, 0, 0},
+    OPTR("log.retention.ms", "604800000", log_retention_ms, -1, INT64_MAX,
+         "delete segments older than this (-1: keep forever)"),
+    {"log.retention.minutes", SL_OPT_MS_MINUTES, NULL, offsetof(sl_broker_conf, log_retention_ms),
+     "retention in minutes", 0, 0, 0},
+    {"log.retention.hours", SL_OPT_MS_HOURS, NULL, offsetof(sl_broker_conf, log_retention_ms),
+     "retention in hours", 0, 0, 0},
+    OPTR("log.retention.bytes", "-1", log_retention_bytes, -1, INT64_MAX,
+         "delete old segments while a partition is larger (-1: no limit)"),
+    OPTR("log.retention.check.interval.ms", "300000", log_retention_check_interval_ms, 1,
+         INT64_MAX, "how often retention runs"),
+    OPTR("log.index.interval.bytes", "4096", log_index_interval_bytes, 1, 2147483647,
+         "bytes of log between offset index entries"),
+    OPTR("log.flush.interval.messages", "1", log_flush_interval_messages, 1, INT64_MAX,
+         "1 (sluice default): acks=1/all answered after fdatasync, group commit; >1: Kafka's "
+         "behaviour, answered after write and flushed every log.flush.interval.ms"),
+    OPTR("log.flush.interval.ms", "1000", log_flush_interval_ms, 1, INT64_MAX,
+         "background flush period when log.flush.interval.messages > 1"),
+    OPTR("log.flush.scheduler.interval.ms", "1000", log_flush_scheduler_interval_ms, 1, INT64_MAX,
+         "accepted for compatibility; log.flush.interval.ms drives the flusher"),
+    OPTR("message.max.bytes", "1048588", message_max_bytes, 0, 2147483647,
+         "largest record batch a producer may send"),
+    OPTR("socket.request.max.bytes", "104857600", socket_request_max_bytes, 64, 2147483647,
+         "largest request frame; larger ones close the connection"),
+    OPT("log.message.timestamp.type", SL_OPT_STRING, "CreateTime", log_message_timestamp_type,
+        "CreateTime or LogAppendTime"),
+    OPT("log.cleanup.policy", SL_OPT_STRING, "delete", log_cleanup_policy,
+        "default cleanup.policy of topics"),
+    OPT("cluster.id", SL_OPT_STRING, "sluice-cluster", cluster_id, "cluster id in Metadata"),
+    {NULL, 0, NULL, 0, NULL, 0, 0, 0},
+};
+
+/* Effective storage settings of a topic: its overrides over the broker's. */
+void sl_broker_topic_logcfg(const sl_broker *b, json_t *ov, sl_log_config *cfg,
+                            int64_t *max_message_bytes, int *log_append_time)
+{
+    const sl_broker_conf *c = &b->conf;
+    json_t *v;
+    sl_log_config_default(cfg);
+    cfg->segment_bytes = c->log_segment_bytes;
+    cfg->roll_ms = c->log_roll_ms;
+    cfg->retention_ms = c->log_retention_ms;
+    cfg->retention_bytes = c->log_retention_bytes;
+    cfg->index_interval_bytes = (int32_t)c->log_index_interval_bytes;
+    *max_message_bytes = c->message_max_bytes;
+    *log_append_time = !strcmp(c->log_message_timestamp_type, "LogAppendTime");
+    if (!ov)
+        return;
+#define OVR(key, dst)                                          \
+    if ((v = json_object_get(ov, key)) && json_is_string(v)) \
+        dst = strtoll(json_string_value(v), NULL, 10);
+    OVR("segment.bytes", cfg->segment_bytes);
+    OVR("segment.ms", cfg->roll_ms);
+    OVR("retention.ms", cfg->retention_ms);
+    OVR("retention.bytes", cfg->retention_bytes);
+    OVR("index.interval.bytes", cfg->index_interval_bytes);
+    OVR("max.message.bytes", *max_message_bytes);
+#undef OVR
+    if ((v = json_object_get(ov, "message.timestamp.type")) && json_is_string(v))
+        *log_append_time = !strcmp(json_string_value(v), "LogAppendTime");
+}
+
+void sl_broker_describe_configs(sl_broker *b, sl_config_fn fn, void *arg)
+{
+    char buf[64];
+    for (const sl_option *o = broker_options; o->name; o++) {
+        const char *val = NULL;
+        const char *base = (const char *)&b->conf + o->offset;
+        if (o->type == SL_OPT_MS_HOURS || o->type == SL_OPT_MS_MINUTES || !strcmp(o->name, "log.dir") ||
+            !strcmp(o->name, "broker.id"))
+            continue;
+        if (o->type == SL_OPT_STRING)
+            val = *(char *const *)base;
+        else if (o->type == SL_OPT_BOOL)
+            val = *(const int *)base ? "true" : "false";
+        else {
+            snprintf(buf, sizeof(buf), "%lld", (long long)*(const int64_t *)base);
+            val = buf;
+        }
+        fn(o->name, val, o->defval && val && !strcmp(o->defval, val), 1, 0, o->doc, arg);
+    }
+}
+
+static int split_dirs(sl_broker *b, char *err, size_t errlen)
+{
+    char *s = strdup(b->conf.log_dirs), *save = NULL, *tok;
+    for (tok = strtok_r(s, ",", &save); tok && b->ndirs < 16; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ')
+            tok++;
+        if (!*tok)
+            continue;
+        if (mkdir(tok, 0755) && access(tok, W_OK)) {
+            /* mkdir -p for the common nested case */
+            char path[4096];
+            snprintf(path, sizeof(path), "%s", tok);
+            for (char *p = path + 1; *p; p++)
+                if (*p == '/') {
+                    *p = 0;
+                    mkdir(path, 0755);
+                    *p = '/';
+                }
+            if (mkdir(path, 0755) && access(path, W_OK)) {
+                snprintf(err, errlen, "log.dirs: cannot create or write '%s'", tok);
+                free(s);
+                return -1;
+            }
+        }
+        b->dirs[b->ndirs++] = strdup(tok);
+    }
+    free(s);
+    if (!b->ndirs) {
+        snprintf(err, errlen, "log.dirs is empty");
+        return -1;
+    }
+    return 0;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: sluice broker [--config FILE] [--set key=value ...]\n\nkeys:\n");
+    sl_config_usage(broker_options, stderr);
+}
+
+int sl_broker_main(int argc, char **argv)
+{
+    sl_broker *b = calloc(1, sizeof(*b));
+    char err[1024];
+    int rc = 1;
+
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage();
+            free(b);
+            return 0;
+        }
+    signal(SIGPIPE, SIG_IGN);
+    if (sl_config_defaults(broker_options, &b->conf, err, sizeof(err)) ||
+        sl_config_parse_args(broker_options, &b->conf, argc, argv, err, sizeof(err))) {
+        sl_error(SL_BROKER_COMPONENT, "config: %s", err);
+        fprintf(stderr, "\n");
+        usage();
+        rc = 2;
+        goto out;
+    }
+    if (strcmp(b->conf.log_message_timestamp_type, "CreateTime") &&
+        strcmp(b->conf.log_message_timestamp_type, "LogAppendTime")) {
+        sl_error(SL_BROKER_COMPONENT,
+                 "config: log.message.timestamp.type must be CreateTime or LogAppendTime, got '%s'",
+                 b->conf.log_message_timestamp_type);
+        rc = 2;
+        goto out;
+    }
+    b->flush_on_ack = b->conf.log_flush_interval_messages <= 1;
+    if (split_dirs(b, err, sizeof(err))) {
+        sl_error(SL_BROKER_COMPONENT, "%s", err);
+        goto out;
+    }
+    b->loop = uv_default_loop();
+    if (sl_topics_load(b, err, sizeof(err))) {
+        sl_error(SL_BROKER_COMPONENT, "loading topics: %s", err);
+        goto out;
+    }
+    if (sl_server_start(b, err, sizeof(err))) {
+        sl_error(SL_BROKER_COMPONENT, "%s", err);
+        sl_topics_close_all(b);
+        goto out;
+    }
+    if (sl_admin_start(b, err, sizeof(err))) {
+        sl_error(SL_BROKER_COMPONENT, "%s", err);
+        sl_server_stop(b);
+        sl_topics_close_all(b);
+        goto out;
+    }
+    sl_info(SL_BROKER_COMPONENT, "node %lld started: %zu topics, data in %s, durability: %s",
+            (long long)b->conf.node_id, b->ntopics, b->conf.log_dirs,
+            b->flush_on_ack ? "fsync before ack (group commit)" : "page cache, periodic flush");
+    uv_run(b->loop, UV_RUN_DEFAULT);
+    sl_admin_stop(b);
+    sl_topics_close_all(b);
+    sl_info(SL_BROKER_COMPONENT, "stopped cleanly");
+    rc = 0;
+out:
+    for (int i = 0; i < b->ndirs; i++)
+        free(b->dirs[i]);
+    sl_config_free(broker_options, &b->conf);
+    free(b);
+    return rc;
+}

@@ -1,0 +1,963 @@
+/*
+ * server.c - the broker's network side: listeners, connections, framing,
+ * ordered response queues, group commit, long-poll fetches, housekeeping.
+ *
+ * Design:
+ *  - One libuv loop thread owns every socket, every log and every topic.
+ *    Sockets are ours (socket/accept4, non-blocking) and watched with
+ *    uv_poll, so a response can mix writev of memory with sendfile of
+ *    segment bytes: Fetch never copies record data through user space.
+ *  - A request is handled to completion when its frame is complete; its
+ *    response takes its place in the connection's queue at once, so
+ *    responses leave in request order even when a Produce waits for fsync
+ *    or a Fetch waits for data while later requests are answered.
+ *  - Group commit: appends only write(2). At the end of each read burst,
+ *    if logs are dirty and no sync cycle is running, one cycle starts: a
+ *    syncpoint per dirty log goes to libuv's thread pool, which fdatasyncs
+ *    them all; when it returns the high watermarks move, every Produce
+ *    appended before that cycle began is answered, parked Fetches are
+ *    re-evaluated and the next cycle starts if more appends came in.
+ *    Produces wait for cycle number (cycles started + 1), so a produce
+ *    never rides on a cycle that began before its bytes were written.
+ *  - A failed fdatasync means acknowledged-looking data may be lost; like
+ *    PostgreSQL we do not retry it: the broker logs and exits, and recovery
+ *    on restart truncates what did not reach the disk.
+ *  - Backpressure: a connection with too many queued responses or bytes
+ *    stops being read until its queue drains; other connections go on.
+ *
+ * Runs on: the broker I/O loop thread, except sync_work (thread pool).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "broker_internal.h"
+#include "logging.h"
+
+#define NET "net"
+#define MAX_QUEUED_RESP 4096
+#define MAX_QUEUED_BYTES (64LL << 20)
+#define READ_CHUNK (256 * 1024)
+
+static void conn_flush(sl_conn *c);
+static void conn_close(sl_conn *c, const char *why);
+static void conn_update_poll(sl_conn *c);
+static void conn_process(sl_conn *c);
+static void start_sync_cycle(sl_broker *b);
+static void fetch_timer_arm(sl_broker *b);
+
+uint64_t sl_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t sl_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void kw_grow(kw *w, size_t need)
+{
+    size_t cap = w->cap ? w->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    uint8_t *nb = realloc(w->buf, cap);
+    if (!nb) {
+        sl_error(NET, "out of memory growing a buffer to %zu bytes", cap);
+        abort();
+    }
+    w->buf = nb;
+    w->cap = cap;
+}
+
+/* ================= responses ================= */
+
+sl_resp *sl_resp_new(sl_conn *c, int16_t key, int16_t ver, int32_t corr)
+{
+    sl_resp *r = calloc(1, sizeof(*r));
+    if (!r)
+        abort();
+    r->conn = c;
+    r->api_key = key;
+    r->api_version = ver;
+    r->correlation_id = corr;
+    r->start_ns = sl_now_ns();
+    kw_i32(&r->w, 0); /* size, patched by finish */
+    kw_i32(&r->w, corr);
+    if (c->tail)
+        c->tail->next = r;
+    else
+        c->head = r;
+    c->tail = r;
+    c->nresp++;
+    return r;
+}
+
+static void resp_add_chunk(sl_resp *r, int fd, int64_t off, int64_t len)
+{
+    if (r->nchunks == r->capchunks) {
+        r->capchunks = r->capchunks ? r->capchunks * 2 : 4;
+        r->chunks = realloc(r->chunks, sizeof(*r->chunks) * (size_t)r->capchunks);
+        if (!r->chunks)
+            abort();
+    }
+    r->chunks[r->nchunks++] = (sl_chunk){fd, off, len};
+}
+
+static void resp_close_mem(sl_resp *r)
+{
+    if (r->w.len > r->mem_mark)
+        resp_add_chunk(r, -1, (int64_t)r->mem_mark, (int64_t)(r->w.len - r->mem_mark));
+    r->mem_mark = r->w.len;
+}
+
+void sl_resp_add_file(sl_resp *r, int fd, int64_t pos, int64_t len)
+{
+    resp_close_mem(r);
+    resp_add_chunk(r, fd, pos, len);
+}
+
+void sl_resp_finish(sl_resp *r)
+{
+    int64_t total = 0;
+    resp_close_mem(r);
+    for (int i = 0; i < r->nchunks; i++)
+        total += r->chunks[i].len;
+    kw_put_i32_at(&r->w, 0, (int32_t)(total - 4));
+    if (r->conn)
+        r->conn->out_bytes += total;
+}
+
+static void resp_free(sl_resp *r)
+{
+    for (int i = r->cur; i < r->nchunks; i++)
+        if (r->chunks[i].fd >= 0)
+            close(r->chunks[i].fd);
+    free(r->chunks);
+    kw_free(&r->w);
+    free(r->req_copy);
+    free(r);
+}
+
+void sl_resp_discard_body(sl_resp *r)
+{
+    for (int i = 0; i < r->nchunks; i++)
+        if (r->chunks[i].fd >= 0)
+            close(r->chunks[i].fd);
+    r->nchunks = 0;
+    r->w.len = 8;
+    r->mem_mark = 0;
+}
+
+static void unpark(sl_broker *b, sl_resp *r)
+{
+    if (r->prev_parked)
+        r->prev_parked->next_parked = r->next_parked;
+    else if (b->parked == r)
+        b->parked = r->next_parked;
+    if (r->next_parked)
+        r->next_parked->prev_parked = r->prev_parked;
+    r->next_parked = r->prev_parked = NULL;
+    free(r->req_copy);
+    r->req_copy = NULL;
+}
+
+void sl_resp_ready(sl_resp *r)
+{
+    sl_metrics_observe(r->api_key, (sl_now_ns() - r->start_ns) / 1000);
+    if (r->req_copy && r->conn)
+        unpark(r->conn->b, r);
+    r->ready = 1;
+    if (r->conn)
+        conn_flush(r->conn);
+}
+
+void sl_resp_wait_sync(sl_resp *r)
+{
+    sl_broker *b = r->conn->b;
+    r->need_cycle = b->cycle_started + 1;
+    if (b->pending_tail)
+        b->pending_tail->next_pending = r;
+    else
+        b->pending_head = r;
+    b->pending_tail = r;
+}
+
+void sl_resp_park(sl_resp *r, const uint8_t *body, size_t len, int64_t max_wait_ms)
+{
+    sl_broker *b = r->conn->b;
+    r->req_copy = malloc(len ? len : 1);
+    if (!r->req_copy)
+        abort();
+    memcpy(r->req_copy, body, len);
+    r->req_len = len;
+    r->deadline_ms = sl_now_ms() + (uint64_t)(max_wait_ms > 0 ? max_wait_ms : 0);
+    r->next_parked = b->parked;
+    r->prev_parked = NULL;
+    if (b->parked)
+        b->parked->prev_parked = r;
+    b->parked = r;
+    fetch_timer_arm(b);
+}
+
+/* acks=0: the response is never sent; remove it from the queue. */
+void sl_resp_drop(sl_resp *r)
+{
+    sl_conn *c = r->conn;
+    sl_resp **pp = &c->head, *prev = NULL;
+    for (; *pp && *pp != r; pp = &(*pp)->next)
+        prev = *pp;
+    if (*pp) {
+        *pp = r->next;
+        if (c->tail == r)
+            c->tail = prev;
+        c->nresp--;
+    }
+    resp_free(r);
+    conn_flush(c);
+}
+
+/* ================= connections ================= */
+
+static void on_conn_closed(uv_handle_t *h)
+{
+    sl_conn *c = h->data;
+    close(c->fd);
+    free(c->rbuf);
+    free(c);
+}
+
+static void conn_close(sl_conn *c, const char *why)
+{
+    sl_broker *b = c->b;
+    if (c->closing)
+        return;
+    c->closing = 1;
+    if (why)
+        sl_info(NET, "closing connection from %s: %s", c->peer, why);
+    for (sl_resp *r = c->head, *next; r; r = next) {
+        next = r->next;
+        r->next = NULL;
+        if (r->req_copy) { /* parked fetch */
+            unpark(b, r);
+            resp_free(r);
+        } else if (r->need_cycle && !r->ready) { /* produce waiting for fsync */
+            r->conn = NULL;                      /* the pending list frees it */
+        } else {
+            resp_free(r);
+        }
+    }
+    c->head = c->tail = NULL;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        b->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    b->nconns--;
+    atomic_fetch_sub(&sl_broker_metrics.connections_active, 1);
+    uv_poll_stop(&c->poll);
+    uv_close((uv_handle_t *)&c->poll, on_conn_closed);
+}
+
+static int conn_backpressured(const sl_conn *c)
+{
+    return c->nresp >= MAX_QUEUED_RESP || c->out_bytes >= MAX_QUEUED_BYTES;
+}
+
+static void on_conn_event(uv_poll_t *h, int status, int events);
+
+static void conn_update_poll(sl_conn *c)
+{
+    int want = 0;
+    if (c->closing)
+        return;
+    if (!conn_backpressured(c))
+        want |= UV_READABLE;
+    if (c->head && c->head->ready)
+        want |= UV_WRITABLE;
+    if (want != c->poll_events) {
+        c->poll_events = want;
+        if (want)
+            uv_poll_start(&c->poll, want, on_conn_event);
+        else
+            uv_poll_stop(&c->poll);
+    }
+}
+
+static void on_resume_idle(uv_idle_t *h)
+{
+    sl_broker *b = h->data;
+    uv_idle_stop(h);
+    for (sl_conn *c = b->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->resume && !c->closing) {
+            c->resume = 0;
+            conn_process(c);
+        }
+    }
+}
+
+/* Write as much of the ready head of the queue as the socket takes. */
+static void conn_flush(sl_conn *c)
+{
+    struct iovec iov[64];
+    while (!c->closing && c->head && c->head->ready) {
+        int n = 0;
+        int64_t want = 0;
+        sl_resp *r = c->head;
+        sl_chunk *ch = &r->chunks[r->cur];
+        if (r->cur >= r->nchunks) {
+            c->head = r->next;
+            if (!c->head)
+                c->tail = NULL;
+            c->nresp--;
+            resp_free(r);
+            continue;
+        }
+        if (ch->fd >= 0) {
+            off_t pos = (off_t)(ch->off + r->cur_off);
+            ssize_t w = sendfile(c->fd, ch->fd, &pos, (size_t)(ch->len - r->cur_off));
+            if (w < 0) {
+                if (errno == EAGAIN || errno == EINTR)
+                    break;
+                conn_close(c, strerror(errno));
+                return;
+            }
+            if (w == 0) {
+                conn_close(c, "segment file shorter than expected while sending");
+                return;
+            }
+            r->cur_off += w;
+            c->out_bytes -= w;
+            atomic_fetch_add(&sl_broker_metrics.bytes_out, (uint64_t)w);
+            if (r->cur_off == ch->len) {
+                close(ch->fd);
+                ch->fd = -2; /* sent */
+                r->cur++;
+                r->cur_off = 0;
+            }
+            continue;
+        }
+        /* gather memory chunks of this and following ready responses */
+        for (sl_resp *x = r; x && x->ready && n < 64; x = x->next) {
+            int i = x == r ? x->cur : 0;
+            int64_t skip = x == r ? x->cur_off : 0;
+            for (; i < x->nchunks && n < 64 && x->chunks[i].fd == -1; i++) {
+                iov[n].iov_base = x->w.buf + x->chunks[i].off + skip;
+                iov[n].iov_len = (size_t)(x->chunks[i].len - skip);
+                want += (int64_t)iov[n].iov_len;
+                skip = 0;
+                n++;
+            }
+            if (i < x->nchunks)
+                break; /* a file chunk or iov full: stop gathering here */
+        }
+        ssize_t w = writev(c->fd, iov, n);
+        if (w < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                break;
+            conn_close(c, strerror(errno));
+            return;
+        }
+        c->out_bytes -= w;
+        atomic_fetch_add(&sl_broker_metrics.bytes_out, (uint64_t)w);
+        /* advance cursors over what was written */
+        while (w > 0) {
+            sl_resp *x = c->head;
+            sl_chunk *xc = &x->chunks[x->cur];
+            int64_t left = xc->len - x->cur_off;
+            if (w >= left) {
+                w -= left;
+                x->cur++;
+                x->cur_off = 0;
+                if (x->cur >= x->nchunks) {
+                    c->head = x->next;
+                    if (!c->head)
+                        c->tail = NULL;
+                    c->nresp--;
+                    resp_free(x);
+                }
+            } else {
+                x->cur_off += w;
+                w = 0;
+            }
+        }
+        if (w < want)
+            break; /* short write: the socket is full */
+    }
+    if (c->closing)
+        return;
+    conn_update_poll(c);
+    /* frames held back by backpressure: resume, unless we are inside
+     * conn_process already (a handler made a response ready) */
+    if (!conn_backpressured(c) && c->rlen >= 4 && !c->resume) {
+        c->resume = 1;
+        if (!uv_is_active((uv_handle_t *)&c->b->resume_idle))
+            uv_idle_start(&c->b->resume_idle, on_resume_idle);
+    }
+}
+
+/* Dispatch one complete frame (size prefix stripped). Returns <0 to close. */
+static int conn_dispatch(sl_conn *c, const uint8_t *frame, size_t len)
+{
+    sl_request req;
+    kr r;
+    kr_init(&r, frame, len);
+    req.api_key = kr_i16(&r);
+    req.api_version = kr_i16(&r);
+    req.correlation_id = kr_i32(&r);
+    req.client_id = kr_str(&r);
+    if (r.err) {
+        atomic_fetch_add(&sl_broker_metrics.bad_frames, 1);
+        sl_warn(NET, "connection from %s: request header truncated (%zu bytes)", c->peer, len);
+        return -1;
+    }
+    /* request header v2 (tagged fields) for the flexible versions we speak */
+    if (req.api_key == 18 && req.api_version >= 3 && req.api_version <= 3)
+        kr_skip_tags(&r);
+    if (r.err) {
+        atomic_fetch_add(&sl_broker_metrics.bad_frames, 1);
+        sl_warn(NET, "connection from %s: bad request header tags", c->peer);
+        return -1;
+    }
+    req.body = r.p;
+    req.body_len = kr_left(&r);
+    return sl_handle_request(c->b, c, &req);
+}
+
+/* Parse and handle every complete frame in rbuf. */
+static void conn_process(sl_conn *c)
+{
+    size_t off = 0;
+    int64_t max = c->b->conf.socket_request_max_bytes;
+    c->processing = 1;
+    while (!c->closing && c->rlen - off >= 4 && !conn_backpressured(c)) {
+        int32_t size = (int32_t)sl_be32(c->rbuf + off);
+        if (size < 8 || size > max) {
+            atomic_fetch_add(&sl_broker_metrics.bad_frames, 1);
+            sl_warn(NET, "connection from %s: frame size %d outside [8, %lld] "
+                    "(socket.request.max.bytes); closing", c->peer, size, (long long)max);
+            conn_close(c, NULL);
+            break;
+        }
+        if (c->rlen - off < 4 + (size_t)size)
+            break;
+        if (conn_dispatch(c, c->rbuf + off + 4, (size_t)size) < 0) {
+            conn_close(c, "malformed request");
+            break;
+        }
+        off += 4 + (size_t)size;
+    }
+    c->processing = 0;
+    if (c->closing)
+        return;
+    if (off) {
+        memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+        c->rlen -= off;
+    }
+    if (c->b->flush_on_ack)
+        start_sync_cycle(c->b);
+    conn_update_poll(c);
+}
+
+static void conn_read(sl_conn *c)
+{
+    for (int rounds = 0; rounds < 16 && !c->closing; rounds++) {
+        size_t need = READ_CHUNK;
+        if (c->rlen >= 4) { /* make room for the whole frame we are in */
+            int32_t size = (int32_t)sl_be32(c->rbuf);
+            if (size > 0 && size <= c->b->conf.socket_request_max_bytes &&
+                (size_t)size + 4 > c->rlen + need)
+                need = (size_t)size + 4 - c->rlen;
+        }
+        if (c->rcap - c->rlen < need) {
+            size_t cap = c->rcap ? c->rcap : READ_CHUNK;
+            while (cap - c->rlen < need)
+                cap *= 2;
+            uint8_t *nb = realloc(c->rbuf, cap);
+            if (!nb) {
+                conn_close(c, "out of memory for request buffer");
+                return;
+            }
+            c->rbuf = nb;
+            c->rcap = cap;
+        }
+        ssize_t n = read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+        if (n == 0) {
+            conn_close(c, NULL);
+            return;
+        }
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN)
+                conn_close(c, strerror(errno));
+            break;
+        }
+        c->rlen += (size_t)n;
+        atomic_fetch_add(&sl_broker_metrics.bytes_in, (uint64_t)n);
+        conn_process(c);
+        if (c->closing || conn_backpressured(c))
+            return;
+        if ((size_t)n < need)
+            break;
+    }
+    /* shrink a buffer that grew for one huge request */
+    if (!c->closing && c->rlen == 0 && c->rcap > 4 * READ_CHUNK) {
+        free(c->rbuf);
+        c->rbuf = NULL;
+        c->rcap = 0;
+    }
+}
+
+static void on_conn_event(uv_poll_t *h, int status, int events)
+{
+    sl_conn *c = h->data;
+    if (status < 0) {
+        conn_close(c, uv_strerror(status));
+        return;
+    }
+    if (events & UV_WRITABLE)
+        conn_flush(c);
+    if (!c->closing && (events & UV_READABLE))
+        conn_read(c);
+}
+
+static void on_accept(uv_poll_t *h, int status, int events)
+{
+    sl_listener *l = h->data;
+    sl_broker *b = l->b;
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EINTR)
+                sl_warn(NET, "accept on %s:%d: %s", l->host, l->port, strerror(errno));
+            return;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+        sl_conn *c = calloc(1, sizeof(*c));
+        c->b = b;
+        c->fd = fd;
+        char host[INET6_ADDRSTRLEN] = "?";
+        int port = 0;
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+            port = ntohs(a->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+            port = ntohs(a->sin6_port);
+        }
+        snprintf(c->peer, sizeof(c->peer), "%s:%d", host, port);
+        uv_poll_init(b->loop, &c->poll, fd);
+        c->poll.data = c;
+        c->next = b->conns;
+        if (b->conns)
+            b->conns->prev = c;
+        b->conns = c;
+        b->nconns++;
+        atomic_fetch_add(&sl_broker_metrics.connections_accepted, 1);
+        atomic_fetch_add(&sl_broker_metrics.connections_active, 1);
+        sl_debug(NET, "connection from %s", c->peer);
+        conn_update_poll(c);
+    }
+}
+
+/* ================= group commit ================= */
+
+void sl_server_mark_dirty(sl_broker *b, sl_partition *p)
+{
+    if (p->dirty)
+        return;
+    p->dirty = 1;
+    p->next_dirty = b->dirty_head;
+    b->dirty_head = p;
+}
+
+static void sync_work(uv_work_t *req)
+{
+    sl_broker *b = req->data;
+    uint64_t t0 = sl_now_ns();
+    for (int i = 0; i < b->sync_n; i++)
+        sl_log_sync_run(&b->sync_points[i]);
+    atomic_fetch_add(&sl_broker_metrics.fsync_us, (sl_now_ns() - t0) / 1000);
+    atomic_fetch_add(&sl_broker_metrics.fsyncs, (uint64_t)b->sync_n);
+}
+
+void sl_server_wake_fetches(sl_broker *b)
+{
+    for (sl_resp *r = b->parked, *next; r; r = next) {
+        next = r->next_parked;
+        sl_fetch_reevaluate(b, r, 0);
+    }
+}
+
+static void sync_done(uv_work_t *req, int status)
+{
+    sl_broker *b = req->data;
+    int n = b->sync_n;
+    b->sync_inflight = 0;
+    for (int i = 0; i < n; i++) {
+        sl_partition *p = b->sync_parts[i];
+        sl_log_syncpoint *sp = &b->sync_points[i];
+        p->in_sync--;
+        if (p->deleted) {
+            if (!p->in_sync)
+                sl_partition_free(p);
+            continue;
+        }
+        if (sp->result) {
+            sl_error(SL_BROKER_COMPONENT,
+                     "fdatasync of %s failed: %s; stopping so that recovery, not a retry, decides "
+                     "what is on disk", sl_log_dir(p->log), strerror(-sp->result));
+            exit(70);
+        }
+        sl_log_sync_end(p->log, sp);
+    }
+    b->sync_n = 0;
+    b->cycle_done++;
+    atomic_fetch_add(&sl_broker_metrics.sync_cycles, 1);
+    while (b->pending_head && b->pending_head->need_cycle <= b->cycle_done) {
+        sl_resp *r = b->pending_head;
+        b->pending_head = r->next_pending;
+        if (!b->pending_head)
+            b->pending_tail = NULL;
+        r->next_pending = NULL;
+        if (!r->conn)
+            resp_free(r); /* its connection closed meanwhile */
+        else
+            sl_resp_ready(r);
+    }
+    sl_server_wake_fetches(b);
+    if (b->flush_on_ack)
+        start_sync_cycle(b);
+}
+
+static void start_sync_cycle(sl_broker *b)
+{
+    if (b->sync_inflight || !b->dirty_head)
+        return;
+    b->sync_n = 0;
+    for (sl_partition *p = b->dirty_head, *next; p; p = next) {
+        next = p->next_dirty;
+        p->dirty = 0;
+        p->next_dirty = NULL;
+        if (b->sync_n == b->sync_cap) {
+            b->sync_cap = b->sync_cap ? b->sync_cap * 2 : 64;
+            b->sync_parts = realloc(b->sync_parts, sizeof(*b->sync_parts) * (size_t)b->sync_cap);
+            b->sync_points = realloc(b->sync_points, sizeof(*b->sync_points) * (size_t)b->sync_cap);
+            if (!b->sync_parts || !b->sync_points)
+                abort();
+        }
+        int rc = sl_log_sync_begin(p->log, &b->sync_points[b->sync_n]);
+        if (rc < 0) {
+            sl_error(SL_BROKER_COMPONENT, "%s: cannot start fdatasync (out of file descriptors?)",
+                     sl_log_dir(p->log));
+            exit(70);
+        }
+        if (rc == 0)
+            continue;
+        b->sync_parts[b->sync_n++] = p;
+        p->in_sync++;
+    }
+    b->dirty_head = NULL;
+    b->cycle_started++;
+    b->sync_inflight = 1;
+    b->sync_work.data = b;
+    /* an empty cycle still completes through the pool, keeping order simple */
+    uv_queue_work(b->loop, &b->sync_work, sync_work, sync_done);
+}
+
+void sl_server_partition_gone(sl_broker *b, sl_partition *p)
+{
+    if (p->dirty) {
+        sl_partition **pp = &b->dirty_head;
+        for (; *pp; pp = &(*pp)->next_dirty)
+            if (*pp == p) {
+                *pp = p->next_dirty;
+                break;
+            }
+        p->dirty = 0;
+    }
+    if (!p->in_sync)
+        sl_partition_free(p);
+}
+
+/* ================= timers ================= */
+
+static void on_fetch_timer(uv_timer_t *t)
+{
+    sl_broker *b = t->data;
+    uint64_t now = sl_now_ms();
+    b->fetch_timer_due = 0;
+    for (sl_resp *r = b->parked, *next; r; r = next) {
+        next = r->next_parked;
+        if (r->deadline_ms <= now)
+            sl_fetch_reevaluate(b, r, 1);
+    }
+    fetch_timer_arm(b);
+}
+
+static void fetch_timer_arm(sl_broker *b)
+{
+    uint64_t due = 0, now = sl_now_ms();
+    for (sl_resp *r = b->parked; r; r = r->next_parked)
+        if (!due || r->deadline_ms < due)
+            due = r->deadline_ms;
+    if (!due) {
+        uv_timer_stop(&b->fetch_timer);
+        b->fetch_timer_due = 0;
+        return;
+    }
+    if (b->fetch_timer_due && b->fetch_timer_due <= due)
+        return;
+    b->fetch_timer_due = due;
+    uv_timer_start(&b->fetch_timer, on_fetch_timer, due > now ? due - now : 0, 0);
+}
+
+typedef struct retain_ctx {
+    sl_broker *b;
+    int64_t now;
+    uint64_t bytes;
+} retain_ctx;
+
+static void retain_topic(sl_topic *t, void *arg)
+{
+    retain_ctx *rc = arg;
+    char err[512];
+    for (int32_t i = 0; i < t->npart; i++) {
+        sl_log *log = t->parts[i]->log;
+        if (rc->now) {
+            int n = sl_log_retain(log, rc->now, err, sizeof(err));
+            if (n < 0)
+                sl_warn(SL_BROKER_COMPONENT, "retention of %s-%d: %s", t->name, i, err);
+            else if (n > 0)
+                sl_info(SL_BROKER_COMPONENT, "retention deleted %d segment(s) of %s-%d, log start "
+                        "offset now %lld", n, t->name, i, (long long)sl_log_start_offset(log));
+        }
+        rc->bytes += (uint64_t)sl_log_size_bytes(log);
+    }
+}
+
+static void on_retention_timer(uv_timer_t *t)
+{
+    sl_broker *b = t->data;
+    retain_ctx rc = {b, (int64_t)sl_now_ms(), 0};
+    sl_topics_foreach(b, retain_topic, &rc);
+    atomic_store(&sl_broker_metrics.log_bytes, rc.bytes);
+}
+
+void sl_metrics_refresh_gauges(sl_broker *b)
+{
+    retain_ctx rc = {b, 0, 0};
+    sl_topics_foreach(b, retain_topic, &rc);
+    atomic_store(&sl_broker_metrics.log_bytes, rc.bytes);
+}
+
+static void on_flush_timer(uv_timer_t *t)
+{
+    sl_broker *b = t->data;
+    sl_metrics_refresh_gauges(b);
+    if (!b->flush_on_ack)
+        start_sync_cycle(b);
+}
+
+/* ================= listeners ================= */
+
+static int parse_hostport(const char *spec, char *host, size_t hostlen, int *port)
+{
+    const char *p = strstr(spec, "://");
+    const char *colon;
+    p = p ? p + 3 : spec;
+    colon = strrchr(p, ':');
+    if (!colon)
+        return -1;
+    size_t hl = (size_t)(colon - p);
+    if (hl >= hostlen)
+        return -1;
+    memcpy(host, p, hl);
+    host[hl] = 0;
+    if (host[0] == '[' && hl > 1 && host[hl - 1] == ']') {
+        memmove(host, host + 1, hl - 2);
+        host[hl - 2] = 0;
+    }
+    char *end;
+    long v = strtol(colon + 1, &end, 10);
+    if (*end || v < 0 || v > 65535)
+        return -1;
+    *port = (int)v;
+    return 0;
+}
+
+static int listen_on(sl_broker *b, sl_listener *l, char *err, size_t errlen)
+{
+    struct addrinfo hints = {0}, *ai = NULL;
+    char port[16];
+    int fd = -1, one = 1, rc;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    snprintf(port, sizeof(port), "%d", l->port);
+    rc = getaddrinfo(l->host[0] ? l->host : NULL, port, &hints, &ai);
+    if (rc) {
+        snprintf(err, errlen, "listeners: cannot resolve '%s': %s", l->host, gai_strerror(rc));
+        return -1;
+    }
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto fail;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 1024))
+        goto fail;
+    freeaddrinfo(ai);
+    l->fd = fd;
+    l->b = b;
+    uv_poll_init(b->loop, &l->poll, fd);
+    l->poll.data = l;
+    uv_poll_start(&l->poll, UV_READABLE, on_accept);
+    sl_info(NET, "listening on %s:%d", l->host[0] ? l->host : "*", l->port);
+    return 0;
+fail:
+    snprintf(err, errlen, "listeners: cannot listen on %s:%d: %s", l->host[0] ? l->host : "*",
+             l->port, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+    return -1;
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    sl_broker *b = s->data;
+    sl_info(SL_BROKER_COMPONENT, "signal %d: shutting down", signum);
+    sl_server_stop(b);
+}
+
+int sl_server_start(sl_broker *b, char *err, size_t errlen)
+{
+    char *spec = strdup(b->conf.listeners), *save = NULL, *tok;
+    for (tok = strtok_r(spec, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        sl_listener *l;
+        while (*tok == ' ')
+            tok++;
+        if (!*tok)
+            continue;
+        if (b->nlisteners == SL_MAX_LISTENERS) {
+            snprintf(err, errlen, "listeners: at most %d", SL_MAX_LISTENERS);
+            goto fail;
+        }
+        if (strncmp(tok, "PLAINTEXT://", 12) && strstr(tok, "://")) {
+            snprintf(err, errlen, "listeners: '%s': only PLAINTEXT listeners are supported so far",
+                     tok);
+            goto fail;
+        }
+        l = &b->listeners[b->nlisteners];
+        if (parse_hostport(tok, l->host, sizeof(l->host), &l->port)) {
+            snprintf(err, errlen, "listeners: '%s' is not PLAINTEXT://host:port", tok);
+            goto fail;
+        }
+        if (listen_on(b, l, err, errlen))
+            goto fail;
+        b->nlisteners++;
+    }
+    if (!b->nlisteners) {
+        snprintf(err, errlen, "listeners: none configured");
+        goto fail;
+    }
+    free(spec);
+    /* what Metadata tells clients */
+    if (b->conf.advertised_listeners && *b->conf.advertised_listeners) {
+        char first[512];
+        snprintf(first, sizeof(first), "%s", b->conf.advertised_listeners);
+        char *comma = strchr(first, ',');
+        if (comma)
+            *comma = 0;
+        if (parse_hostport(first, b->adv_host, sizeof(b->adv_host), &b->adv_port)) {
+            snprintf(err, errlen, "advertised.listeners: '%s' is not PLAINTEXT://host:port", first);
+            return -1;
+        }
+    } else {
+        snprintf(b->adv_host, sizeof(b->adv_host), "%s", b->listeners[0].host);
+        b->adv_port = b->listeners[0].port;
+    }
+    if (!b->adv_host[0] || !strcmp(b->adv_host, "0.0.0.0") || !strcmp(b->adv_host, "::"))
+        snprintf(b->adv_host, sizeof(b->adv_host), "localhost");
+    if (b->adv_port == 0) { /* port 0: tell the real one */
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        if (!getsockname(b->listeners[0].fd, (struct sockaddr *)&ss, &sl))
+            b->adv_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    }
+    uv_idle_init(b->loop, &b->resume_idle);
+    b->resume_idle.data = b;
+    uv_timer_init(b->loop, &b->fetch_timer);
+    b->fetch_timer.data = b;
+    uv_timer_init(b->loop, &b->retention_timer);
+    b->retention_timer.data = b;
+    uv_timer_start(&b->retention_timer, on_retention_timer,
+                   (uint64_t)b->conf.log_retention_check_interval_ms,
+                   (uint64_t)b->conf.log_retention_check_interval_ms);
+    uv_timer_init(b->loop, &b->flush_timer);
+    b->flush_timer.data = b;
+    uint64_t fi = b->flush_on_ack ? 1000 : (uint64_t)b->conf.log_flush_interval_ms;
+    uv_timer_start(&b->flush_timer, on_flush_timer, fi, fi);
+    uv_signal_init(b->loop, &b->sigint);
+    b->sigint.data = b;
+    uv_signal_start(&b->sigint, on_signal, SIGINT);
+    uv_signal_init(b->loop, &b->sigterm);
+    b->sigterm.data = b;
+    uv_signal_start(&b->sigterm, on_signal, SIGTERM);
+    sl_metrics_refresh_gauges(b);
+    return 0;
+fail:
+    free(spec);
+    for (int i = 0; i < b->nlisteners; i++) {
+        uv_poll_stop(&b->listeners[i].poll);
+        close(b->listeners[i].fd);
+    }
+    b->nlisteners = 0;
+    return -1;
+}
+
+/* Stop accepting, answer what is pending, close everything; uv_run returns
+ * once the last handle is closed and the last sync cycle completed. */
+void sl_server_stop(sl_broker *b)
+{
+    if (b->stopping)
+        return;
+    b->stopping = 1;
+    for (int i = 0; i < b->nlisteners; i++) {
+        uv_poll_stop(&b->listeners[i].poll);
+        uv_close((uv_handle_t *)&b->listeners[i].poll, NULL);
+        close(b->listeners[i].fd);
+    }
+    while (b->conns)
+        conn_close(b->conns, NULL);
+    uv_close((uv_handle_t *)&b->resume_idle, NULL);
+    uv_close((uv_handle_t *)&b->fetch_timer, NULL);
+    uv_close((uv_handle_t *)&b->retention_timer, NULL);
+    uv_close((uv_handle_t *)&b->flush_timer, NULL);
+    uv_close((uv_handle_t *)&b->sigint, NULL);
+    uv_close((uv_handle_t *)&b->sigterm, NULL);
+}

@@ -1,0 +1,61 @@
+/*
+ * main.c - one executable, several roles: dispatch on the first argument.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "broker.h"
+#include "cli.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: sluice <command> [options]\n"
+               "\n"
+               "roles:\n"
+               "  broker    the Kafka-protocol log broker (--config FILE, --set key=value)\n"
+               "  run       the embedded default: today the broker with data under ./var\n"
+               "\n"
+               "tools (any Kafka-protocol broker, via librdkafka):\n"
+               "  topics    create|list|describe|delete|alter topics\n"
+               "  produce   write lines from stdin to a topic\n"
+               "  consume   print messages of a topic\n"
+               "\n"
+               "sluice <command> --help for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "broker"))
+        return sl_broker_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "run")) {
+        /* The embedded default. Later issues add the registry and worker. */
+        char *args[] = {"broker", "--set", "log.dirs=./var/broker", "--set",
+                        "listeners=PLAINTEXT://127.0.0.1:9092", NULL};
+        int n = 5, i;
+        char *all[64];
+        for (i = 0; i < n; i++)
+            all[i] = args[i];
+        for (int j = 2; j < argc && n < 63; j++)
+            all[n++] = argv[j];
+        all[n] = NULL;
+        return sl_broker_main(n, all);
+    }
+    if (!strcmp(cmd, "topics"))
+        return sl_cli_topics(argc - 1, argv + 1);
+    if (!strcmp(cmd, "produce"))
+        return sl_cli_produce(argc - 1, argv + 1);
+    if (!strcmp(cmd, "consume"))
+        return sl_cli_consume(argc - 1, argv + 1);
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "sluice: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

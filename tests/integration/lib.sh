@@ -1,0 +1,254 @@
+# lib.sh - shared helpers for the broker integration scripts. Source it:
+#
+#   . "$(dirname "$0")/lib.sh"
+#   test_init kcat_roundtrip        # temp dir, trap, counters
+#   start_broker "$T/b" --set num.partitions=3
+#   check "kcat lists the broker" kcat -L -b "$BOOTSTRAP"
+#   finish                          # prints "kcat_roundtrip: N passed, M failed"
+#
+# Environment (set by tests/integration/CMakeLists.txt, or by hand):
+#   SLUICE     the sluice binary (required unless MOCK=1)
+#   RK_TOOL    rk_roundtrip; with MOCK=1 start_broker runs its in-memory mock
+#              cluster (librdkafka rdkafka_mock) instead of sluice, so scripts
+#              can be developed before the broker exists. The mock forgets
+#              everything on restart: kill9.sh refuses MOCK=1.
+#   KEEP=1     keep the temporary directory (its path is printed)
+#
+# Design: every process a script starts is registered with track_pid, and the
+# EXIT trap kills each of them by its own pid (never by name) and removes the
+# temp dir. The broker's port is chosen once per script and kept across
+# restarts, so clients see the same bootstrap address before and after a
+# crash. fail prints the tail of the broker log: that is the first thing
+# anyone debugging a red test wants to see.
+
+set -u
+
+T=""              # the script's temporary directory
+TEST_NAME=""
+PASSED=0
+FAILED=0
+PIDS=()           # every background process started by the script
+BROKER_PID=""
+BROKER_DIR=""
+BROKER_ARGS=()
+BROKER_PORT=""
+ADMIN_PORT=""
+BOOTSTRAP=""
+
+log() { printf '[%s] %s\n' "$TEST_NAME" "$*" >&2; }
+
+track_pid() { PIDS+=("$1"); }
+
+cleanup()
+{
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill -9 "$pid" 2>/dev/null
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null
+    done
+    if [ -n "$T" ] && [ -d "$T" ]; then
+        if [ "${KEEP:-0}" = 1 ]; then
+            log "kept $T"
+        else
+            rm -rf "$T"
+        fi
+    fi
+}
+
+# test_init NAME: create the temp dir and install the cleanup trap.
+test_init()
+{
+    TEST_NAME="$1"
+    T="$(mktemp -d "${TMPDIR:-/tmp}/sluice-$1.XXXXXX")" || exit 1
+    trap cleanup EXIT
+    trap 'exit 130' INT TERM
+    if [ "${MOCK:-0}" != 1 ] && [ ! -x "${SLUICE:-}" ]; then
+        echo "$TEST_NAME: SLUICE is not set to an executable sluice binary" >&2
+        exit 1
+    fi
+}
+
+# free_port: print a loopback TCP port nobody listens on (best effort: the
+# port could be taken between this check and its use; the range is wide).
+free_port()
+{
+    local p i
+    for i in $(seq 1 200); do
+        p=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# port_open PORT: true if something accepts TCP connections on it.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+broker_log_tail()
+{
+    if [ -n "$BROKER_DIR" ] && [ -f "$BROKER_DIR/broker.log" ]; then
+        echo "---- last 40 lines of $BROKER_DIR/broker.log ----" >&2
+        tail -n 40 "$BROKER_DIR/broker.log" >&2
+        echo "----" >&2
+    fi
+}
+
+# start_broker DIR [--set k=v ...]: start the broker with data in DIR/data and
+# its stderr in DIR/broker.log (appended to across restarts). Waits up to 20 s
+# for the Kafka port; fails the script if the broker exits or never listens.
+# Sets BROKER_PID, BROKER_PORT, ADMIN_PORT, BOOTSTRAP. Extra arguments are
+# remembered so restart_broker repeats them.
+start_broker()
+{
+    BROKER_DIR="$1"
+    shift
+    BROKER_ARGS=("$@")
+    mkdir -p "$BROKER_DIR/data"
+    [ -n "$BROKER_PORT" ] || BROKER_PORT="$(free_port)"
+    [ -n "$ADMIN_PORT" ] || ADMIN_PORT="$(free_port)"
+    if [ "${MOCK:-0}" = 1 ]; then
+        start_mock
+        return
+    fi
+    echo "==== start $(date +%T.%N) port $BROKER_PORT" >>"$BROKER_DIR/broker.log"
+    "$SLUICE" broker --set "listeners=PLAINTEXT://127.0.0.1:$BROKER_PORT" \
+        --set "log.dirs=$BROKER_DIR/data" \
+        --set "admin.listeners=http://127.0.0.1:$ADMIN_PORT" \
+        "${BROKER_ARGS[@]}" 2>>"$BROKER_DIR/broker.log" >/dev/null &
+    BROKER_PID=$!
+    track_pid "$BROKER_PID"
+    BOOTSTRAP="127.0.0.1:$BROKER_PORT"
+    local i
+    for i in $(seq 1 200); do
+        if ! kill -0 "$BROKER_PID" 2>/dev/null; then
+            wait "$BROKER_PID"
+            local rc=$?
+            BROKER_PID=""
+            fail "broker exited with status $rc during start-up"
+        fi
+        if port_open "$BROKER_PORT"; then
+            log "broker pid $BROKER_PID listening on $BOOTSTRAP"
+            return 0
+        fi
+        sleep 0.1
+    done
+    fail "broker did not listen on $BROKER_PORT within 20 s"
+}
+
+# The mock cluster picks its own port; rk_roundtrip --serve-mock prints it.
+start_mock()
+{
+    : >"$BROKER_DIR/mock.out"
+    "$RK_TOOL" --serve-mock >"$BROKER_DIR/mock.out" 2>>"$BROKER_DIR/broker.log" &
+    BROKER_PID=$!
+    track_pid "$BROKER_PID"
+    local i
+    for i in $(seq 1 100); do
+        BOOTSTRAP="$(head -n 1 "$BROKER_DIR/mock.out")"
+        if [ -n "$BOOTSTRAP" ]; then
+            BROKER_PORT="${BOOTSTRAP##*:}"
+            log "mock cluster pid $BROKER_PID at $BOOTSTRAP"
+            return 0
+        fi
+        sleep 0.1
+    done
+    fail "mock cluster did not start"
+}
+
+# stop_broker: SIGTERM, wait up to 20 s for a clean exit (then SIGKILL and fail).
+stop_broker()
+{
+    [ -n "$BROKER_PID" ] || return 0
+    kill -TERM "$BROKER_PID" 2>/dev/null
+    local i
+    for i in $(seq 1 200); do
+        if ! kill -0 "$BROKER_PID" 2>/dev/null; then
+            wait "$BROKER_PID" 2>/dev/null
+            BROKER_PID=""
+            return 0
+        fi
+        sleep 0.1
+    done
+    kill -9 "$BROKER_PID" 2>/dev/null
+    wait "$BROKER_PID" 2>/dev/null
+    BROKER_PID=""
+    fail "broker did not exit within 20 s of SIGTERM"
+}
+
+# kill9_broker: SIGKILL, no chance to flush anything.
+kill9_broker()
+{
+    [ -n "$BROKER_PID" ] || return 0
+    kill -9 "$BROKER_PID" 2>/dev/null
+    wait "$BROKER_PID" 2>/dev/null
+    echo "==== kill -9 $(date +%T.%N)" >>"$BROKER_DIR/broker.log"
+    BROKER_PID=""
+}
+
+# restart_broker: start again on the same dir, port and arguments.
+restart_broker() { start_broker "$BROKER_DIR" "${BROKER_ARGS[@]}"; }
+
+# broker_alive: true while the broker process runs.
+broker_alive() { [ -n "$BROKER_PID" ] && kill -0 "$BROKER_PID" 2>/dev/null; }
+
+# fail MSG: print MSG and the broker log tail, exit 1 (the trap cleans up).
+fail()
+{
+    FAILED=$((FAILED + 1))
+    echo "FAIL: $TEST_NAME: $*" >&2
+    broker_log_tail
+    echo "$TEST_NAME: $PASSED passed, $FAILED failed"
+    exit 1
+}
+
+pass()
+{
+    PASSED=$((PASSED + 1))
+    echo "ok: $*" >&2
+}
+
+# soft_fail MSG: count a failure but keep going (finish exits 1).
+soft_fail()
+{
+    FAILED=$((FAILED + 1))
+    echo "FAIL: $TEST_NAME: $*" >&2
+}
+
+# check MSG CMD...: pass if CMD succeeds, else fail (stops the script).
+check()
+{
+    local msg="$1"
+    shift
+    if "$@"; then
+        pass "$msg"
+    else
+        fail "$msg (command: $*)"
+    fi
+}
+
+# finish: print the summary line; exit status says whether all passed.
+finish()
+{
+    if [ "$FAILED" -gt 0 ]; then
+        broker_log_tail
+    fi
+    echo "$TEST_NAME: $PASSED passed, $FAILED failed"
+    [ "$FAILED" -eq 0 ]
+    exit $?
+}
+
+# wait_for SECONDS CMD...: poll CMD every 0.2 s until it succeeds.
+wait_for()
+{
+    local secs="$1" i
+    shift
+    for i in $(seq 1 $((secs * 5))); do
+        "$@" && return 0
+        sleep 0.2
+    done
+    return 1
+}
