@@ -15,6 +15,7 @@ WERROR ?= OFF
 endif
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
+MAKEFLAGS += --no-print-directory
 
 .PHONY: all deps configure build run test unit bench asan format clean
 

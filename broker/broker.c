@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -162,6 +163,17 @@ static int split_dirs(sl_broker *b, char *err, size_t errlen)
     return 0;
 }
 
+/* Every segment keeps its file open (sendfile, reads), as Kafka's do: ask
+ * for as many descriptors as the hard limit allows. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: sluice broker [--config FILE] [--set key=value ...]\n\nkeys:\n");
@@ -181,6 +193,7 @@ int sl_broker_main(int argc, char **argv)
             return 0;
         }
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
     if (sl_config_defaults(broker_options, &b->conf, err, sizeof(err)) ||
         sl_config_parse_args(broker_options, &b->conf, argc, argv, err, sizeof(err))) {
         sl_error(SL_BROKER_COMPONENT, "config: %s", err);

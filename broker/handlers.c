@@ -566,7 +566,7 @@ static int64_t fetch_build(sl_broker *b, sl_resp *resp, const uint8_t *body, siz
             kw_i64(w, p ? hw : -1); /* last_stable_offset (v>=4): no transactions */
             if (v >= 5)
                 kw_i64(w, p ? sl_log_start_offset(p->log) : -1);
-            kw_i32(w, f.isolation ? 0 : -1); /* aborted_transactions (v>=4) */
+            kw_i32(w, 0); /* aborted_transactions (v>=4): none, no transactions */
             if (v >= 11)
                 kw_i32(w, -1); /* preferred_read_replica */
             kw_i32(w, (int32_t)sl.len);

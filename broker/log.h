@@ -101,6 +101,7 @@ typedef struct sl_log_syncpoint {
     int fds[SL_LOG_SYNC_MAX_FDS]; /* dup'd: segments/indexes with unsynced bytes */
     int nfds;
     int64_t end_offset;           /* LEO when the syncpoint was taken */
+    uint64_t truncations;         /* the log's truncation count then (private) */
     int result;                   /* set by sl_log_sync_run: 0 or -errno */
 } sl_log_syncpoint;
 
@@ -110,7 +111,10 @@ int sl_log_sync_begin(sl_log *log, sl_log_syncpoint *sp);
 /* Any thread: fdatasync and close every fd in sp; sets sp->result. */
 void sl_log_sync_run(sl_log_syncpoint *sp);
 /* Owner thread: if sp->result == 0, HW = max(HW, sp->end_offset) (bounded
- * by LEO, which truncation may have lowered). Returns sp->result. */
+ * by LEO, which truncation may have lowered). When the log was truncated
+ * after sync_begin, bytes below end_offset may have been rewritten since and
+ * are not covered by this syncpoint, so the HW is left alone (the next
+ * syncpoint moves it). Returns sp->result. */
 int sl_log_sync_end(sl_log *log, const sl_log_syncpoint *sp);
 /* For logs not flushed before acknowledging (log.flush.interval.messages>1):
  * move HW without a sync (bounded by LEO). */
@@ -155,5 +159,9 @@ int sl_log_truncate(sl_log *log, int64_t offset, char *err, size_t errlen);
  * OffsetForLeaderEpoch end offset. */
 int32_t sl_log_latest_epoch(const sl_log *log);
 int64_t sl_log_epoch_end_offset(const sl_log *log, int32_t epoch);
+
+/* Tests only: replace the clock (CLOCK_REALTIME in ms) that roll_ms and
+ * append times use; NULL restores it. Process-wide, not thread-safe. */
+void sl_log_set_clock(int64_t (*now_ms)(void));
 
 #endif

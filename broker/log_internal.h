@@ -65,7 +65,7 @@ struct sl_log {
     int nsegs, segs_cap;
     int64_t start, leo, hw;
     int64_t durable;              /* offsets below are fdatasync'd */
-    int64_t size;                 /* sum of segment sizes */
+    uint64_t truncations;         /* sl_log_truncate calls, see sl_log_sync_end */
     sl_epoch_entry *epochs;
     int nepochs, epochs_cap;
     int pending[SL_LOG_SYNC_MAX_FDS]; /* dup'd fds of rolled segments to sync */
@@ -88,7 +88,8 @@ void sl_seg_fname(char *out, int64_t base, const char *ext);
 int sl_seg_create(sl_log *log, int64_t base, sl_segment **out, char *err, size_t errlen);
 int sl_seg_load(sl_log *log, int64_t base, int last, sl_segment **out, char *err, size_t errlen);
 void sl_seg_free(sl_log *log, sl_segment *seg);
-void sl_seg_delete(sl_log *log, sl_segment *seg);
+void sl_seg_delete(sl_log *log, sl_segment *seg); /* unlink files, free */
+void sl_seg_unlink(sl_log *log, int64_t base);
 int sl_seg_header_at(sl_log *log, const sl_segment *seg, int64_t pos, sl_batch_header *h,
                      char *err, size_t errlen);
 int sl_seg_lookup(const sl_segment *seg, int64_t offset);

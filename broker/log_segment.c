@@ -159,17 +159,22 @@ void sl_seg_free(sl_log *log, sl_segment *seg)
     free(seg);
 }
 
-void sl_seg_delete(sl_log *log, sl_segment *seg)
+void sl_seg_unlink(sl_log *log, int64_t base)
 {
     static const char *const exts[] = {".log", ".index", ".timeindex"};
     char fname[SL_SEG_FNAME_MAX];
 
     for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
-        sl_seg_fname(fname, seg->base, exts[i]);
+        sl_seg_fname(fname, base, exts[i]);
         if (unlinkat(log->dir_fd, fname, 0) < 0 && errno != ENOENT)
             sl_warn(SL_LOG_COMPONENT, "partition %s: cannot delete %s: %s", log->name, fname,
                     strerror(errno));
     }
+}
+
+void sl_seg_delete(sl_log *log, sl_segment *seg)
+{
+    sl_seg_unlink(log, seg->base);
     sl_seg_free(log, seg);
 }
 
@@ -487,7 +492,7 @@ static int seg_load_tidx(sl_log *log, sl_segment *seg, char *err, size_t errlen)
 /* ---------------------------------------------------------------- scans */
 
 /* Point *p at len bytes of the segment at pos, through log->buf (a chunk of
- * at least SEG_CHUNK_MIN bytes read ahead). *cpos/*clen describe the chunk. */
+ * at least SEG_CHUNK_MIN bytes read ahead). cpos and clen describe the chunk. */
 static int seg_chunk(sl_log *log, const sl_segment *seg, int64_t pos, size_t len, int64_t *cpos,
                      int64_t *clen, const uint8_t **p)
 {
@@ -500,7 +505,9 @@ static int seg_chunk(sl_log *log, const sl_segment *seg, int64_t pos, size_t len
             log->buf = nb;
             log->buf_cap = want;
         }
-        int64_t n = seg->size - pos < (int64_t)log->buf_cap ? seg->size - pos : (int64_t)log->buf_cap;
+        int64_t n = seg->size - pos;
+        if (n > (int64_t)log->buf_cap)
+            n = (int64_t)log->buf_cap;
         ssize_t got = pread_full(seg->log_fd, log->buf, (size_t)n, pos);
         if (got < (ssize_t)len)
             return -1;
@@ -667,8 +674,8 @@ static int seg_load_old(sl_log *log, sl_segment *seg, char *err, size_t errlen)
     if (rc == 1) {
         char fname[SL_SEG_FNAME_MAX];
         sl_seg_fname(fname, seg->base, ".index");
-        sl_warn(SL_LOG_COMPONENT, "%s/%s: index inconsistent with the log, rebuilding", log->name,
-                fname);
+        sl_warn(SL_LOG_COMPONENT, "%s/%s: missing or inconsistent with the log, rebuilding",
+                log->name, fname);
         return seg_rebuild(log, seg, 0, err, errlen);
     }
     seg->next_offset = seg->base + (seg->nidx ? seg->idx[seg->nidx - 1].rel : 0);

@@ -207,7 +207,7 @@ int sl_admin_start(sl_broker *b, char *err, size_t errlen)
         snprintf(err, errlen, "admin.listeners: host '%s' must be an IPv4 address", host);
         return -1;
     }
-    b->admin = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port,
+    b->admin = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port,
                                 NULL, NULL, answer, b, MHD_OPTION_SOCK_ADDR, &sa,
                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
     if (!b->admin) {

@@ -24,13 +24,13 @@
 enum { SL_CLI_OK = 0, SL_CLI_FAILED = 1, SL_CLI_USAGE = 2 };
 
 #define SL_CLI_DEFAULT_BOOTSTRAP "localhost:9092"
-#define SL_CLI_TIMEOUT_MS 15000 /* metadata and admin requests */
-#define SL_CLI_MAX_PROPS 64
+#define SL_CLI_TIMEOUT_MS        15000 /* metadata and admin requests */
+#define SL_CLI_MAX_PROPS         64
 
 /* Options shared by every tool. The strings point into argv (not owned). */
 typedef struct sl_cli_common {
-    const char *prog;      /* "sluice topics": prefixes every message */
-    const char *bootstrap; /* -b; NULL until given */
+    const char *prog;                    /* "sluice topics": prefixes every message */
+    const char *bootstrap;               /* -b; NULL until given */
     const char *props[SL_CLI_MAX_PROPS]; /* -X key=value, in order */
     int nprops;
 } sl_cli_common;
@@ -38,9 +38,11 @@ typedef struct sl_cli_common {
 /* The common options in getopt_long form: a tool appends these long options
  * to its own table and its optstring includes SL_CLI_COMMON_SHORT. */
 #define SL_CLI_COMMON_SHORT "b:X:h"
-#define SL_CLI_OPT_HELP 'h'
-#define SL_CLI_COMMON_LONG                                                                         \
+#define SL_CLI_OPT_HELP     'h'
+/* clang-format off */
+#define SL_CLI_COMMON_LONG \
     {"bootstrap-server", 1, NULL, 'b'}, {"broker-list", 1, NULL, 'b'}, {"help", 0, NULL, 'h'}
+/* clang-format on */
 #define SL_CLI_COMMON_USAGE                                                                        \
     "connection:\n"                                                                                \
     "  -b, --bootstrap-server HOSTS  brokers to start from (default $SLUICE_BOOTSTRAP,\n"          \

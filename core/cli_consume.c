@@ -68,9 +68,9 @@ typedef struct consume_args {
 typedef struct consume_state {
     consume_args *a;
     rd_kafka_t *rk;
-    int32_t npart;  /* size of at_eof */
-    char *at_eof;   /* at_eof[p]: partition p is at its end */
-    char *reading;  /* reading[p]: partition p is being read (simple mode) */
+    int32_t npart; /* size of at_eof */
+    char *at_eof;  /* at_eof[p]: partition p is at its end */
+    char *reading; /* reading[p]: partition p is being read (simple mode) */
     int64_t printed;
     int failed;
 } consume_state;
@@ -141,13 +141,13 @@ static int check_args(consume_args *a)
     }
     if (a->group && a->partition >= 0) {
         sl_cli_common_fail(&a->common, "-p and -G do not go together: a group assigns "
-                           "partitions itself");
+                                       "partitions itself");
         return SL_CLI_USAGE;
     }
     if (a->group && a->offset != RD_KAFKA_OFFSET_BEGINNING && a->offset != RD_KAFKA_OFFSET_END &&
         a->offset != RD_KAFKA_OFFSET_STORED) {
         sl_cli_common_fail(&a->common, "with -G, -o is beginning or end (where to start when "
-                           "the group has no committed offset)");
+                                       "the group has no committed offset)");
         return SL_CLI_USAGE;
     }
     if (!a->group && a->offset == RD_KAFKA_OFFSET_STORED) {
@@ -160,11 +160,16 @@ static int check_args(consume_args *a)
 static int parse_args(consume_args *a, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"topic", 1, NULL, 't'},     {"partition", 1, NULL, 'p'},
-        {"offset", 1, NULL, 'o'},    {"exit", 0, NULL, 'e'},
-        {"count", 1, NULL, 'c'},     {"format", 1, NULL, 'f'},
-        {"key-delimiter", 1, NULL, 'K'}, {"null-text", 0, NULL, 'Z'},
-        {"group", 1, NULL, 'G'},     SL_CLI_COMMON_LONG,
+        {"topic", 1, NULL, 't'},
+        {"partition", 1, NULL, 'p'},
+        {"offset", 1, NULL, 'o'},
+        {"exit", 0, NULL, 'e'},
+        {"count", 1, NULL, 'c'},
+        {"format", 1, NULL, 'f'},
+        {"key-delimiter", 1, NULL, 'K'},
+        {"null-text", 0, NULL, 'Z'},
+        {"group", 1, NULL, 'G'},
+        SL_CLI_COMMON_LONG,
         {NULL, 0, NULL, 0},
     };
     int64_t v;
@@ -180,8 +185,7 @@ static int parse_args(consume_args *a, int argc, char **argv)
             break;
         case 'p':
             if (sl_cli_common_parse_int(optarg, 0, INT32_MAX, &v) < 0) {
-                sl_cli_common_fail(&a->common, "-p expects a partition number, got '%s'",
-                                   optarg);
+                sl_cli_common_fail(&a->common, "-p expects a partition number, got '%s'", optarg);
                 return SL_CLI_USAGE;
             }
             a->partition = (int32_t)v;
@@ -266,17 +270,38 @@ static int put_field(consume_args *a, const rd_kafka_message_t *m, char c, FILE 
     rd_kafka_timestamp_type_t tstype;
 
     switch (c) {
-    case 't': fputs(rd_kafka_topic_name(m->rkt), out); break;
-    case 'p': fprintf(out, "%d", (int)m->partition); break;
-    case 'o': fprintf(out, "%lld", (long long)m->offset); break;
-    case 'k': put_bytes(a, m->key, m->key_len, out); break;
-    case 'K': fprintf(out, "%lld", m->key ? (long long)m->key_len : -1LL); break;
-    case 's': put_bytes(a, m->payload, m->len, out); break;
-    case 'S': fprintf(out, "%lld", m->payload ? (long long)m->len : -1LL); break;
-    case 'T': fprintf(out, "%lld", (long long)rd_kafka_message_timestamp(m, &tstype)); break;
-    case 'h': put_headers(m, out); break;
-    case '%': fputc('%', out); break;
-    default: return -1;
+    case 't':
+        fputs(rd_kafka_topic_name(m->rkt), out);
+        break;
+    case 'p':
+        fprintf(out, "%d", (int)m->partition);
+        break;
+    case 'o':
+        fprintf(out, "%lld", (long long)m->offset);
+        break;
+    case 'k':
+        put_bytes(a, m->key, m->key_len, out);
+        break;
+    case 'K':
+        fprintf(out, "%lld", m->key ? (long long)m->key_len : -1LL);
+        break;
+    case 's':
+        put_bytes(a, m->payload, m->len, out);
+        break;
+    case 'S':
+        fprintf(out, "%lld", m->payload ? (long long)m->len : -1LL);
+        break;
+    case 'T':
+        fprintf(out, "%lld", (long long)rd_kafka_message_timestamp(m, &tstype));
+        break;
+    case 'h':
+        put_headers(m, out);
+        break;
+    case '%':
+        fputc('%', out);
+        break;
+    default:
+        return -1;
     }
     return 0;
 }
@@ -284,11 +309,20 @@ static int put_field(consume_args *a, const rd_kafka_message_t *m, char c, FILE 
 static int put_escape(char c, FILE *out)
 {
     switch (c) {
-    case 'n': fputc('\n', out); break;
-    case 't': fputc('\t', out); break;
-    case 'r': fputc('\r', out); break;
-    case '\\': fputc('\\', out); break;
-    default: return -1;
+    case 'n':
+        fputc('\n', out);
+        break;
+    case 't':
+        fputc('\t', out);
+        break;
+    case 'r':
+        fputc('\r', out);
+        break;
+    case '\\':
+        fputc('\\', out);
+        break;
+    default:
+        return -1;
     }
     return 0;
 }
@@ -324,13 +358,17 @@ static int check_format(consume_args *a)
 
     for (const char *f = a->format; f && *f; f++) {
         if (*f == '%' && (!f[1] || !strchr(fields, f[1]))) {
-            sl_cli_common_fail(&a->common, "-f: unknown conversion '%%%c' (known: %%t %%p %%o "
-                               "%%k %%K %%s %%S %%T %%h %%%%)", f[1] ? f[1] : ' ');
+            sl_cli_common_fail(&a->common,
+                               "-f: unknown conversion '%%%c' (known: %%t %%p %%o "
+                               "%%k %%K %%s %%S %%T %%h %%%%)",
+                               f[1] ? f[1] : ' ');
             return -1;
         }
         if (*f == '\\' && (!f[1] || !strchr(escapes, f[1]))) {
-            sl_cli_common_fail(&a->common, "-f: unknown escape '\\%c' (known: \\n \\t \\r "
-                               "\\\\)", f[1] ? f[1] : ' ');
+            sl_cli_common_fail(&a->common,
+                               "-f: unknown escape '\\%c' (known: \\n \\t \\r "
+                               "\\\\)",
+                               f[1] ? f[1] : ' ');
             return -1;
         }
         if (*f == '%' || *f == '\\')
@@ -374,8 +412,7 @@ static int is_fatal(rd_kafka_resp_err_t err)
     return err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
            err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ||
            err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
-           err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED ||
-           err == RD_KAFKA_RESP_ERR__FATAL;
+           err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED || err == RD_KAFKA_RESP_ERR__FATAL;
 }
 
 /* Handle one event from the queue. Returns 1 when the tool should stop. */
@@ -440,8 +477,10 @@ static int find_partitions(consume_state *cs)
             cs->reading[t->partitions[i].id] = 1;
     }
     if (a->partition >= cs->npart || (a->partition >= 0 && !cs->reading[a->partition])) {
-        sl_cli_common_fail(&a->common, "cannot read topic '%s' partition %d: the topic has "
-                           "%d partitions", a->topic, (int)a->partition, t->partition_cnt);
+        sl_cli_common_fail(&a->common,
+                           "cannot read topic '%s' partition %d: the topic has "
+                           "%d partitions",
+                           a->topic, (int)a->partition, t->partition_cnt);
         goto done;
     }
     rc = 0;
@@ -499,8 +538,8 @@ static void read_group(consume_state *cs)
     err = rd_kafka_subscribe(cs->rk, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (err) {
-        sl_cli_common_fail(&a->common, "cannot subscribe group '%s' to topic '%s': %s",
-                           a->group, a->topic, rd_kafka_err2str(err));
+        sl_cli_common_fail(&a->common, "cannot subscribe group '%s' to topic '%s': %s", a->group,
+                           a->topic, rd_kafka_err2str(err));
         cs->failed = 1;
         return;
     }

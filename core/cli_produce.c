@@ -34,14 +34,14 @@
 #include "cli.h"
 #include "cli_common.h"
 
-#define MAX_HEADERS 64
+#define MAX_HEADERS           64
 #define MAX_REPORTED_FAILURES 5
 
 typedef struct produce_args {
     sl_cli_common common;
     const char *topic;
     int32_t partition;
-    const char *key_delim; /* NULL: no keys */
+    const char *key_delim;            /* NULL: no keys */
     const char *headers[MAX_HEADERS]; /* "k=v" */
     int nheaders;
     const char *codec;
@@ -59,33 +59,36 @@ typedef struct produce_stats {
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: sluice produce -t TOPIC [options] < lines\n"
-            "\n"
-            "Writes each line of stdin to TOPIC as one message and waits until the broker\n"
-            "acknowledged every one. Exits 1 if any message failed.\n"
-            "\n"
-            "options:\n"
-            "  -t, --topic TOPIC      topic to write to (required)\n"
-            "  -p, --partition N      write to partition N (default: by key, else spread)\n"
-            "  -K, --key-delimiter D  split each line at the first D into key and value\n"
-            "  -H, --header k=v       add a header to every message (repeatable)\n"
-            "  -z, --compression C    none, gzip, snappy, lz4 or zstd (default none)\n"
-            "  -a, --acks A           all (default), 1 or 0\n"
-            "  -Z, --null-empty       send an empty key or value as null (-K k: -Z: tombstone)\n"
-            "\n" SL_CLI_COMMON_USAGE "\n"
-            "example:\n"
-            "  printf 'id-1:{\"qty\":2}\\n' | sluice produce -t orders -K :\n");
+    fprintf(f, "usage: sluice produce -t TOPIC [options] < lines\n"
+               "\n"
+               "Writes each line of stdin to TOPIC as one message and waits until the broker\n"
+               "acknowledged every one. Exits 1 if any message failed.\n"
+               "\n"
+               "options:\n"
+               "  -t, --topic TOPIC      topic to write to (required)\n"
+               "  -p, --partition N      write to partition N (default: by key, else spread)\n"
+               "  -K, --key-delimiter D  split each line at the first D into key and value\n"
+               "  -H, --header k=v       add a header to every message (repeatable)\n"
+               "  -z, --compression C    none, gzip, snappy, lz4 or zstd (default none)\n"
+               "  -a, --acks A           all (default), 1 or 0\n"
+               "  -Z, --null-empty       send an empty key or value as null (-K k: -Z: tombstone)\n"
+               "\n" SL_CLI_COMMON_USAGE "\n"
+               "example:\n"
+               "  printf 'id-1:{\"qty\":2}\\n' | sluice produce -t orders -K :\n");
 }
 
 /* Returns -1 to go on, or the exit code to return now. */
 static int parse_args(produce_args *a, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"topic", 1, NULL, 't'},        {"partition", 1, NULL, 'p'},
-        {"key-delimiter", 1, NULL, 'K'}, {"header", 1, NULL, 'H'},
-        {"compression", 1, NULL, 'z'},  {"acks", 1, NULL, 'a'},
-        {"null-empty", 0, NULL, 'Z'},   SL_CLI_COMMON_LONG,
+        {"topic", 1, NULL, 't'},
+        {"partition", 1, NULL, 'p'},
+        {"key-delimiter", 1, NULL, 'K'},
+        {"header", 1, NULL, 'H'},
+        {"compression", 1, NULL, 'z'},
+        {"acks", 1, NULL, 'a'},
+        {"null-empty", 0, NULL, 'Z'},
+        SL_CLI_COMMON_LONG,
         {NULL, 0, NULL, 0},
     };
     int64_t v;
@@ -93,16 +96,15 @@ static int parse_args(produce_args *a, int argc, char **argv)
 
     optind = 0;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":t:p:K:H:z:a:Z" SL_CLI_COMMON_SHORT, longopts,
-                              NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":t:p:K:H:z:a:Z" SL_CLI_COMMON_SHORT, longopts, NULL)) !=
+           -1) {
         switch (opt) {
         case 't':
             a->topic = optarg;
             break;
         case 'p':
             if (sl_cli_common_parse_int(optarg, -1, INT32_MAX, &v) < 0) {
-                sl_cli_common_fail(&a->common, "-p expects a partition number, got '%s'",
-                                   optarg);
+                sl_cli_common_fail(&a->common, "-p expects a partition number, got '%s'", optarg);
                 return SL_CLI_USAGE;
             }
             a->partition = v < 0 ? RD_KAFKA_PARTITION_UA : (int32_t)v;
@@ -123,6 +125,14 @@ static int parse_args(produce_args *a, int argc, char **argv)
             a->headers[a->nheaders++] = optarg;
             break;
         case 'z':
+            if (strcmp(optarg, "none") && strcmp(optarg, "gzip") && strcmp(optarg, "snappy") &&
+                strcmp(optarg, "lz4") && strcmp(optarg, "zstd")) {
+                sl_cli_common_fail(&a->common,
+                                   "-z expects none, gzip, snappy, lz4 or zstd, "
+                                   "got '%s'",
+                                   optarg);
+                return SL_CLI_USAGE;
+            }
             a->codec = optarg;
             break;
         case 'a':
@@ -213,11 +223,11 @@ static int send_line(produce_args *a, produce_stats *st, rd_kafka_t *rk,
     for (;;) {
         rd_kafka_headers_t *h = hdrs ? rd_kafka_headers_copy(hdrs) : NULL;
 
-        err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(a->topic), RD_KAFKA_V_PARTITION(a->partition),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_KEY(key, keylen), RD_KAFKA_V_VALUE(value, valuelen),
-                                RD_KAFKA_V_HEADERS(h),
-                                RD_KAFKA_V_OPAQUE((void *)(intptr_t)lineno), RD_KAFKA_V_END);
+        err =
+            rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(a->topic), RD_KAFKA_V_PARTITION(a->partition),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, keylen),
+                              RD_KAFKA_V_VALUE(value, valuelen), RD_KAFKA_V_HEADERS(h),
+                              RD_KAFKA_V_OPAQUE((void *)(intptr_t)lineno), RD_KAFKA_V_END);
         if (!err) {
             st->sent++;
             return 0;
@@ -228,8 +238,8 @@ static int send_line(produce_args *a, produce_stats *st, rd_kafka_t *rk,
             break;
         rd_kafka_poll(rk, 100); /* serve delivery reports to make room */
     }
-    sl_cli_common_fail(&a->common, "line %lld: cannot produce to topic '%s': %s", lineno,
-                       a->topic, rd_kafka_err2str(err));
+    sl_cli_common_fail(&a->common, "line %lld: cannot produce to topic '%s': %s", lineno, a->topic,
+                       rd_kafka_err2str(err));
     st->failed++;
     if (!st->first_err)
         st->first_err = err;
@@ -320,11 +330,13 @@ int sl_cli_produce(int argc, char **argv)
     rd_kafka_destroy(rk);
 
     if (st.failed)
-        sl_cli_common_fail(&a.common, "%lld of %lld messages delivered to topic '%s', %lld "
-                           "failed (first error: %s)", st.delivered, st.lines, a.topic,
-                           st.failed, rd_kafka_err2str(st.first_err));
+        sl_cli_common_fail(&a.common,
+                           "%lld of %lld messages delivered to topic '%s', %lld "
+                           "failed (first error: %s)",
+                           st.delivered, st.lines, a.topic, st.failed,
+                           rd_kafka_err2str(st.first_err));
     else
-        fprintf(stderr, "%s: %lld messages delivered to topic '%s'\n", a.common.prog,
-                st.delivered, a.topic);
+        fprintf(stderr, "%s: %lld message%s delivered to topic '%s'\n", a.common.prog, st.delivered,
+                st.delivered == 1 ? "" : "s", a.topic);
     return st.failed || read_rc < 0 ? SL_CLI_FAILED : SL_CLI_OK;
 }

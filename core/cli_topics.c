@@ -48,7 +48,7 @@
 enum action { ACT_NONE = 0, ACT_LIST, ACT_CREATE, ACT_DESCRIBE, ACT_DELETE, ACT_ALTER };
 
 static const char *const action_names[] = {
-    [ACT_LIST] = "list", [ACT_CREATE] = "create", [ACT_DESCRIBE] = "describe",
+    [ACT_LIST] = "list",     [ACT_CREATE] = "create", [ACT_DESCRIBE] = "describe",
     [ACT_DELETE] = "delete", [ACT_ALTER] = "alter",
 };
 
@@ -56,8 +56,8 @@ typedef struct topics_args {
     sl_cli_common common;
     enum action action;
     const char *topic;
-    int64_t partitions;  /* -1: not given */
-    int64_t replication; /* -1: not given */
+    int64_t partitions;               /* -1: not given */
+    int64_t replication;              /* -1: not given */
     const char *configs[MAX_CONFIGS]; /* "k=v", pointing into argv */
     int nconfigs;
     const char *delete_configs[MAX_CONFIGS];
@@ -100,8 +100,14 @@ static void usage(FILE *f)
 /* ------------------------------------------------------------------------ */
 
 enum {
-    OPT_PARTITIONS = 256, OPT_REPLICATION, OPT_CONFIG, OPT_DELETE_CONFIG, OPT_IF_EXISTS,
-    OPT_IF_NOT_EXISTS, OPT_EXCLUDE_INTERNAL, OPT_ACTION_BASE = 512,
+    OPT_PARTITIONS = 256,
+    OPT_REPLICATION,
+    OPT_CONFIG,
+    OPT_DELETE_CONFIG,
+    OPT_IF_EXISTS,
+    OPT_IF_NOT_EXISTS,
+    OPT_EXCLUDE_INTERNAL,
+    OPT_ACTION_BASE = 512,
 };
 
 static int set_action(topics_args *a, enum action act)
@@ -126,8 +132,7 @@ static int add_config(topics_args *a, const char **list, int *n, const char *val
         return -1;
     }
     if (!need_eq && (!*value || strchr(value, '='))) {
-        sl_cli_common_fail(&a->common, "--delete-config expects a config name, got '%s'",
-                           value);
+        sl_cli_common_fail(&a->common, "--delete-config expects a config name, got '%s'", value);
         return -1;
     }
     list[(*n)++] = value;
@@ -265,8 +270,7 @@ static int check_args(topics_args *a)
         return -1;
     }
     if (a->action == ACT_ALTER && a->partitions < 0 && !a->nconfigs && !a->ndelete_configs) {
-        sl_cli_common_fail(&a->common,
-                           "alter needs --partitions, --config or --delete-config");
+        sl_cli_common_fail(&a->common, "alter needs --partitions, --config or --delete-config");
         return -1;
     }
     return 0;
@@ -319,8 +323,8 @@ static int topic_result(topics_args *a, const rd_kafka_topic_result_t *tr, const
 
     if (!err || (tolerated && err == tolerated))
         return 0;
-    sl_cli_common_fail(&a->common, "cannot %s: %s", doing, why && *why ? why :
-                       rd_kafka_err2str(err));
+    sl_cli_common_fail(&a->common, "cannot %s: %s", doing,
+                       why && *why ? why : rd_kafka_err2str(err));
     return -1;
 }
 
@@ -420,8 +424,8 @@ static void print_configs(topics_args *a, rd_kafka_event_t *ev, const char *topi
     if (!res)
         return;
     if (rd_kafka_ConfigResource_error(res)) {
-        sl_cli_common_fail(&a->common, "warning: cannot describe configs of topic '%s': %s",
-                           topic, rd_kafka_ConfigResource_error_string(res));
+        sl_cli_common_fail(&a->common, "warning: cannot describe configs of topic '%s': %s", topic,
+                           rd_kafka_ConfigResource_error_string(res));
         return;
     }
     entries = rd_kafka_ConfigResource_configs(res, &n);
@@ -552,8 +556,7 @@ static int do_create(topics_args *a, rd_kafka_t *rk)
     size_t n = 0;
     int rc = SL_CLI_FAILED;
 
-    nt = rd_kafka_NewTopic_new(a->topic, (int)a->partitions, (int)a->replication, err,
-                               sizeof(err));
+    nt = rd_kafka_NewTopic_new(a->topic, (int)a->partitions, (int)a->replication, err, sizeof(err));
     if (!nt) {
         sl_cli_common_fail(&a->common, "cannot create topic '%s': %s", a->topic, err);
         return SL_CLI_FAILED;
@@ -561,8 +564,8 @@ static int do_create(topics_args *a, rd_kafka_t *rk)
     for (int i = 0; i < a->nconfigs; i++) {
         if (sl_cli_common_split_kv(a->configs[i], key, sizeof(key), &value) < 0 ||
             rd_kafka_NewTopic_set_config(nt, key, value)) {
-            sl_cli_common_fail(&a->common, "cannot create topic '%s': bad config '%s'",
-                               a->topic, a->configs[i]);
+            sl_cli_common_fail(&a->common, "cannot create topic '%s': bad config '%s'", a->topic,
+                               a->configs[i]);
             rd_kafka_NewTopic_destroy(nt);
             return SL_CLI_FAILED;
         }
@@ -647,8 +650,8 @@ static int alter_partitions(topics_args *a, rd_kafka_t *rk)
              (long long)a->partitions);
     ev = admin_wait(a, q, doing);
     if (ev) {
-        results = rd_kafka_CreatePartitions_result_topics(
-            rd_kafka_event_CreatePartitions_result(ev), &n);
+        results =
+            rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev), &n);
         if (n == 1 && topic_result(a, results[0], doing, RD_KAFKA_RESP_ERR_NO_ERROR) == 0) {
             printf("Topic %s now has %lld partitions.\n", a->topic, (long long)a->partitions);
             rc = 0;
@@ -701,8 +704,10 @@ static int carry_dynamic_configs(topics_args *a, const rd_kafka_ConfigResource_t
                 found = 1;
         }
         if (!found) {
-            sl_cli_common_fail(&a->common, "cannot delete config '%s' of topic '%s': it is not "
-                               "set on the topic", a->delete_configs[d], a->topic);
+            sl_cli_common_fail(&a->common,
+                               "cannot delete config '%s' of topic '%s': it is not "
+                               "set on the topic",
+                               a->delete_configs[d], a->topic);
             return -1;
         }
     }
@@ -715,7 +720,8 @@ static int carry_dynamic_configs(topics_args *a, const rd_kafka_ConfigResource_t
             is_deleted(a, name) || is_overridden(a, name))
             continue;
         if (!value) {
-            sl_cli_common_fail(&a->common, "cannot alter configs of topic '%s': the broker "
+            sl_cli_common_fail(&a->common,
+                               "cannot alter configs of topic '%s': the broker "
                                "hides the value of '%s', which a full AlterConfigs would lose",
                                a->topic, name);
             return -1;
@@ -817,7 +823,7 @@ static int do_alter(topics_args *a, rd_kafka_t *rk)
 int sl_cli_topics(int argc, char **argv)
 {
     static int (*const run[])(topics_args *, rd_kafka_t *) = {
-        [ACT_LIST] = do_list, [ACT_CREATE] = do_create, [ACT_DESCRIBE] = do_describe,
+        [ACT_LIST] = do_list,     [ACT_CREATE] = do_create, [ACT_DESCRIBE] = do_describe,
         [ACT_DELETE] = do_delete, [ACT_ALTER] = do_alter,
     };
     topics_args a;
