@@ -18,9 +18,9 @@
 #include "crc32c.h"
 
 #define SL_KAFKA_CORRUPT_MESSAGE 2
-#define SL_KAFKA_INVALID_RECORD 87
-#define SL_BATCH_MIN_LENGTH (SL_BATCH_HEADER_SIZE - SL_BATCH_LOG_OVERHEAD) /* 49 */
-#define SL_BATCH_CRC_START 21
+#define SL_KAFKA_INVALID_RECORD  87
+#define SL_BATCH_MIN_LENGTH      (SL_BATCH_HEADER_SIZE - SL_BATCH_LOG_OVERHEAD) /* 49 */
+#define SL_BATCH_CRC_START       21
 
 int sl_batch_header_decode(const uint8_t *p, size_t len, sl_batch_header *h)
 {
@@ -156,7 +156,7 @@ int sl_varint_decode(const uint8_t *p, size_t len, int64_t *out)
 
 int sl_varint_encode(uint8_t *p, size_t len, int64_t v)
 {
-    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    uint64_t z = ((uint64_t)v << 1) ^ (v < 0 ? UINT64_MAX : 0); /* zig-zag */
     size_t i = 0;
 
     do {

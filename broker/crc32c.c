@@ -98,8 +98,7 @@ static inline uint32_t crc_shift_lane(uint32_t crc)
 
 static inline uint32_t crc_le32(const uint8_t *p)
 {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
 uint32_t sl_crc32c_sw(uint32_t crc, const void *buf, size_t len)
@@ -111,9 +110,9 @@ uint32_t sl_crc32c_sw(uint32_t crc, const void *buf, size_t len)
     for (; len >= 8; p += 8, len -= 8) {
         uint32_t lo = crc_le32(p) ^ c, hi = crc_le32(p + 4);
         c = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^
-            crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^
-            crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff] ^
-            crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
+            crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^ crc_table[3][hi & 0xff] ^
+            crc_table[2][(hi >> 8) & 0xff] ^ crc_table[1][(hi >> 16) & 0xff] ^
+            crc_table[0][hi >> 24];
     }
     while (len--)
         c = (c >> 8) ^ crc_table[0][(c ^ *p++) & 0xff];

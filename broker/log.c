@@ -271,8 +271,8 @@ void sl_log_sync_run(sl_log_syncpoint *sp)
 int sl_log_sync_end(sl_log *log, const sl_log_syncpoint *sp)
 {
     if (sp->result != 0) {
-        sl_error(SL_LOG_COMPONENT, "partition %s: group commit up to offset %" PRId64
-                 " failed: %s", log->name, sp->end_offset, strerror(-sp->result));
+        sl_error(SL_LOG_COMPONENT, "partition %s: group commit up to offset %" PRId64 " failed: %s",
+                 log->name, sp->end_offset, strerror(-sp->result));
         sl_log_active(log)->log_dirty = sl_log_active(log)->idx_dirty = 1;
         return sp->result;
     }
@@ -318,8 +318,9 @@ static int log_roll(sl_log *log, char *err, size_t errlen)
         return SL_LOG_ERR_IO;
     }
     log_pend_segment(log, old);
-    sl_info(SL_LOG_COMPONENT, "partition %s: rolled segment %020" PRId64 " (%" PRId64
-            " bytes) to %020" PRId64, log->name, old->base, old->size, seg->base);
+    sl_info(SL_LOG_COMPONENT,
+            "partition %s: rolled segment %020" PRId64 " (%" PRId64 " bytes) to %020" PRId64,
+            log->name, old->base, old->size, seg->base);
     return 0;
 }
 
@@ -329,8 +330,9 @@ static void log_cut_back(sl_log *log, sl_segment *seg, int64_t pos)
     if (ftruncate(seg->log_fd, (off_t)pos) < 0 ||
         ftruncate(seg->idx_fd, (off_t)seg->nidx * 8) < 0 ||
         ftruncate(seg->tidx_fd, (off_t)seg->ntidx * 12) < 0)
-        sl_error(SL_LOG_COMPONENT, "partition %s: cannot cut back a failed append at %" PRId64
-                 ": %s", log->name, pos, strerror(errno));
+        sl_error(SL_LOG_COMPONENT,
+                 "partition %s: cannot cut back a failed append at %" PRId64 ": %s", log->name, pos,
+                 strerror(errno));
     seg->size = pos;
 }
 
@@ -366,13 +368,14 @@ int sl_log_append(sl_log *log, uint8_t *batch, size_t len, int32_t leader_epoch,
 
     if (sl_batch_header_decode(batch, len, &h) < 0 || sl_batch_total_size(&h) != (int64_t)len ||
         h.last_offset_delta < 0) {
-        snprintf(err, errlen, "partition %s: append of %zu bytes that are not one batch",
-                 log->name, len);
+        snprintf(err, errlen, "partition %s: append of %zu bytes that are not one batch", log->name,
+                 len);
         return SL_LOG_ERR_CORRUPT;
     }
     if ((int64_t)len > log_segment_limit(log)) {
-        snprintf(err, errlen, "partition %s: batch of %zu bytes is larger than segment.bytes %"
-                 PRId64, log->name, len, log_segment_limit(log));
+        snprintf(err, errlen,
+                 "partition %s: batch of %zu bytes is larger than segment.bytes %" PRId64,
+                 log->name, len, log_segment_limit(log));
         return SL_LOG_ERR_TOO_LARGE;
     }
     if (log_should_roll(log, sl_log_active(log), len, h.last_offset_delta, now)) {
@@ -482,8 +485,9 @@ fail:
 static void log_drop_bases(sl_log *log, const int64_t *bases, int from, int n)
 {
     for (int i = from; i < n; i++) {
-        sl_warn(SL_LOG_COMPONENT, "partition %s: deleting segment %020" PRId64
-                " after a damaged one", log->name, bases[i]);
+        sl_warn(SL_LOG_COMPONENT,
+                "partition %s: deleting segment %020" PRId64 " after a damaged one", log->name,
+                bases[i]);
         sl_seg_unlink(log, bases[i]);
     }
 }
@@ -535,7 +539,7 @@ static int log_mkdirs(const char *dir, char *err, size_t errlen)
         return SL_LOG_ERR_IO;
     }
     memcpy(path, dir, len + 1);
-    for (char *p = path + 1; ; p++) {
+    for (char *p = path + 1;; p++) {
         if (*p != '/' && *p != '\0')
             continue;
         char c = *p;
@@ -590,6 +594,17 @@ static int log_settle(sl_log *log, char *err, size_t errlen)
         rc = sl_epochs_truncate_end(log, log->leo, err, errlen);
     if (rc < 0)
         return rc;
+    /* older segments whose indexes were rebuilt or that were cut */
+    for (int i = 0; i < log->nsegs - 1; i++) {
+        sl_segment *old = log->segs[i];
+        if ((old->log_dirty && fdatasync(old->log_fd) < 0) ||
+            (old->idx_dirty && (fdatasync(old->idx_fd) < 0 || fdatasync(old->tidx_fd) < 0))) {
+            snprintf(err, errlen, "partition %s: cannot fdatasync segment %020" PRId64 ": %s",
+                     log->name, old->base, strerror(errno));
+            return SL_LOG_ERR_IO;
+        }
+        old->log_dirty = old->idx_dirty = 0;
+    }
     sl_segment *seg = sl_log_active(log);
     seg->log_dirty = seg->idx_dirty = 1;
     if (log_sync_all(log) < 0 || fsync(log->dir_fd) < 0) {
@@ -601,15 +616,18 @@ static int log_settle(sl_log *log, char *err, size_t errlen)
     return 0;
 }
 
-int sl_log_open(const char *dir, const sl_log_config *cfg, sl_log **out, char *err,
-                size_t errlen)
+int sl_log_open(const char *dir, const sl_log_config *cfg, sl_log **out, char *err, size_t errlen)
 {
     sl_log *log = NULL;
     int rc = SL_LOG_ERR_IO;
+    char ebuf[256];
 
     *out = NULL;
-    if (err && errlen)
-        err[0] = '\0';
+    if (!err || !errlen) {
+        err = ebuf;
+        errlen = sizeof(ebuf);
+    }
+    err[0] = '\0';
     rc = log_mkdirs(dir, err, errlen);
     if (rc < 0)
         goto fail;

@@ -109,9 +109,10 @@ static int epochs_parse(sl_log *log, char *buf, char *err, size_t errlen)
         goto bad;
     return 0;
 bad:
-    snprintf(err, errlen, "%s/%s: malformed after %d entries (expected \"0\\n<count>\\n\" then "
-             "ascending \"<epoch> <startOffset>\" lines)", log->name, SL_LOG_EPOCH_FILE,
-             log->nepochs);
+    snprintf(err, errlen,
+             "%s/%s: malformed after %d entries (expected \"0\\n<count>\\n\" then "
+             "ascending \"<epoch> <startOffset>\" lines)",
+             log->name, SL_LOG_EPOCH_FILE, log->nepochs);
     log->nepochs = 0;
     return SL_LOG_ERR_CORRUPT;
 }
@@ -175,8 +176,9 @@ int sl_epochs_truncate_end(sl_log *log, int64_t end, char *err, size_t errlen)
         log->nepochs--;
     if (n == log->nepochs)
         return 0;
-    sl_info(SL_LOG_COMPONENT, "partition %s: dropped %d leader epoch entries at or after offset %"
-            PRId64, log->name, n - log->nepochs, end);
+    sl_info(SL_LOG_COMPONENT,
+            "partition %s: dropped %d leader epoch entries at or after offset %" PRId64, log->name,
+            n - log->nepochs, end);
     return epochs_write(log, err, errlen);
 }
 

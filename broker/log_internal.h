@@ -18,12 +18,12 @@
 #include "batch.h"
 #include "log.h"
 
-#define SL_LOG_COMPONENT "log"
-#define SL_LOG_EPOCH_FILE "leader-epoch-checkpoint"
-#define SL_LOG_EPOCH_TMP "leader-epoch-checkpoint.tmp"
+#define SL_LOG_COMPONENT   "log"
+#define SL_LOG_EPOCH_FILE  "leader-epoch-checkpoint"
+#define SL_LOG_EPOCH_TMP   "leader-epoch-checkpoint.tmp"
 #define SL_LOG_WINDOW_SIZE 16384 /* header-scan read window */
-#define SL_LOG_NAME_MAX 256
-#define SL_SEG_FNAME_MAX 40 /* 20 digits + ".timeindex" + NUL */
+#define SL_LOG_NAME_MAX    256
+#define SL_SEG_FNAME_MAX   40 /* 20 digits + ".timeindex" + NUL */
 
 typedef struct sl_idx_entry {
     int32_t rel; /* base offset of a batch - segment base */
@@ -57,24 +57,24 @@ typedef struct sl_epoch_entry {
 } sl_epoch_entry;
 
 struct sl_log {
-    char *dir;                    /* as given to sl_log_open */
-    char name[SL_LOG_NAME_MAX];   /* last path component, for messages */
+    char *dir;                  /* as given to sl_log_open */
+    char name[SL_LOG_NAME_MAX]; /* last path component, for messages */
     int dir_fd;
     sl_log_config cfg;
-    sl_segment **segs;            /* ascending base; segs[nsegs-1] is active */
+    sl_segment **segs; /* ascending base; segs[nsegs-1] is active */
     int nsegs, segs_cap;
     int64_t start, leo, hw;
-    int64_t durable;              /* offsets below are fdatasync'd */
-    uint64_t truncations;         /* sl_log_truncate calls, see sl_log_sync_end */
+    int64_t durable;      /* offsets below are fdatasync'd */
+    uint64_t truncations; /* sl_log_truncate calls, see sl_log_sync_end */
     sl_epoch_entry *epochs;
     int nepochs, epochs_cap;
     int pending[SL_LOG_SYNC_MAX_FDS]; /* dup'd fds of rolled segments to sync */
     int npending;
-    int pending_dir;              /* a dup of dir_fd is among pending */
-    uint8_t *win;                 /* header-scan window (SL_LOG_WINDOW_SIZE) */
-    const sl_segment *win_seg;    /* whose bytes win holds, NULL when none */
+    int pending_dir;           /* a dup of dir_fd is among pending */
+    uint8_t *win;              /* header-scan window (SL_LOG_WINDOW_SIZE) */
+    const sl_segment *win_seg; /* whose bytes win holds, NULL when none */
     int64_t win_pos, win_len;
-    uint8_t *buf;                 /* recovery read buffer */
+    uint8_t *buf; /* recovery read buffer */
     size_t buf_cap;
 };
 
@@ -90,8 +90,8 @@ int sl_seg_load(sl_log *log, int64_t base, int last, sl_segment **out, char *err
 void sl_seg_free(sl_log *log, sl_segment *seg);
 void sl_seg_delete(sl_log *log, sl_segment *seg); /* unlink files, free */
 void sl_seg_unlink(sl_log *log, int64_t base);
-int sl_seg_header_at(sl_log *log, const sl_segment *seg, int64_t pos, sl_batch_header *h,
-                     char *err, size_t errlen);
+int sl_seg_header_at(sl_log *log, const sl_segment *seg, int64_t pos, sl_batch_header *h, char *err,
+                     size_t errlen);
 int sl_seg_lookup(const sl_segment *seg, int64_t offset);
 int sl_seg_ts_lookup(const sl_segment *seg, int64_t ts);
 int sl_seg_find(sl_log *log, const sl_segment *seg, int64_t offset, int64_t *pos,
@@ -99,11 +99,11 @@ int sl_seg_find(sl_log *log, const sl_segment *seg, int64_t offset, int64_t *pos
 /* Account a batch at pos: index entries as due (mode: SL_SEG_NOTE_FILES
  * also appends them to the files, _MEM only in memory, _NONE adds none),
  * largest timestamp, next offset. The caller moves seg->size. */
-#define SL_SEG_NOTE_NONE (-1)
-#define SL_SEG_NOTE_MEM 0
+#define SL_SEG_NOTE_NONE  (-1)
+#define SL_SEG_NOTE_MEM   0
 #define SL_SEG_NOTE_FILES 1
-int sl_seg_note_batch(sl_log *log, sl_segment *seg, int64_t pos, const sl_batch_header *h,
-                      int mode, char *err, size_t errlen);
+int sl_seg_note_batch(sl_log *log, sl_segment *seg, int64_t pos, const sl_batch_header *h, int mode,
+                      char *err, size_t errlen);
 int sl_seg_write(sl_log *log, sl_segment *seg, const uint8_t *p, size_t len, char *err,
                  size_t errlen);
 int sl_seg_truncate_at(sl_log *log, sl_segment *seg, int64_t pos, char *err, size_t errlen);

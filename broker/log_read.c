@@ -83,8 +83,9 @@ int sl_log_read(sl_log *log, int64_t offset, int64_t max_offset, int64_t max_byt
 
     *out = (sl_log_slice){.fd = -1, .pos = 0, .len = 0, .first_offset = offset};
     if (offset < log->start || offset > log->leo) {
-        snprintf(err, errlen, "partition %s: offset %" PRId64 " is out of range %" PRId64
-                 "..%" PRId64, log->name, offset, log->start, log->leo);
+        snprintf(err, errlen,
+                 "partition %s: offset %" PRId64 " is out of range %" PRId64 "..%" PRId64,
+                 log->name, offset, log->start, log->leo);
         return SL_LOG_ERR_OFFSET_OUT_OF_RANGE;
     }
     if (max_offset > log->leo)
@@ -168,8 +169,10 @@ int sl_log_truncate(sl_log *log, int64_t offset, char *err, size_t errlen)
     log->hw = log->hw < log->leo ? log->hw : log->leo;
     log->durable = log->durable < log->leo ? log->durable : log->leo;
     log->start = log->start < log->leo ? log->start : log->leo;
-    sl_info(SL_LOG_COMPONENT, "partition %s: truncated to offset %" PRId64 " (was %" PRId64
-            "), removed %d whole segments", log->name, log->leo, old_leo, old_nsegs - log->nsegs);
+    sl_info(SL_LOG_COMPONENT,
+            "partition %s: truncated to offset %" PRId64 " (was %" PRId64
+            "), removed %d whole segments",
+            log->name, log->leo, old_leo, old_nsegs - log->nsegs);
     return sl_epochs_truncate_end(log, log->leo, err, errlen);
 }
 
@@ -205,9 +208,10 @@ int sl_log_retain(sl_log *log, int64_t now_ms, char *err, size_t errlen)
 
     while ((why = log_retention_reason(log, log->segs[0], total, now_ms)) != NULL) {
         sl_segment *seg = log->segs[0];
-        sl_info(SL_LOG_COMPONENT, "partition %s: deleting segment %020" PRId64 " (offsets %"
-                PRId64 "..%" PRId64 ", %" PRId64 " bytes) by %s", log->name, seg->base,
-                seg->base, seg->next_offset - 1, seg->size, why);
+        sl_info(SL_LOG_COMPONENT,
+                "partition %s: deleting segment %020" PRId64 " (offsets %" PRId64 "..%" PRId64
+                ", %" PRId64 " bytes) by %s",
+                log->name, seg->base, seg->base, seg->next_offset - 1, seg->size, why);
         total -= seg->size;
         sl_seg_delete(log, seg);
         memmove(log->segs, log->segs + 1, (size_t)(log->nsegs - 1) * sizeof(*log->segs));

@@ -87,8 +87,8 @@ static int pwrite_full(int fd, const void *buf, size_t n, int64_t pos)
     return 0;
 }
 
-static int seg_open_file(sl_log *log, int64_t base, const char *ext, int flags, int *fd,
-                         char *err, size_t errlen)
+static int seg_open_file(sl_log *log, int64_t base, const char *ext, int flags, int *fd, char *err,
+                         size_t errlen)
 {
     char fname[SL_SEG_FNAME_MAX];
     sl_seg_fname(fname, base, ext);
@@ -248,8 +248,8 @@ static int seg_header_check(sl_log *log, const sl_segment *seg, int64_t pos, sl_
     return seg_header_problem(seg, pos, h, why, whylen) == NULL;
 }
 
-int sl_seg_header_at(sl_log *log, const sl_segment *seg, int64_t pos, sl_batch_header *h,
-                     char *err, size_t errlen)
+int sl_seg_header_at(sl_log *log, const sl_segment *seg, int64_t pos, sl_batch_header *h, char *err,
+                     size_t errlen)
 {
     char why[200];
     int rc = seg_header_check(log, seg, pos, h, why, sizeof(why));
@@ -372,8 +372,8 @@ static int seg_add_entries(sl_log *log, sl_segment *seg, int64_t pos, int32_t re
     return 0;
 }
 
-int sl_seg_note_batch(sl_log *log, sl_segment *seg, int64_t pos, const sl_batch_header *h,
-                      int mode, char *err, size_t errlen)
+int sl_seg_note_batch(sl_log *log, sl_segment *seg, int64_t pos, const sl_batch_header *h, int mode,
+                      char *err, size_t errlen)
 {
     int32_t rel = (int32_t)(h->base_offset - seg->base);
     int64_t old_max = seg->max_ts;
@@ -739,7 +739,7 @@ int sl_seg_write(sl_log *log, sl_segment *seg, const uint8_t *p, size_t len, cha
                 strerror(errno));
     char fname[SL_SEG_FNAME_MAX];
     sl_seg_fname(fname, seg->base, ".log");
-    snprintf(err, errlen, "%s/%s: write of %zu bytes at position %" PRId64 ": %s", log->name,
-             fname, len, seg->size, strerror(saved));
+    snprintf(err, errlen, "%s/%s: write of %zu bytes at position %" PRId64 ": %s", log->name, fname,
+             len, seg->size, strerror(saved));
     return SL_LOG_ERR_IO;
 }

@@ -71,8 +71,8 @@ static void test_hw_matches_sw(void)
 {
     size_t cap = 3 * 3 * 4096 + 64;
     uint8_t *buf = malloc(cap);
-    static const size_t lens[] = {0, 1, 7, 8, 9, 63, 64, 255, 4096, 12287, 12288, 12289,
-                                  12295, 24576, 24583, 3 * 3 * 4096};
+    static const size_t lens[] = {0,    1,     7,     8,     9,     63,    64,    255,
+                                  4096, 12287, 12288, 12289, 12295, 24576, 24583, 3 * 3 * 4096};
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
     srand(42);

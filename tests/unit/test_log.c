@@ -352,8 +352,8 @@ static void test_index_lookup(void)
             int64_t target = s->base[i] + (i % 4 ? 1 : 0); /* inside the batch when possible */
             if (target >= s->base[i + 1 < s->n ? i + 1 : i] && i + 1 < s->n)
                 target = s->base[i];
-            CU_ASSERT_EQUAL_FATAL(sl_log_read(log, target, sl_log_end_offset(log), 1, 1, &sl,
-                                              err, sizeof(err)), 0);
+            CU_ASSERT_EQUAL_FATAL(
+                sl_log_read(log, target, sl_log_end_offset(log), 1, 1, &sl, err, sizeof(err)), 0);
             CU_ASSERT_EQUAL(sl.first_offset, s->base[i]);
             CU_ASSERT_EQUAL(sl.pos, (int64_t)s->pos[i]);
             CU_ASSERT_EQUAL(sl.len, (int64_t)((i + 1 < s->n ? s->pos[i + 1] : s->len) - s->pos[i]));
@@ -833,8 +833,8 @@ static void test_group_commit(void)
     append(log, s, 2, 1, 10, 0);
     CU_ASSERT_EQUAL(sl_log_high_watermark(log), 0);
     /* consumers see nothing past the HW */
-    CU_ASSERT_EQUAL(sl_log_read(log, 0, sl_log_high_watermark(log), 1 << 20, 1, &sl, err,
-                                sizeof(err)), 0);
+    CU_ASSERT_EQUAL(
+        sl_log_read(log, 0, sl_log_high_watermark(log), 1 << 20, 1, &sl, err, sizeof(err)), 0);
     CU_ASSERT_EQUAL(sl.len, 0);
 
     CU_ASSERT_EQUAL_FATAL(sl_log_sync_begin(log, &sp), 1);
@@ -847,8 +847,8 @@ static void test_group_commit(void)
     CU_ASSERT_EQUAL(sp.result, 0);
     CU_ASSERT_EQUAL(sl_log_sync_end(log, &sp), 0);
     CU_ASSERT_EQUAL(sl_log_high_watermark(log), 4);
-    CU_ASSERT_EQUAL(sl_log_read(log, 0, sl_log_high_watermark(log), 1 << 20, 1, &sl, err,
-                                sizeof(err)), 0);
+    CU_ASSERT_EQUAL(
+        sl_log_read(log, 0, sl_log_high_watermark(log), 1 << 20, 1, &sl, err, sizeof(err)), 0);
     CU_ASSERT_EQUAL(sl.len, (int64_t)s->pos[2]);
     close(sl.fd);
     CU_ASSERT_EQUAL(sl_log_read(log, 4, 4, 1 << 20, 1, &sl, err, sizeof(err)), 0);
