@@ -20,6 +20,7 @@
 #include "broker.h"
 #include "broker_internal.h"
 #include "config.h"
+#include "group.h"
 #include "logging.h"
 
 #define OPT(name, type, def, field, doc) \
@@ -75,6 +76,14 @@ static const sl_option broker_options[] = {
     OPT("log.cleanup.policy", SL_OPT_STRING, "delete", log_cleanup_policy,
         "default cleanup.policy of topics"),
     OPT("cluster.id", SL_OPT_STRING, "sluice-cluster", cluster_id, "cluster id in Metadata"),
+    OPTR("offsets.topic.num.partitions", "50", offsets_topic_num_partitions, 1, 1000,
+         "partitions of __consumer_offsets (fixed once created)"),
+    OPTR("group.initial.rebalance.delay.ms", "3000", group_initial_rebalance_delay_ms, 0, INT64_MAX,
+         "how long the first rebalance of an empty group waits for more members"),
+    OPTR("group.min.session.timeout.ms", "6000", group_min_session_timeout_ms, 1, INT64_MAX,
+         "smallest session.timeout.ms a consumer may ask for"),
+    OPTR("group.max.session.timeout.ms", "1800000", group_max_session_timeout_ms, 1, INT64_MAX,
+         "largest session.timeout.ms a consumer may ask for"),
     {NULL, 0, NULL, 0, NULL, 0, 0, 0},
 };
 
@@ -218,6 +227,11 @@ int sl_broker_main(int argc, char **argv)
     b->loop = uv_default_loop();
     if (sl_topics_load(b, err, sizeof(err))) {
         sl_error(SL_BROKER_COMPONENT, "loading topics: %s", err);
+        goto out;
+    }
+    if (sl_groups_start(b, err, sizeof(err))) {
+        sl_error(SL_BROKER_COMPONENT, "consumer groups: %s", err);
+        sl_topics_close_all(b);
         goto out;
     }
     if (sl_server_start(b, err, sizeof(err))) {

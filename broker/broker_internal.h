@@ -76,6 +76,10 @@ typedef struct sl_broker_conf {
     char *log_message_timestamp_type;
     char *log_cleanup_policy;
     char *cluster_id;
+    int64_t offsets_topic_num_partitions;
+    int64_t group_initial_rebalance_delay_ms;
+    int64_t group_min_session_timeout_ms;
+    int64_t group_max_session_timeout_ms;
 } sl_broker_conf;
 
 /* ---------------- topics (topics.c) ---------------- */
@@ -131,6 +135,7 @@ struct sl_resp {
     sl_resp *next;          /* in its connection's queue, request order */
     sl_conn *conn;          /* NULL once the connection closed */
     int ready;              /* may be written */
+    int held;               /* a group's JoinGroup/SyncGroup answer, waiting */
     int16_t api_key;
     int16_t api_version;
     int32_t correlation_id;

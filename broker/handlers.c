@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "broker_internal.h"
+#include "group.h"
 #include "logging.h"
 
 #define AUTH_OPS_UNSET ((int32_t)0x80000000)
@@ -51,12 +52,22 @@ static const api_def apis[] = {
     {1, 4, 11, h_fetch, "Fetch"},
     {2, 0, 5, h_list_offsets, "ListOffsets"},
     {3, 0, 8, h_metadata, "Metadata"},
+    {8, 0, 7, sl_group_offset_commit, "OffsetCommit"},
+    {9, 0, 5, sl_group_offset_fetch, "OffsetFetch"},
+    {10, 0, 2, sl_group_find_coordinator, "FindCoordinator"},
+    {11, 0, 5, sl_group_join, "JoinGroup"},
+    {12, 0, 3, sl_group_heartbeat, "Heartbeat"},
+    {13, 0, 3, sl_group_leave, "LeaveGroup"},
+    {14, 0, 3, sl_group_sync, "SyncGroup"},
+    {15, 0, 4, sl_group_describe, "DescribeGroups"},
+    {16, 0, 2, sl_group_list, "ListGroups"},
     {18, 0, 3, h_api_versions, "ApiVersions"},
     {19, 0, 4, h_create_topics, "CreateTopics"},
     {20, 0, 3, h_delete_topics, "DeleteTopics"},
     {32, 0, 3, h_describe_configs, "DescribeConfigs"},
     {33, 0, 1, h_alter_configs, "AlterConfigs"},
     {37, 0, 1, h_create_partitions, "CreatePartitions"},
+    {42, 0, 1, sl_group_delete, "DeleteGroups"},
     {44, 0, 0, h_alter_configs, "IncrementalAlterConfigs"},
 };
 #define NAPIS ((int)(sizeof(apis) / sizeof(apis[0])))

@@ -40,6 +40,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "batch.h"
+
 typedef struct sl_log sl_log;
 
 /* Errors (negative returns). */
@@ -136,6 +138,18 @@ typedef struct sl_log_slice {
  * SL_LOG_ERR_OFFSET_OUT_OF_RANGE when offset < start offset or > LEO. */
 int sl_log_read(sl_log *log, int64_t offset, int64_t max_offset, int64_t max_bytes, int min_one,
                 sl_log_slice *out, char *err, size_t errlen);
+
+/* Walk the headers of the batches from the one holding from_offset (or the
+ * first after it; from_offset below the start offset means the start) to LEO,
+ * in offset order, calling fn(h, arg) for each; h->base_offset is the stamped
+ * offset. Headers come through the log's header window, so a run of small
+ * batches costs one pread per 16 KiB, not one per batch; record bytes are
+ * never read. Stops at the first nonzero return of fn and returns it; 0 after
+ * the last batch; <0 with err (file, position, why) on a read error or a
+ * corrupt header. fn must not append to or truncate the log. */
+typedef int (*sl_log_header_fn)(const sl_batch_header *h, void *arg);
+int sl_log_scan_headers(sl_log *log, int64_t from_offset, sl_log_header_fn fn, void *arg, char *err,
+                        size_t errlen);
 
 /* Offset of the first batch whose maxTimestamp >= ts (batch granularity),
  * or -1 when every batch is older. Uses .timeindex then scans batch headers. */

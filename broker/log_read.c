@@ -9,6 +9,9 @@
  * to the batch holding the offset and on while batches fit max_bytes and stay
  * below max_offset. It never reads record bytes: the caller sendfiles them.
  *
+ * sl_log_scan_headers walks headers the same way, for whoever rebuilds state
+ * from the log (the broker's idempotent-producer table).
+ *
  * Removal deletes whole segments from the front (retention) or the back
  * (truncation) and cuts at most one segment in the middle; the active
  * segment is never deleted, so a log always has one.
@@ -109,6 +112,32 @@ int sl_log_read(sl_log *log, int64_t offset, int64_t max_offset, int64_t max_byt
     out->pos = pos;
     out->len = len;
     out->first_offset = h.base_offset;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- scan */
+
+int sl_log_scan_headers(sl_log *log, int64_t from_offset, sl_log_header_fn fn, void *arg, char *err,
+                        size_t errlen)
+{
+    sl_batch_header h;
+
+    if (from_offset < log->start)
+        from_offset = log->start;
+    for (int i = log_find_segment(log, from_offset); i < log->nsegs; i++) {
+        const sl_segment *seg = log->segs[i];
+        int64_t p = from_offset > seg->base ? sl_seg_lookup(seg, from_offset) : 0;
+        for (; p < seg->size; p += sl_batch_total_size(&h)) {
+            int rc = sl_seg_header_at(log, seg, p, &h, err, errlen);
+            if (rc < 0)
+                return rc;
+            if (h.base_offset + h.last_offset_delta < from_offset)
+                continue;
+            rc = fn(&h, arg);
+            if (rc)
+                return rc;
+        }
+    }
     return 0;
 }
 

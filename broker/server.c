@@ -43,6 +43,7 @@
 #include <arpa/inet.h>
 
 #include "broker_internal.h"
+#include "group.h"
 #include "logging.h"
 
 #define NET "net"
@@ -253,7 +254,10 @@ static void conn_close(sl_conn *c, const char *why)
     for (sl_resp *r = c->head, *next; r; r = next) {
         next = r->next;
         r->next = NULL;
-        if (r->req_copy) { /* parked fetch */
+        if (r->held) { /* a group's join/sync answer */
+            sl_groups_forget_resp(b, r);
+            resp_free(r);
+        } else if (r->req_copy) { /* parked fetch */
             unpark(b, r);
             resp_free(r);
         } else if (r->need_cycle && !r->ready) { /* produce waiting for fsync */
@@ -954,6 +958,7 @@ void sl_server_stop(sl_broker *b)
     }
     while (b->conns)
         conn_close(b->conns, NULL);
+    sl_groups_stop(b);
     uv_close((uv_handle_t *)&b->resume_idle, NULL);
     uv_close((uv_handle_t *)&b->fetch_timer, NULL);
     uv_close((uv_handle_t *)&b->retention_timer, NULL);
