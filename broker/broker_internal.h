@@ -95,6 +95,7 @@ typedef struct sl_partition {
     int in_sync;      /* a syncpoint of this log is in the thread pool */
     int deleted;      /* topic deleted: free once in_sync drops to 0 */
     struct sl_partition *next_dirty;
+    struct sl_pstate *pstate; /* idempotent producers (producer_state.h) */
 } sl_partition;
 
 struct sl_topic {
@@ -204,6 +205,8 @@ struct sl_broker {
     uv_timer_t fetch_timer;
     uv_idle_t resume_idle;
     uint64_t fetch_timer_due;
+    /* idempotent producers: ids [pid_next, pid_limit) reserved on disk (producer_id.c) */
+    int64_t pid_next, pid_limit;
     /* housekeeping */
     uv_timer_t retention_timer;
     uv_timer_t flush_timer;

@@ -26,6 +26,7 @@
 
 #include "broker_internal.h"
 #include "logging.h"
+#include "producer_state.h"
 
 #define META_FILE "sluice-topics.json"
 
@@ -330,6 +331,12 @@ static sl_partition *partition_open(sl_broker *b, sl_topic *t, int32_t idx, char
         free(p);
         return NULL;
     }
+    if (sl_pstate_create(&p->pstate) || sl_pstate_load(p->pstate, p->log, err, errlen)) {
+        if (!p->pstate)
+            snprintf(err, errlen, "%s: out of memory for producer state", dir);
+        sl_partition_free(p);
+        return NULL;
+    }
     return p;
 }
 
@@ -344,6 +351,7 @@ void sl_partition_free(sl_partition *p)
     } else {
         sl_log_close(p->log);
     }
+    sl_pstate_destroy(p->pstate);
     free(p);
 }
 
