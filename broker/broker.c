@@ -19,6 +19,7 @@
 
 #include "broker.h"
 #include "broker_internal.h"
+#include "cleaner.h"
 #include "config.h"
 #include "group.h"
 #include "logging.h"
@@ -75,6 +76,10 @@ static const sl_option broker_options[] = {
         "CreateTime or LogAppendTime"),
     OPT("log.cleanup.policy", SL_OPT_STRING, "delete", log_cleanup_policy,
         "default cleanup.policy of topics"),
+    OPTR("log.cleaner.backoff.ms", "15000", log_cleaner_backoff_ms, 0, INT64_MAX,
+         "how often the log cleaner looks for a partition to compact"),
+    OPTR("log.cleaner.dedupe.buffer.size", "134217728", log_cleaner_dedupe_buffer_size, 1024,
+         INT64_MAX, "memory for the cleaner's key -> offset map (24 bytes a key)"),
     OPT("cluster.id", SL_OPT_STRING, "sluice-cluster", cluster_id, "cluster id in Metadata"),
     OPTR("offsets.topic.num.partitions", "50", offsets_topic_num_partitions, 1, 1000,
          "partitions of __consumer_offsets (fixed once created)"),
@@ -115,6 +120,12 @@ void sl_broker_topic_logcfg(const sl_broker *b, json_t *ov, sl_log_config *cfg,
 #undef OVR
     if ((v = json_object_get(ov, "message.timestamp.type")) && json_is_string(v))
         *log_append_time = !strcmp(json_string_value(v), "LogAppendTime");
+    /* compact without delete: the cleaner removes data, retention does not */
+    const char *policy = c->log_cleanup_policy;
+    if ((v = json_object_get(ov, "cleanup.policy")) && json_is_string(v))
+        policy = json_string_value(v);
+    if (policy && strstr(policy, "compact") && !strstr(policy, "delete"))
+        cfg->retention_ms = cfg->retention_bytes = -1;
 }
 
 void sl_broker_describe_configs(sl_broker *b, sl_config_fn fn, void *arg)
@@ -251,6 +262,7 @@ int sl_broker_main(int argc, char **argv)
     uv_run(b->loop, UV_RUN_DEFAULT);
     sl_admin_stop(b);
     sl_topics_close_all(b);
+    sl_cleaner_destroy(b);
     sl_info(SL_BROKER_COMPONENT, "stopped cleanly");
     rc = 0;
 out:

@@ -75,6 +75,8 @@ typedef struct sl_broker_conf {
     int64_t socket_request_max_bytes;
     char *log_message_timestamp_type;
     char *log_cleanup_policy;
+    int64_t log_cleaner_backoff_ms;         /* cleaner.c */
+    int64_t log_cleaner_dedupe_buffer_size; /* cleaner.c */
     char *cluster_id;
     int64_t offsets_topic_num_partitions;
     int64_t group_initial_rebalance_delay_ms;
@@ -213,6 +215,7 @@ struct sl_broker {
     uv_signal_t sigint, sigterm;
     int stopping;
     void *admin; /* metrics.c */
+    struct sl_cleaner *cleaner; /* cleaner.c */
 };
 
 /* broker.c */

@@ -24,6 +24,7 @@
 #include "broker_internal.h"
 #include "group.h"
 #include "logging.h"
+#include "producer_state.h"
 
 #define AUTH_OPS_UNSET ((int32_t)0x80000000)
 
@@ -64,6 +65,7 @@ static const api_def apis[] = {
     {18, 0, 3, h_api_versions, "ApiVersions"},
     {19, 0, 4, h_create_topics, "CreateTopics"},
     {20, 0, 3, h_delete_topics, "DeleteTopics"},
+    {22, 0, 1, sl_producer_init_id, "InitProducerId"},
     {32, 0, 3, h_describe_configs, "DescribeConfigs"},
     {33, 0, 1, h_alter_configs, "AlterConfigs"},
     {37, 0, 1, h_create_partitions, "CreatePartitions"},
@@ -303,6 +305,9 @@ typedef struct produce_check {
     int16_t err;
     char msg[256];
     int64_t records;
+    int nbatches;
+    int has_idem;         /* a batch has a producer id: idem is its header */
+    sl_batch_header idem;
 } produce_check;
 
 static int check_batch(uint8_t *p, size_t len, void *arg)
@@ -323,6 +328,50 @@ static int check_batch(uint8_t *p, size_t len, void *arg)
         return 1;
     }
     pc->records += (int32_t)sl_be32(p + 57);
+    pc->nbatches++;
+    if ((int64_t)sl_be64(p + 43) >= 0) {
+        pc->has_idem = 1;
+        sl_batch_header_decode(p, len, &pc->idem);
+    }
+    return 0;
+}
+
+/* Idempotent producers (producer_state.c): a batch with a producer id is
+ * checked against the partition's producer state before it is appended.
+ * Kafka accepts exactly one batch per partition in Produce v3+
+ * (ProduceRequest.validateRecords); we enforce that only for batches with a
+ * producer id, where a second batch could not be checked without the first
+ * one's effect. Returns -1 when the batch is to be appended, else the
+ * partition's answer: an error, or 0 for a duplicate (*base is its original
+ * offset; *appended is set when that offset is not durable yet, so that the
+ * response waits for the sync cycle like the original's). */
+static int produce_dedup(sl_broker *b, sl_conn *c, sl_partition *p, const produce_check *pc,
+                         int64_t *base, int *appended)
+{
+    sl_pstate_dup dup;
+    char msg[256];
+    int16_t err = KERR_INVALID_RECORD;
+    if (pc->nbatches > 1)
+        snprintf(msg, sizeof(msg), "%d batches in one partition's records; a batch with a "
+                 "producer id must come alone", pc->nbatches);
+    else
+        err = sl_pstate_check(p->pstate, &pc->idem, &dup, msg, sizeof(msg));
+    if (err) {
+        sl_warn(SL_BROKER_COMPONENT, "%s: produce to %s-%d rejected (error %d): %s", c->peer,
+                p->topic->name, p->index, err, msg);
+        return err;
+    }
+    if (!dup.found)
+        return -1;
+    *base = dup.base_offset;
+    if (dup.last_offset >= sl_log_high_watermark(p->log)) {
+        *appended = 1;
+        sl_server_mark_dirty(b, p); /* a sync cycle must come even if nothing else is appended */
+    }
+    sl_info(SL_BROKER_COMPONENT, "%s: %s-%d: producer %lld epoch %d resent sequence %d: a "
+            "duplicate of offsets %lld..%lld, not appended", c->peer, p->topic->name, p->index,
+            (long long)pc->idem.producer_id, pc->idem.producer_epoch, pc->idem.base_sequence,
+            (long long)dup.base_offset, (long long)dup.last_offset);
     return 0;
 }
 
@@ -370,6 +419,11 @@ static int16_t produce_partition(sl_broker *b, sl_conn *c, sl_partition *p, uint
                 p->topic->name, p->index, pc.err, pc.msg);
         return pc.err;
     }
+    if (pc.has_idem) {
+        int rc = produce_dedup(b, c, p, &pc, base, appended);
+        if (rc >= 0)
+            return (int16_t)rc;
+    }
     if (p->topic->log_append_time)
         pa.append_time = (int64_t)sl_now_ms();
     sl_batch_foreach(rec, (size_t)len, append_batch, &pa, err, sizeof(err));
@@ -378,6 +432,10 @@ static int16_t produce_partition(sl_broker *b, sl_conn *c, sl_partition *p, uint
         if (pa.base < 0)
             return (int16_t)pa.err;
     }
+    if (pc.has_idem && sl_pstate_record(p->pstate, &pc.idem, pa.base) < 0)
+        sl_error(SL_BROKER_COMPONENT, "%s-%d: out of memory recording producer %lld; a retry of "
+                 "its batch at offset %lld will be refused, not deduplicated", p->topic->name,
+                 p->index, (long long)pc.idem.producer_id, (long long)pa.base);
     *base = pa.base;
     *append_time = pa.append_time;
     *appended = 1;

@@ -115,6 +115,16 @@ const char *sl_log_dir(const sl_log *log)
     return log->dir;
 }
 
+const char *sl_log_name(const sl_log *log)
+{
+    return log->name;
+}
+
+const sl_log_config *sl_log_get_config(const sl_log *log)
+{
+    return &log->cfg;
+}
+
 int32_t sl_log_latest_epoch(const sl_log *log)
 {
     return log->nepochs ? log->epochs[log->nepochs - 1].epoch : -1;
@@ -574,6 +584,7 @@ static sl_log *log_alloc(const char *dir, const sl_log_config *cfg)
         return NULL;
     log->dir_fd = -1;
     log->cfg = *cfg;
+    log->tombstones_due = INT64_MAX;
     log_set_name(log, dir);
     log->dir = strdup(dir);
     log->win = malloc(SL_LOG_WINDOW_SIZE);
@@ -643,7 +654,9 @@ int sl_log_open(const char *dir, const sl_log_config *cfg, sl_log **out, char *e
         goto fail;
     }
     unlinkat(log->dir_fd, SL_LOG_EPOCH_TMP, 0);
-    rc = log_load_segments(log, err, errlen);
+    rc = sl_log_recover_swaps(log, err, errlen);
+    if (rc == 0)
+        rc = log_load_segments(log, err, errlen);
     if (rc == 0)
         rc = log_settle(log, err, errlen);
     if (rc < 0)

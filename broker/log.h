@@ -33,7 +33,10 @@
  * sane, magic 2, CRC-32C); the first bad or torn batch and everything after it
  * is truncated away, and that segment's indexes are rebuilt. Older segments'
  * indexes are rebuilt when missing or inconsistent. After open the recovered
- * tail is fdatasync'd and HW = LEO.
+ * tail is fdatasync'd and HW = LEO. Before any of that, a compaction pass cut
+ * short by a crash is finished or forgotten (see log_clean.c): leftover
+ * `<base>.log.cleaned` files are deleted, `<base>.log.swap` files replace the
+ * segments they cover.
  */
 #ifndef SL_LOG_H
 #define SL_LOG_H
@@ -49,6 +52,7 @@ typedef struct sl_log sl_log;
 #define SL_LOG_ERR_OFFSET_OUT_OF_RANGE (-2)
 #define SL_LOG_ERR_CORRUPT (-3)
 #define SL_LOG_ERR_TOO_LARGE (-4)
+#define SL_LOG_ERR_CHANGED (-5) /* compaction: the segments changed under the pass */
 
 typedef struct sl_log_config {
     int64_t segment_bytes;        /* log.segment.bytes / segment.bytes, default 1073741824 */
@@ -83,6 +87,8 @@ int64_t sl_log_high_watermark(const sl_log *log);
 int64_t sl_log_size_bytes(const sl_log *log); /* sum of .log file sizes */
 int sl_log_segment_count(const sl_log *log);
 const char *sl_log_dir(const sl_log *log);
+const char *sl_log_name(const sl_log *log); /* last path component, for messages */
+const sl_log_config *sl_log_get_config(const sl_log *log);
 
 /* Append one batch that sl_batch_validate accepted (len bytes at batch).
  * Stamps in place baseOffset = LEO and partitionLeaderEpoch = leader_epoch;
@@ -173,6 +179,62 @@ int sl_log_truncate(sl_log *log, int64_t offset, char *err, size_t errlen);
  * OffsetForLeaderEpoch end offset. */
 int32_t sl_log_latest_epoch(const sl_log *log);
 int64_t sl_log_epoch_end_offset(const sl_log *log, int32_t epoch);
+
+/* ---------------------------------------------------------------- compaction
+ * The storage side of log compaction (log_clean.c); the cleaner itself is
+ * broker/cleaner.c. The cleaner reads old segments through dup'd fds on a
+ * worker thread and writes `<base>.log.cleaned` files into the partition
+ * directory (through a dup of its fd); only sl_log_replace_segments, on the
+ * owner thread, changes the log. Readers that dup'd an fd of a replaced
+ * segment keep reading the old bytes: the inode lives until they close it. */
+
+#define SL_LOG_CLEANED_EXT ".log.cleaned"
+#define SL_LOG_SWAP_EXT    ".log.swap"
+
+typedef struct sl_log_seg_view {
+    int64_t base;        /* base offset, the file name */
+    int64_t next_offset; /* last offset of its last batch + 1 (base when empty) */
+    int64_t size;        /* bytes of whole batches */
+    int64_t time_ms;     /* largest maxTimestamp; the file's mtime when none */
+    int fd;              /* dup'd .log fd (caller closes), -1 when not asked for */
+} sl_log_seg_view;
+
+/* Describe the old segments: the leading ones that are not active and lie
+ * wholly below the HW (immutable until retention, truncation or a swap).
+ * Fills at most max views from the first segment on; with want_fds each gets
+ * a dup'd fd of its .log. Returns how many were filled, or <0 with err (no fd
+ * left open). */
+int sl_log_old_segments(sl_log *log, sl_log_seg_view *out, int max, int want_fds, char *err,
+                        size_t errlen);
+
+/* A dup of the partition directory's fd (caller closes), <0 on failure. */
+int sl_log_dup_dir_fd(sl_log *log);
+
+/* One cleaned file replacing a run of old segments. */
+typedef struct sl_log_swap {
+    int64_t base;      /* base of the first old segment; the file is <base>.log.cleaned */
+    int nold;          /* how many consecutive old segments it replaces, from base on */
+    int64_t old_end;   /* next_offset of the last of them when the pass began */
+    int64_t old_bytes; /* their total size then */
+} sl_log_swap;
+
+/* Owner thread: replace old segments with cleaned files. Every swap is
+ * checked first (its segments still there, unchanged, none active); when one
+ * is not, every cleaned file is deleted and SL_LOG_ERR_CHANGED returned.
+ * Then, byte by byte as log_clean.c documents: rename all .cleaned -> .swap,
+ * fsync the directory (the swaps are committed), delete the old segments'
+ * files, rename .swap -> .log, build fresh indexes, fsync the directory.
+ * Returns the number of swaps done, or <0 with err. Offsets do not move. */
+int sl_log_replace_segments(sl_log *log, const sl_log_swap *sw, int n, char *err, size_t errlen);
+
+/* Cleaner bookkeeping kept with the log, in memory only (after a restart
+ * everything is dirty once more): the first offset a pass has not covered
+ * (the log start offset when larger), and when the earliest tombstone kept
+ * by the last pass becomes removable (INT64_MAX: none). Truncation lowers
+ * the first; the cleaner sets both. */
+int64_t sl_log_first_dirty(const sl_log *log);
+int64_t sl_log_tombstones_due(const sl_log *log);
+void sl_log_set_clean_state(sl_log *log, int64_t first_dirty, int64_t tombstones_due_ms);
 
 /* Tests only: replace the clock (CLOCK_REALTIME in ms) that roll_ms and
  * append times use; NULL restores it. Process-wide, not thread-safe. */

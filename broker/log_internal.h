@@ -7,6 +7,8 @@
  *   log_read.c     reads, offset-for-time, truncate, retention
  *   log_segment.c  one segment: files, header scans, indexes, recovery
  *   log_epoch.c    leader-epoch cache and its checkpoint file
+ *   log_clean.c    compaction's storage side: views, segment swaps, and
+ *                  finishing a swap a crash interrupted
  *
  * Runs on: the thread that owns the log (see log.h), except sl_log_sync_run.
  */
@@ -76,6 +78,8 @@ struct sl_log {
     int64_t win_pos, win_len;
     uint8_t *buf; /* recovery read buffer */
     size_t buf_cap;
+    int64_t first_dirty;    /* cleaner: first offset not yet cleaned */
+    int64_t tombstones_due; /* cleaner: earliest removable time of a kept tombstone */
 };
 
 /* log.c */
@@ -107,6 +111,14 @@ int sl_seg_note_batch(sl_log *log, sl_segment *seg, int64_t pos, const sl_batch_
 int sl_seg_write(sl_log *log, sl_segment *seg, const uint8_t *p, size_t len, char *err,
                  size_t errlen);
 int sl_seg_truncate_at(sl_log *log, sl_segment *seg, int64_t pos, char *err, size_t errlen);
+/* Open <base>.log as an old segment with brand-new indexes built from its
+ * batch headers (a segment that compaction just wrote). */
+int sl_seg_load_fresh(sl_log *log, int64_t base, sl_segment **out, char *err, size_t errlen);
+/* A segment's largest timestamp; its file's mtime when no batch had one. */
+int64_t sl_seg_time(const sl_segment *seg);
+
+/* log_clean.c */
+int sl_log_recover_swaps(sl_log *log, char *err, size_t errlen);
 
 /* log_epoch.c */
 int sl_epochs_load(sl_log *log, char *err, size_t errlen);

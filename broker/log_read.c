@@ -198,6 +198,7 @@ int sl_log_truncate(sl_log *log, int64_t offset, char *err, size_t errlen)
     log->hw = log->hw < log->leo ? log->hw : log->leo;
     log->durable = log->durable < log->leo ? log->durable : log->leo;
     log->start = log->start < log->leo ? log->start : log->leo;
+    log->first_dirty = log->first_dirty < log->leo ? log->first_dirty : log->leo;
     sl_info(SL_LOG_COMPONENT,
             "partition %s: truncated to offset %" PRId64 " (was %" PRId64
             "), removed %d whole segments",
@@ -207,8 +208,7 @@ int sl_log_truncate(sl_log *log, int64_t offset, char *err, size_t errlen)
 
 /* ---------------------------------------------------------------- retain */
 
-/* A segment's largest timestamp; its file's mtime when no batch had one. */
-static int64_t log_seg_time(const sl_segment *seg)
+int64_t sl_seg_time(const sl_segment *seg)
 {
     struct stat st;
     if (seg->max_ts >= 0 || fstat(seg->log_fd, &st) < 0)
@@ -222,7 +222,7 @@ static const char *log_retention_reason(const sl_log *log, const sl_segment *seg
 {
     if (log->nsegs < 2 || seg->next_offset > log->hw)
         return NULL;
-    if (log->cfg.retention_ms >= 0 && log_seg_time(seg) < now_ms - log->cfg.retention_ms)
+    if (log->cfg.retention_ms >= 0 && sl_seg_time(seg) < now_ms - log->cfg.retention_ms)
         return "retention.ms";
     if (log->cfg.retention_bytes >= 0 && total - seg->size >= log->cfg.retention_bytes)
         return "retention.bytes";

@@ -725,6 +725,38 @@ fail:
     return rc;
 }
 
+int sl_seg_load_fresh(sl_log *log, int64_t base, sl_segment **out, char *err, size_t errlen)
+{
+    sl_segment *seg = seg_alloc(base);
+    struct stat st;
+    int rc = SL_LOG_ERR_IO;
+
+    *out = NULL;
+    if (!seg) {
+        snprintf(err, errlen, "partition %s: out of memory for a segment", log->name);
+        goto fail;
+    }
+    if (seg_open_file(log, base, ".log", 0, &seg->log_fd, err, errlen) < 0 ||
+        seg_open_file(log, base, ".index", O_CREAT | O_TRUNC, &seg->idx_fd, err, errlen) < 0 ||
+        seg_open_file(log, base, ".timeindex", O_CREAT | O_TRUNC, &seg->tidx_fd, err, errlen) < 0)
+        goto fail;
+    if (fstat(seg->log_fd, &st) < 0) {
+        rc = seg_index_error(log, seg, ".log", "stat", err, errlen);
+        goto fail;
+    }
+    seg->size = st.st_size;
+    rc = seg_rebuild(log, seg, 0, err, errlen);
+    if (rc < 0)
+        goto fail;
+    /* rebuildable: a lost index is found inconsistent and rebuilt on open */
+    seg->idx_dirty = 0;
+    *out = seg;
+    return 0;
+fail:
+    sl_seg_free(log, seg);
+    return rc;
+}
+
 int sl_seg_write(sl_log *log, sl_segment *seg, const uint8_t *p, size_t len, char *err,
                  size_t errlen)
 {

@@ -69,7 +69,8 @@ static int pids_read(const char *path, int64_t *limit, char *err, size_t errlen)
     errno = 0;
     long long v = strtoll(buf, &end, 10);
     if (errno || end == buf || (*end && strcmp(end, "\n")) || v < 0) {
-        snprintf(err, errlen, "%s: expected one non-negative decimal number and a newline, got "
+        snprintf(err, errlen,
+                 "%s: expected one non-negative decimal number and a newline, got "
                  "%zd bytes that are not; refusing to hand out producer ids that could repeat",
                  path, n);
         return -1;
@@ -146,10 +147,12 @@ int sl_producer_init_id(sl_broker *b, sl_conn *c, const sl_request *req, kr *r)
         return -1;
     if (txn_id.len >= 0) {
         error = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
-        sl_warn(SL_BROKER_COMPONENT, "%s: InitProducerId for transactional id '%.*s' (timeout %d "
+        sl_warn(SL_BROKER_COMPONENT,
+                "%s: InitProducerId for transactional id '%.*s' (timeout %d "
                 "ms) refused: transactions are not supported, only idempotent producers (leave "
-                "transactional.id unset)", c->peer, (int)(txn_id.len > 200 ? 200 : txn_id.len),
-                txn_id.s ? txn_id.s : "", txn_timeout_ms);
+                "transactional.id unset)",
+                c->peer, (int)(txn_id.len > 200 ? 200 : txn_id.len), txn_id.s ? txn_id.s : "",
+                txn_timeout_ms);
     } else if (sl_pids_next(b, b->dirs[0], &pid, err, sizeof(err)) < 0) {
         error = KERR_KAFKA_STORAGE_ERROR;
         pid = -1;

@@ -68,10 +68,10 @@ typedef struct pstate_batch {
 typedef struct pstate_entry {
     int64_t pid;
     int16_t epoch;
-    int nbatches;                        /* 1..SL_PSTATE_KEEP once recorded */
-    int newest;                          /* ring index of the newest batch */
+    int nbatches; /* 1..SL_PSTATE_KEEP once recorded */
+    int newest;   /* ring index of the newest batch */
     pstate_batch batches[SL_PSTATE_KEEP];
-    struct pstate_entry *next;           /* hash chain */
+    struct pstate_entry *next; /* hash chain */
 } pstate_entry;
 
 struct sl_pstate {
@@ -201,8 +201,10 @@ int16_t sl_pstate_check(const sl_pstate *ps, const sl_batch_header *h, sl_pstate
     if (!e) { /* rule 5 */
         if (first == 0)
             return 0;
-        snprintf(msg, msglen, "producer %" PRId64 " is unknown here and its first batch has "
-                 "sequence %" PRId32 ", not 0", h->producer_id, first);
+        snprintf(msg, msglen,
+                 "producer %" PRId64 " is unknown here and its first batch has "
+                 "sequence %" PRId32 ", not 0",
+                 h->producer_id, first);
         return KERR_UNKNOWN_PRODUCER_ID;
     }
     const pstate_batch *d = pstate_duplicate(e, h->producer_epoch, first, last);
@@ -220,16 +222,19 @@ int16_t sl_pstate_check(const sl_pstate *ps, const sl_batch_header *h, sl_pstate
     if (h->producer_epoch > e->epoch) { /* rule 3 */
         if (first == 0)
             return 0;
-        snprintf(msg, msglen, "producer %" PRId64 " starts epoch %d (was %d) at sequence %" PRId32
-                 ", not 0", h->producer_id, h->producer_epoch, e->epoch, first);
+        snprintf(msg, msglen,
+                 "producer %" PRId64 " starts epoch %d (was %d) at sequence %" PRId32 ", not 0",
+                 h->producer_id, h->producer_epoch, e->epoch, first);
         return KERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
     }
     int32_t prev = e->batches[e->newest].last_seq; /* rule 4 */
     if (in_sequence(prev, first))
         return 0;
-    snprintf(msg, msglen, "producer %" PRId64 " epoch %d sent sequence %" PRId32 "..%" PRId32
-             " after %" PRId32 " (expected %" PRId32 ")", h->producer_id, h->producer_epoch, first,
-             last, prev, prev == INT32_MAX ? 0 : prev + 1);
+    snprintf(msg, msglen,
+             "producer %" PRId64 " epoch %d sent sequence %" PRId32 "..%" PRId32 " after %" PRId32
+             " (expected %" PRId32 ")",
+             h->producer_id, h->producer_epoch, first, last, prev,
+             prev == INT32_MAX ? 0 : prev + 1);
     return KERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
 }
 

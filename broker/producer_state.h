@@ -23,10 +23,10 @@
 #define SL_PSTATE_KEEP 5
 
 /* Kafka error codes of the idempotent path (Kafka's names). */
-#define KERR_OUT_OF_ORDER_SEQUENCE_NUMBER 45
-#define KERR_INVALID_PRODUCER_EPOCH 47
+#define KERR_OUT_OF_ORDER_SEQUENCE_NUMBER          45
+#define KERR_INVALID_PRODUCER_EPOCH                47
 #define KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED 53
-#define KERR_UNKNOWN_PRODUCER_ID 59
+#define KERR_UNKNOWN_PRODUCER_ID                   59
 
 typedef struct sl_pstate sl_pstate; /* one partition's producers */
 
@@ -78,7 +78,7 @@ int32_t sl_pstate_last_seq(int32_t base_seq, int32_t last_offset_delta);
 /* Block size of the on-disk reservation: the file is rewritten once per
  * this many InitProducerId calls. */
 #define SL_PIDS_BLOCK 1000
-#define SL_PIDS_FILE "sluice-producer-ids"
+#define SL_PIDS_FILE  "sluice-producer-ids"
 
 /* Hand out the next producer id, never one handed out before by a broker on
  * this data directory (dir: the first log.dir). b->pid_next/pid_limit hold

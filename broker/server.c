@@ -43,6 +43,7 @@
 #include <arpa/inet.h>
 
 #include "broker_internal.h"
+#include "cleaner.h"
 #include "group.h"
 #include "logging.h"
 
@@ -785,6 +786,7 @@ static void on_flush_timer(uv_timer_t *t)
     sl_metrics_refresh_gauges(b);
     if (!b->flush_on_ack)
         start_sync_cycle(b);
+    sl_cleaner_tick(b); /* log compaction, every log.cleaner.backoff.ms */
 }
 
 /* ================= listeners ================= */

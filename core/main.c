@@ -6,6 +6,7 @@
 
 #include "broker.h"
 #include "cli.h"
+#include "registry.h"
 
 static void usage(FILE *f)
 {
@@ -13,6 +14,7 @@ static void usage(FILE *f)
                "\n"
                "roles:\n"
                "  broker    the Kafka-protocol log broker (--config FILE, --set key=value)\n"
+               "  registry  the Avro schema registry, Confluent REST API (--config, --set)\n"
                "  run       the embedded default: today the broker with data under ./var\n"
                "\n"
                "tools (any Kafka-protocol broker, via librdkafka):\n"
@@ -32,6 +34,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "broker"))
         return sl_broker_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "registry"))
+        return sl_registry_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "run")) {
         /* The embedded default. Later issues add the registry and worker. */
         char *args[] = {"broker", "--set", "log.dirs=./var/broker", "--set",
