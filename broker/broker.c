@@ -263,6 +263,8 @@ int sl_broker_main(int argc, char **argv)
     sl_admin_stop(b);
     sl_topics_close_all(b);
     sl_cleaner_destroy(b);
+    free(b->sync_parts);
+    free(b->sync_points);
     sl_info(SL_BROKER_COMPONENT, "stopped cleanly");
     rc = 0;
 out:

@@ -197,7 +197,8 @@ struct sl_broker {
     sl_partition *dirty_head;
     uint64_t cycle_started, cycle_done;
     int sync_inflight;
-    uv_work_t sync_work;
+    uv_work_t sync_work[4]; /* fdatasyncs of a cycle spread over the pool */
+    int sync_workers, sync_workers_left;
     sl_partition **sync_parts;
     sl_log_syncpoint *sync_points;
     int sync_n, sync_cap;

@@ -600,14 +600,18 @@ void sl_server_mark_dirty(sl_broker *b, sl_partition *p)
     b->dirty_head = p;
 }
 
+/* Runs on: a libuv pool thread. Worker k syncs points k, k+W, k+2W, ... so
+ * the partitions of one cycle are flushed in parallel (latency no longer
+ * grows with the number of dirty partitions). */
 static void sync_work(uv_work_t *req)
 {
     sl_broker *b = req->data;
+    int k = (int)(req - b->sync_work), n = 0;
     uint64_t t0 = sl_now_ns();
-    for (int i = 0; i < b->sync_n; i++)
+    for (int i = k; i < b->sync_n; i += b->sync_workers, n++)
         sl_log_sync_run(&b->sync_points[i]);
     atomic_fetch_add(&sl_broker_metrics.fsync_us, (sl_now_ns() - t0) / 1000);
-    atomic_fetch_add(&sl_broker_metrics.fsyncs, (uint64_t)b->sync_n);
+    atomic_fetch_add(&sl_broker_metrics.fsyncs, (uint64_t)n);
 }
 
 void sl_server_wake_fetches(sl_broker *b)
@@ -622,6 +626,8 @@ static void sync_done(uv_work_t *req, int status)
 {
     sl_broker *b = req->data;
     int n = b->sync_n;
+    if (--b->sync_workers_left > 0)
+        return; /* the cycle ends with its last worker */
     b->sync_inflight = 0;
     for (int i = 0; i < n; i++) {
         sl_partition *p = b->sync_parts[i];
@@ -689,9 +695,13 @@ static void start_sync_cycle(sl_broker *b)
     b->dirty_head = NULL;
     b->cycle_started++;
     b->sync_inflight = 1;
-    b->sync_work.data = b;
+    b->sync_workers = b->sync_n < 4 ? (b->sync_n ? b->sync_n : 1) : 4;
+    b->sync_workers_left = b->sync_workers;
     /* an empty cycle still completes through the pool, keeping order simple */
-    uv_queue_work(b->loop, &b->sync_work, sync_work, sync_done);
+    for (int k = 0; k < b->sync_workers; k++) {
+        b->sync_work[k].data = b;
+        uv_queue_work(b->loop, &b->sync_work[k], sync_work, sync_done);
+    }
 }
 
 void sl_server_partition_gone(sl_broker *b, sl_partition *p)

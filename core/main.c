@@ -21,6 +21,7 @@ static void usage(FILE *f)
                "  topics    create|list|describe|delete|alter topics\n"
                "  produce   write lines from stdin to a topic\n"
                "  consume   print messages of a topic\n"
+               "  schemas   list|get|register|check|config|delete in a schema registry (HTTP)\n"
                "\n"
                "sluice <command> --help for a command's options.\n");
 }
@@ -36,6 +37,8 @@ int main(int argc, char **argv)
         return sl_broker_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "registry"))
         return sl_registry_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "schemas"))
+        return sl_registry_cli(argc - 1, argv + 1);
     if (!strcmp(cmd, "run")) {
         /* The embedded default. Later issues add the registry and worker. */
         char *args[] = {"broker", "--set", "log.dirs=./var/broker", "--set",

@@ -58,8 +58,8 @@ static size_t versions_of(const sl_store_view *v, const char *subject, int delet
     return n;
 }
 
-static const sl_store_schema *find_version(const sl_store_view *v, const char *subject,
-                                           int version, int deleted_too)
+static const sl_store_schema *find_version(const sl_store_view *v, const char *subject, int version,
+                                           int deleted_too)
 {
     const sl_store_schema **all, *found = NULL;
     size_t n = versions_of(v, subject, deleted_too, &all);
@@ -83,7 +83,8 @@ static const sl_store_schema *find_id(const sl_store_view *v, int id)
 static const char *setting_of(const sl_store_setting *s, size_t n, const char *subject)
 {
     for (size_t i = 0; i < n; i++)
-        if ((!subject && !s[i].subject) || (subject && s[i].subject && !strcmp(subject, s[i].subject)))
+        if ((!subject && !s[i].subject) ||
+            (subject && s[i].subject && !strcmp(subject, s[i].subject)))
             return s[i].value;
     return NULL;
 }
@@ -263,8 +264,9 @@ static sl_avro_schema *submitted_schema(const sl_store_view *v, const sl_http_re
     *text = NULL;
     *refs = NULL;
     if (type && strcmp(type, "AVRO")) {
-        sl_http_error(resp, 422, 42201, "Invalid schema: schemaType %s is not supported (AVRO "
-                                        "only)",
+        sl_http_error(resp, 422, 42201,
+                      "Invalid schema: schemaType %s is not supported (AVRO "
+                      "only)",
                       type);
         return NULL;
     }
@@ -363,8 +365,8 @@ static void ids_usage(void *app, const sl_http_req *req, sl_http_resp *resp, int
         if (s->id != id || (s->deleted && !deleted))
             continue;
         if (versions) {
-            json_array_append_new(out, json_pack("{s:s, s:i}", "subject", s->subject, "version",
-                                                 s->version));
+            json_array_append_new(
+                out, json_pack("{s:s, s:i}", "subject", s->subject, "version", s->version));
             continue;
         }
         int dup = 0;
@@ -600,9 +602,12 @@ static int check_compat(sl_api *a, const sl_store_view *v, const char *subject,
     return bad;
 }
 
-/* Register under the write lock; view lock taken and released inside. */
-static void register_locked(sl_api *a, const sl_http_req *req, json_t *body, sl_http_resp *resp)
+/* Register under the write lock; view lock taken and released inside.
+ * Returns 1 if another instance's write to the same version won (the caller
+ * tries again), else 0 with resp filled. */
+static int register_locked(sl_api *a, const sl_http_req *req, json_t *body, sl_http_resp *resp)
 {
+    int lost = 0;
     const char *subject = req->params[0];
     json_t *refs = NULL;
     char *text = NULL, *key = NULL, *val = NULL, *want = NULL;
@@ -651,9 +656,17 @@ static void register_locked(sl_api *a, const sl_http_req *req, json_t *body, sl_
     sl_store_unlock(a->store);
     char err[512];
     int timed_out;
-    if (sl_store_put(a->store, key, val, &timed_out, err, sizeof(err)))
+    if (sl_store_put(a->store, key, val, &timed_out, err, sizeof(err))) {
         e_store(resp, timed_out, err);
-    else
+        goto out;
+    }
+    /* The reader's view decides: if another instance wrote this subject's
+     * version after us, ours is not the one that stands; decide again. */
+    v = sl_store_lock(a->store);
+    const sl_store_schema *now = find_version(v, subject, rec.version, 1);
+    lost = !now || now->id != rec.id || strcmp(now->schema, rec.schema);
+    sl_store_unlock(a->store);
+    if (!lost)
         ok(resp, json_pack("{s:i}", "id", rec.id));
     goto out;
 unlock:
@@ -667,6 +680,7 @@ out:
     free(text);
     json_decref(refs);
     sl_avro_free(cand);
+    return lost;
 }
 
 static void h_register(void *app, const sl_http_req *req, sl_http_resp *resp)
@@ -676,7 +690,14 @@ static void h_register(void *app, const sl_http_req *req, sl_http_resp *resp)
     if (!body)
         return;
     sl_store_write_begin(a->store);
-    register_locked(a, req, body, resp);
+    int attempts = 0;
+    while (register_locked(a, req, body, resp) && ++attempts < 5)
+        ;
+    if (attempts == 5)
+        sl_http_error(resp, 500, 50001,
+                      "Error in the backend data store: subject %s was written concurrently by "
+                      "another registry 5 times; try again",
+                      req->params[0]);
     sl_store_write_end(a->store);
     json_decref(body);
 }
@@ -763,8 +784,8 @@ static void h_delete_version(void *app, const sl_http_req *req, sl_http_resp *re
     sl_store_write_begin(a->store);
     const sl_store_view *v = sl_store_lock(a->store);
     size_t n = versions_of(v, subject, 1, &all);
-    const sl_store_schema *s =
-        version == LATEST ? find_version(v, subject, LATEST, 0) : find_version(v, subject, version, 1);
+    const sl_store_schema *s = version == LATEST ? find_version(v, subject, LATEST, 0)
+                                                 : find_version(v, subject, version, 1);
     if (!n) {
         e_subject(resp, subject);
     } else if (!s) {
@@ -908,15 +929,14 @@ static void get_setting(sl_api *a, const setting_kind *k, const sl_http_req *req
                       "Subject '%s' does not have subject-level mode configured", subject);
     else
         sl_http_error(resp, 404, k->not_set_code,
-                      "Subject '%s' does not have subject-level compatibility configured",
-                      subject);
+                      "Subject '%s' does not have subject-level compatibility configured", subject);
     sl_store_unlock(a->store);
 }
 
 static int valid_mode(const char *m)
 {
-    return !strcmp(m, "READWRITE") || !strcmp(m, "READONLY") ||
-           !strcmp(m, "READONLY_OVERRIDE") || !strcmp(m, "IMPORT");
+    return !strcmp(m, "READWRITE") || !strcmp(m, "READONLY") || !strcmp(m, "READONLY_OVERRIDE") ||
+           !strcmp(m, "IMPORT");
 }
 
 static void put_setting(sl_api *a, const setting_kind *k, const sl_http_req *req,

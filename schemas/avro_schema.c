@@ -49,7 +49,7 @@ typedef struct parser {
     size_t errlen;
 } parser;
 
-static const char *const type_names[] = {"null",   "boolean", "int",    "long",  "float",
+static const char *const type_names[] = {"null",   "boolean", "int",    "long",   "float",
                                          "double", "bytes",   "string", "record", "enum",
                                          "array",  "map",     "union",  "fixed"};
 
@@ -267,8 +267,8 @@ static int parse_aliases(parser *p, json_t *obj, const char *space, int qualifie
     *out = xcalloc(json_array_size(a), sizeof(char *));
     for (size_t i = 0; i < json_array_size(a); i++) {
         json_t *v = json_array_get(a, i);
-        if (!json_is_string(v) || !(qualified ? valid_fullname(json_string_value(v))
-                                              : valid_name(json_string_value(v))))
+        if (!json_is_string(v) ||
+            !(qualified ? valid_fullname(json_string_value(v)) : valid_name(json_string_value(v))))
             return perr(p, "alias %zu is not a valid name", i);
         (*out)[(*nout)++] =
             qualified ? qualify(json_string_value(v), space) : xstrdup(json_string_value(v));
@@ -337,18 +337,28 @@ static int check_default(parser *p, const sl_avro_node *t, json_t *v, int depth)
         return 0;
     int ok = 1;
     switch (t->type) {
-    case SL_AVRO_NULL: ok = json_is_null(v); break;
-    case SL_AVRO_BOOLEAN: ok = json_is_boolean(v); break;
+    case SL_AVRO_NULL:
+        ok = json_is_null(v);
+        break;
+    case SL_AVRO_BOOLEAN:
+        ok = json_is_boolean(v);
+        break;
     case SL_AVRO_INT:
         ok = json_is_integer(v) && json_integer_value(v) >= INT32_MIN &&
              json_integer_value(v) <= INT32_MAX;
         break;
-    case SL_AVRO_LONG: ok = json_is_integer(v); break;
+    case SL_AVRO_LONG:
+        ok = json_is_integer(v);
+        break;
     case SL_AVRO_FLOAT:
-    case SL_AVRO_DOUBLE: ok = json_is_number(v); break;
+    case SL_AVRO_DOUBLE:
+        ok = json_is_number(v);
+        break;
     case SL_AVRO_BYTES:
     case SL_AVRO_STRING:
-    case SL_AVRO_FIXED: ok = json_is_string(v); break;
+    case SL_AVRO_FIXED:
+        ok = json_is_string(v);
+        break;
     case SL_AVRO_ENUM:
         ok = 0;
         for (size_t i = 0; json_is_string(v) && i < t->nsymbols; i++)
@@ -367,7 +377,11 @@ static int check_default(parser *p, const sl_avro_node *t, json_t *v, int depth)
         if (!json_is_object(v))
             ok = 0;
         else
-            json_object_foreach(v, k, mv) if (check_default(p, t->items, mv, depth + 1)) return -1;
+            json_object_foreach(v, k, mv)
+            {
+                if (check_default(p, t->items, mv, depth + 1))
+                    return -1;
+            }
         break;
     }
     case SL_AVRO_UNION:
@@ -376,7 +390,8 @@ static int check_default(parser *p, const sl_avro_node *t, json_t *v, int depth)
         else
             return check_default(p, t->branches[0], v, depth + 1);
         break;
-    case SL_AVRO_RECORD: return check_default_record(p, t, v, depth);
+    case SL_AVRO_RECORD:
+        return check_default_record(p, t, v, depth);
     }
     if (!ok) {
         char *txt = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
@@ -486,8 +501,7 @@ static int parse_enum(parser *p, json_t *j, sl_avro_node *n)
 static int parse_fixed(parser *p, json_t *j, sl_avro_node *n)
 {
     json_t *js = json_object_get(j, "size");
-    if (!json_is_integer(js) || json_integer_value(js) < 0 ||
-        json_integer_value(js) > INT32_MAX)
+    if (!json_is_integer(js) || json_integer_value(js) < 0 || json_integer_value(js) > INT32_MAX)
         return perr(p, "fixed '%s' needs a non-negative integer \"size\"", n->fullname);
     n->size = json_integer_value(js);
     return 0;
@@ -508,8 +522,8 @@ static int parse_union(parser *p, json_t *j, sl_avro_node *n, const char *space)
             if (o->type != b->type)
                 continue;
             if (!b->fullname || !strcmp(o->fullname, b->fullname))
-                return perr(p, "duplicate %s in union", b->fullname ? b->fullname
-                                                                    : type_names[b->type]);
+                return perr(p, "duplicate %s in union",
+                            b->fullname ? b->fullname : type_names[b->type]);
         }
         n->branches[n->nbranches++] = b;
         path_pop(p, mark);
@@ -540,8 +554,8 @@ static int parse_logical(parser *p, json_t *j, sl_avro_node *n)
             return perr(p, "decimal scale must be a non-negative integer");
         n->scale = js ? json_integer_value(js) : 0;
         if (n->scale > n->precision)
-            return perr(p, "decimal scale %lld is greater than precision %lld",
-                        (long long)n->scale, (long long)n->precision);
+            return perr(p, "decimal scale %lld is greater than precision %lld", (long long)n->scale,
+                        (long long)n->precision);
         if (n->type == SL_AVRO_FIXED && n->precision > fixed_max_precision(n->size))
             return perr(p, "fixed size %lld cannot store %lld digits (max %lld)",
                         (long long)n->size, (long long)n->precision,
@@ -639,8 +653,8 @@ static sl_avro_node *parse_text(parser *p, const char *text, const char *what)
     json_error_t je;
     json_t *j = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     if (!j) {
-        snprintf(p->err, p->errlen, "%s is not valid JSON: %s at line %d column %d", what,
-                 je.text, je.line, je.column);
+        snprintf(p->err, p->errlen, "%s is not valid JSON: %s at line %d column %d", what, je.text,
+                 je.line, je.column);
         return NULL;
     }
     p->path[0] = 0;

@@ -30,8 +30,8 @@
 #include <string.h>
 
 static const char *const level_names[] = {
-    "NONE",   "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE",
-    "FULL",   "FULL_TRANSITIVE"};
+    "NONE", "BACKWARD",       "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE",
+    "FULL", "FULL_TRANSITIVE"};
 
 int sl_compat_level_parse(const char *name)
 {
@@ -113,12 +113,18 @@ static int names_match(const sl_avro_node *r, const sl_avro_node *w)
 static int promotable(sl_avro_type w, sl_avro_type r)
 {
     switch (w) {
-    case SL_AVRO_INT: return r == SL_AVRO_LONG || r == SL_AVRO_FLOAT || r == SL_AVRO_DOUBLE;
-    case SL_AVRO_LONG: return r == SL_AVRO_FLOAT || r == SL_AVRO_DOUBLE;
-    case SL_AVRO_FLOAT: return r == SL_AVRO_DOUBLE;
-    case SL_AVRO_STRING: return r == SL_AVRO_BYTES;
-    case SL_AVRO_BYTES: return r == SL_AVRO_STRING;
-    default: return 0;
+    case SL_AVRO_INT:
+        return r == SL_AVRO_LONG || r == SL_AVRO_FLOAT || r == SL_AVRO_DOUBLE;
+    case SL_AVRO_LONG:
+        return r == SL_AVRO_FLOAT || r == SL_AVRO_DOUBLE;
+    case SL_AVRO_FLOAT:
+        return r == SL_AVRO_DOUBLE;
+    case SL_AVRO_STRING:
+        return r == SL_AVRO_BYTES;
+    case SL_AVRO_BYTES:
+        return r == SL_AVRO_STRING;
+    default:
+        return 0;
     }
 }
 
@@ -159,8 +165,9 @@ static void resolve_record(walker *w, const sl_avro_node *r, const sl_avro_node 
         size_t mark = push(w, "fields/%zu", i);
         if (!wf) {
             if (!rf->defval)
-                problem(w, "reader field '%s' has no default and is missing from the writer's "
-                           "record '%s'",
+                problem(w,
+                        "reader field '%s' has no default and is missing from the writer's "
+                        "record '%s'",
                         rf->name, wr->fullname);
         } else {
             size_t m2 = push(w, "type");
@@ -231,8 +238,11 @@ static void resolve_same(walker *w, const sl_avro_node *r, const sl_avro_node *w
         resolve(w, r->items, wr->items);
         pop(w, mark);
         return;
-    case SL_AVRO_BYTES: resolve_decimal(w, r, wr); return;
-    default: return;
+    case SL_AVRO_BYTES:
+        resolve_decimal(w, r, wr);
+        return;
+    default:
+        return;
     }
 }
 
@@ -253,8 +263,9 @@ static void resolve(walker *w, const sl_avro_node *r, const sl_avro_node *wr)
             for (size_t k = 0; r->type == SL_AVRO_UNION && k < r->nbranches && !ok; k++)
                 ok = resolves(w, r->branches[k], wr->branches[i]);
             if (!ok && r->type == SL_AVRO_UNION)
-                problem(w, "reader union has no branch that reads the writer's union branch "
-                           "%zu (%s)",
+                problem(w,
+                        "reader union has no branch that reads the writer's union branch "
+                        "%zu (%s)",
                         i, tname(wr->branches[i]));
             else if (!ok)
                 problem(w, "reader type %s cannot read the writer's union branch %zu (%s)",
@@ -322,8 +333,9 @@ int sl_compat_check(sl_compat_level level, const sl_avro_schema *candidate,
             n += check_one(candidate, older[i], "the new schema cannot read data written with",
                            older_versions[i], level, messages);
         if (forward)
-            n += check_one(older[i], candidate, "data written with the new schema cannot be "
-                                                "read by",
+            n += check_one(older[i], candidate,
+                           "data written with the new schema cannot be "
+                           "read by",
                            older_versions[i], level, messages);
     }
     return n;

@@ -261,9 +261,8 @@ static enum MHD_Result dispatch(sl_http *h, struct MHD_Connection *c, const char
 
 /* runs on: an MHD worker thread */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     sl_http *h = cls;
     request *rq = *con_cls;
@@ -335,8 +334,9 @@ static int parse_listener(const char *listeners, struct sockaddr_storage *ss, so
     snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(listeners, ","), listeners);
     const char *p = strstr(buf, "://");
     if (!p || strncasecmp(buf, "http", 4) || p - buf != 4) {
-        snprintf(err, errlen, "listeners '%s': expected http://host:port (https is not "
-                              "supported)",
+        snprintf(err, errlen,
+                 "listeners '%s': expected http://host:port (https is not "
+                 "supported)",
                  listeners);
         return -1;
     }
@@ -349,8 +349,10 @@ static int parse_listener(const char *listeners, struct sockaddr_storage *ss, so
         return -1;
     }
     snprintf(host, sizeof(host), "%.*s", (int)(colon - p), p);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE}, *ai = NULL;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE},
+                    *ai = NULL;
     char portstr[16];
     snprintf(portstr, sizeof(portstr), "%ld", port);
     int e = getaddrinfo(*host ? host : NULL, portstr, &hints, &ai);
@@ -365,8 +367,8 @@ static int parse_listener(const char *listeners, struct sockaddr_storage *ss, so
     return 0;
 }
 
-int sl_http_start(const sl_http_conf *conf, const sl_http_route *routes, void *app,
-                  sl_http **out, char *err, size_t errlen)
+int sl_http_start(const sl_http_conf *conf, const sl_http_route *routes, void *app, sl_http **out,
+                  char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
     socklen_t sslen;
@@ -384,10 +386,10 @@ int sl_http_start(const sl_http_conf *conf, const sl_http_route *routes, void *a
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &ss,
-                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(conf->threads > 0 ? conf->threads : 8),
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
+    h->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)(conf->threads > 0 ? conf->threads : 8), MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
     if (!h->d) {
         snprintf(err, errlen, "listeners '%s': cannot listen (address in use or not local?)",
                  conf->listeners);

@@ -53,8 +53,8 @@ typedef struct sl_http_conf {
 
 /* Start serving `routes` (terminated by a NULL method) with `app` passed to
  * every handler. -1 with err on failure (bad listener, port in use). */
-int sl_http_start(const sl_http_conf *conf, const sl_http_route *routes, void *app,
-                  sl_http **out, char *err, size_t errlen);
+int sl_http_start(const sl_http_conf *conf, const sl_http_route *routes, void *app, sl_http **out,
+                  char *err, size_t errlen);
 void sl_http_stop(sl_http *h);
 /* The port actually bound (useful with port 0). */
 int sl_http_port(const sl_http *h);

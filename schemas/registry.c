@@ -47,10 +47,14 @@ struct sl_registry {
     sl_http *http;
 };
 
-#define OPT(name, type, def, field, doc) \
-    {name, type, def, offsetof(sl_registry_conf, field), doc, 0, 0, 0}
-#define OPTR(name, def, field, lo, hi, doc) \
-    {name, SL_OPT_INT, def, offsetof(sl_registry_conf, field), doc, lo, hi, 0}
+#define OPT(name, type, def, field, doc)                                                           \
+    {                                                                                              \
+        name, type, def, offsetof(sl_registry_conf, field), doc, 0, 0, 0                           \
+    }
+#define OPTR(name, def, field, lo, hi, doc)                                                        \
+    {                                                                                              \
+        name, SL_OPT_INT, def, offsetof(sl_registry_conf, field), doc, lo, hi, 0                   \
+    }
 
 static const sl_option registry_options[] = {
     OPT("listeners", SL_OPT_STRING, "http://0.0.0.0:8081", listeners,
@@ -104,20 +108,21 @@ static char *strip_protocols(const char *servers)
 static int check_conf(const sl_registry_conf *c, char *err, size_t errlen)
 {
     if (sl_compat_level_parse(c->compatibility) < 0) {
-        snprintf(err, errlen, "schema.compatibility.level: '%s' is not one of NONE, BACKWARD, "
-                              "BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, "
-                              "FULL_TRANSITIVE",
+        snprintf(err, errlen,
+                 "schema.compatibility.level: '%s' is not one of NONE, BACKWARD, "
+                 "BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, "
+                 "FULL_TRANSITIVE",
                  c->compatibility);
         return -1;
     }
     if (strcmp(c->auth_method, "NONE") && strcmp(c->auth_method, "BASIC")) {
-        snprintf(err, errlen, "authentication.method: '%s' must be NONE or BASIC",
-                 c->auth_method);
+        snprintf(err, errlen, "authentication.method: '%s' must be NONE or BASIC", c->auth_method);
         return -1;
     }
     if (!strcmp(c->auth_method, "BASIC") && (!c->auth_users || !strchr(c->auth_users, ':'))) {
-        snprintf(err, errlen, "authentication.method=BASIC needs authentication.users "
-                              "('user:password,...')");
+        snprintf(err, errlen,
+                 "authentication.method=BASIC needs authentication.users "
+                 "('user:password,...')");
         return -1;
     }
     return 0;
@@ -136,8 +141,7 @@ int sl_registry_start(int argc, char **argv, sl_registry **out, char *err, size_
         sl_config_parse_args(registry_options, &reg->conf, argc, argv, err, errlen) ||
         check_conf(&reg->conf, err, errlen))
         goto fail;
-    snprintf(reg->api.default_level, sizeof(reg->api.default_level), "%s",
-             reg->conf.compatibility);
+    snprintf(reg->api.default_level, sizeof(reg->api.default_level), "%s", reg->conf.compatibility);
     bootstrap = strip_protocols(reg->conf.bootstrap);
     sl_store_conf sc = {.bootstrap = bootstrap,
                         .topic = reg->conf.topic,

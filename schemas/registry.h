@@ -39,4 +39,8 @@ int sl_registry_start(int argc, char **argv, sl_registry **out, char *err, size_
 /* Stop serving and release everything. NULL is fine. */
 void sl_registry_stop(sl_registry *reg);
 
+/* `sluice schemas ...`: the command-line client over the REST API (cli.c).
+ * argv[0] is "schemas". Returns the exit code. */
+int sl_registry_cli(int argc, char **argv);
+
 #endif

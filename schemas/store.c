@@ -5,9 +5,9 @@
  * Start-up: the admin API creates the topic (cleanup.policy=compact, one
  * partition) unless it exists; the reader thread assigns partition 0 from
  * the beginning (no group membership: librdkafka's assign() wants a group.id,
- * but nothing joins or commits, so every instance reads everything); then a NOOP record is written and waited for, which both
- * proves the producer works and means the reader has read everything written
- * before this instance started. Confluent's KafkaStore starts the same way.
+ * but nothing joins or commits, so every instance reads everything); then a NOOP record is written
+ * and waited for, which both proves the producer works and means the reader has read everything
+ * written before this instance started. Confluent's KafkaStore starts the same way.
  *
  * Writes: produce to partition 0, poll the producer until the delivery report
  * gives the record's offset, then wait on `cond` until the reader's next
@@ -72,8 +72,8 @@ char *sl_store_schema_key(const char *subject, int version)
 
 char *sl_store_schema_value(const sl_store_schema *s)
 {
-    json_t *v = json_pack("{s:s, s:i, s:i}", "subject", s->subject, "version", s->version, "id",
-                          s->id);
+    json_t *v =
+        json_pack("{s:s, s:i, s:i}", "subject", s->subject, "version", s->version, "id", s->id);
     if (s->references && json_array_size(s->references))
         json_object_set(v, "references", s->references);
     json_object_set_new(v, "schema", json_string(s->schema));
@@ -165,7 +165,8 @@ static void apply_setting(sl_store_setting **arr, size_t *n, size_t *cap, const 
 {
     for (size_t i = 0; i < *n; i++) {
         sl_store_setting *st = &(*arr)[i];
-        if ((!subject && !st->subject) || (subject && st->subject && !strcmp(subject, st->subject))) {
+        if ((!subject && !st->subject) ||
+            (subject && st->subject && !strcmp(subject, st->subject))) {
             free(st->value);
             if (value) {
                 st->value = strdup(value);
@@ -347,8 +348,8 @@ static int create_topic(sl_store *st, char *err, size_t errlen)
         goto out;
     }
     if (rd_kafka_event_error(ev)) {
-        snprintf(err, errlen, "kafkastore: creating topic '%s' on %s: %s", st->topic,
-                 st->bootstrap, rd_kafka_event_error_string(ev));
+        snprintf(err, errlen, "kafkastore: creating topic '%s' on %s: %s", st->topic, st->bootstrap,
+                 rd_kafka_event_error_string(ev));
         goto out;
     }
     size_t n;
@@ -472,8 +473,9 @@ int sl_store_put(sl_store *st, const char *key, const char *value, int *timed_ou
     }
     if (wait_reader(st, pw.offset, deadline)) {
         *timed_out = 1;
-        snprintf(err, errlen, "kafkastore: the reader did not reach offset %lld of %s within "
-                              "%lld ms",
+        snprintf(err, errlen,
+                 "kafkastore: the reader did not reach offset %lld of %s within "
+                 "%lld ms",
                  (long long)pw.offset, st->topic, (long long)st->conf.timeout_ms);
         return -1;
     }
@@ -516,8 +518,9 @@ static int retry_without_idempotence(sl_store *st, char *err, size_t errlen)
     char fe[256];
     if (!st->conf.idempotence || !rd_kafka_fatal_error(st->producer, fe, sizeof(fe)))
         return -1;
-    sl_warn(COMP, "kafkastore: idempotent producer failed (%s); the broker at %s does not "
-                  "support it, using acks=all without idempotence",
+    sl_warn(COMP,
+            "kafkastore: idempotent producer failed (%s); the broker at %s does not "
+            "support it, using acks=all without idempotence",
             fe, st->bootstrap);
     rd_kafka_destroy(st->producer);
     st->producer = make_client(st, RD_KAFKA_PRODUCER, 0, err, errlen);

@@ -199,9 +199,11 @@ static int cmd_produce(const char *brokers, const char *topic, long n, long firs
             rd_kafka_poll(rk, 10);
         }
         if (rate > 0 && (i % 100) == 99) { /* keep to rate msgs/s */
-            double ahead = (double)(i + 1) / (double)rate - (now_s() - t0);
-            if (ahead > 0.001)
-                rd_kafka_poll(rk, (int)(ahead * 1000));
+            double ahead;
+            while ((ahead = (double)(i + 1) / (double)rate - (now_s() - t0)) > 0.001) {
+                rd_kafka_poll(rk, 0); /* returns at once if a report was served */
+                usleep(ahead > 0.01 ? 10000 : (useconds_t)(ahead * 1e6));
+            }
         }
         if ((i & 1023) == 0)
             rd_kafka_poll(rk, 0);

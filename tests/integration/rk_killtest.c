@@ -230,7 +230,8 @@ static int read_partitions(const char *brokers, const char *topic, int np, kt_lo
     rd_kafka_message_t *batch[1000];
     time_t idle = time(NULL);
     while (got < want && errors < 20) {
-        ssize_t k = rd_kafka_consume_batch_queue(q, 1000, batch, 1000);
+        size_t ask = want - got < 1000 ? (size_t)(want - got) : 1000;
+        ssize_t k = rd_kafka_consume_batch_queue(q, 100, batch, ask);
         if (k > 0)
             idle = time(NULL);
         else if (time(NULL) - idle > 30) {

@@ -390,7 +390,9 @@ static int consume_all(const rt_opts *o, const rt_state *st)
     double t0 = now_s(), last_progress = t0;
     rd_kafka_message_t *batch[1000];
     while (got < total_high) {
-        ssize_t k = rd_kafka_consume_batch_queue(q, 1000, batch, 1000);
+        /* never ask for more than remain: a short batch waits its timeout */
+        size_t ask = total_high - got < 1000 ? (size_t)(total_high - got) : 1000;
+        ssize_t k = rd_kafka_consume_batch_queue(q, 100, batch, ask);
         if (k < 0) {
             fprintf(stderr, "consume: %s\n", rd_kafka_err2str(rd_kafka_last_error()));
             goto done;

@@ -161,7 +161,8 @@ static const struct {
      "\"a.F\",\"type\":\"fixed\",\"size\":2}},{\"name\":\"y\",\"type\":\"a.F\"}]}"},
     /* recursive record */
     {"{\"type\":\"record\",\"name\":\"L\",\"fields\":[{\"name\":\"n\",\"type\":[\"null\",\"L\"]}]}",
-     "{\"name\":\"L\",\"type\":\"record\",\"fields\":[{\"name\":\"n\",\"type\":[\"null\",\"L\"]}]}"},
+     "{\"name\":\"L\",\"type\":\"record\",\"fields\":[{\"name\":\"n\",\"type\":[\"null\",\"L\"]}]"
+     "}"},
     /* [STRINGS]: escapes become UTF-8 */
     {"{\"type\":\"enum\",\"name\":\"E\",\"doc\":\"caf\\u00e9\",\"symbols\":[\"A\"]}",
      "{\"name\":\"E\",\"type\":\"enum\",\"symbols\":[\"A\"]}"},
@@ -211,18 +212,18 @@ static void test_normalized(void)
 
 /* ================= reader / writer pairs ================= */
 
-#define REC1(f1) "{\"type\":\"record\",\"name\":\"R\",\"fields\":[" f1 "]}"
-#define INNER1(f1) "{\"type\":\"record\",\"name\":\"In\",\"fields\":[" f1 "]}"
+#define REC1(f1)       "{\"type\":\"record\",\"name\":\"R\",\"fields\":[" f1 "]}"
+#define INNER1(f1)     "{\"type\":\"record\",\"name\":\"In\",\"fields\":[" f1 "]}"
 #define INNER2(f1, f2) "{\"type\":\"record\",\"name\":\"In\",\"fields\":[" f1 "," f2 "]}"
-#define REC2(f1, f2) "{\"type\":\"record\",\"name\":\"R\",\"fields\":[" f1 "," f2 "]}"
-#define F(n, t) "{\"name\":\"" n "\",\"type\":" t "}"
-#define FD(n, t, d) "{\"name\":\"" n "\",\"type\":" t ",\"default\":" d "}"
-#define ENUM(syms) "{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[" syms "]}"
-#define ENUMD(syms, d) \
+#define REC2(f1, f2)   "{\"type\":\"record\",\"name\":\"R\",\"fields\":[" f1 "," f2 "]}"
+#define F(n, t)        "{\"name\":\"" n "\",\"type\":" t "}"
+#define FD(n, t, d)    "{\"name\":\"" n "\",\"type\":" t ",\"default\":" d "}"
+#define ENUM(syms)     "{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[" syms "]}"
+#define ENUMD(syms, d)                                                                             \
     "{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[" syms "],\"default\":\"" d "\"}"
 #define FIXED(name, n) "{\"type\":\"fixed\",\"name\":\"" name "\",\"size\":" #n "}"
-#define DEC(p, s) "{\"type\":\"bytes\",\"logicalType\":\"decimal\",\"precision\":" #p \
-                  ",\"scale\":" #s "}"
+#define DEC(p, s)                                                                                  \
+    "{\"type\":\"bytes\",\"logicalType\":\"decimal\",\"precision\":" #p ",\"scale\":" #s "}"
 
 enum { ONE = 0, SYM = 1 };
 
@@ -243,7 +244,8 @@ static const struct {
     {"\"double\"", "\"long\"", 1, SYM, 0, NULL},
     {"\"double\"", "\"float\"", 1, SYM, 0, NULL},
     {"\"bytes\"", "\"string\"", 1, SYM, 1, NULL},
-    {"\"string\"", "\"int\"", 0, SYM, 0, "reader type string is not compatible with writer type int"},
+    {"\"string\"", "\"int\"", 0, SYM, 0,
+     "reader type string is not compatible with writer type int"},
     {"\"boolean\"", "\"int\"", 0, SYM, 0, NULL},
     {"\"null\"", "\"string\"", 0, SYM, 0, NULL},
     {"\"bytes\"", "\"long\"", 0, ONE, 0, NULL},
@@ -252,18 +254,19 @@ static const struct {
     {REC1(F("a", "\"int\"")), REC1(F("a", "\"int\"")), 1, SYM, 1, NULL},
     {REC2(F("a", "\"int\""), F("email", "\"string\"")), REC1(F("a", "\"int\"")), 0, SYM, 1,
      "/fields/1: reader field 'email' has no default"},
-    {REC2(F("a", "\"int\""), FD("email", "\"string\"", "\"\"")), REC1(F("a", "\"int\"")), 1, SYM,
-     1, NULL},
-    {REC2(F("a", "\"int\""), FD("e", "[\"null\",\"string\"]", "null")), REC1(F("a", "\"int\"")),
-     1, SYM, 1, NULL},
+    {REC2(F("a", "\"int\""), FD("email", "\"string\"", "\"\"")), REC1(F("a", "\"int\"")), 1, SYM, 1,
+     NULL},
+    {REC2(F("a", "\"int\""), FD("e", "[\"null\",\"string\"]", "null")), REC1(F("a", "\"int\"")), 1,
+     SYM, 1, NULL},
     {REC1(F("a", "\"long\"")), REC1(F("a", "\"int\"")), 1, SYM, 0,
      "/fields/0/type: reader type int is not compatible with writer type long"},
     {REC1(F("a", "\"string\"")), REC1(F("a", "\"int\"")), 0, SYM, 0, "/fields/0/type"},
     {REC1(F("b", "\"int\"")), REC1(F("a", "\"int\"")), 0, SYM, 0, "reader field 'b'"},
-    {REC1("{\"name\":\"b\",\"type\":\"int\",\"aliases\":[\"a\"]}"), REC1(F("a", "\"int\"")), 1,
-     SYM, 0, NULL},
-    {REC1(F("a", "\"int\"")), "{\"type\":\"record\",\"name\":\"S\",\"fields\":[{\"name\":\"a\","
-                              "\"type\":\"int\"}]}",
+    {REC1("{\"name\":\"b\",\"type\":\"int\",\"aliases\":[\"a\"]}"), REC1(F("a", "\"int\"")), 1, SYM,
+     0, NULL},
+    {REC1(F("a", "\"int\"")),
+     "{\"type\":\"record\",\"name\":\"S\",\"fields\":[{\"name\":\"a\","
+     "\"type\":\"int\"}]}",
      0, SYM, 0, "/name: reader record 'R' does not match writer record 'S'"},
     {"{\"type\":\"record\",\"name\":\"S\",\"aliases\":[\"R\"],\"fields\":[{\"name\":\"a\","
      "\"type\":\"int\"}]}",
@@ -319,8 +322,8 @@ static const struct {
     {"[\"null\",\"long\"]", "[\"null\",\"int\"]", 1, SYM, 0, NULL},
     {"\"long\"", "[\"int\",\"long\"]", 1, SYM, 1, NULL},
     {"\"int\"", "[\"int\",\"long\"]", 0, ONE, 0, "union branch 1 (long)"},
-    {"[\"null\"," REC1(F("a", "\"int\"")) "]", "[\"null\"," REC2(F("a", "\"int\""), F("b", "\"int\"")) "]",
-     1, SYM, 0, NULL},
+    {"[\"null\"," REC1(F("a", "\"int\"")) "]",
+     "[\"null\"," REC2(F("a", "\"int\""), F("b", "\"int\"")) "]", 1, SYM, 0, NULL},
     {"[\"string\",\"bytes\"]", "\"string\"", 1, ONE, 0, NULL},
     {"[" ENUM("\"A\"") ",\"string\"]", ENUM("\"A\""), 1, SYM, 0,
      "reader type E cannot read the writer's union branch 1 (string)"},
@@ -328,8 +331,7 @@ static const struct {
     {"[\"int\"]", "[]", 1, ONE, 0, NULL},
     /* decimal */
     {DEC(10, 2), DEC(10, 2), 1, SYM, 1, NULL},
-    {DEC(10, 2), DEC(12, 2), 0, SYM, 0,
-     "reader decimal(10,2) does not match writer decimal(12,2)"},
+    {DEC(10, 2), DEC(12, 2), 0, SYM, 0, "reader decimal(10,2) does not match writer decimal(12,2)"},
     {DEC(10, 2), DEC(10, 3), 0, SYM, 0, NULL},
     {DEC(10, 2), "\"bytes\"", 1, SYM, 1, NULL},
     {"{\"type\":\"fixed\",\"name\":\"D\",\"size\":8,\"logicalType\":\"decimal\",\"precision\":10,"
@@ -352,8 +354,9 @@ static const struct {
      SYM, 1, NULL},
     {REC2(F("a", FIXED("F", 2)), F("b", "\"F\"")), REC2(F("a", FIXED("F", 3)), F("b", "\"F\"")), 0,
      SYM, 0, "/fields/1/type/size"},
-    {"{\"type\":\"record\",\"name\":\"T\",\"fields\":[{\"name\":\"e\",\"type\":" ENUM("\"A\"") "},"
-     "{\"name\":\"e2\",\"type\":\"E\",\"default\":\"A\"}]}",
+    {"{\"type\":\"record\",\"name\":\"T\",\"fields\":[{\"name\":\"e\",\"type\":" ENUM(
+         "\"A\"") "},"
+                  "{\"name\":\"e2\",\"type\":\"E\",\"default\":\"A\"}]}",
      "{\"type\":\"record\",\"name\":\"T\",\"fields\":[{\"name\":\"e\",\"type\":" ENUM(
          "\"A\",\"B\"") "}]}",
      0, SYM, 1, "/fields/0/type/symbols"},
@@ -372,8 +375,8 @@ static void test_pairs(void)
             char *txt = json_dumps(msgs, 0);
             if ((n == 0) != want)
                 fprintf(stderr, "\npair %zu dir %d (%s / %s): wanted %s, got %s\n", i, dir,
-                        pairs[i].reader, pairs[i].writer,
-                        want ? "compatible" : "incompatible", txt);
+                        pairs[i].reader, pairs[i].writer, want ? "compatible" : "incompatible",
+                        txt);
             CU_ASSERT_EQUAL(n == 0, want);
             CU_ASSERT_EQUAL((int)json_array_size(msgs), n);
             if (!want && pairs[i].why && (dir == 0) == (pairs[i].ok == 0)) {

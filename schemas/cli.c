@@ -1,0 +1,345 @@
+/*
+ * cli.c - `sluice schemas`: the registry's command-line client, over its
+ * REST API with libcurl, so it works against sluice's registry and any
+ * Confluent-compatible one.
+ *
+ *   sluice schemas [-r URL] [-u USER:PASSWORD] COMMAND ...
+ *     list [--deleted] [--prefix P]        subjects, one per line
+ *     get SUBJECT [VERSION|latest]         a version as JSON
+ *     get --id ID                          a schema by global id
+ *     register SUBJECT FILE|-              prints the id
+ *     check SUBJECT FILE|- [VERSION]       compatible? (exit 1 if not, reasons listed)
+ *     config [SUBJECT] [LEVEL]             show or set a compatibility level
+ *     delete SUBJECT [VERSION] [--permanent]
+ *
+ * The registry URL defaults to $SLUICE_REGISTRY, else http://localhost:8081.
+ * Exit codes as the other tools: 0 done, 1 failed (the registry's error code
+ * and message are printed), 2 bad command line. Subject names are
+ * percent-encoded into paths.
+ */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "registry.h"
+
+enum { OK = 0, FAILED = 1, USAGE = 2 };
+
+typedef struct client {
+    const char *url;
+    const char *userpwd;
+    CURL *curl;
+} client;
+
+typedef struct buf {
+    char *data;
+    size_t len;
+} buf;
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: sluice schemas [-r URL] [-u USER:PASSWORD] COMMAND ...\n"
+               "\n"
+               "commands:\n"
+               "  list [--deleted] [--prefix P]           subjects, one per line\n"
+               "  get SUBJECT [VERSION|latest]            a subject's version as JSON\n"
+               "  get --id ID                             a schema by its global id\n"
+               "  register SUBJECT FILE|-                 register a schema, print its id\n"
+               "  check SUBJECT FILE|- [VERSION]          is it compatible? exit 1 if not\n"
+               "  config [SUBJECT] [LEVEL]                show or set a compatibility level\n"
+               "  delete SUBJECT [VERSION] [--permanent]  soft (or permanent) delete\n"
+               "\n"
+               "  -r, --registry URL      default $SLUICE_REGISTRY, else http://localhost:8081\n"
+               "  -u, --user USER:PASS    HTTP basic authentication\n");
+}
+
+static size_t on_data(char *p, size_t size, size_t n, void *arg)
+{
+    buf *b = arg;
+    char *nd = realloc(b->data, b->len + size * n + 1);
+    if (!nd)
+        return 0;
+    b->data = nd;
+    memcpy(b->data + b->len, p, size * n);
+    b->len += size * n;
+    b->data[b->len] = 0;
+    return size * n;
+}
+
+/* One request. Returns the parsed answer (NULL after printing why), with
+ * HTTP status in *status. */
+static json_t *call(client *c, const char *method, const char *path, const char *body, long *status)
+{
+    char url[4096];
+    buf b = {0};
+    snprintf(url, sizeof(url), "%s%s", c->url, path);
+    curl_easy_reset(c->curl);
+    struct curl_slist *hdr =
+        curl_slist_append(NULL, "Content-Type: application/vnd.schemaregistry.v1+json");
+    curl_easy_setopt(c->curl, CURLOPT_URL, url);
+    curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 30L);
+    if (body)
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
+    if (c->userpwd)
+        curl_easy_setopt(c->curl, CURLOPT_USERPWD, c->userpwd);
+    CURLcode rc = curl_easy_perform(c->curl);
+    curl_slist_free_all(hdr);
+    if (rc != CURLE_OK) {
+        fprintf(stderr, "sluice schemas: %s %s: %s\n", method, url, curl_easy_strerror(rc));
+        free(b.data);
+        return NULL;
+    }
+    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
+    json_error_t je;
+    json_t *j = json_loadb(b.data ? b.data : "", b.len, JSON_DECODE_ANY, &je);
+    if (!j)
+        fprintf(stderr, "sluice schemas: %s %s: HTTP %ld, not JSON: %.200s\n", method, url, *status,
+                b.data ? b.data : "");
+    else if (*status >= 300) {
+        fprintf(stderr, "sluice schemas: %s %s: HTTP %ld error %lld: %s\n", method, url, *status,
+                (long long)json_integer_value(json_object_get(j, "error_code")),
+                json_string_value(json_object_get(j, "message")) ?: "");
+        json_decref(j);
+        j = NULL;
+    }
+    free(b.data);
+    return j;
+}
+
+static void print_json(json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
+    puts(s ? s : "null");
+    free(s);
+}
+
+/* "/subjects/<escaped subject>" + rest */
+static void subject_path(client *c, char *out, size_t len, const char *prefix, const char *subject,
+                         const char *rest)
+{
+    char *esc = curl_easy_escape(c->curl, subject, 0);
+    snprintf(out, len, "%s%s%s", prefix, esc, rest);
+    curl_free(esc);
+}
+
+/* The request body {"schema": <file contents>} from FILE or stdin ("-"). */
+static char *schema_body(const char *file)
+{
+    FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
+    buf b = {0};
+    char chunk[8192];
+    size_t n;
+    if (!f) {
+        fprintf(stderr, "sluice schemas: cannot open %s\n", file);
+        return NULL;
+    }
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        on_data(chunk, 1, n, &b);
+    if (f != stdin)
+        fclose(f);
+    json_t *o = json_pack("{s:s}", "schema", b.data ? b.data : "");
+    char *body = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    free(b.data);
+    return body;
+}
+
+static int cmd_list(client *c, int argc, char **argv)
+{
+    int deleted = 0;
+    const char *prefix = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--deleted"))
+            deleted = 1;
+        else if (!strcmp(argv[i], "--prefix") && i + 1 < argc)
+            prefix = argv[++i];
+        else
+            return usage(stderr), USAGE;
+    }
+    char path[1024];
+    char *esc = prefix ? curl_easy_escape(c->curl, prefix, 0) : NULL;
+    snprintf(path, sizeof(path), "/subjects?deleted=%s%s%s", deleted ? "true" : "false",
+             esc ? "&subjectPrefix=" : "", esc ? esc : "");
+    curl_free(esc);
+    long st;
+    json_t *j = call(c, "GET", path, NULL, &st), *v;
+    size_t i;
+    if (!j)
+        return FAILED;
+    json_array_foreach(j, i, v) puts(json_string_value(v));
+    json_decref(j);
+    return OK;
+}
+
+static int cmd_get(client *c, int argc, char **argv)
+{
+    char path[2048];
+    long st;
+    if (argc == 3 && !strcmp(argv[1], "--id"))
+        snprintf(path, sizeof(path), "/schemas/ids/%s", argv[2]);
+    else if (argc == 2 || argc == 3) {
+        char rest[64];
+        snprintf(rest, sizeof(rest), "/versions/%s", argc == 3 ? argv[2] : "latest");
+        subject_path(c, path, sizeof(path), "/subjects/", argv[1], rest);
+    } else
+        return usage(stderr), USAGE;
+    json_t *j = call(c, "GET", path, NULL, &st);
+    if (!j)
+        return FAILED;
+    print_json(j);
+    json_decref(j);
+    return OK;
+}
+
+static int cmd_register(client *c, int argc, char **argv)
+{
+    char path[2048];
+    long st;
+    if (argc != 3)
+        return usage(stderr), USAGE;
+    char *body = schema_body(argv[2]);
+    if (!body)
+        return FAILED;
+    subject_path(c, path, sizeof(path), "/subjects/", argv[1], "/versions");
+    json_t *j = call(c, "POST", path, body, &st);
+    free(body);
+    if (!j)
+        return FAILED;
+    printf("%lld\n", (long long)json_integer_value(json_object_get(j, "id")));
+    json_decref(j);
+    return OK;
+}
+
+static int cmd_check(client *c, int argc, char **argv)
+{
+    char path[2048], rest[96];
+    long st;
+    if (argc != 3 && argc != 4)
+        return usage(stderr), USAGE;
+    char *body = schema_body(argv[2]);
+    if (!body)
+        return FAILED;
+    if (argc == 4)
+        snprintf(rest, sizeof(rest), "/versions/%s?verbose=true", argv[3]);
+    else
+        snprintf(rest, sizeof(rest), "/versions?verbose=true");
+    subject_path(c, path, sizeof(path), "/compatibility/subjects/", argv[1], rest);
+    json_t *j = call(c, "POST", path, body, &st), *m;
+    free(body);
+    if (!j)
+        return FAILED;
+    int okay = json_is_true(json_object_get(j, "is_compatible"));
+    size_t i;
+    printf("%s\n", okay ? "compatible" : "incompatible");
+    json_array_foreach(json_object_get(j, "messages"), i, m) printf("  %s\n", json_string_value(m));
+    json_decref(j);
+    return okay ? OK : FAILED;
+}
+
+static int cmd_config(client *c, int argc, char **argv)
+{
+    char path[2048];
+    long st;
+    json_t *j;
+    if (argc > 3)
+        return usage(stderr), USAGE;
+    if (argc >= 2)
+        subject_path(c, path, sizeof(path), "/config/", argv[1], "?defaultToGlobal=true");
+    else
+        snprintf(path, sizeof(path), "/config");
+    if (argc == 3) {
+        json_t *o = json_pack("{s:s}", "compatibility", argv[2]);
+        char *body = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        subject_path(c, path, sizeof(path), "/config/", argv[1], "");
+        j = call(c, "PUT", path, body, &st);
+        free(body);
+    } else {
+        j = call(c, "GET", path, NULL, &st);
+    }
+    if (!j)
+        return FAILED;
+    const char *lvl = json_string_value(json_object_get(j, "compatibilityLevel"));
+    puts(lvl ? lvl : json_string_value(json_object_get(j, "compatibility")) ?: "?");
+    json_decref(j);
+    return OK;
+}
+
+static int cmd_delete(client *c, int argc, char **argv)
+{
+    int permanent = 0, n = 0;
+    const char *args[2] = {0};
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--permanent"))
+            permanent = 1;
+        else if (n < 2)
+            args[n++] = argv[i];
+        else
+            return usage(stderr), USAGE;
+    }
+    if (!n)
+        return usage(stderr), USAGE;
+    char path[2048], rest[96];
+    long st;
+    if (n == 2)
+        snprintf(rest, sizeof(rest), "/versions/%s%s", args[1], permanent ? "?permanent=true" : "");
+    else
+        snprintf(rest, sizeof(rest), "%s", permanent ? "?permanent=true" : "");
+    subject_path(c, path, sizeof(path), "/subjects/", args[0], rest);
+    json_t *j = call(c, "DELETE", path, NULL, &st);
+    if (!j)
+        return FAILED;
+    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    puts(s);
+    free(s);
+    json_decref(j);
+    return OK;
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(client *, int, char **);
+} commands[] = {
+    {"list", cmd_list},   {"get", cmd_get},       {"register", cmd_register},
+    {"check", cmd_check}, {"config", cmd_config}, {"delete", cmd_delete},
+};
+
+int sl_registry_cli(int argc, char **argv)
+{
+    client c = {.url = getenv("SLUICE_REGISTRY")};
+    static const struct option longopts[] = {
+        {"registry", 1, NULL, 'r'}, {"user", 1, NULL, 'u'}, {"help", 0, NULL, 'h'}, {0}};
+    int opt, rc = USAGE;
+    if (!c.url || !*c.url)
+        c.url = "http://localhost:8081";
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "+r:u:h", longopts, NULL)) != -1) {
+        if (opt == 'r')
+            c.url = optarg;
+        else if (opt == 'u')
+            c.userpwd = optarg;
+        else if (opt == 'h')
+            return usage(stdout), OK;
+        else
+            return usage(stderr), USAGE;
+    }
+    if (optind >= argc)
+        return usage(stderr), USAGE;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    c.curl = curl_easy_init();
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (!strcmp(argv[optind], commands[i].name))
+            rc = commands[i].fn(&c, argc - optind, argv + optind);
+    if (rc == USAGE)
+        fprintf(stderr, "sluice schemas: unknown command or arguments\n");
+    curl_easy_cleanup(c.curl);
+    curl_global_cleanup();
+    return rc;
+}
