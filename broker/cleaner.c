@@ -741,6 +741,10 @@ static int job_plan(sl_log *log, const sl_cleaner_config *cfg, int64_t now, int 
         close(j->segs[i].fd);
         j->segs[i].fd = -1;
     }
+    if (j->nsegs == 0) {
+        rc = 0;
+        goto fail;
+    }
     j->dir_fd = sl_log_dup_dir_fd(log);
     if (j->dir_fd < 0) {
         snprintf(err, errlen, "partition %s: dup of the directory fd: %s", sl_log_name(log),
@@ -901,7 +905,8 @@ static void clean_log_done(clean_job *j, sl_log *log)
     }
     const sl_cleaner_stats *st = &j->st;
     sl_info(CLEANER,
-            "partition %s: cleaned up to offset %" PRId64 " (dirty from %" PRId64 "): %d segment(s) "
+            "partition %s: cleaned up to offset %" PRId64 " (dirty from %" PRId64
+            "): %d segment(s) "
             "-> %d, %" PRId64 " -> %" PRId64 " bytes, kept %" PRId64 " of %" PRId64
             " records, %" PRId64 " tombstone(s) removed, %.1f ms",
             j->name, st->end_offset, st->first_dirty, st->segments_in, st->segments_out,

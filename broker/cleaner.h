@@ -44,8 +44,9 @@ typedef struct sl_cleaner_stats {
  * clean into .cleaned files, swap. force ignores min_cleanable_ratio (but
  * not the lag, the HW or the active segment). now_ms is the clock used for
  * delete.retention.ms and min.compaction.lag.ms. Returns 0 (st->cleaned
- * says whether a pass ran) or <0 with err saying what and where; on error
- * the log is unchanged and no .cleaned file is left behind. */
+ * says whether a pass ran) or <0 with err saying what and where. An error
+ * before the swap leaves the log unchanged and no .cleaned file behind; one
+ * during the swap is logged and the next open finishes it (see log.h). */
 int sl_cleaner_clean_now(sl_log *log, const sl_cleaner_config *cfg, int64_t now_ms, int force,
                          sl_cleaner_stats *st, char *err, size_t errlen);
 

@@ -93,7 +93,8 @@ sl_codec *sl_codec_create(void)
     if (!c)
         return NULL;
     c->inf_ok = inflateInit2(&c->inf, 15 + 32) == Z_OK;
-    c->def_ok = deflateInit2(&c->def, GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK;
+    c->def_ok =
+        deflateInit2(&c->def, GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK;
     c->zd = ZSTD_createDCtx();
     c->zc = ZSTD_createCCtx();
     LZ4F_errorCode_t e1 = LZ4F_createDecompressionContext(&c->ld, LZ4F_VERSION);
@@ -267,7 +268,9 @@ static int snappy_compress_framed(int flags, const uint8_t *src, size_t n, sl_bu
 {
     if (!(flags & SL_CODEC_F_SNAPPY_XERIAL))
         return snappy_one(src, n, out, err, errlen);
-    uint8_t hdr[XERIAL_HEADER_LEN] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0, 0, 0, 0, 1, 0, 0, 0, 1};
+    uint8_t hdr[XERIAL_HEADER_LEN] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0, /* magic */
+                                      0,    0,   0,   1,                     /* version */
+                                      0,    0,   0,   1};                    /* compatible */
     if (sl_buf_append(out, hdr, sizeof(hdr)) < 0)
         goto oom;
     for (size_t pos = 0; pos < n; pos += XERIAL_BLOCK) {

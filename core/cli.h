@@ -9,5 +9,6 @@
 int sl_cli_topics(int argc, char **argv);  /* argv[0] == "topics" */
 int sl_cli_produce(int argc, char **argv); /* argv[0] == "produce" */
 int sl_cli_consume(int argc, char **argv); /* argv[0] == "consume" */
+int sl_cli_groups(int argc, char **argv);  /* argv[0] == "groups" */
 
 #endif

@@ -21,6 +21,7 @@ static void usage(FILE *f)
                "  topics    create|list|describe|delete|alter topics\n"
                "  produce   write lines from stdin to a topic\n"
                "  consume   print messages of a topic\n"
+               "  groups    list|describe|delete consumer groups, reset-offsets\n"
                "  schemas   list|get|register|check|config|delete in a schema registry (HTTP)\n"
                "\n"
                "sluice <command> --help for a command's options.\n");
@@ -58,6 +59,8 @@ int main(int argc, char **argv)
         return sl_cli_produce(argc - 1, argv + 1);
     if (!strcmp(cmd, "consume"))
         return sl_cli_consume(argc - 1, argv + 1);
+    if (!strcmp(cmd, "groups"))
+        return sl_cli_groups(argc - 1, argv + 1);
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         usage(stdout);
         return 0;

@@ -15,12 +15,19 @@
  *   - compatibility: subject level, else global level, else
  *     schema.compatibility.level; non-transitive levels check the latest
  *     live version only;
+ *   - a version another live schema references cannot be deleted (42206);
  *   - mode READONLY (global or subject) refuses writes with 42205; IMPORT
  *     lets a registration carry its own id and version.
  *
  * Locking: handlers read the view under sl_store_lock and copy out what they
  * answer; writers hold sl_store_write_begin for the whole decide-and-append,
  * so ids and versions from this instance never collide with each other.
+ * Between instances the reader's view decides: after its record is read
+ * back, a registration checks that its (subject, version) still holds its
+ * schema and id, and decides again if another instance's write won. (Two
+ * instances allocating the same new id for different schemas at the same
+ * moment is not detected: run one writer at a time, as Confluent does with
+ * its leader election.)
  * Runs on: MHD worker threads.
  */
 #include "api.h"
@@ -485,29 +492,58 @@ static void h_version_schema(void *app, const sl_http_req *req, sl_http_resp *re
     sl_store_unlock(a->store);
 }
 
+/* Ids of the live schemas whose references name subject/version. */
+static json_t *referrers(const sl_store_view *v, const char *subject, int version)
+{
+    json_t *out = json_array();
+    for (size_t i = 0; i < v->nschemas; i++) {
+        size_t k;
+        json_t *r;
+        if (v->schemas[i].deleted)
+            continue;
+        json_array_foreach(v->schemas[i].references, k, r)
+        {
+            if (!strcmp(json_string_value(json_object_get(r, "subject")) ?: "", subject) &&
+                json_integer_value(json_object_get(r, "version")) == version) {
+                json_array_append_new(out, json_integer(v->schemas[i].id));
+                break;
+            }
+        }
+    }
+    return out;
+}
+
+/* 42206 if a live schema references subject/version (all versions: version 0). */
+static int still_referenced(const sl_store_view *v, const char *subject, int version,
+                            sl_http_resp *resp)
+{
+    for (size_t i = 0; i < v->nschemas; i++) {
+        const sl_store_schema *s = &v->schemas[i];
+        if (strcmp(s->subject, subject) || (version && s->version != version))
+            continue;
+        json_t *ids = referrers(v, subject, s->version);
+        size_t n = json_array_size(ids);
+        char *txt = json_dumps(ids, JSON_COMPACT);
+        if (n)
+            sl_http_error(resp, 422, 42206,
+                          "One or more references exist to the schema {subject=%s, version=%d}: "
+                          "used by schema ids %s",
+                          subject, s->version, txt);
+        free(txt);
+        json_decref(ids);
+        if (n)
+            return 1;
+    }
+    return 0;
+}
+
 static void h_referenced_by(void *app, const sl_http_req *req, sl_http_resp *resp)
 {
     sl_api *a = app;
     const sl_store_view *v = sl_store_lock(a->store);
     const sl_store_schema *s = lookup_sv(v, req, resp, 0);
-    if (s) {
-        json_t *out = json_array();
-        for (size_t i = 0; i < v->nschemas; i++) {
-            size_t k;
-            json_t *r;
-            if (v->schemas[i].deleted)
-                continue;
-            json_array_foreach(v->schemas[i].references, k, r)
-            {
-                if (!strcmp(json_string_value(json_object_get(r, "subject")) ?: "", s->subject) &&
-                    json_integer_value(json_object_get(r, "version")) == s->version) {
-                    json_array_append_new(out, json_integer(v->schemas[i].id));
-                    break;
-                }
-            }
-        }
-        ok(resp, out);
-    }
+    if (s)
+        ok(resp, referrers(v, s->subject, s->version));
     sl_store_unlock(a->store);
 }
 
@@ -734,6 +770,7 @@ static void h_delete_subject(void *app, const sl_http_req *req, sl_http_resp *re
     if (!n) {
         e_subject(resp, subject);
     } else if (read_only(v, subject, resp)) {
+    } else if (still_referenced(v, subject, 0, resp)) {
     } else if (!permanent && !live) {
         sl_http_error(resp, 404, 40404,
                       "Subject '%s' was soft deleted.Set permanent=true to delete permanently",
@@ -791,6 +828,7 @@ static void h_delete_version(void *app, const sl_http_req *req, sl_http_resp *re
     } else if (!s) {
         e_version(resp, version);
     } else if (read_only(v, subject, resp)) {
+    } else if (still_referenced(v, subject, s->version, resp)) {
     } else if (!permanent && s->deleted) {
         sl_http_error(resp, 404, 40406,
                       "Subject '%s' Version %d was soft deleted.Set permanent=true to delete "

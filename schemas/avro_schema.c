@@ -651,7 +651,7 @@ static sl_avro_node *parse_any(parser *p, json_t *j, const char *space)
 static sl_avro_node *parse_text(parser *p, const char *text, const char *what)
 {
     json_error_t je;
-    json_t *j = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+    json_t *j = json_loads(text, JSON_DECODE_ANY, &je);
     if (!j) {
         snprintf(p->err, p->errlen, "%s is not valid JSON: %s at line %d column %d", what, je.text,
                  je.line, je.column);

@@ -169,11 +169,12 @@ static int cmd_list(client *c, int argc, char **argv)
              esc ? "&subjectPrefix=" : "", esc ? esc : "");
     curl_free(esc);
     long st;
-    json_t *j = call(c, "GET", path, NULL, &st), *v;
+    json_t *j = call(c, "GET", path, NULL, &st);
     size_t i;
     if (!j)
         return FAILED;
-    json_array_foreach(j, i, v) puts(json_string_value(v));
+    for (i = 0; i < json_array_size(j); i++)
+        puts(json_string_value(json_array_get(j, i)));
     json_decref(j);
     return OK;
 }
@@ -231,14 +232,16 @@ static int cmd_check(client *c, int argc, char **argv)
     else
         snprintf(rest, sizeof(rest), "/versions?verbose=true");
     subject_path(c, path, sizeof(path), "/compatibility/subjects/", argv[1], rest);
-    json_t *j = call(c, "POST", path, body, &st), *m;
+    json_t *j = call(c, "POST", path, body, &st);
     free(body);
     if (!j)
         return FAILED;
     int okay = json_is_true(json_object_get(j, "is_compatible"));
     size_t i;
     printf("%s\n", okay ? "compatible" : "incompatible");
-    json_array_foreach(json_object_get(j, "messages"), i, m) printf("  %s\n", json_string_value(m));
+    json_t *msgs = json_object_get(j, "messages");
+    for (i = 0; i < json_array_size(msgs); i++)
+        printf("  %s\n", json_string_value(json_array_get(msgs, i)));
     json_decref(j);
     return okay ? OK : FAILED;
 }

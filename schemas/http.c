@@ -117,12 +117,13 @@ static int b64val(int ch)
 static int b64decode(const char *in, char *out, size_t outlen)
 {
     size_t n = 0;
-    int bits = 0, acc = 0;
+    int bits = 0;
+    unsigned acc = 0; /* only the low 14 bits matter: mask so it never overflows */
     for (; *in && *in != '='; in++) {
         int v = b64val((unsigned char)*in);
         if (v < 0)
             return -1;
-        acc = (acc << 6) | v;
+        acc = ((acc << 6) | (unsigned)v) & 0x3fffu;
         bits += 6;
         if (bits >= 8) {
             bits -= 8;

@@ -88,7 +88,7 @@ S_CUST='"{\"type\":\"record\",\"name\":\"Customer\",\"namespace\":\"app\",\"fiel
 
 start_broker "$T/b"
 start_registry 1
-start_registry 2
+start_registry 2 --set kafkastore.timeout.ms=3000
 
 # ---- basics -------------------------------------------------------------
 expect "GET / answers {}" 200 '{}' GET /
@@ -132,6 +132,8 @@ expect "a schema using a reference registers" 200 '{"id":' POST /subjects/custom
 CUST_ID="$(echo "$BODY" | sed 's/[^0-9]//g')"
 expect "without the reference it is an unknown type" 422 "unknown type name 'Address'" POST /subjects/customer2/versions "{\"schema\":$S_CUST}"
 expect "referencedby lists the user of a schema" 200 "[$CUST_ID]" GET /subjects/address/versions/1/referencedby
+expect "a referenced version cannot be deleted: 42206" 422 '"error_code":42206' DELETE /subjects/address/versions/1
+expect "nor its subject: 42206" 422 '"error_code":42206' DELETE /subjects/address
 expect "the referencing version shows its references" 200 '"references":[{"name":"app.Address","subject":"address","version":1}]' GET /subjects/customer/versions/1
 
 # ---- compatibility ------------------------------------------------------
@@ -271,8 +273,16 @@ req 1 POST /subjects/before-restart/versions '{"schema":"{\"type\":\"fixed\",\"n
 LAST_ID="$(echo "$BODY" | sed 's/[^0-9]//g')"
 snapshot >"$T/before"
 stop_registry 1
-stop_registry 2
 stop_broker
+req 2 GET /subjects/users-value/versions/latest
+check "with the broker down, reads still answer from the view" [ "$STATUS" = 200 ]
+req 2 POST /subjects/down/versions '{"schema":"{\"type\":\"fixed\",\"name\":\"Down\",\"size\":1}"}'
+if [ "$STATUS" = 500 ] && [[ "$BODY" == *'"error_code":5000'* ]]; then
+    pass "with the broker down, a write fails with a store error ($BODY)"
+else
+    soft_fail "write with the broker down: HTTP $STATUS $BODY"
+fi
+stop_registry 2
 restart_broker
 start_registry 1
 snapshot >"$T/after"
