@@ -492,8 +492,22 @@ void sl_store_write_end(sl_store *st)
     pthread_mutex_unlock(&st->write_mu);
 }
 
+/* Wait until the reader has applied everything the topic held when called,
+ * so that a read sees every write acknowledged before it, by any instance.
+ * Costs one ListOffsets round trip. If the broker does not answer within a
+ * second the read is served from the view as it is (stale, not failed). */
+static void sync_reader(sl_store *st)
+{
+    int64_t lo, hi;
+    if (rd_kafka_query_watermark_offsets(st->consumer, st->topic, 0, &lo, &hi, 1000))
+        return;
+    if (hi > 0)
+        wait_reader(st, hi - 1, now_ms() + st->conf.timeout_ms);
+}
+
 const sl_store_view *sl_store_lock(sl_store *st)
 {
+    sync_reader(st);
     pthread_mutex_lock(&st->mu);
     return &st->view;
 }
