@@ -736,7 +736,17 @@ static void on_group_timer(uv_timer_t *t)
     uint64_t now = sl_now_ms();
     for (group *g = G.list; g; g = g->next) {
         if (g->state == G_PREPARING) {
-            try_complete_join(b, g);
+            /* a member that neither rejoined nor heartbeats is gone (Kafka
+             * keeps only members awaiting join or sync alive) */
+            for (member *m = g->members, *next; m; m = next) {
+                next = m->next;
+                if (!m->join_resp && now > m->last_seen_ms + (uint64_t)m->session_timeout_ms) {
+                    remove_member(b, g, m, "session timeout during rebalance");
+                    break;
+                }
+            }
+            if (g->state == G_PREPARING)
+                try_complete_join(b, g);
             continue;
         }
         if (g->state != G_STABLE && g->state != G_COMPLETING)
@@ -1094,7 +1104,12 @@ int sl_group_join(sl_broker *b, sl_conn *c, const sl_request *req, kr *r)
         }
         m->id = strdup(nid);
         m->instance_id = kdup(iid);
-        m->client_host = strdup(c->peer);
+        char host[80];
+        snprintf(host, sizeof(host), "/%s", c->peer);
+        char *colon = strrchr(host, ':');
+        if (colon)
+            *colon = 0; /* Kafka shows "/127.0.0.1", no port */
+        m->client_host = strdup(host);
         m->next = NULL;
         member **pp = &g->members;
         while (*pp)
@@ -1325,6 +1340,23 @@ int sl_group_leave(sl_broker *b, sl_conn *c, const sl_request *req, kr *r)
     return h_done(resp);
 }
 
+/* Write a run of commit records; when the write fails, every partition in
+ * it is answered with the error instead of success (the offsets stay in
+ * memory but were never durable: the client retries). */
+static void commit_flush(sl_broker *b, const char *gid, const rec *recs, const size_t *errpos,
+                         int n, kw *w, int *wrote)
+{
+    int err = write_records(b, gid, recs, n);
+    if (!err) {
+        *wrote = 1;
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        w->buf[errpos[i]] = (uint8_t)(err >> 8);
+        w->buf[errpos[i] + 1] = (uint8_t)err;
+    }
+}
+
 int sl_group_offset_commit(sl_broker *b, sl_conn *c, const sl_request *req, kr *r)
 {
     int v = req->api_version;
@@ -1388,6 +1420,7 @@ int sl_group_offset_commit(sl_broker *b, sl_conn *c, const sl_request *req, kr *
     int wrote = 0;
     rec recs[64];
     uint8_t keys[64][600], vals[64][300];
+    size_t errpos[64]; /* where each batched partition's error code sits in w */
     int nrec = 0;
     for (int32_t i = 0; i < nt; i++) {
         kstr topic = kr_str(r);
@@ -1421,18 +1454,18 @@ int sl_group_offset_commit(sl_broker *b, sl_conn *c, const sl_request *req, kr *
                 size_t vl = sl_group_offset_value(vals[nrec], sizeof(vals[0]), off, epoch, mdbuf,
                                                   (int64_t)sl_now_ms());
                 recs[nrec] = (rec){keys[nrec], (int32_t)kl, vals[nrec], (int32_t)vl};
-                if (++nrec == 64) {
-                    if (write_records(b, g->id, recs, nrec) == 0)
-                        wrote = 1;
-                    nrec = 0;
-                }
+                errpos[nrec] = w->len + 4;
             }
             kw_i32(w, idx);
             kw_i16(w, err);
+            if (!err && ++nrec == 64) {
+                commit_flush(b, g->id, recs, errpos, nrec, w, &wrote);
+                nrec = 0;
+            }
         }
     }
-    if (nrec && write_records(b, g->id, recs, nrec) == 0)
-        wrote = 1;
+    if (nrec)
+        commit_flush(b, g->id, recs, errpos, nrec, w, &wrote);
     free(gname);
     sl_resp_finish(resp);
     if (wrote && b->flush_on_ack)

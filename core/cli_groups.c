@@ -98,27 +98,26 @@ typedef struct row {
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: sluice groups <action> [options]\n"
-            "\n"
-            "actions (or kafka-consumer-groups.sh style --list, --describe, ...):\n"
-            "  list                 consumer group names, one a line\n"
-            "  describe             committed offsets, log-end offsets, lag and members of\n"
-            "                       --group (repeatable) or --all-groups\n"
-            "  delete               delete --group (repeatable; it must have no members)\n"
-            "  reset-offsets        set --group's committed offsets of --topic: a dry run that\n"
-            "                       prints the new offsets unless --execute\n"
-            "\n"
-            "options:\n"
-            "  -g, --group G        the consumer group\n"
-            "      --all-groups     describe every group\n"
-            "  -t, --topic T        the topic (reset-offsets)\n"
-            "      --to-earliest    reset to each partition's first offset\n"
-            "      --to-latest      reset to each partition's log-end offset\n"
-            "      --to-offset N    reset to N (kept within each partition's range)\n"
-            "      --dry-run        print what reset-offsets would do (the default)\n"
-            "      --execute        do it\n"
-            "\n" SL_CLI_COMMON_USAGE);
+    fprintf(f, "usage: sluice groups <action> [options]\n"
+               "\n"
+               "actions (or kafka-consumer-groups.sh style --list, --describe, ...):\n"
+               "  list                 consumer group names, one a line\n"
+               "  describe             committed offsets, log-end offsets, lag and members of\n"
+               "                       --group (repeatable) or --all-groups\n"
+               "  delete               delete --group (repeatable; it must have no members)\n"
+               "  reset-offsets        set --group's committed offsets of --topic: a dry run that\n"
+               "                       prints the new offsets unless --execute\n"
+               "\n"
+               "options:\n"
+               "  -g, --group G        the consumer group\n"
+               "      --all-groups     describe every group\n"
+               "  -t, --topic T        the topic (reset-offsets)\n"
+               "      --to-earliest    reset to each partition's first offset\n"
+               "      --to-latest      reset to each partition's log-end offset\n"
+               "      --to-offset N    reset to N (kept within each partition's range)\n"
+               "      --dry-run        print what reset-offsets would do (the default)\n"
+               "      --execute        do it\n"
+               "\n" SL_CLI_COMMON_USAGE);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -256,8 +255,7 @@ static int check_args(groups_args *a)
     const char *name = action_names[a->action];
 
     if (!a->action) {
-        sl_cli_common_fail(&a->common,
-                           "give an action: list, describe, delete or reset-offsets");
+        sl_cli_common_fail(&a->common, "give an action: list, describe, delete or reset-offsets");
         return -1;
     }
     if (a->action == ACT_LIST && (a->ngroups || a->topic || a->all_groups)) {
@@ -425,8 +423,7 @@ static rd_kafka_event_t *committed_offsets(groups_args *a, rd_kafka_t *rk, const
     if (!parts)
         return NULL;
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *opts =
-        admin_options(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
+    rd_kafka_AdminOptions_t *opts = admin_options(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
     rd_kafka_ListConsumerGroupOffsets_t *req =
         rd_kafka_ListConsumerGroupOffsets_new(group, parts->cnt ? parts : NULL);
     const rd_kafka_group_result_t **res;
@@ -446,8 +443,8 @@ static rd_kafka_event_t *committed_offsets(groups_args *a, rd_kafka_t *rk, const
         rd_kafka_event_ListConsumerGroupOffsets_result(ev), &n);
     if (n != 1 || group_result_ok(a, res[0], doing) < 0) {
         if (n != 1)
-            sl_cli_common_fail(&a->common, "cannot %s: the broker answered for %zu groups",
-                               doing, n);
+            sl_cli_common_fail(&a->common, "cannot %s: the broker answered for %zu groups", doing,
+                               n);
         rd_kafka_event_destroy(ev);
         return NULL;
     }
@@ -559,9 +556,9 @@ static void fmt_i64(char *buf, size_t len, int64_t v)
 /* Print rows as left-aligned columns, each as wide as its widest cell. */
 static void print_table(const char *group, const row *rows, int n)
 {
-    static const char *const head[] = {"GROUP",          "TOPIC",       "PARTITION",
+    static const char *const head[] = {"GROUP",          "TOPIC",          "PARTITION",
                                        "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG",
-                                       "CONSUMER-ID",    "HOST",        "CLIENT-ID"};
+                                       "CONSUMER-ID",    "HOST",           "CLIENT-ID"};
     enum { NCOL = 9 };
     char cells[NCOL][32];
     const char *cell[NCOL];
@@ -621,8 +618,13 @@ static int describe_one(groups_args *a, rd_kafka_t *rk, const char *group)
     for (int i = 0; offs && i < offs->cnt; i++) {
         if (offs->elems[i].offset < 0 && offs->elems[i].err == 0)
             continue; /* no commit for it */
-        rows[n++] = (row){offs->elems[i].topic, offs->elems[i].partition, offs->elems[i].offset,
-                          -1, NULL, NULL, NULL};
+        rows[n++] = (row){offs->elems[i].topic,
+                          offs->elems[i].partition,
+                          offs->elems[i].offset,
+                          -1,
+                          NULL,
+                          NULL,
+                          NULL};
     }
     for (size_t m = 0; m < nmembers; m++) {
         const rd_kafka_MemberDescription_t *md = rd_kafka_ConsumerGroupDescription_member(desc, m);
@@ -648,8 +650,8 @@ static int describe_one(groups_args *a, rd_kafka_t *rk, const char *group)
     }
     for (int i = 0; i < n; i++) {
         int64_t lo;
-        if (rows[i].topic && watermarks(a, rk, rows[i].topic, rows[i].partition, &lo,
-                                        &rows[i].leo) < 0)
+        if (rows[i].topic &&
+            watermarks(a, rk, rows[i].topic, rows[i].partition, &lo, &rows[i].leo) < 0)
             goto done;
     }
     qsort(rows, (size_t)n, sizeof(*rows), cmp_row);
@@ -770,9 +772,9 @@ static int check_inactive(groups_args *a, rd_kafka_t *rk)
         return -1;
     rd_kafka_consumer_group_state_t st = rd_kafka_ConsumerGroupDescription_state(desc);
     size_t members = rd_kafka_ConsumerGroupDescription_member_count(desc);
-    int ok = (st == RD_KAFKA_CONSUMER_GROUP_STATE_EMPTY ||
-              st == RD_KAFKA_CONSUMER_GROUP_STATE_DEAD) &&
-             members == 0;
+    int ok =
+        (st == RD_KAFKA_CONSUMER_GROUP_STATE_EMPTY || st == RD_KAFKA_CONSUMER_GROUP_STATE_DEAD) &&
+        members == 0;
     if (!ok)
         sl_cli_common_fail(&a->common,
                            "cannot reset the offsets of group '%s': it has %zu active member(s) "
@@ -790,12 +792,14 @@ static int plan_reset(groups_args *a, rd_kafka_t *rk, rd_kafka_topic_partition_l
         if (watermarks(a, rk, a->topic, parts->elems[i].partition, &lo, &hi) < 0)
             return -1;
         switch (a->to) {
-        case TO_EARLIEST: parts->elems[i].offset = lo; break;
-        case TO_LATEST: parts->elems[i].offset = hi; break;
+        case TO_EARLIEST:
+            parts->elems[i].offset = lo;
+            break;
+        case TO_LATEST:
+            parts->elems[i].offset = hi;
+            break;
         default:
-            parts->elems[i].offset = a->to_offset < lo   ? lo
-                                     : a->to_offset > hi ? hi
-                                                         : a->to_offset;
+            parts->elems[i].offset = a->to_offset < lo ? lo : a->to_offset > hi ? hi : a->to_offset;
         }
     }
     return 0;
@@ -811,8 +815,8 @@ static int commit_reset(groups_args *a, rd_kafka_t *rk, rd_kafka_topic_partition
     size_t n = 0;
     int rc = -1;
 
-    snprintf(doing, sizeof(doing), "commit the new offsets of topic '%s' for group '%s'",
-             a->topic, a->groups[0]);
+    snprintf(doing, sizeof(doing), "commit the new offsets of topic '%s' for group '%s'", a->topic,
+             a->groups[0]);
     rd_kafka_AlterConsumerGroupOffsets(rk, &alter, 1, opts, q);
     rd_kafka_event_t *ev = admin_wait(a, q, doing);
     if (ev) {
@@ -821,8 +825,8 @@ static int commit_reset(groups_args *a, rd_kafka_t *rk, rd_kafka_topic_partition
         if (n == 1 && group_result_ok(a, res[0], doing) == 0)
             rc = 0;
         else if (n != 1)
-            sl_cli_common_fail(&a->common, "cannot %s: the broker answered for %zu groups",
-                               doing, n);
+            sl_cli_common_fail(&a->common, "cannot %s: the broker answered for %zu groups", doing,
+                               n);
         rd_kafka_event_destroy(ev);
     }
     rd_kafka_AlterConsumerGroupOffsets_destroy(alter);

@@ -20,7 +20,7 @@
 'use strict';
 
 const fs = require('fs');
-const { Kafka, logLevel } = require('kafkajs');
+const { Kafka, Partitioners, logLevel } = require('kafkajs');
 
 function parseArgs(argv) {
     const a = { mode: argv[0], from: 0, linger: 0, timeout: 60000 };
@@ -45,7 +45,9 @@ function client(a, id) {
 }
 
 async function produce(a) {
-    const producer = client(a, 'kafkajs-producer').producer();
+    const producer = client(a, 'kafkajs-producer').producer({
+        createPartitioner: Partitioners.DefaultPartitioner, // (and no v2 migration warning)
+    });
     await producer.connect();
     for (let i = 0; i < a.count; i += 100) {
         const messages = [];

@@ -103,8 +103,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     prod_state *st = opaque;
     if (m->err) {
         if (!st->failed)
-            snprintf(st->first_error, sizeof(st->first_error), "partition %d: %s",
-                     m->partition, rd_kafka_err2str(m->err));
+            snprintf(st->first_error, sizeof(st->first_error), "partition %d: %s", m->partition,
+                     rd_kafka_err2str(m->err));
         st->failed++;
     } else {
         st->delivered++;
@@ -192,8 +192,8 @@ static int cmd_produce(const char *brokers, const char *topic, long n, long firs
         char key[32];
         int klen = snprintf(key, sizeof(key), "k%" PRIu64, seq % 997);
         fill_value(val, seq);
-        while (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, val,
-                                sizeof(val), key, (size_t)klen, NULL) == -1) {
+        while (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, val, sizeof(val),
+                                key, (size_t)klen, NULL) == -1) {
             if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 fprintf(stderr, "produce seq %" PRIu64 ": %s\n", seq,
                         rd_kafka_err2str(rd_kafka_last_error()));
@@ -215,8 +215,8 @@ static int cmd_produce(const char *brokers, const char *topic, long n, long firs
     double dt = now_s() - t0;
     rd_kafka_topic_destroy(rkt);
     rd_kafka_destroy(rk);
-    printf("produce: %ld msgs (seq %ld..%ld) acknowledged in %.1f s (%.0f msgs/s)\n",
-           st.delivered, first, first + n - 1, dt, st.delivered / dt);
+    printf("produce: %ld msgs (seq %ld..%ld) acknowledged in %.1f s (%.0f msgs/s)\n", st.delivered,
+           first, first + n - 1, dt, st.delivered / dt);
     if (fe || st.failed || st.delivered != n) {
         fprintf(stderr, "FAIL: produce: flush %s, %ld delivered of %ld, %ld failed%s%s\n",
                 rd_kafka_err2str(fe), st.delivered, n, st.failed, st.failed ? ", first: " : "",
@@ -234,14 +234,17 @@ typedef struct cons {
     rd_kafka_t *rk;
     FILE *log;
     const char *topic;
-    int32_t gen;                 /* generation of the current assignment */
-    int64_t next[MAX_PARTS];     /* next offset to commit, -1: nothing new */
+    int32_t gen;                  /* generation of the current assignment */
+    int64_t next[MAX_PARTS];      /* next offset to commit, -1: nothing new */
     int64_t committed[MAX_PARTS]; /* last committed by us, -1: none */
     long processed, commits, commit_errors, rebalances;
 } cons;
 
 static volatile sig_atomic_t stop_flag;
-static void on_stop(int sig) { stop_flag = 1; }
+static void on_stop(int sig)
+{
+    stop_flag = 1;
+}
 
 /* The group's generation id. librdkafka 2.0 has no getter; its serialized
  * consumer group metadata starts with the magic "CGMDv2:" followed by the
@@ -370,15 +373,15 @@ static int cmd_consume(const char *brokers, const char *topic, const char *group
         double t = now_s();
         if (m && !m->err) {
             if (m->partition < 0 || m->partition >= MAX_PARTS || m->len < 8) {
-                fprintf(stderr, "FAIL: unexpected message: partition %d, %zu bytes\n",
-                        m->partition, m->len);
+                fprintf(stderr, "FAIL: unexpected message: partition %d, %zu bytes\n", m->partition,
+                        m->len);
                 return 1;
             }
             uint64_t seq = 0;
             for (int i = 0; i < 8; i++)
                 seq = (seq << 8) | ((const uint8_t *)m->payload)[i];
-            fprintf(cs.log, "M %d %d %" PRId64 " %" PRIu64 "\n", cs.gen, m->partition,
-                    m->offset, seq);
+            fprintf(cs.log, "M %d %d %" PRId64 " %" PRIu64 "\n", cs.gen, m->partition, m->offset,
+                    seq);
             cs.next[m->partition] = m->offset + 1;
             cs.processed++;
             last_msg = t;
@@ -495,8 +498,9 @@ static void on_msg(checker *ck, int li, long ln, int32_t gen, int p, int64_t off
                    const uint8_t *assigned, long *cur)
 {
     if (!assigned[p]) {
-        ck_fail(ck, "%s:%ld: partition %d offset %" PRId64 " processed in generation %d "
-                    "without being assigned",
+        ck_fail(ck,
+                "%s:%ld: partition %d offset %" PRId64 " processed in generation %d "
+                "without being assigned",
                 ck->names[li], ln, p, off, gen);
         return;
     }
@@ -586,8 +590,8 @@ static int read_log(checker *ck, int li)
                 break;
             }
             if (g != gen) {
-                ck_fail(ck, "%s:%ld: message of generation %d while assigned in %d",
-                        ck->names[li], ln, g, gen);
+                ck_fail(ck, "%s:%ld: message of generation %d while assigned in %d", ck->names[li],
+                        ln, g, gen);
                 break;
             }
             ck->processed[li]++;
@@ -648,12 +652,14 @@ static int cmd_check(int nlogs, char **logs, long first, long n, int exact, int 
         int64_t K = max_before(ck, ck->maxK, r->gen, r->p);
         int64_t k = max_before(ck, ck->maxk, r->gen, r->p);
         if (r->first < K)
-            ck_fail(ck, "%s: partition %d generation %d starts at %" PRId64
-                        ", below the committed offset %" PRId64 " (re-read committed data)",
+            ck_fail(ck,
+                    "%s: partition %d generation %d starts at %" PRId64
+                    ", below the committed offset %" PRId64 " (re-read committed data)",
                     ck->names[r->log], r->p, r->gen, r->first, K);
         if (r->first > (k < 0 ? 0 : k))
-            ck_fail(ck, "%s: partition %d generation %d starts at %" PRId64
-                        ", beyond the last offset committed %" PRId64 " (skipped messages)",
+            ck_fail(ck,
+                    "%s: partition %d generation %d starts at %" PRId64
+                    ", beyond the last offset committed %" PRId64 " (skipped messages)",
                     ck->names[r->log], r->p, r->gen, r->first, k < 0 ? 0 : k);
     }
     /* 4. duplicates */
@@ -667,22 +673,27 @@ static int cmd_check(int nlogs, char **logs, long first, long n, int exact, int 
             b = t;
         }
         if (a.gen == b.gen) {
-            ck_fail(ck, "partition %d offset %" PRId64 " processed twice in generation %d "
-                        "(%s and %s)",
+            ck_fail(ck,
+                    "partition %d offset %" PRId64 " processed twice in generation %d "
+                    "(%s and %s)",
                     d->p, d->off, a.gen, ck->names[a.log], ck->names[b.log]);
             continue;
         }
         if (!ck->killed[a.log]) {
-            ck_fail(ck, "partition %d offset %" PRId64 " processed by %s (generation %d) and "
-                        "again by %s (generation %d): %s was not killed, it committed on revoke",
+            ck_fail(ck,
+                    "partition %d offset %" PRId64 " processed by %s (generation %d) and "
+                    "again by %s (generation %d): %s was not killed, it committed on revoke",
                     d->p, d->off, ck->names[a.log], a.gen, ck->names[b.log], b.gen,
                     ck->names[a.log]);
             continue;
         }
-        if (d->off < ck->maxK[a.log][a.gen][d->p])
-            ck_fail(ck, "partition %d offset %" PRId64 " processed again although %s committed "
-                        "up to %" PRId64 " in generation %d",
+        if (d->off < ck->maxK[a.log][a.gen][d->p]) {
+            ck_fail(ck,
+                    "partition %d offset %" PRId64 " processed again although %s committed "
+                    "up to %" PRId64 " in generation %d",
                     d->p, d->off, ck->names[a.log], ck->maxK[a.log][a.gen][d->p], a.gen);
+            continue;
+        }
         from_killed++;
     }
     /* 5. coverage */
@@ -712,8 +723,8 @@ static int cmd_check(int nlogs, char **logs, long first, long n, int exact, int 
         ck_fail(ck, "%ld of %ld messages processed", unique, n);
     }
     if (exact && (ck->ndups || outside))
-        ck_fail(ck, "expected exactly seq %ld..%ld once each: %ld duplicates, %ld outside",
-                first, first + n - 1, ck->ndups, outside);
+        ck_fail(ck, "expected exactly seq %ld..%ld once each: %ld duplicates, %ld outside", first,
+                first + n - 1, ck->ndups, outside);
     printf("check: %ld messages expected (seq %ld..%ld), %ld processed, %ld unique, "
            "%ld duplicates (%ld from killed members' uncommitted tails), %ld outside the range\n",
            n, first, first + n - 1, total, unique, ck->ndups, from_killed, outside);
@@ -739,10 +750,11 @@ static int cmd_check(int nlogs, char **logs, long first, long n, int exact, int 
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: rk_group produce -b BROKERS -t TOPIC -n N [-S FIRST] [-p PARTITIONS] [-r RATE]\n"
-            "       rk_group consume -b BROKERS -t TOPIC -g GROUP -o LOG [-c CLIENT_ID] [-i IDLE_S]\n"
-            "       rk_group check [-S FIRST] -n N [-x] [-R] LOG [killed:LOG ...]\n");
+    fprintf(
+        stderr,
+        "usage: rk_group produce -b BROKERS -t TOPIC -n N [-S FIRST] [-p PARTITIONS] [-r RATE]\n"
+        "       rk_group consume -b BROKERS -t TOPIC -g GROUP -o LOG [-c CLIENT_ID] [-i IDLE_S]\n"
+        "       rk_group check [-S FIRST] -n N [-x] [-R] LOG [killed:LOG ...]\n");
     exit(2);
 }
 
@@ -759,19 +771,44 @@ int main(int argc, char **argv)
     optind = 2;
     while ((c = getopt(argc, argv, "b:t:g:o:c:n:S:p:r:i:xR")) != -1) {
         switch (c) {
-        case 'b': brokers = optarg; break;
-        case 't': topic = optarg; break;
-        case 'g': group = optarg; break;
-        case 'o': logpath = optarg; break;
-        case 'c': client_id = optarg; break;
-        case 'n': n = atol(optarg); break;
-        case 'S': first = atol(optarg); break;
-        case 'p': partitions = atoi(optarg); break;
-        case 'r': rate = atol(optarg); break;
-        case 'i': idle = atof(optarg); break;
-        case 'x': exact = 1; break;
-        case 'R': resumed = 1; break;
-        default: usage();
+        case 'b':
+            brokers = optarg;
+            break;
+        case 't':
+            topic = optarg;
+            break;
+        case 'g':
+            group = optarg;
+            break;
+        case 'o':
+            logpath = optarg;
+            break;
+        case 'c':
+            client_id = optarg;
+            break;
+        case 'n':
+            n = atol(optarg);
+            break;
+        case 'S':
+            first = atol(optarg);
+            break;
+        case 'p':
+            partitions = atoi(optarg);
+            break;
+        case 'r':
+            rate = atol(optarg);
+            break;
+        case 'i':
+            idle = atof(optarg);
+            break;
+        case 'x':
+            exact = 1;
+            break;
+        case 'R':
+            resumed = 1;
+            break;
+        default:
+            usage();
         }
     }
     if (!strcmp(cmd, "produce") && brokers && topic && n > 0)

@@ -28,10 +28,10 @@
 
 /* OffsetCommitKey v1: int16 version, string group, string topic, int32 partition */
 static const uint8_t KEY_G_T_3[] = {
-    0x00, 0x01,                     /* key version 1 */
-    0x00, 0x02, 'g',  '1',          /* group "g1" */
-    0x00, 0x03, 't',  'o', 'p',     /* topic "top" */
-    0x00, 0x00, 0x00, 0x03,         /* partition 3 */
+    0x00, 0x01,                  /* key version 1 */
+    0x00, 0x02, 'g',  '1',       /* group "g1" */
+    0x00, 0x03, 't',  'o',  'p', /* topic "top" */
+    0x00, 0x00, 0x00, 0x03,      /* partition 3 */
 };
 
 /* OffsetCommitValue v3: int16 version, int64 offset, int32 leader_epoch,
@@ -52,8 +52,7 @@ static void test_key_bytes(void)
     CU_ASSERT_EQUAL(memcmp(buf, KEY_G_T_3, sizeof(KEY_G_T_3)), 0);
     /* too small a buffer: 0, nothing claimed written */
     CU_ASSERT_EQUAL(sl_group_offset_key(buf, sizeof(KEY_G_T_3) - 1, "g1", "top", 3), 0);
-    CU_ASSERT_EQUAL(sl_group_offset_key(buf, sizeof(KEY_G_T_3), "g1", "top", 3),
-                    sizeof(KEY_G_T_3));
+    CU_ASSERT_EQUAL(sl_group_offset_key(buf, sizeof(KEY_G_T_3), "g1", "top", 3), sizeof(KEY_G_T_3));
 }
 
 static void test_value_bytes(void)
@@ -62,9 +61,9 @@ static void test_value_bytes(void)
     size_t n = sl_group_offset_value(buf, sizeof(buf), 0x0102030405LL, 7, "md", 1700000000000LL);
     CU_ASSERT_EQUAL(n, sizeof(VAL_V3));
     CU_ASSERT_EQUAL(memcmp(buf, VAL_V3, sizeof(VAL_V3)), 0);
-    CU_ASSERT_EQUAL(sl_group_offset_value(buf, sizeof(VAL_V3) - 1, 0x0102030405LL, 7, "md",
-                                          1700000000000LL),
-                    0);
+    CU_ASSERT_EQUAL(
+        sl_group_offset_value(buf, sizeof(VAL_V3) - 1, 0x0102030405LL, 7, "md", 1700000000000LL),
+        0);
     /* NULL metadata is written as the empty string (Kafka's field is not nullable) */
     n = sl_group_offset_value(buf, sizeof(buf), 5, -1, NULL, 0);
     CU_ASSERT_EQUAL(n, 2 + 8 + 4 + 2 + 8);
@@ -114,13 +113,13 @@ static void test_decode_group_metadata(void)
 {
     static const uint8_t key[] = {0x00, 0x02, 0x00, 0x02, 'g', '1'};
     static const uint8_t val[] = {
-        0x00, 0x03,                                           /* version 3 */
-        0x00, 0x08, 'c', 'o', 'n', 's', 'u', 'm', 'e', 'r',   /* protocol_type */
-        0x00, 0x00, 0x00, 0x11,                               /* generation 17 */
-        0xff, 0xff,                                           /* protocol null */
-        0xff, 0xff,                                           /* leader null */
-        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,       /* state timestamp */
-        0x00, 0x00, 0x00, 0x00,                               /* no members */
+        0x00, 0x03,                                               /* version 3 */
+        0x00, 0x08, 'c',  'o',  'n',  's',  'u',  'm',  'e', 'r', /* protocol_type */
+        0x00, 0x00, 0x00, 0x11,                                   /* generation 17 */
+        0xff, 0xff,                                               /* protocol null */
+        0xff, 0xff,                                               /* leader null */
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,           /* state timestamp */
+        0x00, 0x00, 0x00, 0x00,                                   /* no members */
     };
     sl_group_record gr;
     CU_ASSERT_EQUAL(sl_group_record_decode(key, sizeof(key), val, sizeof(val), &gr), 0);
@@ -150,14 +149,14 @@ static void test_round_trip(void)
         {"g", "t", "", 0, -1, 0, 0},
         {"orders-consumers", "orders", "processed by worker-7", 49, 12, 123456789012LL,
          1712345678901LL},
-        {"a-group-name-with-utf8-\xc3\xa9", "topic.with.dots_and-dash", "x", 2147483647,
-         2147483647, INT64_MAX, -1},
+        {"a-group-name-with-utf8-\xc3\xa9", "topic.with.dots_and-dash", "x", 2147483647, 2147483647,
+         INT64_MAX, -1},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         uint8_t k[600], v[600];
         sl_group_record gr;
-        size_t kl = sl_group_offset_key(k, sizeof(k), cases[i].group, cases[i].topic,
-                                        cases[i].partition);
+        size_t kl =
+            sl_group_offset_key(k, sizeof(k), cases[i].group, cases[i].topic, cases[i].partition);
         size_t vl = sl_group_offset_value(v, sizeof(v), cases[i].offset, cases[i].epoch,
                                           cases[i].md, cases[i].ts);
         CU_ASSERT_TRUE_FATAL(kl > 0 && vl > 0);
