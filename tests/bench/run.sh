@@ -10,15 +10,22 @@
 # messages, p50/p99 produce latency at a fixed rate, the broker's peak RSS
 # (VmHWM), and each sluice figure as a ratio of the mock's. Absolute numbers
 # depend on the machine; compare ratios between commits. Never fails on time.
+# Then bench_group, against a fresh broker (group.initial.rebalance.delay.ms=0)
+# and the mock: end-to-end latency through a group consumer at BENCH_RATE on
+# 6 partitions, and the time a group takes to go from 3 to 4 members (see
+# bench_group.c; the mock's rebalance runs on fixed timers, so that ratio only
+# shows how far from them sluice is). The issue's targets are printed beside.
 #
-# Environment: SLUICE, BENCH (the cmake `bench` target sets them; otherwise
-# build/sluice and build/tests/bench/bench_broker, as `make bench` leaves
-# them); BENCH_N100 (default 400000), BENCH_N1K (60000), BENCH_RATE (10000
-# msgs/s), BENCH_SECS (5). Larger counts overflow what the mock retains
-# (about 5 MB per partition), which bench_broker then warns about.
+# Environment: SLUICE, BENCH, BENCH_GROUP (the cmake `bench` target sets
+# them; otherwise build/sluice, build/tests/bench/bench_broker and
+# bench_group beside it, as `make bench` leaves them; without bench_group the
+# group figures are skipped); BENCH_N100 (default 400000), BENCH_N1K (60000),
+# BENCH_RATE (10000 msgs/s), BENCH_SECS (5). Larger counts overflow what the
+# mock retains (about 5 MB per partition), which bench_broker then warns about.
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 SLUICE="${SLUICE:-$ROOT/build/sluice}"
 BENCH="${BENCH:-$ROOT/build/tests/bench/bench_broker}"
+BENCH_GROUP="${BENCH_GROUP:-$(dirname "$BENCH")/bench_group}"
 . "$ROOT/tests/integration/lib.sh"
 test_init bench
 [ -x "${BENCH:-}" ] || { echo "bench: BENCH must point at bench_broker" >&2; exit 1; }
@@ -42,6 +49,19 @@ stop_broker
     || { log "bench against the mock reported an error:"; cat "$T/mock.err" >&2; }
 grep -h 'pruned' "$T/mock.err" "$T/sluice.err" | head -n 3 >&2
 
+# consumer groups: appended to the same .out files, read by the same row()
+GARGS=(-r "${BENCH_RATE:-10000}" -d "${BENCH_SECS:-5}")
+if [ -x "$BENCH_GROUP" ]; then
+    start_broker "$T/g" --set group.initial.rebalance.delay.ms=0
+    "$BENCH_GROUP" -b "$BOOTSTRAP" -l sluice "${GARGS[@]}" >>"$T/sluice.out" 2>"$T/gsluice.err" \
+        || { log "bench_group against sluice reported an error:"; cat "$T/gsluice.err" >&2; }
+    stop_broker
+    "$BENCH_GROUP" -M -l mock "${GARGS[@]}" >>"$T/mock.out" 2>"$T/gmock.err" \
+        || { log "bench_group against the mock reported an error:"; cat "$T/gmock.err" >&2; }
+else
+    log "no bench_group at $BENCH_GROUP: consumer-group figures skipped"
+fi
+
 # value LABEL KIND SIZE/RATE-FILTER KEY
 value()
 {
@@ -54,12 +74,14 @@ value()
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 
+# row NAME KIND FILTER KEY [TARGET]: TARGET is printed after the ratio
 row()
 {
     local name="$1" kind="$2" filt="$3" key="$4" s m
     s="$(value sluice "$kind" "$filt" "$key")"
     m="$(value mock "$kind" "$filt" "$key")"
-    printf '%-28s %14s %14s %10s\n' "$name" "${s:--}" "${m:--}" "$(ratio "$s" "$m")"
+    printf '%-28s %14s %14s %10s%s\n' "$name" "${s:--}" "${m:--}" "$(ratio "$s" "$m")" \
+        "${5:+   target $5}"
 }
 
 echo
@@ -78,6 +100,13 @@ rate="$(value sluice latency "" rate)"
 row "latency p50 ms @${rate:-?}/s" latency "" p50_ms
 row "latency p99 ms @${rate:-?}/s" latency "" p99_ms
 row "latency max ms @${rate:-?}/s" latency "" max_ms
+grate="$(value sluice group_latency "" rate)"
+row "group e2e p50 ms @${grate:-?}/s" group_latency "" p50_ms
+row "group e2e p99 ms @${grate:-?}/s" group_latency "" p99_ms "< 10"
+row "group e2e max ms @${grate:-?}/s" group_latency "" max_ms
+hb="$(value sluice rebalance "" heartbeat_ms)"
+row "rebalance 3->4 ms (hb ${hb:-?})" rebalance "" ms "< 1000"
+row "  after last revoke ms" rebalance "" after_revoke_ms
 printf '%-28s %14s %14s %10s\n' "broker peak RSS (VmHWM)" \
     "$( [ -n "$HWM_KB" ] && awk -v k="$HWM_KB" 'BEGIN{printf "%.1f MiB", k/1024}' || echo -)" "(in-process)" "-"
 if [ -n "${DISK_MBS:-}" ]; then

@@ -1,0 +1,122 @@
+/*
+ * sluice/envelope.h - Debezium-envelope schemas and values for sources, and
+ * the Debezium JSON form of any avro-c value for sinks and converters.
+ *
+ * A source describes a table once (its columns, which are primary key,
+ * which may be NULL) and gets a sluice_envelope holding both Avro schemas
+ * and their avro-c value classes; every change of that table then reuses
+ * them, so no schema is parsed or built per record (ARCHITECTURE.md 4):
+ *
+ *   key   = record <ns>.Key      { primary-key columns }
+ *   value = record <ns>.Envelope {
+ *             before: null | <ns>.Value   (the row before the change)
+ *             after:  null | <ns>.Value   (the row after it)
+ *             source: io.sluice.connector.Source { version, connector, name,
+ *                     ts_ms, snapshot, db, schema, table, txId, lsn, file,
+ *                     pos, gtid, seq }   (position fields not used are null)
+ *             op:     string  c create, u update, d delete, r read, t truncate
+ *             ts_ms:  null | long  when the connector saw the change }
+ *
+ * <ns> is the topic with every character Avro names forbid replaced by '_'.
+ * A nullable column is the union ["null", T] with default null; timestamp
+ * columns are longs with logicalType timestamp-millis.
+ *
+ * This code is compiled into each plugin that uses it (plugins link no host
+ * symbol) and into the host. Not thread-safe per envelope for creation; the
+ * values it hands out belong to the caller.
+ */
+#ifndef SLUICE_ENVELOPE_H
+#define SLUICE_ENVELOPE_H
+
+#include <avro.h>
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum sluice_col_type {
+    SLUICE_COL_BOOLEAN = 1,
+    SLUICE_COL_INT,
+    SLUICE_COL_LONG,
+    SLUICE_COL_FLOAT,
+    SLUICE_COL_DOUBLE,
+    SLUICE_COL_STRING,
+    SLUICE_COL_BYTES,
+    SLUICE_COL_TIMESTAMP, /* long, milliseconds since the epoch */
+} sluice_col_type;
+
+typedef struct sluice_column {
+    const char *name;
+    sluice_col_type type;
+    int optional; /* may be NULL */
+    int key;      /* part of the primary key (never optional in the key) */
+} sluice_column;
+
+/* Where a change came from. Strings may be NULL; integer position fields
+ * set to SLUICE_NULL_POS are written as null. */
+#define SLUICE_NULL_POS INT64_MIN
+typedef struct sluice_source_info {
+    const char *version, *connector, *name;
+    int64_t ts_ms;
+    const char *snapshot; /* "true", "last", "false" or NULL */
+    const char *db, *schema, *table;
+    int64_t tx_id, lsn, pos, seq;
+    const char *file, *gtid;
+} sluice_source_info;
+
+typedef struct sluice_envelope sluice_envelope;
+
+/* Parses "name:type[?],..." (types: boolean int long float double string
+ * bytes timestamp; '?' = nullable) into columns; key_fields (comma list, NULL
+ * = the first column) marks the key. Fills *cols (caller frees with
+ * sluice_columns_free) and returns 0, or -1 with err filled. */
+int sluice_columns_parse(const char *spec, const char *key_fields, sluice_column **cols,
+                         size_t *ncols, char *err, size_t errlen);
+void sluice_columns_free(sluice_column *cols, size_t ncols);
+
+/* Builds the key and value schemas for `topic`. Returns 0 with *out set (free
+ * with sluice_envelope_destroy) or -1 with err filled. */
+int sluice_envelope_create(const char *topic, const sluice_column *cols, size_t ncols,
+                           sluice_envelope **out, char *err, size_t errlen);
+void sluice_envelope_destroy(sluice_envelope *env);
+
+const char *sluice_envelope_topic(const sluice_envelope *env);
+avro_schema_t sluice_envelope_key_schema(const sluice_envelope *env); /* NULL: no key */
+avro_schema_t sluice_envelope_value_schema(const sluice_envelope *env);
+
+/* Fresh values the caller owns (avro_value_decref, or hand them to
+ * sluice_emit). Return 0 or an avro-c error code. */
+int sluice_envelope_new_key(sluice_envelope *env, avro_value_t *key);
+int sluice_envelope_new_value(sluice_envelope *env, avro_value_t *value);
+
+/* Select the row branch of before/after and return the row record in *row. */
+int sluice_envelope_before(avro_value_t *value, avro_value_t *row);
+int sluice_envelope_after(avro_value_t *value, avro_value_t *row);
+int sluice_envelope_set_op(avro_value_t *value, char op);
+int sluice_envelope_set_ts(avro_value_t *value, int64_t ts_ms);
+int sluice_envelope_set_source(avro_value_t *value, const sluice_source_info *src);
+
+/* Field setters on a record; a nullable field's union is set to its
+ * non-null branch (or to null by sluice_field_set_null). */
+int sluice_field_set_null(avro_value_t *rec, const char *name);
+int sluice_field_set_long(avro_value_t *rec, const char *name, int64_t v);
+int sluice_field_set_int(avro_value_t *rec, const char *name, int32_t v);
+int sluice_field_set_double(avro_value_t *rec, const char *name, double v);
+int sluice_field_set_float(avro_value_t *rec, const char *name, float v);
+int sluice_field_set_bool(avro_value_t *rec, const char *name, int v);
+int sluice_field_set_string(avro_value_t *rec, const char *name, const char *v);
+int sluice_field_set_bytes(avro_value_t *rec, const char *name, const void *v, size_t len);
+
+/* The Debezium JSON form: records as objects, unions as their value (no
+ * {"type": v} wrapper), bytes and fixed as base64, enums as strings. Returns
+ * a new reference, or NULL (out of memory, NaN/Inf double). */
+json_t *sluice_value_to_json(const avro_value_t *value);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
