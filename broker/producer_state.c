@@ -24,13 +24,12 @@
  *      throws OutOfOrderSequenceException here, not UnknownProducerId;
  *   4. same epoch: firstSeq must be lastSeq(newest batch) + 1, or 0 after
  *      INT32_MAX (Kafka's inSequence), else OUT_OF_ORDER_SEQUENCE_NUMBER;
- *   5. a producer id the partition does not know must start at sequence 0,
- *      else UNKNOWN_PRODUCER_ID (59). This is Kafka's rule before KIP-360
- *      (2.4 and older); 2.5+ accepts any sequence there so that a producer
- *      whose batches retention deleted can go on. We keep the strict rule:
- *      the state is rebuilt from the whole log, so only a producer whose
- *      every batch was deleted meets it, and clients (librdkafka, the Java
- *      client) answer UNKNOWN_PRODUCER_ID by resetting their sequence.
+ *   5. a producer id the partition does not know is accepted at any
+ *      sequence: Kafka 2.5+ (KIP-360) does so because the only way to meet
+ *      it is that retention, compaction or DeleteRecords removed every
+ *      batch of a live producer (the state is rebuilt from the whole log),
+ *      and librdkafka 2.0 treats UNKNOWN_PRODUCER_ID (59), the answer of
+ *      Kafka 2.4 and older, as fatal: the producer would die.
  * An accepted batch of a new epoch forgets the old epoch's batches.
  *
  * Layout: a partition's producers are a chained hash table keyed by producer
@@ -198,15 +197,8 @@ int16_t sl_pstate_check(const sl_pstate *ps, const sl_batch_header *h, sl_pstate
     int32_t first = h->base_sequence;
     int32_t last = sl_pstate_last_seq(first, h->last_offset_delta);
     const pstate_entry *e = pstate_find(ps, h->producer_id);
-    if (!e) { /* rule 5 */
-        if (first == 0)
-            return 0;
-        snprintf(msg, msglen,
-                 "producer %" PRId64 " is unknown here and its first batch has "
-                 "sequence %" PRId32 ", not 0",
-                 h->producer_id, first);
-        return KERR_UNKNOWN_PRODUCER_ID;
-    }
+    if (!e) /* rule 5 */
+        return 0;
     const pstate_batch *d = pstate_duplicate(e, h->producer_epoch, first, last);
     if (d) {
         dup->found = 1;

@@ -3,11 +3,13 @@
  * formats and the threading contract).
  *
  * Start-up: the admin API creates the topic (cleanup.policy=compact, one
- * partition) unless it exists; the reader thread assigns partition 0 from
- * the beginning (no group membership: librdkafka's assign() wants a group.id,
- * but nothing joins or commits, so every instance reads everything); then a NOOP record is written
- * and waited for, which both proves the producer works and means the reader has read everything
- * written before this instance started. Confluent's KafkaStore starts the same way.
+ * partition) unless it exists; the reader thread consumes partition 0 from
+ * the beginning with librdkafka's simple (partition) consumer, which needs
+ * no group.id and never talks to a group coordinator: every instance reads
+ * everything and commits nothing. Then a NOOP record is written and waited
+ * for, which both proves the producer works and means the reader has read
+ * everything written before this instance started. Confluent's KafkaStore
+ * starts the same way.
  *
  * Writes: produce to partition 0, poll the producer until the delivery report
  * gives the record's offset, then wait on `cond` until the reader's next
@@ -38,6 +40,8 @@ struct sl_store {
     char *bootstrap, *topic;
     rd_kafka_t *producer;
     rd_kafka_t *consumer;
+    rd_kafka_topic_t *rkt; /* the consumer's handle on the topic */
+    int consuming;
     pthread_t reader;
     int reader_started;
     volatile int stop;
@@ -241,7 +245,7 @@ static void *reader_main(void *arg)
 {
     sl_store *st = arg;
     while (!st->stop) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(st->consumer, 100);
+        rd_kafka_message_t *m = rd_kafka_consume(st->rkt, 0, 100);
         if (!m)
             continue;
         if (m->err) {
@@ -304,10 +308,8 @@ static rd_kafka_t *make_client(sl_store *st, rd_kafka_type_t type, int idempoten
             conf_set(c, "message.timeout.ms", tmo, err, errlen))
             goto fail;
         rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
-    } else if (conf_set(c, "group.id", "sluice-registry-reader", err, errlen) ||
-               conf_set(c, "enable.auto.commit", "false", err, errlen) ||
+    } else if (conf_set(c, "enable.auto.commit", "false", err, errlen) ||
                conf_set(c, "enable.auto.offset.store", "false", err, errlen) ||
-               conf_set(c, "auto.offset.reset", "earliest", err, errlen) ||
                conf_set(c, "fetch.wait.max.ms", "50", err, errlen)) {
         goto fail;
     }
@@ -383,14 +385,13 @@ static int start_reader(sl_store *st, char *err, size_t errlen)
     st->consumer = make_client(st, RD_KAFKA_CONSUMER, 0, err, errlen);
     if (!st->consumer)
         return -1;
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, st->topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_resp_err_t e = rd_kafka_assign(st->consumer, l);
-    rd_kafka_topic_partition_list_destroy(l);
-    if (e) {
-        snprintf(err, errlen, "kafkastore: assigning %s/0: %s", st->topic, rd_kafka_err2str(e));
+    st->rkt = rd_kafka_topic_new(st->consumer, st->topic, NULL);
+    if (!st->rkt || rd_kafka_consume_start(st->rkt, 0, RD_KAFKA_OFFSET_BEGINNING)) {
+        snprintf(err, errlen, "kafkastore: consuming %s/0: %s", st->topic,
+                 rd_kafka_err2str(rd_kafka_last_error()));
         return -1;
     }
+    st->consuming = 1;
     if (pthread_create(&st->reader, NULL, reader_main, st)) {
         snprintf(err, errlen, "kafkastore: cannot start the reader thread: %s", strerror(errno));
         return -1;
@@ -580,12 +581,15 @@ void sl_store_close(sl_store *st)
     st->stop = 1;
     if (st->reader_started)
         pthread_join(st->reader, NULL);
-    if (st->consumer) {
-        rd_kafka_consumer_close(st->consumer);
+    if (st->consuming)
+        rd_kafka_consume_stop(st->rkt, 0);
+    if (st->rkt)
+        rd_kafka_topic_destroy(st->rkt);
+    if (st->consumer)
         rd_kafka_destroy(st->consumer);
-    }
     if (st->producer) {
         rd_kafka_flush(st->producer, 2000);
+        rd_kafka_purge(st->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_destroy(st->producer);
     }
     view_free(&st->view);

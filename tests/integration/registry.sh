@@ -42,11 +42,22 @@ start_registry()
     fail "registry $n did not listen within 30 s"
 }
 
+# stop_registry N: SIGTERM; it must exit within 20 s (even with the broker down)
 stop_registry()
 {
-    local n="$1"
+    local n="$1" i
     kill -TERM "${REG_PIDS[$n]}" 2>/dev/null
+    for i in $(seq 1 100); do
+        if ! kill -0 "${REG_PIDS[$n]}" 2>/dev/null; then
+            wait "${REG_PIDS[$n]}" 2>/dev/null
+            pass "registry $n stopped on SIGTERM"
+            return 0
+        fi
+        sleep 0.2
+    done
+    kill -9 "${REG_PIDS[$n]}" 2>/dev/null
     wait "${REG_PIDS[$n]}" 2>/dev/null
+    soft_fail "registry $n did not exit within 20 s of SIGTERM"
 }
 
 # req N METHOD PATH [BODY] -> $STATUS and $BODY (curl against registry N)

@@ -121,8 +121,9 @@ static void test_unknown_producer(void)
     sl_pstate *ps;
     int64_t next = 0;
     CU_ASSERT_FATAL(sl_pstate_create(&ps) == 0);
-    check(ps, hdr(9, 0, 5, 1), KERR_UNKNOWN_PRODUCER_ID);
-    check(ps, hdr(9, 3, 1, 1), KERR_UNKNOWN_PRODUCER_ID);
+    /* KIP-360: an unknown producer is accepted at any sequence */
+    check(ps, hdr(9, 0, 5, 1), 0);
+    check(ps, hdr(9, 3, 1, 1), 0);
     append(ps, hdr(9, 3, 0, 2), &next); /* any epoch may start at 0 */
     /* batches without a producer id pass and are not recorded */
     check(ps, hdr(-1, -1, -1, 10), 0);
@@ -333,7 +334,7 @@ static void test_rebuild_from_log(void)
     CU_ASSERT_EQUAL(check(rebuilt, hdr(10, 0, 44, 4), 0), 66);            /* 11th: 11*(4+2) */
     check(rebuilt, hdr(10, 0, 24, 4), KERR_OUT_OF_ORDER_SEQUENCE_NUMBER); /* 6th-oldest */
     check(rebuilt, hdr(11, 0, 6, 1), KERR_INVALID_PRODUCER_EPOCH);
-    check(rebuilt, hdr(13, 0, 1, 1), KERR_UNKNOWN_PRODUCER_ID);
+    check(rebuilt, hdr(13, 0, 1, 1), 0); /* unknown producer: any sequence (KIP-360) */
 
     /* the scan itself: from an offset inside the log only the rest */
     int n_all = 0, n_tail = 0;
