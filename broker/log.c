@@ -697,6 +697,20 @@ void sl_log_close(sl_log *log)
     log_free(log);
 }
 
+int sl_log_rename_dir(sl_log *log, const char *newdir, char *err, size_t errlen)
+{
+    char *copy = strdup(newdir);
+    if (!copy || rename(log->dir, newdir) < 0) {
+        snprintf(err, errlen, "partition %s: rename %s to %s: %s", log->name, log->dir, newdir,
+                 strerror(copy ? errno : ENOMEM));
+        free(copy);
+        return SL_LOG_ERR_IO;
+    }
+    free(log->dir);
+    log->dir = copy;
+    return 0;
+}
+
 int sl_log_destroy_files(sl_log *log, char *err, size_t errlen)
 {
     int rc = 0;

@@ -77,6 +77,11 @@ void sl_log_close(sl_log *log);
 /* Close and remove the directory with everything in it. */
 int sl_log_destroy_files(sl_log *log, char *err, size_t errlen);
 
+/* Rename the partition directory (topic deletion moves it aside first, so a
+ * topic re-created under the same name never shares files with it). Open
+ * files stay valid. */
+int sl_log_rename_dir(sl_log *log, const char *newdir, char *err, size_t errlen);
+
 /* Replace the config (topic config changed); takes effect on the next append
  * or retention pass. */
 void sl_log_set_config(sl_log *log, const sl_log_config *cfg);

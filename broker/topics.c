@@ -404,6 +404,38 @@ static void topic_free(sl_topic *t)
     free(t);
 }
 
+/* Finish deletions a crash interrupted: remove <dir>/<...>-delete. */
+static void remove_deleted_dirs(sl_broker *b)
+{
+    for (int i = 0; i < b->ndirs; i++) {
+        DIR *d = opendir(b->dirs[i]);
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+            size_t n = strlen(de->d_name);
+            char path[4200];
+            if (n < 8 || strcmp(de->d_name + n - 7, "-delete"))
+                continue;
+            snprintf(path, sizeof(path), "%s/%s", b->dirs[i], de->d_name);
+            DIR *sub = opendir(path);
+            struct dirent *f;
+            while (sub && (f = readdir(sub))) {
+                char fp[8400];
+                if (f->d_name[0] == '.')
+                    continue;
+                snprintf(fp, sizeof(fp), "%s/%s", path, f->d_name);
+                unlink(fp);
+            }
+            if (sub)
+                closedir(sub);
+            if (rmdir(path) == 0)
+                sl_info(SL_BROKER_COMPONENT, "removed %s left by an interrupted topic deletion",
+                        path);
+        }
+        if (d)
+            closedir(d);
+    }
+}
+
 int sl_topics_load(sl_broker *b, char *err, size_t errlen)
 {
     char path[4096];
@@ -412,6 +444,7 @@ int sl_topics_load(sl_broker *b, char *err, size_t errlen)
     const char *name;
     struct stat st;
 
+    remove_deleted_dirs(b);
     snprintf(path, sizeof(path), "%s/%s", b->dirs[0], META_FILE);
     if (stat(path, &st) && errno == ENOENT)
         return 0; /* a new broker */
@@ -538,6 +571,16 @@ int sl_topics_delete(sl_broker *b, const char *name, char *msg, size_t msglen)
         sl_error(SL_BROKER_COMPONENT, "saving topic metadata: %s", err);
     for (int32_t i = 0; i < t->npart; i++) {
         sl_partition *p = t->parts[i];
+        char aside[4200], rerr[512];
+        uint32_t tag;
+        if (getrandom(&tag, sizeof(tag), 0) != (ssize_t)sizeof(tag))
+            tag = (uint32_t)sl_now_ms();
+        /* moved aside at once: a topic re-created under this name gets a
+         * fresh directory even while this one waits for a sync or a
+         * cleaning pass; a crash before removal is finished at start-up */
+        snprintf(aside, sizeof(aside), "%s.%08x-delete", sl_log_dir(p->log), tag);
+        if (sl_log_rename_dir(p->log, aside, rerr, sizeof(rerr)))
+            sl_warn(SL_BROKER_COMPONENT, "deleting topic %s: %s", name, rerr);
         p->deleted = 1;
         p->topic = NULL;
         sl_server_partition_gone(b, p); /* frees now or after its sync */

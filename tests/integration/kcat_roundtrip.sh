@@ -120,6 +120,17 @@ else
     soft_fail "-o s@$TS should give exactly after-1..5"
 fi
 
+# a deleted topic re-created under the same name starts empty
+if [ "${MOCK:-0}" != 1 ]; then
+    "$SLUICE" topics delete -b "$BOOTSTRAP" --topic "$TOPIC" >/dev/null 2>&1 || fail "topics delete"
+    "$SLUICE" topics create -b "$BOOTSTRAP" --topic "$TOPIC" --partitions 3 >/dev/null 2>&1 \
+        || fail "topics create after delete"
+    echo fresh | "${KC[@]}" -P -t "$TOPIC" 2>/dev/null || fail "produce to the re-created topic"
+    got="$("${KC[@]}" -C -t "$TOPIC" -e -q -f '%s\n' 2>/dev/null)"
+    [ "$got" = fresh ] || fail "re-created topic should hold only 'fresh', got: $got"
+    pass "a deleted and re-created topic starts empty"
+fi
+
 stop_broker
 pass "broker stops on SIGTERM"
 finish
