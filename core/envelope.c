@@ -36,8 +36,9 @@ static const struct {
     const char *name;
     sluice_col_type type;
 } col_types[] = {
-    {"boolean", SLUICE_COL_BOOLEAN}, {"int", SLUICE_COL_INT},         {"long", SLUICE_COL_LONG},
-    {"float", SLUICE_COL_FLOAT},     {"double", SLUICE_COL_DOUBLE},   {"string", SLUICE_COL_STRING},
+    {"boolean", SLUICE_COL_BOOLEAN}, {"int", SLUICE_COL_INT},
+    {"long", SLUICE_COL_LONG},       {"float", SLUICE_COL_FLOAT},
+    {"double", SLUICE_COL_DOUBLE},   {"string", SLUICE_COL_STRING},
     {"bytes", SLUICE_COL_BYTES},     {"timestamp", SLUICE_COL_TIMESTAMP},
 };
 
@@ -185,13 +186,14 @@ static json_t *source_json(void)
     json_t *fields = json_array();
     static const char *req_str[] = {"version", "connector", "name"};
     for (size_t i = 0; i < 3; i++)
-        json_array_append_new(fields, json_pack("{s:s, s:s}", "name", req_str[i], "type", "string"));
+        json_array_append_new(fields,
+                              json_pack("{s:s, s:s}", "name", req_str[i], "type", "string"));
     json_array_append_new(fields, json_pack("{s:s, s:s}", "name", "ts_ms", "type", "long"));
     static const struct {
         const char *name, *type;
-    } optional[] = {{"snapshot", "string"}, {"db", "string"},   {"schema", "string"},
-                    {"table", "string"},    {"txId", "long"},   {"lsn", "long"},
-                    {"file", "string"},     {"pos", "long"},    {"gtid", "string"},
+    } optional[] = {{"snapshot", "string"}, {"db", "string"}, {"schema", "string"},
+                    {"table", "string"},    {"txId", "long"}, {"lsn", "long"},
+                    {"file", "string"},     {"pos", "long"},  {"gtid", "string"},
                     {"seq", "long"}};
     for (size_t i = 0; i < sizeof(optional) / sizeof(optional[0]); i++) {
         json_t *f = opt(optional[i].type);
@@ -227,8 +229,8 @@ static int schema_from_json(json_t *j, avro_schema_t *out, const char *what, cha
 
 static json_t *value_schema_json(const char *ns, const sluice_column *cols, size_t ncols)
 {
-    json_t *row = json_pack("{s:s, s:s, s:s, s:o}", "type", "record", "name", "Value",
-                            "namespace", ns, "fields", fields_json(cols, ncols, 0));
+    json_t *row = json_pack("{s:s, s:s, s:s, s:o}", "type", "record", "name", "Value", "namespace",
+                            ns, "fields", fields_json(cols, ncols, 0));
     json_t *fields = json_pack("[{s:s, s:[s,o], s:n}, {s:s, s:[s,s], s:n}, {s:s, s:o}, {s:s, s:s}]",
                                "name", "before", "type", "null", row, "default", "name", "after",
                                "type", "null", "Value", "default", "name", "source", "type",
@@ -236,8 +238,8 @@ static json_t *value_schema_json(const char *ns, const sluice_column *cols, size
     json_t *ts = opt("long");
     json_object_set_new(ts, "name", json_string("ts_ms"));
     json_array_append_new(fields, ts);
-    return json_pack("{s:s, s:s, s:s, s:o}", "type", "record", "name", "Envelope", "namespace",
-                     ns, "fields", fields);
+    return json_pack("{s:s, s:s, s:s, s:o}", "type", "record", "name", "Envelope", "namespace", ns,
+                     "fields", fields);
 }
 
 static int has_key(const sluice_column *cols, size_t ncols)
@@ -302,8 +304,14 @@ void sluice_envelope_destroy(sluice_envelope *env)
     free(env);
 }
 
-const char *sluice_envelope_topic(const sluice_envelope *env) { return env->topic; }
-avro_schema_t sluice_envelope_key_schema(const sluice_envelope *env) { return env->key_schema; }
+const char *sluice_envelope_topic(const sluice_envelope *env)
+{
+    return env->topic;
+}
+avro_schema_t sluice_envelope_key_schema(const sluice_envelope *env)
+{
+    return env->key_schema;
+}
 avro_schema_t sluice_envelope_value_schema(const sluice_envelope *env)
 {
     return env->value_schema;
@@ -314,9 +322,19 @@ int sluice_envelope_new_key(sluice_envelope *env, avro_value_t *key)
     return env->key_iface ? avro_generic_value_new(env->key_iface, key) : EINVAL;
 }
 
+/* before, after and ts_ms start as null: an avro-c union no one set has no
+ * branch, and would not encode. */
 int sluice_envelope_new_value(sluice_envelope *env, avro_value_t *value)
 {
-    return avro_generic_value_new(env->value_iface, value);
+    int rc = avro_generic_value_new(env->value_iface, value);
+    if (rc != 0)
+        return rc;
+    rc = sluice_field_set_null(value, "before");
+    rc = rc ? rc : sluice_field_set_null(value, "after");
+    rc = rc ? rc : sluice_field_set_null(value, "ts_ms");
+    if (rc != 0)
+        avro_value_decref(value);
+    return rc;
 }
 
 /* ======================================================================== */
@@ -350,12 +368,12 @@ int sluice_field_set_null(avro_value_t *rec, const char *name)
     return rc ? rc : avro_value_set_null(&branch);
 }
 
-#define SETTER(fn, ctype, call)                                                                 \
-    int fn(avro_value_t *rec, const char *name, ctype v)                                        \
-    {                                                                                           \
-        avro_value_t s;                                                                         \
-        int rc = field_slot(rec, name, &s);                                                     \
-        return rc ? rc : call(&s, v);                                                           \
+#define SETTER(fn, ctype, call)                                                                    \
+    int fn(avro_value_t *rec, const char *name, ctype v)                                           \
+    {                                                                                              \
+        avro_value_t s;                                                                            \
+        int rc = field_slot(rec, name, &s);                                                        \
+        return rc ? rc : call(&s, v);                                                              \
     }
 SETTER(sluice_field_set_long, int64_t, avro_value_set_long)
 SETTER(sluice_field_set_int, int32_t, avro_value_set_int)
@@ -440,7 +458,8 @@ static json_t *base64(const void *buf, size_t len)
     if (!out)
         return NULL;
     for (size_t i = 0; i < len; i += 3) {
-        unsigned v = in[i] << 16 | (i + 1 < len ? in[i + 1] << 8 : 0) | (i + 2 < len ? in[i + 2] : 0);
+        unsigned v =
+            in[i] << 16 | (i + 1 < len ? in[i + 1] << 8 : 0) | (i + 2 < len ? in[i + 2] : 0);
         *o++ = tab[v >> 18 & 63];
         *o++ = tab[v >> 12 & 63];
         *o++ = i + 1 < len ? tab[v >> 6 & 63] : '=';
@@ -460,10 +479,10 @@ static json_t *compound_to_json(const avro_value_t *v, int is_record)
     for (size_t i = 0; out && i < n; i++) {
         avro_value_t child;
         const char *name = NULL;
-        json_t *cj = avro_value_get_by_index(v, i, &child, &name) == 0
-                         ? sluice_value_to_json(&child)
-                         : NULL;
-        if (!cj || (is_record ? json_object_set_new(out, name, cj) : json_array_append_new(out, cj))) {
+        json_t *cj =
+            avro_value_get_by_index(v, i, &child, &name) == 0 ? sluice_value_to_json(&child) : NULL;
+        if (!cj ||
+            (is_record ? json_object_set_new(out, name, cj) : json_array_append_new(out, cj))) {
             json_decref(out);
             return NULL;
         }
@@ -488,26 +507,40 @@ json_t *sluice_value_to_json(const avro_value_t *v)
     avro_value_t branch;
 
     switch (avro_value_get_type(v)) {
-    case AVRO_NULL: return json_null();
-    case AVRO_BOOLEAN: return avro_value_get_boolean(v, &i32) ? NULL : json_boolean(i32);
-    case AVRO_INT32: return avro_value_get_int(v, &i32) ? NULL : json_integer(i32);
-    case AVRO_INT64: return avro_value_get_long(v, &i64) ? NULL : json_integer(i64);
-    case AVRO_FLOAT: return avro_value_get_float(v, &f) ? NULL : real_to_json(f);
-    case AVRO_DOUBLE: return avro_value_get_double(v, &d) ? NULL : real_to_json(d);
+    case AVRO_NULL:
+        return json_null();
+    case AVRO_BOOLEAN:
+        return avro_value_get_boolean(v, &i32) ? NULL : json_boolean(i32);
+    case AVRO_INT32:
+        return avro_value_get_int(v, &i32) ? NULL : json_integer(i32);
+    case AVRO_INT64:
+        return avro_value_get_long(v, &i64) ? NULL : json_integer(i64);
+    case AVRO_FLOAT:
+        return avro_value_get_float(v, &f) ? NULL : real_to_json(f);
+    case AVRO_DOUBLE:
+        return avro_value_get_double(v, &d) ? NULL : real_to_json(d);
     case AVRO_STRING:
         return avro_value_get_string(v, &s, &len) ? NULL : json_stringn(s, len ? len - 1 : 0);
-    case AVRO_BYTES: return avro_value_get_bytes(v, &buf, &len) ? NULL : base64(buf, len);
-    case AVRO_FIXED: return avro_value_get_fixed(v, &buf, &len) ? NULL : base64(buf, len);
+    case AVRO_BYTES:
+        return avro_value_get_bytes(v, &buf, &len) ? NULL : base64(buf, len);
+    case AVRO_FIXED:
+        return avro_value_get_fixed(v, &buf, &len) ? NULL : base64(buf, len);
     case AVRO_ENUM:
         if (avro_value_get_enum(v, &i32))
             return NULL;
         s = avro_schema_enum_get(avro_value_get_schema(v), i32);
         return s ? json_string(s) : NULL;
-    case AVRO_UNION:
+    case AVRO_UNION: /* a union never set (discriminant -1) reads as null */
+        if (avro_value_get_discriminant(v, &i32) || i32 < 0)
+            return json_null();
         return avro_value_get_current_branch(v, &branch) ? NULL : sluice_value_to_json(&branch);
-    case AVRO_RECORD: return compound_to_json(v, 1);
-    case AVRO_ARRAY: return compound_to_json(v, 0);
-    case AVRO_MAP: return compound_to_json(v, 1);
-    default: return NULL;
+    case AVRO_RECORD:
+        return compound_to_json(v, 1);
+    case AVRO_ARRAY:
+        return compound_to_json(v, 0);
+    case AVRO_MAP:
+        return compound_to_json(v, 1);
+    default:
+        return NULL;
     }
 }

@@ -52,11 +52,11 @@ extern "C" {
  * Identity: magic, ABI version and binary signature
  * ------------------------------------------------------------------------- */
 
-#define SLUICE_PLUGIN_MAGIC 0x534c4350u /* "SLCP" */
+#define SLUICE_PLUGIN_MAGIC       0x534c4350u /* "SLCP" */
 #define SLUICE_PLUGIN_ABI_VERSION 1u
 
 #define SLUICE_STR_(x) #x
-#define SLUICE_STR(x) SLUICE_STR_(x)
+#define SLUICE_STR(x)  SLUICE_STR_(x)
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 #define SLUICE_SIG_ENDIAN "be"
 #else
@@ -64,8 +64,8 @@ extern "C" {
 #endif
 /* Like NGX_MODULE_SIGNATURE: what the plugin's compiler believed about the
  * machine. A plugin built for another data model is refused, not crashed. */
-#define SLUICE_PLUGIN_SIGNATURE                                                                  \
-    "ptr" SLUICE_STR(__SIZEOF_POINTER__) ",long" SLUICE_STR(__SIZEOF_LONG__) ",size" SLUICE_STR( \
+#define SLUICE_PLUGIN_SIGNATURE                                                                    \
+    "ptr" SLUICE_STR(__SIZEOF_POINTER__) ",long" SLUICE_STR(__SIZEOF_LONG__) ",size" SLUICE_STR(   \
         __SIZEOF_SIZE_T__) ",int" SLUICE_STR(__SIZEOF_INT__) "," SLUICE_SIG_ENDIAN
 
 #if defined(__GNUC__)
@@ -101,7 +101,7 @@ typedef enum sluice_option_type {
 #define SLUICE_NO_OFFSET ((size_t)-1)
 
 typedef struct sluice_option {
-    const char *name;          /* "topic", "schema.fields" */
+    const char *name; /* "topic", "schema.fields" */
     sluice_option_type type;
     const char *default_value; /* as text, parsed like a user value; NULL = none */
     int required;              /* a value must be given (a default does not count) */
@@ -266,9 +266,9 @@ typedef enum sluice_plugin_kind { SLUICE_SOURCE = 1, SLUICE_SINK = 2 } sluice_pl
 
 typedef struct sluice_plugin_def {
     /* These four never move: the host reads them before trusting the rest. */
-    uint32_t magic;       /* SLUICE_PLUGIN_MAGIC */
-    uint32_t abi_version; /* SLUICE_PLUGIN_ABI_VERSION */
-    uint32_t struct_size; /* sizeof(sluice_plugin_def) */
+    uint32_t magic;        /* SLUICE_PLUGIN_MAGIC */
+    uint32_t abi_version;  /* SLUICE_PLUGIN_ABI_VERSION */
+    uint32_t struct_size;  /* sizeof(sluice_plugin_def) */
     const char *signature; /* SLUICE_PLUGIN_SIGNATURE */
 
     const char *name; /* = connector.class, = the file name without .so */
@@ -280,12 +280,12 @@ typedef struct sluice_plugin_def {
     sluice_sink_ops sink;         /* filled when kind == SLUICE_SINK */
 } sluice_plugin_def;
 
-#define SLUICE_PLUGIN_HEADER                                                                   \
-    .magic = SLUICE_PLUGIN_MAGIC, .abi_version = SLUICE_PLUGIN_ABI_VERSION,                    \
+#define SLUICE_PLUGIN_HEADER                                                                       \
+    .magic = SLUICE_PLUGIN_MAGIC, .abi_version = SLUICE_PLUGIN_ABI_VERSION,                        \
     .struct_size = sizeof(sluice_plugin_def), .signature = SLUICE_PLUGIN_SIGNATURE
 
 /* SLUICE_PLUGIN_DEFINE(.name = "datagen", .kind = SLUICE_SOURCE, ...); */
-#define SLUICE_PLUGIN_DEFINE(...)                                                              \
+#define SLUICE_PLUGIN_DEFINE(...)                                                                  \
     SLUICE_PLUGIN_EXPORT const sluice_plugin_def sluice_plugin = {SLUICE_PLUGIN_HEADER, __VA_ARGS__}
 
 #ifdef __cplusplus

@@ -1,0 +1,34 @@
+/*
+ * file.h - the file sink's private interface, shared by its files:
+ *
+ *   file.c         the plugin descriptor and the task callbacks
+ *   file_conf.c    the option table and conf_create / conf_destroy
+ *   file_format.c  one record -> one JSON line
+ *
+ * Each record becomes one line
+ *   {"topic": "...", "key": <key>, "value": <value or null>, "timestamp": ms}
+ * where key and value are in the Debezium JSON form (sluice_value_to_json).
+ * flush = fflush + fdatasync: OK means every line put so far is on disk.
+ */
+#ifndef FILE_SINK_H
+#define FILE_SINK_H
+
+#include <sluice/envelope.h>
+#include <sluice/plugin.h>
+#include <stdio.h>
+
+typedef struct fs_conf {
+    const char *file;
+    int append; /* 0: truncate the file on open */
+} fs_conf;
+
+extern const sluice_option fs_options[];
+
+fs_conf *fs_conf_create(sluice_ctx *ctx);
+void fs_conf_destroy(fs_conf *conf);
+
+/* Writes rec as one line to f. Returns 0, or -1 with errno set (EINVAL: the
+ * record has no JSON form, such as a NaN double). */
+int fs_format_write(FILE *f, const sluice_record *rec);
+
+#endif
