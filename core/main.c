@@ -7,6 +7,7 @@
 #include "broker.h"
 #include "cli.h"
 #include "registry.h"
+#include "worker.h"
 
 static void usage(FILE *f)
 {
@@ -15,6 +16,7 @@ static void usage(FILE *f)
                "roles:\n"
                "  broker    the Kafka-protocol log broker (--config FILE, --set key=value)\n"
                "  registry  the Avro schema registry, Confluent REST API (--config, --set)\n"
+               "  worker    the connector worker: pipelines.dir of pipeline files (--config, --set)\n"
                "  run       the embedded default: today the broker with data under ./var\n"
                "\n"
                "tools (any Kafka-protocol broker, via librdkafka):\n"
@@ -38,6 +40,8 @@ int main(int argc, char **argv)
         return sl_broker_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "registry"))
         return sl_registry_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "worker"))
+        return sl_worker_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "schemas"))
         return sl_registry_cli(argc - 1, argv + 1);
     if (!strcmp(cmd, "run")) {

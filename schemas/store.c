@@ -493,17 +493,19 @@ void sl_store_write_end(sl_store *st)
     pthread_mutex_unlock(&st->write_mu);
 }
 
-/* Wait until the reader has applied everything the topic held when called,
- * so that a read sees every write acknowledged before it, by any instance.
- * Costs one ListOffsets round trip. If the broker does not answer within a
- * second the read is served from the view as it is (stale, not failed). */
+/* Wait until the reader has applied everything its last fetch said the
+ * partition holds (librdkafka's cached high watermark: no request, never
+ * blocks on the broker). A write by this instance is visible to its next
+ * read; a write by another instance once this reader's next fetch returns
+ * (fetch.wait.max.ms, 50 ms). A synchronous ListOffsets per read would close
+ * that gap, but librdkafka's rd_kafka_query_watermark_offsets ignores its
+ * timeout while the broker is down and would hang reads and shutdown. */
 static void sync_reader(sl_store *st)
 {
-    int64_t lo, hi;
-    if (rd_kafka_query_watermark_offsets(st->consumer, st->topic, 0, &lo, &hi, 1000))
+    int64_t lo = -1, hi = -1;
+    if (rd_kafka_get_watermark_offsets(st->consumer, st->topic, 0, &lo, &hi) || hi <= 0)
         return;
-    if (hi > 0)
-        wait_reader(st, hi - 1, now_ms() + st->conf.timeout_ms);
+    wait_reader(st, hi - 1, now_ms() + 1000);
 }
 
 const sl_store_view *sl_store_lock(sl_store *st)

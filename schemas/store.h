@@ -73,10 +73,9 @@ int sl_store_open(const sl_store_conf *conf, sl_store **out, char *err, size_t e
 /* Stop the reader, flush and destroy the clients. NULL is fine. */
 void sl_store_close(sl_store *st);
 
-/* Read access to the view (runs on: any HTTP thread). First waits until the
- * reader has caught up with the topic's end as the broker reports it now, so
- * a read follows every write acknowledged before it on any instance; without
- * the broker (1 s) it serves the view as it is. */
+/* Read access to the view (runs on: any HTTP thread). First lets the reader
+ * apply what it has already fetched, so a read follows every write of this
+ * instance, and those of other instances within one fetch round (~50 ms). */
 const sl_store_view *sl_store_lock(sl_store *st);
 void sl_store_unlock(sl_store *st);
 

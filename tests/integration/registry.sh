@@ -88,6 +88,13 @@ expect()
     fi
 }
 
+# seen N PATH WANT: GET PATH on registry N answers 200 with WANT in the body
+seen()
+{
+    req "$1" GET "$2"
+    [ "$STATUS" = 200 ] && [[ "$BODY" == *"$3"* ]]
+}
+
 # a schema JSON string literal for request bodies
 S_V1='"{\"type\":\"record\",\"name\":\"User\",\"namespace\":\"app\",\"fields\":[{\"name\":\"id\",\"type\":\"long\"},{\"name\":\"name\",\"type\":\"string\"}]}"'
 S_V1_SPACED='"{ \"namespace\" : \"app\", \"type\":\"record\", \"name\":\"User\", \"doc\":\"a user\", \"fields\":[ {\"name\":\"id\",\"type\":\"long\"}, {\"type\":\"string\",\"name\":\"name\"} ] }"'
@@ -232,14 +239,15 @@ check "SCHEMA values are Confluent's" grep -qF '{"subject":"users-value","versio
 check "CONFIG records are Confluent's" grep -qF '{"keytype":"CONFIG","subject":"users-value","magic":0}	{"compatibilityLevel":"FULL_TRANSITIVE"}' "$T/topic.txt"
 
 # ---- a second instance agrees -------------------------------------------
-req 2 GET /subjects
-check "registry 2 sees the same subjects" [ "$BODY" = '["address","color","customer","norm","users-value"]' ]
+# Another instance sees a write once its reader's next fetch returns (~50 ms).
+check "registry 2 sees the same subjects" \
+    wait_for 5 seen 2 /subjects '["address","color","customer","norm","users-value"]'
 req 2 POST /subjects/from-two/versions "{\"schema\":$S_ENUM}"
 check "registry 2 registers the enum with its existing id 3" [ "$BODY" = '{"id":3}' ]
 req 2 POST /subjects/from-two-b/versions '{"schema":"{\"type\":\"fixed\",\"name\":\"F\",\"size\":4}"}'
 TWO_ID="$(echo "$BODY" | sed 's/[^0-9]//g')"
 check "registry 2 gives a new schema a new id" [ "$BODY" = "{\"id\":$TWO_ID}" ]
-expect "registry 1 sees what registry 2 wrote at once" 200 "\"id\":$TWO_ID" GET /subjects/from-two-b/versions/1
+check "registry 1 sees what registry 2 wrote" wait_for 5 seen 1 /subjects/from-two-b/versions/1 "\"id\":$TWO_ID"
 expect "registry 1 continues the id sequence" 200 "{\"id\":$((TWO_ID + 1))}" POST /subjects/from-one/versions '{"schema":"{\"type\":\"fixed\",\"name\":\"G\",\"size\":4}"}'
 
 # ---- Confluent's Node client ---------------------------------------------

@@ -1,0 +1,491 @@
+/*
+ * converter.c - the converter table and the `json` converter (converter.h
+ * has the formats). A backend is one row of `backends`: adding `avro` is
+ * adding a row and its functions.
+ *
+ * json to_bytes: the Connect schema of each Avro schema is built once and
+ * cached by schema pointer (sources reuse one schema per table), so per
+ * record the work is sluice_value_to_json + one dump. from_bytes parses the
+ * message, compares its Connect schema with the cached ones (json_equal) and
+ * only builds an Avro schema and value class on a miss. Per record it still
+ * allocates: jansson trees and one generic value (a measured later step can
+ * reuse values per batch slot).
+ *
+ * Runs on: the owning task's thread.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "converter.h"
+#include "sluice/envelope.h"
+
+#define CACHE_SLOTS 8
+
+typedef struct to_slot {
+    avro_schema_t schema; /* borrowed key (a reference is held) */
+    json_t *connect;
+} to_slot;
+
+typedef struct from_slot {
+    json_t *connect; /* the Connect schema this slot answers */
+    avro_schema_t schema;
+    avro_value_iface_t *iface;
+} from_slot;
+
+typedef struct backend {
+    const char *name, *class_name;
+    int (*to_bytes)(sl_converter *c, const char *topic, avro_schema_t schema,
+                    const avro_value_t *value, void **out, size_t *len, char *err, size_t errlen);
+    int (*from_bytes)(sl_converter *c, const char *topic, const void *bytes, size_t len,
+                      avro_value_t *value, char *err, size_t errlen);
+} backend;
+
+struct sl_converter {
+    const backend *be;
+    int is_key, schemas_enable;
+    to_slot to[CACHE_SLOTS];
+    from_slot from[CACHE_SLOTS];
+    unsigned to_next, from_next, names; /* round-robin eviction; record name counter */
+};
+
+/* ======================================================================== */
+/* Avro schema -> Connect schema                                             */
+/* ======================================================================== */
+
+static json_t *connect_of(avro_schema_t s, int optional)
+{
+    const char *type = NULL;
+    json_t *j;
+    switch (avro_typeof(s)) {
+    case AVRO_STRING: case AVRO_ENUM: case AVRO_NULL: type = "string"; break;
+    case AVRO_BYTES: case AVRO_FIXED: type = "bytes"; break;
+    case AVRO_INT32: type = "int32"; break;
+    case AVRO_INT64: type = "int64"; break;
+    case AVRO_FLOAT: type = "float"; break;
+    case AVRO_DOUBLE: type = "double"; break;
+    case AVRO_BOOLEAN: type = "boolean"; break;
+    case AVRO_LINK: /* a second use of a named type (before/after share <ns>.Value) */
+        return connect_of(avro_schema_link_target(s), optional);
+    case AVRO_UNION: {
+        /* ["null", T] -> T optional; other unions: their first non-null branch */
+        size_t n = avro_schema_union_size(s), i;
+        for (i = 0; i < n; i++) {
+            avro_schema_t b = avro_schema_union_branch(s, (int)i);
+            if (avro_typeof(b) != AVRO_NULL)
+                return connect_of(b, 1);
+        }
+        return json_pack("{s:s, s:b}", "type", "string", "optional", 1);
+    }
+    case AVRO_ARRAY:
+        return json_pack("{s:s, s:o, s:b}", "type", "array", "items",
+                         connect_of(avro_schema_array_items(s), 0), "optional", optional);
+    case AVRO_MAP:
+        return json_pack("{s:s, s:{s:s, s:b}, s:o, s:b}", "type", "map", "keys", "type", "string",
+                         "optional", 0, "values", connect_of(avro_schema_map_values(s), 0),
+                         "optional", optional);
+    case AVRO_RECORD: {
+        json_t *fields = json_array();
+        size_t n = avro_schema_record_size(s), i;
+        for (i = 0; i < n; i++) {
+            json_t *f = connect_of(avro_schema_record_field_get_by_index(s, (int)i), 0);
+            json_object_set_new(f, "field", json_string(avro_schema_record_field_name(s, (int)i)));
+            json_array_append_new(fields, f);
+        }
+        char name[512];
+        const char *ns = avro_schema_namespace(s);
+        snprintf(name, sizeof(name), "%s%s%s", ns ? ns : "", ns ? "." : "", avro_schema_name(s));
+        j = json_pack("{s:s, s:o, s:b, s:s}", "type", "struct", "fields", fields, "optional",
+                      optional, "name", name);
+        return j;
+    }
+    default: type = "string"; break;
+    }
+    return json_pack("{s:s, s:b}", "type", type, "optional", optional);
+}
+
+/* ======================================================================== */
+/* Connect schema -> Avro schema; a Connect schema inferred from a payload   */
+/* ======================================================================== */
+
+static avro_schema_t avro_of(sl_converter *c, const json_t *cs)
+{
+    const char *type = json_string_value(json_object_get(cs, "type"));
+    avro_schema_t s = NULL;
+    if (!type)
+        return NULL;
+    if (!strcmp(type, "struct")) {
+        char name[64];
+        snprintf(name, sizeof(name), "r%u", c->names++); /* unique: avro-c checks nothing else */
+        s = avro_schema_record(name, NULL);
+        size_t i;
+        json_t *f;
+        json_array_foreach(json_object_get(cs, "fields"), i, f)
+        {
+            avro_schema_t fs = avro_of(c, f);
+            const char *fname = json_string_value(json_object_get(f, "field"));
+            if (!fs || !fname || avro_schema_record_field_append(s, fname, fs) != 0) {
+                if (fs)
+                    avro_schema_decref(fs);
+                avro_schema_decref(s);
+                return NULL;
+            }
+            avro_schema_decref(fs);
+        }
+    } else if (!strcmp(type, "array")) {
+        avro_schema_t items = avro_of(c, json_object_get(cs, "items"));
+        if (!items)
+            return NULL;
+        s = avro_schema_array(items);
+        avro_schema_decref(items);
+    } else if (!strcmp(type, "map")) {
+        avro_schema_t values = avro_of(c, json_object_get(cs, "values"));
+        if (!values)
+            return NULL;
+        s = avro_schema_map(values);
+        avro_schema_decref(values);
+    } else if (!strcmp(type, "int8") || !strcmp(type, "int16") || !strcmp(type, "int32")) {
+        s = avro_schema_int();
+    } else if (!strcmp(type, "int64")) {
+        s = avro_schema_long();
+    } else if (!strcmp(type, "float") || !strcmp(type, "float32")) {
+        s = avro_schema_float();
+    } else if (!strcmp(type, "double") || !strcmp(type, "float64")) {
+        s = avro_schema_double();
+    } else if (!strcmp(type, "boolean")) {
+        s = avro_schema_boolean();
+    } else if (!strcmp(type, "bytes")) {
+        s = avro_schema_bytes();
+    } else {
+        s = avro_schema_string();
+    }
+    if (s && json_is_true(json_object_get(cs, "optional"))) {
+        avro_schema_t u = avro_schema_union(), n = avro_schema_null();
+        avro_schema_union_append(u, n);
+        avro_schema_union_append(u, s);
+        avro_schema_decref(n);
+        avro_schema_decref(s);
+        s = u;
+    }
+    return s;
+}
+
+/* Without schemas.enable: a Connect schema that fits this payload (null
+ * fields become optional strings; a later payload of another shape misses
+ * the cache and gets its own schema). */
+static json_t *infer_connect(const json_t *p)
+{
+    switch (json_typeof(p)) {
+    case JSON_OBJECT: {
+        json_t *fields = json_array(), *v;
+        const char *k;
+        json_object_foreach((json_t *)p, k, v)
+        {
+            json_t *f = infer_connect(v);
+            json_object_set_new(f, "field", json_string(k));
+            json_array_append_new(fields, f);
+        }
+        return json_pack("{s:s, s:o, s:b}", "type", "struct", "fields", fields, "optional", 0);
+    }
+    case JSON_ARRAY:
+        return json_pack("{s:s, s:o, s:b}", "type", "array", "items",
+                         json_array_size(p) ? infer_connect(json_array_get(p, 0))
+                                            : json_pack("{s:s}", "type", "string"),
+                         "optional", 0);
+    case JSON_INTEGER: return json_pack("{s:s}", "type", "int64");
+    case JSON_REAL: return json_pack("{s:s}", "type", "double");
+    case JSON_TRUE: case JSON_FALSE: return json_pack("{s:s}", "type", "boolean");
+    case JSON_NULL: return json_pack("{s:s, s:b}", "type", "string", "optional", 1);
+    default: return json_pack("{s:s}", "type", "string");
+    }
+}
+
+/* ======================================================================== */
+/* JSON payload -> avro value                                                */
+/* ======================================================================== */
+
+static int b64val(int ch)
+{
+    if (ch >= 'A' && ch <= 'Z') return ch - 'A';
+    if (ch >= 'a' && ch <= 'z') return ch - 'a' + 26;
+    if (ch >= '0' && ch <= '9') return ch - '0' + 52;
+    if (ch == '+' || ch == '-') return 62;
+    if (ch == '/' || ch == '_') return 63;
+    return -1;
+}
+
+static int set_base64(avro_value_t *v, const char *s, size_t n)
+{
+    unsigned char *out = malloc(n / 4 * 3 + 3);
+    size_t o = 0;
+    unsigned acc = 0, bits = 0;
+    if (!out)
+        return -1;
+    for (size_t i = 0; i < n && s[i] != '='; i++) {
+        int d = b64val((unsigned char)s[i]);
+        if (d < 0) {
+            free(out);
+            return -1;
+        }
+        acc = (acc << 6) | (unsigned)d;
+        if ((bits += 6) >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(acc >> bits);
+        }
+    }
+    int rc = avro_value_set_bytes(v, out, o);
+    free(out);
+    return rc;
+}
+
+/* Returns 0, or -1 with path naming where the payload did not fit. */
+static int fill(avro_value_t *v, const json_t *j, char *path, size_t pathlen)
+{
+    avro_value_t child;
+    switch (avro_value_get_type(v)) {
+    case AVRO_NULL: return json_is_null(j) ? avro_value_set_null(v) : -1;
+    case AVRO_BOOLEAN: return json_is_boolean(j) ? avro_value_set_boolean(v, json_is_true(j)) : -1;
+    case AVRO_INT32:
+        return json_is_integer(j) ? avro_value_set_int(v, (int32_t)json_integer_value(j)) : -1;
+    case AVRO_INT64: return json_is_integer(j) ? avro_value_set_long(v, json_integer_value(j)) : -1;
+    case AVRO_FLOAT: return json_is_number(j) ? avro_value_set_float(v, (float)json_number_value(j)) : -1;
+    case AVRO_DOUBLE: return json_is_number(j) ? avro_value_set_double(v, json_number_value(j)) : -1;
+    case AVRO_STRING:
+        return json_is_string(j) ? avro_value_set_string_len(v, json_string_value(j),
+                                                              json_string_length(j) + 1)
+                                 : -1;
+    case AVRO_BYTES:
+        return json_is_string(j) ? set_base64(v, json_string_value(j), json_string_length(j)) : -1;
+    case AVRO_UNION: /* built as ["null", T] */
+        if (json_is_null(j) || !j)
+            return avro_value_set_branch(v, 0, &child) || avro_value_set_null(&child) ? -1 : 0;
+        return avro_value_set_branch(v, 1, &child) ? -1 : fill(&child, j, path, pathlen);
+    case AVRO_RECORD: {
+        size_t n = 0;
+        if (!json_is_object(j) || avro_value_get_size(v, &n))
+            return -1;
+        for (size_t i = 0; i < n; i++) {
+            const char *name;
+            if (avro_value_get_by_index(v, i, &child, &name) ||
+                fill(&child, json_object_get(j, name), path, pathlen)) {
+                if (!path[0])
+                    snprintf(path, pathlen, "%s", name);
+                return -1;
+            }
+        }
+        return 0;
+    }
+    case AVRO_ARRAY: {
+        size_t i;
+        json_t *e;
+        if (!json_is_array(j))
+            return -1;
+        json_array_foreach(j, i, e)
+        {
+            if (avro_value_append(v, &child, NULL) || fill(&child, e, path, pathlen))
+                return -1;
+        }
+        return 0;
+    }
+    case AVRO_MAP: {
+        const char *k;
+        json_t *e;
+        if (!json_is_object(j))
+            return -1;
+        json_object_foreach((json_t *)j, k, e)
+        {
+            if (avro_value_add(v, k, &child, NULL, NULL) || fill(&child, e, path, pathlen))
+                return -1;
+        }
+        return 0;
+    }
+    default: return -1;
+    }
+}
+
+/* ======================================================================== */
+/* The json backend                                                          */
+/* ======================================================================== */
+
+static json_t *cached_connect(sl_converter *c, avro_schema_t schema)
+{
+    for (int i = 0; i < CACHE_SLOTS; i++)
+        if (c->to[i].schema == schema)
+            return c->to[i].connect;
+    to_slot *slot = &c->to[c->to_next++ % CACHE_SLOTS];
+    if (slot->schema) {
+        avro_schema_decref(slot->schema);
+        json_decref(slot->connect);
+    }
+    slot->schema = avro_schema_incref(schema);
+    slot->connect = connect_of(schema, 0);
+    return slot->connect;
+}
+
+static int json_to_bytes(sl_converter *c, const char *topic, avro_schema_t schema,
+                         const avro_value_t *value, void **out, size_t *len, char *err,
+                         size_t errlen)
+{
+    json_t *payload = sluice_value_to_json(value), *msg = payload;
+    if (!payload) {
+        snprintf(err, errlen, "topic %s: %s has no JSON form (NaN/Inf or out of memory)", topic,
+                 c->is_key ? "key" : "value");
+        return -1;
+    }
+    if (c->schemas_enable) {
+        json_t *cs = schema ? cached_connect(c, schema) : NULL;
+        msg = json_pack("{s:O?, s:o}", "schema", cs, "payload", payload);
+    }
+    char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+    json_decref(msg);
+    if (!text) {
+        snprintf(err, errlen, "topic %s: %s: out of memory", topic, c->is_key ? "key" : "value");
+        return -1;
+    }
+    *out = text;
+    *len = strlen(text);
+    return 0;
+}
+
+static from_slot *cached_from(sl_converter *c, const json_t *cs)
+{
+    for (int i = 0; i < CACHE_SLOTS; i++)
+        if (c->from[i].connect && json_equal(c->from[i].connect, (json_t *)cs))
+            return &c->from[i];
+    avro_schema_t schema = avro_of(c, cs);
+    avro_value_iface_t *iface = schema ? avro_generic_class_from_schema(schema) : NULL;
+    if (!iface) {
+        if (schema)
+            avro_schema_decref(schema);
+        return NULL;
+    }
+    from_slot *slot = &c->from[c->from_next++ % CACHE_SLOTS];
+    if (slot->connect) {
+        json_decref(slot->connect);
+        avro_value_iface_decref(slot->iface);
+        avro_schema_decref(slot->schema);
+    }
+    slot->connect = json_deep_copy(cs);
+    slot->schema = schema;
+    slot->iface = iface;
+    return slot;
+}
+
+static int json_from_bytes(sl_converter *c, const char *topic, const void *bytes, size_t len,
+                           avro_value_t *value, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    const char *what = c->is_key ? "key" : "value";
+    char path[256] = "";
+    value->iface = NULL;
+    value->self = NULL;
+    if (!bytes)
+        return 0;
+    json_t *root = json_loadb(bytes, len, JSON_DECODE_ANY, &jerr), *payload = root, *cs = NULL;
+    if (!root) {
+        snprintf(err, errlen, "topic %s: %s is not JSON: %s at byte %d", topic, what, jerr.text,
+                 jerr.position);
+        return -1;
+    }
+    if (c->schemas_enable && json_is_object(root) && json_object_get(root, "payload") &&
+        json_object_size(root) == 2 && json_object_get(root, "schema")) {
+        payload = json_object_get(root, "payload");
+        cs = json_incref(json_object_get(root, "schema"));
+    }
+    if (json_is_null(payload)) {
+        json_decref(cs);
+        json_decref(root);
+        return 0;
+    }
+    if (!cs || json_is_null(cs)) {
+        json_decref(cs);
+        cs = infer_connect(payload);
+    }
+    from_slot *slot = cached_from(c, cs);
+    int rc = -1;
+    if (!slot)
+        snprintf(err, errlen, "topic %s: %s: cannot turn its schema into an Avro schema", topic,
+                 what);
+    else if (avro_generic_value_new(slot->iface, value) != 0)
+        snprintf(err, errlen, "topic %s: %s: %s", topic, what, avro_strerror());
+    else if (fill(value, payload, path, sizeof(path)) != 0) {
+        snprintf(err, errlen, "topic %s: %s: field '%s' does not match its schema", topic, what,
+                 path);
+        avro_value_decref(value);
+        value->iface = NULL;
+    } else
+        rc = 0;
+    json_decref(cs);
+    json_decref(root);
+    return rc;
+}
+
+static const backend backends[] = {
+    {"json", "org.apache.kafka.connect.json.JsonConverter", json_to_bytes, json_from_bytes},
+    /* {"avro", "io.confluent.connect.avro.AvroConverter", ...}: the registry's converter */
+};
+
+/* ======================================================================== */
+/* Public                                                                    */
+/* ======================================================================== */
+
+sl_converter *sl_converter_create(const char *name, int is_key, const json_t *config, char *err,
+                                  size_t errlen)
+{
+    const backend *be = NULL;
+    for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+        if (!strcmp(name, backends[i].name) || !strcmp(name, backends[i].class_name))
+            be = &backends[i];
+    if (!be) {
+        snprintf(err, errlen, "%s.converter: unknown converter '%s' (known: json)",
+                 is_key ? "key" : "value", name);
+        return NULL;
+    }
+    sl_converter *c = calloc(1, sizeof(*c));
+    if (!c) {
+        snprintf(err, errlen, "converter %s: out of memory", name);
+        return NULL;
+    }
+    char key[64];
+    snprintf(key, sizeof(key), "%s.converter.schemas.enable", is_key ? "key" : "value");
+    const json_t *v = json_object_get(config, key);
+    c->be = be;
+    c->is_key = is_key;
+    c->schemas_enable = !(json_is_false(v) || (json_is_string(v) && !strcmp(json_string_value(v), "false")));
+    return c;
+}
+
+void sl_converter_destroy(sl_converter *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        if (c->to[i].schema) {
+            avro_schema_decref(c->to[i].schema);
+            json_decref(c->to[i].connect);
+        }
+        if (c->from[i].connect) {
+            json_decref(c->from[i].connect);
+            avro_value_iface_decref(c->from[i].iface);
+            avro_schema_decref(c->from[i].schema);
+        }
+    }
+    free(c);
+}
+
+int sl_converter_to_bytes(sl_converter *c, const char *topic, avro_schema_t schema,
+                          const avro_value_t *value, void **out, size_t *len, char *err,
+                          size_t errlen)
+{
+    *out = NULL;
+    *len = 0;
+    if (!value)
+        return 0;
+    return c->be->to_bytes(c, topic, schema, value, out, len, err, errlen);
+}
+
+int sl_converter_from_bytes(sl_converter *c, const char *topic, const void *bytes, size_t len,
+                            avro_value_t *value, char *err, size_t errlen)
+{
+    return c->be->from_bytes(c, topic, bytes, len, value, err, errlen);
+}

@@ -1,0 +1,53 @@
+/*
+ * converter.h - turning a record's key or value (an avro-c value with its
+ * schema, ARCHITECTURE.md section 4) into the bytes of a Kafka message and
+ * back, as Kafka Connect's Converter does (fromConnectData / toConnectData).
+ *
+ * A converter is a small struct of function pointers behind an opaque
+ * handle, like Redis's rio backends: `json` lives in converter.c; the
+ * `avro` converter (Confluent wire format through the schema registry) slots
+ * in as one more backend in the table of converter.c without touching the
+ * worker.
+ *
+ * json: Kafka Connect's JsonConverter format. With schemas.enable=true (the
+ * default, as in Kafka Connect) a message is {"schema": S, "payload": P}, S
+ * being the Connect schema (struct/int64/string..., "optional") derived from
+ * the Avro schema, P the Debezium JSON form (sluice_value_to_json); with
+ * schemas.enable=false it is P alone. from_bytes reads either form back: the
+ * Connect schema (or, without one, a schema inferred from the payload) is
+ * turned into an Avro schema, cached, and the payload is read into a fresh
+ * generic value of that schema.
+ *
+ * Ownership: to_bytes hands back a malloc'd buffer (given to librdkafka with
+ * RD_KAFKA_MSG_F_FREE, or freed by the caller); from_bytes hands back a value
+ * the caller avro_value_decref()s. Threads: a converter belongs to one task
+ * and is used from that task's thread only.
+ */
+#ifndef SL_CONVERTER_H
+#define SL_CONVERTER_H
+
+#include <avro.h>
+#include <jansson.h>
+#include <stddef.h>
+
+typedef struct sl_converter sl_converter;
+
+/* name: "json" (or Kafka Connect's class name of it). is_key: converts keys.
+ * config: the connector config; the converter reads its own keys
+ * ("<key|value>.converter.schemas.enable", ...). Returns NULL with err set. */
+sl_converter *sl_converter_create(const char *name, int is_key, const json_t *config, char *err,
+                                  size_t errlen);
+void sl_converter_destroy(sl_converter *conv);
+
+/* value NULL (tombstone, or no key) gives *out NULL, *len 0. Returns 0, or -1
+ * with err naming the topic and the reason. */
+int sl_converter_to_bytes(sl_converter *conv, const char *topic, avro_schema_t schema,
+                          const avro_value_t *value, void **out, size_t *len, char *err,
+                          size_t errlen);
+
+/* bytes NULL (a tombstone) or a JSON null gives value->iface == NULL. Returns
+ * 0 with *value owned by the caller, or -1 with err set. */
+int sl_converter_from_bytes(sl_converter *conv, const char *topic, const void *bytes, size_t len,
+                            avro_value_t *value, char *err, size_t errlen);
+
+#endif

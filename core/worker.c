@@ -1,0 +1,459 @@
+/*
+ * worker.c - the worker's life cycle: options, the shared producer and its
+ * poll thread, the internal topics, the stored source offsets, status
+ * records, and `sluice worker`.
+ *
+ * Start-up order: producer (idempotent, acks=all) and its poll thread ->
+ * create _sluice_offsets/_sluice_configs/_sluice_status (compacted) when
+ * missing -> read _sluice_offsets from the beginning to its end with an
+ * assigned consumer (no group: the whole topic, every partition) into a
+ * key -> position map -> load pipelines and start one thread per task.
+ * Stop: tell every task, join them (a source writes its last acknowledged
+ * position and waits for that write), flush the producer, stop polling.
+ *
+ * _sluice_offsets record (as Kafka Connect's OffsetStorageWriter):
+ *   key   ["<connector>",{"task":N}]   compact JSON text
+ *   value the source position JSON text, e.g. {"seq": 41}
+ * _sluice_status record (as Kafka Connect's KafkaStatusBackingStore):
+ *   key   status-connector-<connector> | status-task-<connector>-<N>
+ *   value {"state":"RUNNING|FAILED|PAUSED","trace":<text|null>,"worker_id":..,"generation":0}
+ *
+ * Threads: control thread (create/start/stop), producer-poll thread (this
+ * file: delivery reports), one thread per task (worker_source.c,
+ * worker_sink.c).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "logging.h"
+#include "worker_int.h"
+
+#define OFF(f) offsetof(sl_worker_conf, f)
+static const sl_option worker_options[] = {
+    {"bootstrap.servers", SL_OPT_STRING, "localhost:9092", OFF(bootstrap_servers),
+     "Kafka-protocol brokers the worker produces to and consumes from"},
+    {"plugin.path", SL_OPT_STRING, NULL, OFF(plugin_path),
+     "Directory of connector plugins (<name>.so); default: plugins/ next to the executable"},
+    {"pipelines.dir", SL_OPT_STRING, NULL, OFF(pipelines_dir),
+     "Directory of pipeline files (*.json), each expanded into connectors"},
+    {"group.id", SL_OPT_STRING, "sluice-worker", OFF(group_id),
+     "The worker's cluster; names it in status records"},
+    {"offset.flush.interval.ms", SL_OPT_INT, "1000", OFF(offset_flush_interval_ms),
+     "How often sources store positions and sinks flush and commit", 1, INT64_MAX},
+    {"sink.flush.records", SL_OPT_INT, "20000", OFF(sink_flush_records),
+     "A sink also flushes after this many records", 1, INT64_MAX},
+    {"listeners", SL_OPT_STRING, "http://:8083", OFF(listeners),
+     "REST API listeners (accepted and stored; the REST API is not served yet)"},
+    {NULL},
+};
+#undef OFF
+
+int64_t sl_worker_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sl_wtask_sleep(sl_wtask *wt, int64_t ms)
+{
+    int64_t end = sl_worker_now_ms() + ms;
+    while (!atomic_load(&wt->stop) && sl_worker_now_ms() < end) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+void sl_worker_offset_key(const char *connector, int task_id, char *buf, size_t len)
+{
+    json_t *k = json_pack("[s,{s:i}]", connector, "task", task_id);
+    char *text = k ? json_dumps(k, JSON_COMPACT) : NULL;
+    snprintf(buf, len, "%s", text ? text : "");
+    free(text);
+    json_decref(k);
+}
+
+/* ======================================================================== */
+/* Producer and delivery reports                                            */
+/* ======================================================================== */
+
+/* runs on: the producer-poll thread */
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    sl_dr_tag *tag = m->_private;
+    if (!tag)
+        return;
+    sl_wtask *wt = tag->wt;
+    if (m->err) {
+        int expected = 0;
+        atomic_compare_exchange_strong(&wt->failed_delivery, &expected, (int)m->err);
+    }
+    if (tag->kind == SL_DR_BATCH)
+        atomic_fetch_sub(&((sl_inflight *)tag)->outstanding, 1);
+    else
+        atomic_store(&((sl_offset_write *)tag)->state, m->err ? 3 : 2);
+}
+
+static void *poll_main(void *arg)
+{
+    sl_worker *w = arg;
+    while (!atomic_load(&w->stopping) || rd_kafka_outq_len(w->producer) > 0) {
+        rd_kafka_poll(w->producer, 100);
+        if (atomic_load(&w->stopping) == 2) /* stop even with messages left */
+            break;
+    }
+    return NULL;
+}
+
+static int conf_set(rd_kafka_conf_t *c, const char *k, const char *v, char *err, size_t errlen)
+{
+    char e[256];
+    if (rd_kafka_conf_set(c, k, v, e, sizeof(e)) == RD_KAFKA_CONF_OK)
+        return 0;
+    snprintf(err, errlen, "librdkafka %s=%s: %s", k, v, e);
+    return -1;
+}
+
+static int producer_create(sl_worker *w, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    char e[512];
+    if (conf_set(c, "bootstrap.servers", w->conf.bootstrap_servers, err, errlen) ||
+        conf_set(c, "enable.idempotence", "true", err, errlen) ||
+        conf_set(c, "acks", "all", err, errlen) || conf_set(c, "linger.ms", "5", err, errlen) ||
+        conf_set(c, "client.id", w->worker_id, err, errlen)) {
+        rd_kafka_conf_destroy(c);
+        return -1;
+    }
+    rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
+    if (!(w->producer = rd_kafka_new(RD_KAFKA_PRODUCER, c, e, sizeof(e)))) {
+        snprintf(err, errlen, "producer for %s: %s", w->conf.bootstrap_servers, e);
+        return -1;
+    }
+    return 0;
+}
+
+/* ======================================================================== */
+/* Internal topics                                                           */
+/* ======================================================================== */
+
+static int topics_create(sl_worker *w, char *err, size_t errlen)
+{
+    const char *names[] = {SL_OFFSETS_TOPIC, SL_CONFIGS_TOPIC, SL_STATUS_TOPIC};
+    rd_kafka_NewTopic_t *nt[3];
+    char e[256];
+    int rc = 0;
+    for (int i = 0; i < 3; i++) {
+        nt[i] = rd_kafka_NewTopic_new(names[i], 1, 1, e, sizeof(e));
+        rd_kafka_NewTopic_set_config(nt[i], "cleanup.policy", "compact");
+    }
+    rd_kafka_queue_t *q = rd_kafka_queue_new(w->producer);
+    rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(w->producer, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_request_timeout(opt, 15000, e, sizeof(e));
+    rd_kafka_CreateTopics(w->producer, nt, 3, opt, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 20000);
+    const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
+    if (!res) {
+        snprintf(err, errlen, "creating internal topics at %s: %s", w->conf.bootstrap_servers,
+                 ev ? rd_kafka_event_error_string(ev) : "no answer within 20 s");
+        rc = -1;
+    } else {
+        size_t n;
+        const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &n);
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            rd_kafka_resp_err_t te = rd_kafka_topic_result_error(tr[i]);
+            if (te && te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+                snprintf(err, errlen, "creating topic %s: %s", rd_kafka_topic_result_name(tr[i]),
+                         rd_kafka_topic_result_error_string(tr[i]));
+                rc = -1;
+            }
+        }
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(opt);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy_array(nt, 3);
+    return rc;
+}
+
+/* ======================================================================== */
+/* Reading _sluice_offsets                                                   */
+/* ======================================================================== */
+
+/* Every partition of the topic, from the beginning to the high watermark
+ * seen at start; later records of a key replace earlier ones, a null value
+ * deletes. */
+static int offsets_read(sl_worker *w, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    char e[512];
+    int rc = -1;
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_partition_list_t *tps = NULL;
+    if (conf_set(c, "bootstrap.servers", w->conf.bootstrap_servers, err, errlen) ||
+        conf_set(c, "group.id", w->conf.group_id, err, errlen) ||
+        conf_set(c, "enable.auto.commit", "false", err, errlen)) {
+        rd_kafka_conf_destroy(c);
+        return -1;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e, sizeof(e));
+    if (!rk) {
+        snprintf(err, errlen, "offsets reader: %s", e);
+        return -1;
+    }
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, SL_OFFSETS_TOPIC, NULL);
+    rd_kafka_resp_err_t me = rd_kafka_metadata(rk, 0, rkt, &md, 15000);
+    if (me || md->topic_cnt != 1 || md->topics[0].err) {
+        snprintf(err, errlen, "metadata of %s: %s", SL_OFFSETS_TOPIC,
+                 rd_kafka_err2str(me ? me : md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+        goto done;
+    }
+    int nparts = md->topics[0].partition_cnt;
+    int64_t *high = calloc((size_t)nparts + 1, sizeof(*high));
+    int64_t remaining = 0;
+    tps = rd_kafka_topic_partition_list_new(nparts);
+    for (int i = 0; i < nparts; i++) {
+        int64_t lo = 0, hi = 0;
+        int32_t p = md->topics[0].partitions[i].id;
+        if ((me = rd_kafka_query_watermark_offsets(rk, SL_OFFSETS_TOPIC, p, &lo, &hi, 15000))) {
+            snprintf(err, errlen, "%s-%d: watermarks: %s", SL_OFFSETS_TOPIC, p, rd_kafka_err2str(me));
+            free(high);
+            goto done;
+        }
+        high[i] = hi;
+        remaining += hi > lo ? 1 : 0;
+        rd_kafka_topic_partition_list_add(tps, SL_OFFSETS_TOPIC, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+    rd_kafka_assign(rk, tps);
+    int64_t deadline = sl_worker_now_ms() + 30000, records = 0;
+    while (remaining > 0 && sl_worker_now_ms() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m)
+            continue;
+        if (!m->err && m->key) {
+            char *key = strndup(m->key, m->key_len);
+            if (m->payload)
+                json_object_set_new(w->offsets, key, json_stringn(m->payload, m->len));
+            else
+                json_object_del(w->offsets, key);
+            free(key);
+            records++;
+        }
+        for (int i = 0; !m->err && i < nparts; i++)
+            if (md->topics[0].partitions[i].id == m->partition && m->offset + 1 == high[i])
+                remaining--;
+        rd_kafka_message_destroy(m);
+    }
+    free(high);
+    if (remaining > 0) {
+        snprintf(err, errlen, "%s: not read to its end within 30 s", SL_OFFSETS_TOPIC);
+        goto done;
+    }
+    sl_info("worker", "read %lld offset records of %s: %zu positions", (long long)records,
+            SL_OFFSETS_TOPIC, json_object_size(w->offsets));
+    rc = 0;
+done:
+    if (tps)
+        rd_kafka_topic_partition_list_destroy(tps);
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+/* ======================================================================== */
+/* Status                                                                    */
+/* ======================================================================== */
+
+void sl_worker_status(sl_worker *w, const char *connector, int task_id, const char *state,
+                      const char *trace)
+{
+    char key[512];
+    if (task_id < 0)
+        snprintf(key, sizeof(key), "status-connector-%s", connector);
+    else
+        snprintf(key, sizeof(key), "status-task-%s-%d", connector, task_id);
+    if (!strcmp(state, "FAILED"))
+        sl_error("worker", "%s: %s%s%s", key, state, trace ? ": " : "", trace ? trace : "");
+    else
+        sl_info("worker", "%s: %s", key, state);
+    json_t *v = json_pack("{s:s, s:s?, s:s, s:i}", "state", state, "trace", trace, "worker_id",
+                          w->worker_id, "generation", 0);
+    char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    json_decref(v);
+    if (!text || !w->producer) {
+        free(text);
+        return;
+    }
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        w->producer, RD_KAFKA_V_TOPIC(SL_STATUS_TOPIC), RD_KAFKA_V_KEY(key, strlen(key)),
+        RD_KAFKA_V_VALUE(text, strlen(text)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+        RD_KAFKA_V_OPAQUE(NULL), RD_KAFKA_V_END);
+    if (e) {
+        sl_warn("worker", "status %s not written to %s: %s", key, SL_STATUS_TOPIC, rd_kafka_err2str(e));
+        free(text);
+    }
+}
+
+/* ======================================================================== */
+/* Life cycle                                                                */
+/* ======================================================================== */
+
+static char *default_plugin_path(void)
+{
+    char exe[PATH_MAX], path[PATH_MAX + 16];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return strdup("plugins");
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = 0;
+    snprintf(path, sizeof(path), "%s/plugins", exe);
+    return strdup(path);
+}
+
+sl_worker *sl_worker_create(int argc, char **argv, char *err, size_t errlen)
+{
+    sl_worker *w = calloc(1, sizeof(*w));
+    if (!w) {
+        snprintf(err, errlen, "worker: out of memory");
+        return NULL;
+    }
+    if (sl_config_defaults(worker_options, &w->conf, err, errlen) ||
+        sl_config_parse_args(worker_options, &w->conf, argc, argv, err, errlen))
+        goto fail;
+    if (!w->conf.plugin_path && !(w->conf.plugin_path = default_plugin_path()))
+        goto fail;
+    if (!w->conf.pipelines_dir) {
+        snprintf(err, errlen, "pipelines.dir: required (a directory of pipeline *.json files)");
+        goto fail;
+    }
+    char host[64] = "localhost";
+    gethostname(host, sizeof(host) - 1);
+    snprintf(w->worker_id, sizeof(w->worker_id), "%s:%d", host, (int)getpid());
+    w->offsets = json_object();
+    if (!(w->host = sl_plugin_host_create(w->conf.plugin_path))) {
+        snprintf(err, errlen, "worker: out of memory");
+        goto fail;
+    }
+    return w;
+fail:
+    sl_worker_destroy(w);
+    return NULL;
+}
+
+int sl_worker_start(sl_worker *w, char *err, size_t errlen)
+{
+    sl_info("worker", "worker %s: bootstrap.servers=%s plugin.path=%s pipelines.dir=%s",
+            w->worker_id, w->conf.bootstrap_servers, w->conf.plugin_path, w->conf.pipelines_dir);
+    if (producer_create(w, err, errlen) != 0)
+        return -1;
+    if (pthread_create(&w->poll_thread, NULL, poll_main, w) != 0) {
+        snprintf(err, errlen, "worker: producer poll thread: %s", strerror(errno));
+        return -1;
+    }
+    w->poll_started = 1;
+    if (topics_create(w, err, errlen) != 0 || offsets_read(w, err, errlen) != 0)
+        return -1;
+    w->started = 1;
+    sl_pipelines_load(w);
+    return 0;
+}
+
+void sl_worker_stop(sl_worker *w)
+{
+    if (!w)
+        return;
+    for (sl_wtask *wt = w->tasks; wt; wt = wt->next)
+        atomic_store(&wt->stop, 1);
+    for (sl_wtask *wt = w->tasks; wt; wt = wt->next) {
+        if (wt->started)
+            pthread_join(wt->thread, NULL);
+        wt->started = 0;
+    }
+    if (w->producer) {
+        rd_kafka_resp_err_t e = rd_kafka_flush(w->producer, 10000);
+        if (e)
+            sl_warn("worker", "producer flush: %s (%d messages left)", rd_kafka_err2str(e),
+                    rd_kafka_outq_len(w->producer));
+    }
+    if (w->poll_started) {
+        atomic_store(&w->stopping, 2);
+        pthread_join(w->poll_thread, NULL);
+        w->poll_started = 0;
+    }
+}
+
+void sl_worker_destroy(sl_worker *w)
+{
+    if (!w)
+        return;
+    sl_worker_stop(w);
+    while (w->tasks) {
+        sl_wtask *wt = w->tasks;
+        w->tasks = wt->next;
+        sl_task_destroy(wt->task);
+        sl_converter_destroy(wt->key_conv);
+        sl_converter_destroy(wt->value_conv);
+        json_decref(wt->config);
+        free(wt->connector);
+        free(wt);
+    }
+    if (w->producer)
+        rd_kafka_destroy(w->producer);
+    sl_plugin_host_destroy(w->host);
+    json_decref(w->offsets);
+    sl_config_free(worker_options, &w->conf);
+    free(w);
+}
+
+static volatile sig_atomic_t got_signal;
+static void on_signal(int sig)
+{
+    got_signal = sig;
+}
+
+int sl_worker_main(int argc, char **argv)
+{
+    char err[1024];
+    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        printf("usage: sluice worker [--config FILE] [--set key=value ...]\n\noptions:\n");
+        sl_config_usage(worker_options, stdout);
+        return 0;
+    }
+    sl_worker *w = sl_worker_create(argc, argv, err, sizeof(err));
+    if (!w) {
+        fprintf(stderr, "sluice worker: %s\n", err);
+        return 2;
+    }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int rc = 0;
+    if (sl_worker_start(w, err, sizeof(err)) != 0) {
+        sl_error("worker", "%s", err);
+        rc = 1;
+    } else {
+        sl_info("worker", "started; SIGTERM or SIGINT stops it");
+        while (!got_signal) {
+            struct timespec ts = {0, 100 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        sl_info("worker", "signal %d: stopping", (int)got_signal);
+    }
+    sl_worker_destroy(w);
+    return rc;
+}

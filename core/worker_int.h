@@ -1,0 +1,116 @@
+/*
+ * worker_int.h - what worker.c, worker_source.c, worker_sink.c and
+ * pipeline.c share (private to the worker; worker.h is the public side).
+ *
+ * One sl_worker holds the config, the plugin host, ONE idempotent producer
+ * (acks=all) shared by every source task and by the offset / status writers,
+ * and a list of sl_wtask, one per running task, each with its own thread.
+ *
+ * Delivery reports: the producer-poll thread (worker.c) calls rd_kafka_poll;
+ * each message's opaque is NULL (status: nobody waits) or points to an
+ * sl_dr_tag that says what to update: a source batch's in-flight counter or
+ * a task's offset write. Those are atomics: the only cross-thread hand-off
+ * between the poll thread and a task thread.
+ */
+#ifndef SL_WORKER_INT_H
+#define SL_WORKER_INT_H
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "converter.h"
+#include "plugin_host.h"
+#include "worker.h"
+
+#define SL_OFFSETS_TOPIC "_sluice_offsets"
+#define SL_CONFIGS_TOPIC "_sluice_configs"
+#define SL_STATUS_TOPIC  "_sluice_status"
+
+#define SL_POS_MAX   512 /* longest source position text kept */
+#define SL_RING_SIZE 64  /* source batches in flight per task */
+
+typedef struct sl_worker_conf {
+    char *bootstrap_servers, *plugin_path, *pipelines_dir, *group_id, *listeners;
+    int64_t offset_flush_interval_ms;
+    int64_t sink_flush_records;
+} sl_worker_conf;
+
+enum sl_dr_kind { SL_DR_BATCH = 1, SL_DR_OFFSET };
+
+typedef struct sl_dr_tag {
+    int kind;
+    struct sl_wtask *wt;
+} sl_dr_tag;
+
+/* One polled source batch in flight: done when outstanding reaches 0. */
+typedef struct sl_inflight {
+    sl_dr_tag tag;
+    atomic_int outstanding;
+    char position[SL_POS_MAX]; /* of the batch's last record */
+} sl_inflight;
+
+/* The task's offset write: 0 idle, 1 in flight, 2 acknowledged, 3 failed. */
+typedef struct sl_offset_write {
+    sl_dr_tag tag;
+    atomic_int state;
+    char position[SL_POS_MAX];
+} sl_offset_write;
+
+typedef struct sl_wtask {
+    struct sl_worker *w;
+    char *connector;
+    int id;
+    int is_source;
+    const sl_plugin *plugin;
+    json_t *config; /* resolved; owned */
+    sl_task *task;
+    sl_converter *key_conv, *value_conv;
+    pthread_t thread;
+    int started;
+    atomic_int stop;
+    atomic_int failed_delivery; /* an rd_kafka_resp_err_t from a delivery report */
+    int64_t retry_max_delay_ms;
+    /* source: a ring of batches in flight; [tail, head) are in use */
+    sl_inflight ring[SL_RING_SIZE];
+    unsigned head, tail;
+    sl_offset_write offw;
+    char acked[SL_POS_MAX];   /* every record up to here is acknowledged */
+    char written[SL_POS_MAX]; /* last position handed to an offset write */
+    struct sl_wtask *next;
+} sl_wtask;
+
+struct sl_worker {
+    sl_worker_conf conf;
+    sl_plugin_host *host;
+    rd_kafka_t *producer;
+    pthread_t poll_thread;
+    int poll_started, started;
+    atomic_int stopping;
+    json_t *offsets; /* key text -> position text, read from _sluice_offsets */
+    sl_wtask *tasks;
+    char worker_id[128];
+};
+
+/* worker.c */
+/* Publishes a connector (task_id < 0) or task state to _sluice_status and
+ * logs it. state: RUNNING, FAILED, PAUSED, UNASSIGNED; trace may be NULL. */
+void sl_worker_status(sl_worker *w, const char *connector, int task_id, const char *state,
+                      const char *trace);
+/* Kafka Connect's offsets key ["<connector>",{"task":N}] as compact JSON. */
+void sl_worker_offset_key(const char *connector, int task_id, char *buf, size_t len);
+int64_t sl_worker_now_ms(void);
+/* Sleeps up to ms, returning early when the task is told to stop. */
+void sl_wtask_sleep(sl_wtask *wt, int64_t ms);
+
+/* worker_source.c / worker_sink.c: the task threads. */
+void *sl_source_thread(void *arg);
+void *sl_sink_thread(void *arg);
+
+/* pipeline.c: loads every *.json of pipelines.dir and starts its tasks
+ * (appending them to w->tasks). Problems are logged and skipped. */
+void sl_pipelines_load(sl_worker *w);
+
+#endif
