@@ -252,6 +252,13 @@ void sl_broker_describe_configs(sl_broker *b, sl_config_fn fn, void *arg);
 int sl_server_start(sl_broker *b, char *err, size_t errlen);
 void sl_server_stop(sl_broker *b);
 void sl_server_mark_dirty(sl_broker *b, sl_partition *p);
+/* Bytes were appended to p: it joins the next sync cycle, and when the
+ * broker acknowledges from the page cache its high watermark moves now. */
+void sl_server_appended(sl_broker *b, sl_partition *p);
+/* Answer a finished response to a request that appended (or not): after
+ * the next sync cycle when acks wait for fsync, at once otherwise (waking
+ * long-poll fetches that the appended bytes may satisfy). */
+void sl_resp_answer_appended(sl_resp *r, int appended);
 void sl_server_partition_gone(sl_broker *b, sl_partition *p); /* deleted topic */
 void sl_server_wake_fetches(sl_broker *b); /* high watermarks moved */
 sl_resp *sl_resp_new(sl_conn *c, int16_t key, int16_t ver, int32_t corr);

@@ -445,9 +445,7 @@ static int write_records(sl_broker *b, const char *gid, const rec *recs, int n)
         return KERR_COORDINATOR_NOT_AVAILABLE;
     }
     kw_free(&w);
-    sl_server_mark_dirty(b, p);
-    if (!b->flush_on_ack)
-        sl_log_set_high_watermark(p->log, sl_log_end_offset(p->log));
+    sl_server_appended(b, p);
     return 0;
 }
 
@@ -500,21 +498,30 @@ static void write_group_metadata(sl_broker *b, group *g, int tombstone)
 static void answer_join(sl_broker *b, group *g, member *m, int16_t err);
 static void try_complete_join(sl_broker *b, group *g);
 
+/* Answer m's held SyncGroup (if any) with err and, on success, its
+ * assignment; the response is no longer held by the group. */
+static void answer_sync(member *m, int16_t err)
+{
+    sl_resp *r = m->sync_resp;
+    if (!r)
+        return;
+    m->sync_resp = NULL;
+    r->held = 0;
+    if (r->api_version >= 1)
+        kw_i32(&r->w, 0);
+    kw_i16(&r->w, err);
+    int32_t len = err ? 0 : m->assignment_len;
+    kw_i32(&r->w, len);
+    if (len > 0)
+        memcpy(kw_space(&r->w, (size_t)len), m->assignment, (size_t)len);
+    sl_resp_finish(r);
+    sl_resp_ready(r);
+}
+
 static void fail_sync_waiters(group *g, int16_t err)
 {
-    for (member *m = g->members; m; m = m->next) {
-        sl_resp *r = m->sync_resp;
-        if (!r)
-            continue;
-        m->sync_resp = NULL;
-        r->held = 0;
-        if (r->api_version >= 1)
-            kw_i32(&r->w, 0);
-        kw_i16(&r->w, err);
-        kw_i32(&r->w, 0); /* assignment: empty bytes */
-        sl_resp_finish(r);
-        sl_resp_ready(r);
-    }
+    for (member *m = g->members; m; m = m->next)
+        answer_sync(m, err);
 }
 
 static uint64_t max_rebalance_timeout(group *g)
@@ -555,17 +562,7 @@ static void remove_member(sl_broker *b, group *g, member *m, const char *why)
     if (m->join_resp) {
         answer_join(b, g, m, KERR_UNKNOWN_MEMBER_ID);
     }
-    if (m->sync_resp) {
-        sl_resp *r = m->sync_resp;
-        m->sync_resp = NULL;
-        r->held = 0;
-        if (r->api_version >= 1)
-            kw_i32(&r->w, 0);
-        kw_i16(&r->w, KERR_UNKNOWN_MEMBER_ID);
-        kw_i32(&r->w, 0);
-        sl_resp_finish(r);
-        sl_resp_ready(r);
-    }
+    answer_sync(m, KERR_UNKNOWN_MEMBER_ID);
     sl_info(GRP, "group %s: member %s left: %s", g->id, m->id, why);
     if (streq(g->leader, m->id)) {
         free(g->leader);
@@ -609,8 +606,6 @@ static const char *select_protocol(group *g)
         int votes = 0;
         for (member *m = g->members; m; m = m->next)
             for (int j = 0; j < m->nprotos; j++) {
-                int supported_by_all = 1; /* a member votes for its first candidate */
-                (void)supported_by_all;
                 if (streq(m->protos[j].name, cand)) {
                     votes += j == 0 ? 2 : 1;
                     break;
@@ -802,7 +797,8 @@ static int load_batch(uint8_t *p, size_t len, void *arg)
     int64_t *count = arg;
     int n = (int32_t)sl_be32(p + 57);
     size_t off = SL_BATCH_HEADER_SIZE;
-    if ((sl_be32(p + 21) >> 16 & 0x27) != 0) /* compressed or control: ours never are */
+    if (((p[21] << 8 | p[22]) & (SL_BATCH_ATTR_CODEC_MASK | SL_BATCH_ATTR_CONTROL)) != 0)
+        /* compressed or control: the coordinator never writes those */
         return 0;
     for (int i = 0; i < n; i++) {
         int64_t rl, x, kl, vl;
@@ -1210,16 +1206,7 @@ int sl_group_sync(sl_broker *b, sl_conn *c, const sl_request *req, kr *r)
     }
     /* CompletingRebalance: hold until the leader's assignment arrives */
     resp->held = 1;
-    if (m->sync_resp) {
-        sl_resp *old = m->sync_resp;
-        m->sync_resp = NULL;
-        old->held = 0;
-        if (old->api_version >= 1)
-            kw_i32(&old->w, 0);
-        kw_i16(&old->w, KERR_REBALANCE_IN_PROGRESS);
-        kw_i32(&old->w, 0);
-        h_done(old);
-    }
+    answer_sync(m, KERR_REBALANCE_IN_PROGRESS); /* a repeated SyncGroup supersedes */
     m->sync_resp = resp;
     if (!streq(g->leader, m->id))
         return 0;
@@ -1245,21 +1232,8 @@ int sl_group_sync(sl_broker *b, sl_conn *c, const sl_request *req, kr *r)
     write_group_metadata(b, g, 0);
     sl_info(GRP, "group %s: stable at generation %d with %d member(s)", g->id, g->generation,
             g->nmembers);
-    for (member *x = g->members; x; x = x->next) {
-        sl_resp *sr = x->sync_resp;
-        if (!sr)
-            continue;
-        x->sync_resp = NULL;
-        sr->held = 0;
-        if (sr->api_version >= 1)
-            kw_i32(&sr->w, 0);
-        kw_i16(&sr->w, KERR_NONE);
-        kw_i32(&sr->w, x->assignment_len);
-        if (x->assignment_len > 0)
-            memcpy(kw_space(&sr->w, (size_t)x->assignment_len), x->assignment,
-                   (size_t)x->assignment_len);
-        h_done(sr);
-    }
+    for (member *x = g->members; x; x = x->next)
+        answer_sync(x, KERR_NONE);
     return 0;
 }
 
@@ -1468,10 +1442,7 @@ int sl_group_offset_commit(sl_broker *b, sl_conn *c, const sl_request *req, kr *
         commit_flush(b, g->id, recs, errpos, nrec, w, &wrote);
     free(gname);
     sl_resp_finish(resp);
-    if (wrote && b->flush_on_ack)
-        sl_resp_wait_sync(resp);
-    else
-        sl_resp_ready(resp);
+    sl_resp_answer_appended(resp, wrote);
     return 0;
 }
 
@@ -1666,9 +1637,6 @@ int sl_group_delete(sl_broker *b, sl_conn *c, const sl_request *req, kr *r)
     }
     free(ids);
     sl_resp_finish(resp);
-    if (wrote && b->flush_on_ack)
-        sl_resp_wait_sync(resp);
-    else
-        sl_resp_ready(resp);
+    sl_resp_answer_appended(resp, wrote);
     return 0;
 }

@@ -441,9 +441,7 @@ static int16_t produce_partition(sl_broker *b, sl_conn *c, sl_partition *p, uint
     *appended = 1;
     atomic_fetch_add(&sl_broker_metrics.messages_in, (uint64_t)pc.records);
     atomic_fetch_add(&sl_broker_metrics.batches_in, 1);
-    sl_server_mark_dirty(b, p);
-    if (!b->flush_on_ack)
-        sl_log_set_high_watermark(p->log, sl_log_end_offset(p->log));
+    sl_server_appended(b, p);
     return (int16_t)pa.err;
 }
 
@@ -518,13 +516,7 @@ static int h_produce(sl_broker *b, sl_conn *c, const sl_request *req, kr *r)
         return 0;
     }
     sl_resp_finish(resp);
-    if (appended_any && b->flush_on_ack) {
-        sl_resp_wait_sync(resp);
-    } else {
-        sl_resp_ready(resp);
-        if (appended_any)
-            sl_server_wake_fetches(b);
-    }
+    sl_resp_answer_appended(resp, appended_any);
     return 0;
 }
 
@@ -712,7 +704,6 @@ static int h_list_offsets(sl_broker *b, sl_conn *c, const sl_request *req, kr *r
     kr_i32(r); /* replica_id */
     if (v >= 2)
         kr_i8(r); /* isolation_level: no transactions, LSO == HW */
-    const uint8_t *start = r->p;
     /* validate first */
     {
         kr t = *r;
@@ -732,7 +723,6 @@ static int h_list_offsets(sl_broker *b, sl_conn *c, const sl_request *req, kr *r
         if (t.err || r->err)
             return -1;
     }
-    (void)start;
     sl_resp *resp = sl_resp_new(c, req->api_key, req->api_version, req->correlation_id);
     kw *w = &resp->w;
     if (v >= 2)

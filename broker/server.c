@@ -603,6 +603,25 @@ void sl_server_mark_dirty(sl_broker *b, sl_partition *p)
 /* Runs on: a libuv pool thread. Worker k syncs points k, k+W, k+2W, ... so
  * the partitions of one cycle are flushed in parallel (latency no longer
  * grows with the number of dirty partitions). */
+void sl_server_appended(sl_broker *b, sl_partition *p)
+{
+    sl_server_mark_dirty(b, p);
+    if (!b->flush_on_ack)
+        sl_log_set_high_watermark(p->log, sl_log_end_offset(p->log));
+}
+
+void sl_resp_answer_appended(sl_resp *r, int appended)
+{
+    sl_broker *b = r->conn->b;
+    if (appended && b->flush_on_ack) {
+        sl_resp_wait_sync(r);
+        return;
+    }
+    sl_resp_ready(r);
+    if (appended)
+        sl_server_wake_fetches(b);
+}
+
 static void sync_work(uv_work_t *req)
 {
     sl_broker *b = req->data;
