@@ -1215,6 +1215,19 @@ int sl_task_flush(sl_task *t)
     return end_call(t, rc);
 }
 
+int sl_task_has_precommit(const sl_task *t)
+{
+    return t->plugin->def->kind == SLUICE_SINK && t->plugin->def->sink.precommit != NULL;
+}
+
+int sl_task_precommit(sl_task *t, sluice_offset *offsets, size_t n)
+{
+    int rc = not_ready(t, "precommit", SLUICE_SINK);
+    if (rc == SLUICE_OK)
+        rc = t->plugin->def->sink.precommit(t->state, &t->ctx, offsets, n);
+    return end_call(t, rc);
+}
+
 void sl_task_close(sl_task *t)
 {
     const sluice_plugin_def *d = t->plugin->def;

@@ -83,6 +83,9 @@ int sl_task_poll(sl_task *task, sluice_batch *batch);
 int sl_task_commit(sl_task *task, const char *position);
 int sl_task_put(sl_task *task, const sluice_record *records, size_t n);
 int sl_task_flush(sl_task *task);
+/* The sink's optional preCommit (sluice_sink_ops.precommit). */
+int sl_task_has_precommit(const sl_task *task);
+int sl_task_precommit(sl_task *task, sluice_offset *offsets, size_t n);
 void sl_task_close(sl_task *task);
 
 const char *sl_task_error(const sl_task *task);

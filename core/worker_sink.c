@@ -9,7 +9,9 @@
  * the plugin's flush() returned OK (ARCHITECTURE.md 7), so a crash
  * re-delivers at most what was put since the last successful flush.
  * Flush happens every offset.flush.interval.ms, after sink.flush.records
- * records, and on stop.
+ * records, and on stop. A sink with a preCommit callback (S3) is never
+ * flushed: it is asked instead which offsets its target already holds, and
+ * only those are committed.
  *
  * Errors: SLUICE_RETRY from put or flush backs off (100 ms doubling up to
  * errors.retry.delay.max.ms) and retries the same batch; SLUICE_ERROR and
@@ -31,6 +33,7 @@ typedef struct sink_state {
     sl_wtask *wt;
     rd_kafka_t *rk;
     rd_kafka_topic_partition_list_t *pending; /* offsets to commit after a flush */
+    rd_kafka_topic_partition_list_t *committed; /* preCommit sinks: what was committed */
     rd_kafka_message_t *msgs[SINK_BATCH];
     sluice_record recs[SINK_BATCH];
     avro_value_t keys[SINK_BATCH], values[SINK_BATCH];
@@ -123,6 +126,8 @@ static int batch_add(sink_state *s, rd_kafka_message_t *m, char *err, size_t err
         .value_schema = s->values[i].iface ? avro_value_get_schema(&s->values[i]) : NULL,
         .value = s->values[i].iface ? &s->values[i] : NULL,
         .timestamp_ms = rd_kafka_message_timestamp(m, &tt),
+        .partition = m->partition,
+        .offset = m->offset,
     };
     s->msgs[i] = m;
     s->n++;
@@ -163,12 +168,59 @@ static int outcome(sink_state *s, int rc, char *err, size_t errlen)
     return -1;
 }
 
+/* A preCommit sink lowers each pending offset to what its target holds;
+ * the partitions it wants nothing committed for yet are left out. */
+static int precommit(sink_state *s, char *err, size_t errlen)
+{
+    sl_wtask *wt = s->wt;
+    rd_kafka_topic_partition_list_t *p = s->pending;
+    sluice_offset *offs = calloc((size_t)p->cnt, sizeof(*offs));
+    if (!offs) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < p->cnt; i++)
+        offs[i] = (sluice_offset){p->elems[i].topic, p->elems[i].partition, p->elems[i].offset};
+    int r = outcome(s, sl_task_precommit(wt->task, offs, (size_t)p->cnt), err, errlen);
+    if (r == 0) {
+        rd_kafka_topic_partition_list_t *commit = rd_kafka_topic_partition_list_new(p->cnt);
+        for (int i = 0; i < p->cnt; i++) {
+            rd_kafka_topic_partition_t *done = rd_kafka_topic_partition_list_find(
+                s->committed, p->elems[i].topic, p->elems[i].partition);
+            if (offs[i].offset < 0 || offs[i].offset > p->elems[i].offset ||
+                (done && done->offset >= offs[i].offset))
+                continue; /* nothing new is durable there */
+            if (!done)
+                done = rd_kafka_topic_partition_list_add(s->committed, p->elems[i].topic,
+                                                         p->elems[i].partition);
+            done->offset = offs[i].offset;
+            rd_kafka_topic_partition_list_add(commit, p->elems[i].topic, p->elems[i].partition)
+                ->offset = offs[i].offset;
+        }
+        if (commit->cnt > 0) {
+            rd_kafka_resp_err_t e = rd_kafka_commit(s->rk, commit, 0);
+            if (e)
+                sl_warn(wt->connector, "task %d: committing offsets: %s", wt->id,
+                        rd_kafka_err2str(e));
+        }
+        rd_kafka_topic_partition_list_destroy(commit);
+    }
+    free(offs);
+    return r;
+}
+
 /* flush, then commit what was flushed. Returns 0, 1 (retry later), -1. */
 static int flush_commit(sink_state *s, char *err, size_t errlen)
 {
     sl_wtask *wt = s->wt;
     if (s->pending->cnt == 0 && s->unflushed == 0)
         return 0;
+    if (sl_task_has_precommit(wt->task)) { /* pending stays: offsets only grow */
+        int r = precommit(s, err, errlen);
+        if (r == 0)
+            s->unflushed = 0;
+        return r;
+    }
     int r = outcome(s, sl_task_flush(wt->task), err, errlen);
     if (r != 0)
         return r;
@@ -229,6 +281,7 @@ void *sl_sink_thread(void *arg)
     }
     s->wt = wt;
     s->pending = rd_kafka_topic_partition_list_new(8);
+    s->committed = rd_kafka_topic_partition_list_new(8);
     if (sl_task_open(wt->task) != SLUICE_OK) {
         snprintf(err, sizeof(err), "%s", sl_task_error(wt->task));
         goto out;
@@ -250,6 +303,8 @@ out:
         }
         if (s->pending)
             rd_kafka_topic_partition_list_destroy(s->pending);
+        if (s->committed)
+            rd_kafka_topic_partition_list_destroy(s->committed);
         free(s);
     }
     sl_task_close(wt->task);

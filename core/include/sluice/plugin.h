@@ -53,7 +53,7 @@ extern "C" {
  * ------------------------------------------------------------------------- */
 
 #define SLUICE_PLUGIN_MAGIC       0x534c4350u /* "SLCP" */
-#define SLUICE_PLUGIN_ABI_VERSION 1u
+#define SLUICE_PLUGIN_ABI_VERSION 2u
 
 #define SLUICE_STR_(x) #x
 #define SLUICE_STR(x)  SLUICE_STR_(x)
@@ -131,7 +131,18 @@ typedef struct sluice_record {
     size_t n_headers;
     int64_t timestamp_ms; /* event time; 0 = let the host stamp it */
     const char *position; /* JSON text the source defines; NULL for sinks */
+    /* ABI 2. Sinks: where the record was read (Kafka partition and offset);
+     * sources leave them 0, the partitioner decides. */
+    int32_t partition;
+    int64_t offset;
 } sluice_record;
+
+/* A consumed position a sink may commit: the next offset to read. */
+typedef struct sluice_offset {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+} sluice_offset;
 
 /* ---------------------------------------------------------------------------
  * The host context
@@ -260,6 +271,16 @@ typedef struct sluice_sink_ops {
     /* Makes everything put so far durable. OK = the host may commit it. */
     int (*flush)(void *task, sluice_ctx *ctx);
     void (*close)(void *task, sluice_ctx *ctx);
+    /* Optional (ABI 2), Kafka Connect's preCommit. When set, the host never
+     * calls flush: every offset.flush.interval.ms, and before close, it
+     * passes the next offset after the last record put per partition, and
+     * the plugin lowers each to the first offset not yet durable in its
+     * target (an S3 sink: the start of the first object still open). The
+     * host commits what comes back. This lets a sink cut its output at
+     * boundaries the records decide (flush.size), so a replay after a crash
+     * rewrites the same objects. Records of an object still open when the
+     * task closes are re-delivered to the next task. */
+    int (*precommit)(void *task, sluice_ctx *ctx, sluice_offset *offsets, size_t n);
 } sluice_sink_ops;
 
 typedef enum sluice_plugin_kind { SLUICE_SOURCE = 1, SLUICE_SINK = 2 } sluice_plugin_kind;
