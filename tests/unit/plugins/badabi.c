@@ -23,7 +23,7 @@ static void bad_close(void *task, sluice_ctx *ctx)
 
 SLUICE_PLUGIN_EXPORT const sluice_plugin_def sluice_plugin = {
     .magic = SLUICE_PLUGIN_MAGIC,
-    .abi_version = SLUICE_PLUGIN_ABI_VERSION + 98,
+    .abi_version = 99, /* a version this sluice never spoke */
     .struct_size = sizeof(sluice_plugin_def),
     .signature = SLUICE_PLUGIN_SIGNATURE,
     .name = "badabi",
