@@ -202,6 +202,11 @@ static void usage(void)
 
 int sl_broker_main(int argc, char **argv)
 {
+    return sl_broker_run(argc, argv, NULL);
+}
+
+int sl_broker_run(int argc, char **argv, const sl_broker_embed *embed)
+{
     sl_broker *b = calloc(1, sizeof(*b));
     char err[1024];
     int rc = 1;
@@ -231,6 +236,7 @@ int sl_broker_main(int argc, char **argv)
         goto out;
     }
     b->flush_on_ack = b->conf.log_flush_interval_messages <= 1;
+    b->embed = embed;
     if (split_dirs(b, err, sizeof(err))) {
         sl_error(SL_BROKER_COMPONENT, "%s", err);
         goto out;
@@ -259,6 +265,8 @@ int sl_broker_main(int argc, char **argv)
     sl_info(SL_BROKER_COMPONENT, "node %lld started: %zu topics, data in %s, durability: %s",
             (long long)b->conf.node_id, b->ntopics, b->conf.log_dirs,
             b->flush_on_ack ? "fsync before ack (group commit)" : "page cache, periodic flush");
+    if (embed && embed->started)
+        embed->started(embed->arg);
     uv_run(b->loop, UV_RUN_DEFAULT);
     sl_admin_stop(b);
     sl_topics_close_all(b);

@@ -10,6 +10,8 @@
  */
 #ifndef SL_BROKER_INTERNAL_H
 #define SL_BROKER_INTERNAL_H
+
+#include "broker.h"
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -214,6 +216,8 @@ struct sl_broker {
     uv_timer_t retention_timer;
     uv_timer_t flush_timer;
     uv_signal_t sigint, sigterm;
+    const struct sl_broker_embed *embed; /* sluice run: the roles beside us */
+    uv_async_t shutdown;                 /* sl_broker_shutdown(), any thread */
     int stopping;
     void *admin; /* metrics.c */
     struct sl_cleaner *cleaner; /* cleaner.c */

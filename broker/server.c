@@ -882,9 +882,31 @@ fail:
     return -1;
 }
 
+/* The one running broker, for sl_broker_shutdown(); set while it serves. */
+static _Atomic(sl_broker *) running;
+
+static void on_shutdown(uv_async_t *a)
+{
+    sl_server_stop(a->data);
+}
+
+void sl_broker_shutdown(void)
+{
+    sl_broker *b = atomic_load(&running);
+    if (b)
+        uv_async_send(&b->shutdown);
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
     sl_broker *b = s->data;
+    if (b->embed && b->embed->stopping) {
+        sl_info(SL_BROKER_COMPONENT, "signal %d: stopping the other roles first", signum);
+        const sl_broker_embed *e = b->embed;
+        b->embed = NULL; /* a second signal stops the broker at once */
+        e->stopping(e->arg);
+        return;
+    }
     sl_info(SL_BROKER_COMPONENT, "signal %d: shutting down", signum);
     sl_server_stop(b);
 }
@@ -963,6 +985,9 @@ int sl_server_start(sl_broker *b, char *err, size_t errlen)
     uv_signal_init(b->loop, &b->sigterm);
     b->sigterm.data = b;
     uv_signal_start(&b->sigterm, on_signal, SIGTERM);
+    uv_async_init(b->loop, &b->shutdown, on_shutdown);
+    b->shutdown.data = b;
+    atomic_store(&running, b);
     sl_metrics_refresh_gauges(b);
     return 0;
 fail:
@@ -996,4 +1021,6 @@ void sl_server_stop(sl_broker *b)
     uv_close((uv_handle_t *)&b->flush_timer, NULL);
     uv_close((uv_handle_t *)&b->sigint, NULL);
     uv_close((uv_handle_t *)&b->sigterm, NULL);
+    atomic_store(&running, NULL);
+    uv_close((uv_handle_t *)&b->shutdown, NULL);
 }

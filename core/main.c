@@ -7,6 +7,7 @@
 #include "broker.h"
 #include "cli.h"
 #include "registry.h"
+#include "run.h"
 #include "worker.h"
 
 static void usage(FILE *f)
@@ -17,7 +18,7 @@ static void usage(FILE *f)
                "  broker    the Kafka-protocol log broker (--config FILE, --set key=value)\n"
                "  registry  the Avro schema registry, Confluent REST API (--config, --set)\n"
                "  worker    the connector worker: pipelines.dir of pipeline files (--config, --set)\n"
-               "  run       the embedded default: today the broker with data under ./var\n"
+               "  run       broker, registry and worker in one process, data under ./var\n"
                "\n"
                "tools (any Kafka-protocol broker, via librdkafka):\n"
                "  topics    create|list|describe|delete|alter topics\n"
@@ -44,19 +45,8 @@ int main(int argc, char **argv)
         return sl_worker_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "schemas"))
         return sl_registry_cli(argc - 1, argv + 1);
-    if (!strcmp(cmd, "run")) {
-        /* The embedded default. Later issues add the registry and worker. */
-        char *args[] = {"broker", "--set", "log.dirs=./var/broker", "--set",
-                        "listeners=PLAINTEXT://127.0.0.1:9092", NULL};
-        int n = 5, i;
-        char *all[64];
-        for (i = 0; i < n; i++)
-            all[i] = args[i];
-        for (int j = 2; j < argc && n < 63; j++)
-            all[n++] = argv[j];
-        all[n] = NULL;
-        return sl_broker_main(n, all);
-    }
+    if (!strcmp(cmd, "run"))
+        return sl_run_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "topics"))
         return sl_cli_topics(argc - 1, argv + 1);
     if (!strcmp(cmd, "produce"))
