@@ -1,7 +1,7 @@
 /*
  * converter.c - the converter table and the `json` converter (converter.h
- * has the formats). A backend is one row of `backends`: adding `avro` is
- * adding a row and its functions.
+ * has the formats). A backend is one row of `backends`; `avro` (Confluent's
+ * wire format through the registry) lives in converter_avro.c.
  *
  * json to_bytes: the Connect schema of each Avro schema is built once and
  * cached by schema pointer (sources reuse one schema per table), so per
@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "converter.h"
+#include "converter_avro.h"
 #include "sluice/envelope.h"
 
 #define CACHE_SLOTS 8
@@ -47,6 +48,7 @@ struct sl_converter {
     to_slot to[CACHE_SLOTS];
     from_slot from[CACHE_SLOTS];
     unsigned to_next, from_next, names; /* round-robin eviction; record name counter */
+    sl_avro_conv *avro;                  /* the avro backend's state */
 };
 
 /* ======================================================================== */
@@ -420,9 +422,26 @@ static int json_from_bytes(sl_converter *c, const char *topic, const void *bytes
     return rc;
 }
 
+/* ======================================================================== */
+/* The avro backend (converter_avro.c)                                       */
+/* ======================================================================== */
+
+static int avro_to_bytes(sl_converter *c, const char *topic, avro_schema_t schema,
+                         const avro_value_t *value, void **out, size_t *len, char *err,
+                         size_t errlen)
+{
+    return sl_avro_conv_to_bytes(c->avro, topic, schema, value, out, len, err, errlen);
+}
+
+static int avro_from_bytes(sl_converter *c, const char *topic, const void *bytes, size_t len,
+                           avro_value_t *value, char *err, size_t errlen)
+{
+    return sl_avro_conv_from_bytes(c->avro, topic, bytes, len, value, err, errlen);
+}
+
 static const backend backends[] = {
     {"json", "org.apache.kafka.connect.json.JsonConverter", json_to_bytes, json_from_bytes},
-    /* {"avro", "io.confluent.connect.avro.AvroConverter", ...}: the registry's converter */
+    {"avro", "io.confluent.connect.avro.AvroConverter", avro_to_bytes, avro_from_bytes},
 };
 
 /* ======================================================================== */
@@ -437,7 +456,7 @@ sl_converter *sl_converter_create(const char *name, int is_key, const json_t *co
         if (!strcmp(name, backends[i].name) || !strcmp(name, backends[i].class_name))
             be = &backends[i];
     if (!be) {
-        snprintf(err, errlen, "%s.converter: unknown converter '%s' (known: json)",
+        snprintf(err, errlen, "%s.converter: unknown converter '%s' (known: json, avro)",
                  is_key ? "key" : "value", name);
         return NULL;
     }
@@ -452,6 +471,10 @@ sl_converter *sl_converter_create(const char *name, int is_key, const json_t *co
     c->be = be;
     c->is_key = is_key;
     c->schemas_enable = !(json_is_false(v) || (json_is_string(v) && !strcmp(json_string_value(v), "false")));
+    if (be->to_bytes == avro_to_bytes && !(c->avro = sl_avro_conv_create(is_key, config, err, errlen))) {
+        free(c);
+        return NULL;
+    }
     return c;
 }
 
@@ -470,6 +493,7 @@ void sl_converter_destroy(sl_converter *c)
             avro_schema_decref(c->from[i].schema);
         }
     }
+    sl_avro_conv_destroy(c->avro);
     free(c);
 }
 

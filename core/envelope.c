@@ -26,6 +26,7 @@ struct sluice_envelope {
     avro_schema_t value_schema;
     avro_value_iface_t *key_iface;
     avro_value_iface_t *value_iface;
+    char *key_json, *value_json; /* the full texts (avro-c drops logicalType) */
 };
 
 /* ======================================================================== */
@@ -216,14 +217,14 @@ static char *avro_namespace(const char *topic)
     return ns;
 }
 
-static int schema_from_json(json_t *j, avro_schema_t *out, const char *what, char *err,
-                            size_t errlen)
+/* Parses j into *out and keeps its text in *text (the caller frees). */
+static int schema_from_json(json_t *j, avro_schema_t *out, char **text, const char *what,
+                            char *err, size_t errlen)
 {
-    char *text = json_dumps(j, JSON_COMPACT);
-    int rc = text ? avro_schema_from_json_length(text, strlen(text), out) : -1;
+    *text = json_dumps(j, JSON_COMPACT);
+    int rc = *text ? avro_schema_from_json_length(*text, strlen(*text), out) : -1;
     if (rc != 0)
-        snprintf(err, errlen, "%s schema: %s", what, text ? avro_strerror() : "out of memory");
-    free(text);
+        snprintf(err, errlen, "%s schema: %s", what, *text ? avro_strerror() : "out of memory");
     return rc == 0 ? 0 : -1;
 }
 
@@ -263,12 +264,12 @@ int sluice_envelope_create(const char *topic, const sluice_column *cols, size_t 
     if (has_key(cols, ncols)) {
         kj = json_pack("{s:s, s:s, s:s, s:o}", "type", "record", "name", "Key", "namespace", ns,
                        "fields", fields_json(cols, ncols, 1));
-        if (schema_from_json(kj, &env->key_schema, "key", err, errlen) != 0)
+        if (schema_from_json(kj, &env->key_schema, &env->key_json, "key", err, errlen) != 0)
             goto fail;
         env->key_iface = avro_generic_class_from_schema(env->key_schema);
     }
     vj = value_schema_json(ns, cols, ncols);
-    if (schema_from_json(vj, &env->value_schema, "value", err, errlen) != 0)
+    if (schema_from_json(vj, &env->value_schema, &env->value_json, "value", err, errlen) != 0)
         goto fail;
     env->value_iface = avro_generic_class_from_schema(env->value_schema);
     if (!env->value_iface || (env->key_schema && !env->key_iface)) {
@@ -300,8 +301,19 @@ void sluice_envelope_destroy(sluice_envelope *env)
         avro_schema_decref(env->key_schema);
     if (env->value_schema)
         avro_schema_decref(env->value_schema);
+    free(env->key_json);
+    free(env->value_json);
     free(env->topic);
     free(env);
+}
+
+const char *sluice_envelope_key_schema_json(const sluice_envelope *env)
+{
+    return env->key_json;
+}
+const char *sluice_envelope_value_schema_json(const sluice_envelope *env)
+{
+    return env->value_json;
 }
 
 const char *sluice_envelope_topic(const sluice_envelope *env)

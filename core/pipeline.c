@@ -77,6 +77,10 @@ static int task_prepare(sl_worker *w, sl_wtask *wt, const json_t *raw, char *err
     json_decref(pc);
     if (!wt->task)
         return -1;
+    if (sl_worker_converter_defaults(w, wt->config) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     if (!(wt->key_conv = sl_converter_create(cfg_str(wt->config, "key.converter", "json"), 1,
                                              wt->config, err, errlen)) ||
         !(wt->value_conv = sl_converter_create(cfg_str(wt->config, "value.converter", "json"), 0,

@@ -25,6 +25,7 @@
  * thread, inside a callback.
  */
 #include "plugin_host.h"
+#include "schema_text.h"
 
 #include <ctype.h>
 #include <dlfcn.h>
@@ -955,6 +956,12 @@ static int api_emit(sluice_ctx *ctx, sluice_batch *b, const sluice_record *rec)
     return 0;
 }
 
+static void api_schema_json(sluice_ctx *ctx, avro_schema_t schema, const char *json)
+{
+    (void)ctx;
+    sl_schema_text_set(schema, json);
+}
+
 static const sluice_host_api host_api = {
     .size = sizeof(sluice_host_api),
     .vlog = api_vlog,
@@ -971,6 +978,7 @@ static const sluice_host_api host_api = {
     .batch_room = api_batch_room,
     .connector_name = api_connector_name,
     .task_id = api_task_id,
+    .schema_json = api_schema_json,
 };
 
 /* ======================================================================== */

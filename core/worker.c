@@ -50,6 +50,13 @@ static const sl_option worker_options[] = {
      "How often sources store positions and sinks flush and commit", 1, INT64_MAX},
     {"sink.flush.records", SL_OPT_INT, "20000", OFF(sink_flush_records),
      "A sink also flushes after this many records", 1, INT64_MAX},
+    {"schema.registry.url", SL_OPT_STRING, NULL, OFF(schema_registry_url),
+     "Schema registry for the avro converter, unless a connector sets "
+     "<key|value>.converter.schema.registry.url"},
+    {"key.converter", SL_OPT_STRING, "json", OFF(key_converter),
+     "Converter of keys for connectors that set none (json, avro)"},
+    {"value.converter", SL_OPT_STRING, "json", OFF(value_converter),
+     "Converter of values for connectors that set none (json, avro)"},
     {"listeners", SL_OPT_STRING, "http://:8083", OFF(listeners),
      "REST API listeners (accepted and stored; the REST API is not served yet)"},
     {NULL},

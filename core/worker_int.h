@@ -34,6 +34,7 @@
 
 typedef struct sl_worker_conf {
     char *bootstrap_servers, *plugin_path, *pipelines_dir, *group_id, *listeners;
+    char *schema_registry_url, *key_converter, *value_converter; /* connector defaults */
     int64_t offset_flush_interval_ms;
     int64_t sink_flush_records;
 } sl_worker_conf;
@@ -104,6 +105,11 @@ void sl_worker_offset_key(const char *connector, int task_id, char *buf, size_t 
 int64_t sl_worker_now_ms(void);
 /* Sleeps up to ms, returning early when the task is told to stop. */
 void sl_wtask_sleep(sl_wtask *wt, int64_t ms);
+
+/* worker_conv.c: fills a connector config's missing key.converter,
+ * value.converter and <key|value>.converter.schema.registry.url from the
+ * worker's defaults (as a Kafka Connect worker config does). 0 or -1 (OOM). */
+int sl_worker_converter_defaults(const sl_worker *w, json_t *config);
 
 /* worker_source.c / worker_sink.c: the task threads. */
 void *sl_source_thread(void *arg);

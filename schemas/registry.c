@@ -149,7 +149,8 @@ int sl_registry_start(int argc, char **argv, sl_registry **out, char *err, size_
                         .idempotence = reg->conf.idempotence};
     if (sl_store_open(&sc, &reg->api.store, err, errlen))
         goto fail;
-    sl_http_conf hc = {.listeners = reg->conf.listeners,
+    sl_http_conf hc = {.component = "registry",
+                       .listeners = reg->conf.listeners,
                        .max_body_bytes = reg->conf.max_body,
                        .basic_auth = !strcmp(reg->conf.auth_method, "BASIC"),
                        .users = reg->conf.auth_users,

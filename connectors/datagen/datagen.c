@@ -74,6 +74,11 @@ static int dg_open(sluice_ctx *ctx, void **state)
         sluice_error(ctx, 0, "topic %s: %s", t->conf->topic, err);
         goto fail;
     }
+    if (sluice_envelope_key_schema(t->env))
+        sluice_schema_json(ctx, sluice_envelope_key_schema(t->env),
+                           sluice_envelope_key_schema_json(t->env));
+    sluice_schema_json(ctx, sluice_envelope_value_schema(t->env),
+                       sluice_envelope_value_schema_json(t->env));
     const char *dot = strrchr(t->conf->topic, '.');
     t->table = dot ? dot + 1 : t->conf->topic;
     int64_t last = position_seq(sluice_position(ctx));

@@ -86,6 +86,10 @@ void sluice_envelope_destroy(sluice_envelope *env);
 const char *sluice_envelope_topic(const sluice_envelope *env);
 avro_schema_t sluice_envelope_key_schema(const sluice_envelope *env); /* NULL: no key */
 avro_schema_t sluice_envelope_value_schema(const sluice_envelope *env);
+/* The schemas' full JSON texts (NULL: no key), for sluice_schema_json():
+ * avro-c's own rendering would drop logicalType and the like. */
+const char *sluice_envelope_key_schema_json(const sluice_envelope *env);
+const char *sluice_envelope_value_schema_json(const sluice_envelope *env);
 
 /* Fresh values the caller owns (avro_value_decref, or hand them to
  * sluice_emit). Return 0 or an avro-c error code. */

@@ -178,6 +178,11 @@ typedef struct sluice_host_api {
     size_t (*batch_room)(sluice_ctx *ctx, const sluice_batch *batch);
     const char *(*connector_name)(sluice_ctx *ctx);
     int (*task_id)(sluice_ctx *ctx);
+    /* Tells the host the full JSON text of a schema the plugin built, with
+     * what avro-c's parser drops (logicalType, connect.name, precision...):
+     * the avro converter registers that text, not avro-c's re-rendering.
+     * Call once per schema, after parsing it; the host keeps a reference. */
+    void (*schema_json)(sluice_ctx *ctx, avro_schema_t schema, const char *json);
 } sluice_host_api;
 
 /* The host's context starts with this; the rest is private to the host. */
@@ -242,6 +247,11 @@ static inline const char *sluice_position(sluice_ctx *ctx)
 static inline int sluice_emit(sluice_ctx *ctx, sluice_batch *batch, const sluice_record *rec)
 {
     return ctx->api->emit(ctx, batch, rec);
+}
+static inline void sluice_schema_json(sluice_ctx *ctx, avro_schema_t schema, const char *json)
+{
+    if (ctx->api->size >= offsetof(sluice_host_api, schema_json) + sizeof(void *))
+        ctx->api->schema_json(ctx, schema, json);
 }
 static inline size_t sluice_batch_room(sluice_ctx *ctx, const sluice_batch *batch)
 {

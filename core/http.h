@@ -1,8 +1,9 @@
 /*
- * http.h - a small REST server on libmicrohttpd for the registry (private to
- * schemas/): routes from a table of method + path pattern -> handler, JSON
- * bodies with a size cap, optional HTTP basic authentication, and
- * Confluent-style error bodies {"error_code": N, "message": "..."}.
+ * http.h - a small REST server on libmicrohttpd, shared by the schema
+ * registry (schemas/api.c) and the worker's Kafka Connect API (core/rest.c):
+ * routes from a table of method + path pattern -> handler, JSON bodies with a
+ * size cap, optional HTTP basic authentication, and Confluent / Kafka
+ * Connect error bodies {"error_code": N, "message": "..."}.
  *
  * Patterns are paths whose segments are literals or "*" (one segment,
  * captured in order into req->params). A path that matches some pattern but
@@ -30,7 +31,10 @@ typedef struct sl_http_req {
 typedef struct sl_http_resp {
     int status;
     json_t *body; /* owned by the response; sent compact */
+    char *text;   /* owned; when set, sent instead of body (e.g. /metrics) */
+    const char *content_type; /* of text; NULL: the server's content type */
 } sl_http_resp;
+/* A status 204 is sent with an empty body whatever body holds. */
 
 /* A handler fills resp (status and body). runs on: an MHD worker thread. */
 typedef void (*sl_http_handler)(void *app, const sl_http_req *req, sl_http_resp *resp);
@@ -49,6 +53,7 @@ typedef struct sl_http_conf {
     const char *realm;
     const char *content_type; /* of every response */
     int threads;
+    const char *component; /* log tag; NULL: "http" */
 } sl_http_conf;
 
 /* Start serving `routes` (terminated by a NULL method) with `app` passed to

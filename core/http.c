@@ -1,5 +1,6 @@
 /*
- * http.c - the registry's REST server on libmicrohttpd (see http.h).
+ * http.c - the REST server of the registry and the worker, on
+ * libmicrohttpd (see http.h).
  *
  * Threads: MHD_USE_AUTO_INTERNAL_THREAD with a pool of worker threads (the
  * kernel's best poller: epoll on Linux); each request runs start to end on
@@ -27,15 +28,13 @@
 
 #include "logging.h"
 
-#define COMP "registry"
-
 struct sl_http {
     struct MHD_Daemon *d;
     const sl_http_route *routes;
     void *app;
     int64_t max_body;
     int basic_auth;
-    char *users, *realm, *content_type;
+    char *users, *realm, *content_type, *comp;
     int port;
 };
 
@@ -75,12 +74,24 @@ int sl_http_query_true(const sl_http_req *req, const char *key)
     return v && !strcasecmp(v, "true");
 }
 
-static enum MHD_Result send_json(struct MHD_Connection *c, sl_http *h, int status, json_t *body)
+/* Sends body (JSON) or, when text is set, text (owned: freed here) with
+ * content type ctype. A 204 goes out empty. */
+static enum MHD_Result send_answer(struct MHD_Connection *c, sl_http *h, int status, json_t *body,
+                                   char *text, const char *ctype)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : strdup("{}");
+    if (status == 204) {
+        free(text);
+        text = strdup("");
+    } else if (!text) {
+        text = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : strdup("{}");
+        ctype = NULL;
+    }
+    if (!text)
+        return MHD_NO;
     struct MHD_Response *r =
         MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(r, "Content-Type", h->content_type);
+    if (status != 204)
+        MHD_add_response_header(r, "Content-Type", ctype ? ctype : h->content_type);
     if (status == 401) {
         char hdr[300];
         snprintf(hdr, sizeof(hdr), "Basic realm=\"%s\"", h->realm);
@@ -89,6 +100,11 @@ static enum MHD_Result send_json(struct MHD_Connection *c, sl_http *h, int statu
     enum MHD_Result rc = MHD_queue_response(c, (unsigned)status, r);
     MHD_destroy_response(r);
     return rc;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, sl_http *h, int status, json_t *body)
+{
+    return send_answer(c, h, status, body, NULL, NULL);
 }
 
 static enum MHD_Result send_error(struct MHD_Connection *c, sl_http *h, int status, int code,
@@ -253,8 +269,8 @@ static enum MHD_Result dispatch(sl_http *h, struct MHD_Connection *c, const char
     memcpy(req.params, params, sizeof(params));
     sl_http_resp resp = {.status = 200};
     found->handler(h->app, &req, &resp);
-    enum MHD_Result rc = send_json(c, h, resp.status, resp.body);
-    sl_debug(COMP, "%s %s -> %d", method, url, resp.status);
+    enum MHD_Result rc = send_answer(c, h, resp.status, resp.body, resp.text, resp.content_type);
+    sl_debug(h->comp, "%s %s -> %d", method, url, resp.status);
     json_decref(resp.body);
     free(buf);
     return rc;
@@ -384,6 +400,7 @@ int sl_http_start(const sl_http_conf *conf, const sl_http_route *routes, void *a
     h->users = strdup(conf->users ? conf->users : "");
     h->realm = strdup(conf->realm ? conf->realm : "SchemaRegistry");
     h->content_type = strdup(conf->content_type);
+    h->comp = strdup(conf->component ? conf->component : "http");
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -417,5 +434,6 @@ void sl_http_stop(sl_http *h)
     free(h->users);
     free(h->realm);
     free(h->content_type);
+    free(h->comp);
     free(h);
 }

@@ -1,0 +1,301 @@
+/*
+ * converter_avro.c - the `avro` converter: Confluent's AvroConverter.
+ *
+ * Wire format (Confluent): byte 0 = magic 0, bytes 1-4 = the schema id,
+ * big-endian, then the Avro binary encoding of the value. Subjects follow
+ * the TopicNameStrategy: "<topic>-key" / "<topic>-value".
+ *
+ * to_bytes: (schema object, topic) -> id is cached; on a miss the schema's
+ * full JSON text (schema_text.h: what the source declared, logical types
+ * included) is registered with POST /subjects/<subject>/versions (or, with
+ * auto.register.schemas=false, looked up with POST /subjects/<subject>).
+ * The registry answers the existing id for a schema it knows and rejects an
+ * incompatible one (409): that error fails the task with the registry's
+ * message. Per record: one malloc for the message (handed to librdkafka),
+ * the Avro encoding through one reused memory writer. No JSON.
+ *
+ * from_bytes: id -> (schema, value class) is cached; on a miss the writer
+ * schema comes from GET /schemas/ids/<id>. Per record: one generic value
+ * (the caller owns it) read through one reused memory reader.
+ *
+ * Options (Confluent's names, prefixed "key.converter." / "value.converter."):
+ *   schema.registry.url      required (the worker or `sluice run` may
+ *                            supply it for every connector)
+ *   basic.auth.user.info     "user:password"
+ *   auto.register.schemas    true (default) / false
+ *
+ * Runs on: the owning task's thread.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "converter_avro.h"
+#include "restclient.h"
+#include "schema_text.h"
+
+#define ID_SLOTS 64
+
+typedef struct to_id {
+    avro_schema_t schema; /* a reference is held */
+    char *topic;
+    int32_t id;
+} to_id;
+
+typedef struct from_id {
+    int32_t id;
+    avro_schema_t schema;
+    avro_value_iface_t *iface;
+} from_id;
+
+struct sl_avro_conv {
+    int is_key, auto_register;
+    sl_restclient *rc;
+    avro_writer_t writer;
+    avro_reader_t reader;
+    to_id to[ID_SLOTS];
+    from_id from[ID_SLOTS];
+    unsigned to_next, from_next;
+};
+
+static const char *side(const sl_avro_conv *a)
+{
+    return a->is_key ? "key" : "value";
+}
+
+static const char *conf_str(const json_t *config, int is_key, const char *opt)
+{
+    char key[128];
+    snprintf(key, sizeof(key), "%s.converter.%s", is_key ? "key" : "value", opt);
+    return json_string_value(json_object_get(config, key));
+}
+
+sl_avro_conv *sl_avro_conv_create(int is_key, const json_t *config, char *err, size_t errlen)
+{
+    const char *url = conf_str(config, is_key, "schema.registry.url");
+    const char *user = conf_str(config, is_key, "basic.auth.user.info");
+    const char *reg = conf_str(config, is_key, "auto.register.schemas");
+    const char *s = is_key ? "key" : "value";
+    if (!url || !*url) {
+        snprintf(err, errlen,
+                 "%s.converter.schema.registry.url: required by the avro converter (the registry "
+                 "holding the schemas, e.g. http://localhost:8081)",
+                 s);
+        return NULL;
+    }
+    if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)) {
+        snprintf(err, errlen, "%s.converter.schema.registry.url: '%s' is not an http(s):// URL", s,
+                 url);
+        return NULL;
+    }
+    sl_avro_conv *a = calloc(1, sizeof(*a));
+    char first[2048];
+    snprintf(first, sizeof(first), "%s", url); /* Confluent allows a comma list: use the first */
+    char *comma = strchr(first, ',');
+    if (comma)
+        *comma = 0;
+    if (!a || !(a->rc = sl_restclient_create(first, user,
+                                             "application/vnd.schemaregistry.v1+json")) ||
+        !(a->writer = avro_writer_memory(NULL, 0)) || !(a->reader = avro_reader_memory(NULL, 0))) {
+        snprintf(err, errlen, "avro converter: out of memory");
+        sl_avro_conv_destroy(a);
+        return NULL;
+    }
+    a->is_key = is_key;
+    a->auto_register = !(reg && !strcmp(reg, "false"));
+    return a;
+}
+
+void sl_avro_conv_destroy(sl_avro_conv *a)
+{
+    if (!a)
+        return;
+    for (int i = 0; i < ID_SLOTS; i++) {
+        if (a->to[i].schema) {
+            avro_schema_decref(a->to[i].schema);
+            free(a->to[i].topic);
+        }
+        if (a->from[i].schema) {
+            avro_value_iface_decref(a->from[i].iface);
+            avro_schema_decref(a->from[i].schema);
+        }
+    }
+    if (a->writer)
+        avro_writer_free(a->writer);
+    if (a->reader)
+        avro_reader_free(a->reader);
+    sl_restclient_destroy(a->rc);
+    free(a);
+}
+
+/* ---- to_bytes ------------------------------------------------------------ */
+
+/* Registers (or looks up) schema under <topic>-<side>; -1 with err. */
+static int schema_id(sl_avro_conv *a, const char *topic, avro_schema_t schema, int32_t *id,
+                     char *err, size_t errlen)
+{
+    char *text = sl_schema_text_dup(schema), path[1024], e[1024];
+    json_t *body = text ? json_pack("{s:s}", "schema", text) : NULL;
+    char *body_text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_t *answer = NULL;
+    int rc = -1;
+    free(text);
+    json_decref(body);
+    if (!body_text) {
+        snprintf(err, errlen, "topic %s: %s schema: out of memory", topic, side(a));
+        return -1;
+    }
+    snprintf(path, sizeof(path), "/subjects/%s-%s%s", topic, side(a),
+             a->auto_register ? "/versions" : "");
+    long status = sl_restclient_call(a->rc, "POST", path, body_text, &answer, e, sizeof(e));
+    json_t *jid = json_object_get(answer, "id");
+    if (status >= 200 && status < 300 && json_is_integer(jid)) {
+        *id = (int32_t)json_integer_value(jid);
+        rc = 0;
+    } else if (status >= 200 && status < 300) {
+        snprintf(err, errlen, "topic %s: registering the %s schema: the registry's answer has no id",
+                 topic, side(a));
+    } else {
+        snprintf(err, errlen, "topic %s: %s the %s schema under subject %s-%s: %s", topic,
+                 a->auto_register ? "registering" : "looking up", side(a), topic, side(a), e);
+    }
+    json_decref(answer);
+    free(body_text);
+    return rc;
+}
+
+static to_id *cached_id(sl_avro_conv *a, const char *topic, avro_schema_t schema, char *err,
+                        size_t errlen)
+{
+    for (int i = 0; i < ID_SLOTS; i++)
+        if (a->to[i].schema == schema && !strcmp(a->to[i].topic, topic))
+            return &a->to[i];
+    int32_t id;
+    char *t = strdup(topic);
+    if (!t || schema_id(a, topic, schema, &id, err, errlen) != 0) {
+        if (!t)
+            snprintf(err, errlen, "topic %s: out of memory", topic);
+        free(t);
+        return NULL;
+    }
+    to_id *slot = &a->to[a->to_next++ % ID_SLOTS];
+    if (slot->schema) {
+        avro_schema_decref(slot->schema);
+        free(slot->topic);
+    }
+    *slot = (to_id){avro_schema_incref(schema), t, id};
+    return slot;
+}
+
+int sl_avro_conv_to_bytes(sl_avro_conv *a, const char *topic, avro_schema_t schema,
+                          const avro_value_t *value, void **out, size_t *len, char *err,
+                          size_t errlen)
+{
+    if (!schema)
+        schema = avro_value_get_schema(value);
+    to_id *slot = cached_id(a, topic, schema, err, errlen);
+    if (!slot)
+        return -1;
+    size_t size = 0;
+    if (avro_value_sizeof((avro_value_t *)value, &size) != 0) {
+        snprintf(err, errlen, "topic %s: %s: %s", topic, side(a), avro_strerror());
+        return -1;
+    }
+    unsigned char *buf = malloc(size + 5);
+    if (!buf) {
+        snprintf(err, errlen, "topic %s: %s: out of memory", topic, side(a));
+        return -1;
+    }
+    uint32_t id = (uint32_t)slot->id;
+    buf[0] = 0;
+    buf[1] = (unsigned char)(id >> 24);
+    buf[2] = (unsigned char)(id >> 16);
+    buf[3] = (unsigned char)(id >> 8);
+    buf[4] = (unsigned char)id;
+    avro_writer_memory_set_dest(a->writer, (const char *)buf + 5, (int64_t)size);
+    if (avro_value_write(a->writer, (avro_value_t *)value) != 0) {
+        snprintf(err, errlen, "topic %s: %s does not match its schema: %s", topic, side(a),
+                 avro_strerror());
+        free(buf);
+        return -1;
+    }
+    *out = buf;
+    *len = size + 5;
+    return 0;
+}
+
+/* ---- from_bytes ---------------------------------------------------------- */
+
+static from_id *cached_schema(sl_avro_conv *a, const char *topic, int32_t id, char *err,
+                              size_t errlen)
+{
+    for (int i = 0; i < ID_SLOTS; i++)
+        if (a->from[i].schema && a->from[i].id == id)
+            return &a->from[i];
+    char path[64], e[1024];
+    json_t *answer = NULL;
+    snprintf(path, sizeof(path), "/schemas/ids/%d", (int)id);
+    long status = sl_restclient_call(a->rc, "GET", path, NULL, &answer, e, sizeof(e));
+    const char *text = json_string_value(json_object_get(answer, "schema"));
+    avro_schema_t schema = NULL;
+    avro_value_iface_t *iface = NULL;
+    if (status != 200 || !text)
+        snprintf(err, errlen, "topic %s: %s schema id %d: %s", topic, side(a), (int)id,
+                 status == 200 ? "the registry's answer has no schema" : e);
+    else if (avro_schema_from_json_length(text, strlen(text), &schema) != 0)
+        snprintf(err, errlen, "topic %s: %s schema id %d: avro-c cannot parse it: %s", topic,
+                 side(a), (int)id, avro_strerror());
+    else if (!(iface = avro_generic_class_from_schema(schema)))
+        snprintf(err, errlen, "topic %s: %s schema id %d: %s", topic, side(a), (int)id,
+                 avro_strerror());
+    if (!iface) {
+        if (schema)
+            avro_schema_decref(schema);
+        json_decref(answer);
+        return NULL;
+    }
+    sl_schema_text_set(schema, text); /* sinks writing Avro files keep the logical types */
+    json_decref(answer);
+    from_id *slot = &a->from[a->from_next++ % ID_SLOTS];
+    if (slot->schema) {
+        avro_value_iface_decref(slot->iface);
+        avro_schema_decref(slot->schema);
+    }
+    *slot = (from_id){id, schema, iface};
+    return slot;
+}
+
+int sl_avro_conv_from_bytes(sl_avro_conv *a, const char *topic, const void *bytes, size_t len,
+                            avro_value_t *value, char *err, size_t errlen)
+{
+    const unsigned char *b = bytes;
+    value->iface = NULL;
+    value->self = NULL;
+    if (!bytes)
+        return 0; /* a tombstone, or no key */
+    if (len < 5 || b[0] != 0) {
+        snprintf(err, errlen,
+                 "topic %s: %s is not in the Confluent Avro wire format (%zu bytes, first byte "
+                 "0x%02x; expected 0x00 and a 4-byte schema id)",
+                 topic, side(a), len, len ? b[0] : 0);
+        return -1;
+    }
+    int32_t id = (int32_t)((uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4]);
+    from_id *slot = cached_schema(a, topic, id, err, errlen);
+    if (!slot)
+        return -1;
+    if (avro_generic_value_new(slot->iface, value) != 0) {
+        snprintf(err, errlen, "topic %s: %s: %s", topic, side(a), avro_strerror());
+        value->iface = NULL;
+        return -1;
+    }
+    avro_reader_memory_set_source(a->reader, (const char *)b + 5, (int64_t)(len - 5));
+    if (avro_value_read(a->reader, value) != 0) {
+        snprintf(err, errlen, "topic %s: %s: not a valid Avro encoding for schema id %d: %s",
+                 topic, side(a), (int)id, avro_strerror());
+        avro_value_decref(value);
+        value->iface = NULL;
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,112 @@
+/*
+ * restclient.c - see restclient.h.
+ *
+ * Runs on: the calling thread; one client is never shared between threads.
+ */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "restclient.h"
+
+struct sl_restclient {
+    CURL *curl;
+    char *base, *userpwd;
+    struct curl_slist *headers;
+};
+
+typedef struct body_buf {
+    char *data;
+    size_t len;
+} body_buf;
+
+sl_restclient *sl_restclient_create(const char *base_url, const char *userpwd,
+                                    const char *content_type)
+{
+    static int curl_ready; /* curl_global_init is done once, before threads start using curl */
+    if (!curl_ready && curl_global_init(CURL_GLOBAL_DEFAULT) == 0)
+        curl_ready = 1;
+    sl_restclient *c = calloc(1, sizeof(*c));
+    char ct[256];
+    snprintf(ct, sizeof(ct), "Content-Type: %s", content_type ? content_type : "application/json");
+    if (!c || !(c->curl = curl_easy_init()) || !(c->base = strdup(base_url)) ||
+        (userpwd && !(c->userpwd = strdup(userpwd))) ||
+        !(c->headers = curl_slist_append(NULL, ct))) {
+        sl_restclient_destroy(c);
+        return NULL;
+    }
+    size_t n = strlen(c->base);
+    while (n > 0 && c->base[n - 1] == '/')
+        c->base[--n] = 0;
+    return c;
+}
+
+void sl_restclient_destroy(sl_restclient *c)
+{
+    if (!c)
+        return;
+    if (c->curl)
+        curl_easy_cleanup(c->curl);
+    curl_slist_free_all(c->headers);
+    free(c->base);
+    free(c->userpwd);
+    free(c);
+}
+
+static size_t on_data(char *p, size_t size, size_t n, void *arg)
+{
+    body_buf *b = arg;
+    char *nd = realloc(b->data, b->len + size * n + 1);
+    if (!nd)
+        return 0;
+    b->data = nd;
+    memcpy(b->data + b->len, p, size * n);
+    b->len += size * n;
+    b->data[b->len] = 0;
+    return size * n;
+}
+
+long sl_restclient_call(sl_restclient *c, const char *method, const char *path, const char *body,
+                        json_t **answer, char *err, size_t errlen)
+{
+    char url[4096];
+    body_buf b = {0};
+    long status = -1;
+    *answer = NULL;
+    snprintf(url, sizeof(url), "%s%s", c->base, path);
+    curl_easy_reset(c->curl);
+    curl_easy_setopt(c->curl, CURLOPT_URL, url);
+    curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+    if (body)
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
+    if (c->userpwd)
+        curl_easy_setopt(c->curl, CURLOPT_USERPWD, c->userpwd);
+    CURLcode rc = curl_easy_perform(c->curl);
+    if (rc != CURLE_OK) {
+        snprintf(err, errlen, "%s %s: %s", method, url, curl_easy_strerror(rc));
+        goto out;
+    }
+    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+    json_error_t je;
+    if (b.len > 0 && !(*answer = json_loadb(b.data, b.len, JSON_DECODE_ANY, &je))) {
+        snprintf(err, errlen, "%s %s: HTTP %ld, the answer is not JSON: %.200s", method, url,
+                 status, b.data);
+        status = -1;
+        goto out;
+    }
+    if (status >= 300) {
+        const char *msg = json_string_value(json_object_get(*answer, "message"));
+        snprintf(err, errlen, "%s %s: HTTP %ld error_code %lld: %s", method, url, status,
+                 (long long)json_integer_value(json_object_get(*answer, "error_code")),
+                 msg ? msg : (b.data ? b.data : ""));
+    }
+out:
+    free(b.data);
+    return status;
+}
