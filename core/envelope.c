@@ -556,3 +556,220 @@ json_t *sluice_value_to_json(const avro_value_t *v)
         return NULL;
     }
 }
+
+/* ======================================================================== */
+/* Debezium JSON form as text, without a tree                                */
+/* ======================================================================== */
+
+typedef struct jbuf {
+    char **buf;
+    size_t *len, *cap;
+} jbuf;
+
+static int jb_reserve(jbuf *b, size_t more)
+{
+    if (*b->len + more + 1 <= *b->cap)
+        return 0;
+    size_t cap = *b->cap ? *b->cap : 256;
+    while (cap < *b->len + more + 1)
+        cap *= 2;
+    char *nb = realloc(*b->buf, cap);
+    if (!nb)
+        return -1;
+    *b->buf = nb;
+    *b->cap = cap;
+    return 0;
+}
+
+static int jb_put(jbuf *b, const char *s, size_t n)
+{
+    if (jb_reserve(b, n))
+        return -1;
+    memcpy(*b->buf + *b->len, s, n);
+    *b->len += n;
+    (*b->buf)[*b->len] = 0;
+    return 0;
+}
+
+/* A JSON string: '"', '\\' and control characters escaped as jansson does;
+ * other bytes (UTF-8) as they are. */
+static int jb_string(jbuf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (jb_reserve(b, n * 6 + 2))
+        return -1;
+    char *o = *b->buf + *b->len;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *o++ = (char)c;
+            continue;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        default:
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        }
+    }
+    *o++ = '"';
+    *b->len = (size_t)(o - *b->buf);
+    (*b->buf)[*b->len] = 0;
+    return 0;
+}
+
+static int jb_base64(jbuf *b, const void *buf, size_t len)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *in = buf;
+    if (jb_reserve(b, 4 * ((len + 2) / 3) + 2))
+        return -1;
+    char *o = *b->buf + *b->len;
+    *o++ = '"';
+    for (size_t i = 0; i < len; i += 3) {
+        unsigned v =
+            in[i] << 16 | (i + 1 < len ? in[i + 1] << 8 : 0) | (i + 2 < len ? in[i + 2] : 0);
+        *o++ = tab[v >> 18 & 63];
+        *o++ = tab[v >> 12 & 63];
+        *o++ = i + 1 < len ? tab[v >> 6 & 63] : '=';
+        *o++ = i + 2 < len ? tab[v & 63] : '=';
+    }
+    *o++ = '"';
+    *b->len = (size_t)(o - *b->buf);
+    (*b->buf)[*b->len] = 0;
+    return 0;
+}
+
+static int jb_int(jbuf *b, int64_t v)
+{
+    char tmp[24], *p = tmp + sizeof(tmp);
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        *--p = '-';
+    return jb_put(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+/* As jansson: %.17g, and ".0" when that reads as an integer. */
+static int jb_real(jbuf *b, double d)
+{
+    char tmp[40];
+    if (!isfinite(d))
+        return -1;
+    int n = snprintf(tmp, sizeof(tmp) - 2, "%.17g", d);
+    if (n < 0)
+        return -1;
+    if (!strpbrk(tmp, ".eE")) {
+        tmp[n++] = '.';
+        tmp[n++] = '0';
+        tmp[n] = 0;
+    }
+    return jb_put(b, tmp, (size_t)n);
+}
+
+static int jb_value(jbuf *b, const avro_value_t *v);
+
+static int jb_compound(jbuf *b, const avro_value_t *v, int is_object)
+{
+    size_t n = 0;
+    avro_value_get_size(v, &n);
+    if (jb_put(b, is_object ? "{" : "[", 1))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        avro_value_t child;
+        const char *name = NULL;
+        if ((i && jb_put(b, ",", 1)) || avro_value_get_by_index(v, i, &child, &name))
+            return -1;
+        if (is_object && (!name || jb_string(b, name, strlen(name)) || jb_put(b, ":", 1)))
+            return -1;
+        if (jb_value(b, &child))
+            return -1;
+    }
+    return jb_put(b, is_object ? "}" : "]", 1);
+}
+
+static int jb_value(jbuf *b, const avro_value_t *v)
+{
+    int32_t i32;
+    int64_t i64;
+    float f;
+    double d;
+    const char *s;
+    const void *buf;
+    size_t len;
+    avro_value_t branch;
+
+    switch (avro_value_get_type(v)) {
+    case AVRO_NULL: return jb_put(b, "null", 4);
+    case AVRO_BOOLEAN:
+        return avro_value_get_boolean(v, &i32) ? -1
+                                                : i32 ? jb_put(b, "true", 4) : jb_put(b, "false", 5);
+    case AVRO_INT32: return avro_value_get_int(v, &i32) ? -1 : jb_int(b, i32);
+    case AVRO_INT64: return avro_value_get_long(v, &i64) ? -1 : jb_int(b, i64);
+    case AVRO_FLOAT: return avro_value_get_float(v, &f) ? -1 : jb_real(b, f);
+    case AVRO_DOUBLE: return avro_value_get_double(v, &d) ? -1 : jb_real(b, d);
+    case AVRO_STRING:
+        return avro_value_get_string(v, &s, &len) ? -1 : jb_string(b, s, len ? len - 1 : 0);
+    case AVRO_BYTES: return avro_value_get_bytes(v, &buf, &len) ? -1 : jb_base64(b, buf, len);
+    case AVRO_FIXED: return avro_value_get_fixed(v, &buf, &len) ? -1 : jb_base64(b, buf, len);
+    case AVRO_ENUM:
+        if (avro_value_get_enum(v, &i32) ||
+            !(s = avro_schema_enum_get(avro_value_get_schema(v), i32)))
+            return -1;
+        return jb_string(b, s, strlen(s));
+    case AVRO_UNION:
+        if (avro_value_get_discriminant(v, &i32) || i32 < 0)
+            return jb_put(b, "null", 4);
+        return avro_value_get_current_branch(v, &branch) ? -1 : jb_value(b, &branch);
+    case AVRO_RECORD: return jb_compound(b, v, 1);
+    case AVRO_ARRAY: return jb_compound(b, v, 0);
+    case AVRO_MAP: return jb_compound(b, v, 1);
+    default: return -1;
+    }
+}
+
+int sluice_value_json_append(const avro_value_t *value, char **buf, size_t *len, size_t *cap)
+{
+    jbuf b = {buf, len, cap};
+    size_t start = *len;
+    if (!value)
+        return jb_put(&b, "null", 4);
+    if (jb_value(&b, value) != 0) {
+        *len = start; /* nothing half-written stays */
+        if (*buf)
+            (*buf)[start] = 0;
+        return -1;
+    }
+    return 0;
+}
+
+int sluice_json_append_string(const char *s, char **buf, size_t *len, size_t *cap)
+{
+    jbuf b = {buf, len, cap};
+    return jb_string(&b, s, strlen(s));
+}
+
+int sluice_json_append_raw(const char *s, size_t n, char **buf, size_t *len, size_t *cap)
+{
+    jbuf b = {buf, len, cap};
+    return jb_put(&b, s, n);
+}
+
+int sluice_json_append_int(int64_t v, char **buf, size_t *len, size_t *cap)
+{
+    jbuf b = {buf, len, cap};
+    return jb_int(&b, v);
+}

@@ -75,11 +75,11 @@ int sl_http_query_true(const sl_http_req *req, const char *key)
 }
 
 /* Sends body (JSON) or, when text is set, text (owned: freed here) with
- * content type ctype. A 204 goes out empty. */
+ * content type ctype. A 204, and a 202 without body, go out empty. */
 static enum MHD_Result send_answer(struct MHD_Connection *c, sl_http *h, int status, json_t *body,
                                    char *text, const char *ctype)
 {
-    if (status == 204) {
+    if (status == 204 || (status == 202 && !body && !text)) {
         free(text);
         text = strdup("");
     } else if (!text) {

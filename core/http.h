@@ -34,7 +34,8 @@ typedef struct sl_http_resp {
     char *text;   /* owned; when set, sent instead of body (e.g. /metrics) */
     const char *content_type; /* of text; NULL: the server's content type */
 } sl_http_resp;
-/* A status 204 is sent with an empty body whatever body holds. */
+/* A status 204 is sent with an empty body whatever body holds; so is a 202
+ * with neither body nor text. Otherwise a NULL body is sent as {}. */
 
 /* A handler fills resp (status and body). runs on: an MHD worker thread. */
 typedef void (*sl_http_handler)(void *app, const sl_http_req *req, sl_http_resp *resp);

@@ -26,6 +26,8 @@ static void usage(FILE *f)
                "  consume   print messages of a topic\n"
                "  groups    list|describe|delete consumer groups, reset-offsets\n"
                "  schemas   list|get|register|check|config|delete in a schema registry (HTTP)\n"
+               "  connectors list|status|create|apply|pause|resume|stop|restart|delete|offsets\n"
+               "            connectors of a worker (Kafka Connect REST API)\n"
                "\n"
                "sluice <command> --help for a command's options.\n");
 }
@@ -55,6 +57,8 @@ int main(int argc, char **argv)
         return sl_cli_consume(argc - 1, argv + 1);
     if (!strcmp(cmd, "groups"))
         return sl_cli_groups(argc - 1, argv + 1);
+    if (!strcmp(cmd, "connectors"))
+        return sl_cli_connectors(argc - 1, argv + 1);
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         usage(stdout);
         return 0;

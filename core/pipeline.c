@@ -1,5 +1,7 @@
 /*
- * pipeline.c - pipeline files -> connectors -> running tasks.
+ * pipeline.c - connectors: pipeline files, stored configs, and each
+ * connector's life cycle (create, update, pause, resume, stop, restart,
+ * delete) behind the REST API.
  *
  * A pipeline file (one JSON object per *.json in pipelines.dir):
  *
@@ -16,7 +18,34 @@
  * FAILED in _sluice_status, and the others start anyway: a bad pipeline
  * never stops a good one.
  *
- * Runs on: the control thread, at start.
+ * Stored state (as Kafka Connect's KafkaConfigBackingStore), in
+ * _sluice_configs:
+ *   connector-<name>     {"properties": {<the config, unresolved>}}
+ *   target-state-<name>  {"state": "STARTED" | "PAUSED" | "STOPPED"}
+ * a null value (tombstone) deletes. A worker (re)starting reads the topic to
+ * its end and starts every connector in its last target state, so a kill -9
+ * changes nothing: PAUSED stays PAUSED, STOPPED stays STOPPED.
+ *
+ * Pipeline files and the REST API (the choice, as Kafka Connect treats a
+ * connector file given to a standalone worker): the files give a
+ * connector's INITIAL config. Nothing of a file is written to
+ * _sluice_configs until the REST API changes that connector; from then on
+ * the stored config wins over the file at every start. A connector's target
+ * state is stored by pause/resume/stop whatever its origin. DELETE of a
+ * file connector tombstones what was stored: it is gone until the next
+ * start, where its file (if still there) brings it back with the file's
+ * config - the way to return to a file's config after REST edits.
+ *
+ * Tasks: one per connector (task 0), on its own thread (worker_source.c,
+ * worker_sink.c). Pause sets a flag the task loop checks (it keeps its
+ * place: a source keeps acknowledging and storing positions, a sink
+ * flushes and commits, neither polls); stop and restart join the thread.
+ * A halted task's memory may still be the opaque of records in flight; it
+ * is freed at once only when nothing is in flight, else after the worker's
+ * final producer flush (w->graveyard).
+ *
+ * Runs on: the control thread at start, REST threads later; every function
+ * that changes connectors runs with w->ctl held (see worker_conn.h).
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -24,7 +53,7 @@
 #include <string.h>
 
 #include "logging.h"
-#include "worker_int.h"
+#include "worker_conn.h"
 
 static const char *cfg_str(const json_t *config, const char *key, const char *def)
 {
@@ -32,15 +61,80 @@ static const char *cfg_str(const json_t *config, const char *key, const char *de
     return v ? v : def;
 }
 
-/* The config the plugin validates: without the keys only the worker reads
- * (a sink's topics; errors.*, converters and transforms are already known
- * to the host as worker keys). */
-static json_t *plugin_config(const json_t *config)
+json_t *sl_conn_plugin_config(const json_t *config)
 {
     json_t *c = json_deep_copy(config);
     json_object_del(c, "topics");
     json_object_del(c, "topics.regex");
     return c;
+}
+
+static const char *const target_names[] = {"STARTED", "PAUSED", "STOPPED"};
+
+static int target_parse(const char *s)
+{
+    for (int i = 0; i < 3; i++)
+        if (s && !strcmp(s, target_names[i]))
+            return i;
+    return s && !strcmp(s, "RUNNING") ? SL_TARGET_STARTED : -1;
+}
+
+/* ======================================================================== */
+/* Lookup and display                                                        */
+/* ======================================================================== */
+
+sl_wconn *sl_conn_find(sl_worker *w, const char *name)
+{
+    for (sl_wconn *c = w->conns; c; c = c->next)
+        if (!strcmp(c->name, name))
+            return c;
+    return NULL;
+}
+
+const char *sl_conn_type(const sl_wconn *c)
+{
+    return c->is_source < 0 ? "unknown" : c->is_source ? "source" : "sink";
+}
+
+json_t *sl_conn_shown(const sl_plugin *p, const json_t *config)
+{
+    json_t *out = p ? sl_plugin_mask(p, config) : json_deep_copy(config);
+    const char *key;
+    json_t *val;
+    json_object_foreach(out, key, val)
+    {
+        const char *s = json_string_value(val);
+        if (s && (strstr(s, "${env:") || strstr(s, "${file:")))
+            json_object_set_new(out, key, json_string("[hidden]"));
+    }
+    return out;
+}
+
+/* ======================================================================== */
+/* Tasks                                                                     */
+/* ======================================================================== */
+
+/* Frees a task that is not running (its thread joined or never started). */
+static void wtask_free(sl_wtask *wt)
+{
+    if (!wt)
+        return;
+    sl_task_destroy(wt->task);
+    sl_converter_destroy(wt->key_conv);
+    sl_converter_destroy(wt->value_conv);
+    json_decref(wt->config);
+    free(wt->trace);
+    free(wt->connector);
+    free(wt);
+}
+
+/* Nothing of a halted task is still the opaque of a message in flight. */
+static int wtask_idle(sl_wtask *wt)
+{
+    for (int i = 0; i < SL_RING_SIZE; i++)
+        if (atomic_load(&wt->ring[i].outstanding) > 0)
+            return 0;
+    return atomic_load(&wt->offw.state) != 1;
 }
 
 static int task_prepare(sl_worker *w, sl_wtask *wt, const json_t *raw, char *err, size_t errlen)
@@ -67,14 +161,18 @@ static int task_prepare(sl_worker *w, sl_wtask *wt, const json_t *raw, char *err
         snprintf(err, errlen, "topics: missing (a sink reads \"topics\": \"a,b\")");
         return -1;
     }
-    char key[1024];
+    char key[1024], *position = NULL;
     sl_worker_offset_key(wt->connector, wt->id, key, sizeof(key));
-    const char *position = wt->is_source ? json_string_value(json_object_get(w->offsets, key)) : NULL;
+    pthread_mutex_lock(&w->lock);
+    const char *stored = wt->is_source ? json_string_value(json_object_get(w->offsets, key)) : NULL;
+    position = stored ? strdup(stored) : NULL;
+    pthread_mutex_unlock(&w->lock);
     if (position)
         sl_info("worker", "%s/%d: stored position %s", wt->connector, wt->id, position);
-    json_t *pc = plugin_config(wt->config);
+    json_t *pc = sl_conn_plugin_config(wt->config);
     wt->task = sl_task_create(wt->plugin, wt->connector, wt->id, pc, position, err, errlen);
     json_decref(pc);
+    free(position);
     if (!wt->task)
         return -1;
     if (sl_worker_converter_defaults(w, wt->config) != 0) {
@@ -91,47 +189,565 @@ static int task_prepare(sl_worker *w, sl_wtask *wt, const json_t *raw, char *err
     return 0;
 }
 
-/* Builds and starts connector `connector`; on any problem logs it, marks the
- * connector FAILED and frees what was built. */
-static void connector_start(sl_worker *w, const char *connector, const json_t *raw, int is_source)
+/* Builds task 0 of connector c from its config; NULL with err. */
+static sl_wtask *task_build(sl_worker *w, sl_wconn *c, int is_source, char *err, size_t errlen)
 {
-    char err[4096] = "";
     sl_wtask *wt = calloc(1, sizeof(*wt));
-    if (!wt || !(wt->connector = strdup(connector))) {
+    if (!wt || !(wt->connector = strdup(c->name))) {
         free(wt);
-        sl_error("worker", "connector %s: out of memory", connector);
-        return;
+        snprintf(err, errlen, "out of memory");
+        return NULL;
     }
     wt->w = w;
+    wt->conn = c;
     wt->is_source = is_source;
+    snprintf(wt->state, sizeof(wt->state), "UNASSIGNED");
     wt->offw.tag = (sl_dr_tag){SL_DR_OFFSET, wt};
     for (int i = 0; i < SL_RING_SIZE; i++)
         wt->ring[i].tag = (sl_dr_tag){SL_DR_BATCH, wt};
-    if (!json_is_object(raw))
-        snprintf(err, sizeof(err), "its config is not a JSON object");
-    if (err[0] || task_prepare(w, wt, raw, err, sizeof(err)) != 0) {
-        sl_worker_status(w, connector, -1, "FAILED", err);
-        goto fail;
+    if (task_prepare(w, wt, c->config, err, errlen) != 0) {
+        wtask_free(wt);
+        return NULL;
     }
-    sl_worker_status(w, connector, -1, "RUNNING", NULL);
-    if (pthread_create(&wt->thread, NULL, is_source ? sl_source_thread : sl_sink_thread, wt) != 0) {
-        sl_worker_status(w, connector, 0, "FAILED", "cannot start the task thread");
-        goto fail;
-    }
-    wt->started = 1;
-    wt->next = w->tasks;
-    w->tasks = wt;
-    return;
-fail:
-    sl_task_destroy(wt->task);
-    sl_converter_destroy(wt->key_conv);
-    sl_converter_destroy(wt->value_conv);
-    json_decref(wt->config);
-    free(wt->connector);
-    free(wt);
+    return wt;
 }
 
-static void pipeline_load(sl_worker *w, const char *path, const char *file)
+/* The plugin kind of a config's connector.class: 1 source, 0 sink, -1 when
+ * it does not load (err set). w->ctl held (the plugin host). */
+static int class_kind(sl_worker *w, const json_t *config, const sl_plugin **p, char *err,
+                      size_t errlen)
+{
+    const char *cls = cfg_str(config, "connector.class", NULL);
+    const char *dot = cls ? strrchr(cls, '.') : NULL;
+    *p = NULL;
+    if (!cls) {
+        snprintf(err, errlen, "Missing required configuration \"connector.class\" which has no "
+                              "default value.");
+        return -1;
+    }
+    if (sl_plugin_host_load(w->host, dot ? dot + 1 : cls, p, err, errlen) != 0)
+        return -1;
+    return sl_plugin_def(*p)->kind == SLUICE_SOURCE;
+}
+
+/* Starts connector c's task in c->target (STARTED or PAUSED). On a problem
+ * the connector is FAILED with the reason as its trace. w->ctl held. */
+static void conn_task_start(sl_worker *w, sl_wconn *c)
+{
+    char err[4096] = "";
+    const sl_plugin *p = NULL;
+    int kind = class_kind(w, c->config, &p, err, sizeof(err));
+    pthread_mutex_lock(&w->lock);
+    c->plugin = p;
+    c->is_source = kind;
+    pthread_mutex_unlock(&w->lock);
+    sl_wtask *wt = kind < 0 ? NULL : task_build(w, c, kind, err, sizeof(err));
+    if (!wt) {
+        sl_worker_status(w, c->name, -1, "FAILED", err);
+        return;
+    }
+    int paused = c->target == SL_TARGET_PAUSED;
+    atomic_store(&wt->paused, paused);
+    pthread_mutex_lock(&w->lock);
+    c->task = wt;
+    pthread_mutex_unlock(&w->lock);
+    sl_worker_status(w, c->name, -1, paused ? "PAUSED" : "RUNNING", NULL);
+    if (pthread_create(&wt->thread, NULL, wt->is_source ? sl_source_thread : sl_sink_thread, wt)) {
+        sl_worker_status(w, c->name, 0, "FAILED", "cannot start the task thread");
+        return;
+    }
+    wt->started = 1;
+}
+
+/* Stops and joins connector c's task (a source stores its last position
+ * first), then frees it. w->ctl held. */
+static void conn_task_halt(sl_worker *w, sl_wconn *c)
+{
+    sl_wtask *wt = c->task;
+    if (!wt)
+        return;
+    atomic_store(&wt->stop, 1);
+    if (wt->started)
+        pthread_join(wt->thread, NULL);
+    wt->started = 0;
+    pthread_mutex_lock(&w->lock);
+    c->task = NULL;
+    pthread_mutex_unlock(&w->lock);
+    if (wtask_idle(wt)) {
+        wtask_free(wt);
+    } else {
+        wt->next = w->graveyard;
+        w->graveyard = wt;
+    }
+}
+
+/* Puts c's running state in line with c->target. w->ctl held. */
+static void conn_apply_target(sl_worker *w, sl_wconn *c)
+{
+    if (c->target == SL_TARGET_STOPPED) {
+        conn_task_halt(w, c);
+        if (c->is_source < 0) { /* its type, for the REST answers */
+            char err[1024];
+            const sl_plugin *p;
+            int kind = class_kind(w, c->config, &p, err, sizeof(err));
+            pthread_mutex_lock(&w->lock);
+            c->plugin = p;
+            c->is_source = kind;
+            pthread_mutex_unlock(&w->lock);
+        }
+        sl_worker_status(w, c->name, -1, "STOPPED", NULL);
+        return;
+    }
+    if (!c->task) {
+        conn_task_start(w, c);
+        return;
+    }
+    int paused = c->target == SL_TARGET_PAUSED;
+    atomic_store(&c->task->paused, paused);
+    sl_worker_status(w, c->name, -1, paused ? "PAUSED" : "RUNNING", NULL);
+    pthread_mutex_lock(&w->lock);
+    int failed = !strcmp(c->task->state, "FAILED"), id = c->task->id;
+    pthread_mutex_unlock(&w->lock);
+    if (!failed) /* a FAILED task stays FAILED until restarted */
+        sl_worker_status(w, c->name, id, paused ? "PAUSED" : "RUNNING", NULL);
+}
+
+/* ======================================================================== */
+/* The connector list                                                        */
+/* ======================================================================== */
+
+/* Adds connector `name` (config: a new reference, taken). w->ctl held. */
+static sl_wconn *conn_add(sl_worker *w, const char *name, json_t *config, int from_file)
+{
+    sl_wconn *c = calloc(1, sizeof(*c));
+    if (!c || !(c->name = strdup(name)) || !(c->topics = json_object())) {
+        if (c)
+            free(c->name);
+        free(c);
+        json_decref(config);
+        return NULL;
+    }
+    json_object_set_new(config, "name", json_string(name));
+    c->config = config;
+    c->from_file = from_file;
+    c->is_source = -1;
+    snprintf(c->state, sizeof(c->state), "UNASSIGNED");
+    pthread_mutex_lock(&w->lock);
+    sl_wconn **tail = &w->conns;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = c;
+    pthread_mutex_unlock(&w->lock);
+    return c;
+}
+
+static void conn_free(sl_wconn *c)
+{
+    json_decref(c->config);
+    json_decref(c->topics);
+    free(c->trace);
+    free(c->name);
+    free(c);
+}
+
+/* Unlinks and frees c (its task halted). w->ctl held. */
+static void conn_remove(sl_worker *w, sl_wconn *c)
+{
+    conn_task_halt(w, c);
+    pthread_mutex_lock(&w->lock);
+    for (sl_wconn **pp = &w->conns; *pp; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    pthread_mutex_unlock(&w->lock);
+    conn_free(c);
+}
+
+void sl_conns_halt_all(sl_worker *w)
+{
+    for (sl_wconn *c = w->conns; c; c = c->next)
+        if (c->task)
+            atomic_store(&c->task->stop, 1);
+    for (sl_wconn *c = w->conns; c; c = c->next)
+        conn_task_halt(w, c);
+}
+
+void sl_conns_free_all(sl_worker *w)
+{
+    while (w->conns) {
+        sl_wconn *c = w->conns;
+        w->conns = c->next;
+        wtask_free(c->task);
+        conn_free(c);
+    }
+    while (w->graveyard) {
+        sl_wtask *wt = w->graveyard;
+        w->graveyard = wt->next;
+        wtask_free(wt);
+    }
+}
+
+/* ======================================================================== */
+/* Stored configs                                                            */
+/* ======================================================================== */
+
+static int store_config(sl_worker *w, const char *name, const json_t *config, char *err,
+                        size_t errlen)
+{
+    char key[600];
+    snprintf(key, sizeof(key), "connector-%s", name);
+    json_t *v = json_pack("{s:O}", "properties", config);
+    char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    json_decref(v);
+    int rc = text ? sl_worker_topic_put(w, SL_CONFIGS_TOPIC, key, text, err, errlen) : -1;
+    free(text);
+    return rc;
+}
+
+static int store_target(sl_worker *w, const char *name, int target, char *err, size_t errlen)
+{
+    char key[600], value[64];
+    snprintf(key, sizeof(key), "target-state-%s", name);
+    snprintf(value, sizeof(value), "{\"state\":\"%s\"}", target_names[target]);
+    return sl_worker_topic_put(w, SL_CONFIGS_TOPIC, key, value, err, errlen);
+}
+
+static int store_forget(sl_worker *w, const char *name, char *err, size_t errlen)
+{
+    char key[600];
+    snprintf(key, sizeof(key), "connector-%s", name);
+    if (sl_worker_topic_put(w, SL_CONFIGS_TOPIC, key, NULL, err, errlen) != 0)
+        return -1;
+    snprintf(key, sizeof(key), "target-state-%s", name);
+    return sl_worker_topic_put(w, SL_CONFIGS_TOPIC, key, NULL, err, errlen);
+}
+
+/* ======================================================================== */
+/* Validation (REST create / update)                                          */
+/* ======================================================================== */
+
+/* Appends every error of a validate answer, one per line; returns how many. */
+static int answer_errors(const json_t *answer, char *buf, size_t len, size_t *off)
+{
+    int n = 0;
+    size_t i, j;
+    json_t *c, *e;
+    json_array_foreach(json_object_get(answer, "configs"), i, c)
+    {
+        json_array_foreach(json_object_get(json_object_get(c, "value"), "errors"), j, e)
+        {
+            if (*off < len)
+                *off += (size_t)snprintf(buf + *off, len - *off, "%s\n", json_string_value(e));
+            n++;
+        }
+    }
+    return n;
+}
+
+/* Checks config for connector `name` as Kafka Connect does before storing
+ * it. SL_WC_OK, or SL_WC_INVALID with err in Kafka Connect's words.
+ * w->ctl held. */
+static int conn_validate(sl_worker *w, const char *name, const json_t *config, char *err,
+                         size_t errlen)
+{
+    const sl_plugin *p;
+    char lines[3500] = "";
+    size_t off = 0;
+    int n = 0;
+    if (!json_is_object(config)) {
+        snprintf(err, errlen, "Connector config must be a JSON object of strings");
+        return SL_WC_INVALID;
+    }
+    const char *cfg_name = cfg_str(config, "name", NULL);
+    if (cfg_name && strcmp(cfg_name, name)) {
+        snprintf(err, errlen,
+                 "Connector name configuration (%s) doesn't match connector name in the URL (%s)",
+                 cfg_name, name);
+        return SL_WC_INVALID;
+    }
+    char why[2048];
+    int kind = class_kind(w, config, &p, why, sizeof(why));
+    if (kind < 0) {
+        snprintf(err, errlen, "%s%s", cfg_str(config, "connector.class", NULL)
+                                          ? "Failed to find any class that implements Connector "
+                                            "and which name matches the connector.class: "
+                                          : "",
+                 why);
+        return SL_WC_INVALID;
+    }
+    json_t *resolved = NULL;
+    if (sl_config_resolve(config, &resolved, why, sizeof(why)) != 0) {
+        off += (size_t)snprintf(lines + off, sizeof(lines) - off, "%s\n", why);
+        n++;
+    } else {
+        json_t *pc = sl_conn_plugin_config(resolved);
+        json_t *answer = sl_plugin_validate(p, pc);
+        n += answer_errors(answer, lines, sizeof(lines), &off);
+        json_decref(answer);
+        json_decref(pc);
+        if (!kind && !json_string_value(json_object_get(resolved, "topics")) && off < sizeof(lines)) {
+            off += (size_t)snprintf(lines + off, sizeof(lines) - off,
+                                    "Must configure one of topics or topics.regex "
+                                    "(this worker reads \"topics\": \"a,b\")\n");
+            n++;
+        }
+    }
+    json_decref(resolved);
+    if (n > 0) {
+        snprintf(err, errlen,
+                 "Connector configuration is invalid and contains the following %d error(s):\n%s"
+                 "You can also find the above list of errors at the endpoint "
+                 "`/connector-plugins/{connectorType}/config/validate`",
+                 n, lines);
+        return SL_WC_INVALID;
+    }
+    return SL_WC_OK;
+}
+
+/* A trial build of the task catches what validation cannot (converters). */
+static int conn_trial(sl_worker *w, const char *name, const json_t *config, char *err,
+                      size_t errlen)
+{
+    sl_wconn tmp = {.name = (char *)name, .config = (json_t *)config};
+    const sl_plugin *p;
+    char why[2048];
+    int kind = class_kind(w, config, &p, why, sizeof(why));
+    sl_wtask *wt = kind < 0 ? NULL : task_build(w, &tmp, kind, why, sizeof(why));
+    if (!wt) {
+        snprintf(err, errlen, "Connector configuration is invalid: %s", why);
+        return SL_WC_INVALID;
+    }
+    wtask_free(wt);
+    return SL_WC_OK;
+}
+
+/* ======================================================================== */
+/* Control API (worker.h)                                                    */
+/* ======================================================================== */
+
+static void not_found(const char *name, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "Connector %s not found", name);
+}
+
+int sl_worker_connector_put(sl_worker *w, const char *name, const json_t *config, int create_only,
+                            const char *initial_state, char *err, size_t errlen)
+{
+    int target = initial_state ? target_parse(initial_state) : SL_TARGET_STARTED;
+    if (target < 0 || (initial_state && !strcmp(initial_state, "STARTED"))) {
+        snprintf(err, errlen, "Invalid initial state %s: one of RUNNING, PAUSED, STOPPED",
+                 initial_state);
+        return SL_WC_INVALID;
+    }
+    if (!*name || strchr(name, '/')) {
+        snprintf(err, errlen, "Connector name must be a non-empty string without '/'");
+        return SL_WC_INVALID;
+    }
+    pthread_mutex_lock(&w->ctl);
+    pthread_mutex_lock(&w->lock);
+    sl_wconn *c = sl_conn_find(w, name);
+    pthread_mutex_unlock(&w->lock);
+    int rc = SL_WC_OK;
+    if (c && create_only) {
+        snprintf(err, errlen, "Connector %s already exists", name);
+        rc = SL_WC_EXISTS;
+    } else if ((rc = conn_validate(w, name, config, err, errlen)) == SL_WC_OK &&
+               (rc = conn_trial(w, name, config, err, errlen)) == SL_WC_OK) {
+        json_t *copy = json_deep_copy(config);
+        json_object_set_new(copy, "name", json_string(name));
+        if (store_config(w, name, copy, err, errlen) != 0 ||
+            (!c && store_target(w, name, target, err, errlen) != 0)) {
+            json_decref(copy);
+            rc = SL_WC_ERROR;
+        } else if (c) {
+            conn_task_halt(w, c);
+            pthread_mutex_lock(&w->lock);
+            json_decref(c->config);
+            c->config = copy;
+            pthread_mutex_unlock(&w->lock);
+            sl_info("worker", "connector %s: config updated", name);
+            conn_apply_target(w, c);
+        } else if ((c = conn_add(w, name, copy, 0))) {
+            c->target = target;
+            sl_info("worker", "connector %s: created (%s)", name, target_names[target]);
+            conn_apply_target(w, c);
+            rc = SL_WC_CREATED;
+        } else {
+            snprintf(err, errlen, "out of memory");
+            rc = SL_WC_ERROR;
+        }
+    }
+    pthread_mutex_unlock(&w->ctl);
+    return rc;
+}
+
+int sl_worker_connector_patch(sl_worker *w, const char *name, const json_t *patch, char *err,
+                              size_t errlen)
+{
+    if (!json_is_object(patch)) {
+        snprintf(err, errlen, "Connector config patch must be a JSON object");
+        return SL_WC_INVALID;
+    }
+    pthread_mutex_lock(&w->lock);
+    sl_wconn *c = sl_conn_find(w, name);
+    json_t *merged = c ? json_deep_copy(c->config) : NULL;
+    pthread_mutex_unlock(&w->lock);
+    if (!c) {
+        not_found(name, err, errlen);
+        return SL_WC_NOT_FOUND;
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)patch, key, val)
+    {
+        if (json_is_null(val))
+            json_object_del(merged, key);
+        else
+            json_object_set(merged, key, val);
+    }
+    int rc = sl_worker_connector_put(w, name, merged, 0, NULL, err, errlen);
+    json_decref(merged);
+    return rc;
+}
+
+/* Finds connector name for a life-cycle operation; takes w->ctl (released
+ * by the caller) unless not found. */
+static sl_wconn *ctl_find(sl_worker *w, const char *name, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&w->ctl);
+    pthread_mutex_lock(&w->lock);
+    sl_wconn *c = sl_conn_find(w, name);
+    pthread_mutex_unlock(&w->lock);
+    if (!c) {
+        pthread_mutex_unlock(&w->ctl);
+        not_found(name, err, errlen);
+    }
+    return c;
+}
+
+int sl_worker_connector_delete(sl_worker *w, const char *name, char *err, size_t errlen)
+{
+    sl_wconn *c = ctl_find(w, name, err, errlen);
+    if (!c)
+        return SL_WC_NOT_FOUND;
+    int rc = store_forget(w, name, err, errlen) == 0 ? SL_WC_OK : SL_WC_ERROR;
+    if (rc == SL_WC_OK) {
+        conn_remove(w, c);
+        sl_worker_status_forget(w, name);
+        sl_info("worker", "connector %s: deleted", name);
+    }
+    pthread_mutex_unlock(&w->ctl);
+    return rc;
+}
+
+int sl_worker_connector_target(sl_worker *w, const char *name, const char *target, char *err,
+                               size_t errlen)
+{
+    int t = target_parse(target);
+    sl_wconn *c = t < 0 ? NULL : ctl_find(w, name, err, errlen);
+    if (!c)
+        return t < 0 ? SL_WC_INVALID : SL_WC_NOT_FOUND;
+    int rc = SL_WC_OK;
+    if (store_target(w, name, t, err, errlen) != 0) {
+        rc = SL_WC_ERROR;
+    } else {
+        c->target = t;
+        sl_info("worker", "connector %s: target state %s", name, target_names[t]);
+        conn_apply_target(w, c);
+    }
+    pthread_mutex_unlock(&w->ctl);
+    return rc;
+}
+
+/* Restarts c's task (halt, rebuild from the config, start). w->ctl held. */
+static void task_restart(sl_worker *w, sl_wconn *c)
+{
+    conn_task_halt(w, c);
+    if (c->target != SL_TARGET_STOPPED)
+        conn_task_start(w, c);
+}
+
+int sl_worker_connector_restart(sl_worker *w, const char *name, int include_tasks,
+                                int only_failed, json_t **out, char *err, size_t errlen)
+{
+    if (out && (include_tasks || only_failed) &&
+        sl_worker_connector_status(w, name, out) != SL_WC_OK) {
+        not_found(name, err, errlen);
+        return SL_WC_NOT_FOUND;
+    }
+    sl_wconn *c = ctl_find(w, name, err, errlen);
+    if (!c)
+        return SL_WC_NOT_FOUND;
+    pthread_mutex_lock(&w->lock);
+    int conn_failed = !strcmp(c->state, "FAILED");
+    int task_failed = c->task && !strcmp(c->task->state, "FAILED");
+    pthread_mutex_unlock(&w->lock);
+    /* the connector itself: only a FAILED one has anything to restart */
+    int restart_conn = !only_failed || conn_failed;
+    int restart_task = include_tasks && (!only_failed || task_failed);
+    json_t *st = out ? *out : NULL;
+    if (st && restart_conn)
+        json_object_set_new(json_object_get(st, "connector"), "state", json_string("RESTARTING"));
+    if (st && restart_task && json_array_size(json_object_get(st, "tasks")))
+        json_object_set_new(json_array_get(json_object_get(st, "tasks"), 0), "state",
+                            json_string("RESTARTING"));
+    if ((restart_conn && conn_failed) || restart_task) {
+        sl_info("worker", "connector %s: restarting%s", name, restart_task ? " with its task" : "");
+        task_restart(w, c);
+    }
+    pthread_mutex_unlock(&w->ctl);
+    return SL_WC_OK;
+}
+
+int sl_worker_task_restart(sl_worker *w, const char *name, int task, char *err, size_t errlen)
+{
+    sl_wconn *c = ctl_find(w, name, err, errlen);
+    if (!c)
+        return SL_WC_NOT_FOUND;
+    int rc = SL_WC_OK;
+    if (task != 0 || !c->task) {
+        snprintf(err, errlen, "Task %s-%d not found", name, task);
+        rc = SL_WC_NOT_FOUND;
+    } else {
+        sl_info("worker", "connector %s: restarting task %d", name, task);
+        task_restart(w, c);
+    }
+    pthread_mutex_unlock(&w->ctl);
+    return rc;
+}
+
+int sl_worker_connector_topics_reset(sl_worker *w, const char *name, char *err, size_t errlen)
+{
+    sl_wconn *c = ctl_find(w, name, err, errlen);
+    if (!c)
+        return SL_WC_NOT_FOUND;
+    pthread_mutex_lock(&w->lock);
+    json_t *old = c->topics;
+    c->topics = json_object();
+    atomic_fetch_add(&c->topics_gen, 1);
+    pthread_mutex_unlock(&w->lock);
+    const char *topic;
+    json_t *v;
+    int rc = SL_WC_OK;
+    json_object_foreach(old, topic, v)
+    {
+        char key[1024];
+        snprintf(key, sizeof(key), "topic-%s-connector-%s", topic, name);
+        if (sl_worker_topic_put(w, SL_STATUS_TOPIC, key, NULL, err, errlen) != 0)
+            rc = SL_WC_ERROR;
+    }
+    json_decref(old);
+    pthread_mutex_unlock(&w->ctl);
+    return rc;
+}
+
+/* ======================================================================== */
+/* Start: pipeline files and stored connectors                               */
+/* ======================================================================== */
+
+/* Adds the connectors of one pipeline file to `defs` (name -> config). */
+static void pipeline_load(json_t *defs, const char *path, const char *file)
 {
     json_error_t jerr;
     json_t *p = json_load_file(path, 0, &jerr);
@@ -154,12 +770,12 @@ static void pipeline_load(sl_worker *w, const char *path, const char *file)
     const char *k;
     if (src) {
         snprintf(connector, sizeof(connector), "%s.source", name);
-        connector_start(w, connector, src, 1);
+        json_object_set(defs, connector, src);
     }
     json_object_foreach(sinks, k, v)
     {
         snprintf(connector, sizeof(connector), "%s.%s", name, k);
-        connector_start(w, connector, v, 0);
+        json_object_set(defs, connector, v);
     }
     if (!src && !json_object_size(sinks))
         sl_warn("worker", "pipeline %s: no source and no sinks", name);
@@ -177,20 +793,89 @@ static int is_json(const struct dirent *d)
     return d->d_name[0] != '.' && n > 5 && !strcmp(d->d_name + n - 5, ".json");
 }
 
-void sl_pipelines_load(sl_worker *w)
+/* name -> config of every connector of pipelines.dir. */
+static json_t *pipelines_read(sl_worker *w)
 {
+    json_t *defs = json_object();
     struct dirent **list;
+    if (!w->conf.pipelines_dir)
+        return defs;
     int n = scandir(w->conf.pipelines_dir, &list, is_json, by_name);
     if (n < 0) {
         sl_error("worker", "pipelines.dir %s: cannot read: %m", w->conf.pipelines_dir);
-        return;
+        return defs;
     }
     sl_info("worker", "pipelines.dir %s: %d pipeline files", w->conf.pipelines_dir, n);
     for (int i = 0; i < n; i++) {
         char path[4096];
         snprintf(path, sizeof(path), "%s/%s", w->conf.pipelines_dir, list[i]->d_name);
-        pipeline_load(w, path, list[i]->d_name);
+        pipeline_load(defs, path, list[i]->d_name);
         free(list[i]);
     }
     free(list);
+    return defs;
+}
+
+/* The JSON object held in map[prefix + name], or NULL (new reference). */
+static json_t *stored_json(const json_t *map, const char *prefix, const char *name)
+{
+    char key[600];
+    snprintf(key, sizeof(key), "%s%s", prefix, name);
+    const char *text = json_string_value(json_object_get(map, key));
+    return text ? json_loads(text, 0, NULL) : NULL;
+}
+
+/* Active topics recorded in _sluice_status for c. */
+static void topics_restore(sl_wconn *c, const json_t *status)
+{
+    const char *key;
+    json_t *v;
+    char suffix[600];
+    snprintf(suffix, sizeof(suffix), "-connector-%s", c->name);
+    size_t sl = strlen(suffix);
+    json_object_foreach((json_t *)status, key, v)
+    {
+        size_t kl = strlen(key);
+        if (strncmp(key, "topic-", 6) || kl <= 6 + sl || strcmp(key + kl - sl, suffix))
+            continue;
+        char topic[512];
+        snprintf(topic, sizeof(topic), "%.*s", (int)(kl - 6 - sl), key + 6);
+        json_object_set_new(c->topics, topic, json_true());
+    }
+}
+
+void sl_conns_start(sl_worker *w, const json_t *stored, const json_t *status)
+{
+    json_t *defs = pipelines_read(w), *files = json_deep_copy(defs), *v;
+    const char *key;
+    /* stored configs (changed through the REST API) win over the files */
+    json_object_foreach((json_t *)stored, key, v)
+    {
+        if (strncmp(key, "connector-", 10))
+            continue;
+        json_t *rec = json_loads(json_string_value(v), 0, NULL);
+        json_t *props = json_object_get(rec, "properties");
+        if (json_is_object(props))
+            json_object_set(defs, key + 10, props);
+        else
+            sl_warn("worker", "%s: %s is not {\"properties\": {...}}: skipped", SL_CONFIGS_TOPIC, key);
+        json_decref(rec);
+    }
+    json_object_foreach(defs, key, v)
+    {
+        json_t *ts = stored_json(stored, "target-state-", key);
+        int target = target_parse(json_string_value(json_object_get(ts, "state")));
+        json_decref(ts);
+        int from_file = json_object_get(files, key) != NULL;
+        sl_wconn *c = json_is_object(v) ? conn_add(w, key, json_deep_copy(v), from_file) : NULL;
+        if (!c) {
+            sl_worker_status(w, key, -1, "FAILED", "its config is not a JSON object");
+            continue;
+        }
+        c->target = target < 0 ? SL_TARGET_STARTED : target;
+        topics_restore(c, status);
+        conn_apply_target(w, c);
+    }
+    json_decref(files);
+    json_decref(defs);
 }

@@ -1,15 +1,23 @@
 /*
  * worker.c - the worker's life cycle: options, the shared producer and its
- * poll thread, the internal topics, the stored source offsets, status
- * records, and `sluice worker`.
+ * poll thread, the internal topics, the stored source offsets and connector
+ * configs, status records (in memory for the REST API and in
+ * _sluice_status), task counters, and `sluice worker`.
  *
  * Start-up order: producer (idempotent, acks=all) and its poll thread ->
  * create _sluice_offsets/_sluice_configs/_sluice_status (compacted) when
- * missing -> read _sluice_offsets from the beginning to its end with an
- * assigned consumer (no group: the whole topic, every partition) into a
- * key -> position map -> load pipelines and start one thread per task.
- * Stop: tell every task, join them (a source writes its last acknowledged
- * position and waits for that write), flush the producer, stop polling.
+ * missing -> read _sluice_offsets and _sluice_configs from the beginning to
+ * their end with an assigned consumer (no group: the whole topic, every
+ * partition) into key -> value maps -> serve the REST API (rest.c) ->
+ * start the connectors of the pipeline files and of _sluice_configs, each
+ * in its stored target state (pipeline.c).
+ * Stop: stop the REST API, tell every task, join them (a source writes its
+ * last acknowledged position and waits for that write), flush the
+ * producer, stop polling.
+ *
+ * The in-memory position map (w->offsets) follows every acknowledged
+ * position write, so a task restarted by the REST API starts from the last
+ * stored position, not the one read at start.
  *
  * _sluice_offsets record (as Kafka Connect's OffsetStorageWriter):
  *   key   ["<connector>",{"task":N}]   compact JSON text
@@ -34,7 +42,8 @@
 
 #include "config.h"
 #include "logging.h"
-#include "worker_int.h"
+#include "rest.h"
+#include "worker_conn.h"
 
 #define OFF(f) offsetof(sl_worker_conf, f)
 static const sl_option worker_options[] = {
@@ -43,7 +52,8 @@ static const sl_option worker_options[] = {
     {"plugin.path", SL_OPT_STRING, NULL, OFF(plugin_path),
      "Directory of connector plugins (<name>.so); default: plugins/ next to the executable"},
     {"pipelines.dir", SL_OPT_STRING, NULL, OFF(pipelines_dir),
-     "Directory of pipeline files (*.json), each expanded into connectors"},
+     "Directory of pipeline files (*.json), each expanded into connectors (optional: "
+     "connectors can also be created through the REST API)"},
     {"group.id", SL_OPT_STRING, "sluice-worker", OFF(group_id),
      "The worker's cluster; names it in status records"},
     {"offset.flush.interval.ms", SL_OPT_INT, "1000", OFF(offset_flush_interval_ms),
@@ -57,8 +67,8 @@ static const sl_option worker_options[] = {
      "Converter of keys for connectors that set none (json, avro)"},
     {"value.converter", SL_OPT_STRING, "json", OFF(value_converter),
      "Converter of values for connectors that set none (json, avro)"},
-    {"listeners", SL_OPT_STRING, "http://:8083", OFF(listeners),
-     "REST API listeners (accepted and stored; the REST API is not served yet)"},
+    {"listeners", SL_OPT_STRING, "http://0.0.0.0:8083", OFF(listeners),
+     "Kafka Connect REST API listener, http://host:port (port 0: any free port)"},
     {NULL},
 };
 #undef OFF
@@ -92,13 +102,44 @@ void sl_worker_offset_key(const char *connector, int task_id, char *buf, size_t 
 /* Producer and delivery reports                                            */
 /* ======================================================================== */
 
+/* A control write (config, target state, altered offset) someone waits for. */
+#define DR_WAIT 100
+typedef struct dr_wait {
+    sl_dr_tag tag;
+    atomic_int done; /* 1 acknowledged, 2 failed */
+    atomic_int err;
+} dr_wait;
+
+/* An acknowledged position becomes the in-memory stored position. */
+static void position_stored(sl_wtask *wt)
+{
+    char key[1024];
+    sl_worker_offset_key(wt->connector, wt->id, key, sizeof(key));
+    pthread_mutex_lock(&wt->w->lock);
+    json_object_set_new(wt->w->offsets, key, json_string(wt->offw.position));
+    pthread_mutex_unlock(&wt->w->lock);
+}
+
 /* runs on: the producer-poll thread */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     sl_dr_tag *tag = m->_private;
     if (!tag)
         return;
+    if (tag->kind == DR_WAIT) {
+        atomic_store(&((dr_wait *)tag)->err, (int)m->err);
+        atomic_store(&((dr_wait *)tag)->done, m->err ? 2 : 1);
+        return;
+    }
+    if (tag->kind == SL_DR_DLQ) { /* the task waits for these before committing */
+        if (m->err)
+            atomic_store(&tag->wt->dlq.failed, (int)m->err);
+        atomic_fetch_sub(&tag->wt->dlq.outstanding, 1);
+        return;
+    }
     sl_wtask *wt = tag->wt;
+    if (tag->kind == SL_DR_OFFSET && !m->err)
+        position_stored(wt); /* before the task sees state 2 and moves on */
     if (m->err) {
         int expected = 0;
         atomic_compare_exchange_strong(&wt->failed_delivery, &expected, (int)m->err);
@@ -196,10 +237,10 @@ static int topics_create(sl_worker *w, char *err, size_t errlen)
 /* Reading _sluice_offsets                                                   */
 /* ======================================================================== */
 
-/* Every partition of the topic, from the beginning to the high watermark
- * seen at start; later records of a key replace earlier ones, a null value
- * deletes. */
-static int offsets_read(sl_worker *w, char *err, size_t errlen)
+/* Every partition of `topic`, from the beginning to the high watermark
+ * seen at start, into map (key text -> value text); later records of a key
+ * replace earlier ones, a null value deletes. runs on: the caller's thread. */
+int sl_worker_topic_read(sl_worker *w, const char *topic, json_t *map, char *err, size_t errlen)
 {
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     char e[512];
@@ -214,13 +255,13 @@ static int offsets_read(sl_worker *w, char *err, size_t errlen)
     }
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e, sizeof(e));
     if (!rk) {
-        snprintf(err, errlen, "offsets reader: %s", e);
+        snprintf(err, errlen, "%s reader: %s", topic, e);
         return -1;
     }
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, SL_OFFSETS_TOPIC, NULL);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
     rd_kafka_resp_err_t me = rd_kafka_metadata(rk, 0, rkt, &md, 15000);
     if (me || md->topic_cnt != 1 || md->topics[0].err) {
-        snprintf(err, errlen, "metadata of %s: %s", SL_OFFSETS_TOPIC,
+        snprintf(err, errlen, "metadata of %s: %s", topic,
                  rd_kafka_err2str(me ? me : md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
         goto done;
     }
@@ -231,14 +272,14 @@ static int offsets_read(sl_worker *w, char *err, size_t errlen)
     for (int i = 0; i < nparts; i++) {
         int64_t lo = 0, hi = 0;
         int32_t p = md->topics[0].partitions[i].id;
-        if ((me = rd_kafka_query_watermark_offsets(rk, SL_OFFSETS_TOPIC, p, &lo, &hi, 15000))) {
-            snprintf(err, errlen, "%s-%d: watermarks: %s", SL_OFFSETS_TOPIC, p, rd_kafka_err2str(me));
+        if ((me = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 15000))) {
+            snprintf(err, errlen, "%s-%d: watermarks: %s", topic, p, rd_kafka_err2str(me));
             free(high);
             goto done;
         }
         high[i] = hi;
         remaining += hi > lo ? 1 : 0;
-        rd_kafka_topic_partition_list_add(tps, SL_OFFSETS_TOPIC, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_topic_partition_list_add(tps, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
     }
     rd_kafka_assign(rk, tps);
     int64_t deadline = sl_worker_now_ms() + 30000, records = 0;
@@ -249,9 +290,9 @@ static int offsets_read(sl_worker *w, char *err, size_t errlen)
         if (!m->err && m->key) {
             char *key = strndup(m->key, m->key_len);
             if (m->payload)
-                json_object_set_new(w->offsets, key, json_stringn(m->payload, m->len));
+                json_object_set_new(map, key, json_stringn(m->payload, m->len));
             else
-                json_object_del(w->offsets, key);
+                json_object_del(map, key);
             free(key);
             records++;
         }
@@ -262,11 +303,11 @@ static int offsets_read(sl_worker *w, char *err, size_t errlen)
     }
     free(high);
     if (remaining > 0) {
-        snprintf(err, errlen, "%s: not read to its end within 30 s", SL_OFFSETS_TOPIC);
+        snprintf(err, errlen, "%s: not read to its end within 30 s", topic);
         goto done;
     }
-    sl_info("worker", "read %lld offset records of %s: %zu positions", (long long)records,
-            SL_OFFSETS_TOPIC, json_object_size(w->offsets));
+    sl_info("worker", "read %lld records of %s: %zu keys", (long long)records, topic,
+            json_object_size(map));
     rc = 0;
 done:
     if (tps)
@@ -280,8 +321,89 @@ done:
 }
 
 /* ======================================================================== */
+/* Control writes                                                            */
+/* ======================================================================== */
+
+int sl_worker_topic_put(sl_worker *w, const char *topic, const char *key, const char *value,
+                        char *err, size_t errlen)
+{
+    dr_wait *d = calloc(1, sizeof(*d));
+    if (!d) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    d->tag.kind = DR_WAIT;
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        w->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
+        RD_KAFKA_V_VALUE((void *)value, value ? strlen(value) : 0),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&d->tag), RD_KAFKA_V_END);
+    if (e) {
+        snprintf(err, errlen, "writing %s to %s: %s", key, topic, rd_kafka_err2str(e));
+        free(d);
+        return -1;
+    }
+    int64_t deadline = sl_worker_now_ms() + 15000;
+    while (!atomic_load(&d->done) && sl_worker_now_ms() < deadline) {
+        struct timespec ts = {0, 2 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    int done = atomic_load(&d->done);
+    if (done != 1) {
+        snprintf(err, errlen, "writing %s to %s: %s", key, topic,
+                 done ? rd_kafka_err2str(atomic_load(&d->err)) : "not acknowledged within 15 s");
+        if (!done)
+            return -1; /* the report may still come: d is left to it */
+    }
+    free(d);
+    return done == 1 ? 0 : -1;
+}
+
+/* ======================================================================== */
 /* Status                                                                    */
 /* ======================================================================== */
+
+/* Replaces *trace with a copy of t (or NULL). w->lock held. */
+static void trace_set(char **trace, const char *t)
+{
+    free(*trace);
+    *trace = t ? strdup(t) : NULL;
+}
+
+/* The in-memory state the REST API shows. A task told RUNNING while paused
+ * (it just opened) is PAUSED. Returns the state to publish. */
+static const char *status_note(sl_worker *w, const char *connector, int task_id,
+                               const char *state, const char *trace)
+{
+    pthread_mutex_lock(&w->lock);
+    sl_wconn *c = sl_conn_find(w, connector);
+    if (c && task_id < 0) {
+        snprintf(c->state, sizeof(c->state), "%s", state);
+        trace_set(&c->trace, trace);
+    } else if (c && c->task && c->task->id == task_id) {
+        sl_wtask *wt = c->task;
+        if (!strcmp(state, "RUNNING") && atomic_load(&wt->paused))
+            state = "PAUSED";
+        snprintf(wt->state, sizeof(wt->state), "%s", state);
+        trace_set(&wt->trace, trace);
+        if (!strcmp(state, "FAILED"))
+            atomic_fetch_add(&wt->failures, 1);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return state;
+}
+
+static void status_publish(sl_worker *w, const char *key, const char *text)
+{
+    if (!w->producer)
+        return;
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        w->producer, RD_KAFKA_V_TOPIC(SL_STATUS_TOPIC), RD_KAFKA_V_KEY(key, strlen(key)),
+        RD_KAFKA_V_VALUE((void *)text, text ? strlen(text) : 0),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(NULL), RD_KAFKA_V_END);
+    if (e)
+        sl_warn("worker", "status %s not written to %s: %s", key, SL_STATUS_TOPIC,
+                rd_kafka_err2str(e));
+}
 
 void sl_worker_status(sl_worker *w, const char *connector, int task_id, const char *state,
                       const char *trace)
@@ -291,6 +413,7 @@ void sl_worker_status(sl_worker *w, const char *connector, int task_id, const ch
         snprintf(key, sizeof(key), "status-connector-%s", connector);
     else
         snprintf(key, sizeof(key), "status-task-%s-%d", connector, task_id);
+    state = status_note(w, connector, task_id, state, trace);
     if (!strcmp(state, "FAILED"))
         sl_error("worker", "%s: %s%s%s", key, state, trace ? ": " : "", trace ? trace : "");
     else
@@ -299,18 +422,77 @@ void sl_worker_status(sl_worker *w, const char *connector, int task_id, const ch
                           w->worker_id, "generation", 0);
     char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
     json_decref(v);
-    if (!text || !w->producer) {
-        free(text);
+    if (text)
+        status_publish(w, key, text);
+    free(text);
+}
+
+void sl_worker_status_forget(sl_worker *w, const char *connector)
+{
+    char key[512];
+    snprintf(key, sizeof(key), "status-connector-%s", connector);
+    status_publish(w, key, NULL);
+    snprintf(key, sizeof(key), "status-task-%s-0", connector);
+    status_publish(w, key, NULL);
+}
+
+/* ======================================================================== */
+/* Task counters and active topics                                           */
+/* ======================================================================== */
+
+/* Notes topic as one of the connector's active topics (Kafka Connect's
+ * KIP-558 record "topic-<topic>-connector-<connector>" in _sluice_status).
+ * The per-task last-topic cache keeps this off the lock for runs of one
+ * topic. runs on: the task thread. */
+static void topic_note(sl_wtask *wt, const char *topic)
+{
+    sl_wconn *c = wt->conn;
+    int gen = c ? atomic_load(&c->topics_gen) : 0;
+    if (!c || !topic || (gen == wt->last_topic_gen && !strcmp(topic, wt->last_topic)))
         return;
+    snprintf(wt->last_topic, sizeof(wt->last_topic), "%s", topic);
+    wt->last_topic_gen = gen;
+    int fresh = 0;
+    pthread_mutex_lock(&wt->w->lock);
+    if (!json_object_get(c->topics, topic)) {
+        json_object_set_new(c->topics, topic, json_true());
+        fresh = 1;
     }
-    rd_kafka_resp_err_t e = rd_kafka_producev(
-        w->producer, RD_KAFKA_V_TOPIC(SL_STATUS_TOPIC), RD_KAFKA_V_KEY(key, strlen(key)),
-        RD_KAFKA_V_VALUE(text, strlen(text)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
-        RD_KAFKA_V_OPAQUE(NULL), RD_KAFKA_V_END);
-    if (e) {
-        sl_warn("worker", "status %s not written to %s: %s", key, SL_STATUS_TOPIC, rd_kafka_err2str(e));
-        free(text);
-    }
+    pthread_mutex_unlock(&wt->w->lock);
+    if (!fresh)
+        return;
+    char key[1024];
+    snprintf(key, sizeof(key), "topic-%s-connector-%s", topic, wt->connector);
+    json_t *v = json_pack("{s:{s:s, s:s, s:i, s:I}}", "topic", "name", topic, "connector",
+                          wt->connector, "task", wt->id, "discoverTimestamp",
+                          (json_int_t)time(NULL) * 1000);
+    char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    if (text)
+        status_publish(wt->w, key, text);
+    free(text);
+    json_decref(v);
+}
+
+void sl_wtask_source_batch(sl_wtask *wt, const sluice_batch *batch)
+{
+    size_t n = sl_batch_count(batch);
+    const sluice_record *recs = sl_batch_records(batch);
+    if (n == 0)
+        return;
+    atomic_fetch_add(&wt->records_in, (long long)n);
+    atomic_fetch_add(&wt->records_out, (long long)n);
+    atomic_fetch_add(&wt->batches, 1);
+    for (size_t i = 0; i < n; i++)
+        topic_note(wt, recs[i].topic);
+}
+
+void sl_wtask_sink_batch(sl_wtask *wt, const sluice_record *recs, size_t n)
+{
+    atomic_fetch_add(&wt->records_in, (long long)n);
+    atomic_fetch_add(&wt->records_out, (long long)n);
+    atomic_fetch_add(&wt->batches, 1);
+    for (size_t i = 0; i < n; i++)
+        topic_note(wt, recs[i].topic);
 }
 
 /* ======================================================================== */
@@ -338,15 +520,13 @@ sl_worker *sl_worker_create(int argc, char **argv, char *err, size_t errlen)
         snprintf(err, errlen, "worker: out of memory");
         return NULL;
     }
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_mutex_init(&w->ctl, NULL);
     if (sl_config_defaults(worker_options, &w->conf, err, errlen) ||
         sl_config_parse_args(worker_options, &w->conf, argc, argv, err, errlen))
         goto fail;
     if (!w->conf.plugin_path && !(w->conf.plugin_path = default_plugin_path()))
         goto fail;
-    if (!w->conf.pipelines_dir) {
-        snprintf(err, errlen, "pipelines.dir: required (a directory of pipeline *.json files)");
-        goto fail;
-    }
     char host[64] = "localhost";
     gethostname(host, sizeof(host) - 1);
     snprintf(w->worker_id, sizeof(w->worker_id), "%s:%d", host, (int)getpid());
@@ -361,10 +541,38 @@ fail:
     return NULL;
 }
 
+/* Reads _sluice_offsets (into w->offsets), _sluice_configs and
+ * _sluice_status (into *configs and *status, new maps). */
+static int state_read(sl_worker *w, json_t **configs, json_t **status, char *err, size_t errlen)
+{
+    *configs = json_object();
+    *status = json_object();
+    if (sl_worker_topic_read(w, SL_OFFSETS_TOPIC, w->offsets, err, errlen) != 0 ||
+        sl_worker_topic_read(w, SL_CONFIGS_TOPIC, *configs, err, errlen) != 0 ||
+        sl_worker_topic_read(w, SL_STATUS_TOPIC, *status, err, errlen) != 0)
+        return -1;
+    return 0;
+}
+
+/* Serves the REST API; the worker id becomes host:port as Kafka Connect's. */
+static int rest_start(sl_worker *w, char *err, size_t errlen)
+{
+    if (sl_rest_start(w, w->conf.listeners, &w->rest, err, errlen) != 0)
+        return -1;
+    char host[64] = "localhost";
+    gethostname(host, sizeof(host) - 1);
+    snprintf(w->worker_id, sizeof(w->worker_id), "%s:%d", host, sl_rest_port(w->rest));
+    sl_info("worker", "Kafka Connect REST API on %s (port %d)", w->conf.listeners,
+            sl_rest_port(w->rest));
+    return 0;
+}
+
 int sl_worker_start(sl_worker *w, char *err, size_t errlen)
 {
+    json_t *configs = NULL, *status = NULL;
     sl_info("worker", "worker %s: bootstrap.servers=%s plugin.path=%s pipelines.dir=%s",
-            w->worker_id, w->conf.bootstrap_servers, w->conf.plugin_path, w->conf.pipelines_dir);
+            w->worker_id, w->conf.bootstrap_servers, w->conf.plugin_path,
+            w->conf.pipelines_dir ? w->conf.pipelines_dir : "(none)");
     if (producer_create(w, err, errlen) != 0)
         return -1;
     if (pthread_create(&w->poll_thread, NULL, poll_main, w) != 0) {
@@ -372,24 +580,37 @@ int sl_worker_start(sl_worker *w, char *err, size_t errlen)
         return -1;
     }
     w->poll_started = 1;
-    if (topics_create(w, err, errlen) != 0 || offsets_read(w, err, errlen) != 0)
+    if (topics_create(w, err, errlen) != 0 ||
+        state_read(w, &configs, &status, err, errlen) != 0 || rest_start(w, err, errlen) != 0) {
+        json_decref(configs);
+        json_decref(status);
         return -1;
+    }
     w->started = 1;
-    sl_pipelines_load(w);
+    pthread_mutex_lock(&w->ctl);
+    sl_conns_start(w, configs, status);
+    pthread_mutex_unlock(&w->ctl);
+    json_decref(configs);
+    json_decref(status);
+    atomic_store(&w->ready, 1);
     return 0;
+}
+
+int sl_worker_rest_port(const sl_worker *w)
+{
+    return w->rest ? sl_rest_port(w->rest) : 0;
 }
 
 void sl_worker_stop(sl_worker *w)
 {
     if (!w)
         return;
-    for (sl_wtask *wt = w->tasks; wt; wt = wt->next)
-        atomic_store(&wt->stop, 1);
-    for (sl_wtask *wt = w->tasks; wt; wt = wt->next) {
-        if (wt->started)
-            pthread_join(wt->thread, NULL);
-        wt->started = 0;
-    }
+    sl_rest_stop(w->rest); /* no request runs past this */
+    w->rest = NULL;
+    atomic_store(&w->ready, 0);
+    pthread_mutex_lock(&w->ctl);
+    sl_conns_halt_all(w);
+    pthread_mutex_unlock(&w->ctl);
     if (w->producer) {
         rd_kafka_resp_err_t e = rd_kafka_flush(w->producer, 10000);
         if (e)
@@ -408,21 +629,14 @@ void sl_worker_destroy(sl_worker *w)
     if (!w)
         return;
     sl_worker_stop(w);
-    while (w->tasks) {
-        sl_wtask *wt = w->tasks;
-        w->tasks = wt->next;
-        sl_task_destroy(wt->task);
-        sl_converter_destroy(wt->key_conv);
-        sl_converter_destroy(wt->value_conv);
-        json_decref(wt->config);
-        free(wt->connector);
-        free(wt);
-    }
+    sl_conns_free_all(w);
     if (w->producer)
         rd_kafka_destroy(w->producer);
     sl_plugin_host_destroy(w->host);
     json_decref(w->offsets);
     sl_config_free(worker_options, &w->conf);
+    pthread_mutex_destroy(&w->lock);
+    pthread_mutex_destroy(&w->ctl);
     free(w);
 }
 

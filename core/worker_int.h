@@ -39,7 +39,9 @@ typedef struct sl_worker_conf {
     int64_t sink_flush_records;
 } sl_worker_conf;
 
-enum sl_dr_kind { SL_DR_BATCH = 1, SL_DR_OFFSET };
+typedef struct sl_errpolicy sl_errpolicy;
+
+enum sl_dr_kind { SL_DR_BATCH = 1, SL_DR_OFFSET, SL_DR_DLQ };
 
 typedef struct sl_dr_tag {
     int kind;
@@ -81,6 +83,22 @@ typedef struct sl_wtask {
     char acked[SL_POS_MAX];   /* every record up to here is acknowledged */
     char written[SL_POS_MAX]; /* last position handed to an offset write */
     struct sl_wtask *next;
+    /* connector life cycle (pipeline.c, worker.c; rest.c reads) */
+    struct sl_wconn *conn;     /* the connector this task belongs to */
+    atomic_int paused;         /* the loops sleep while set, keeping their place */
+    int64_t errors_skipped; /* records skipped under errors.tolerance=all */
+    struct sl_transforms *xf; /* the connector's transform chain, or NULL */
+    sl_errpolicy *errpol;     /* this task's errors.* policy (set by its thread) */
+    /* dead letter queue writes of this task in flight (worker_errors.c) */
+    struct {
+        sl_dr_tag tag;
+        atomic_int outstanding, failed;
+    } dlq;
+    char state[16];            /* RUNNING, PAUSED, FAILED, UNASSIGNED (w->lock) */
+    char *trace;               /* when FAILED (w->lock) */
+    atomic_llong records_in, records_out, batches, failures; /* /metrics */
+    char last_topic[256];      /* task thread: last topic noted as active */
+    int last_topic_gen;        /* task thread: conn->topics_gen when noted */
 } sl_wtask;
 
 struct sl_worker {
@@ -93,7 +111,33 @@ struct sl_worker {
     json_t *offsets; /* key text -> position text, read from _sluice_offsets */
     sl_wtask *tasks;
     char worker_id[128];
+    /* connectors and the REST API (pipeline.c, worker.c, rest.c) */
+    pthread_mutex_t lock;    /* short holds: conns, their states, offsets */
+    pthread_mutex_t ctl;     /* serializes life-cycle operations (may join) */
+    struct sl_wconn *conns;  /* every connector, in creation order */
+    sl_wtask *graveyard;     /* halted tasks freed after the producer flush */
+    struct sl_rest *rest;
+    atomic_int ready;        /* connectors loaded: /health answers healthy */
 };
+
+/* A connector (pipeline.c). Fields other than the list link are read and
+ * written under w->lock; created, started and freed under w->ctl. */
+typedef struct sl_wconn {
+    char *name;
+    json_t *config;  /* as given (unresolved), with "name"; owned */
+    int from_file;   /* defined by a pipeline file */
+    int target;      /* SL_TARGET_* */
+    int is_source;   /* 1 source, 0 sink, -1 unknown (its class did not load) */
+    char state[16];  /* RUNNING, PAUSED, STOPPED, FAILED, UNASSIGNED */
+    char *trace;     /* why FAILED */
+    sl_wtask *task;  /* its one task (tasks.max = 1), NULL when stopped/failed */
+    json_t *topics;  /* active topics: name -> true */
+    atomic_int topics_gen; /* bumped by a topics reset */
+    const sl_plugin *plugin; /* NULL when its class did not load */
+    struct sl_wconn *next;
+} sl_wconn;
+
+enum { SL_TARGET_STARTED = 0, SL_TARGET_PAUSED, SL_TARGET_STOPPED };
 
 /* worker.c */
 /* Publishes a connector (task_id < 0) or task state to _sluice_status and
@@ -105,11 +149,32 @@ void sl_worker_offset_key(const char *connector, int task_id, char *buf, size_t 
 int64_t sl_worker_now_ms(void);
 /* Sleeps up to ms, returning early when the task is told to stop. */
 void sl_wtask_sleep(sl_wtask *wt, int64_t ms);
+/* After a source batch was produced / a sink batch was put: counts it for
+ * /metrics and notes its topics as the connector's active topics.
+ * runs on: the task thread. */
+void sl_wtask_source_batch(sl_wtask *wt, const sluice_batch *batch);
+void sl_wtask_sink_batch(sl_wtask *wt, const sluice_record *recs, size_t n);
 
 /* worker_conv.c: fills a connector config's missing key.converter,
  * value.converter and <key|value>.converter.schema.registry.url from the
  * worker's defaults (as a Kafka Connect worker config does). 0 or -1 (OOM). */
 int sl_worker_converter_defaults(const sl_worker *w, json_t *config);
+
+/* worker_errors.c: errors.tolerance, error logs, the dead letter queue. */
+struct sl_errpolicy {
+    int tolerate_all, log_enable, log_messages, dlq_headers;
+    char dlq_topic[256]; /* "" = no dead letter queue */
+};
+/* Reads the errors.* keys of wt->config. -1 with err on a bad value. */
+int sl_errpolicy_init(sl_errpolicy *p, sl_wtask *wt, char *err, size_t errlen);
+/* A record failed at stage (KEY_CONVERTER, VALUE_CONVERTER,
+ * TRANSFORMATION) because of why; m is the consumed message (sinks) or
+ * NULL. 0: tolerated (logged and/or dead-lettered, skip it); -1: the task
+ * must fail, err says why and how to tolerate it. */
+int sl_errpolicy_report(sl_wtask *wt, const sl_errpolicy *p, const char *stage,
+                        const rd_kafka_message_t *m, const char *why, char *err, size_t errlen);
+/* Waits for this task's dead letter queue writes; -1 if one failed. */
+int sl_errpolicy_settle(sl_wtask *wt, char *err, size_t errlen);
 
 /* worker_source.c / worker_sink.c: the task threads. */
 void *sl_source_thread(void *arg);

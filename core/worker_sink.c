@@ -25,15 +25,18 @@
 #include <string.h>
 
 #include "logging.h"
+#include "transforms.h"
 #include "worker_int.h"
 
-#define SINK_BATCH 500
+#define SINK_BATCH 2000
 
 typedef struct sink_state {
     sl_wtask *wt;
     rd_kafka_t *rk;
     rd_kafka_topic_partition_list_t *pending; /* offsets to commit after a flush */
     rd_kafka_topic_partition_list_t *committed; /* preCommit sinks: what was committed */
+    sl_errpolicy errors;
+    char topics[SINK_BATCH][256]; /* topics a transform routed records to */
     rd_kafka_message_t *msgs[SINK_BATCH];
     sluice_record recs[SINK_BATCH];
     avro_value_t keys[SINK_BATCH], values[SINK_BATCH];
@@ -94,6 +97,57 @@ static void batch_release(sink_state *s)
     s->n = 0;
 }
 
+static void pending_note_one(sink_state *s, const rd_kafka_message_t *m);
+
+/* A message that cannot become a record: tolerated (logged, dead-lettered,
+ * its offset counted as consumed) -> 1, or the task fails -> -1. */
+static int skip_or_fail(sink_state *s, rd_kafka_message_t *m, const char *stage, char *err,
+                        size_t errlen)
+{
+    char why[1024];
+    snprintf(why, sizeof(why), "%s (partition %d offset %lld)", err, (int)m->partition,
+             (long long)m->offset);
+    int rc = sl_errpolicy_report(s->wt, &s->errors, stage, m, why, err, errlen);
+    if (rc == 0)
+        pending_note_one(s, m);
+    rd_kafka_message_destroy(m);
+    return rc == 0 ? 1 : -1;
+}
+
+/* Runs the transforms on batch slot s->n (converted from m). 1: keep
+ * (*topic and *ts may have changed; a routed topic is copied into the
+ * slot); 0: dropped by a Filter, or skipped under errors.tolerance=all;
+ * -1: fail. */
+static int transform(sink_state *s, rd_kafka_message_t *m, const char **topic, int64_t *ts,
+                     char *err, size_t errlen)
+{
+    size_t i = s->n;
+    sl_xrec x = {.topic = *topic, .partition = m->partition, .offset = m->offset,
+                 .key = s->keys[i], .value = s->values[i], .timestamp_ms = *ts};
+    x.value_schema = x.value.iface ? avro_value_get_schema(&x.value) : NULL;
+    int rc = sl_transforms_apply(s->wt->xf, &x, err, errlen);
+    if (rc == 1) {
+        s->keys[i] = x.key;
+        s->values[i] = x.value;
+        *ts = x.timestamp_ms;
+        if (x.topic != *topic && strcmp(x.topic, *topic)) {
+            snprintf(s->topics[i], sizeof(s->topics[i]), "%s", x.topic);
+            *topic = s->topics[i];
+        }
+        return 1;
+    }
+    if (rc == 0) { /* dropped: the chain released the values */
+        pending_note_one(s, m);
+        rd_kafka_message_destroy(m);
+        return 0;
+    }
+    if (s->keys[i].iface)
+        avro_value_decref(&s->keys[i]);
+    if (s->values[i].iface)
+        avro_value_decref(&s->values[i]);
+    return skip_or_fail(s, m, "TRANSFORMATION", err, errlen) < 0 ? -1 : 0;
+}
+
 /* Adds a consumed message to the batch (converted). Returns 0, 1 when the
  * message carried no record (an event), -1 on a conversion error. */
 static int batch_add(sink_state *s, rd_kafka_message_t *m, char *err, size_t errlen)
@@ -106,26 +160,32 @@ static int batch_add(sink_state *s, rd_kafka_message_t *m, char *err, size_t err
         return 1;
     }
     size_t i = s->n;
-    const char *topic = rd_kafka_topic_name(m->rkt);
-    if (sl_converter_from_bytes(wt->key_conv, topic, m->key, m->key_len, &s->keys[i], err, errlen) ||
-        sl_converter_from_bytes(wt->value_conv, topic, m->payload, m->len, &s->values[i], err,
-                                errlen)) {
-        if (s->keys[i].iface)
+    const char *topic = rd_kafka_topic_name(m->rkt), *stage = "KEY_CONVERTER";
+    int bad = sl_converter_from_bytes(wt->key_conv, topic, m->key, m->key_len, &s->keys[i], err,
+                                      errlen);
+    if (!bad) {
+        stage = "VALUE_CONVERTER";
+        bad = sl_converter_from_bytes(wt->value_conv, topic, m->payload, m->len, &s->values[i],
+                                      err, errlen);
+        if (bad && s->keys[i].iface)
             avro_value_decref(&s->keys[i]);
-        size_t off = strlen(err);
-        snprintf(err + off, errlen - off, " (partition %d offset %lld)", (int)m->partition,
-                 (long long)m->offset);
-        rd_kafka_message_destroy(m);
-        return -1;
     }
+    if (bad)
+        return skip_or_fail(s, m, stage, err, errlen);
     rd_kafka_timestamp_type_t tt;
+    int64_t ts = rd_kafka_message_timestamp(m, &tt);
+    if (wt->xf) {
+        int t = transform(s, m, &topic, &ts, err, errlen);
+        if (t <= 0)
+            return t;
+    }
     s->recs[i] = (sluice_record){
         .topic = topic,
         .key_schema = s->keys[i].iface ? avro_value_get_schema(&s->keys[i]) : NULL,
         .key = s->keys[i].iface ? &s->keys[i] : NULL,
         .value_schema = s->values[i].iface ? avro_value_get_schema(&s->values[i]) : NULL,
         .value = s->values[i].iface ? &s->values[i] : NULL,
-        .timestamp_ms = rd_kafka_message_timestamp(m, &tt),
+        .timestamp_ms = ts,
         .partition = m->partition,
         .offset = m->offset,
     };
@@ -134,18 +194,22 @@ static int batch_add(sink_state *s, rd_kafka_message_t *m, char *err, size_t err
     return 0;
 }
 
-/* Records where to commit from once flushed: the offset after each message. */
+/* Records where to commit from once flushed: the offset after the message. */
+static void pending_note_one(sink_state *s, const rd_kafka_message_t *m)
+{
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    rd_kafka_topic_partition_t *tp =
+        rd_kafka_topic_partition_list_find(s->pending, topic, m->partition);
+    if (!tp)
+        tp = rd_kafka_topic_partition_list_add(s->pending, topic, m->partition);
+    if (m->offset + 1 > tp->offset) /* a skipped record may be noted before its batch */
+        tp->offset = m->offset + 1;
+}
+
 static void pending_note(sink_state *s)
 {
-    for (size_t i = 0; i < s->n; i++) {
-        rd_kafka_message_t *m = s->msgs[i];
-        const char *topic = rd_kafka_topic_name(m->rkt);
-        rd_kafka_topic_partition_t *tp =
-            rd_kafka_topic_partition_list_find(s->pending, topic, m->partition);
-        if (!tp)
-            tp = rd_kafka_topic_partition_list_add(s->pending, topic, m->partition);
-        tp->offset = m->offset + 1;
-    }
+    for (size_t i = 0; i < s->n; i++)
+        pending_note_one(s, s->msgs[i]);
 }
 
 /* Plugin result -> 0 ok, 1 retry later, -1 failed. */
@@ -209,12 +273,17 @@ static int precommit(sink_state *s, char *err, size_t errlen)
     return r;
 }
 
-/* flush, then commit what was flushed. Returns 0, 1 (retry later), -1. */
-static int flush_commit(sink_state *s, char *err, size_t errlen)
+/* flush, then commit what was flushed: asynchronously while running (the
+ * data is already durable, so the commit's round trip need not stall the
+ * loop), synchronously on the way out (final). Returns 0, 1 (retry later),
+ * -1. */
+static int flush_commit(sink_state *s, int final, char *err, size_t errlen)
 {
     sl_wtask *wt = s->wt;
     if (s->pending->cnt == 0 && s->unflushed == 0)
         return 0;
+    if (sl_errpolicy_settle(wt, err, errlen) != 0) /* dead letters first */
+        return -1;
     if (sl_task_has_precommit(wt->task)) { /* pending stays: offsets only grow */
         int r = precommit(s, err, errlen);
         if (r == 0)
@@ -225,7 +294,7 @@ static int flush_commit(sink_state *s, char *err, size_t errlen)
     if (r != 0)
         return r;
     if (s->pending->cnt > 0) {
-        rd_kafka_resp_err_t e = rd_kafka_commit(s->rk, s->pending, 0);
+        rd_kafka_resp_err_t e = rd_kafka_commit(s->rk, s->pending, !final);
         if (e) /* the data is flushed; a failed commit only means re-delivery */
             sl_warn(wt->connector, "task %d: committing offsets: %s", wt->id, rd_kafka_err2str(e));
         else
@@ -243,6 +312,12 @@ static int sink_loop(sink_state *s, char *err, size_t errlen)
     sl_wtask *wt = s->wt;
     int64_t last_flush = sl_worker_now_ms(), interval = wt->w->conf.offset_flush_interval_ms;
     while (!atomic_load(&wt->stop)) {
+        if (atomic_load(&wt->paused)) { /* PAUSED: flushed and committed, polls nothing */
+            if (flush_commit(s, 0, err, errlen) < 0)
+                return -1;
+            sl_wtask_sleep(wt, 20);
+            continue;
+        }
         while (s->n < SINK_BATCH) {
             rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, s->n ? 0 : 100);
             if (!m)
@@ -255,18 +330,19 @@ static int sink_loop(sink_state *s, char *err, size_t errlen)
             if (r < 0)
                 return -1;
             if (r == 0) {
+                sl_wtask_sink_batch(wt, s->recs, s->n); /* /metrics, active topics */
                 pending_note(s);
                 s->unflushed += (int64_t)s->n;
                 batch_release(s);
             }
         }
         if (s->unflushed >= wt->w->conf.sink_flush_records || sl_worker_now_ms() - last_flush >= interval) {
-            if (flush_commit(s, err, errlen) < 0)
+            if (flush_commit(s, 0, err, errlen) < 0)
                 return -1;
             last_flush = sl_worker_now_ms();
         }
     }
-    return flush_commit(s, err, errlen) < 0 ? -1 : 0;
+    return flush_commit(s, 1, err, errlen) < 0 ? -1 : 0;
 }
 
 void *sl_sink_thread(void *arg)
@@ -282,6 +358,10 @@ void *sl_sink_thread(void *arg)
     s->wt = wt;
     s->pending = rd_kafka_topic_partition_list_new(8);
     s->committed = rd_kafka_topic_partition_list_new(8);
+    wt->errpol = &s->errors;
+    if (sl_errpolicy_init(&s->errors, wt, err, sizeof(err)) != 0 ||
+        sl_transforms_create(wt->config, &wt->xf, err, sizeof(err)) != 0)
+        goto out;
     if (sl_task_open(wt->task) != SLUICE_OK) {
         snprintf(err, sizeof(err), "%s", sl_task_error(wt->task));
         goto out;
@@ -308,5 +388,8 @@ out:
         free(s);
     }
     sl_task_close(wt->task);
+    sl_transforms_destroy(wt->xf);
+    wt->xf = NULL;
+    wt->errpol = NULL;
     return NULL;
 }

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "logging.h"
+#include "transforms.h"
 #include "worker_int.h"
 
 #define SOURCE_BATCH 1000
@@ -86,18 +87,82 @@ static int offset_commit(sl_wtask *wt, char *err, size_t errlen)
     return 0;
 }
 
+static void xrec_release(sl_xrec *x)
+{
+    if (x->key.iface)
+        avro_value_decref(&x->key);
+    if (x->value.iface)
+        avro_value_decref(&x->value);
+    x->key.iface = x->value.iface = NULL;
+}
+
+/* A record that failed at stage: skipped under errors.tolerance=all (its
+ * batch slot released) -> 1, else -1 with err. */
+static int skip_or_fail(sl_wtask *wt, sl_inflight *b, const char *stage, char *err, size_t errlen)
+{
+    char why[1024];
+    snprintf(why, sizeof(why), "%s", err);
+    if (sl_errpolicy_report(wt, wt->errpol, stage, NULL, why, err, errlen) != 0)
+        return -1;
+    atomic_fetch_sub(&b->outstanding, 1);
+    return 1;
+}
+
+/* Runs the connector's transforms on r. 1: *x holds the record to produce
+ * (its values referenced; release with xrec_release); 0: dropped or
+ * skipped (the slot released); -1: fail. */
+static int transform(sl_wtask *wt, const sluice_record *r, sl_xrec *x, sl_inflight *b, char *err,
+                     size_t errlen)
+{
+    *x = (sl_xrec){.topic = r->topic, .partition = -1, .offset = -1,
+                   .value_schema = r->value_schema, .timestamp_ms = r->timestamp_ms,
+                   .headers = r->headers, .n_headers = r->n_headers};
+    if (r->key) {
+        x->key = *r->key;
+        avro_value_incref(&x->key); /* the batch keeps its own reference */
+    }
+    if (r->value) {
+        x->value = *r->value;
+        avro_value_incref(&x->value);
+    }
+    if (!wt->xf)
+        return 1;
+    int rc = sl_transforms_apply(wt->xf, x, err, errlen);
+    if (rc == 1)
+        return 1;
+    if (rc == 0) {
+        atomic_fetch_sub(&b->outstanding, 1);
+        return 0;
+    }
+    xrec_release(x);
+    return skip_or_fail(wt, b, "TRANSFORMATION", err, errlen) < 0 ? -1 : 0;
+}
+
 /* Produces one record; the batch slot's counter was raised for it. */
-static int produce_one(sl_wtask *wt, const sluice_record *r, sl_inflight *b, char *err,
+static int produce_one(sl_wtask *wt, const sluice_record *rec, sl_inflight *b, char *err,
                        size_t errlen)
 {
     void *k = NULL, *v = NULL;
     size_t klen = 0, vlen = 0;
-    if (sl_converter_to_bytes(wt->key_conv, r->topic, r->key_schema, r->key, &k, &klen, err, errlen) ||
-        sl_converter_to_bytes(wt->value_conv, r->topic, r->value_schema, r->value, &v, &vlen, err,
-                              errlen)) {
+    sl_xrec x;
+    int t = transform(wt, rec, &x, b, err, errlen);
+    if (t <= 0)
+        return t;
+    const avro_value_t *key = x.key.iface ? &x.key : NULL, *val = x.value.iface ? &x.value : NULL;
+    int kbad = sl_converter_to_bytes(wt->key_conv, x.topic, key ? avro_value_get_schema(key) : NULL,
+                                     key, &k, &klen, err, errlen);
+    int vbad = !kbad && sl_converter_to_bytes(wt->value_conv, x.topic,
+                                              val ? avro_value_get_schema(val) : x.value_schema,
+                                              val, &v, &vlen, err, errlen);
+    if (kbad || vbad) {
         free(k);
-        return -1;
+        xrec_release(&x);
+        return skip_or_fail(wt, b, kbad ? "KEY_CONVERTER" : "VALUE_CONVERTER", err, errlen) < 0
+                   ? -1
+                   : 0;
     }
+    const sl_xrec *r = &x;
+    int rc = 0;
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
             wt->w->producer, RD_KAFKA_V_TOPIC(r->topic), RD_KAFKA_V_KEY(k, klen),
@@ -107,15 +172,16 @@ static int produce_one(sl_wtask *wt, const sluice_record *r, sl_inflight *b, cha
             break;
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             snprintf(err, errlen, "producing to %s: %s", r->topic, rd_kafka_err2str(e));
-            free(k);
             free(v);
-            return -1;
+            rc = -1;
+            break;
         }
         struct timespec ts = {0, 2 * 1000000L}; /* the poll thread drains the queue */
         nanosleep(&ts, NULL);
     }
     free(k); /* librdkafka copies keys; F_FREE owns the value */
-    return 0;
+    xrec_release(&x);
+    return rc;
 }
 
 static int produce_batch(sl_wtask *wt, sluice_batch *batch, char *err, size_t errlen)
@@ -136,7 +202,7 @@ static int produce_batch(sl_wtask *wt, sluice_batch *batch, char *err, size_t er
     atomic_store(&b->outstanding, (int)n + 1); /* +1: not complete while still producing */
     wt->head++;
     for (size_t i = 0; i < n; i++) {
-        if (produce_one(wt, &recs[i], b, err, errlen) != 0) {
+        if (produce_one(wt, &recs[i], b, err, errlen) < 0) {
             atomic_fetch_sub(&b->outstanding, (int)(n - i) + 1);
             return -1;
         }
@@ -171,6 +237,13 @@ void *sl_source_thread(void *arg)
     int done = 0, failed = 0;
     int64_t backoff = 0, last_flush = sl_worker_now_ms(), interval = wt->w->conf.offset_flush_interval_ms;
     sluice_batch *batch = sl_batch_create(SOURCE_BATCH);
+    sl_errpolicy errors;
+    wt->errpol = &errors;
+    if (sl_errpolicy_init(&errors, wt, err, sizeof(err)) != 0 ||
+        sl_transforms_create(wt->config, &wt->xf, err, sizeof(err)) != 0) {
+        failed = 1;
+        goto out;
+    }
     if (!batch || sl_task_open(wt->task) != SLUICE_OK) {
         snprintf(err, sizeof(err), "%s", batch ? sl_task_error(wt->task) : "out of memory");
         failed = 1;
@@ -197,11 +270,16 @@ void *sl_source_thread(void *arg)
             sl_wtask_sleep(wt, done ? 50 : 2);
             continue;
         }
+        if (atomic_load(&wt->paused)) { /* PAUSED: keeps acking and storing, polls nothing */
+            sl_wtask_sleep(wt, 20);
+            continue;
+        }
         int rc = sl_task_poll(wt->task, batch);
         if (sl_batch_count(batch) > 0 && produce_batch(wt, batch, err, sizeof(err)) != 0) {
             failed = 1;
             break;
         }
+        sl_wtask_source_batch(wt, batch); /* /metrics, active topics */
         sl_batch_clear(batch);
         if (rc == SLUICE_DONE) {
             done = 1;
@@ -231,6 +309,9 @@ out:
                 wt->written[0] ? wt->written : "(none)");
     sl_task_close(wt->task);
     sl_batch_destroy(batch);
+    sl_transforms_destroy(wt->xf);
+    wt->xf = NULL;
+    wt->errpol = NULL;
     /* a failed task may leave messages in flight that point at wt->ring:
      * the worker frees tasks only after flushing the producer */
     return NULL;

@@ -19,6 +19,8 @@ typedef struct fs_task {
     fs_conf *conf;
     FILE *f;
     int64_t unflushed;
+    char *buf; /* one put's lines, reused: no allocation per record */
+    size_t len, cap;
 } fs_task;
 
 static void fs_close(void *state, sluice_ctx *ctx)
@@ -29,6 +31,7 @@ static void fs_close(void *state, sluice_ctx *ctx)
     if (t->f && fclose(t->f) != 0)
         sluice_log(ctx, SLUICE_LOG_WARN, "closing %s: %s", t->conf->file, strerror(errno));
     fs_conf_destroy(t->conf);
+    free(t->buf);
     free(t);
 }
 
@@ -54,11 +57,16 @@ fail:
 static int fs_put(void *state, sluice_ctx *ctx, const sluice_record *records, size_t n)
 {
     fs_task *t = state;
+    t->len = 0;
     for (size_t i = 0; i < n; i++) {
-        if (fs_format_write(t->f, &records[i]) != 0)
-            return sluice_error(ctx, 0, "%s: record %zu of %zu (topic %s): %s", t->conf->file, i, n,
-                                records[i].topic, strerror(errno));
+        if (fs_format_line(&records[i], &t->buf, &t->len, &t->cap) != 0)
+            return sluice_error(ctx, 0, "%s: record %zu of %zu (topic %s partition %d offset %lld): "
+                                "%s", t->conf->file, i, n, records[i].topic,
+                                (int)records[i].partition, (long long)records[i].offset,
+                                strerror(errno));
     }
+    if (t->len && fwrite(t->buf, 1, t->len, t->f) != t->len)
+        return sluice_error(ctx, 0, "%s: write: %s", t->conf->file, strerror(errno));
     t->unflushed += (int64_t)n;
     sluice_metric_add(ctx, "records.written", (int64_t)n);
     return SLUICE_OK;

@@ -7,7 +7,7 @@
  *
  * Each record becomes one line
  *   {"topic": "...", "key": <key>, "value": <value or null>, "timestamp": ms}
- * where key and value are in the Debezium JSON form (sluice_value_to_json).
+ * where key and value are in the Debezium JSON form (sluice_value_json_append).
  * flush = fflush + fdatasync: OK means every line put so far is on disk.
  */
 #ifndef FILE_SINK_H
@@ -27,8 +27,9 @@ extern const sluice_option fs_options[];
 fs_conf *fs_conf_create(sluice_ctx *ctx);
 void fs_conf_destroy(fs_conf *conf);
 
-/* Writes rec as one line to f. Returns 0, or -1 with errno set (EINVAL: the
- * record has no JSON form, such as a NaN double). */
-int fs_format_write(FILE *f, const sluice_record *rec);
+/* Appends rec as one line (with its '\n') to *buf (see
+ * sluice_value_json_append). Returns 0, or -1 with errno set (EINVAL: the
+ * record has no JSON form, such as a NaN double; ENOMEM). */
+int fs_format_line(const sluice_record *rec, char **buf, size_t *len, size_t *cap);
 
 #endif

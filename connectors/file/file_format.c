@@ -1,29 +1,28 @@
 /*
- * file_format.c - one record as one JSON line (see file.h for the shape).
+ * file_format.c - one record as one JSON line (see file.h for the shape),
+ * written straight into the task's buffer: no JSON tree per record.
  */
 #include <errno.h>
-#include <jansson.h>
-#include <stdlib.h>
+#include <string.h>
 
 #include "file.h"
 
-int fs_format_write(FILE *f, const sluice_record *rec)
+int fs_format_line(const sluice_record *rec, char **buf, size_t *len, size_t *cap)
 {
-    json_t *key = rec->key ? sluice_value_to_json(rec->key) : json_null();
-    json_t *value = rec->value ? sluice_value_to_json(rec->value) : json_null();
-    json_t *line = key && value
-                       ? json_pack("{s:s, s:O, s:O, s:I}", "topic", rec->topic, "key", key, "value",
-                                   value, "timestamp", (json_int_t)rec->timestamp_ms)
-                       : NULL;
-    int rc = -1;
-    json_decref(key);
-    json_decref(value);
-    if (!line) {
-        errno = EINVAL;
+    size_t start = *len;
+    int rc = sluice_json_append_raw("{\"topic\":", 9, buf, len, cap);
+    rc = rc ? rc : sluice_json_append_string(rec->topic, buf, len, cap);
+    rc = rc ? rc : sluice_json_append_raw(",\"key\":", 7, buf, len, cap);
+    rc = rc ? rc : sluice_value_json_append(rec->key, buf, len, cap);
+    rc = rc ? rc : sluice_json_append_raw(",\"value\":", 9, buf, len, cap);
+    rc = rc ? rc : sluice_value_json_append(rec->value, buf, len, cap);
+    rc = rc ? rc : sluice_json_append_raw(",\"timestamp\":", 13, buf, len, cap);
+    rc = rc ? rc : sluice_json_append_int(rec->timestamp_ms, buf, len, cap);
+    rc = rc ? rc : sluice_json_append_raw("}\n", 2, buf, len, cap);
+    if (rc) {
+        *len = start;
+        errno = *cap ? EINVAL : ENOMEM;
         return -1;
     }
-    if (json_dumpf(line, f, JSON_COMPACT) == 0 && fputc('\n', f) != EOF)
-        rc = 0;
-    json_decref(line);
-    return rc;
+    return 0;
 }

@@ -119,6 +119,19 @@ int sluice_field_set_bytes(avro_value_t *rec, const char *name, const void *v, s
  * a new reference, or NULL (out of memory, NaN/Inf double). */
 json_t *sluice_value_to_json(const avro_value_t *value);
 
+/* The same JSON text as json_dumps(sluice_value_to_json(v), JSON_COMPACT),
+ * written straight into a growing buffer: no tree, and no allocation once
+ * *buf is large enough (hot paths keep one buffer and reset *len to 0).
+ * Appends at *len (kept NUL-terminated); *cap is the allocated size. value
+ * NULL writes null. Returns 0, or -1 (NaN/Inf, unknown type, out of
+ * memory) leaving *len as it was. */
+int sluice_value_json_append(const avro_value_t *value, char **buf, size_t *len, size_t *cap);
+/* Helpers for building the text around values: a quoted, escaped string;
+ * raw text; an integer. 0 or -1 (out of memory). */
+int sluice_json_append_string(const char *s, char **buf, size_t *len, size_t *cap);
+int sluice_json_append_raw(const char *s, size_t n, char **buf, size_t *len, size_t *cap);
+int sluice_json_append_int(int64_t v, char **buf, size_t *len, size_t *cap);
+
 #ifdef __cplusplus
 }
 #endif

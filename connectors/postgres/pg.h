@@ -1,0 +1,387 @@
+/*
+ * pg.h - the postgres source's private interface, shared by its files:
+ *
+ *   postgres.c     descriptor, task callbacks (open/poll/commit/close), the
+ *                  outbound queue and the streaming state machine
+ *   pg_conf.c      the option table (Debezium's names), conf_create/destroy,
+ *                  table/column include and exclude filters
+ *   pg_repl.c      the libpq replication connection: slot creation with an
+ *                  exported snapshot, START_REPLICATION, CopyData reading
+ *                  (XLogData, keepalives), standby status updates
+ *   pg_decode.c    pgoutput messages -> pg_msg (bounds-checked parser)
+ *   pg_types.c     PostgreSQL types -> Avro schemas (Debezium semantic names)
+ *                  and text-format values -> avro values
+ *   pg_rel.c       the relation cache: one Avro key/value schema per table,
+ *                  built from the catalog or a Relation message
+ *   pg_snapshot.c  the initial snapshot (exported snapshot, cursor, FETCH)
+ *
+ * Data flow: pg_repl hands raw pgoutput messages to pg_decode; postgres.c
+ * resolves the relation through pg_rel, which builds rows with pg_types,
+ * and queues records (key, Debezium envelope value, position) that poll
+ * hands to the host. Everything runs on the task's thread (plugin.h).
+ */
+#ifndef PG_SOURCE_H
+#define PG_SOURCE_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <regex.h>
+#include <sluice/plugin.h>
+#include <stdint.h>
+
+#define PG_VERSION_STR "0.1.0"
+
+/* ---- pg_conf.c ---------------------------------------------------------- */
+
+typedef enum pg_snapshot_mode {
+    PG_SNAP_INITIAL,
+    PG_SNAP_ALWAYS,
+    PG_SNAP_INITIAL_ONLY,
+    PG_SNAP_NO_DATA,
+    PG_SNAP_WHEN_NEEDED,
+} pg_snapshot_mode;
+
+typedef enum pg_decimal_mode { PG_DEC_PRECISE, PG_DEC_DOUBLE, PG_DEC_STRING } pg_decimal_mode;
+typedef enum pg_time_mode { PG_TIME_ADAPTIVE, PG_TIME_ADAPTIVE_MICRO, PG_TIME_CONNECT } pg_time_mode;
+
+typedef struct pg_filter {
+    regex_t *re;
+    size_t n;
+} pg_filter;
+
+typedef struct pg_conf {
+    /* filled from the option table (offsets) */
+    const char *host, *user, *password, *dbname, *sslmode;
+    int64_t port;
+    const char *topic_prefix, *slot, *publication, *autocreate;
+    const char *snapshot_mode_s, *decimal_mode_s, *time_mode_s;
+    int64_t heartbeat_ms, fetch_size, status_interval_ms;
+    const char *heartbeat_query, *placeholder;
+    int tx_metadata, tombstones, streaming;
+    /* derived */
+    pg_snapshot_mode snapshot_mode;
+    pg_decimal_mode decimal_mode;
+    pg_time_mode time_mode;
+    pg_filter tables_in, tables_out, columns_out;
+} pg_conf;
+
+extern const sluice_option pg_options[];
+
+/* Returns NULL with the error already reported through sluice_error. */
+pg_conf *pg_conf_create(sluice_ctx *ctx);
+void pg_conf_destroy(pg_conf *conf);
+/* "schema.table" passes table.include.list / table.exclude.list. */
+int pg_conf_table_included(const pg_conf *conf, const char *schema, const char *table);
+/* "schema.table.column" is named by column.exclude.list. */
+int pg_conf_column_excluded(const pg_conf *conf, const char *schema, const char *table,
+                            const char *column);
+/* Fills keywords/values (NULL-ended, at most 12 pairs) for PQconnectdbParams;
+ * replication: 1 for a walsender connection (replication=database). port:
+ * a caller buffer of 16 bytes the values point into. */
+void pg_conf_conninfo(const pg_conf *conf, int replication, const char **keys, const char **vals,
+                      char *port);
+
+/* ---- pg_types.c --------------------------------------------------------- */
+
+typedef enum pg_kind {
+    PG_K_STRING = 0, /* anything without a better mapping: its text form */
+    PG_K_BOOL,
+    PG_K_INT16,
+    PG_K_INT32,
+    PG_K_INT64,
+    PG_K_FLOAT4,
+    PG_K_FLOAT8,
+    PG_K_NUMERIC,
+    PG_K_MONEY,
+    PG_K_BYTEA,
+    PG_K_UUID,
+    PG_K_JSON,
+    PG_K_XML,
+    PG_K_DATE,
+    PG_K_TIME,
+    PG_K_TIMETZ,
+    PG_K_TIMESTAMP,
+    PG_K_TIMESTAMPTZ,
+    PG_K_INTERVAL,
+    PG_K_BIT,
+    PG_K_ENUM,
+    PG_K_ARRAY,
+} pg_kind;
+
+/* A column's type, resolved once (domains to their base, arrays to their
+ * element). Owned by its pg_col. */
+typedef struct pg_type {
+    uint32_t oid;
+    int32_t typmod;
+    pg_kind kind;
+    char *enum_values;    /* PG_K_ENUM: "a,b,c" (may be NULL) */
+    struct pg_type *elem; /* PG_K_ARRAY: the element type */
+} pg_type;
+
+/* Resolves oid/typmod; built-in OIDs without a query, the rest (domains,
+ * enums, arrays of them, extension types) through the catalog on conn
+ * (may be NULL: unknown types map to strings). Returns NULL on OOM. */
+pg_type *pg_type_resolve(PGconn *conn, uint32_t oid, int32_t typmod);
+void pg_type_free(pg_type *ty);
+/* The Avro schema JSON of a value of ty (not nullable). *vsd counts uses of
+ * the named record io.debezium.data.VariableScaleDecimal (defined once). */
+json_t *pg_type_schema(const pg_type *ty, const pg_conf *conf, int *vsd);
+/* Sets slot (a value of pg_type_schema's schema) from PostgreSQL's text
+ * form. Returns 0, or -1 with err saying why the text does not parse. */
+int pg_type_set(avro_value_t *slot, const pg_type *ty, const pg_conf *conf, const char *text,
+                size_t len, char *err, size_t errlen);
+/* Whether ty is stored as a string or bytes (gets the TOAST placeholder). */
+int pg_type_placeholder_ok(const pg_type *ty);
+
+/* ---- pg_rel.c ----------------------------------------------------------- */
+
+typedef struct pg_col {
+    char *name;
+    char *avro_name; /* name with characters Avro forbids replaced by '_' */
+    pg_type *type;
+    int key;   /* part of the primary key (the record key) */
+    int field; /* index in the row record, -1 when excluded */
+} pg_col;
+
+typedef struct pg_rel {
+    uint32_t relid;
+    char *nspname, *relname, *topic;
+    char replident; /* 'd' default, 'n' nothing, 'f' full, 'i' index */
+    int included;   /* passes table.include/exclude */
+    pg_col *cols;
+    int ncols, nkeys;
+    avro_schema_t key_schema, value_schema; /* key NULL: no primary key */
+    avro_value_iface_t *key_iface, *value_iface;
+    int64_t version; /* bumped at every schema rebuild */
+    int retired;     /* replaced by a newer definition; kept for queued records */
+    struct pg_rel *next;
+} pg_rel;
+
+/* One column as a Relation message or the catalog describes it. */
+typedef struct pg_coldesc {
+    const char *name;
+    uint32_t oid;
+    int32_t typmod;
+    int key;
+} pg_coldesc;
+
+typedef struct pg_relcache {
+    pg_rel *head;
+    const pg_conf *conf;
+    sluice_ctx *ctx;
+    PGconn *catalog; /* a regular connection for type and key lookups */
+    char *scratch;   /* NUL-terminated copies of pgoutput values */
+    size_t scratch_cap;
+} pg_relcache;
+
+pg_rel *pg_rel_find(pg_relcache *rc, uint32_t relid);
+/* Installs (or, when the columns changed, replaces) relation relid. Key
+ * columns come from the primary key in the catalog when reachable (a
+ * Relation message flags every column under REPLICA IDENTITY FULL), else
+ * from cols[].key. Returns the relation, or NULL with err filled. */
+pg_rel *pg_rel_define(pg_relcache *rc, uint32_t relid, const char *nsp, const char *name,
+                      char replident, const pg_coldesc *cols, int ncols, char *err,
+                      size_t errlen);
+/* Reads relation relid's columns from the catalog and defines it. */
+pg_rel *pg_rel_load(pg_relcache *rc, uint32_t relid, char *err, size_t errlen);
+void pg_relcache_clear(pg_relcache *rc);
+
+/* A tuple's columns as text (pgoutput TupleData or a result row). kind:
+ * 'n' null, 'u' unchanged TOAST, 't' text. */
+typedef struct pg_datum {
+    char kind;
+    const char *data;
+    uint32_t len;
+} pg_datum;
+
+/* Fills row record `row` from datums (ncols of them, in column order). */
+int pg_rel_fill_row(pg_relcache *rc, const pg_rel *rel, avro_value_t *row,
+                    const pg_datum *d, int nd, char *err, size_t errlen);
+/* Fills key record `key` from the key columns among datums. */
+int pg_rel_fill_key(pg_relcache *rc, const pg_rel *rel, avro_value_t *key,
+                    const pg_datum *d, int nd, char *err, size_t errlen);
+
+/* ---- pg_decode.c -------------------------------------------------------- */
+
+typedef struct pg_tuple {
+    int n;
+    pg_datum *cols; /* points into the decoder's scratch */
+} pg_tuple;
+
+typedef struct pg_relatt {
+    uint8_t flags; /* 1: part of the replica identity */
+    const char *name;
+    uint32_t typoid;
+    int32_t typmod;
+} pg_relatt;
+
+typedef struct pg_msg {
+    char type; /* the pgoutput message byte: B C O R Y I U D T M S E c A */
+    uint32_t xid; /* B, S, c, A; changes inside a stream: their (sub)transaction */
+    uint32_t subxid; /* A */
+    uint64_t lsn, end_lsn; /* B: final lsn; C, c: commit lsn, end lsn; M: lsn */
+    int64_t ts_us;         /* B C c: PostgreSQL epoch (2000-01-01) microseconds */
+    uint32_t relid;        /* R I U D */
+    const char *nspname, *relname; /* R; Y: type namespace/name in nspname/relname */
+    char replident;
+    int natts;
+    pg_relatt *atts; /* R */
+    char old_kind;   /* U D: 'K' key only, 'O' whole old row, 0 none */
+    pg_tuple oldt, newt;
+    int nrels;        /* T */
+    uint32_t *relids; /* T */
+    uint8_t flags;    /* T: 1 cascade, 2 restart identity; M: 1 transactional */
+    int first_segment; /* S */
+} pg_msg;
+
+typedef struct pg_decoder pg_decoder;
+pg_decoder *pg_decoder_create(void);
+void pg_decoder_destroy(pg_decoder *d);
+/* Parses one pgoutput message. in_stream: between Stream Start and Stop
+ * (changes carry their xid). Pointers in *m point into buf or the decoder's
+ * scratch, valid until the next call. Returns 0, or -1 with err naming the
+ * message, the offset and what was wrong. */
+int pg_decode(pg_decoder *d, const uint8_t *buf, size_t len, int in_stream, pg_msg *m, char *err,
+              size_t errlen);
+
+/* ---- pg_repl.c ---------------------------------------------------------- */
+
+typedef struct pg_repl {
+    PGconn *conn;
+    int server_version;
+    uint64_t wal_end;       /* the last server WAL end seen (keepalive or data) */
+    uint64_t flushed;       /* what we last reported flushed */
+    int64_t last_status_ms; /* CLOCK_MONOTONIC ms of the last status update */
+    char *copybuf;          /* the last CopyData (PQfreemem) */
+    int streaming;          /* START_REPLICATION done */
+} pg_repl;
+
+/* Opens a walsender connection. Returns 0 or -1 with err filled. */
+int pg_repl_connect(pg_repl *r, const pg_conf *conf, char *err, size_t errlen);
+void pg_repl_close(pg_repl *r);
+/* CREATE_REPLICATION_SLOT; export: also export a snapshot, whose name is
+ * copied to snapname. *lsn = the consistent point. */
+int pg_repl_create_slot(pg_repl *r, const char *slot, int export, uint64_t *lsn, char *snapname,
+                        size_t snaplen, char *err, size_t errlen);
+int pg_repl_start(pg_repl *r, const char *slot, uint64_t lsn, const char *publication, int proto,
+                  int streaming, char *err, size_t errlen);
+/* Waits up to timeout_ms for the next XLogData. Returns 1 with *data and *len
+ * (valid until the next call) and *wal_start, 0 when nothing came (keepalives
+ * are answered here), -1 with err filled. */
+int pg_repl_read(pg_repl *r, int timeout_ms, const uint8_t **data, size_t *len,
+                 uint64_t *wal_start, char *err, size_t errlen);
+/* Standby status update reporting `flush`, sent when it moved, when force,
+ * or when status.interval passed. Returns 0 or -1 with err. */
+int pg_repl_status(pg_repl *r, uint64_t flush, int force, int64_t interval_ms, char *err,
+                   size_t errlen);
+
+/* "16/B374D848" <-> LSN */
+int pg_lsn_parse(const char *s, uint64_t *lsn);
+void pg_lsn_format(uint64_t lsn, char *buf, size_t len);
+int64_t pg_now_ms(void);
+int64_t pg_mono_ms(void);
+
+/* ---- postgres.c: the task and its outbound queue --------------------------- */
+
+/* One record waiting to be emitted. Owns its values and a reference to its
+ * schemas; topic points into a (possibly retired) pg_rel or the task. */
+typedef struct pg_out {
+    const char *topic;
+    avro_schema_t key_schema, value_schema;
+    avro_value_t key, value;
+    int has_key, has_value;
+    int64_t ts_ms;
+    char pos[192];
+} pg_out;
+
+typedef struct pg_queue {
+    pg_out *items;
+    size_t head, n, cap;
+} pg_queue;
+
+typedef enum pg_phase { PG_PHASE_SNAPSHOT, PG_PHASE_STREAM, PG_PHASE_DONE } pg_phase;
+
+typedef struct pg_snap pg_snap;
+typedef struct pg_spool pg_spool;
+
+typedef struct pg_task {
+    pg_conf *conf;
+    sluice_ctx *ctx;
+    pg_repl repl;
+    PGconn *sql; /* catalog lookups, the snapshot, heartbeat queries */
+    pg_relcache rels;
+    pg_decoder *dec;
+    pg_queue q;
+    pg_phase phase;
+    pg_snap *snap;
+    uint64_t start_lsn; /* where streaming starts */
+    char heartbeat_topic[300];
+    avro_schema_t hb_key_schema, hb_value_schema;
+    avro_value_iface_t *hb_key_iface, *hb_value_iface;
+    /* streaming */
+    int in_tx, in_stream, replaying;
+    uint32_t xid;
+    uint32_t stream_xid; /* the transaction of the current Stream Start block */
+    int64_t commit_ts_ms;
+    uint64_t change_lsn; /* dataStart of the current XLogData */
+    int64_t tx_n;        /* records of the current transaction so far */
+    uint64_t safe_lsn;   /* end of the last transaction fully queued */
+    uint32_t skip_xid;   /* resume: the first skip_n records of skip_xid are stored */
+    int64_t skip_n;
+    pg_spool *spools; /* streamed in-progress transactions (protocol 2) */
+    /* delivery */
+    uint64_t committed;  /* confirmed by commit(): durable in the broker */
+    char last_pos[192];  /* position of the last record emitted */
+    int all_acked;       /* commit(last_pos) came: nothing in flight */
+    int64_t last_hb_ms;
+    int64_t changes, last_report_ms;
+} pg_task;
+
+/* The envelope of a change: where it came from. */
+typedef struct pg_src {
+    int64_t ts_ms;
+    const char *snapshot; /* "true", "last" or NULL */
+    int64_t tx_id;        /* SLUICE_NULL_POS: none */
+    uint64_t lsn;
+} pg_src;
+
+/* Queues the record(s) of one change of rel: op 'c' 'u' 'd' 'r' (and a
+ * tombstone after 'd' when tombstones.on.delete), or 't' (no key). before /
+ * after: datums, NULL when absent. Positions come from task_position.
+ * Returns 0 or -1 with err filled. */
+int pg_task_queue_change(pg_task *t, pg_rel *rel, char op, const pg_datum *before, int nb,
+                         const pg_datum *after, int na, const pg_src *src, char *err,
+                         size_t errlen);
+/* The queue's newest record (NULL when empty). */
+pg_out *pg_queue_last(pg_task *t);
+/* Handles one pgoutput message whose XLogData started at lsn. */
+int pg_task_on_message(pg_task *t, const uint8_t *data, size_t len, uint64_t lsn, char *err,
+                       size_t errlen);
+/* Ends the current transaction at end_lsn (its last record gets the final
+ * position). */
+void pg_task_commit_tx(pg_task *t, uint64_t end_lsn);
+
+/* ---- pg_stream.c: streamed in-progress transactions (protocol 2) ---------- */
+
+/* Handles Stream Start / Stop / Commit / Abort. */
+int pg_stream_message(pg_task *t, const pg_msg *m, char *err, size_t errlen);
+/* Appends a message received inside a stream block to its spool. */
+int pg_stream_spool(pg_task *t, uint32_t subxid, const uint8_t *data, size_t len, char *err,
+                    size_t errlen);
+int pg_stream_replay_active(pg_task *t);
+/* Replays up to max_msgs spooled messages of a committed streamed
+ * transaction. Returns 1 when done, 0 when more remain, -1 with err. */
+int pg_stream_replay_step(pg_task *t, size_t max_msgs, char *err, size_t errlen);
+void pg_stream_free(pg_task *t);
+
+/* ---- pg_snapshot.c --------------------------------------------------------- */
+
+/* Starts reading the tables in exported snapshot snapname on t->sql (a
+ * REPEATABLE READ transaction). Returns 0 or -1 with err. */
+int pg_snap_begin(pg_task *t, const char *snapname, uint64_t lsn, char *err, size_t errlen);
+/* Queues up to `room` snapshot rows. Returns 1 when every table is done
+ * (the transaction is committed), 0 when more remain, -1 with err. */
+int pg_snap_step(pg_task *t, size_t room, char *err, size_t errlen);
+void pg_snap_free(pg_task *t);
+
+#endif

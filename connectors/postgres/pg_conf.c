@@ -1,0 +1,252 @@
+/*
+ * pg_conf.c - the postgres source's options, declared once with Debezium's
+ * names (so a Debezium connector config carries over), conf_create /
+ * conf_destroy, the table and column filters and the libpq conninfo.
+ *
+ * Filters: table.include.list, table.exclude.list and column.exclude.list
+ * are comma-separated POSIX extended regular expressions matched against
+ * the whole "schema.table" (columns: "schema.table.column"), as in
+ * Debezium. An include list, when set, admits only what it matches; an
+ * exclude list removes what it matches. A regex that does not compile is a
+ * config error naming the option and the expression.
+ *
+ * Session settings: both connections run with DateStyle=ISO,
+ * IntervalStyle=iso_8601, TimeZone=UTC and extra_float_digits=3, the text
+ * forms pg_types.c parses (pgoutput's text output follows them too).
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg.h"
+
+static const char *const autocreate_valid[] = {"all_tables", "filtered", "disabled", NULL};
+static const char *const snapshot_valid[] = {"initial",  "always",      "initial_only",
+                                             "no_data",  "when_needed", "never", NULL};
+static const char *const decimal_valid[] = {"precise", "double", "string", NULL};
+static const char *const time_valid[] = {"adaptive", "adaptive_time_microseconds", "connect",
+                                         NULL};
+static const char *const sslmode_valid[] = {"disable", "allow",     "prefer",
+                                            "require", "verify-ca", "verify-full", NULL};
+
+#define OFF(f) offsetof(pg_conf, f)
+const sluice_option pg_options[] = {
+    {"database.hostname", SLUICE_OPT_STRING, "localhost", 0, 0, NULL, OFF(host),
+     "Host name or address of the PostgreSQL server."},
+    {"database.port", SLUICE_OPT_INT, "5432", 0, 0, NULL, OFF(port), "Port of the server."},
+    {"database.user", SLUICE_OPT_STRING, NULL, 1, 0, NULL, OFF(user),
+     "User with the REPLICATION attribute (and SELECT on the captured tables)."},
+    {"database.password", SLUICE_OPT_PASSWORD, NULL, 0, 1, NULL, OFF(password),
+     "Password of database.user."},
+    {"database.dbname", SLUICE_OPT_STRING, NULL, 1, 0, NULL, OFF(dbname),
+     "The database to capture."},
+    {"database.sslmode", SLUICE_OPT_STRING, "prefer", 0, 0, sslmode_valid, OFF(sslmode),
+     "libpq sslmode of both connections."},
+    {"topic.prefix", SLUICE_OPT_STRING, NULL, 1, 0, NULL, OFF(topic_prefix),
+     "Topics are <topic.prefix>.<schema>.<table>; also source.name."},
+    {"slot.name", SLUICE_OPT_STRING, "debezium", 0, 0, NULL, OFF(slot),
+     "Logical replication slot (pgoutput), created when missing."},
+    {"publication.name", SLUICE_OPT_STRING, "dbz_publication", 0, 0, NULL, OFF(publication),
+     "Publication the slot streams."},
+    {"publication.autocreate.mode", SLUICE_OPT_STRING, "all_tables", 0, 0, autocreate_valid,
+     OFF(autocreate),
+     "A missing publication is created FOR ALL TABLES (all_tables), for the tables the filters "
+     "admit (filtered), or is an error (disabled)."},
+    {"table.include.list", SLUICE_OPT_LIST, NULL, 0, 0, NULL, SLUICE_NO_OFFSET,
+     "Regular expressions of schema.table to capture; empty = every published table."},
+    {"table.exclude.list", SLUICE_OPT_LIST, NULL, 0, 0, NULL, SLUICE_NO_OFFSET,
+     "Regular expressions of schema.table not to capture."},
+    {"column.exclude.list", SLUICE_OPT_LIST, NULL, 0, 0, NULL, SLUICE_NO_OFFSET,
+     "Regular expressions of schema.table.column left out of the records."},
+    {"snapshot.mode", SLUICE_OPT_STRING, "initial", 0, 0, snapshot_valid, OFF(snapshot_mode_s),
+     "initial: snapshot when no position is stored, then stream; always: snapshot at every "
+     "start; initial_only: snapshot and stop; no_data (never): stream only; when_needed: "
+     "snapshot also when the stored position can no longer be streamed."},
+    {"snapshot.fetch.size", SLUICE_OPT_INT, "10240", 0, 0, NULL, OFF(fetch_size),
+     "Rows read per FETCH during the snapshot (capped by the batch room)."},
+    {"heartbeat.interval.ms", SLUICE_OPT_INT, "0", 0, 0, NULL, OFF(heartbeat_ms),
+     "Emit a heartbeat record to __debezium-heartbeat.<topic.prefix> this often, so the "
+     "confirmed LSN moves on idle databases; 0 = never."},
+    {"heartbeat.action.query", SLUICE_OPT_STRING, NULL, 0, 0, NULL, OFF(heartbeat_query),
+     "SQL run on the database before each heartbeat (e.g. an UPDATE of a heartbeat table)."},
+    {"provide.transaction.metadata", SLUICE_OPT_BOOL, "false", 0, 0, NULL, OFF(tx_metadata),
+     "Emit BEGIN and END events to <topic.prefix>.transaction."},
+    {"tombstones.on.delete", SLUICE_OPT_BOOL, "true", 0, 0, NULL, OFF(tombstones),
+     "Follow each delete by a tombstone (same key, null value)."},
+    {"unavailable.value.placeholder", SLUICE_OPT_STRING, "__debezium_unavailable_value", 0, 0,
+     NULL, OFF(placeholder),
+     "Value of an unchanged TOASTed string/bytes column missing from an update."},
+    {"decimal.handling.mode", SLUICE_OPT_STRING, "precise", 0, 0, decimal_valid,
+     OFF(decimal_mode_s),
+     "numeric and money as Avro decimal (precise), double, or string. Variable-scale numeric "
+     "under precise is io.debezium.data.VariableScaleDecimal {scale, value}."},
+    {"time.precision.mode", SLUICE_OPT_STRING, "adaptive", 0, 0, time_valid, OFF(time_mode_s),
+     "adaptive: millisecond or microsecond semantic types by the column's precision; "
+     "adaptive_time_microseconds: time always MicroTime; connect: Kafka Connect's logical "
+     "types (milliseconds)."},
+    {"status.update.interval.ms", SLUICE_OPT_INT, "10000", 0, 0, NULL, OFF(status_interval_ms),
+     "Send a standby status update (flushed LSN) at least this often."},
+    {"streaming.in.progress", SLUICE_OPT_BOOL, "true", 0, 0, NULL, OFF(streaming),
+     "On PostgreSQL >= 14, use pgoutput protocol 2 with streaming=on: large transactions "
+     "arrive while in progress, are spooled to a temporary file and emitted at commit (an "
+     "aborted one never is)."},
+    {NULL},
+};
+#undef OFF
+
+static int filter_compile(sluice_ctx *ctx, pg_filter *f, const char *option)
+{
+    const char *const *list = sluice_config_list(ctx, option);
+    size_t n = 0;
+    while (list && list[n])
+        n++;
+    if (n == 0)
+        return 0;
+    if (!(f->re = calloc(n, sizeof(regex_t)))) {
+        sluice_error(ctx, 1, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char anchored[1024], msg[256];
+        snprintf(anchored, sizeof(anchored), "^(%s)$", list[i]);
+        int rc = regcomp(&f->re[i], anchored, REG_EXTENDED | REG_NOSUB);
+        if (rc != 0) {
+            regerror(rc, &f->re[i], msg, sizeof(msg));
+            sluice_error(ctx, 0, "%s: regular expression '%s': %s", option, list[i], msg);
+            return -1;
+        }
+        f->n++;
+    }
+    return 0;
+}
+
+static void filter_free(pg_filter *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        regfree(&f->re[i]);
+    free(f->re);
+    f->re = NULL;
+    f->n = 0;
+}
+
+static int filter_match(const pg_filter *f, const char *s)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (regexec(&f->re[i], s, 0, NULL, 0) == 0)
+            return 1;
+    return 0;
+}
+
+static int pick(const char *s, const char *const *names, const int *values, int *out)
+{
+    for (int i = 0; names[i]; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *out = values[i];
+            return 0;
+        }
+    return -1;
+}
+
+static void modes_set(pg_conf *conf)
+{
+    static const int snap_v[] = {PG_SNAP_INITIAL, PG_SNAP_ALWAYS,      PG_SNAP_INITIAL_ONLY,
+                                 PG_SNAP_NO_DATA, PG_SNAP_WHEN_NEEDED, PG_SNAP_NO_DATA};
+    static const int dec_v[] = {PG_DEC_PRECISE, PG_DEC_DOUBLE, PG_DEC_STRING};
+    static const int time_v[] = {PG_TIME_ADAPTIVE, PG_TIME_ADAPTIVE_MICRO, PG_TIME_CONNECT};
+    int v = 0;
+    if (pick(conf->snapshot_mode_s, snapshot_valid, snap_v, &v) == 0)
+        conf->snapshot_mode = (pg_snapshot_mode)v;
+    if (pick(conf->decimal_mode_s, decimal_valid, dec_v, &v) == 0)
+        conf->decimal_mode = (pg_decimal_mode)v;
+    if (pick(conf->time_mode_s, time_valid, time_v, &v) == 0)
+        conf->time_mode = (pg_time_mode)v;
+}
+
+pg_conf *pg_conf_create(sluice_ctx *ctx)
+{
+    pg_conf *conf = calloc(1, sizeof(*conf));
+    if (!conf) {
+        sluice_error(ctx, 1, "out of memory");
+        return NULL;
+    }
+    sluice_config_map(ctx, conf);
+    modes_set(conf);
+    if (conf->port < 1 || conf->port > 65535) {
+        sluice_error(ctx, 0, "database.port: %lld is not a TCP port", (long long)conf->port);
+        goto fail;
+    }
+    if (!*conf->topic_prefix || !*conf->slot || !*conf->publication) {
+        sluice_error(ctx, 0, "topic.prefix, slot.name and publication.name may not be empty");
+        goto fail;
+    }
+    if (conf->fetch_size < 1 || conf->heartbeat_ms < 0 || conf->status_interval_ms < 100) {
+        sluice_error(ctx, 0, "snapshot.fetch.size must be >= 1, heartbeat.interval.ms >= 0, "
+                             "status.update.interval.ms >= 100");
+        goto fail;
+    }
+    if (filter_compile(ctx, &conf->tables_in, "table.include.list") ||
+        filter_compile(ctx, &conf->tables_out, "table.exclude.list") ||
+        filter_compile(ctx, &conf->columns_out, "column.exclude.list"))
+        goto fail;
+    return conf;
+fail:
+    pg_conf_destroy(conf);
+    return NULL;
+}
+
+void pg_conf_destroy(pg_conf *conf)
+{
+    if (!conf)
+        return;
+    filter_free(&conf->tables_in);
+    filter_free(&conf->tables_out);
+    filter_free(&conf->columns_out);
+    free(conf);
+}
+
+int pg_conf_table_included(const pg_conf *conf, const char *schema, const char *table)
+{
+    char name[512];
+    snprintf(name, sizeof(name), "%s.%s", schema, table);
+    if (conf->tables_in.n && !filter_match(&conf->tables_in, name))
+        return 0;
+    return !filter_match(&conf->tables_out, name);
+}
+
+int pg_conf_column_excluded(const pg_conf *conf, const char *schema, const char *table,
+                            const char *column)
+{
+    char name[768];
+    if (!conf->columns_out.n)
+        return 0;
+    snprintf(name, sizeof(name), "%s.%s.%s", schema, table, column);
+    return filter_match(&conf->columns_out, name);
+}
+
+void pg_conf_conninfo(const pg_conf *conf, int replication, const char **keys, const char **vals,
+                      char *port)
+{
+    snprintf(port, 16, "%lld", (long long)conf->port);
+    const char *kv[][2] = {
+        {"host", conf->host},
+        {"port", port},
+        {"user", conf->user},
+        {"password", conf->password},
+        {"dbname", conf->dbname},
+        {"sslmode", conf->sslmode},
+        {"application_name", replication ? "sluice" : "sluice-query"},
+        {"connect_timeout", "10"},
+        {"options", "-c DateStyle=ISO -c IntervalStyle=iso_8601 -c TimeZone=UTC "
+                    "-c extra_float_digits=3"},
+        {"replication", replication ? "database" : NULL},
+    };
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
+        if (!kv[i][1])
+            continue;
+        keys[n] = kv[i][0];
+        vals[n++] = kv[i][1];
+    }
+    keys[n] = vals[n] = NULL;
+}

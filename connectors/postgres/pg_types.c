@@ -1,0 +1,811 @@
+/*
+ * pg_types.c - PostgreSQL types -> Avro schemas with Debezium's semantic
+ * names, and PostgreSQL's text form of a value -> an avro-c value.
+ *
+ * Mapping (Debezium's PostgreSQL connector, default options):
+ *
+ *   bool                 boolean
+ *   int2 / int4 / int8   int (connect.type int16) / int / long
+ *   float4 / float8      float / double
+ *   numeric(p,s)         precise: bytes, logicalType decimal, precision p,
+ *                        scale s (org.apache.kafka.connect.data.Decimal),
+ *                        the unscaled value big-endian two's complement;
+ *                        numeric without typmod: record
+ *                        io.debezium.data.VariableScaleDecimal {scale, value};
+ *                        double / string per decimal.handling.mode.
+ *                        NaN and +-Infinity have no decimal form: null.
+ *   money                like numeric(19,2) (the text "$1,234.56")
+ *   text, varchar, char, name, inet, cidr, macaddr, unknown types: string
+ *   bytea                bytes (hex text form decoded)
+ *   uuid / json, jsonb / xml   string io.debezium.data.Uuid / Json / Xml
+ *   date                 int days since 1970-01-01, io.debezium.time.Date
+ *   time(p)              adaptive: p <= 3 int millis io.debezium.time.Time,
+ *                        else long micros io.debezium.time.MicroTime
+ *   timestamp(p)         adaptive: p <= 3 long millis io.debezium.time.Timestamp,
+ *                        else long micros io.debezium.time.MicroTimestamp
+ *                        (connect mode: Kafka Connect Date/Time/Timestamp, millis)
+ *   timetz / timestamptz string io.debezium.time.ZonedTime / ZonedTimestamp,
+ *                        ISO-8601 in UTC ("2024-05-01T10:00:00.5Z")
+ *   interval             long micros io.debezium.time.MicroDuration (a month
+ *                        counts 365.25/12 days, as Debezium)
+ *   bit(1) / bit(n), varbit   boolean / bytes io.debezium.data.Bits: bit i
+ *                        (from the right) in byte i/8, bit i%8 (little-endian,
+ *                        Java's BitSet.toByteArray)
+ *   enum                 string io.debezium.data.Enum, allowed = its labels
+ *   T[]                  array of ["null", T] (multi-dimensional arrays are
+ *                        flattened in row-major order)
+ *   domain               its base type
+ *
+ * The sessions run with DateStyle=ISO, IntervalStyle=iso_8601, TimeZone=UTC
+ * (pg_conf.c), so those are the only text forms parsed. Text handed to
+ * pg_type_set is NUL-terminated (pg_rel.c copies pgoutput's data first).
+ *
+ * Runs on: the task's thread.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg.h"
+
+#define VSD_NAME "io.debezium.data.VariableScaleDecimal"
+
+/* ======================================================================== */
+/* Resolution                                                                */
+/* ======================================================================== */
+
+static const struct {
+    uint32_t oid;
+    pg_kind kind;
+} builtin[] = {
+    {16, PG_K_BOOL},         {17, PG_K_BYTEA},        {18, PG_K_STRING},     {19, PG_K_STRING},
+    {20, PG_K_INT64},        {21, PG_K_INT16},        {23, PG_K_INT32},      {25, PG_K_STRING},
+    {26, PG_K_INT64},        {114, PG_K_JSON},        {142, PG_K_XML},       {650, PG_K_STRING},
+    {700, PG_K_FLOAT4},      {701, PG_K_FLOAT8},      {790, PG_K_MONEY},     {829, PG_K_STRING},
+    {774, PG_K_STRING},      {869, PG_K_STRING},      {1042, PG_K_STRING},   {1043, PG_K_STRING},
+    {1082, PG_K_DATE},       {1083, PG_K_TIME},       {1114, PG_K_TIMESTAMP},
+    {1184, PG_K_TIMESTAMPTZ}, {1186, PG_K_INTERVAL},  {1266, PG_K_TIMETZ},   {1560, PG_K_BIT},
+    {1562, PG_K_BIT},        {1700, PG_K_NUMERIC},    {2950, PG_K_UUID},     {3802, PG_K_JSON},
+};
+
+/* array type oid -> element oid, for the built-in types above */
+static const uint32_t builtin_arrays[][2] = {
+    {1000, 16},   {1001, 17},   {1002, 18},   {1003, 19},   {1016, 20},   {1005, 21},
+    {1007, 23},   {1009, 25},   {1028, 26},   {199, 114},   {143, 142},   {651, 650},
+    {1021, 700},  {1022, 701},  {791, 790},   {1040, 829},  {775, 774},   {1041, 869},
+    {1014, 1042}, {1015, 1043}, {1182, 1082}, {1183, 1083}, {1115, 1114}, {1185, 1184},
+    {1187, 1186}, {1270, 1266}, {1561, 1560}, {1563, 1562}, {1231, 1700}, {2951, 2950},
+    {3807, 3802},
+};
+
+static pg_type *type_new(uint32_t oid, int32_t typmod, pg_kind kind)
+{
+    pg_type *ty = calloc(1, sizeof(*ty));
+    if (ty) {
+        ty->oid = oid;
+        ty->typmod = typmod;
+        ty->kind = kind;
+    }
+    return ty;
+}
+
+static pg_type *resolve(PGconn *conn, uint32_t oid, int32_t typmod, int depth);
+
+static pg_type *array_of(PGconn *conn, uint32_t oid, int32_t typmod, uint32_t elem, int depth)
+{
+    pg_type *ty = type_new(oid, typmod, PG_K_ARRAY);
+    if (ty && !(ty->elem = resolve(conn, elem, typmod, depth + 1))) {
+        free(ty);
+        return NULL;
+    }
+    return ty;
+}
+
+/* Domains, enums, arrays of those, extension types: from pg_type. */
+static pg_type *resolve_catalog(PGconn *conn, uint32_t oid, int32_t typmod, int depth)
+{
+    char oidtext[16];
+    snprintf(oidtext, sizeof(oidtext), "%u", oid);
+    const char *params[1] = {oidtext};
+    PGresult *res = PQexecParams(
+        conn,
+        "SELECT t.typtype, t.typbasetype, t.typtypmod, t.typelem, t.typcategory, "
+        "(SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e "
+        " WHERE e.enumtypid = t.oid) FROM pg_type t WHERE t.oid = $1::oid",
+        1, NULL, params, NULL, NULL, 0);
+    pg_type *ty = NULL;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        ty = type_new(oid, typmod, PG_K_STRING);
+    } else {
+        char typtype = PQgetvalue(res, 0, 0)[0], cat = PQgetvalue(res, 0, 4)[0];
+        uint32_t base = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
+        int32_t base_mod = (int32_t)strtol(PQgetvalue(res, 0, 2), NULL, 10);
+        uint32_t elem = (uint32_t)strtoul(PQgetvalue(res, 0, 3), NULL, 10);
+        if (typtype == 'd' && base) {
+            ty = resolve(conn, base, typmod >= 0 ? typmod : base_mod, depth + 1);
+        } else if (typtype == 'e') {
+            ty = type_new(oid, typmod, PG_K_ENUM);
+            if (ty && !PQgetisnull(res, 0, 5))
+                ty->enum_values = strdup(PQgetvalue(res, 0, 5));
+        } else if (cat == 'A' && elem) {
+            ty = array_of(conn, oid, typmod, elem, depth);
+        } else {
+            ty = type_new(oid, typmod, PG_K_STRING);
+        }
+    }
+    PQclear(res);
+    return ty;
+}
+
+static pg_type *resolve(PGconn *conn, uint32_t oid, int32_t typmod, int depth)
+{
+    for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++)
+        if (builtin[i].oid == oid)
+            return type_new(oid, typmod, builtin[i].kind);
+    for (size_t i = 0; depth < 4 && i < sizeof(builtin_arrays) / sizeof(builtin_arrays[0]); i++)
+        if (builtin_arrays[i][0] == oid)
+            return array_of(conn, oid, typmod, builtin_arrays[i][1], depth);
+    if (!conn || depth >= 4)
+        return type_new(oid, typmod, PG_K_STRING);
+    return resolve_catalog(conn, oid, typmod, depth);
+}
+
+pg_type *pg_type_resolve(PGconn *conn, uint32_t oid, int32_t typmod)
+{
+    return resolve(conn, oid, typmod, 0);
+}
+
+void pg_type_free(pg_type *ty)
+{
+    if (!ty)
+        return;
+    pg_type_free(ty->elem);
+    free(ty->enum_values);
+    free(ty);
+}
+
+int pg_type_placeholder_ok(const pg_type *ty)
+{
+    switch (ty->kind) {
+    case PG_K_STRING: case PG_K_JSON: case PG_K_XML: case PG_K_UUID: case PG_K_ENUM:
+    case PG_K_BYTEA:
+        return 1;
+    case PG_K_NUMERIC: case PG_K_MONEY:
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* ======================================================================== */
+/* Schemas                                                                   */
+/* ======================================================================== */
+
+static json_t *semantic(const char *type, const char *name)
+{
+    return json_pack("{s:s, s:i, s:s}", "type", type, "connect.version", 1, "connect.name", name);
+}
+
+static int numeric_typmod(int32_t typmod, int *precision, int *scale)
+{
+    if (typmod < 4)
+        return 0;
+    *precision = ((typmod - 4) >> 16) & 0xffff;
+    *scale = (int)(int16_t)(((typmod - 4) & 0x7ff) << 5) >> 5; /* 11-bit signed (PG 15) */
+    return 1;
+}
+
+static json_t *decimal_schema(int precision, int scale)
+{
+    char p[16], s[16];
+    snprintf(p, sizeof(p), "%d", precision);
+    snprintf(s, sizeof(s), "%d", scale);
+    return json_pack("{s:s, s:i, s:i, s:i, s:{s:s, s:s}, s:s, s:s}", "type", "bytes", "scale",
+                     scale, "precision", precision, "connect.version", 1, "connect.parameters",
+                     "scale", s, "connect.decimal.precision", p, "connect.name",
+                     "org.apache.kafka.connect.data.Decimal", "logicalType", "decimal");
+}
+
+static json_t *numeric_schema(const pg_type *ty, const pg_conf *conf, int *vsd)
+{
+    int precision, scale;
+    if (conf->decimal_mode == PG_DEC_DOUBLE)
+        return json_string("double");
+    if (conf->decimal_mode == PG_DEC_STRING)
+        return json_string("string");
+    if (ty->kind == PG_K_MONEY)
+        return decimal_schema(19, 2);
+    if (numeric_typmod(ty->typmod, &precision, &scale))
+        return decimal_schema(precision, scale);
+    if ((*vsd)++)
+        return json_string(VSD_NAME);
+    return json_pack("{s:s, s:s, s:s, s:[{s:s, s:s}, {s:s, s:s}], s:i, s:s}", "type", "record",
+                     "name", "VariableScaleDecimal", "namespace", "io.debezium.data", "fields",
+                     "name", "scale", "type", "int", "name", "value", "type", "bytes",
+                     "connect.version", 1, "connect.name", VSD_NAME);
+}
+
+static int time_precision(const pg_type *ty)
+{
+    return ty->typmod >= 0 ? ty->typmod : 6;
+}
+
+static json_t *temporal_schema(const pg_type *ty, const pg_conf *conf)
+{
+    int millis = conf->time_mode == PG_TIME_CONNECT ||
+                 (conf->time_mode == PG_TIME_ADAPTIVE && time_precision(ty) <= 3);
+    json_t *j;
+    switch (ty->kind) {
+    case PG_K_DATE:
+        if (conf->time_mode != PG_TIME_CONNECT)
+            return semantic("int", "io.debezium.time.Date");
+        j = semantic("int", "org.apache.kafka.connect.data.Date");
+        json_object_set_new(j, "logicalType", json_string("date"));
+        return j;
+    case PG_K_TIME:
+        if (conf->time_mode == PG_TIME_CONNECT) {
+            j = semantic("int", "org.apache.kafka.connect.data.Time");
+            json_object_set_new(j, "logicalType", json_string("time-millis"));
+            return j;
+        }
+        if (conf->time_mode == PG_TIME_ADAPTIVE_MICRO)
+            millis = 0;
+        return millis ? semantic("int", "io.debezium.time.Time")
+                      : semantic("long", "io.debezium.time.MicroTime");
+    default: /* PG_K_TIMESTAMP */
+        if (conf->time_mode == PG_TIME_CONNECT) {
+            j = semantic("long", "org.apache.kafka.connect.data.Timestamp");
+            json_object_set_new(j, "logicalType", json_string("timestamp-millis"));
+            return j;
+        }
+        return millis ? semantic("long", "io.debezium.time.Timestamp")
+                      : semantic("long", "io.debezium.time.MicroTimestamp");
+    }
+}
+
+static json_t *bits_schema(const pg_type *ty)
+{
+    char n[16];
+    if (ty->oid == 1560 && ty->typmod == 1)
+        return json_string("boolean");
+    json_t *j = semantic("bytes", "io.debezium.data.Bits");
+    snprintf(n, sizeof(n), "%d", ty->typmod > 0 ? ty->typmod : 0);
+    json_object_set_new(j, "connect.parameters", json_pack("{s:s}", "length", n));
+    return j;
+}
+
+json_t *pg_type_schema(const pg_type *ty, const pg_conf *conf, int *vsd)
+{
+    json_t *j;
+    switch (ty->kind) {
+    case PG_K_BOOL: return json_string("boolean");
+    case PG_K_INT16: return json_pack("{s:s, s:s}", "type", "int", "connect.type", "int16");
+    case PG_K_INT32: return json_string("int");
+    case PG_K_INT64: return json_string("long");
+    case PG_K_FLOAT4: return json_string("float");
+    case PG_K_FLOAT8: return json_string("double");
+    case PG_K_NUMERIC: case PG_K_MONEY: return numeric_schema(ty, conf, vsd);
+    case PG_K_BYTEA: return json_string("bytes");
+    case PG_K_UUID: return semantic("string", "io.debezium.data.Uuid");
+    case PG_K_JSON: return semantic("string", "io.debezium.data.Json");
+    case PG_K_XML: return semantic("string", "io.debezium.data.Xml");
+    case PG_K_DATE: case PG_K_TIME: case PG_K_TIMESTAMP: return temporal_schema(ty, conf);
+    case PG_K_TIMETZ: return semantic("string", "io.debezium.time.ZonedTime");
+    case PG_K_TIMESTAMPTZ: return semantic("string", "io.debezium.time.ZonedTimestamp");
+    case PG_K_INTERVAL: return semantic("long", "io.debezium.time.MicroDuration");
+    case PG_K_BIT: return bits_schema(ty);
+    case PG_K_ENUM:
+        j = semantic("string", "io.debezium.data.Enum");
+        json_object_set_new(j, "connect.parameters",
+                            json_pack("{s:s}", "allowed", ty->enum_values ? ty->enum_values : ""));
+        return j;
+    case PG_K_ARRAY:
+        return json_pack("{s:s, s:[s, o]}", "type", "array", "items", "null",
+                         pg_type_schema(ty->elem, conf, vsd));
+    case PG_K_STRING: break;
+    }
+    return json_string("string");
+}
+
+/* ======================================================================== */
+/* Values: numbers                                                           */
+/* ======================================================================== */
+
+#define ERR(...) (snprintf(err, errlen, __VA_ARGS__), -1)
+
+static int parse_ll(const char *s, long long lo, long long hi, long long *v)
+{
+    char *end;
+    errno = 0;
+    *v = strtoll(s, &end, 10);
+    return end == s || *end || errno || *v < lo || *v > hi ? -1 : 0;
+}
+
+/* Decimal digits (with an optional sign) -> big-endian two's complement of
+ * the integer they spell, shortest form. out holds at least len/2 + 2 bytes. */
+static size_t digits_to_twos(const char *digits, size_t n, int neg, uint8_t *out, size_t cap)
+{
+    uint8_t tmp[1200];
+    size_t nb = 0;
+    /* base-10 string -> base-256, little-endian in tmp */
+    for (size_t i = 0; i < n; i++) {
+        unsigned carry = (unsigned)(digits[i] - '0');
+        for (size_t k = 0; k < nb; k++) {
+            unsigned v = tmp[k] * 10u + carry;
+            tmp[k] = (uint8_t)v;
+            carry = v >> 8;
+        }
+        while (carry && nb < sizeof(tmp)) {
+            tmp[nb++] = (uint8_t)carry;
+            carry >>= 8;
+        }
+    }
+    if (nb == 0)
+        tmp[nb++] = 0;
+    if (neg) { /* two's complement: invert, add one */
+        unsigned carry = 1;
+        for (size_t k = 0; k < nb; k++) {
+            unsigned v = (uint8_t)~tmp[k] + carry;
+            tmp[k] = (uint8_t)v;
+            carry = v >> 8;
+        }
+    }
+    /* sign byte when the top bit disagrees with the sign */
+    if (nb < sizeof(tmp) && ((tmp[nb - 1] & 0x80) != 0) != (neg != 0))
+        tmp[nb++] = neg ? 0xff : 0x00;
+    /* drop redundant leading sign bytes */
+    while (nb > 1 && ((tmp[nb - 1] == 0 && !(tmp[nb - 2] & 0x80)) ||
+                      (tmp[nb - 1] == 0xff && (tmp[nb - 2] & 0x80))))
+        nb--;
+    if (nb > cap)
+        nb = cap;
+    for (size_t k = 0; k < nb; k++)
+        out[k] = tmp[nb - 1 - k];
+    return nb;
+}
+
+/* "-123.450" -> unscaled digits "123450", scale 3, neg. Keeps only digits,
+ * '-' and '.' (money's "$1,234.56"). Returns -1 when not a finite number. */
+static int decimal_split(const char *text, char *digits, size_t cap, size_t *n, int *scale,
+                         int *neg)
+{
+    int seen_dot = 0, any = 0;
+    *n = 0;
+    *scale = 0;
+    *neg = 0;
+    for (const char *p = text; *p; p++) {
+        if (*p == '-' || *p == '(') /* money may print negatives as (1.00) */
+            *neg = 1;
+        else if (*p == '.')
+            seen_dot = 1;
+        else if (isdigit((unsigned char)*p)) {
+            any = 1;
+            if (*n == 0 && *p == '0' && !seen_dot)
+                continue; /* leading zero */
+            if (*n + 1 >= cap)
+                return -1;
+            digits[(*n)++] = *p;
+            *scale += seen_dot;
+        } else if (isalpha((unsigned char)*p))
+            return -1; /* NaN, Infinity */
+    }
+    digits[*n] = '\0';
+    return any ? 0 : -1;
+}
+
+static int set_decimal(avro_value_t *slot, const pg_type *ty, const pg_conf *conf, const char *text,
+                       char *err, size_t errlen)
+{
+    char digits[1100];
+    uint8_t bytes[600];
+    size_t n;
+    int scale, neg, p, want;
+    if (conf->decimal_mode == PG_DEC_STRING)
+        return avro_value_set_string(slot, text);
+    if (conf->decimal_mode == PG_DEC_DOUBLE) {
+        double d = strtod(text[0] == '$' ? text + 1 : text, NULL);
+        if (ty->kind == PG_K_MONEY) {
+            decimal_split(text, digits, sizeof(digits), &n, &scale, &neg);
+            d = strtod(digits, NULL) / pow(10, scale) * (neg ? -1 : 1);
+        }
+        return avro_value_set_double(slot, d);
+    }
+    if (decimal_split(text, digits, sizeof(digits), &n, &scale, &neg) != 0)
+        return strncmp(text, "NaN", 3) == 0 || strstr(text, "Infinity") ? 1
+                                                                          : ERR("numeric '%s'", text);
+    if (ty->kind == PG_K_MONEY || numeric_typmod(ty->typmod, &p, &want)) {
+        if (ty->kind == PG_K_MONEY)
+            want = 2;
+        while (scale < want && n + 1 < sizeof(digits)) { /* pad to the column's scale */
+            digits[n++] = '0';
+            scale++;
+        }
+        size_t nb = digits_to_twos(digits, n, neg && n, bytes, sizeof(bytes));
+        return avro_value_set_bytes(slot, bytes, nb);
+    }
+    size_t nb = digits_to_twos(digits, n, neg && n, bytes, sizeof(bytes));
+    avro_value_t f;
+    int rc = avro_value_get_by_index(slot, 0, &f, NULL);
+    rc = rc ? rc : avro_value_set_int(&f, scale);
+    rc = rc ? rc : avro_value_get_by_index(slot, 1, &f, NULL);
+    return rc ? rc : avro_value_set_bytes(&f, bytes, nb);
+}
+
+static int hexval(int c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+static int set_bytea(avro_value_t *slot, const char *text, size_t len, char *err, size_t errlen)
+{
+    if (len < 2 || text[0] != '\\' || text[1] != 'x')
+        return ERR("bytea '%.20s': not in hex format", text);
+    size_t n = (len - 2) / 2;
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf)
+        return ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        int hi = hexval(text[2 + 2 * i]), lo = hexval(text[3 + 2 * i]);
+        if (hi < 0 || lo < 0) {
+            free(buf);
+            return ERR("bytea: bad hex digit at %zu", 2 + 2 * i);
+        }
+        buf[i] = (uint8_t)(hi << 4 | lo);
+    }
+    int rc = avro_value_set_bytes(slot, buf, n);
+    free(buf);
+    return rc;
+}
+
+static int set_bits(avro_value_t *slot, const pg_type *ty, const char *text, size_t len)
+{
+    if (ty->oid == 1560 && ty->typmod == 1)
+        return avro_value_set_boolean(slot, text[0] == '1');
+    size_t nb = (len + 7) / 8;
+    uint8_t *buf = calloc(nb ? nb : 1, 1);
+    if (!buf)
+        return ENOMEM;
+    for (size_t i = 0; i < len; i++)
+        if (text[len - 1 - i] == '1')
+            buf[i / 8] |= (uint8_t)(1u << (i % 8));
+    int rc = avro_value_set_bytes(slot, buf, nb);
+    free(buf);
+    return rc;
+}
+
+/* ======================================================================== */
+/* Values: dates and times                                                   */
+/* ======================================================================== */
+
+/* Days from 1970-01-01 to y-m-d, proleptic Gregorian (Howard Hinnant's
+ * days_from_civil). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+/* "YYYY-MM-DD[ BC]" at text; *rest after the date. */
+static int parse_date(const char *text, int64_t *days, const char **rest)
+{
+    long long y;
+    unsigned m, d;
+    int n = 0;
+    if (sscanf(text, "%lld-%u-%u%n", &y, &m, &d, &n) != 3 || m < 1 || m > 12 || d < 1 || d > 31)
+        return -1;
+    *rest = text + n;
+    if (strstr(*rest, " BC"))
+        y = 1 - y;
+    *days = days_from_civil(y, m, d);
+    return 0;
+}
+
+/* "HH:MM:SS[.ffffff]" -> micros; *rest after it. */
+static int parse_time(const char *text, int64_t *us, const char **rest)
+{
+    unsigned h, mi, s;
+    int n = 0;
+    if (sscanf(text, "%u:%u:%u%n", &h, &mi, &s, &n) != 3 || h > 24 || mi > 59 || s > 60)
+        return -1;
+    const char *p = text + n;
+    int64_t frac = 0, scale = 100000;
+    if (*p == '.')
+        for (p++; isdigit((unsigned char)*p); p++, scale /= 10)
+            frac += (*p - '0') * scale;
+    *us = ((int64_t)h * 3600 + mi * 60 + s) * 1000000 + frac;
+    *rest = p;
+    return 0;
+}
+
+/* "+HH[:MM[:SS]]" -> seconds east of UTC. */
+static int parse_offset(const char *p, int64_t *secs)
+{
+    unsigned h = 0, m = 0, s = 0;
+    if (*p != '+' && *p != '-')
+        return -1;
+    if (sscanf(p + 1, "%u:%u:%u", &h, &m, &s) < 1)
+        return -1;
+    *secs = ((int64_t)h * 3600 + m * 60 + s) * (*p == '-' ? -1 : 1);
+    return 0;
+}
+
+/* ".123456" without trailing zeros; empty when us_frac is 0. */
+static void fraction(int64_t us_frac, char *buf, size_t len)
+{
+    if (!us_frac) {
+        buf[0] = '\0';
+        return;
+    }
+    snprintf(buf, len, ".%06lld", (long long)us_frac);
+    for (size_t n = strlen(buf); n > 1 && buf[n - 1] == '0'; n--)
+        buf[n - 1] = '\0';
+}
+
+static int set_timestamptz(avro_value_t *slot, const char *text, char *err, size_t errlen)
+{
+    int64_t days, us, off = 0;
+    const char *rest;
+    if (strstr(text, "infinity"))
+        return 1;
+    if (parse_date(text, &days, &rest) != 0 || *rest != ' ' || parse_time(rest + 1, &us, &rest) ||
+        parse_offset(rest, &off) != 0)
+        return ERR("timestamptz '%s'", text);
+    int64_t t = days * 86400000000LL + us - off * 1000000;
+    int64_t day = t >= 0 ? t / 86400000000LL : -((-t + 86399999999LL) / 86400000000LL);
+    int64_t in_day = t - day * 86400000000LL, y;
+    unsigned m, d;
+    char buf[80], fr[16];
+    civil_from_days(day, &y, &m, &d);
+    fraction(in_day % 1000000, fr, sizeof(fr));
+    int64_t secs = in_day / 1000000;
+    snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02d:%02d:%02d%sZ", (long long)y, m, d,
+             (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60), fr);
+    return avro_value_set_string(slot, buf);
+}
+
+static int set_timetz(avro_value_t *slot, const char *text, char *err, size_t errlen)
+{
+    int64_t us, off;
+    const char *rest;
+    char buf[48], fr[16];
+    if (parse_time(text, &us, &rest) != 0 || parse_offset(rest, &off) != 0)
+        return ERR("timetz '%s'", text);
+    int64_t day = 86400000000LL;
+    us = ((us - off * 1000000) % day + day) % day;
+    fraction(us % 1000000, fr, sizeof(fr));
+    int64_t secs = us / 1000000;
+    snprintf(buf, sizeof(buf), "%02d:%02d:%02d%sZ", (int)(secs / 3600), (int)(secs / 60 % 60),
+             (int)(secs % 60), fr);
+    return avro_value_set_string(slot, buf);
+}
+
+static int set_temporal(avro_value_t *slot, const pg_type *ty, const char *text, char *err,
+                        size_t errlen)
+{
+    int64_t days = 0, us = 0;
+    const char *rest = text;
+    if (strstr(text, "infinity"))
+        return 1;
+    if (ty->kind != PG_K_TIME && parse_date(text, &days, &rest) != 0)
+        return ERR("date '%s'", text);
+    if (ty->kind == PG_K_DATE)
+        return avro_value_set_int(slot, (int32_t)days);
+    if (ty->kind == PG_K_TIMESTAMP && *rest == ' ')
+        rest++;
+    if (parse_time(rest, &us, &rest) != 0)
+        return ERR("%s '%s'", ty->kind == PG_K_TIME ? "time" : "timestamp", text);
+    int64_t v = days * 86400000000LL + us;
+    if (avro_value_get_type(slot) == AVRO_INT32) /* millisecond time */
+        return avro_value_set_int(slot, (int32_t)(v / 1000));
+    avro_schema_t s = avro_value_get_schema(slot);
+    (void)s;
+    return avro_value_set_long(slot, v);
+}
+
+/* ISO 8601 interval "P1Y2M3DT4H5M6.5S" (components may be negative). */
+static int set_interval(avro_value_t *slot, const char *text, char *err, size_t errlen)
+{
+    const char *p = text;
+    long double months = 0, days = 0, secs = 0;
+    int in_time = 0;
+    if (*p++ != 'P')
+        return ERR("interval '%s' (IntervalStyle is not iso_8601?)", text);
+    while (*p) {
+        if (*p == 'T') {
+            in_time = 1;
+            p++;
+            continue;
+        }
+        char *end;
+        long double v = strtold(p, &end);
+        if (end == p || !*end)
+            return ERR("interval '%s'", text);
+        switch (*end) {
+        case 'Y': months += v * 12; break;
+        case 'M': if (in_time) secs += v * 60; else months += v; break;
+        case 'W': days += v * 7; break;
+        case 'D': days += v; break;
+        case 'H': secs += v * 3600; break;
+        case 'S': secs += v; break;
+        default: return ERR("interval '%s': unit '%c'", text, *end);
+        }
+        p = end + 1;
+    }
+    long double total_days = months * (365.25L / 12) + days;
+    long double us = (total_days * 86400 + secs) * 1000000;
+    return avro_value_set_long(slot, (int64_t)llroundl(us));
+}
+
+/* ======================================================================== */
+/* Values: arrays                                                            */
+/* ======================================================================== */
+
+typedef struct arr_ctx {
+    avro_value_t *array;
+    const pg_type *elem;
+    const pg_conf *conf;
+    char *buf;
+    size_t cap;
+    char *err;
+    size_t errlen;
+} arr_ctx;
+
+static int arr_item(arr_ctx *a, const char *s, size_t n, int quoted)
+{
+    avro_value_t item, branch;
+    int rc = avro_value_append(a->array, &item, NULL);
+    if (rc)
+        return rc;
+    if (!quoted && n == 4 && strncmp(s, "NULL", 4) == 0) {
+        rc = avro_value_set_branch(&item, 0, &branch);
+        return rc ? rc : avro_value_set_null(&branch);
+    }
+    rc = avro_value_set_branch(&item, 1, &branch);
+    if (rc)
+        return rc;
+    rc = pg_type_set(&branch, a->elem, a->conf, s, n, a->err, a->errlen);
+    if (rc == 1) {
+        rc = avro_value_set_branch(&item, 0, &branch);
+        return rc ? rc : avro_value_set_null(&branch);
+    }
+    return rc;
+}
+
+/* Parses the elements of "{...}" starting after '{'; nested braces are
+ * flattened. *pp ends after the matching '}'. */
+static int arr_parse(arr_ctx *a, const char **pp, int depth)
+{
+    const char *p = *pp;
+    if (depth > 6)
+        return -1;
+    for (;;) {
+        while (*p == ' ')
+            p++;
+        if (*p == '}') {
+            *pp = p + 1;
+            return 0;
+        }
+        if (*p == '{') {
+            p++;
+            if (arr_parse(a, &p, depth + 1) != 0)
+                return -1;
+        } else {
+            size_t n = 0;
+            int quoted = *p == '"';
+            p += quoted;
+            while (*p && (quoted ? *p != '"' : (*p != ',' && *p != '}'))) {
+                if (quoted && *p == '\\' && p[1])
+                    p++;
+                if (n + 1 >= a->cap) {
+                    char *nb = realloc(a->buf, a->cap * 2);
+                    if (!nb)
+                        return -1;
+                    a->buf = nb;
+                    a->cap *= 2;
+                }
+                a->buf[n++] = *p++;
+            }
+            if (quoted && *p++ != '"')
+                return -1;
+            a->buf[n] = '\0';
+            int rc = arr_item(a, a->buf, n, quoted);
+            if (rc != 0)
+                return rc;
+        }
+        while (*p == ' ')
+            p++;
+        if (*p == ',')
+            p++;
+        else if (*p != '}')
+            return -1;
+    }
+}
+
+static int set_array(avro_value_t *slot, const pg_type *ty, const pg_conf *conf, const char *text,
+                     char *err, size_t errlen)
+{
+    const char *p = text;
+    if (*p == '[') /* "[0:2]={...}": explicit bounds */
+        p = strchr(p, '=') ? strchr(p, '=') + 1 : p;
+    if (*p != '{')
+        return ERR("array '%.40s'", text);
+    p++;
+    arr_ctx a = {slot, ty->elem, conf, malloc(256), 256, err, errlen};
+    err[0] = '\0';
+    int rc = a.buf ? arr_parse(&a, &p, 0) : ENOMEM;
+    free(a.buf);
+    if (rc != 0 && !err[0])
+        snprintf(err, errlen, "array '%.40s': malformed", text);
+    return rc ? -1 : 0;
+}
+
+/* ======================================================================== */
+/* Dispatch                                                                  */
+/* ======================================================================== */
+
+int pg_type_set(avro_value_t *slot, const pg_type *ty, const pg_conf *conf, const char *text,
+                size_t len, char *err, size_t errlen)
+{
+    long long v;
+    int rc;
+    switch (ty->kind) {
+    case PG_K_BOOL:
+        return avro_value_set_boolean(slot, text[0] == 't');
+    case PG_K_INT16:
+    case PG_K_INT32:
+        if (parse_ll(text, INT32_MIN, INT32_MAX, &v) != 0)
+            return ERR("integer '%s'", text);
+        return avro_value_set_int(slot, (int32_t)v);
+    case PG_K_INT64:
+        if (parse_ll(text, INT64_MIN, INT64_MAX, &v) != 0)
+            return ERR("bigint '%s'", text);
+        return avro_value_set_long(slot, v);
+    case PG_K_FLOAT4:
+        return avro_value_set_float(slot, strtof(text, NULL));
+    case PG_K_FLOAT8:
+        return avro_value_set_double(slot, strtod(text, NULL));
+    case PG_K_NUMERIC:
+    case PG_K_MONEY:
+        return set_decimal(slot, ty, conf, text, err, errlen);
+    case PG_K_BYTEA:
+        return set_bytea(slot, text, len, err, errlen);
+    case PG_K_DATE:
+    case PG_K_TIME:
+    case PG_K_TIMESTAMP:
+        return set_temporal(slot, ty, text, err, errlen);
+    case PG_K_TIMETZ:
+        return set_timetz(slot, text, err, errlen);
+    case PG_K_TIMESTAMPTZ:
+        return set_timestamptz(slot, text, err, errlen);
+    case PG_K_INTERVAL:
+        return set_interval(slot, text, err, errlen);
+    case PG_K_BIT:
+        return set_bits(slot, ty, text, len);
+    case PG_K_ARRAY:
+        rc = avro_value_reset(slot);
+        return rc ? rc : set_array(slot, ty, conf, text, err, errlen);
+    default:
+        return avro_value_set_string_len(slot, text, len + 1);
+    }
+}

@@ -1,0 +1,890 @@
+/*
+ * postgres.c - the postgres source: descriptor, task callbacks, the
+ * outbound queue and the streaming state machine.
+ *
+ * Start-up (open): a regular connection checks what a user gets wrong
+ * first (credentials, database, wal_level, the REPLICATION attribute) and
+ * says so; the publication is checked or created (publication.autocreate.
+ * mode); the slot is checked; then either an initial snapshot starts (slot
+ * created with an exported snapshot, pg_snapshot.c) or streaming resumes
+ * from the stored position.
+ *
+ * Positions (the JSON text each record carries; the host stores the last
+ * acknowledged one and passes it to commit()):
+ *
+ *   {"lsn":L,"snapshot":true}           a snapshot row; L = the slot's
+ *                                       consistent point. Stored and then
+ *                                       restarted: the snapshot is redone.
+ *   {"lsn":L,"txId":X,"lsn_proc":C,"n":K}  the K-th record of transaction X,
+ *                                       C its change's LSN; L = the end of the
+ *                                       last transaction before X, where a
+ *                                       restart streams from, skipping X's
+ *                                       first K records (already stored).
+ *   {"lsn":L,"txId":X}                  the last record of transaction X (or
+ *                                       of the snapshot, or a heartbeat):
+ *                                       everything before L is durable.
+ *
+ * The last record of a transaction is held in the queue until its Commit
+ * arrives, so it carries the final form. commit() advances the flushed LSN
+ * reported to PostgreSQL to L, never further; when every emitted record is
+ * acknowledged and no transaction is open, the LSN of the last keepalive is
+ * reported instead (nothing before it is owed to us), so an idle slot does
+ * not hold WAL back.
+ *
+ * Runs on: the task's thread, one callback at a time (plugin.h).
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sluice/envelope.h>
+
+#include "pg.h"
+
+#define POLL_WAIT_MS 200
+
+/* ======================================================================== */
+/* The outbound queue                                                        */
+/* ======================================================================== */
+
+static void out_release(pg_out *o)
+{
+    if (o->has_key)
+        avro_value_decref(&o->key);
+    if (o->has_value)
+        avro_value_decref(&o->value);
+    if (o->key_schema)
+        avro_schema_decref(o->key_schema);
+    if (o->value_schema)
+        avro_schema_decref(o->value_schema);
+    memset(o, 0, sizeof(*o));
+}
+
+static pg_out *queue_push(pg_queue *q)
+{
+    if (q->n == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 16;
+        pg_out *items = calloc(cap, sizeof(*items));
+        if (!items)
+            return NULL;
+        for (size_t i = 0; i < q->n; i++)
+            items[i] = q->items[(q->head + i) % q->cap];
+        free(q->items);
+        q->items = items;
+        q->head = 0;
+        q->cap = cap;
+    }
+    pg_out *o = &q->items[(q->head + q->n++) % q->cap];
+    memset(o, 0, sizeof(*o));
+    return o;
+}
+
+pg_out *pg_queue_last(pg_task *t)
+{
+    pg_queue *q = &t->q;
+    return q->n ? &q->items[(q->head + q->n - 1) % q->cap] : NULL;
+}
+
+static void queue_clear(pg_queue *q)
+{
+    for (size_t i = 0; i < q->n; i++)
+        out_release(&q->items[(q->head + i) % q->cap]);
+    free(q->items);
+    memset(q, 0, sizeof(*q));
+}
+
+/* Emits queued records, keeping the newest when `hold` (its position is not
+ * final yet). Returns 1 when the batch filled up, else 0. */
+static int queue_drain(pg_task *t, sluice_batch *batch, int hold)
+{
+    pg_queue *q = &t->q;
+    while (q->n > (size_t)(hold ? 1 : 0)) {
+        pg_out *o = &q->items[q->head];
+        sluice_record rec = {.topic = o->topic,
+                             .key_schema = o->key_schema,
+                             .key = o->has_key ? &o->key : NULL,
+                             .value_schema = o->value_schema,
+                             .value = o->has_value ? &o->value : NULL,
+                             .timestamp_ms = o->ts_ms,
+                             .position = o->pos};
+        if (sluice_emit(t->ctx, batch, &rec) != 0)
+            return 1;
+        o->has_key = o->has_value = 0; /* the host owns them now */
+        memcpy(t->last_pos, o->pos, sizeof(t->last_pos));
+        t->all_acked = 0;
+        out_release(o);
+        q->head = (q->head + 1) % q->cap;
+        q->n--;
+    }
+    return 0;
+}
+
+/* ======================================================================== */
+/* Records                                                                   */
+/* ======================================================================== */
+
+/* The position of the next record queued, per the rules above. Returns 0,
+ * or 1 when the record is already stored (resume) and must be dropped. */
+static int task_position(pg_task *t, char *buf, size_t len)
+{
+    if (t->phase == PG_PHASE_SNAPSHOT) {
+        snprintf(buf, len, "{\"lsn\":%llu,\"snapshot\":true}", (unsigned long long)t->start_lsn);
+        return 0;
+    }
+    t->tx_n++;
+    snprintf(buf, len, "{\"lsn\":%llu,\"txId\":%u,\"lsn_proc\":%llu,\"n\":%lld}",
+             (unsigned long long)t->safe_lsn, t->xid, (unsigned long long)t->change_lsn,
+             (long long)t->tx_n);
+    return t->skip_xid && t->xid == t->skip_xid && t->tx_n <= t->skip_n;
+}
+
+static int fill_envelope(pg_task *t, pg_rel *rel, avro_value_t *v, char op, const pg_datum *before,
+                         int nb, const pg_datum *after, int na, const pg_src *src, char *err,
+                         size_t errlen)
+{
+    avro_value_t row;
+    sluice_source_info si = {
+        .version = PG_VERSION_STR,
+        .connector = "postgresql",
+        .name = t->conf->topic_prefix,
+        .ts_ms = src->ts_ms,
+        .snapshot = src->snapshot ? src->snapshot : "false",
+        .db = t->conf->dbname,
+        .schema = rel->nspname,
+        .table = rel->relname,
+        .tx_id = src->tx_id,
+        .lsn = src->lsn ? (int64_t)src->lsn : SLUICE_NULL_POS,
+        .pos = SLUICE_NULL_POS,
+        .seq = SLUICE_NULL_POS,
+    };
+    int rc = sluice_field_set_null(v, "before");
+    rc = rc ? rc : sluice_field_set_null(v, "after");
+    rc = rc ? rc : sluice_envelope_set_source(v, &si);
+    rc = rc ? rc : sluice_envelope_set_op(v, op);
+    rc = rc ? rc : sluice_envelope_set_ts(v, pg_now_ms());
+    if (rc) {
+        snprintf(err, errlen, "table %s.%s: envelope: %s", rel->nspname, rel->relname,
+                 avro_strerror());
+        return -1;
+    }
+    if (before && (sluice_envelope_before(v, &row) != 0 ||
+                   pg_rel_fill_row(&t->rels, rel, &row, before, nb, err, errlen) != 0))
+        return -1;
+    if (after && (sluice_envelope_after(v, &row) != 0 ||
+                  pg_rel_fill_row(&t->rels, rel, &row, after, na, err, errlen) != 0))
+        return -1;
+    return 0;
+}
+
+/* Queues one record; key from `keyd` (NULL: no key), value envelope unless
+ * tombstone. */
+static int queue_record(pg_task *t, pg_rel *rel, char op, const pg_datum *keyd, int nk,
+                        const pg_datum *before, int nb, const pg_datum *after, int na,
+                        const pg_src *src, int tombstone, char *err, size_t errlen)
+{
+    char pos[192];
+    if (task_position(t, pos, sizeof(pos)) == 1)
+        return 0;
+    pg_out *o = queue_push(&t->q);
+    if (!o)
+        return snprintf(err, errlen, "out of memory"), -1;
+    o->topic = rel->topic;
+    o->ts_ms = src->ts_ms;
+    memcpy(o->pos, pos, sizeof(pos));
+    o->value_schema = avro_schema_incref(rel->value_schema);
+    if (rel->key_schema && keyd) {
+        o->key_schema = avro_schema_incref(rel->key_schema);
+        if (avro_generic_value_new(rel->key_iface, &o->key) != 0)
+            goto avro_fail;
+        o->has_key = 1;
+        if (pg_rel_fill_key(&t->rels, rel, &o->key, keyd, nk, err, errlen) != 0)
+            goto fail;
+    }
+    if (tombstone)
+        return 0;
+    if (avro_generic_value_new(rel->value_iface, &o->value) != 0)
+        goto avro_fail;
+    o->has_value = 1;
+    if (fill_envelope(t, rel, &o->value, op, before, nb, after, na, src, err, errlen) != 0)
+        goto fail;
+    return 0;
+avro_fail:
+    snprintf(err, errlen, "table %s.%s: new value: %s", rel->nspname, rel->relname,
+             avro_strerror());
+fail:
+    out_release(o);
+    t->q.n--;
+    return -1;
+}
+
+int pg_task_queue_change(pg_task *t, pg_rel *rel, char op, const pg_datum *before, int nb,
+                         const pg_datum *after, int na, const pg_src *src, char *err,
+                         size_t errlen)
+{
+    const pg_datum *keyd = op == 'd' ? before : after;
+    int nk = op == 'd' ? nb : na;
+    if (op == 't')
+        keyd = NULL;
+    if (queue_record(t, rel, op, keyd, nk, before, nb, after, na, src, 0, err, errlen) != 0)
+        return -1;
+    if (op == 'd' && t->conf->tombstones && rel->key_schema)
+        return queue_record(t, rel, op, keyd, nk, NULL, 0, NULL, 0, src, 1, err, errlen);
+    return 0;
+}
+
+/* ======================================================================== */
+/* Heartbeats                                                                */
+/* ======================================================================== */
+
+static int heartbeat_schemas(pg_task *t, char *err, size_t errlen)
+{
+    static const char *key_json =
+        "{\"type\":\"record\",\"name\":\"ServerNameKey\",\"namespace\":"
+        "\"io.debezium.connector.common\",\"fields\":[{\"name\":\"serverName\",\"type\":"
+        "\"string\"}],\"connect.name\":\"io.debezium.connector.common.ServerNameKey\"}";
+    static const char *value_json =
+        "{\"type\":\"record\",\"name\":\"Heartbeat\",\"namespace\":"
+        "\"io.debezium.connector.common\",\"fields\":[{\"name\":\"ts_ms\",\"type\":\"long\"}],"
+        "\"connect.name\":\"io.debezium.connector.common.Heartbeat\"}";
+    snprintf(t->heartbeat_topic, sizeof(t->heartbeat_topic), "__debezium-heartbeat.%s",
+             t->conf->topic_prefix);
+    if (avro_schema_from_json_length(key_json, strlen(key_json), &t->hb_key_schema) ||
+        avro_schema_from_json_length(value_json, strlen(value_json), &t->hb_value_schema) ||
+        !(t->hb_key_iface = avro_generic_class_from_schema(t->hb_key_schema)) ||
+        !(t->hb_value_iface = avro_generic_class_from_schema(t->hb_value_schema)))
+        return snprintf(err, errlen, "heartbeat schemas: %s", avro_strerror()), -1;
+    sluice_schema_json(t->ctx, t->hb_key_schema, key_json);
+    sluice_schema_json(t->ctx, t->hb_value_schema, value_json);
+    return 0;
+}
+
+static void heartbeat_query(pg_task *t)
+{
+    if (!t->conf->heartbeat_query || !*t->conf->heartbeat_query)
+        return;
+    PGresult *res = PQexec(t->sql, t->conf->heartbeat_query);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        sluice_log(t->ctx, SLUICE_LOG_WARN, "heartbeat.action.query failed: %s",
+                   PQresultErrorMessage(res));
+    PQclear(res);
+}
+
+/* Queues a heartbeat when one is due and nothing is in progress. */
+static int heartbeat_maybe(pg_task *t, char *err, size_t errlen)
+{
+    int64_t now = pg_mono_ms();
+    if (t->conf->heartbeat_ms <= 0 || now - t->last_hb_ms < t->conf->heartbeat_ms || t->in_tx ||
+        t->in_stream || t->q.n || pg_stream_replay_active(t))
+        return 0;
+    t->last_hb_ms = now;
+    heartbeat_query(t);
+    pg_out *o = queue_push(&t->q);
+    if (!o)
+        return snprintf(err, errlen, "out of memory"), -1;
+    uint64_t lsn = t->safe_lsn > t->repl.wal_end ? t->safe_lsn : t->repl.wal_end;
+    o->topic = t->heartbeat_topic;
+    o->ts_ms = pg_now_ms();
+    snprintf(o->pos, sizeof(o->pos), "{\"lsn\":%llu,\"txId\":0}", (unsigned long long)lsn);
+    o->key_schema = avro_schema_incref(t->hb_key_schema);
+    o->value_schema = avro_schema_incref(t->hb_value_schema);
+    if (avro_generic_value_new(t->hb_key_iface, &o->key) == 0)
+        o->has_key = 1;
+    if (avro_generic_value_new(t->hb_value_iface, &o->value) == 0)
+        o->has_value = 1;
+    if (!o->has_key || !o->has_value ||
+        sluice_field_set_string(&o->key, "serverName", t->conf->topic_prefix) ||
+        sluice_field_set_long(&o->value, "ts_ms", o->ts_ms)) {
+        out_release(o);
+        t->q.n--;
+        return snprintf(err, errlen, "heartbeat record: %s", avro_strerror()), -1;
+    }
+    return 0;
+}
+
+/* ======================================================================== */
+/* Streaming: one pgoutput message                                           */
+/* ======================================================================== */
+
+static pg_rel *change_rel(pg_task *t, uint32_t relid, char *err, size_t errlen)
+{
+    pg_rel *rel = pg_rel_find(&t->rels, relid);
+    if (!rel)
+        snprintf(err, errlen, "pgoutput: change of relation %u before its Relation message",
+                 relid);
+    return rel;
+}
+
+static int on_relation(pg_task *t, const pg_msg *m, char *err, size_t errlen)
+{
+    pg_coldesc cols[m->natts ? m->natts : 1];
+    for (int i = 0; i < m->natts; i++)
+        cols[i] = (pg_coldesc){m->atts[i].name, m->atts[i].typoid, m->atts[i].typmod,
+                               m->atts[i].flags & 1};
+    pg_rel *old = pg_rel_find(&t->rels, m->relid);
+    int64_t version = old ? old->version : 0;
+    pg_rel *rel = pg_rel_define(&t->rels, m->relid, m->nspname, m->relname, m->replident, cols,
+                                m->natts, err, errlen);
+    if (!rel)
+        return -1;
+    if (rel->version != version && version && rel->included)
+        sluice_log(t->ctx, SLUICE_LOG_INFO,
+                   "table %s.%s changed (%d columns now): new schema version for %s",
+                   rel->nspname, rel->relname, rel->ncols, rel->topic);
+    return 0;
+}
+
+static int on_change(pg_task *t, const pg_msg *m, char *err, size_t errlen)
+{
+    pg_rel *rel = change_rel(t, m->relid, err, errlen);
+    if (!rel)
+        return -1;
+    if (!rel->included)
+        return 0;
+    pg_src src = {t->commit_ts_ms, NULL, t->xid, t->change_lsn};
+    const pg_datum *old = m->old_kind ? m->oldt.cols : NULL;
+    int nold = m->old_kind ? m->oldt.n : 0;
+    t->changes++;
+    switch (m->type) {
+    case 'I':
+        return pg_task_queue_change(t, rel, 'c', NULL, 0, m->newt.cols, m->newt.n, &src, err,
+                                    errlen);
+    case 'U':
+        return pg_task_queue_change(t, rel, 'u', old, nold, m->newt.cols, m->newt.n, &src, err,
+                                    errlen);
+    default:
+        return pg_task_queue_change(t, rel, 'd', old, nold, NULL, 0, &src, err, errlen);
+    }
+}
+
+static int on_truncate(pg_task *t, const pg_msg *m, char *err, size_t errlen)
+{
+    pg_src src = {t->commit_ts_ms, NULL, t->xid, t->change_lsn};
+    for (int i = 0; i < m->nrels; i++) {
+        pg_rel *rel = change_rel(t, m->relids[i], err, errlen);
+        if (!rel)
+            return -1;
+        if (rel->included &&
+            pg_task_queue_change(t, rel, 't', NULL, 0, NULL, 0, &src, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void on_begin(pg_task *t, uint32_t xid, int64_t ts_us)
+{
+    t->in_tx = 1;
+    t->xid = xid;
+    t->tx_n = 0;
+    t->commit_ts_ms = ts_us / 1000 + 946684800000LL;
+}
+
+/* The transaction's last queued record gets the final position. */
+void pg_task_commit_tx(pg_task *t, uint64_t end_lsn)
+{
+    pg_out *last = pg_queue_last(t);
+    if (last && t->tx_n > 0 && strstr(last->pos, "\"n\":"))
+        snprintf(last->pos, sizeof(last->pos), "{\"lsn\":%llu,\"txId\":%u}",
+                 (unsigned long long)end_lsn, t->xid);
+    t->safe_lsn = end_lsn;
+    t->in_tx = 0;
+    if (t->skip_xid == t->xid)
+        t->skip_xid = 0;
+}
+
+static int spooled_type(char type)
+{
+    return strchr("RYIUDTM", type) != NULL;
+}
+
+static int on_message(pg_task *t, const uint8_t *data, size_t len, char *err, size_t errlen)
+{
+    pg_msg m;
+    if (pg_decode(t->dec, data, len, t->in_stream || t->replaying, &m, err, errlen) != 0)
+        return -1;
+    if (t->in_stream && !t->replaying && spooled_type(m.type))
+        return pg_stream_spool(t, m.xid, data, len, err, errlen);
+    switch (m.type) {
+    case 'B': on_begin(t, m.xid, m.ts_us); return 0;
+    case 'C': pg_task_commit_tx(t, m.end_lsn); return 0;
+    case 'R': return on_relation(t, &m, err, errlen);
+    case 'I': case 'U': case 'D': return on_change(t, &m, err, errlen);
+    case 'T': return on_truncate(t, &m, err, errlen);
+    case 'S': case 'E': case 'c': case 'A': return pg_stream_message(t, &m, err, errlen);
+    default: return 0; /* Origin, Type (types come from the catalog), Message */
+    }
+}
+
+int pg_task_on_message(pg_task *t, const uint8_t *data, size_t len, uint64_t lsn, char *err,
+                       size_t errlen)
+{
+    t->change_lsn = lsn;
+    return on_message(t, data, len, err, errlen);
+}
+
+/* ======================================================================== */
+/* Start-up                                                                  */
+/* ======================================================================== */
+
+static const char *first_line(const char *s, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", s);
+    buf[strcspn(buf, "\n")] = '\0';
+    return buf;
+}
+
+/* One-row, one-column query on t->sql; NULL result text means no row. */
+static int sql_value(pg_task *t, const char *sql, const char *param, char *out, size_t outlen,
+                     char *err, size_t errlen)
+{
+    char e[512];
+    const char *params[1] = {param};
+    PGresult *res = PQexecParams(t->sql, sql, param ? 1 : 0, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        snprintf(err, errlen, "%s: %s", sql, first_line(PQresultErrorMessage(res), e, sizeof(e)));
+        PQclear(res);
+        return -1;
+    }
+    int found = PQntuples(res) > 0;
+    snprintf(out, outlen, "%s", found ? PQgetvalue(res, 0, 0) : "");
+    PQclear(res);
+    return found;
+}
+
+static int sql_command(pg_task *t, const char *sql, char *err, size_t errlen)
+{
+    char e[512];
+    PGresult *res = PQexec(t->sql, sql);
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+    if (!ok)
+        snprintf(err, errlen, "%s: %s", sql, first_line(PQresultErrorMessage(res), e, sizeof(e)));
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
+static int connect_sql(pg_task *t, char *err, size_t errlen)
+{
+    const char *keys[16], *vals[16];
+    char port[16], e[512], v[64];
+    pg_conf_conninfo(t->conf, 0, keys, vals, port);
+    t->sql = PQconnectdbParams(keys, vals, 0);
+    if (!t->sql || PQstatus(t->sql) != CONNECTION_OK) {
+        snprintf(err, errlen, "connecting to %s:%lld database %s as %s: %s", t->conf->host,
+                 (long long)t->conf->port, t->conf->dbname, t->conf->user,
+                 first_line(t->sql ? PQerrorMessage(t->sql) : "out of memory", e, sizeof(e)));
+        return -1;
+    }
+    if (sql_value(t, "SHOW wal_level", NULL, v, sizeof(v), err, errlen) < 0)
+        return -1;
+    if (strcmp(v, "logical") != 0) {
+        snprintf(err, errlen,
+                 "%s:%lld: wal_level is '%s'; logical decoding needs wal_level=logical "
+                 "(ALTER SYSTEM SET wal_level = logical, then restart PostgreSQL)",
+                 t->conf->host, (long long)t->conf->port, v);
+        return -1;
+    }
+    if (sql_value(t,
+                  "SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user",
+                  NULL, v, sizeof(v), err, errlen) < 0)
+        return -1;
+    if (strcmp(v, "t") != 0) {
+        snprintf(err, errlen,
+                 "user %s lacks the REPLICATION attribute (ALTER ROLE %s REPLICATION)",
+                 t->conf->user, t->conf->user);
+        return -1;
+    }
+    return 0;
+}
+
+/* "CREATE PUBLICATION p FOR TABLE a, b" from the tables the filters admit. */
+static int publication_filtered(pg_task *t, char *sql, size_t len, char *err, size_t errlen)
+{
+    char e[512];
+    PGresult *res = PQexec(t->sql, "SELECT schemaname, tablename FROM pg_tables WHERE schemaname "
+                                   "NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        snprintf(err, errlen, "listing tables: %s",
+                 first_line(PQresultErrorMessage(res), e, sizeof(e)));
+        PQclear(res);
+        return -1;
+    }
+    size_t off = strlen(sql);
+    int n = 0;
+    for (int i = 0; i < PQntuples(res) && off + 1 < len; i++) {
+        const char *s = PQgetvalue(res, i, 0), *tb = PQgetvalue(res, i, 1);
+        if (!pg_conf_table_included(t->conf, s, tb))
+            continue;
+        char *qs = PQescapeIdentifier(t->sql, s, strlen(s));
+        char *qt = PQescapeIdentifier(t->sql, tb, strlen(tb));
+        off += (size_t)snprintf(sql + off, len - off, "%s%s.%s", n++ ? ", " : " FOR TABLE ", qs,
+                                qt);
+        PQfreemem(qs);
+        PQfreemem(qt);
+    }
+    PQclear(res);
+    if (n == 0 || off + 1 >= len) {
+        snprintf(err, errlen, n ? "publication %s: too many tables for one statement"
+                                : "publication %s: no table matches table.include.list",
+                 t->conf->publication);
+        return -1;
+    }
+    return 0;
+}
+
+static int ensure_publication(pg_task *t, char *err, size_t errlen)
+{
+    char v[16];
+    int found = sql_value(t, "SELECT 1 FROM pg_publication WHERE pubname = $1",
+                          t->conf->publication, v, sizeof(v), err, errlen);
+    if (found != 0)
+        return found < 0 ? -1 : 0;
+    if (strcmp(t->conf->autocreate, "disabled") == 0) {
+        snprintf(err, errlen,
+                 "publication %s does not exist in database %s and publication.autocreate.mode "
+                 "is disabled (CREATE PUBLICATION %s FOR ALL TABLES, or enable autocreate)",
+                 t->conf->publication, t->conf->dbname, t->conf->publication);
+        return -1;
+    }
+    char *ident = PQescapeIdentifier(t->sql, t->conf->publication, strlen(t->conf->publication));
+    static char sql[65536];
+    snprintf(sql, sizeof(sql), "CREATE PUBLICATION %s", ident ? ident : "");
+    PQfreemem(ident);
+    if (strcmp(t->conf->autocreate, "filtered") == 0) {
+        if (publication_filtered(t, sql, sizeof(sql), err, errlen) != 0)
+            return -1;
+    } else {
+        strcat(sql, " FOR ALL TABLES");
+    }
+    if (sql_command(t, sql, err, errlen) != 0)
+        return -1;
+    sluice_log(t->ctx, SLUICE_LOG_INFO, "created publication %s (%s)", t->conf->publication,
+               t->conf->autocreate);
+    return 0;
+}
+
+typedef struct stored_pos {
+    int present, snapshot;
+    uint64_t lsn;
+    uint32_t xid;
+    int64_t n;
+} stored_pos;
+
+static int position_parse(const char *text, stored_pos *p, char *err, size_t errlen)
+{
+    memset(p, 0, sizeof(*p));
+    if (!text)
+        return 0;
+    json_t *j = json_loads(text, 0, NULL);
+    json_t *lsn = json_object_get(j, "lsn");
+    if (!json_is_integer(lsn)) {
+        json_decref(j);
+        snprintf(err, errlen, "stored position %s is not a postgres position ({\"lsn\": N, ...})",
+                 text);
+        return -1;
+    }
+    p->present = 1;
+    p->lsn = (uint64_t)json_integer_value(lsn);
+    p->snapshot = json_is_true(json_object_get(j, "snapshot"));
+    p->xid = (uint32_t)json_integer_value(json_object_get(j, "txId"));
+    p->n = json_integer_value(json_object_get(j, "n"));
+    json_decref(j);
+    return 0;
+}
+
+/* 1 when the slot exists (checking it is ours to use), 0 when not, -1. */
+static int slot_check(pg_task *t, char *err, size_t errlen)
+{
+    char e[512];
+    const char *params[1] = {t->conf->slot};
+    PGresult *res = PQexecParams(t->sql,
+                                 "SELECT plugin, database, active_pid FROM pg_replication_slots "
+                                 "WHERE slot_name = $1",
+                                 1, NULL, params, NULL, NULL, 0);
+    int rc = -1;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        snprintf(err, errlen, "checking slot %s: %s", t->conf->slot,
+                 first_line(PQresultErrorMessage(res), e, sizeof(e)));
+    else if (PQntuples(res) == 0)
+        rc = 0;
+    else if (strcmp(PQgetvalue(res, 0, 0), "pgoutput") || strcmp(PQgetvalue(res, 0, 1), t->conf->dbname))
+        snprintf(err, errlen, "slot %s exists for plugin %s in database %s, not pgoutput in %s",
+                 t->conf->slot, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), t->conf->dbname);
+    else if (!PQgetisnull(res, 0, 2))
+        snprintf(err, errlen, "slot %s is in use by server process %s (another connector?)",
+                 t->conf->slot, PQgetvalue(res, 0, 2));
+    else
+        rc = 1;
+    PQclear(res);
+    return rc;
+}
+
+static int slot_drop(pg_task *t, char *err, size_t errlen)
+{
+    char v[8];
+    int rc = sql_value(t, "SELECT 1 FROM pg_drop_replication_slot($1)", t->conf->slot, v,
+                       sizeof(v), err, errlen);
+    return rc < 0 ? -1 : 0;
+}
+
+static int need_snapshot(pg_task *t, const stored_pos *p, int slot_exists, char *err,
+                         size_t errlen)
+{
+    switch (t->conf->snapshot_mode) {
+    case PG_SNAP_ALWAYS:
+        return 1;
+    case PG_SNAP_NO_DATA:
+        return 0;
+    case PG_SNAP_WHEN_NEEDED:
+        return !p->present || p->snapshot || !slot_exists;
+    case PG_SNAP_INITIAL_ONLY:
+    case PG_SNAP_INITIAL:
+        if (p->present && !p->snapshot && !slot_exists) {
+            snprintf(err, errlen,
+                     "replication slot %s is missing, so the changes after the stored position "
+                     "(LSN %llu) cannot be streamed; set snapshot.mode=when_needed to take a new "
+                     "snapshot, or delete the stored offsets",
+                     t->conf->slot, (unsigned long long)p->lsn);
+            return -1;
+        }
+        return !p->present || p->snapshot;
+    }
+    return 0;
+}
+
+static int start_streaming(pg_task *t, char *err, size_t errlen)
+{
+    char at[32];
+    int proto2 = t->conf->streaming && t->repl.server_version >= 140000;
+    if (pg_repl_start(&t->repl, t->conf->slot, t->start_lsn, t->conf->publication,
+                      proto2 ? 2 : 1, proto2, err, errlen) != 0)
+        return -1;
+    t->safe_lsn = t->start_lsn;
+    t->phase = PG_PHASE_STREAM;
+    pg_lsn_format(t->start_lsn, at, sizeof(at));
+    sluice_log(t->ctx, SLUICE_LOG_INFO,
+               "streaming slot %s publication %s from %s (pgoutput protocol %d%s)", t->conf->slot,
+               t->conf->publication, at, proto2 ? 2 : 1, proto2 ? ", streaming on" : "");
+    return 0;
+}
+
+static int open_start(pg_task *t, const stored_pos *p, char *err, size_t errlen)
+{
+    int exists = slot_check(t, err, errlen);
+    if (exists < 0)
+        return -1;
+    int snap = need_snapshot(t, p, exists, err, errlen);
+    if (snap < 0)
+        return -1;
+    if (t->conf->snapshot_mode == PG_SNAP_INITIAL_ONLY && p->present && !p->snapshot) {
+        t->phase = PG_PHASE_DONE;
+        return 0;
+    }
+    if (!snap) {
+        if (!exists &&
+            pg_repl_create_slot(&t->repl, t->conf->slot, 0, &t->start_lsn, NULL, 0, err, errlen))
+            return -1;
+        if (exists || p->present)
+            t->start_lsn = p->lsn;
+        t->skip_xid = p->n > 0 ? p->xid : 0;
+        t->skip_n = p->n;
+        return start_streaming(t, err, errlen);
+    }
+    if (exists && slot_drop(t, err, errlen) != 0)
+        return -1;
+    char snapname[128], at[32];
+    if (pg_repl_create_slot(&t->repl, t->conf->slot, 1, &t->start_lsn, snapname, sizeof(snapname),
+                            err, errlen) != 0)
+        return -1;
+    pg_lsn_format(t->start_lsn, at, sizeof(at));
+    sluice_log(t->ctx, SLUICE_LOG_INFO, "slot %s created at %s, exported snapshot %s%s",
+               t->conf->slot, at, snapname, exists ? " (the old slot was dropped)" : "");
+    t->phase = PG_PHASE_SNAPSHOT;
+    return pg_snap_begin(t, snapname, t->start_lsn, err, errlen);
+}
+
+/* ======================================================================== */
+/* Callbacks                                                                 */
+/* ======================================================================== */
+
+static void pg_close(void *state, sluice_ctx *ctx)
+{
+    pg_task *t = state;
+    (void)ctx;
+    if (!t)
+        return;
+    queue_clear(&t->q);
+    pg_snap_free(t);
+    pg_stream_free(t);
+    pg_repl_close(&t->repl);
+    pg_relcache_clear(&t->rels);
+    if (t->sql)
+        PQfinish(t->sql);
+    pg_decoder_destroy(t->dec);
+    if (t->hb_key_iface)
+        avro_value_iface_decref(t->hb_key_iface);
+    if (t->hb_value_iface)
+        avro_value_iface_decref(t->hb_value_iface);
+    if (t->hb_key_schema)
+        avro_schema_decref(t->hb_key_schema);
+    if (t->hb_value_schema)
+        avro_schema_decref(t->hb_value_schema);
+    pg_conf_destroy(t->conf);
+    free(t);
+}
+
+static int pg_open(sluice_ctx *ctx, void **state)
+{
+    char err[1024] = "";
+    stored_pos p;
+    pg_task *t = calloc(1, sizeof(*t));
+    if (!t)
+        return sluice_error(ctx, 1, "out of memory");
+    t->ctx = ctx;
+    if (!(t->conf = pg_conf_create(ctx))) {
+        pg_close(t, ctx);
+        return SLUICE_ERROR;
+    }
+    t->rels = (pg_relcache){.conf = t->conf, .ctx = ctx};
+    if (!(t->dec = pg_decoder_create()) || heartbeat_schemas(t, err, sizeof(err)) != 0 ||
+        position_parse(sluice_position(ctx), &p, err, sizeof(err)) != 0 ||
+        connect_sql(t, err, sizeof(err)) != 0)
+        goto fail;
+    t->rels.catalog = t->sql;
+    if (ensure_publication(t, err, sizeof(err)) != 0 ||
+        pg_repl_connect(&t->repl, t->conf, err, sizeof(err)) != 0 ||
+        open_start(t, &p, err, sizeof(err)) != 0)
+        goto fail;
+    t->last_hb_ms = pg_mono_ms();
+    t->last_report_ms = pg_mono_ms();
+    *state = t;
+    return SLUICE_OK;
+fail:
+    sluice_error(ctx, 0, "%s", err[0] ? err : "out of memory");
+    pg_close(t, ctx);
+    return SLUICE_ERROR;
+}
+
+/* The flushed LSN we may report: committed, or the server's position when
+ * nothing is owed (all acknowledged, no transaction open, queue empty). */
+static uint64_t flush_lsn(pg_task *t)
+{
+    uint64_t f = t->committed;
+    if (t->all_acked && !t->in_tx && !t->in_stream && !t->q.n && t->repl.wal_end > f)
+        f = t->repl.wal_end;
+    return f > t->repl.flushed ? f : t->repl.flushed;
+}
+
+static int poll_stream(pg_task *t, sluice_batch *batch, char *err, size_t errlen)
+{
+    int64_t deadline = pg_mono_ms() + POLL_WAIT_MS;
+    while (sluice_batch_room(t->ctx, batch) > 0) {
+        if (queue_drain(t, batch, t->in_tx) != 0 || t->q.n > 1)
+            break;
+        if (heartbeat_maybe(t, err, errlen) != 0)
+            return -1;
+        if (t->q.n && !t->in_tx)
+            continue;
+        if (pg_stream_replay_active(t)) {
+            if (pg_stream_replay_step(t, sluice_batch_room(t->ctx, batch), err, errlen) < 0)
+                return -1;
+            continue;
+        }
+        const uint8_t *data;
+        size_t len;
+        int64_t left = deadline - pg_mono_ms();
+        int rc = pg_repl_read(&t->repl, left > 0 ? (int)left : 0, &data, &len, &t->change_lsn,
+                              err, errlen);
+        if (rc < 0)
+            return -1;
+        if (rc == 0) {
+            if (pg_mono_ms() >= deadline)
+                break;
+            continue;
+        }
+        if (on_message(t, data, len, err, errlen) != 0)
+            return -1;
+    }
+    return pg_repl_status(&t->repl, flush_lsn(t), 0, t->conf->status_interval_ms, err, errlen);
+}
+
+static int poll_snapshot(pg_task *t, sluice_batch *batch, char *err, size_t errlen)
+{
+    if (queue_drain(t, batch, 1) != 0)
+        return 0;
+    size_t room = sluice_batch_room(t->ctx, batch);
+    int rc = pg_snap_step(t, room ? room : 1, err, errlen);
+    if (rc < 0)
+        return -1;
+    if (rc == 0)
+        return queue_drain(t, batch, 1), 0;
+    /* snapshot done: the last row carries "last" and the streaming start */
+    pg_out *last = pg_queue_last(t);
+    if (last) {
+        avro_value_t src;
+        if (avro_value_get_by_name(&last->value, "source", &src, NULL) == 0)
+            sluice_field_set_string(&src, "snapshot", "last");
+        snprintf(last->pos, sizeof(last->pos), "{\"lsn\":%llu,\"txId\":0}",
+                 (unsigned long long)t->start_lsn);
+    }
+    if (t->conf->snapshot_mode == PG_SNAP_INITIAL_ONLY) {
+        t->phase = PG_PHASE_DONE;
+        return queue_drain(t, batch, 0), 0;
+    }
+    if (start_streaming(t, err, errlen) != 0)
+        return -1;
+    return queue_drain(t, batch, 0), 0;
+}
+
+static void report(pg_task *t)
+{
+    int64_t now = pg_mono_ms();
+    if (now - t->last_report_ms < 1000)
+        return;
+    sluice_metric_add(t->ctx, "changes", t->changes);
+    t->changes = 0;
+    t->last_report_ms = now;
+}
+
+static int pg_poll(void *state, sluice_ctx *ctx, sluice_batch *batch)
+{
+    pg_task *t = state;
+    char err[1024] = "";
+    int rc = 0;
+    t->ctx = ctx;
+    switch (t->phase) {
+    case PG_PHASE_SNAPSHOT: rc = poll_snapshot(t, batch, err, sizeof(err)); break;
+    case PG_PHASE_STREAM: rc = poll_stream(t, batch, err, sizeof(err)); break;
+    case PG_PHASE_DONE:
+        queue_drain(t, batch, 0);
+        return t->q.n ? SLUICE_OK : SLUICE_DONE;
+    }
+    report(t);
+    if (rc != 0)
+        return sluice_error(ctx, 0, "%s", err);
+    return SLUICE_OK;
+}
+
+static int pg_commit(void *state, sluice_ctx *ctx, const char *position)
+{
+    pg_task *t = state;
+    char err[512];
+    stored_pos p;
+    if (position_parse(position, &p, err, sizeof(err)) != 0)
+        return sluice_error(ctx, 0, "commit: %s", err);
+    if (!p.snapshot && p.lsn > t->committed)
+        t->committed = p.lsn;
+    if (strcmp(position, t->last_pos) == 0)
+        t->all_acked = 1;
+    if (pg_repl_status(&t->repl, flush_lsn(t), 0, t->conf->status_interval_ms, err,
+                       sizeof(err)) != 0)
+        return sluice_error(ctx, 1, "%s", err);
+    return SLUICE_OK;
+}
+
+SLUICE_PLUGIN_DEFINE(.name = "postgres", .kind = SLUICE_SOURCE,
+                     .description = "PostgreSQL change data capture: initial snapshot and logical "
+                                    "replication (pgoutput), Debezium-compatible records",
+                     .version = PG_VERSION_STR, .options = pg_options,
+                     .source = {
+                         .open = pg_open, .poll = pg_poll, .commit = pg_commit, .close = pg_close});

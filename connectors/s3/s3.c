@@ -1,0 +1,444 @@
+/*
+ * s3.c - the S3 sink: descriptor, task callbacks, and the bookkeeping of
+ * objects per Kafka partition (the design is in s3.h).
+ *
+ * Per Kafka partition (s3_tp) the task keeps:
+ *   open    objects being written, one per encoded partition, each named by
+ *           the offset of its first record;
+ *   sealed  objects complete in memory whose upload has not succeeded yet
+ *           (in order);
+ *   count / base_ts / schedule_at   what rotation looks at.
+ *
+ * put, per record (records below the partition's next offset were already
+ * taken: a batch the host re-delivers after RETRY is skipped up to there):
+ *   1. rotate first (seal every open object of the partition) when the
+ *      record's time is rotate.interval.ms past the first record's, when
+ *      the wall-clock deadline of rotate.schedule.interval.ms has passed,
+ *      or when its schema differs from its object's; upload the sealed ones;
+ *   2. append it to the object of its encoded partition (opened if needed);
+ *   3. after flush.size records, rotate and upload; an object holding more
+ *      than s3.part.size bytes sends a multipart part.
+ * An upload that fails transiently (after s3.part.retries) answers RETRY;
+ * the objects wait in `sealed` (or keep their bytes) and the next call
+ * starts by uploading them. A fatal S3 error (4xx) answers ERROR.
+ *
+ * precommit: uploads what is sealed, applies rotate.schedule.interval.ms,
+ * then lowers each partition's offset to the first offset of its oldest
+ * object not yet in the lake. flush is never called by the host (we have
+ * precommit); it answers OK. close discards objects not complete: their
+ * records were never committed and come back to the next task.
+ *
+ * Runs on: the task's thread, one callback at a time (plugin.h).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "s3.h"
+
+typedef struct s3_file {
+    struct s3_file *next;
+    char *encoded;
+    char *key;
+    int64_t start_offset, records;
+    int parts; /* parts sent so far */
+    s3_writer *w;
+    s3_upload *up; /* begun at the first part or at finish */
+} s3_file;
+
+typedef struct s3_tp {
+    struct s3_tp *next;
+    char *topic;
+    int32_t partition;
+    int64_t next_offset; /* after the last record taken; -1: none yet */
+    s3_file *open, *sealed;
+    int64_t count;       /* records since the last rotation */
+    int64_t base_ts;     /* record time of the first of them; -1: none */
+    int64_t schedule_at; /* wall-clock rotation deadline; 0: none */
+} s3_tp;
+
+typedef struct s3_task {
+    s3_conf *conf;
+    s3_store *store;
+    s3_tp *tps, *last;
+    char err[2048];
+} s3_task;
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* 0 / 1 / -1 (s3.h) -> the callback's status, with the message. */
+static int status_of(sluice_ctx *ctx, int rc, const char *err)
+{
+    if (rc == 0)
+        return SLUICE_OK;
+    return sluice_error(ctx, rc > 0, "%s", err);
+}
+
+/* ======================================================================== */
+/* Objects                                                                   */
+/* ======================================================================== */
+
+static void file_free(s3_file *f, int abort_upload)
+{
+    if (abort_upload)
+        s3_upload_abort(f->up);
+    s3_writer_destroy(f->w);
+    free(f->encoded);
+    free(f->key);
+    free(f);
+}
+
+static s3_file *file_open(s3_task *t, s3_tp *tp, const char *encoded, const sluice_record *rec)
+{
+    s3_file *f = calloc(1, sizeof(*f));
+    if (!f || !(f->encoded = strdup(encoded)) ||
+        asprintf(&f->key, "%s/%s/%s/%s+%d+%010" PRId64 ".%s", t->conf->topics_dir, rec->topic,
+                 encoded, rec->topic, (int)rec->partition, rec->offset,
+                 s3_writer_extension(t->conf)) < 0) {
+        if (f)
+            f->key = NULL;
+        snprintf(t->err, sizeof(t->err), "out of memory");
+        goto fail;
+    }
+    f->start_offset = rec->offset;
+    if (!(f->w = s3_writer_create(t->conf, rec->value_schema, f->key, t->err, sizeof(t->err))))
+        goto fail;
+    f->next = tp->open;
+    tp->open = f;
+    return f;
+fail:
+    if (f)
+        file_free(f, 0);
+    return NULL;
+}
+
+/* Sends a part when the object has buffered enough. 0 / 1 / -1. */
+static int file_push(s3_task *t, sluice_ctx *ctx, s3_file *f)
+{
+    s3_buf *out = s3_writer_out(f->w);
+    if (out->len < s3_store_part_size(t->store))
+        return 0;
+    int rc = f->up ? 0 : s3_upload_begin(t->store, f->key, &f->up, t->err, sizeof(t->err));
+    if (rc == 0 && !f->parts && !t->conf->file_dir)
+        sluice_log(ctx, SLUICE_LOG_INFO, "object %s: multipart upload started", f->key);
+    if (rc == 0)
+        rc = s3_upload_part(f->up, out->p, out->len, t->err, sizeof(t->err));
+    if (rc == 0) {
+        out->len = 0;
+        f->parts++;
+    }
+    return rc;
+}
+
+/* Completes a sealed object in the lake. 0 / 1 / -1. */
+static int file_complete(s3_task *t, sluice_ctx *ctx, s3_file *f)
+{
+    s3_buf *out = s3_writer_out(f->w);
+    int rc = f->up ? 0 : s3_upload_begin(t->store, f->key, &f->up, t->err, sizeof(t->err));
+    if (rc == 0)
+        rc = s3_upload_finish(f->up, out->p, out->len, t->err, sizeof(t->err));
+    if (rc != 0)
+        return rc;
+    f->up = NULL; /* finish freed it */
+    sluice_log(ctx, SLUICE_LOG_INFO, "object %s complete: %" PRId64 " records, %d parts", f->key,
+               f->records, f->parts + 1);
+    sluice_metric_add(ctx, "objects.written", 1);
+    return 0;
+}
+
+/* ======================================================================== */
+/* Kafka partitions                                                          */
+/* ======================================================================== */
+
+static s3_tp *tp_get(s3_task *t, const char *topic, int32_t partition)
+{
+    if (t->last && t->last->partition == partition && strcmp(t->last->topic, topic) == 0)
+        return t->last;
+    for (s3_tp *tp = t->tps; tp; tp = tp->next)
+        if (tp->partition == partition && strcmp(tp->topic, topic) == 0)
+            return t->last = tp;
+    s3_tp *tp = calloc(1, sizeof(*tp));
+    if (!tp || !(tp->topic = strdup(topic))) {
+        free(tp);
+        return NULL;
+    }
+    tp->partition = partition;
+    tp->next_offset = -1;
+    tp->base_ts = -1;
+    tp->next = t->tps;
+    t->tps = tp;
+    return t->last = tp;
+}
+
+/* Seals every open object of tp (they go after the sealed ones). */
+static int tp_rotate(s3_task *t, s3_tp *tp)
+{
+    s3_file **tail = &tp->sealed;
+    while (*tail)
+        tail = &(*tail)->next;
+    while (tp->open) {
+        s3_file *f = tp->open;
+        if (s3_writer_finish(f->w, t->err, sizeof(t->err)) != 0)
+            return -1;
+        tp->open = f->next;
+        f->next = NULL;
+        *tail = f;
+        tail = &f->next;
+    }
+    tp->count = 0;
+    tp->base_ts = -1;
+    tp->schedule_at = 0;
+    return 0;
+}
+
+/* Uploads the sealed objects in order, then parts of open ones. */
+static int tp_drain(s3_task *t, sluice_ctx *ctx, s3_tp *tp)
+{
+    while (tp->sealed) {
+        s3_file *f = tp->sealed;
+        int rc = file_complete(t, ctx, f);
+        if (rc != 0)
+            return rc;
+        tp->sealed = f->next;
+        file_free(f, 0);
+    }
+    for (s3_file *f = tp->open; f; f = f->next) {
+        int rc = file_push(t, ctx, f);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int tp_drain_all(s3_task *t, sluice_ctx *ctx)
+{
+    for (s3_tp *tp = t->tps; tp; tp = tp->next) {
+        int rc = tp_drain(t, ctx, tp);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void tp_free(s3_tp *tp)
+{
+    for (s3_file *f = tp->open, *n; f; f = n) {
+        n = f->next;
+        file_free(f, 1);
+    }
+    for (s3_file *f = tp->sealed, *n; f; f = n) {
+        n = f->next;
+        file_free(f, 1);
+    }
+    free(tp->topic);
+    free(tp);
+}
+
+/* ======================================================================== */
+/* One record                                                                */
+/* ======================================================================== */
+
+static s3_file *file_find(s3_tp *tp, const char *encoded)
+{
+    for (s3_file *f = tp->open; f; f = f->next)
+        if (strcmp(f->encoded, encoded) == 0)
+            return f;
+    return NULL;
+}
+
+/* Whether the record must start new objects (rotation before it). */
+static int rotate_before(s3_task *t, s3_tp *tp, const sluice_record *rec, const char *encoded,
+                         int64_t ts, int64_t now)
+{
+    const s3_conf *c = t->conf;
+    if (c->rotate_interval_ms > 0 && tp->base_ts >= 0 && ts - tp->base_ts >= c->rotate_interval_ms)
+        return 1;
+    if (tp->schedule_at && now >= tp->schedule_at)
+        return 1;
+    s3_file *f = file_find(tp, encoded);
+    return f && !s3_writer_accepts(f->w, rec->value_schema);
+}
+
+/* Takes one record. 0 / 1 / -1 with t->err. */
+static int record_put(s3_task *t, sluice_ctx *ctx, const sluice_record *rec)
+{
+    const s3_conf *c = t->conf;
+    char encoded[1024];
+    int64_t ts = 0, now = wall_ms();
+    s3_tp *tp = tp_get(t, rec->topic, rec->partition);
+    if (!tp) {
+        snprintf(t->err, sizeof(t->err), "out of memory");
+        return 1;
+    }
+    if (rec->offset < tp->next_offset)
+        return 0; /* taken by an earlier call */
+    if (!rec->value) {
+        if (c->ignore_nulls) {
+            tp->next_offset = rec->offset + 1;
+            return 0;
+        }
+        snprintf(t->err, sizeof(t->err),
+                 "%s partition %d offset %" PRId64 ": null value (tombstone) and "
+                 "behavior.on.null.values=fail",
+                 rec->topic, (int)rec->partition, rec->offset);
+        return -1;
+    }
+    if ((c->part_kind == S3_PART_TIME || c->rotate_interval_ms > 0) &&
+        s3_partition_timestamp(c, rec, now, &ts, t->err, sizeof(t->err)) != 0)
+        goto bad_record;
+    if (s3_partition_encode(c, rec, ts, encoded, sizeof(encoded), t->err, sizeof(t->err)) != 0)
+        goto bad_record;
+    if (rotate_before(t, tp, rec, encoded, ts, now)) {
+        int rc = tp_rotate(t, tp);
+        if (rc == 0)
+            rc = tp_drain(t, ctx, tp);
+        if (rc != 0)
+            return rc; /* the record is not taken: it comes again */
+    }
+    s3_file *f = file_find(tp, encoded);
+    if (!f && !(f = file_open(t, tp, encoded, rec)))
+        return -1;
+    if (s3_writer_append(f->w, rec->value, t->err, sizeof(t->err)) != 0)
+        goto bad_record;
+    f->records++;
+    tp->count++;
+    tp->next_offset = rec->offset + 1;
+    if (tp->base_ts < 0)
+        tp->base_ts = ts;
+    if (!tp->schedule_at && c->rotate_schedule_ms > 0)
+        tp->schedule_at = (now / c->rotate_schedule_ms + 1) * c->rotate_schedule_ms;
+    if (tp->count >= c->flush_size) {
+        int rc = tp_rotate(t, tp);
+        return rc ? rc : tp_drain(t, ctx, tp);
+    }
+    return file_push(t, ctx, f);
+bad_record: {
+    char why[sizeof(t->err)];
+    memcpy(why, t->err, sizeof(why));
+    snprintf(t->err, sizeof(t->err), "%.200s partition %d offset %" PRId64 ": %.1500s",
+             rec->topic, (int)rec->partition, rec->offset, why);
+    return -1;
+}
+}
+
+/* ======================================================================== */
+/* Callbacks                                                                 */
+/* ======================================================================== */
+
+static void s3_close(void *state, sluice_ctx *ctx)
+{
+    s3_task *t = state;
+    if (!t)
+        return;
+    int discarded = 0;
+    for (s3_tp *tp = t->tps, *n; tp; tp = n) {
+        n = tp->next;
+        for (s3_file *f = tp->open; f; f = f->next)
+            discarded++;
+        for (s3_file *f = tp->sealed; f; f = f->next)
+            discarded++;
+        tp_free(tp);
+    }
+    if (discarded)
+        sluice_log(ctx, SLUICE_LOG_INFO,
+                   "closing: %d incomplete objects discarded (their records were not committed)",
+                   discarded);
+    s3_store_destroy(t->store);
+    s3_conf_destroy(t->conf);
+    free(t);
+}
+
+static int s3_open(sluice_ctx *ctx, void **state)
+{
+    s3_task *t = calloc(1, sizeof(*t));
+    if (!t)
+        return sluice_error(ctx, 1, "out of memory");
+    if (!(t->conf = s3_conf_create(ctx)))
+        goto fail_quiet;
+    if (!(t->store = s3_store_create(t->conf, t->err, sizeof(t->err))))
+        goto fail;
+    int rc = s3_store_check(t->store, t->err, sizeof(t->err));
+    if (rc < 0)
+        goto fail;
+    if (rc > 0) /* unreachable for now: the uploads retry */
+        sluice_log(ctx, SLUICE_LOG_WARN, "checking the bucket: %s; continuing", t->err);
+    if (t->conf->file_dir)
+        sluice_log(ctx, SLUICE_LOG_INFO, "writing %s objects to the lake directory %s",
+                   s3_writer_extension(t->conf), t->conf->file_dir);
+    else
+        sluice_log(ctx, SLUICE_LOG_INFO, "writing %s objects to s3://%s/%s/ at %s",
+                   s3_writer_extension(t->conf), t->conf->bucket, t->conf->topics_dir,
+                   t->conf->endpoint);
+    *state = t;
+    return SLUICE_OK;
+fail:
+    sluice_error(ctx, 0, "%s", t->err);
+fail_quiet:
+    s3_close(t, ctx);
+    return SLUICE_ERROR;
+}
+
+static int s3_put(void *state, sluice_ctx *ctx, const sluice_record *records, size_t n)
+{
+    s3_task *t = state;
+    int rc = tp_drain_all(t, ctx);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = record_put(t, ctx, &records[i]);
+    if (rc == 0)
+        sluice_metric_add(ctx, "records.put", (int64_t)n);
+    return status_of(ctx, rc, t->err);
+}
+
+static int s3_flush(void *state, sluice_ctx *ctx)
+{
+    return SLUICE_OK; /* never called: the host uses precommit */
+}
+
+static int64_t tp_first_pending(const s3_tp *tp)
+{
+    int64_t low = -1;
+    for (const s3_file *f = tp->sealed; f; f = f->next)
+        if (low < 0 || f->start_offset < low)
+            low = f->start_offset;
+    for (const s3_file *f = tp->open; f; f = f->next)
+        if (low < 0 || f->start_offset < low)
+            low = f->start_offset;
+    return low;
+}
+
+static int s3_precommit(void *state, sluice_ctx *ctx, sluice_offset *offsets, size_t n)
+{
+    s3_task *t = state;
+    int64_t now = wall_ms();
+    int rc = 0;
+    for (s3_tp *tp = t->tps; tp && rc == 0; tp = tp->next)
+        if (tp->schedule_at && now >= tp->schedule_at)
+            rc = tp_rotate(t, tp);
+    if (rc == 0)
+        rc = tp_drain_all(t, ctx);
+    /* whatever happened, never let the host commit past an object not in the lake */
+    for (size_t i = 0; i < n; i++) {
+        s3_tp *tp = tp_get(t, offsets[i].topic, offsets[i].partition);
+        int64_t low = tp ? tp_first_pending(tp) : -1;
+        if (low >= 0 && low < offsets[i].offset)
+            offsets[i].offset = low;
+    }
+    return status_of(ctx, rc, t->err);
+}
+
+SLUICE_PLUGIN_DEFINE(.name = "s3", .kind = SLUICE_SINK,
+                     .description = "Writes records as Avro or JSON-lines objects into an S3 "
+                                    "bucket or a file:// lake, exactly once",
+                     .version = "0.1.0", .options = s3_options,
+                     .sink = {.open = s3_open,
+                              .put = s3_put,
+                              .flush = s3_flush,
+                              .close = s3_close,
+                              .precommit = s3_precommit});

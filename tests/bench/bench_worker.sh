@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# bench_worker.sh - the worker's data path, end to end (make bench):
+#   datagen -> converter -> broker (acks=all, fsync) -> converter -> file sink
+# with ~200-byte rows, once with the json converter and once with avro
+# (through `sluice run`'s registry), timed from the worker's start to the
+# moment the sink's file holds every record. Baseline, same run, same
+# broker: kcat producing the same number of 200-byte lines (acks=all) and
+# consuming them back: what moving those bytes through the broker costs
+# without any conversion. Prints records/s, the ratio to the baseline, and
+# the worker process's peak RSS. Never fails on time.
+#
+# Environment: SLUICE (default build/sluice), BENCH_WORKER_N (500000).
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+SLUICE="${SLUICE:-$ROOT/build/sluice}"
+. "$ROOT/tests/integration/lib.sh"
+test_init bench_worker
+N="${BENCH_WORKER_N:-500000}"
+FIELDS="id:long,name:string,amount:double,created:timestamp,note:string,qty:int,flag:boolean"
+
+now() { date +%s.%N; }
+lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
+have_lines() { [ "$(lines "$1")" -ge "$2" ]; }
+
+# ---- baseline: kcat through the same kind of broker -------------------------
+start_broker "$T/b" --set group.initial.rebalance.delay.ms=0
+python3 -c "
+import sys
+row = 'x' * 190
+w = sys.stdout.write
+for i in range($N): w('%09d%s\n' % (i, row))" >"$T/lines.txt"
+t0=$(now)
+kcat -P -b "$BOOTSTRAP" -t base -X acks=all -X linger.ms=5 -l "$T/lines.txt" 2>/dev/null
+kcat -C -b "$BOOTSTRAP" -t base -e -q -o beginning >"$T/base.out" 2>/dev/null
+t1=$(now)
+BASE_RPS=$(echo "$N / ($t1 - $t0)" | bc)
+log "baseline kcat produce+consume of $N x 200 B: $(lines "$T/base.out") lines, $BASE_RPS records/s"
+
+# ---- the worker -------------------------------------------------------------
+one_run() # NAME CONVERTER
+{
+    local name="$1" conv="$2" P="$T/p-$1" out="$T/$1.jsonl"
+    mkdir -p "$P"
+    cat >"$P/bench.json" <<JSON
+{"name": "$name",
+ "source": {"connector.class": "datagen", "topic": "bench.$name", "max.records": $N,
+            "schema.fields": "$FIELDS", "batch.size": 2000,
+            "key.converter": "$conv", "value.converter": "$conv",
+            "key.converter.schemas.enable": "false", "value.converter.schemas.enable": "false"},
+ "sinks": {"out": {"connector.class": "file", "topics": "bench.$name", "file": "$out",
+                   "key.converter": "$conv", "value.converter": "$conv",
+                   "key.converter.schemas.enable": "false", "value.converter.schemas.enable": "false"}}}
+JSON
+    local t0 t1 pid
+    t0=$(now)
+    "$SLUICE" worker --set "bootstrap.servers=$BOOTSTRAP" --set "pipelines.dir=$P" \
+        --set "schema.registry.url=$REGISTRY" --set "listeners=http://127.0.0.1:$(free_port)" \
+        2>"$T/$name.log" &
+    pid=$!
+    track_pid "$pid"
+    wait_for 600 have_lines "$out" "$N" || log "$name: only $(lines "$out") of $N records"
+    t1=$(now)
+    local hwm
+    hwm=$(awk '/^VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$pid/status")
+    kill -TERM "$pid"
+    wait "$pid"
+    local rps
+    rps=$(echo "$N / ($t1 - $t0)" | bc)
+    printf '%-6s %10s records/s  %5.2fx baseline  worker RSS %s MiB\n' "$name" "$rps" \
+        "$(echo "scale=2; $rps / $BASE_RPS" | bc)" "$hwm" >>"$T/table"
+}
+
+REG_PORT=$(free_port)
+REGISTRY="http://127.0.0.1:$REG_PORT"
+"$SLUICE" registry --set "listeners=$REGISTRY" --set "kafkastore.bootstrap.servers=$BOOTSTRAP" \
+    2>"$T/registry.log" &
+track_pid $!
+wait_for 30 port_open "$REG_PORT" || fail "registry did not start"
+
+one_run json json
+one_run avro avro
+echo
+echo "worker end to end: datagen -> broker (acks=all) -> file sink, $N rows of ~200 B"
+echo "baseline: kcat produce + consume of the same count of 200 B lines: $BASE_RPS records/s"
+cat "$T/table"
+echo "(target: >= 300,000 records/s on 2 cores, worker RSS < 100 MB)"

@@ -1,0 +1,300 @@
+#!/usr/bin/env bash
+# s3.sh - the S3 sink as a user runs it: s3rver (npm) on loopback as the S3
+# server (it knows the access key S3RVER but does not verify SigV4
+# signatures: tests/unit/test_sigv4.c checks those against AWS's examples), the
+# sluice broker, `sluice worker` with pipeline files; objects listed and
+# downloaded with awscli, Avro decoded with avsc (s3_decode.js), compared
+# with what datagen produced: every seq exactly once.
+#
+#  0. datagen sources fill topics first (bounded: max.records), then the
+#     worker is stopped cleanly, so the topics hold each seq exactly once
+#     and the sink pipelines below read a fixed input.
+#  1. avro+deflate by flush.size; JSON lines with a wall-clock tail
+#     (rotate.schedule.interval.ms); field partitioner (op=c|u|d) skipping
+#     tombstones; time-based partitioner with rotation on record time; a
+#     file:// lake (atomic rename, no temporary file left).
+#  2. kill -9 of the worker during a multipart upload, and right after an
+#     object completed but before its offsets were committed; after each
+#     restart the bucket holds every record exactly once, and the object
+#     completed before the kill was rewritten under the same name.
+#  3. bad input: a missing bucket (NoSuchBucket) and an unknown access key
+#     (InvalidAccessKeyId) fail the task with S3's code; an unreachable
+#     endpoint retries without committing, and delivers once an S3 server
+#     appears there; an unusable file:// directory fails the task.
+. "$(dirname "$0")/lib.sh"
+test_init s3
+
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+S3RVER="$ROOT/node_modules/.bin/s3rver"
+DECODE="$ROOT/tests/integration/s3_decode.js"
+[ -x "$S3RVER" ] || { echo "s3: $S3RVER missing (scripts/install-deps.sh installs it)" >&2; exit 1; }
+command -v aws >/dev/null || { echo "s3: awscli missing" >&2; exit 1; }
+export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true
+
+PLUGIN_ARGS=()
+[ -n "${SLUICE_PLUGIN_PATH:-}" ] && PLUGIN_ARGS=(--set "plugin.path=$SLUICE_PLUGIN_PATH")
+
+# ---- servers ----------------------------------------------------------------
+S3_PORT="$(free_port)"
+S3URL="http://127.0.0.1:$S3_PORT"
+start_s3rver()
+{
+    mkdir -p "$2"
+    "$S3RVER" -d "$2" -a 127.0.0.1 -p "$1" --silent >>"$T/s3rver.log" 2>&1 &
+    track_pid $!
+    S3RVER_PID=$!
+    wait_for 20 port_open "$1" || fail "s3rver did not listen on $1"
+}
+s3() { aws --endpoint-url "$S3URL" "$@"; }
+start_s3rver "$S3_PORT" "$T/s3"
+s3 s3 mb s3://lake >/dev/null || fail "aws s3 mb s3://lake"
+log "s3rver on $S3URL, bucket lake"
+
+start_broker "$T/b" --set group.initial.rebalance.delay.ms=0
+P="$T/pipelines"
+mkdir -p "$P"
+worker_pid=""
+start_worker() # [flush interval ms]
+{
+    echo "==== worker start $(date +%T.%N)" >>"$T/worker.log"
+    "$SLUICE" worker --set "bootstrap.servers=$BOOTSTRAP" --set "pipelines.dir=$P" \
+        --set "offset.flush.interval.ms=${1:-1000}" "${PLUGIN_ARGS[@]}" 2>>"$T/worker.log" &
+    worker_pid=$!
+    track_pid "$worker_pid"
+}
+stop_worker()
+{
+    kill -TERM "$worker_pid"
+    wait "$worker_pid"
+    local rc=$?
+    [ "$rc" = 0 ] || fail "worker exited with $rc after SIGTERM"
+}
+kill9_worker()
+{
+    kill -9 "$worker_pid"
+    wait "$worker_pid" 2>/dev/null
+    echo "==== worker kill -9 $(date +%T.%N)" >>"$T/worker.log"
+}
+logcount() { grep -c -- "$1" "$T/worker.log"; }
+# has_records CONNECTOR N: its completed objects hold >= N records in all
+has_records()
+{
+    [ "$(grep "\[$1/0\] object .* complete: " "$T/worker.log" | grep -o 'complete: [0-9]*' |
+        awk '{s += $2} END {print s + 0}')" -ge "$2" ]
+}
+has_log() { [ "$(logcount "$1")" -ge "${2:-1}" ]; }
+
+# fetch PREFIX: download s3://lake/PREFIX/ into $T/dl/PREFIX; prints the files
+fetch()
+{
+    rm -rf "$T/dl/$1"
+    mkdir -p "$T/dl/$1"
+    s3 s3 cp --recursive --quiet "s3://lake/$1/" "$T/dl/$1/" >/dev/null || fail "aws s3 cp s3://lake/$1/"
+    find "$T/dl/$1" -type f | sort
+}
+seqs() { node "$DECODE" "$@" | grep -o '"seq":[0-9]*' | cut -d: -f2; }
+# exactly_once WHAT N FILE...: every seq 1..N exactly once in the files
+exactly_once()
+{
+    local what="$1" n="$2"
+    shift 2
+    [ $# -gt 0 ] || fail "$what: no objects"
+    seqs "$@" >"$T/seqs.txt" || fail "$what: an object does not decode"
+    local total uniq_n first last
+    total=$(wc -l <"$T/seqs.txt")
+    uniq_n=$(sort -n -u "$T/seqs.txt" | wc -l)
+    first=$(sort -n "$T/seqs.txt" | head -1)
+    last=$(sort -n "$T/seqs.txt" | tail -1)
+    [ "$total" = "$n" ] && [ "$uniq_n" = "$n" ] && [ "$first" = 1 ] && [ "$last" = "$n" ] ||
+        fail "$what: expected seqs 1..$n exactly once, got $total records, $uniq_n distinct, $first..$last"
+}
+
+# ---- 0. the input -------------------------------------------------------------
+N_ROWS=30000
+N_MIXED=10000
+N_BIG=24000
+# ~1 KiB rows: datagen writes "<column>-<id>-<hash>" (up to 95 bytes) into
+# string columns, so ten string columns with long names
+x80=$(printf 'x%.0s' $(seq 1 80))
+BIGCOLS=""
+for i in 0 1 2 3 4 5 6 7 8 9; do BIGCOLS="$BIGCOLS,s${i}_$x80:string"; done
+cat >"$P/gen.json" <<JSON
+{"name": "gen",
+ "source": {"connector.class": "datagen", "topic": "rows", "max.records": $N_ROWS, "batch.size": 1000}}
+JSON
+cat >"$P/genmixed.json" <<JSON
+{"name": "genmixed",
+ "source": {"connector.class": "datagen", "topic": "mixed", "max.records": $N_MIXED,
+            "ops": "mixed", "tombstones.on.delete": "true"}}
+JSON
+cat >"$P/genbig.json" <<JSON
+{"name": "genbig",
+ "source": {"connector.class": "datagen", "topic": "big", "max.records": $N_BIG, "batch.size": 1000,
+            "schema.fields": "id:long$BIGCOLS"}}
+JSON
+start_worker
+wait_for 90 has_log 'max.records .* reached' 3 || fail "datagen did not finish within 90 s"
+stop_worker
+pass "datagen: topics rows ($N_ROWS), mixed ($N_MIXED, with tombstones), big ($N_BIG rows of ~1 KiB)"
+
+# ---- 1. formats, rotation, partitioners, file:// -------------------------------
+sink() # NAME TOPIC EXTRA-JSON: a sink-only pipeline into the bucket
+{
+    cat >"$P/$1.json" <<JSON
+{"name": "$1",
+ "sinks": {"s3": {"connector.class": "s3", "topics": "$2", "s3.bucket.name": "lake",
+                  "store.url": "$S3URL", "aws.access.key.id": "S3RVER",
+                  "aws.secret.access.key": "S3RVER", "topics.dir": "$1" $3}}}
+JSON
+}
+sink avro rows ', "flush.size": 1000, "avro.codec": "deflate"'
+sink json rows ', "format.class": "io.confluent.connect.s3.format.json.JsonFormat",
+                  "flush.size": 7000, "rotate.schedule.interval.ms": 4000'
+sink field mixed ', "format.class": "json", "flush.size": 2500, "rotate.schedule.interval.ms": 4000,
+                   "partitioner.class": "io.confluent.connect.storage.partitioner.FieldPartitioner",
+                   "partition.field.name": "op", "behavior.on.null.values": "ignore"'
+sink timed rows ', "partitioner.class": "time-based", "flush.size": 100000,
+                   "path.format": "'"'year'=YYYY/'month'=MM/'day'=dd/'hour'=HH"'",
+                   "partition.duration.ms": 3600000, "timestamp.extractor": "RecordField",
+                   "timestamp.field": "id", "rotate.interval.ms": 4000,
+                   "rotate.schedule.interval.ms": 5000'
+cat >"$P/file.json" <<JSON
+{"name": "file",
+ "sinks": {"lake": {"connector.class": "s3", "topics": "rows", "s3.bucket.name": "local",
+                    "store.url": "file://$T/lake", "flush.size": 5000}}}
+JSON
+start_worker
+wait_for 60 has_log '\[avro.s3/0\] object .* complete' 30 || fail "avro: 30 objects not complete within 60 s"
+wait_for 60 has_records json.s3 "$N_ROWS" || fail "json: not every record in complete objects within 60 s"
+wait_for 30 has_records field.s3 "$N_MIXED" || fail "field: not every record in complete objects"
+wait_for 30 has_records timed.s3 "$N_ROWS" || fail "timed: not every record in complete objects"
+wait_for 30 has_log '\[file.lake/0\] object .* complete' 6 || fail "file: 6 objects not complete"
+
+mapfile -t files < <(fetch avro)
+[ "${#files[@]}" = 30 ] || fail "avro: ${#files[@]} objects, expected 30"
+for i in 0 1000 29000; do
+    [ -f "$T/dl/avro/rows/partition=0/rows+0+$(printf %010d $i).avro" ] ||
+        fail "avro: object rows+0+$(printf %010d $i).avro missing: ${files[*]:0:3}"
+done
+node "$DECODE" --meta "${files[@]}" >"$T/meta.txt" || fail "avro: objects do not decode"
+[ "$(grep -c ' deflate 1000 ' "$T/meta.txt")" = 30 ] || { cat "$T/meta.txt" >&2; fail "avro: not 30 deflate objects of 1000 records"; }
+exactly_once avro "$N_ROWS" "${files[@]}"
+pass "avro+deflate, flush.size=1000: 30 objects avro/rows/partition=0/rows+0+<offset>.avro, seqs 1..$N_ROWS exactly once"
+
+mapfile -t files < <(fetch json)
+exactly_once json "$N_ROWS" "${files[@]}"
+lines7000=0
+for f in "${files[@]}"; do [ "$(wc -l <"$f")" = 7000 ] && lines7000=$((lines7000 + 1)); done
+[ "$lines7000" -ge 1 ] || fail "json: no object of flush.size=7000 lines: ${files[*]}"
+pass "JSON lines, flush.size=7000 + rotate.schedule.interval.ms=4000: ${#files[@]} objects ($lines7000 of 7000 lines, the rest cut by the wall clock), seqs exactly once"
+
+mapfile -t files < <(fetch field)
+for op in c u d; do
+    ls "$T/dl/field/mixed/op=$op/"mixed+0+*.json >/dev/null 2>&1 || fail "field: no objects under op=$op/"
+    if cat "$T/dl/field/mixed/op=$op/"*.json | grep -v "\"op\":\"$op\"" | grep -q .; then
+        fail "field: a record in op=$op/ has another op"
+    fi
+done
+exactly_once field "$N_MIXED" "${files[@]}"
+pass "field partitioner (op), tombstones ignored: ${#files[@]} objects under op=c|u|d/, seqs 1..$N_MIXED exactly once"
+
+mapfile -t files < <(fetch timed)
+bad=$(printf '%s\n' "${files[@]}" | grep -v -E '/timed/rows/year=1970/month=01/day=01/hour=00/rows\+0\+[0-9]{10}\.avro$' | head -1)
+[ -z "$bad" ] || fail "timed: unexpected path $bad"
+[ "${#files[@]}" -ge 7 ] || fail "timed: ${#files[@]} objects; rotate.interval.ms=4000 over ids 1..$N_ROWS must give >= 7"
+for f in "${files[@]}"; do
+    ids=$(node "$DECODE" "$f" | grep -o '"after":{"id":[0-9]*' | grep -o '[0-9]*$' | sort -n)
+    span=$(($(echo "$ids" | tail -1) - $(echo "$ids" | head -1)))
+    [ "$span" -lt 4000 ] || fail "timed: $f spans $span ms of record time (rotate.interval.ms=4000)"
+done
+exactly_once timed "$N_ROWS" "${files[@]}"
+pass "time-based partitioner (RecordField id as ms): year=1970/month=01/day=01/hour=00/, rotate.interval.ms cuts ${#files[@]} objects each < 4000 ms, exactly once"
+
+mapfile -t files < <(find "$T/lake" -type f | sort)
+[ "${#files[@]}" = 6 ] || fail "file: ${#files[@]} files in the lake, expected 6: ${files[*]}"
+[ -f "$T/lake/topics/rows/partition=0/rows+0+0000025000.avro" ] || fail "file: rows+0+0000025000.avro missing"
+ls -a "$T/lake/topics/rows/partition=0/" | grep -q '\.tmp$' && fail "file: a temporary file is left"
+exactly_once file "$N_ROWS" "${files[@]}"
+pass "file:// lake: 6 Avro files under topics/rows/partition=0/, no temporary file, exactly once"
+stop_worker
+rm -f "$P"/{avro,json,field,timed,file}.json
+
+# ---- 2. kill -9 during a multipart upload, and between upload and commit --------
+sink big big ', "flush.size": 8000, "s3.part.size": 5242880'
+start_worker 4000
+wait_for 60 has_log '\[big.s3/0\] object .*: multipart upload started' || fail "big: no multipart upload started"
+kill9_worker
+mpu=$(grep 'multipart upload started' "$T/worker.log" | tail -1 | grep -o 'big+0+[0-9]*\.avro')
+s3 s3 ls --recursive s3://lake/big/ >"$T/ls1.txt" 2>/dev/null
+if has_log "object big/big/partition=0/$mpu complete"; then
+    log "kill -9 came after $mpu completed (the replay rewrites it)"
+else
+    grep -q "$mpu" "$T/ls1.txt" && fail "big: $mpu is in the bucket though its multipart upload was interrupted"
+    pass "kill -9 during the multipart upload of $mpu: nothing of it is visible in the bucket"
+fi
+start_worker 4000
+n0=$(logcount '\[big.s3/0\] object .* complete')
+wait_for 60 has_log '\[big.s3/0\] object .* complete' $((n0 + 1)) || fail "big: no object completes after the restart"
+kill9_worker
+first=$(grep '\[big.s3/0\] object .* complete' "$T/worker.log" | tail -1 | grep -o 'big+0+[0-9]*\.avro')
+log "kill -9 right after $first completed (offsets commit every 4 s)"
+start_worker 1000
+wait_for 90 has_log '\[big.s3/0\] object .*+0000016000.avro complete' || fail "big: the last object did not complete after the restart"
+sleep 2
+stop_worker
+if [ "$(logcount "object big/big/partition=0/$first complete")" -ge 2 ]; then
+    log "big: $first was completed again after the kill (same name, replayed)"
+else
+    log "big: $first was not rewritten (its offsets were committed before the kill)"
+fi
+mapfile -t files < <(fetch big)
+[ "${#files[@]}" = 3 ] || fail "big: ${#files[@]} objects, expected 3: ${files[*]}"
+node "$DECODE" --meta "${files[@]}" | grep -q ' 8000 ' || fail "big: objects are not 8000 records"
+exactly_once big "$N_BIG" "${files[@]}"
+size=$(stat -c %s "${files[0]}")
+pass "kill -9 during a multipart upload and after $first completed: 3 objects of 8000 records (~$((size / 1048576)) MiB, multipart), seqs 1..$N_BIG exactly once"
+"$SLUICE" groups describe -b "$BOOTSTRAP" --group connect-big.s3 >"$T/group.txt" 2>&1
+awk '$2 == "big" && $4 == '"$N_BIG"' {ok = 1} END {exit !ok}' "$T/group.txt" ||
+    { cat "$T/group.txt" >&2; fail "big: connect-big.s3 did not commit offset $N_BIG"; }
+pass "connect-big.s3 committed offset $N_BIG (the end of the last object)"
+rm -f "$P/big.json"
+
+# ---- 3. bad input ----------------------------------------------------------------
+DEAD_PORT="$(free_port)"
+sink nobucket rows ', "flush.size": 100'
+sed -i 's/"s3.bucket.name": "lake"/"s3.bucket.name": "no-such-bucket"/' "$P/nobucket.json"
+sink badkey rows ', "flush.size": 100'
+sed -i 's/"aws.access.key.id": "S3RVER"/"aws.access.key.id": "AKIDUNKNOWN"/' "$P/badkey.json"
+sink dead rows ', "flush.size": 10000, "s3.part.retries": 1, "s3.retry.backoff.ms": 50'
+sed -i "s#$S3URL#http://127.0.0.1:$DEAD_PORT#" "$P/dead.json"
+touch "$T/notadir"
+cat >"$P/baddir.json" <<JSON
+{"name": "baddir",
+ "sinks": {"lake": {"connector.class": "s3", "topics": "rows", "s3.bucket.name": "x",
+                    "store.url": "file://$T/notadir/lake"}}}
+JSON
+start_worker
+wait_for 30 has_log 'status-task-nobucket.s3-0: FAILED' || fail "missing bucket: the task is not FAILED"
+grep 'nobucket' "$T/worker.log" | grep -q 'NoSuchBucket' || fail "missing bucket: NoSuchBucket not reported"
+pass "missing bucket: task FAILED: $(grep -o "s3://no-such-bucket[^;]*" "$T/worker.log" | head -1)"
+wait_for 30 has_log 'status-task-badkey.s3-0: FAILED' || fail "unknown access key: the task is not FAILED"
+grep 'badkey' "$T/worker.log" | grep -q 'InvalidAccessKeyId' || fail "unknown access key: InvalidAccessKeyId not reported"
+pass "unknown access key: task FAILED: $(grep -o 'HTTP 403 InvalidAccessKeyId[^;]*' "$T/worker.log" | head -1)"
+wait_for 30 has_log 'status-task-baddir.lake-0: FAILED' || fail "unusable file:// dir: the task is not FAILED"
+pass "unusable file:// directory: task FAILED: $(grep -o 'lake directory [^;]*Not a directory' "$T/worker.log" | head -1)"
+wait_for 30 has_log '\[dead.s3\] task 0: .*Couldn.t connect.*retrying in' ||
+    fail "unreachable endpoint: no retry reported"
+"$SLUICE" groups describe -b "$BOOTSTRAP" --group connect-dead.s3 >"$T/dgroup.txt" 2>&1
+awk '$2 == "rows" && $4 ~ /^[0-9]+$/ && $4 > 0 {bad = 1} END {exit !bad}' "$T/dgroup.txt" &&
+    { cat "$T/dgroup.txt" >&2; fail "unreachable endpoint: offsets were committed"; }
+pass "unreachable endpoint: the task retries ($(logcount 'dead.s3.*retrying in') times so far), nothing committed"
+start_s3rver "$DEAD_PORT" "$T/s3dead"
+aws --endpoint-url "http://127.0.0.1:$DEAD_PORT" s3 mb s3://lake >/dev/null || fail "mb on the late server"
+wait_for 90 has_log '\[dead.s3/0\] object .*+0000020000.avro complete' || fail "unreachable endpoint: no delivery once the server is up"
+S3URL="http://127.0.0.1:$DEAD_PORT"
+mapfile -t files < <(fetch dead)
+exactly_once dead 30000 "${files[@]}"
+pass "the endpoint came up: ${#files[@]} objects delivered, seqs 1..30000 exactly once"
+stop_worker
+finish
