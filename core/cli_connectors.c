@@ -120,10 +120,10 @@ static int cmd_list(sl_restclient *c)
         json_array_foreach(json_object_get(st, "tasks"), i, t)
         {
             if (off < sizeof(tasks))
-                off += (size_t)snprintf(tasks + off, sizeof(tasks) - off, "%s%lld:%s",
-                                        off ? "," : "",
-                                        (long long)json_integer_value(json_object_get(t, "id")),
-                                        json_string_value(json_object_get(t, "state")));
+                off +=
+                    (size_t)snprintf(tasks + off, sizeof(tasks) - off, "%s%lld:%s", off ? "," : "",
+                                     (long long)json_integer_value(json_object_get(t, "id")),
+                                     json_string_value(json_object_get(t, "state")));
         }
         printf("%-32s %-8s %-10s %s\n", name, json_string_value(json_object_get(st, "type")),
                json_string_value(json_object_get(json_object_get(st, "connector"), "state")),
@@ -262,22 +262,38 @@ int sl_cli_connectors(int argc, char **argv)
     optind = 1;
     while ((ch = getopt_long(argc, argv, "w:u:h", opts, NULL)) != -1) {
         switch (ch) {
-        case 'w': url = optarg; break;
-        case 'u': user = optarg; break;
-        case 't': tasks = 1; break;
-        case 'f': failed = 1; break;
-        case 's': set = optarg; break;
-        case 'r': reset = 1; break;
-        case 'h': usage(stdout); return OK;
-        default: usage(stderr); return USAGE;
+        case 'w':
+            url = optarg;
+            break;
+        case 'u':
+            user = optarg;
+            break;
+        case 't':
+            tasks = 1;
+            break;
+        case 'f':
+            failed = 1;
+            break;
+        case 's':
+            set = optarg;
+            break;
+        case 'r':
+            reset = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return OK;
+        default:
+            usage(stderr);
+            return USAGE;
         }
     }
     if (optind >= argc || (set && reset)) {
         usage(stderr);
         return USAGE;
     }
-    sl_restclient *c = sl_restclient_create(url && *url ? url : "http://localhost:8083", user,
-                                            "application/json");
+    sl_restclient *c =
+        sl_restclient_create(url && *url ? url : "http://localhost:8083", user, "application/json");
     if (!c) {
         fprintf(stderr, "sluice connectors: out of memory\n");
         return FAILED;

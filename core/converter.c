@@ -26,6 +26,7 @@
 typedef struct to_slot {
     avro_schema_t schema; /* borrowed key (a reference is held) */
     json_t *connect;
+    char *connect_text; /* connect, dumped once */
 } to_slot;
 
 typedef struct from_slot {
@@ -49,6 +50,7 @@ struct sl_converter {
     from_slot from[CACHE_SLOTS];
     unsigned to_next, from_next, names; /* round-robin eviction; record name counter */
     sl_avro_conv *avro;                  /* the avro backend's state */
+    size_t last_len;                     /* json: the last message's size */
 };
 
 /* ======================================================================== */
@@ -309,43 +311,51 @@ static int fill(avro_value_t *v, const json_t *j, char *path, size_t pathlen)
 /* The json backend                                                          */
 /* ======================================================================== */
 
-static json_t *cached_connect(sl_converter *c, avro_schema_t schema)
+/* The Connect schema of an Avro schema as compact JSON text, cached. */
+static const char *cached_connect(sl_converter *c, avro_schema_t schema)
 {
     for (int i = 0; i < CACHE_SLOTS; i++)
         if (c->to[i].schema == schema)
-            return c->to[i].connect;
+            return c->to[i].connect_text;
     to_slot *slot = &c->to[c->to_next++ % CACHE_SLOTS];
     if (slot->schema) {
         avro_schema_decref(slot->schema);
         json_decref(slot->connect);
+        free(slot->connect_text);
     }
     slot->schema = avro_schema_incref(schema);
     slot->connect = connect_of(schema, 0);
-    return slot->connect;
+    slot->connect_text = slot->connect ? json_dumps(slot->connect, JSON_COMPACT) : NULL;
+    return slot->connect_text;
 }
 
+/* {"schema": S, "payload": P} or P, written as text straight from the
+ * value: per record one buffer (sized from the last message) and no tree. */
 static int json_to_bytes(sl_converter *c, const char *topic, avro_schema_t schema,
                          const avro_value_t *value, void **out, size_t *len, char *err,
                          size_t errlen)
 {
-    json_t *payload = sluice_value_to_json(value), *msg = payload;
-    if (!payload) {
+    size_t cap = c->last_len + c->last_len / 4 + 64, n = 0;
+    char *buf = malloc(cap);
+    int rc = buf ? 0 : -1;
+    if (!rc && c->schemas_enable) {
+        const char *cs = schema ? cached_connect(c, schema) : "null";
+        rc = sluice_json_append_raw("{\"schema\":", 10, &buf, &n, &cap);
+        rc = rc ? rc : sluice_json_append_raw(cs ? cs : "null", strlen(cs ? cs : "null"), &buf, &n, &cap);
+        rc = rc ? rc : sluice_json_append_raw(",\"payload\":", 11, &buf, &n, &cap);
+    }
+    rc = rc ? rc : sluice_value_json_append(value, &buf, &n, &cap);
+    if (!rc && c->schemas_enable)
+        rc = sluice_json_append_raw("}", 1, &buf, &n, &cap);
+    if (rc) {
+        free(buf);
         snprintf(err, errlen, "topic %s: %s has no JSON form (NaN/Inf or out of memory)", topic,
                  c->is_key ? "key" : "value");
         return -1;
     }
-    if (c->schemas_enable) {
-        json_t *cs = schema ? cached_connect(c, schema) : NULL;
-        msg = json_pack("{s:O?, s:o}", "schema", cs, "payload", payload);
-    }
-    char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
-    json_decref(msg);
-    if (!text) {
-        snprintf(err, errlen, "topic %s: %s: out of memory", topic, c->is_key ? "key" : "value");
-        return -1;
-    }
-    *out = text;
-    *len = strlen(text);
+    c->last_len = n;
+    *out = buf;
+    *len = n;
     return 0;
 }
 
@@ -486,6 +496,7 @@ void sl_converter_destroy(sl_converter *c)
         if (c->to[i].schema) {
             avro_schema_decref(c->to[i].schema);
             json_decref(c->to[i].connect);
+            free(c->to[i].connect_text);
         }
         if (c->from[i].connect) {
             json_decref(c->from[i].connect);

@@ -30,8 +30,8 @@ typedef struct sl_http_req {
 
 typedef struct sl_http_resp {
     int status;
-    json_t *body; /* owned by the response; sent compact */
-    char *text;   /* owned; when set, sent instead of body (e.g. /metrics) */
+    json_t *body;             /* owned by the response; sent compact */
+    char *text;               /* owned; when set, sent instead of body (e.g. /metrics) */
     const char *content_type; /* of text; NULL: the server's content type */
 } sl_http_resp;
 /* A status 204 is sent with an empty body whatever body holds; so is a 202

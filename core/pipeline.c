@@ -7,7 +7,8 @@
  *
  *   {"name": "orders",                           default: the file name
  *    "source": {"connector.class": "datagen", ...},
- *    "transforms": [...],                        accepted, ignored (warning)
+ *    "transforms": [{"type": "...", ...}],       the source's (Kafka Connect's
+ *                                                transforms.* keys), else each sink's
  *    "sinks": {"<sink>": {"connector.class": "file", "topics": "a,b", ...}}}
  *
  * becomes connectors "<name>.source" and "<name>.<sink>", each with
@@ -53,6 +54,7 @@
 #include <string.h>
 
 #include "logging.h"
+#include "transforms.h"
 #include "worker_conn.h"
 
 static const char *cfg_str(const json_t *config, const char *key, const char *def)
@@ -221,8 +223,9 @@ static int class_kind(sl_worker *w, const json_t *config, const sl_plugin **p, c
     const char *dot = cls ? strrchr(cls, '.') : NULL;
     *p = NULL;
     if (!cls) {
-        snprintf(err, errlen, "Missing required configuration \"connector.class\" which has no "
-                              "default value.");
+        snprintf(err, errlen,
+                 "Missing required configuration \"connector.class\" which has no "
+                 "default value.");
         return -1;
     }
     if (sl_plugin_host_load(w->host, dot ? dot + 1 : cls, p, err, errlen) != 0)
@@ -469,10 +472,11 @@ static int conn_validate(sl_worker *w, const char *name, const json_t *config, c
     char why[2048];
     int kind = class_kind(w, config, &p, why, sizeof(why));
     if (kind < 0) {
-        snprintf(err, errlen, "%s%s", cfg_str(config, "connector.class", NULL)
-                                          ? "Failed to find any class that implements Connector "
-                                            "and which name matches the connector.class: "
-                                          : "",
+        snprintf(err, errlen, "%s%s",
+                 cfg_str(config, "connector.class", NULL)
+                     ? "Failed to find any class that implements Connector "
+                       "and which name matches the connector.class: "
+                     : "",
                  why);
         return SL_WC_INVALID;
     }
@@ -486,7 +490,8 @@ static int conn_validate(sl_worker *w, const char *name, const json_t *config, c
         n += answer_errors(answer, lines, sizeof(lines), &off);
         json_decref(answer);
         json_decref(pc);
-        if (!kind && !json_string_value(json_object_get(resolved, "topics")) && off < sizeof(lines)) {
+        if (!kind && !json_string_value(json_object_get(resolved, "topics")) &&
+            off < sizeof(lines)) {
             off += (size_t)snprintf(lines + off, sizeof(lines) - off,
                                     "Must configure one of topics or topics.regex "
                                     "(this worker reads \"topics\": \"a,b\")\n");
@@ -668,8 +673,8 @@ static void task_restart(sl_worker *w, sl_wconn *c)
         conn_task_start(w, c);
 }
 
-int sl_worker_connector_restart(sl_worker *w, const char *name, int include_tasks,
-                                int only_failed, json_t **out, char *err, size_t errlen)
+int sl_worker_connector_restart(sl_worker *w, const char *name, int include_tasks, int only_failed,
+                                json_t **out, char *err, size_t errlen)
 {
     if (out && (include_tasks || only_failed) &&
         sl_worker_connector_status(w, name, out) != SL_WC_OK) {
@@ -762,20 +767,34 @@ static void pipeline_load(json_t *defs, const char *path, const char *file)
     char *ext = json_object_get(p, "name") ? NULL : strstr(name, ".json");
     if (ext)
         *ext = 0;
+    /* The pipeline's transforms shape what its source writes (Kafka Connect's
+     * transforms.* keys on the source connector); a pipeline without a
+     * source applies them in each sink. */
     json_t *tr = json_object_get(p, "transforms");
-    if (tr && json_array_size(tr) > 0)
-        sl_warn("worker", "pipeline %s: %zu transforms ignored: transforms are not supported yet",
-                name, json_array_size(tr));
     json_t *src = json_object_get(p, "source"), *sinks = json_object_get(p, "sinks"), *v;
     const char *k;
+    char err[1024];
     if (src) {
+        json_t *c = json_deep_copy(src);
+        if (tr && sl_transforms_from_pipeline(tr, c, err, sizeof(err)) != 0) {
+            sl_error("worker", "pipeline %s: transforms: %s: skipped", name, err);
+            json_decref(c);
+            json_decref(p);
+            return;
+        }
         snprintf(connector, sizeof(connector), "%s.source", name);
-        json_object_set(defs, connector, src);
+        json_object_set_new(defs, connector, c);
     }
     json_object_foreach(sinks, k, v)
     {
+        json_t *c = json_deep_copy(v);
+        if (!src && tr && sl_transforms_from_pipeline(tr, c, err, sizeof(err)) != 0) {
+            sl_error("worker", "pipeline %s: transforms: %s: sink %s skipped", name, err, k);
+            json_decref(c);
+            continue;
+        }
         snprintf(connector, sizeof(connector), "%s.%s", name, k);
-        json_object_set(defs, connector, v);
+        json_object_set_new(defs, connector, c);
     }
     if (!src && !json_object_size(sinks))
         sl_warn("worker", "pipeline %s: no source and no sinks", name);
@@ -858,7 +877,8 @@ void sl_conns_start(sl_worker *w, const json_t *stored, const json_t *status)
         if (json_is_object(props))
             json_object_set(defs, key + 10, props);
         else
-            sl_warn("worker", "%s: %s is not {\"properties\": {...}}: skipped", SL_CONFIGS_TOPIC, key);
+            sl_warn("worker", "%s: %s is not {\"properties\": {...}}: skipped", SL_CONFIGS_TOPIC,
+                    key);
         json_decref(rec);
     }
     json_object_foreach(defs, key, v)

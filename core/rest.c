@@ -151,8 +151,7 @@ static void h_list(void *app, const sl_http_req *req, sl_http_resp *resp)
 }
 
 /* Answers a put: 201 or 200 with the connector's info. */
-static void put_answer(sl_worker *w, const char *name, int rc, const char *err,
-                       sl_http_resp *resp)
+static void put_answer(sl_worker *w, const char *name, int rc, const char *err, sl_http_resp *resp)
 {
     json_t *info;
     if (rc != SL_WC_OK && rc != SL_WC_CREATED) {
@@ -176,8 +175,9 @@ static void h_create(void *app, const sl_http_req *req, sl_http_resp *resp)
     json_t *config = json_object_get(body, "config");
     json_t *init = json_object_get(body, "initial_state");
     if (!json_is_object(body) || !name || !*name)
-        sl_http_error(resp, 400, 400, "Connector name must be specified: {\"name\": ..., "
-                                      "\"config\": {...}}");
+        sl_http_error(resp, 400, 400,
+                      "Connector name must be specified: {\"name\": ..., "
+                      "\"config\": {...}}");
     else if (!json_is_object(config))
         sl_http_error(resp, 400, 400, "Connector config must be specified as a JSON object");
     else if (init && !json_is_string(init))
@@ -280,8 +280,8 @@ static void h_restart(void *app, const sl_http_req *req, sl_http_resp *resp)
     int tasks = sl_http_query_true(req, "includeTasks");
     int failed = sl_http_query_true(req, "onlyFailed");
     json_t *out = NULL;
-    int rc = sl_worker_connector_restart(W(app), req->params[0], tasks, failed, &out, err,
-                                         sizeof(err));
+    int rc =
+        sl_worker_connector_restart(W(app), req->params[0], tasks, failed, &out, err, sizeof(err));
     if (rc != SL_WC_OK) {
         json_decref(out);
         fail(resp, rc, err);
@@ -297,8 +297,8 @@ static void h_task_restart(void *app, const sl_http_req *req, sl_http_resp *resp
 {
     char err[2048] = "";
     int id = task_id(req->params[1]);
-    int rc = sl_worker_task_restart(W(app), req->params[0], id < 0 ? 1 << 30 : id, err,
-                                    sizeof(err));
+    int rc =
+        sl_worker_task_restart(W(app), req->params[0], id < 0 ? 1 << 30 : id, err, sizeof(err));
     if (rc != SL_WC_OK)
         fail(resp, rc, err);
     else
@@ -371,8 +371,9 @@ static void h_offsets_patch(void *app, const sl_http_req *req, sl_http_resp *res
     if (rc != SL_WC_OK)
         fail(resp, rc, err);
     else
-        ok(resp, 200, json_pack("{s:s}", "message",
-                                "The offsets for this connector have been altered successfully"));
+        ok(resp, 200,
+           json_pack("{s:s}", "message",
+                     "The offsets for this connector have been altered successfully"));
 }
 
 static void h_offsets_delete(void *app, const sl_http_req *req, sl_http_resp *resp)
@@ -382,8 +383,9 @@ static void h_offsets_delete(void *app, const sl_http_req *req, sl_http_resp *re
     if (rc != SL_WC_OK)
         fail(resp, rc, err);
     else
-        ok(resp, 200, json_pack("{s:s}", "message",
-                                "The offsets for this connector have been reset successfully"));
+        ok(resp, 200,
+           json_pack("{s:s}", "message",
+                     "The offsets for this connector have been reset successfully"));
 }
 
 /* ======================================================================== */

@@ -443,11 +443,11 @@ static int value_text(avro_value_t *v, buf *b)
     const char *s = NULL;
     const void *bytes = NULL;
     size_t size = 0;
-    int32_t i32;
-    int64_t i64;
-    double d;
-    float f;
-    int bo;
+    int32_t i32 = 0;
+    int64_t i64 = 0;
+    double d = 0;
+    float f = 0;
+    int bo = 0;
     switch (avro_value_get_type(&x)) {
     case AVRO_STRING:
         avro_value_get_string(&x, &s, &size);
@@ -491,7 +491,7 @@ static int value_text(avro_value_t *v, buf *b)
 /* Plans: what a transform does to one input schema, cached per transform    */
 /* ======================================================================== */
 
-#define SRC_COMPUTED (-1)
+#define SRC_COMPUTED   (-1)
 #define PLAN_CACHE_MAX 4096 /* a stream with more schemas than this starts over */
 
 typedef struct xf_added { /* ExtractNewRecordState add.fields / add.headers */
@@ -522,16 +522,19 @@ typedef struct plan {
     avro_value_iface_t *iface; /* generic class of out (MaskField: of in) */
     int *src;                  /* per output field: input field index or SRC_COMPUTED */
     size_t nsrc;
-    int idx[6];                /* transform-specific field indexes (U_*, INS_*) */
+    int idx[6]; /* transform-specific field indexes (U_*, INS_*) */
     xf_added *add, *hdr;
     size_t nadd, nhdr;
     xf_mask *mask;
     size_t nmask;
 } plan;
 
+/* Open addressing on the schema pointer; a table with many tables stays one
+ * probe per record. */
 typedef struct plan_cache {
-    plan **p;
-    size_t n, cap, last;
+    plan **slot;
+    size_t cap, n; /* cap: 0 or a power of two, kept at least twice n */
+    plan *last;
 } plan_cache;
 
 static void plan_free(plan *p)
@@ -554,48 +557,69 @@ static void plan_free(plan *p)
     free(p);
 }
 
+static size_t cache_hash(const void *ptr, size_t cap)
+{
+    uint64_t h = (uint64_t)(uintptr_t)ptr * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 32) & (cap - 1);
+}
+
 static void cache_clear(plan_cache *c)
 {
-    for (size_t i = 0; i < c->n; i++)
-        plan_free(c->p[i]);
-    c->n = c->last = 0;
+    for (size_t i = 0; i < c->cap; i++) {
+        plan_free(c->slot[i]);
+        c->slot[i] = NULL;
+    }
+    c->n = 0;
+    c->last = NULL;
 }
 
 static void cache_free(plan_cache *c)
 {
     cache_clear(c);
-    free(c->p);
-    c->p = NULL;
+    free(c->slot);
+    c->slot = NULL;
     c->cap = 0;
 }
 
 static plan *cache_find(plan_cache *c, avro_schema_t in)
 {
-    if (c->last < c->n && c->p[c->last]->in == in)
-        return c->p[c->last];
-    for (size_t i = 0; i < c->n; i++) {
-        if (c->p[i]->in == in) {
-            c->last = i;
-            return c->p[i];
-        }
+    if (c->last && c->last->in == in)
+        return c->last;
+    for (size_t i = c->cap ? cache_hash(in, c->cap) : 0; c->cap && c->slot[i];
+         i = (i + 1) & (c->cap - 1)) {
+        if (c->slot[i]->in == in)
+            return c->last = c->slot[i];
     }
     return NULL;
+}
+
+static void cache_put(plan **slot, size_t cap, plan *p)
+{
+    size_t i = cache_hash(p->in, cap);
+    while (slot[i])
+        i = (i + 1) & (cap - 1);
+    slot[i] = p;
 }
 
 static int cache_add(plan_cache *c, plan *p)
 {
     if (c->n >= PLAN_CACHE_MAX)
         cache_clear(c);
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 8;
-        plan **np = realloc(c->p, cap * sizeof(*np));
-        if (!np)
+    if ((c->n + 1) * 2 > c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        plan **slot = calloc(cap, sizeof(*slot));
+        if (!slot)
             return -1;
-        c->p = np;
+        for (size_t i = 0; i < c->cap; i++)
+            if (c->slot[i])
+                cache_put(slot, cap, c->slot[i]);
+        free(c->slot);
+        c->slot = slot;
         c->cap = cap;
     }
-    c->last = c->n;
-    c->p[c->n++] = p;
+    cache_put(c->slot, c->cap, p);
+    c->n++;
+    c->last = p;
     return 0;
 }
 
@@ -649,7 +673,9 @@ static int regex_escape(buf *b, char c, int in_bracket)
 {
     if (!in_bracket) {
         char esc[2] = {'\\', c};
-        return c == 'd' ? buf_puts(b, "[0-9]") : c == 'D' ? buf_puts(b, "[^0-9]") : buf_put(b, esc, 2);
+        return c == 'd'   ? buf_puts(b, "[0-9]")
+               : c == 'D' ? buf_puts(b, "[^0-9]")
+                          : buf_put(b, esc, 2);
     }
     if (c == 'd')
         return buf_puts(b, "0-9");
@@ -846,8 +872,8 @@ struct xf {
     char *alias;
     char *type; /* as configured */
     const struct xf_kind *kind;
-    int on_key;           /* the $Key variant */
-    xf_pred *pred;        /* applies only where it holds (or not, negate) */
+    int on_key;    /* the $Key variant */
+    xf_pred *pred; /* applies only where it holds (or not, negate) */
     int negate;
     plan_cache cache;
     buf scratch; /* per-record text: topics, headers */
@@ -876,7 +902,7 @@ struct xf {
     strlist add_fields, add_headers;
     char *fields_prefix, *headers_prefix, *route_field;
     char **hdr_keys; /* add.headers names with their prefix */
-    size_t *hdr_off;  /* per record: where each header value starts in hbuf */
+    size_t *hdr_off; /* per record: where each header value starts in hbuf */
     int *hdr_null;
     buf hbuf;
 };
@@ -1061,7 +1087,8 @@ static int opt_text(const json_t *v, char **out)
     else if (json_is_true(v) || json_is_false(v))
         *out = strdup(json_is_true(v) ? "true" : "false");
     else if (json_is_integer(v))
-        snprintf(tmp, sizeof(tmp), "%" JSON_INTEGER_FORMAT, json_integer_value(v)), *out = strdup(tmp);
+        snprintf(tmp, sizeof(tmp), "%" JSON_INTEGER_FORMAT, json_integer_value(v)),
+            *out = strdup(tmp);
     else if (json_is_real(v))
         snprintf(tmp, sizeof(tmp), "%.17g", json_real_value(v)), *out = strdup(tmp);
     else if (json_is_null(v))
@@ -1156,8 +1183,8 @@ static int opt_bool(xf *x, const json_t *o, const char *name, int def, int *out,
     return 0;
 }
 
-static int opt_list(xf *x, const json_t *o, const char *name, const char *alias_name,
-                    int required, strlist *out, char *err, size_t errlen)
+static int opt_list(xf *x, const json_t *o, const char *name, const char *alias_name, int required,
+                    strlist *out, char *err, size_t errlen)
 {
     const char *v = opt_str(o, name);
     if (!v && alias_name)
@@ -1167,8 +1194,8 @@ static int opt_list(xf *x, const json_t *o, const char *name, const char *alias_
         return -1;
     }
     if (required && out->n == 0) {
-        snprintf(err, errlen, "transforms.%s.%s: missing (a non-empty list is required)",
-                 x->alias, name);
+        snprintf(err, errlen, "transforms.%s.%s: missing (a non-empty list is required)", x->alias,
+                 name);
         return -1;
     }
     return 0;
@@ -1213,8 +1240,8 @@ static const char *what(const xf *x)
 /* ReplaceField$Key / $Value: exclude, include, renames                      */
 /* ======================================================================== */
 
-static const char *const replace_opts[] = {"exclude", "include", "renames", "blacklist",
-                                           "whitelist", NULL};
+static const char *const replace_opts[] = {"exclude",   "include",   "renames",
+                                           "blacklist", "whitelist", NULL};
 
 static int replace_configure(xf *x, const json_t *o, char *err, size_t errlen)
 {
@@ -1228,8 +1255,7 @@ static int replace_configure(xf *x, const json_t *o, char *err, size_t errlen)
     for (size_t i = 0; i < ren.n && x->ren_from.v && x->ren_to.v; i++) {
         char *colon = strchr(ren.v[i], ':');
         if (!colon || colon == ren.v[i] || !colon[1] || strchr(colon + 1, ':')) {
-            snprintf(err, errlen, "transforms.%s.renames: '%s' is not old:new", x->alias,
-                     ren.v[i]);
+            snprintf(err, errlen, "transforms.%s.renames: '%s' is not old:new", x->alias, ren.v[i]);
             strlist_free(&ren);
             return -1;
         }
@@ -1266,8 +1292,7 @@ static int replace_plan(xf *x, plan *p, char *err, size_t errlen)
         int r = strlist_find(&x->ren_from, name);
         renamed |= r >= 0;
         if (record_append(&cc, out, r >= 0 ? x->ren_to.v[r] : name,
-                          avro_schema_record_field_get_by_index(in, (int)i), 0, err,
-                          errlen) != 0) {
+                          avro_schema_record_field_get_by_index(in, (int)i), 0, err, errlen) != 0) {
             avro_schema_decref(out);
             return -1;
         }
@@ -1374,8 +1399,8 @@ static int mask_value(xf *x, avro_schema_t t, xf_mask *m, const char *name, char
         return -1;
     }
 bad:
-    snprintf(err, errlen, "field '%s': replacement '%s' does not convert to %s", name,
-             rs ? rs : "", type_name(t));
+    snprintf(err, errlen, "field '%s': replacement '%s' does not convert to %s", name, rs ? rs : "",
+             type_name(t));
     return -1;
 }
 
@@ -1480,8 +1505,12 @@ static int mask_apply(sl_transforms *c, xf *x, sl_xrec *r, char *err, size_t err
 /* InsertField$Key / $Value: record metadata and a static value as fields    */
 /* ======================================================================== */
 
-static const char *const insert_opts[] = {"topic.field",     "partition.field", "offset.field",
-                                          "timestamp.field", "static.field",    "static.value",
+static const char *const insert_opts[] = {"topic.field",
+                                          "partition.field",
+                                          "offset.field",
+                                          "timestamp.field",
+                                          "static.field",
+                                          "static.value",
                                           NULL};
 
 static int insert_configure(xf *x, const json_t *o, char *err, size_t errlen)
@@ -1496,8 +1525,8 @@ static int insert_configure(xf *x, const json_t *o, char *err, size_t errlen)
         if (v[len - 1] == '!' || v[len - 1] == '?')
             len--;
         if (len == 0 || !(x->ins[i] = strndup(v, len))) {
-            snprintf(err, errlen, "transforms.%s.%s: '%s' names no field", x->alias,
-                     insert_opts[i], v);
+            snprintf(err, errlen, "transforms.%s.%s: '%s' names no field", x->alias, insert_opts[i],
+                     v);
             return -1;
         }
         any = 1;
@@ -1545,8 +1574,7 @@ static int insert_plan(xf *x, plan *p, char *err, size_t errlen)
     for (size_t i = 0; i < n; i++) {
         p->src[i] = (int)i;
         if (record_append(&cc, out, avro_schema_record_field_name(in, (int)i),
-                          avro_schema_record_field_get_by_index(in, (int)i), 0, err,
-                          errlen) != 0)
+                          avro_schema_record_field_get_by_index(in, (int)i), 0, err, errlen) != 0)
             goto fail;
     }
     for (int i = 0; i < INS_N; i++) {
@@ -1582,8 +1610,8 @@ static int insert_one(xf *x, const plan *p, int i, const sl_xrec *r, avro_value_
                                     : 1;
     if (rc == 0 && !have) {
         if (x->ins_required[i]) {
-            snprintf(err, errlen, "%s '%s' is required but the record has no %s",
-                     insert_opts[i], x->ins[i], missing[i]);
+            snprintf(err, errlen, "%s '%s' is required but the record has no %s", insert_opts[i],
+                     x->ins[i], missing[i]);
             return -1;
         }
         return value_set_null(&f);
@@ -1656,8 +1684,8 @@ static int v2k_plan(xf *x, plan *p, char *err, size_t errlen)
     for (size_t i = 0; i < x->fields.n; i++) {
         int idx = record_field_index(in, x->fields.v[i]);
         if (idx < 0) {
-            snprintf(err, errlen, "field '%s' does not exist in value record %s",
-                     x->fields.v[i], avro_schema_name(in));
+            snprintf(err, errlen, "field '%s' does not exist in value record %s", x->fields.v[i],
+                     avro_schema_name(in));
             goto fail;
         }
         if (record_append(&cc, out, x->fields.v[i], avro_schema_record_field_get_by_index(in, idx),
@@ -1712,7 +1740,8 @@ static int extract_plan(xf *x, plan *p, char *err, size_t errlen)
     }
     clone_ctx cc = {0};
     p->idx[0] = idx;
-    avro_schema_t out = schema_clone(&cc, schema_base(avro_schema_record_field_get_by_index(in, idx)));
+    avro_schema_t out =
+        schema_clone(&cc, schema_base(avro_schema_record_field_get_by_index(in, idx)));
     if (!out)
         return -1;
     return plan_set_out(p, out, err, errlen);
@@ -1778,8 +1807,9 @@ static int repl_parse(xf *x, const char *s, char *err, size_t errlen)
             while (isdigit((unsigned char)*p) && (size_t)(g * 10 + (*p - '0')) <= x->re_groups)
                 g = g * 10 + (*p++ - '0');
             if ((size_t)g > x->re_groups) {
-                snprintf(err, errlen, "transforms.%s.replacement: no group %d in regex (%zu groups)",
-                         x->alias, g, x->re_groups);
+                snprintf(err, errlen,
+                         "transforms.%s.replacement: no group %d in regex (%zu groups)", x->alias,
+                         g, x->re_groups);
                 return -1;
             }
             x->repl[nseg++] = (repl_seg){.lit = NULL, .group = g};
@@ -1787,8 +1817,7 @@ static int repl_parse(xf *x, const char *s, char *err, size_t errlen)
         }
         if (*p == '\\') {
             if (!p[1]) {
-                snprintf(err, errlen, "transforms.%s.replacement: ends with a lone '\\'",
-                         x->alias);
+                snprintf(err, errlen, "transforms.%s.replacement: ends with a lone '\\'", x->alias);
                 return -1;
             }
             p++;
@@ -1943,9 +1972,9 @@ static int tsr_configure(xf *x, const json_t *o, char *err, size_t errlen)
 
 static int ts_format(const xf *x, int64_t ms, buf *b)
 {
-    static const char *const months[] = {"January", "February", "March",     "April",
-                                         "May",     "June",     "July",      "August",
-                                         "September", "October", "November", "December"};
+    static const char *const months[] = {"January",   "February", "March",    "April",
+                                         "May",       "June",     "July",     "August",
+                                         "September", "October",  "November", "December"};
     static const char *const days[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
                                        "Thursday", "Friday", "Saturday"};
     time_t sec = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
@@ -2060,11 +2089,10 @@ static int filter_apply(sl_transforms *c, xf *x, sl_xrec *r, char *err, size_t e
 /* envelope                                                                  */
 /* ======================================================================== */
 
-static const char *const unwrap_opts[] = {"drop.tombstones",   "delete.handling.mode",
-                                          "delete.tombstone.handling.mode",
-                                          "add.fields",        "add.fields.prefix",
-                                          "add.headers",       "add.headers.prefix",
-                                          "route.by.field",    NULL};
+static const char *const unwrap_opts[] = {
+    "drop.tombstones",    "delete.handling.mode", "delete.tombstone.handling.mode",
+    "add.fields",         "add.fields.prefix",    "add.headers",
+    "add.headers.prefix", "route.by.field",       NULL};
 
 /* delete.tombstone.handling.mode (Debezium 2.5+) replaces the two older
  * options when set. */
@@ -2156,7 +2184,8 @@ static int unwrap_resolve(avro_schema_t env, const char *name, xf_added *a, avro
     a->sub = -1;
     if (!dot) {
         a->env = record_field_index(env, name);
-        *type = a->env >= 0 ? schema_base(avro_schema_record_field_get_by_index(env, a->env)) : NULL;
+        *type =
+            a->env >= 0 ? schema_base(avro_schema_record_field_get_by_index(env, a->env)) : NULL;
         if (a->env >= 0 && !is_avro_record(*type))
             return 0;
     }
@@ -2447,8 +2476,8 @@ static int kind_find(xf *x, const char *type, char *err, size_t errlen)
             x->on_key = !strcmp(dollar, "$Key");
             return 0;
         }
-        snprintf(err, errlen, "transforms.%s.type: '%s': use %s%s", x->alias, type,
-                 kinds[i].name, kinds[i].variants ? "$Key or " : "");
+        snprintf(err, errlen, "transforms.%s.type: '%s': use %s%s", x->alias, type, kinds[i].name,
+                 kinds[i].variants ? "$Key or " : "");
         if (kinds[i].variants)
             snprintf(err + strlen(err), errlen - strlen(err), "%s$Value", kinds[i].name);
         return -1;
@@ -2483,8 +2512,8 @@ static int xf_bind_pred(sl_transforms *c, xf *x, const json_t *o, char *err, siz
     return 0;
 }
 
-static int xf_create(sl_transforms *c, const json_t *config, const char *alias, xf **out,
-                     char *err, size_t errlen)
+static int xf_create(sl_transforms *c, const json_t *config, const char *alias, xf **out, char *err,
+                     size_t errlen)
 {
     char prefix[256], what_[128];
     xf *x = calloc(1, sizeof(*x));
@@ -2527,8 +2556,7 @@ fail:
 static const char *const topic_pred_opts[] = {"pattern", NULL};
 static const char *const header_pred_opts[] = {"name", NULL};
 
-static int pred_configure(xf_pred *p, const json_t *o, const char *prefix, char *err,
-                          size_t errlen)
+static int pred_configure(xf_pred *p, const json_t *o, const char *prefix, char *err, size_t errlen)
 {
     static const struct {
         const char *name;
@@ -2562,9 +2590,8 @@ static int pred_configure(xf_pred *p, const json_t *o, const char *prefix, char 
         }
         return 0;
     }
-    snprintf(err, errlen,
-             "%stype: %s '%s' (TopicNameMatches, RecordIsTombstone, HasHeaderKey)", prefix,
-             type ? "unknown predicate" : "missing", type ? type : "");
+    snprintf(err, errlen, "%stype: %s '%s' (TopicNameMatches, RecordIsTombstone, HasHeaderKey)",
+             prefix, type ? "unknown predicate" : "missing", type ? type : "");
     return -1;
 }
 

@@ -58,7 +58,8 @@ typedef struct sl_xrec {
     avro_value_t value;         /* owned; value.iface == NULL: tombstone */
     avro_schema_t value_schema; /* schema of value, kept for tombstones (may be NULL);
                                    borrowed: a transform that replaces the value points
-                                   it at a schema the chain owns until destroy */
+                                   it at a schema the chain owns, valid at least until
+                                   the next apply (normally until destroy) */
     int64_t timestamp_ms;       /* 0: not stamped yet (the chain uses the current time) */
     /* read-only for predicates (HasHeaderKey); ExtractNewRecordState's
      * add.headers re-points it to an array the chain owns, valid until the

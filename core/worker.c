@@ -45,6 +45,8 @@
 #include "rest.h"
 #include "worker_conn.h"
 
+#define DEFAULT_LISTENERS "http://0.0.0.0:8083"
+
 #define OFF(f) offsetof(sl_worker_conf, f)
 static const sl_option worker_options[] = {
     {"bootstrap.servers", SL_OPT_STRING, "localhost:9092", OFF(bootstrap_servers),
@@ -67,7 +69,7 @@ static const sl_option worker_options[] = {
      "Converter of keys for connectors that set none (json, avro)"},
     {"value.converter", SL_OPT_STRING, "json", OFF(value_converter),
      "Converter of values for connectors that set none (json, avro)"},
-    {"listeners", SL_OPT_STRING, "http://0.0.0.0:8083", OFF(listeners),
+    {"listeners", SL_OPT_STRING, DEFAULT_LISTENERS, OFF(listeners),
      "Kafka Connect REST API listener, http://host:port (port 0: any free port)"},
     {NULL},
 };
@@ -554,11 +556,20 @@ static int state_read(sl_worker *w, json_t **configs, json_t **status, char *err
     return 0;
 }
 
-/* Serves the REST API; the worker id becomes host:port as Kafka Connect's. */
+/* Serves the REST API; the worker id becomes host:port as Kafka Connect's.
+ * A listener the user set that cannot be served stops the worker; the
+ * default one (8083) taken by another worker on this host only costs this
+ * worker its REST API (logged as an error), so that workers started
+ * without `listeners` (tests, `sluice run` pairs) do not fail each other. */
 static int rest_start(sl_worker *w, char *err, size_t errlen)
 {
-    if (sl_rest_start(w, w->conf.listeners, &w->rest, err, errlen) != 0)
-        return -1;
+    if (sl_rest_start(w, w->conf.listeners, &w->rest, err, errlen) != 0) {
+        if (strcmp(w->conf.listeners, DEFAULT_LISTENERS))
+            return -1;
+        sl_error("worker", "REST API not served: %s (set listeners=http://host:port)", err);
+        err[0] = 0;
+        return 0;
+    }
     char host[64] = "localhost";
     gethostname(host, sizeof(host) - 1);
     snprintf(w->worker_id, sizeof(w->worker_id), "%s:%d", host, sl_rest_port(w->rest));

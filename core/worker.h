@@ -87,8 +87,8 @@ int sl_worker_connector_target(sl_worker *w, const char *name, const char *targe
                                size_t errlen);
 /* Restart. *out (when include_tasks or only_failed) the status before the
  * restart, with what is restarted marked RESTARTING. */
-int sl_worker_connector_restart(sl_worker *w, const char *name, int include_tasks,
-                                int only_failed, json_t **out, char *err, size_t errlen);
+int sl_worker_connector_restart(sl_worker *w, const char *name, int include_tasks, int only_failed,
+                                json_t **out, char *err, size_t errlen);
 int sl_worker_task_restart(sl_worker *w, const char *name, int task, char *err, size_t errlen);
 
 /* {"<name>":{"topics":[...]}} */
@@ -107,8 +107,8 @@ json_t *sl_worker_plugins(sl_worker *w, int connectors_only);
 int sl_worker_plugin_config(sl_worker *w, const char *plugin, json_t **out, char *err,
                             size_t errlen);
 /* Kafka Connect's ConfigInfos answer for config against plugin. */
-int sl_worker_plugin_validate(sl_worker *w, const char *plugin, const json_t *config,
-                              json_t **out, char *err, size_t errlen);
+int sl_worker_plugin_validate(sl_worker *w, const char *plugin, const json_t *config, json_t **out,
+                              char *err, size_t errlen);
 
 /* Prometheus text (malloc'd) of every task's counters and state. */
 char *sl_worker_metrics(sl_worker *w);

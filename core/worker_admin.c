@@ -89,8 +89,7 @@ static json_t *info_of(const sl_wconn *c)
     if (c->task)
         json_array_append_new(tasks, json_pack("{s:s, s:i}", "connector", c->name, "task", 0));
     return json_pack("{s:s, s:o, s:o, s:s}", "name", c->name, "config",
-                     sl_conn_shown(c->plugin, c->config), "tasks", tasks, "type",
-                     sl_conn_type(c));
+                     sl_conn_shown(c->plugin, c->config), "tasks", tasks, "type", sl_conn_type(c));
 }
 
 int sl_worker_connector_info(sl_worker *w, const char *name, json_t **out)
@@ -205,8 +204,8 @@ static json_t *source_offsets(sl_worker *w, const char *name)
         const char *conn = json_string_value(json_array_get(k, 0));
         json_t *pos = json_loads(json_string_value(v), JSON_DECODE_ANY, NULL);
         if (conn && !strcmp(conn, name) && pos)
-            json_array_append_new(list, json_pack("{s:O, s:O}", "partition", json_array_get(k, 1),
-                                                  "offset", pos));
+            json_array_append_new(
+                list, json_pack("{s:O, s:O}", "partition", json_array_get(k, 1), "offset", pos));
         json_decref(pos);
         json_decref(k);
     }
@@ -420,14 +419,13 @@ static int sink_apply(rd_kafka_topic_partition_list_t *l, const json_t *body, ch
 }
 
 /* Commits the valid offsets of l for the (empty) group. */
-static int sink_commit(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *l, char *err,
-                       size_t errlen)
+static int sink_commit(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *l, char *err, size_t errlen)
 {
     rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_new(l->cnt);
     for (int i = 0; i < l->cnt; i++)
         if (l->elems[i].offset >= 0)
-            rd_kafka_topic_partition_list_add(c, l->elems[i].topic, l->elems[i].partition)
-                ->offset = l->elems[i].offset;
+            rd_kafka_topic_partition_list_add(c, l->elems[i].topic, l->elems[i].partition)->offset =
+                l->elems[i].offset;
     rd_kafka_resp_err_t e = c->cnt ? rd_kafka_commit(rk, c, 0) : RD_KAFKA_RESP_ERR_NO_ERROR;
     rd_kafka_topic_partition_list_destroy(c);
     if (e) {
@@ -602,6 +600,9 @@ static void answer_complete(json_t *answer)
     json_array_foreach(json_object_get(answer, "configs"), i, c)
     {
         definition_complete(json_object_get(c, "definition"));
+        json_t *value = json_object_get(c, "value");
+        if (value && !json_object_get(value, "value"))
+            json_object_set_new(value, "value", json_null());
     }
 }
 
@@ -615,8 +616,9 @@ static int plugin_get(sl_worker *w, const char *plugin, const sl_plugin **p, cha
     int rc = sl_plugin_host_load(w->host, dot ? dot + 1 : plugin, p, why, sizeof(why));
     pthread_mutex_unlock(&w->ctl);
     if (rc)
-        snprintf(err, errlen, "Failed to find any class that implements Connector and which name "
-                              "matches %s: %s",
+        snprintf(err, errlen,
+                 "Failed to find any class that implements Connector and which name "
+                 "matches %s: %s",
                  plugin, why);
     return rc ? SL_WC_NOT_FOUND : SL_WC_OK;
 }
@@ -652,11 +654,11 @@ static json_t *topics_entry(const json_t *config, int is_sink, int order, int *e
                                                 "(this worker reads \"topics\": \"a,b\")"));
         (*errors)++;
     }
-    json_t *def = json_pack("{s:s, s:s, s:b, s:n, s:s, s:s, s:s, s:s, s:s, s:[], s:i}", "name",
-                            "topics", "type", "LIST", "required", is_sink, "default_value",
-                            "importance", "HIGH", "documentation",
-                            "Topics a sink consumes, comma-separated", "group", "Common", "width",
-                            "LONG", "display_name", "Topics", "dependents", "order", order);
+    json_t *def =
+        json_pack("{s:s, s:s, s:b, s:n, s:s, s:s, s:s, s:s, s:s, s:[], s:i}", "name", "topics",
+                  "type", "LIST", "required", is_sink, "default_value", "importance", "HIGH",
+                  "documentation", "Topics a sink consumes, comma-separated", "group", "Common",
+                  "width", "LONG", "display_name", "Topics", "dependents", "order", order);
     json_t *value = json_pack("{s:s, s:s?, s:[], s:o, s:b}", "name", "topics", "value", v,
                               "recommended_values", "errors", errs, "visible", 1);
     return json_pack("{s:o, s:o}", "definition", def, "value", value);
@@ -677,8 +679,8 @@ static void answer_hide(json_t *answer, const json_t *raw)
     }
 }
 
-int sl_worker_plugin_validate(sl_worker *w, const char *plugin, const json_t *config,
-                              json_t **out, char *err, size_t errlen)
+int sl_worker_plugin_validate(sl_worker *w, const char *plugin, const json_t *config, json_t **out,
+                              char *err, size_t errlen)
 {
     if (!json_is_object(config)) {
         snprintf(err, errlen, "The request body must be a JSON object of connector configs");
@@ -689,7 +691,8 @@ int sl_worker_plugin_validate(sl_worker *w, const char *plugin, const json_t *co
     const char *dot = strrchr(plugin, '.');
     const char *base = dot ? dot + 1 : plugin;
     size_t bl = strlen(base);
-    if (cls && strcmp(cls, plugin) && !(cl > bl && !strcmp(cls + cl - bl, base) && cls[cl - bl - 1] == '.') &&
+    if (cls && strcmp(cls, plugin) &&
+        !(cl > bl && !strcmp(cls + cl - bl, base) && cls[cl - bl - 1] == '.') &&
         !(pl > cl && !strcmp(plugin + pl - cl, cls))) {
         snprintf(err, errlen, "Included connector type %s does not match request type %s", cls,
                  plugin);
@@ -786,9 +789,10 @@ char *sl_worker_metrics(sl_worker *w)
                  counters[k].name);
         for (sl_wconn *c = w->conns; c; c = c->next)
             if (c->task)
-                text_add(&t, "%s{connector=\"%s\",task=\"%d\"} %lld\n", counters[k].name, c->name,
-                         c->task->id,
-                         (long long)atomic_load((atomic_llong *)((char *)c->task + counters[k].off)));
+                text_add(
+                    &t, "%s{connector=\"%s\",task=\"%d\"} %lld\n", counters[k].name, c->name,
+                    c->task->id,
+                    (long long)atomic_load((atomic_llong *)((char *)c->task + counters[k].off)));
     }
     text_add(&t, "# HELP sluice_connector_state 1 for the connector's current state\n"
                  "# TYPE sluice_connector_state gauge\n");
@@ -818,10 +822,9 @@ json_t *sl_worker_health(sl_worker *w, int *ok)
     }
     pthread_mutex_unlock(&w->lock);
     *ok = atomic_load(&w->ready);
-    return json_pack("{s:s, s:s, s:i, s:{s:i, s:i, s:i}}", "status",
-                     *ok ? "healthy" : "starting", "message",
-                     *ok ? "Worker has completed startup and is ready to handle requests."
-                         : "Worker is still starting up.",
-                     "connectors", n, "tasks", "running", running, "paused", paused, "failed",
-                     failed);
+    return json_pack(
+        "{s:s, s:s, s:i, s:{s:i, s:i, s:i}}", "status", *ok ? "healthy" : "starting", "message",
+        *ok ? "Worker has completed startup and is ready to handle requests."
+            : "Worker is still starting up.",
+        "connectors", n, "tasks", "running", running, "paused", paused, "failed", failed);
 }

@@ -117,14 +117,12 @@ static int transform(sl_wtask *wt, const sluice_record *r, sl_xrec *x, sl_inflig
     *x = (sl_xrec){.topic = r->topic, .partition = -1, .offset = -1,
                    .value_schema = r->value_schema, .timestamp_ms = r->timestamp_ms,
                    .headers = r->headers, .n_headers = r->n_headers};
-    if (r->key) {
-        x->key = *r->key;
-        avro_value_incref(&x->key); /* the batch keeps its own reference */
-    }
-    if (r->value) {
-        x->value = *r->value;
-        avro_value_incref(&x->value);
-    }
+    /* the batch keeps its own references; copy_ref takes the value's and its
+     * class's (avro_value_incref would take only the value's) */
+    if (r->key)
+        avro_value_copy_ref(&x->key, r->key);
+    if (r->value)
+        avro_value_copy_ref(&x->value, r->value);
     if (!wt->xf)
         return 1;
     int rc = sl_transforms_apply(wt->xf, x, err, errlen);

@@ -335,6 +335,19 @@ static int on_relation(pg_task *t, const pg_msg *m, char *err, size_t errlen)
     return 0;
 }
 
+/* Whether an update moved the row to another primary key. */
+static int key_changed(const pg_rel *rel, const pg_tuple *old, const pg_tuple *new_)
+{
+    for (int i = 0; i < rel->ncols && i < old->n && i < new_->n; i++) {
+        const pg_datum *a = &old->cols[i], *b = &new_->cols[i];
+        if (!rel->cols[i].key || a->kind != 't' || b->kind != 't')
+            continue;
+        if (a->len != b->len || memcmp(a->data, b->data, a->len) != 0)
+            return 1;
+    }
+    return 0;
+}
+
 static int on_change(pg_task *t, const pg_msg *m, char *err, size_t errlen)
 {
     pg_rel *rel = change_rel(t, m->relid, err, errlen);
@@ -351,6 +364,14 @@ static int on_change(pg_task *t, const pg_msg *m, char *err, size_t errlen)
         return pg_task_queue_change(t, rel, 'c', NULL, 0, m->newt.cols, m->newt.n, &src, err,
                                     errlen);
     case 'U':
+        /* a primary-key change is, as in Debezium, a delete (and tombstone)
+         * of the old key and a create of the new one */
+        if (old && rel->key_schema && key_changed(rel, &m->oldt, &m->newt))
+            return pg_task_queue_change(t, rel, 'd', old, nold, NULL, 0, &src, err, errlen) ||
+                           pg_task_queue_change(t, rel, 'c', NULL, 0, m->newt.cols, m->newt.n,
+                                                &src, err, errlen)
+                       ? -1
+                       : 0;
         return pg_task_queue_change(t, rel, 'u', old, nold, m->newt.cols, m->newt.n, &src, err,
                                     errlen);
     default:
@@ -757,6 +778,7 @@ static int pg_open(sluice_ctx *ctx, void **state)
         goto fail;
     t->last_hb_ms = pg_mono_ms();
     t->last_report_ms = pg_mono_ms();
+    t->all_acked = 1; /* nothing emitted yet */
     *state = t;
     return SLUICE_OK;
 fail:

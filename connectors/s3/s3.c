@@ -24,7 +24,8 @@
  *
  * precommit: uploads what is sealed, applies rotate.schedule.interval.ms,
  * then lowers each partition's offset to the first offset of its oldest
- * object not yet in the lake. flush is never called by the host (we have
+ * object not yet in the lake (with records a transform routed to another
+ * topic, conservatively: see tp_matches). flush is never called by the host (we have
  * precommit); it answers OK. close discards objects not complete: their
  * records were never committed and come back to the next task.
  *
@@ -413,6 +414,24 @@ static int64_t tp_first_pending(const s3_tp *tp)
     return low;
 }
 
+/* Whether tp's records came from the consumed partition `off`: the same
+ * topic, or (a transform routed the records to another topic, and the host
+ * gives the consumed topic) any topic the host does not name, on the same
+ * partition number. Conservative: it may hold back a commit, never let one
+ * pass an incomplete object. */
+static int tp_matches(const s3_tp *tp, const sluice_offset *off, const sluice_offset *all,
+                      size_t n)
+{
+    if (tp->partition != off->partition)
+        return 0;
+    if (strcmp(tp->topic, off->topic) == 0)
+        return 1;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(tp->topic, all[i].topic) == 0)
+            return 0;
+    return 1;
+}
+
 static int s3_precommit(void *state, sluice_ctx *ctx, sluice_offset *offsets, size_t n)
 {
     s3_task *t = state;
@@ -425,10 +444,13 @@ static int s3_precommit(void *state, sluice_ctx *ctx, sluice_offset *offsets, si
         rc = tp_drain_all(t, ctx);
     /* whatever happened, never let the host commit past an object not in the lake */
     for (size_t i = 0; i < n; i++) {
-        s3_tp *tp = tp_get(t, offsets[i].topic, offsets[i].partition);
-        int64_t low = tp ? tp_first_pending(tp) : -1;
-        if (low >= 0 && low < offsets[i].offset)
-            offsets[i].offset = low;
+        for (s3_tp *tp = t->tps; tp; tp = tp->next) {
+            if (!tp_matches(tp, &offsets[i], offsets, n))
+                continue;
+            int64_t low = tp_first_pending(tp);
+            if (low >= 0 && low < offsets[i].offset)
+                offsets[i].offset = low;
+        }
     }
     return status_of(ctx, rc, t->err);
 }

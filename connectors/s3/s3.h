@@ -111,6 +111,7 @@ int s3_http_mpu_part(s3_http *h, const char *key, const char *upload_id, int par
                      const void *data, size_t len, char **etag, char *err, size_t errlen);
 int s3_http_mpu_complete(s3_http *h, const char *key, const char *upload_id,
                          char *const *etags, int n_parts, char *err, size_t errlen);
+/* Sent once, without retries: used when discarding at close. */
 int s3_http_mpu_abort(s3_http *h, const char *key, const char *upload_id, char *err,
                       size_t errlen);
 

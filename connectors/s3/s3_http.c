@@ -49,6 +49,7 @@ struct s3_http {
     char *host;        /* the Host header value */
     char *prefix;      /* canonical path before the key: "/bucket" or "" */
     unsigned seed;     /* jitter */
+    int once;          /* send once, no retries (aborts at close) */
 };
 
 typedef struct s3_req {
@@ -351,7 +352,8 @@ static void backoff_sleep(s3_http *h, int attempt)
 static int req_do(s3_http *h, const s3_req *rq, s3_resp *resp, char *err, size_t errlen)
 {
     int rc = 1;
-    for (int attempt = 0; attempt <= h->conf->part_retries; attempt++) {
+    int64_t retries = h->once ? 0 : h->conf->part_retries;
+    for (int attempt = 0; attempt <= retries; attempt++) {
         if (attempt > 0)
             backoff_sleep(h, attempt - 1);
         s3_buf_free(&resp->body);
@@ -364,7 +366,7 @@ static int req_do(s3_http *h, const s3_req *rq, s3_resp *resp, char *err, size_t
             return rc;
     }
     size_t off = strlen(err);
-    snprintf(err + off, errlen - off, " (after %lld attempts)", (long long)h->conf->part_retries + 1);
+    snprintf(err + off, errlen - off, " (after %lld attempts)", (long long)retries + 1);
     return 1;
 }
 
@@ -488,7 +490,9 @@ int s3_http_mpu_abort(s3_http *h, const char *key, const char *upload_id, char *
     }
     s3_req rq = {"DELETE", key, q, NULL, 0};
     s3_resp resp = {0};
+    h->once = 1; /* best effort: a close must not wait out retries */
     int rc = req_do(h, &rq, &resp, err, errlen);
+    h->once = 0;
     s3_buf_free(&resp.body);
     free(eid);
     free(q);

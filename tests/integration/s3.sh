@@ -9,7 +9,8 @@
 #  0. datagen sources fill topics first (bounded: max.records), then the
 #     worker is stopped cleanly, so the topics hold each seq exactly once
 #     and the sink pipelines below read a fixed input.
-#  1. avro+deflate by flush.size; JSON lines with a wall-clock tail
+#  1. avro+deflate by flush.size; a schema change starts a new object;
+#     JSON lines with a wall-clock tail
 #     (rotate.schedule.interval.ms); field partitioner (op=c|u|d) skipping
 #     tombstones; time-based partitioner with rotation on record time; a
 #     file:// lake (atomic rename, no temporary file left).
@@ -38,13 +39,15 @@ PLUGIN_ARGS=()
 # ---- servers ----------------------------------------------------------------
 S3_PORT="$(free_port)"
 S3URL="http://127.0.0.1:$S3_PORT"
-start_s3rver()
+start_s3rver() # PORT DIR [s3rver options]
 {
-    mkdir -p "$2"
-    "$S3RVER" -d "$2" -a 127.0.0.1 -p "$1" --silent >>"$T/s3rver.log" 2>&1 &
+    local port="$1" dir="$2"
+    shift 2
+    mkdir -p "$dir"
+    "$S3RVER" -d "$dir" -a 127.0.0.1 -p "$port" --silent "$@" >>"$T/s3rver.log" 2>&1 &
     track_pid $!
     S3RVER_PID=$!
-    wait_for 20 port_open "$1" || fail "s3rver did not listen on $1"
+    wait_for 20 port_open "$port" || fail "s3rver did not listen on $port"
 }
 s3() { aws --endpoint-url "$S3URL" "$@"; }
 start_s3rver "$S3_PORT" "$T/s3"
@@ -133,10 +136,25 @@ cat >"$P/genbig.json" <<JSON
  "source": {"connector.class": "datagen", "topic": "big", "max.records": $N_BIG, "batch.size": 1000,
             "schema.fields": "id:long$BIGCOLS"}}
 JSON
+cat >"$P/evolve1.json" <<JSON
+{"name": "evolve1",
+ "source": {"connector.class": "datagen", "topic": "evolve", "max.records": 3000,
+            "schema.fields": "id:long,name:string"}}
+JSON
 start_worker
-wait_for 90 has_log 'max.records .* reached' 3 || fail "datagen did not finish within 90 s"
+wait_for 90 has_log 'max.records .* reached' 4 || fail "datagen did not finish within 90 s"
 stop_worker
-pass "datagen: topics rows ($N_ROWS), mixed ($N_MIXED, with tombstones), big ($N_BIG rows of ~1 KiB)"
+# the second schema of topic evolve: a column more, after the first 3000
+cat >"$P/evolve2.json" <<JSON
+{"name": "evolve2",
+ "source": {"connector.class": "datagen", "topic": "evolve", "max.records": 3000,
+            "schema.fields": "id:long,name:string,score:double"}}
+JSON
+n0=$(logcount 'max.records .* reached')
+start_worker
+wait_for 60 has_log 'evolve2.source/0\] max.records .* reached' || fail "datagen evolve2 did not finish"
+stop_worker
+pass "datagen: topics rows ($N_ROWS), mixed ($N_MIXED, with tombstones), big ($N_BIG rows of ~1 KiB), evolve (3000 + 3000 with a new column)"
 
 # ---- 1. formats, rotation, partitioners, file:// -------------------------------
 sink() # NAME TOPIC EXTRA-JSON: a sink-only pipeline into the bucket
@@ -159,6 +177,7 @@ sink timed rows ', "partitioner.class": "time-based", "flush.size": 100000,
                    "partition.duration.ms": 3600000, "timestamp.extractor": "RecordField",
                    "timestamp.field": "id", "rotate.interval.ms": 4000,
                    "rotate.schedule.interval.ms": 5000'
+sink evolve evolve ', "flush.size": 100000, "rotate.schedule.interval.ms": 3000'
 cat >"$P/file.json" <<JSON
 {"name": "file",
  "sinks": {"lake": {"connector.class": "s3", "topics": "rows", "s3.bucket.name": "local",
@@ -169,6 +188,7 @@ wait_for 60 has_log '\[avro.s3/0\] object .* complete' 30 || fail "avro: 30 obje
 wait_for 60 has_records json.s3 "$N_ROWS" || fail "json: not every record in complete objects within 60 s"
 wait_for 30 has_records field.s3 "$N_MIXED" || fail "field: not every record in complete objects"
 wait_for 30 has_records timed.s3 "$N_ROWS" || fail "timed: not every record in complete objects"
+wait_for 30 has_records evolve.s3 6000 || fail "evolve: not every record in complete objects"
 wait_for 30 has_log '\[file.lake/0\] object .* complete' 6 || fail "file: 6 objects not complete"
 
 mapfile -t files < <(fetch avro)
@@ -211,6 +231,16 @@ done
 exactly_once timed "$N_ROWS" "${files[@]}"
 pass "time-based partitioner (RecordField id as ms): year=1970/month=01/day=01/hour=00/, rotate.interval.ms cuts ${#files[@]} objects each < 4000 ms, exactly once"
 
+mapfile -t files < <(fetch evolve)
+node "$DECODE" --meta "${files[@]}" >"$T/meta.txt" || fail "evolve: objects do not decode"
+[ -f "$T/dl/evolve/evolve/partition=0/evolve+0+0000003000.avro" ] ||
+    { cat "$T/meta.txt" >&2; fail "evolve: no object starts at offset 3000, where the schema changed"; }
+awk '{split($1, a, "+"); off = a[3] + 0; ok = (off < 3000) ? ($5 == "id,name") : ($5 == "id,name,score")
+      if (!ok) {print "evolve: " $0 > "/dev/stderr"; bad = 1}} END {exit bad}' "$T/meta.txt" ||
+    fail "evolve: an object mixes schemas or holds the wrong one"
+[ "$(awk '{s += $3} END {print s}' "$T/meta.txt")" = 6000 ] || fail "evolve: not 6000 records"
+pass "schema change at offset 3000: a new object evolve+0+0000003000.avro with the new schema (${#files[@]} objects, 6000 records)"
+
 mapfile -t files < <(find "$T/lake" -type f | sort)
 [ "${#files[@]}" = 6 ] || fail "file: ${#files[@]} files in the lake, expected 6: ${files[*]}"
 [ -f "$T/lake/topics/rows/partition=0/rows+0+0000025000.avro" ] || fail "file: rows+0+0000025000.avro missing"
@@ -218,7 +248,7 @@ ls -a "$T/lake/topics/rows/partition=0/" | grep -q '\.tmp$' && fail "file: a tem
 exactly_once file "$N_ROWS" "${files[@]}"
 pass "file:// lake: 6 Avro files under topics/rows/partition=0/, no temporary file, exactly once"
 stop_worker
-rm -f "$P"/{avro,json,field,timed,file}.json
+rm -f "$P"/{avro,json,field,timed,evolve,file}.json
 
 # ---- 2. kill -9 during a multipart upload, and between upload and commit --------
 sink big big ', "flush.size": 8000, "s3.part.size": 5242880'
@@ -289,8 +319,7 @@ wait_for 30 has_log '\[dead.s3\] task 0: .*Couldn.t connect.*retrying in' ||
 awk '$2 == "rows" && $4 ~ /^[0-9]+$/ && $4 > 0 {bad = 1} END {exit !bad}' "$T/dgroup.txt" &&
     { cat "$T/dgroup.txt" >&2; fail "unreachable endpoint: offsets were committed"; }
 pass "unreachable endpoint: the task retries ($(logcount 'dead.s3.*retrying in') times so far), nothing committed"
-start_s3rver "$DEAD_PORT" "$T/s3dead"
-aws --endpoint-url "http://127.0.0.1:$DEAD_PORT" s3 mb s3://lake >/dev/null || fail "mb on the late server"
+start_s3rver "$DEAD_PORT" "$T/s3dead" --configure-bucket lake # the bucket exists when it listens
 wait_for 90 has_log '\[dead.s3/0\] object .*+0000020000.avro complete' || fail "unreachable endpoint: no delivery once the server is up"
 S3URL="http://127.0.0.1:$DEAD_PORT"
 mapfile -t files < <(fetch dead)

@@ -4,7 +4,8 @@
 // and deflate), JSON-lines files are passed through.
 //
 //   node s3_decode.js FILE...            records as JSON, one per line
-//   node s3_decode.js --meta FILE...     per file: "<file> <codec> <records> <schema name>"
+//   node s3_decode.js --meta FILE...     per file: "<file> <codec> <records> <schema name> <row fields>"
+//                                        (row fields: of the envelope's `after` record, comma-separated)
 //
 // Exits 1 naming the file when one is not a valid object.
 'use strict';
@@ -15,6 +16,15 @@ const avro = require(path.join(__dirname, '../../node_modules/avsc'));
 const args = process.argv.slice(2);
 const meta = args[0] === '--meta';
 const files = meta ? args.slice(1) : args;
+
+// The field names of a Debezium envelope's `after` row ("-" otherwise).
+function rowFields(type) {
+    const after = type.getFields && type.getFields().find((f) => f.getName() === 'after');
+    if (!after) return '-';
+    const t = after.getType();
+    const rec = (t.getTypes ? t.getTypes() : [t]).find((b) => b.getFields);
+    return rec ? rec.getFields().map((f) => f.getName()).join(',') : '-';
+}
 
 function decodeAvro(file) {
     return new Promise((resolve, reject) => {
@@ -39,7 +49,7 @@ function decodeAvro(file) {
         }
         const { header, records } = await decodeAvro(file);
         if (meta) {
-            console.log(`${file} ${header.codec} ${records.length} ${header.type.name || header.type.typeName}`);
+            console.log(`${file} ${header.codec} ${records.length} ${header.type.name || header.type.typeName} ${rowFields(header.type)}`);
         } else {
             for (const r of records)
                 console.log(JSON.stringify(r, (k, v) => (typeof v === 'bigint' ? Number(v) : v)));

@@ -181,9 +181,9 @@ static void check_schema_parses(avro_schema_t s)
     }
 }
 
-#define ROW_C "{\"id\":1,\"name\":\"ann\",\"price\":9.5,\"qty\":2,\"active\":true}"
+#define ROW_C   "{\"id\":1,\"name\":\"ann\",\"price\":9.5,\"qty\":2,\"active\":true}"
 #define ROW_OLD "{\"id\":1,\"name\":\"old\",\"price\":1.5,\"qty\":null,\"active\":true}"
-#define UNWRAP "\"transforms.u.type\":\"io.debezium.transforms.ExtractNewRecordState\""
+#define UNWRAP  "\"transforms.u.type\":\"io.debezium.transforms.ExtractNewRecordState\""
 
 /* ======================================================================== */
 /* Configuration                                                             */
@@ -212,8 +212,8 @@ static void test_config_errors(void)
     config_fails("{\"transforms\":\"a\"}", "transforms.a.type", "missing");
     config_fails("{\"transforms\":\"a\",\"transforms.a.type\":\"com.example.Nope\"}",
                  "transforms.a.type", "com.example.Nope");
-    config_fails("{\"transforms\":\"a\",\"transforms.a.type\":\"ReplaceField\"}", "transforms.a.type",
-                 "ReplaceField$Key or ReplaceField$Value");
+    config_fails("{\"transforms\":\"a\",\"transforms.a.type\":\"ReplaceField\"}",
+                 "transforms.a.type", "ReplaceField$Key or ReplaceField$Value");
     config_fails("{\"transforms\":\"a\",\"transforms.a.type\":\"RegexRouter$Value\","
                  "\"transforms.a.regex\":\"x\",\"transforms.a.replacement\":\"y\"}",
                  "transforms.a.type", "use RegexRouter");
@@ -361,9 +361,9 @@ static void test_unwrap_rewrite(void)
 
 static void test_unwrap_delete_none_and_tombstones(void)
 {
-    sl_transforms *t = chain_of("{\"transforms\":\"u\"," UNWRAP
-                                ",\"transforms.u.delete.handling.mode\":\"none\","
-                                "\"transforms.u.drop.tombstones\":false}");
+    sl_transforms *t =
+        chain_of("{\"transforms\":\"u\"," UNWRAP ",\"transforms.u.delete.handling.mode\":\"none\","
+                 "\"transforms.u.drop.tombstones\":false}");
     sl_xrec r;
     rec_make(&r, 'd', 7, NULL);
     CU_ASSERT(apply(t, &r) == 1);
@@ -384,9 +384,9 @@ static void test_unwrap_delete_none_and_tombstones(void)
 
 static void test_unwrap_tombstone_handling_mode(void)
 {
-    sl_transforms *t = chain_of("{\"transforms\":\"u\"," UNWRAP
-                                ",\"transforms.u.delete.tombstone.handling.mode\":"
-                                "\"rewrite-with-tombstone\"}");
+    sl_transforms *t =
+        chain_of("{\"transforms\":\"u\"," UNWRAP ",\"transforms.u.delete.tombstone.handling.mode\":"
+                 "\"rewrite-with-tombstone\"}");
     sl_xrec r;
     rec_make(&r, 'd', 1, NULL);
     CU_ASSERT(apply(t, &r) == 1);
@@ -410,8 +410,9 @@ static void test_unwrap_tombstone_handling_mode(void)
 
 static void test_unwrap_add_fields(void)
 {
-    sl_transforms *t = chain_of("{\"transforms\":\"u\"," UNWRAP
-                                ",\"transforms.u.add.fields\":\"op,table,lsn,source.ts_ms,ts_ms\"}");
+    sl_transforms *t =
+        chain_of("{\"transforms\":\"u\"," UNWRAP
+                 ",\"transforms.u.add.fields\":\"op,table,lsn,source.ts_ms,ts_ms\"}");
     sl_xrec r;
     rec_make(&r, 'c', 1, "ann");
     CU_ASSERT(apply(t, &r) == 1);
@@ -425,10 +426,10 @@ static void test_unwrap_add_fields(void)
 
 static void test_unwrap_add_fields_prefix_and_rewrite(void)
 {
-    sl_transforms *t = chain_of("{\"transforms\":\"u\"," UNWRAP
-                                ",\"transforms.u.add.fields\":\"op,source.db\","
-                                "\"transforms.u.add.fields.prefix\":\"cdc_\","
-                                "\"transforms.u.delete.handling.mode\":\"rewrite\"}");
+    sl_transforms *t =
+        chain_of("{\"transforms\":\"u\"," UNWRAP ",\"transforms.u.add.fields\":\"op,source.db\","
+                 "\"transforms.u.add.fields.prefix\":\"cdc_\","
+                 "\"transforms.u.delete.handling.mode\":\"rewrite\"}");
     sl_xrec r;
     rec_make(&r, 'd', 1, NULL);
     CU_ASSERT(apply(t, &r) == 1);
@@ -463,8 +464,8 @@ static void test_unwrap_add_headers(void)
 
 static void test_unwrap_route_by_field(void)
 {
-    sl_transforms *t = chain_of("{\"transforms\":\"u\"," UNWRAP
-                                ",\"transforms.u.route.by.field\":\"name\"}");
+    sl_transforms *t =
+        chain_of("{\"transforms\":\"u\"," UNWRAP ",\"transforms.u.route.by.field\":\"name\"}");
     sl_xrec r;
     rec_make(&r, 'c', 1, "eu_orders");
     CU_ASSERT(apply(t, &r) == 1);
@@ -555,9 +556,10 @@ static void test_replace_include_and_renames(void)
 
 static void test_replace_old_names(void)
 {
-    sl_transforms *t = chain_of("{\"transforms\":\"u,rf\"," UNWRAP ",\"transforms.rf.type\":"
-                                "\"ReplaceField$Value\",\"transforms.rf.whitelist\":\"id,name,qty\","
-                                "\"transforms.rf.blacklist\":\"name\"}");
+    sl_transforms *t =
+        chain_of("{\"transforms\":\"u,rf\"," UNWRAP ",\"transforms.rf.type\":"
+                 "\"ReplaceField$Value\",\"transforms.rf.whitelist\":\"id,name,qty\","
+                 "\"transforms.rf.blacklist\":\"name\"}");
     sl_xrec r;
     rec_make(&r, 'c', 1, "ann");
     CU_ASSERT(apply(t, &r) == 1);
@@ -586,8 +588,9 @@ static void test_replace_key(void)
  * Value record defined in "before": the new schema must define it itself. */
 static void test_replace_envelope_schema_self_contained(void)
 {
-    sl_transforms *t = chain_of("{\"transforms\":\"rf\",\"transforms.rf.type\":"
-                                "\"ReplaceField$Value\",\"transforms.rf.exclude\":\"before,source\"}");
+    sl_transforms *t =
+        chain_of("{\"transforms\":\"rf\",\"transforms.rf.type\":"
+                 "\"ReplaceField$Value\",\"transforms.rf.exclude\":\"before,source\"}");
     sl_xrec r;
     rec_make(&r, 'c', 1, "ann");
     CU_ASSERT(apply(t, &r) == 1);
@@ -847,16 +850,14 @@ static const char *route(const char *config_json, const char *topic, int64_t ts)
 }
 
 #define REGEX(re, repl)                                                                            \
-    "{\"transforms\":\"r\",\"transforms.r.type\":\"org.apache.kafka.connect.transforms."          \
+    "{\"transforms\":\"r\",\"transforms.r.type\":\"org.apache.kafka.connect.transforms."           \
     "RegexRouter\",\"transforms.r.regex\":\"" re "\",\"transforms.r.replacement\":\"" repl "\"}"
 
 static void test_regex_router(void)
 {
-    CU_ASSERT_STRING_EQUAL(route(REGEX("db\\\\.public\\\\.(.*)", "$1_v2"), TOPIC, TS),
-                           "orders_v2");
-    CU_ASSERT_STRING_EQUAL(
-        route(REGEX("([^.]+)\\\\.([^.]+)\\\\.([^.]+)", "$3.$2.$1"), TOPIC, TS),
-        "orders.public.db");
+    CU_ASSERT_STRING_EQUAL(route(REGEX("db\\\\.public\\\\.(.*)", "$1_v2"), TOPIC, TS), "orders_v2");
+    CU_ASSERT_STRING_EQUAL(route(REGEX("([^.]+)\\\\.([^.]+)\\\\.([^.]+)", "$3.$2.$1"), TOPIC, TS),
+                           "orders.public.db");
     /* the whole topic must match (Matcher.matches): a partial match routes nothing */
     CU_ASSERT_STRING_EQUAL(route(REGEX("public", "x"), TOPIC, TS), TOPIC);
     /* \\$ is a literal dollar, $0 the whole match */
@@ -914,7 +915,7 @@ static void test_filter_all(void)
 }
 
 #define FILTER_TOPIC(negate)                                                                       \
-    "{\"transforms\":\"f\",\"transforms.f.type\":\"Filter\",\"transforms.f.predicate\":"          \
+    "{\"transforms\":\"f\",\"transforms.f.type\":\"Filter\",\"transforms.f.predicate\":"           \
     "\"isOrders\"," negate "\"predicates\":\"isOrders\",\"predicates.isOrders.type\":"             \
     "\"org.apache.kafka.connect.transforms.predicates.TopicNameMatches\","                         \
     "\"predicates.isOrders.pattern\":\".*\\\\.orders\"}"
@@ -944,9 +945,9 @@ static void test_filter_topic_predicate(void)
 
 static void test_filter_tombstones(void)
 {
-    sl_transforms *t =
-        chain_of("{\"transforms\":\"f\",\"transforms.f.type\":\"Filter\",\"transforms.f.predicate\":"
-                 "\"tomb\",\"predicates\":\"tomb\",\"predicates.tomb.type\":\"RecordIsTombstone\"}");
+    sl_transforms *t = chain_of(
+        "{\"transforms\":\"f\",\"transforms.f.type\":\"Filter\",\"transforms.f.predicate\":"
+        "\"tomb\",\"predicates\":\"tomb\",\"predicates.tomb.type\":\"RecordIsTombstone\"}");
     sl_xrec r;
     rec_tombstone(&r, 1);
     CU_ASSERT(apply(t, &r) == 0);
@@ -958,10 +959,10 @@ static void test_filter_tombstones(void)
 
 static void test_has_header_key(void)
 {
-    sl_transforms *t =
-        chain_of("{\"transforms\":\"f\",\"transforms.f.type\":\"Filter\",\"transforms.f.predicate\":"
-                 "\"h\",\"transforms.f.negate\":true,\"predicates\":\"h\",\"predicates.h.type\":"
-                 "\"HasHeaderKey\",\"predicates.h.name\":\"keep\"}");
+    sl_transforms *t = chain_of(
+        "{\"transforms\":\"f\",\"transforms.f.type\":\"Filter\",\"transforms.f.predicate\":"
+        "\"h\",\"transforms.f.negate\":true,\"predicates\":\"h\",\"predicates.h.type\":"
+        "\"HasHeaderKey\",\"predicates.h.name\":\"keep\"}");
     sluice_header hs[2] = {{"a", "1", 1}, {"keep", NULL, 0}};
     sl_xrec r;
     rec_make(&r, 'c', 1, "ann");
@@ -988,6 +989,12 @@ static void test_predicate_on_router(void)
     r.topic = "other";
     CU_ASSERT(apply(t, &r) == 1);
     CU_ASSERT_STRING_EQUAL(r.topic, "other");
+    /* answers are remembered per topic: the same ones come back */
+    for (int i = 0; i < 3; i++) {
+        r.topic = i % 2 ? "other" : TOPIC;
+        CU_ASSERT(apply(t, &r) == 1);
+        CU_ASSERT_STRING_EQUAL(r.topic, i % 2 ? "other" : TOPIC "-audit");
+    }
     rec_free(&r);
     sl_transforms_destroy(t);
 }
@@ -1022,13 +1029,53 @@ static void test_full_chain(void)
     sl_transforms_destroy(t);
 }
 
+/* Many tables through one chain: each schema gets its own cached plan. */
+static void test_many_schemas(void)
+{
+    enum { N = 40 };
+    sluice_envelope *envs[N];
+    avro_schema_t seen[N];
+    sluice_column cols[] = {{"id", SLUICE_COL_LONG, 0, 1}, {"v", SLUICE_COL_STRING, 1, 0}};
+    sl_transforms *t =
+        chain_of("{\"transforms\":\"u\"," UNWRAP ",\"transforms.u.add.fields\":\"op\"}");
+    for (int i = 0; i < N; i++) {
+        char topic[64];
+        snprintf(topic, sizeof(topic), "db.public.t%d", i);
+        CU_ASSERT_FATAL(sluice_envelope_create(topic, cols, 2, &envs[i], err, sizeof(err)) == 0);
+    }
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < N; i++) {
+            sl_xrec r = {.topic = sluice_envelope_topic(envs[i]), .partition = -1, .offset = -1};
+            avro_value_t row;
+            CU_ASSERT_FATAL(sluice_envelope_new_value(envs[i], &r.value) == 0);
+            sluice_envelope_after(&r.value, &row);
+            sluice_field_set_long(&row, "id", i);
+            sluice_field_set_string(&row, "v", r.topic);
+            sluice_envelope_set_op(&r.value, 'r');
+            CU_ASSERT(apply(t, &r) == 1);
+            char want[128];
+            snprintf(want, sizeof(want), "{\"id\":%d,\"v\":\"%s\",\"__op\":\"r\"}", i, r.topic);
+            check_json(&r.value, want);
+            CU_ASSERT_STRING_EQUAL(avro_schema_namespace(r.value_schema), r.topic);
+            if (round == 0)
+                seen[i] = r.value_schema;
+            else
+                CU_ASSERT(r.value_schema == seen[i]);
+            rec_free(&r);
+        }
+    }
+    for (int i = 0; i < N; i++)
+        sluice_envelope_destroy(envs[i]);
+    sl_transforms_destroy(t);
+}
+
 /* Rough throughput of a typical chain (printed, for the record). */
 static void test_throughput(void)
 {
-    sl_transforms *t = chain_of(
-        "{\"transforms\":\"u,route\"," UNWRAP ",\"transforms.u.add.fields\":\"op,lsn\","
-        "\"transforms.route.type\":\"RegexRouter\",\"transforms.route.regex\":"
-        "\"[^.]+\\\\.[^.]+\\\\.(.+)\",\"transforms.route.replacement\":\"$1\"}");
+    sl_transforms *t =
+        chain_of("{\"transforms\":\"u,route\"," UNWRAP ",\"transforms.u.add.fields\":\"op,lsn\","
+                 "\"transforms.route.type\":\"RegexRouter\",\"transforms.route.regex\":"
+                 "\"[^.]+\\\\.[^.]+\\\\.(.+)\",\"transforms.route.replacement\":\"$1\"}");
     const int n = 100000;
     sl_xrec r;
     struct timespec a, b;
@@ -1112,9 +1159,8 @@ static void test_pipeline_predicates_and_append(void)
         "[{\"name\":\"drop\",\"type\":\"Filter\",\"predicate\":{\"type\":\"TopicNameMatches\","
         "\"pattern\":\"tmp\\\\..*\",\"negate\":true}},"
         "{\"name\":\"f2\",\"type\":\"Filter\",\"predicate\":\"existing\"}]",
-        json_pack("{s:s, s:s, s:s, s:s}", "transforms", "first", "transforms.first.type",
-                  "Filter", "predicates", "existing", "predicates.existing.type",
-                  "RecordIsTombstone"));
+        json_pack("{s:s, s:s, s:s, s:s}", "transforms", "first", "transforms.first.type", "Filter",
+                  "predicates", "existing", "predicates.existing.type", "RecordIsTombstone"));
     check_config(c, "{\"transforms\":\"first,drop,f2\",\"transforms.first.type\":\"Filter\","
                     "\"predicates\":\"existing,drop\",\"predicates.existing.type\":"
                     "\"RecordIsTombstone\",\"transforms.drop.type\":\"Filter\","
@@ -1216,6 +1262,7 @@ int main(void)
         T(test_has_header_key),
         T(test_predicate_on_router),
         T(test_full_chain),
+        T(test_many_schemas),
         T(test_throughput),
         T(test_pipeline_basic),
         T(test_pipeline_predicates_and_append),

@@ -1,0 +1,343 @@
+#!/usr/bin/env bash
+# postgres.sh - the postgres source as a user runs it: a real PostgreSQL 15
+# (wal_level=logical), a sluice broker, `sluice worker` with a pipeline
+# postgres -> broker -> file sink (Debezium JSON lines), checked field by
+# field.
+#
+#  1. snapshot: every supported type (pg_schema.sql), NULLs, excluded
+#     column, source.snapshot true/last, op 'r';
+#  2. streaming: insert (every type again), update, delete + tombstone,
+#     REPLICA IDENTITY FULL (full before) vs DEFAULT (keys only), an
+#     unchanged TOASTed column (placeholder), a table without primary key
+#     (null key, no tombstone), a column added and one dropped mid-stream,
+#     truncate (op 't');
+#  3. a large transaction streamed in progress (logical_decoding_work_mem
+#     64kB, protocol 2) with a rolled-back savepoint, and an aborted one:
+#     only committed rows appear;
+#  4. an idle database with heartbeats: confirmed_flush_lsn advances;
+#  5. bad input - wrong password, missing database, no REPLICATION
+#     attribute, wal_level=replica - each FAILED with the reason while the
+#     worker and the good pipeline keep running;
+#  6. kill -9 of the worker during a pgbench write load, restart: the table
+#     rebuilt from its topic equals the database.
+#
+# Environment: SLUICE (required), PLUGIN_PATH (optional plugin.path).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/pg_lib.sh"
+test_init postgres
+pg_trap
+HERE="$(cd "$(dirname "$0")" && pwd)"
+
+start_pg main "wal_level = logical" "logical_decoding_work_mem = 64kB"
+start_pg replica "wal_level = replica"
+PORT=$(pg_port main)
+pg_sql main postgres "CREATE ROLE sluice LOGIN REPLICATION PASSWORD 'secret'"
+pg_sql main postgres "CREATE ROLE norepl LOGIN PASSWORD 'secret'"
+pg_sql main postgres "CREATE DATABASE shop OWNER sluice"
+pg_sql_file main shop "$HERE/pg_schema.sql" >/dev/null || fail "loading pg_schema.sql"
+pg_sql replica postgres "CREATE ROLE sluice LOGIN REPLICATION PASSWORD 'secret'"
+
+start_broker "$T/b" --set group.initial.rebalance.delay.ms=0
+P="$T/pipelines"
+mkdir -p "$P"
+OUT="$T/out.jsonl"
+TOPICS=""
+for tb in alltypes ri_full ri_default toasty nopk big acct; do
+    TOPICS="$TOPICS${TOPICS:+,}shop.public.$tb"
+done
+TOPICS="$TOPICS,__debezium-heartbeat.shop"
+for t in ${TOPICS//,/ }; do
+    "$SLUICE" topics create -b "$BOOTSTRAP" -t "$t" --partitions 1 --if-not-exists >/dev/null 2>&1
+done
+
+# source config shared by the good and the bad pipelines: pg_source PORT USER PASSWORD DB SLOT
+pg_source()
+{
+    cat <<JSON
+{"connector.class": "postgres", "database.hostname": "127.0.0.1", "database.port": $1,
+ "database.user": "$2", "database.password": "$3", "database.dbname": "$4",
+ "topic.prefix": "shop", "slot.name": "$5", "heartbeat.interval.ms": 1000,
+ "table.exclude.list": "public\\\\.ignored", "column.exclude.list": "public\\\\.alltypes\\\\.secret"}
+JSON
+}
+cat >"$P/shop.json" <<JSON
+{"name": "shop", "source": $(pg_source "$PORT" sluice secret shop debezium),
+ "sinks": {"out": {"connector.class": "file", "topics": "$TOPICS", "file": "$OUT"}}}
+JSON
+cat >"$P/badpass.json" <<JSON
+{"name": "badpass", "source": $(pg_source "$PORT" sluice wrong shop s1)}
+JSON
+cat >"$P/nodb.json" <<JSON
+{"name": "nodb", "source": $(pg_source "$PORT" sluice secret nosuchdb s2)}
+JSON
+cat >"$P/norepl.json" <<JSON
+{"name": "norepl", "source": $(pg_source "$PORT" norepl secret shop s3)}
+JSON
+cat >"$P/walreplica.json" <<JSON
+{"name": "walreplica", "source": $(pg_source "$(pg_port replica)" sluice secret postgres s4)}
+JSON
+
+worker_pid=""
+start_worker()
+{
+    local pp=()
+    [ -n "${PLUGIN_PATH:-}" ] && pp=(--set "plugin.path=$PLUGIN_PATH")
+    "$SLUICE" worker --set "bootstrap.servers=$BOOTSTRAP" --set "pipelines.dir=$P" \
+        --set "listeners=http://127.0.0.1:$(free_port)" --set offset.flush.interval.ms=500 \
+        "${pp[@]}" 2>>"$T/worker.log" &
+    worker_pid=$!
+    track_pid "$worker_pid"
+}
+lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
+have_lines() { [ "$(lines "$1")" -ge "$2" ]; }
+# count_ops TOPIC OP: records of TOPIC with value.op == OP in the output
+count_ops() { jq -c "select(.topic == \"$1\" and .value != null and .value.op == \"$2\")" "$OUT" 2>/dev/null | wc -l; }
+has_ops() { [ "$(count_ops "$1" "$2")" -ge "$3" ]; }
+
+# check_py "what" <<'PY' ... PY: python3 asserts over the records; `recs`
+# holds the output's lines (dicts), `expect(cond, msg)` records a failure.
+check_py()
+{
+    local what="$1" out
+    out=$(python3 - "$OUT" "$@" <<PYEOF
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+fails = []
+def expect(cond, msg):
+    if not cond:
+        fails.append(msg)
+def of(topic, op=None):
+    return [r for r in recs if r["topic"] == topic and (op is None or (r["value"] or {}).get("op") == op)]
+$(cat)
+for f in fails:
+    print(f)
+PYEOF
+)
+    if [ -n "$out" ]; then
+        echo "$out" | head -30 >&2
+        fail "$what"
+    fi
+    pass "$what"
+}
+
+start_worker
+all_snapshot() { has_ops shop.public.alltypes r 2 && has_ops shop.public.ri_full r 2 && has_ops shop.public.ri_default r 2; }
+wait_for 60 all_snapshot || { tail -20 "$T/worker.log" >&2; fail "the snapshot did not arrive"; }
+
+# ---- 1. snapshot ------------------------------------------------------------
+ROW1_CHECKS='
+EXP = {"id": 1, "b": True, "i2": -32768, "i8": 9223372036854775807, "f4": 1.5, "f8": -2.25,
+       "n": "ALxhTg==", "nv": {"scale": 14, "value": "AR2552okgw=="}, "m": "AeJA",
+       "t": "héllo", "vc": "varchar", "c": "ab ", "by": "AP8Q",
+       "u": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "j": "{\"a\": 1}", "jb": "{\"b\": [1, 2]}",
+       "x": "<x>1</x>", "d": 19782, "tm": 47655123456, "ttz": "08:00:00.5Z",
+       "ts": 1709212455123456, "tstz": "2024-02-29T11:14:15.5Z",
+       "iv": ((14 * 30.4375 + 3) * 86400 + 4 * 3600 + 5 * 60 + 6.5) * 1000000,
+       "ip": "192.168.0.1/24", "net": "10.0.0.0/8", "mac": "08:00:2b:01:02:03",
+       "bt": "Cg==", "vb": "Bg==", "e": "happy", "ai": [1, 2, None],
+       "at": ["a b", "c\"d", None], "dm": 7}
+def check_row(row, what):
+    expect(row is not None, what + ": no row")
+    if row is None:
+        return
+    expect("secret" not in row, what + ": excluded column secret is present")
+    for k, v in EXP.items():
+        expect(row.get(k) == v, "%s: %s = %r, expected %r" % (what, k, row.get(k), v))
+'
+check_py "snapshot: every type of row 1 field by field, row 2 all NULL, source.snapshot true/last" <<PY
+$ROW1_CHECKS
+snap = of("shop.public.alltypes", "r")
+expect(len(snap) == 2, "alltypes snapshot rows: %d" % len(snap))
+rows = {r["key"]["id"]: r["value"] for r in snap}
+check_row(rows.get(1, {}).get("after"), "snapshot row 1")
+r2 = rows.get(2, {}).get("after") or {}
+expect(all(r2.get(k) is None for k in EXP if k != "id"), "row 2 not all null: %r" % r2)
+allsnap = [r for r in recs if (r["value"] or {}).get("op") == "r"]
+kinds = [r["value"]["source"]["snapshot"] for r in allsnap]
+expect(len(kinds) == 6 and kinds.count("last") == 1, "snapshot flags: %r" % kinds)
+last = [r for r in allsnap if r["value"]["source"]["snapshot"] == "last"]
+expect(last and last[0]["topic"] == "shop.public.ri_full" and last[0]["key"] == {"id": 2},
+       "the last snapshot row is not ri_full id 2 (tables in name order): %r" % last)
+expect(all(r["value"]["before"] is None for r in allsnap), "snapshot rows have a before")
+src = allsnap[0]["value"]["source"]
+expect(src["connector"] == "postgresql" and src["db"] == "shop" and src["schema"] == "public"
+       and src["name"] == "shop" and isinstance(src["lsn"], int), "source block: %r" % src)
+PY
+
+# ---- 2. streaming -------------------------------------------------------------
+pg_sql main shop "INSERT INTO alltypes SELECT 3, b, i2, i8, f4, f8, n, nv, m, t, vc, c, by, u, j, jb, x, d, tm, ttz, ts, tstz, iv, ip, net, mac, bt, vb, e, ai, at, dm, secret FROM alltypes WHERE id = 1"
+pg_sql main shop "UPDATE alltypes SET t = 'changed' WHERE id = 1"
+pg_sql main shop "DELETE FROM alltypes WHERE id = 2"
+pg_sql main shop "UPDATE ri_full SET qty = 11 WHERE id = 1"
+pg_sql main shop "DELETE FROM ri_full WHERE id = 2"
+pg_sql main shop "UPDATE ri_default SET note = 'n1b' WHERE id = 1"
+pg_sql main shop "DELETE FROM ri_default WHERE id = 2"
+pg_sql main shop "INSERT INTO toasty SELECT 1, string_agg(md5(g::text), ''), 1 FROM generate_series(1, 4000) g"
+pg_sql main shop "UPDATE toasty SET small = 2 WHERE id = 1"
+pg_sql main shop "INSERT INTO nopk VALUES (1, 'x'), (2, 'y')"
+pg_sql main shop "UPDATE nopk SET b = 'xx' WHERE a = 1"
+pg_sql main shop "DELETE FROM nopk WHERE a = 2"
+pg_sql main shop "INSERT INTO ignored VALUES (1)"
+pg_sql main shop "ALTER TABLE ri_default ADD COLUMN extra text"
+pg_sql main shop "INSERT INTO ri_default VALUES (3, 'three', 'n3', 'added')"
+pg_sql main shop "ALTER TABLE ri_default DROP COLUMN note"
+pg_sql main shop "INSERT INTO ri_default VALUES (4, 'four', 'after drop')"
+pg_sql main shop "UPDATE ri_default SET id = 10 WHERE id = 1"
+pg_sql main shop "TRUNCATE ri_full"
+streamed_all() { has_ops shop.public.ri_full t 1 && has_ops shop.public.ri_default c 3 && has_ops shop.public.ri_default d 2 && has_ops shop.public.nopk d 1 && has_ops shop.public.toasty u 1; }
+wait_for 60 streamed_all || { tail -20 "$T/worker.log" >&2; fail "streamed changes did not all arrive"; }
+
+check_py "streaming insert of every type, update, delete + tombstone (alltypes)" <<PY
+$ROW1_CHECKS
+c = [r for r in of("shop.public.alltypes", "c")]
+expect(len(c) == 1 and c[0]["key"] == {"id": 3}, "insert of id 3: %r" % c)
+if c:
+    row = dict(c[0]["value"]["after"]); row["id"] = 1
+    check_row(row, "streamed row 3")
+    s = c[0]["value"]["source"]
+    expect(s["snapshot"] == "false" and isinstance(s["txId"], int) and isinstance(s["lsn"], int)
+           and s["ts_ms"] > 0, "streamed source: %r" % s)
+u = of("shop.public.alltypes", "u")
+expect(len(u) == 1 and u[0]["value"]["after"]["t"] == "changed" and u[0]["value"]["before"] is None,
+       "update under REPLICA IDENTITY DEFAULT: %r" % u)
+d = of("shop.public.alltypes", "d")
+expect(len(d) == 1 and d[0]["key"] == {"id": 2} and d[0]["value"]["before"]["id"] == 2,
+       "delete: %r" % d)
+i = recs.index(d[0]) if d else -1
+expect(i >= 0 and i + 1 < len(recs) and recs[i + 1]["value"] is None and recs[i + 1]["key"] == {"id": 2},
+       "the delete is not followed by a tombstone")
+PY
+
+check_py "REPLICA IDENTITY FULL gives the full before; DEFAULT gives keys only" <<PY
+u = of("shop.public.ri_full", "u")
+expect(len(u) == 1 and u[0]["value"]["before"] == {"id": 1, "name": "one", "qty": 10}
+       and u[0]["value"]["after"] == {"id": 1, "name": "one", "qty": 11}, "ri_full update: %r" % u)
+d = of("shop.public.ri_full", "d")
+expect(len(d) == 1 and d[0]["value"]["before"] == {"id": 2, "name": "two", "qty": 20}, "ri_full delete: %r" % d)
+u = of("shop.public.ri_default", "u")
+expect(len(u) == 1 and u[0]["value"]["before"] is None and u[0]["value"]["after"]["note"] == "n1b",
+       "ri_default update: %r" % u)
+d = of("shop.public.ri_default", "d")
+expect(len(d) == 2 and d[0]["value"]["before"] == {"id": 2, "name": None, "note": None},
+       "ri_default delete (key only): %r" % d)
+# a primary-key update: delete of the old key (+ tombstone), create of the new one
+expect(len(d) == 2 and d[1]["key"] == {"id": 1} and d[1]["value"]["before"]["id"] == 1, "key change: %r" % d[1:])
+i = recs.index(d[-1]) if d else -1
+expect(i >= 0 and i + 2 < len(recs) and recs[i + 1]["value"] is None
+       and recs[i + 2]["key"] == {"id": 10} and recs[i + 2]["value"]["op"] == "c"
+       and recs[i + 2]["value"]["after"]["name"] == "one", "key change: no tombstone + create after the delete")
+PY
+
+check_py "unchanged TOAST column gets __debezium_unavailable_value" <<PY
+c = of("shop.public.toasty", "c")
+u = of("shop.public.toasty", "u")
+expect(len(c) == 1 and len(c[0]["value"]["after"]["big"]) == 128000, "toasty insert: %r" % [len(str(x)) for x in c])
+expect(len(u) == 1 and u[0]["value"]["after"]["big"] == "__debezium_unavailable_value"
+       and u[0]["value"]["after"]["small"] == 2, "toasty update: %r" % u)
+PY
+
+check_py "table without primary key: null key, full before, no tombstone" <<PY
+n = of("shop.public.nopk")
+expect([r["value"]["op"] if r["value"] else None for r in n] == ["c", "c", "u", "d"], "nopk ops: %r" % n)
+expect(all(r["key"] is None for r in n), "nopk keys: %r" % [r["key"] for r in n])
+u = [r for r in n if r["value"]["op"] == "u"]
+expect(u and u[0]["value"]["before"] == {"a": 1, "b": "x"} and u[0]["value"]["after"] == {"a": 1, "b": "xx"}, "nopk update: %r" % u)
+expect(not of("shop.public.ignored"), "table.exclude.list: ignored was captured")
+PY
+
+check_py "column added then dropped mid-stream: new schema each time" <<PY
+c = {r["key"]["id"]: r["value"]["after"] for r in of("shop.public.ri_default", "c")}
+expect(c.get(3) == {"id": 3, "name": "three", "note": "n3", "extra": "added"}, "after ADD COLUMN: %r" % c.get(3))
+expect(c.get(4) == {"id": 4, "name": "four", "extra": "after drop"}, "after DROP COLUMN: %r" % c.get(4))
+t = of("shop.public.ri_full", "t")
+expect(len(t) == 1 and t[0]["value"]["before"] is None and t[0]["value"]["after"] is None, "truncate: %r" % t)
+PY
+grep -q 'table public.ri_default changed' "$T/worker.log" || fail "no log of the ri_default schema change"
+
+# ---- 3. large streamed transactions ----------------------------------------------
+pg_sql main shop "BEGIN; INSERT INTO big SELECT g, repeat('x', 100) FROM generate_series(1, 5000) g; SAVEPOINT s; INSERT INTO big SELECT g, 'rolled back' FROM generate_series(90001, 95000) g; ROLLBACK TO SAVEPOINT s; INSERT INTO big SELECT g, repeat('y', 100) FROM generate_series(5001, 10000) g; COMMIT"
+pg_sql main shop "BEGIN; INSERT INTO big SELECT g, 'aborted' FROM generate_series(100001, 110000) g; ROLLBACK"
+pg_sql main shop "INSERT INTO big VALUES (0, 'marker')"
+wait_for 90 has_ops shop.public.big c 10001 || fail "big: $(count_ops shop.public.big c) of 10001 rows"
+check_py "large transaction streamed in progress: committed rows only (10001), none rolled back" <<PY
+ids = sorted(r["key"]["id"] for r in of("shop.public.big", "c"))
+expect(ids == list(range(0, 10001)), "big ids: %d rows, first %r last %r" % (len(ids), ids[:3], ids[-3:]))
+PY
+grep -q 'streamed transaction [0-9]* committed: replaying' "$T/worker.log" ||
+    fail "the large transaction was not streamed in progress (protocol 2)"
+grep -q 'streamed transaction [0-9]* aborted' "$T/worker.log" || fail "no streamed abort logged"
+pass "protocol 2 streaming seen: $(grep -c 'streamed transaction' "$T/worker.log") streamed commit/abort events"
+
+# ---- 4. heartbeats on an idle database -----------------------------------------------
+slot_lsn() { pg_sql main shop "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'debezium'"; }
+pg_sql main postgres "CREATE TABLE elsewhere AS SELECT g FROM generate_series(1, 10000) g"
+target=$(pg_sql main postgres "SELECT pg_current_wal_lsn()")
+flushed_past() { [ "$(pg_sql main shop "SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = 'debezium'")" = t ]; }
+wait_for 30 flushed_past || fail "confirmed_flush_lsn $(slot_lsn) did not reach $target on an idle database"
+hb=$(kcat -C -b "$BOOTSTRAP" -t __debezium-heartbeat.shop -e -q 2>/dev/null | wc -l)
+[ "$hb" -gt 0 ] || fail "no heartbeat records"
+pass "idle database: confirmed_flush_lsn advanced to $(slot_lsn) (>= $target), $hb heartbeat records"
+
+# ---- 5. bad input ----------------------------------------------------------------------
+for want in "badpass.source.*password authentication failed" \
+    "nodb.source.*database \"nosuchdb\" does not exist" \
+    "norepl.source.*lacks the REPLICATION attribute" \
+    "walreplica.source.*wal_level is 'replica'"; do
+    grep -q "status-task-${want}" "$T/worker.log" || { grep FAILED "$T/worker.log" >&2; fail "no FAILED status matching: $want"; }
+done
+kill -0 "$worker_pid" || fail "the worker died"
+pass "bad input: wrong password, missing database, no REPLICATION, wal_level=replica: FAILED with the reason, worker alive"
+
+# ---- 6. kill -9 during a write load ----------------------------------------------------
+cat >"$T/load.sql" <<'SQL'
+\set id random(1, 500)
+INSERT INTO acct VALUES (:id, 1) ON CONFLICT (id) DO UPDATE SET balance = acct.balance + 1;
+\set d random(1, 500)
+DELETE FROM acct WHERE id = :d AND :d % 7 = 0;
+SQL
+pgbench -h 127.0.0.1 -p "$PORT" -U postgres -n -c 2 -T 8 -f "$T/load.sql" shop >"$T/pgbench.log" 2>&1 &
+load_pid=$!
+track_pid "$load_pid"
+sleep 3
+kill -9 "$worker_pid"
+wait "$worker_pid" 2>/dev/null
+log "kill -9 of the worker under load ($(count_ops shop.public.acct c) acct inserts so far)"
+sleep 1
+start_worker
+wait "$load_pid" || { cat "$T/pgbench.log" >&2; fail "pgbench failed"; }
+tx=$(grep -o 'number of transactions actually processed: [0-9]*' "$T/pgbench.log" | grep -o '[0-9]*$')
+pg_sql main shop "SELECT id, balance FROM acct ORDER BY id" >"$T/acct.db"
+rebuild()
+{
+    python3 - "$OUT" >"$T/acct.topic" <<'PY'
+import json, sys
+rows = {}
+for l in open(sys.argv[1]):
+    try:
+        r = json.loads(l)
+    except ValueError:  # torn by the kill -9 and continued by the next record, or being written
+        try:
+            r = json.loads(l[l.rindex('{"topic":'):])
+        except ValueError:
+            continue
+    if r["topic"] != "shop.public.acct":
+        continue
+    v = r["value"]
+    if v is None or v["op"] == "d":
+        rows.pop(r["key"]["id"], None)
+    elif v["op"] in ("c", "u", "r"):
+        rows[r["key"]["id"]] = v["after"]["balance"]
+for k in sorted(rows):
+    print("%d|%d" % (k, rows[k]))
+PY
+    cmp -s "$T/acct.db" "$T/acct.topic"
+}
+wait_for 60 rebuild || { diff "$T/acct.db" "$T/acct.topic" | head >&2; fail "acct rebuilt from its topic differs from the database"; }
+pass "kill -9 under load ($tx pgbench transactions): acct rebuilt from its topic equals the database ($(wc -l <"$T/acct.db") rows)"
+
+kill -TERM "$worker_pid"
+wait "$worker_pid"
+rc=$?
+[ "$rc" = 0 ] || fail "worker exited with $rc after SIGTERM"
+pass "worker stopped cleanly"
+finish
