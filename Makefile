@@ -1,7 +1,8 @@
 # Makefile - a thin layer over CMake, as neovim's is: every target below is
 # one or two CMake/CTest commands, so CMakeLists.txt stays the one build.
 #
-#   make run      install deps (root, Debian 12), build, run the embedded default
+#   make run      install deps (root, Debian 12), build, run the demo: PostgreSQL ->
+#                 sluice run (broker, registry, worker) -> a file:// lake (scripts/demo.sh)
 #   make test     install deps, build, run every test (unit + integration)
 #   make unit     unit tests only           make asan    unit tests under ASan/UBSan
 #   make bench    benchmarks                make format  clang-format every .c/.h
@@ -31,7 +32,7 @@ build: configure
 	cmake --build build -j$(JOBS)
 
 run: build
-	./build/sluice run
+	scripts/demo.sh
 
 test: build
 	cd build && ctest --output-on-failure --timeout 900 -j1

@@ -56,7 +56,8 @@ typedef struct pg_conf {
     const char *topic_prefix, *slot, *publication, *autocreate;
     const char *snapshot_mode_s, *decimal_mode_s, *time_mode_s;
     int64_t heartbeat_ms, fetch_size, status_interval_ms;
-    const char *heartbeat_query, *placeholder;
+    const char *heartbeat_query, *placeholder, *signal_table;
+    int64_t chunk_size;
     int tx_metadata, tombstones, streaming;
     /* derived */
     pg_snapshot_mode snapshot_mode;
@@ -72,6 +73,8 @@ pg_conf *pg_conf_create(sluice_ctx *ctx);
 void pg_conf_destroy(pg_conf *conf);
 /* "schema.table" passes table.include.list / table.exclude.list. */
 int pg_conf_table_included(const pg_conf *conf, const char *schema, const char *table);
+/* "schema.table" is the signal table (signal.data.collection). */
+int pg_conf_is_signal(const pg_conf *conf, const char *schema, const char *table);
 /* "schema.table.column" is named by column.exclude.list. */
 int pg_conf_column_excluded(const pg_conf *conf, const char *schema, const char *table,
                             const char *column);
@@ -303,6 +306,8 @@ typedef enum pg_phase { PG_PHASE_SNAPSHOT, PG_PHASE_STREAM, PG_PHASE_DONE } pg_p
 
 typedef struct pg_snap pg_snap;
 typedef struct pg_spool pg_spool;
+typedef struct pg_txmeta pg_txmeta;
+typedef struct pg_incr pg_incr;
 
 typedef struct pg_task {
     pg_conf *conf;
@@ -322,6 +327,9 @@ typedef struct pg_task {
     int in_tx, in_stream, replaying;
     uint32_t xid;
     uint32_t stream_xid; /* the transaction of the current Stream Start block */
+    uint64_t tx_lsn;     /* the current transaction's commit LSN (from Begin) */
+    pg_txmeta *txmeta;   /* provide.transaction.metadata, or NULL */
+    pg_incr *incr;       /* incremental snapshots requested, or NULL */
     int64_t commit_ts_ms;
     uint64_t change_lsn; /* dataStart of the current XLogData */
     int64_t tx_n;        /* records of the current transaction so far */
@@ -334,7 +342,7 @@ typedef struct pg_task {
     char last_pos[192];  /* position of the last record emitted */
     int all_acked;       /* commit(last_pos) came: nothing in flight */
     int64_t last_hb_ms;
-    int64_t changes, last_report_ms;
+    int64_t changes, last_report_ms, reported_lag;
 } pg_task;
 
 /* The envelope of a change: where it came from. */
@@ -358,8 +366,35 @@ pg_out *pg_queue_last(pg_task *t);
 int pg_task_on_message(pg_task *t, const uint8_t *data, size_t len, uint64_t lsn, char *err,
                        size_t errlen);
 /* Ends the current transaction at end_lsn (its last record gets the final
- * position). */
-void pg_task_commit_tx(pg_task *t, uint64_t end_lsn);
+ * position). Returns 0 or -1 with err. */
+int pg_task_commit_tx(pg_task *t, uint64_t end_lsn, char *err, size_t errlen);
+/* Raw queue access for records that are not table changes (transaction
+ * metadata): push an empty slot, drop the newest, or give the newest its
+ * position (dropping it when a resumed task already stored it). */
+pg_out *pg_task_queue_push(pg_task *t);
+void pg_task_queue_pop_last(pg_task *t);
+int pg_task_queue_position(pg_task *t, pg_out *o);
+
+/* ---- pg_incr.c: incremental snapshots (signal table, watermarks) --------- */
+
+/* A row inserted into the signal table (execute-snapshot, watermarks). */
+int pg_incr_signal(pg_task *t, const pg_rel *rel, const pg_datum *d, int nd, char *err,
+                   size_t errlen);
+/* A streamed change of rel with key datums d: drops the key from an open
+ * chunk window. */
+void pg_incr_streamed(pg_task *t, const pg_rel *rel, const pg_datum *d, int nd);
+/* Between transactions: reads the next chunk when one is due. */
+int pg_incr_step(pg_task *t, char *err, size_t errlen);
+void pg_incr_destroy(pg_task *t);
+
+/* ---- pg_txmeta.c: BEGIN / END events -------------------------------------- */
+
+int pg_txmeta_create(pg_task *t, char *err, size_t errlen);
+void pg_txmeta_destroy(pg_task *t);
+/* Before each captured change of the current transaction (queues BEGIN). */
+int pg_txmeta_change(pg_task *t, const pg_rel *rel, char *err, size_t errlen);
+/* At commit (queues END when a BEGIN was queued). */
+int pg_txmeta_end(pg_task *t, char *err, size_t errlen);
 
 /* ---- pg_stream.c: streamed in-progress transactions (protocol 2) ---------- */
 

@@ -85,6 +85,12 @@ const sluice_option pg_options[] = {
      "adaptive: millisecond or microsecond semantic types by the column's precision; "
      "adaptive_time_microseconds: time always MicroTime; connect: Kafka Connect's logical "
      "types (milliseconds)."},
+    {"signal.data.collection", SLUICE_OPT_STRING, NULL, 0, 0, NULL, OFF(signal_table),
+     "schema.table of the signal table (id text, type text, data text), in the publication: "
+     "a row with type 'execute-snapshot' and data {\"data-collections\": [\"s.t\"]} starts an "
+     "incremental snapshot of those tables; the connector writes its watermarks there."},
+    {"incremental.snapshot.chunk.size", SLUICE_OPT_INT, "1024", 0, 0, NULL, OFF(chunk_size),
+     "Rows per chunk of an incremental snapshot."},
     {"status.update.interval.ms", SLUICE_OPT_INT, "10000", 0, 0, NULL, OFF(status_interval_ms),
      "Send a standby status update (flushed LSN) at least this often."},
     {"streaming.in.progress", SLUICE_OPT_BOOL, "true", 0, 0, NULL, OFF(streaming),
@@ -180,8 +186,8 @@ pg_conf *pg_conf_create(sluice_ctx *ctx)
         sluice_error(ctx, 0, "topic.prefix, slot.name and publication.name may not be empty");
         goto fail;
     }
-    if (conf->fetch_size < 1 || conf->heartbeat_ms < 0 || conf->status_interval_ms < 100) {
-        sluice_error(ctx, 0, "snapshot.fetch.size must be >= 1, heartbeat.interval.ms >= 0, "
+    if (conf->chunk_size < 1 || conf->fetch_size < 1 || conf->heartbeat_ms < 0 || conf->status_interval_ms < 100) {
+        sluice_error(ctx, 0, "snapshot.fetch.size and incremental.snapshot.chunk.size must be >= 1, heartbeat.interval.ms >= 0, "
                              "status.update.interval.ms >= 100");
         goto fail;
     }
@@ -212,6 +218,13 @@ int pg_conf_table_included(const pg_conf *conf, const char *schema, const char *
     if (conf->tables_in.n && !filter_match(&conf->tables_in, name))
         return 0;
     return !filter_match(&conf->tables_out, name);
+}
+
+int pg_conf_is_signal(const pg_conf *conf, const char *schema, const char *table)
+{
+    const char *sig = conf->signal_table;
+    size_t n = strlen(schema);
+    return sig && *sig && !strncmp(sig, schema, n) && sig[n] == '.' && !strcmp(sig + n + 1, table);
 }
 
 int pg_conf_column_excluded(const pg_conf *conf, const char *schema, const char *table,

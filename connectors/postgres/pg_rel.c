@@ -47,6 +47,7 @@ static void rel_free(pg_rel *r)
 {
     for (int i = 0; i < r->ncols; i++) {
         free(r->cols[i].name);
+        free(r->cols[i].avro_name);
         pg_type_free(r->cols[i].type);
     }
     free(r->cols);

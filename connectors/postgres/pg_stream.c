@@ -34,7 +34,7 @@ struct pg_spool {
     int64_t messages;
     /* set at Stream Commit */
     int committing;
-    uint64_t end_lsn;
+    uint64_t commit_lsn, end_lsn;
     int64_t ts_us;
     uint8_t *buf;
     size_t bufcap;
@@ -156,6 +156,7 @@ int pg_stream_message(pg_task *t, const pg_msg *m, char *err, size_t errlen)
             return 0;
         }
         s->committing = 1;
+        s->commit_lsn = m->lsn;
         s->end_lsn = m->end_lsn;
         s->ts_us = m->ts_us;
         if (fflush(s->f) != 0 || fseek(s->f, 0, SEEK_SET) != 0) {
@@ -185,6 +186,7 @@ int pg_stream_replay_step(pg_task *t, size_t max_msgs, char *err, size_t errlen)
         t->in_tx = 1;
         t->xid = s->xid;
         t->tx_n = 0;
+        t->tx_lsn = s->commit_lsn;
         t->commit_ts_ms = s->ts_us / 1000 + 946684800000LL;
     }
     t->replaying = 1;
@@ -195,8 +197,7 @@ int pg_stream_replay_step(pg_task *t, size_t max_msgs, char *err, size_t errlen)
             uint64_t end = s->end_lsn;
             spool_free(t, s);
             t->replaying = 0;
-            pg_task_commit_tx(t, end);
-            return 1;
+            return pg_task_commit_tx(t, end, err, errlen) == 0 ? 1 : -1;
         }
         if (fread(&lsn, 8, 1, s->f) != 1 || fread(&len, 4, 1, s->f) != 1)
             goto bad;

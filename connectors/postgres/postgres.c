@@ -80,6 +80,20 @@ static pg_out *queue_push(pg_queue *q)
     return o;
 }
 
+pg_out *pg_task_queue_push(pg_task *t)
+{
+    return queue_push(&t->q);
+}
+
+void pg_task_queue_pop_last(pg_task *t)
+{
+    pg_out *o = pg_queue_last(t);
+    if (o) {
+        out_release(o);
+        t->q.n--;
+    }
+}
+
 pg_out *pg_queue_last(pg_task *t)
 {
     pg_queue *q = &t->q;
@@ -137,6 +151,13 @@ static int task_position(pg_task *t, char *buf, size_t len)
              (unsigned long long)t->safe_lsn, t->xid, (unsigned long long)t->change_lsn,
              (long long)t->tx_n);
     return t->skip_xid && t->xid == t->skip_xid && t->tx_n <= t->skip_n;
+}
+
+int pg_task_queue_position(pg_task *t, pg_out *o)
+{
+    if (task_position(t, o->pos, sizeof(o->pos)) == 1)
+        pg_task_queue_pop_last(t);
+    return 0;
 }
 
 static int fill_envelope(pg_task *t, pg_rel *rel, avro_value_t *v, char op, const pg_datum *before,
@@ -226,6 +247,8 @@ int pg_task_queue_change(pg_task *t, pg_rel *rel, char op, const pg_datum *befor
     int nk = op == 'd' ? nb : na;
     if (op == 't')
         keyd = NULL;
+    if (pg_txmeta_change(t, rel, err, errlen) != 0)
+        return -1;
     if (queue_record(t, rel, op, keyd, nk, before, nb, after, na, src, 0, err, errlen) != 0)
         return -1;
     if (op == 'd' && t->conf->tombstones && rel->key_schema)
@@ -353,11 +376,18 @@ static int on_change(pg_task *t, const pg_msg *m, char *err, size_t errlen)
     pg_rel *rel = change_rel(t, m->relid, err, errlen);
     if (!rel)
         return -1;
+    if (pg_conf_is_signal(t->conf, rel->nspname, rel->relname))
+        return m->type == 'I' ? pg_incr_signal(t, rel, m->newt.cols, m->newt.n, err, errlen) : 0;
     if (!rel->included)
         return 0;
     pg_src src = {t->commit_ts_ms, NULL, t->xid, t->change_lsn};
     const pg_datum *old = m->old_kind ? m->oldt.cols : NULL;
     int nold = m->old_kind ? m->oldt.n : 0;
+    if (t->incr) { /* a streamed change supersedes the chunk's row of that key */
+        pg_incr_streamed(t, rel, old, nold);
+        if (m->type != 'D')
+            pg_incr_streamed(t, rel, m->newt.cols, m->newt.n);
+    }
     t->changes++;
     switch (m->type) {
     case 'I':
@@ -402,8 +432,10 @@ static void on_begin(pg_task *t, uint32_t xid, int64_t ts_us)
 }
 
 /* The transaction's last queued record gets the final position. */
-void pg_task_commit_tx(pg_task *t, uint64_t end_lsn)
+int pg_task_commit_tx(pg_task *t, uint64_t end_lsn, char *err, size_t errlen)
 {
+    if (pg_txmeta_end(t, err, errlen) != 0)
+        return -1;
     pg_out *last = pg_queue_last(t);
     if (last && t->tx_n > 0 && strstr(last->pos, "\"n\":"))
         snprintf(last->pos, sizeof(last->pos), "{\"lsn\":%llu,\"txId\":%u}",
@@ -412,6 +444,7 @@ void pg_task_commit_tx(pg_task *t, uint64_t end_lsn)
     t->in_tx = 0;
     if (t->skip_xid == t->xid)
         t->skip_xid = 0;
+    return 0;
 }
 
 static int spooled_type(char type)
@@ -427,8 +460,8 @@ static int on_message(pg_task *t, const uint8_t *data, size_t len, char *err, si
     if (t->in_stream && !t->replaying && spooled_type(m.type))
         return pg_stream_spool(t, m.xid, data, len, err, errlen);
     switch (m.type) {
-    case 'B': on_begin(t, m.xid, m.ts_us); return 0;
-    case 'C': pg_task_commit_tx(t, m.end_lsn); return 0;
+    case 'B': on_begin(t, m.xid, m.ts_us); t->tx_lsn = m.lsn; return 0;
+    case 'C': return pg_task_commit_tx(t, m.end_lsn, err, errlen);
     case 'R': return on_relation(t, &m, err, errlen);
     case 'I': case 'U': case 'D': return on_change(t, &m, err, errlen);
     case 'T': return on_truncate(t, &m, err, errlen);
@@ -737,6 +770,8 @@ static void pg_close(void *state, sluice_ctx *ctx)
     queue_clear(&t->q);
     pg_snap_free(t);
     pg_stream_free(t);
+    pg_txmeta_destroy(t);
+    pg_incr_destroy(t);
     pg_repl_close(&t->repl);
     pg_relcache_clear(&t->rels);
     if (t->sql)
@@ -772,6 +807,8 @@ static int pg_open(sluice_ctx *ctx, void **state)
         connect_sql(t, err, sizeof(err)) != 0)
         goto fail;
     t->rels.catalog = t->sql;
+    if (t->conf->tx_metadata && pg_txmeta_create(t, err, sizeof(err)) != 0)
+        goto fail;
     if (ensure_publication(t, err, sizeof(err)) != 0 ||
         pg_repl_connect(&t->repl, t->conf, err, sizeof(err)) != 0 ||
         open_start(t, &p, err, sizeof(err)) != 0)
@@ -807,6 +844,8 @@ static int poll_stream(pg_task *t, sluice_batch *batch, char *err, size_t errlen
             return -1;
         if (t->q.n && !t->in_tx)
             continue;
+        if (t->incr && !pg_stream_replay_active(t) && pg_incr_step(t, err, errlen) != 0)
+            return -1;
         if (pg_stream_replay_active(t)) {
             if (pg_stream_replay_step(t, sluice_batch_room(t->ctx, batch), err, errlen) < 0)
                 return -1;
@@ -858,6 +897,9 @@ static int poll_snapshot(pg_task *t, sluice_batch *batch, char *err, size_t errl
     return queue_drain(t, batch, 0), 0;
 }
 
+/* Once a second: changes decoded (a counter) and the slot's lag, the bytes
+ * of WAL between the server's position and what the broker holds (a gauge,
+ * kept by adding the difference to the counter the host exposes). */
 static void report(pg_task *t)
 {
     int64_t now = pg_mono_ms();
@@ -865,6 +907,10 @@ static void report(pg_task *t)
         return;
     sluice_metric_add(t->ctx, "changes", t->changes);
     t->changes = 0;
+    uint64_t flushed = t->repl.flushed;
+    int64_t lag = t->repl.wal_end > flushed ? (int64_t)(t->repl.wal_end - flushed) : 0;
+    sluice_metric_add(t->ctx, "slot.lag.bytes", lag - t->reported_lag);
+    t->reported_lag = lag;
     t->last_report_ms = now;
 }
 

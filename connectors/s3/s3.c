@@ -320,11 +320,11 @@ static int record_put(s3_task *t, sluice_ctx *ctx, const sluice_record *rec)
         return rc ? rc : tp_drain(t, ctx, tp);
     }
     return file_push(t, ctx, f);
-bad_record: {
+bad_record : {
     char why[sizeof(t->err)];
     memcpy(why, t->err, sizeof(why));
-    snprintf(t->err, sizeof(t->err), "%.200s partition %d offset %" PRId64 ": %.1500s",
-             rec->topic, (int)rec->partition, rec->offset, why);
+    snprintf(t->err, sizeof(t->err), "%.200s partition %d offset %" PRId64 ": %.1500s", rec->topic,
+             (int)rec->partition, rec->offset, why);
     return -1;
 }
 }
@@ -419,8 +419,7 @@ static int64_t tp_first_pending(const s3_tp *tp)
  * gives the consumed topic) any topic the host does not name, on the same
  * partition number. Conservative: it may hold back a commit, never let one
  * pass an incomplete object. */
-static int tp_matches(const s3_tp *tp, const sluice_offset *off, const sluice_offset *all,
-                      size_t n)
+static int tp_matches(const s3_tp *tp, const sluice_offset *off, const sluice_offset *all, size_t n)
 {
     if (tp->partition != off->partition)
         return 0;

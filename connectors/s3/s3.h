@@ -69,10 +69,10 @@ typedef struct s3_conf {
     s3_part_kind part_kind;
     s3_ts_kind ts_kind;
     int ignore_nulls;
-    char *file_dir;       /* store.url file://DIR: the lake directory, else NULL */
-    char *endpoint;       /* scheme://host[:port] without a trailing '/' */
+    char *file_dir;        /* store.url file://DIR: the lake directory, else NULL */
+    char *endpoint;        /* scheme://host[:port] without a trailing '/' */
     char *key_id, *secret; /* credentials (options, else AWS_* environment); may be NULL */
-    char *session_token;  /* AWS_SESSION_TOKEN, or NULL */
+    char *session_token;   /* AWS_SESSION_TOKEN, or NULL */
 } s3_conf;
 
 extern const sluice_option s3_options[];
@@ -109,11 +109,10 @@ int s3_http_mpu_create(s3_http *h, const char *key, char **upload_id, char *err,
 /* *etag: a new string the caller frees. */
 int s3_http_mpu_part(s3_http *h, const char *key, const char *upload_id, int part_no,
                      const void *data, size_t len, char **etag, char *err, size_t errlen);
-int s3_http_mpu_complete(s3_http *h, const char *key, const char *upload_id,
-                         char *const *etags, int n_parts, char *err, size_t errlen);
+int s3_http_mpu_complete(s3_http *h, const char *key, const char *upload_id, char *const *etags,
+                         int n_parts, char *err, size_t errlen);
 /* Sent once, without retries: used when discarding at close. */
-int s3_http_mpu_abort(s3_http *h, const char *key, const char *upload_id, char *err,
-                      size_t errlen);
+int s3_http_mpu_abort(s3_http *h, const char *key, const char *upload_id, char *err, size_t errlen);
 
 /* ---- the lake (s3_store.c) ---------------------------------------------- */
 

@@ -24,9 +24,9 @@
 
 #define MIB (1024 * 1024)
 
-static const char *const format_valid[] = {
-    "avro", "json", "io.confluent.connect.s3.format.avro.AvroFormat",
-    "io.confluent.connect.s3.format.json.JsonFormat", NULL};
+static const char *const format_valid[] = {"avro", "json",
+                                           "io.confluent.connect.s3.format.avro.AvroFormat",
+                                           "io.confluent.connect.s3.format.json.JsonFormat", NULL};
 static const char *const codec_valid[] = {"null", "deflate", NULL};
 static const char *const partitioner_valid[] = {
     "default",
@@ -82,7 +82,8 @@ const sluice_option s3_options[] = {
      "Field partitioner: the value fields (looked up at the top level, then in a Debezium "
      "envelope's after)."},
     {"path.format", SLUICE_OPT_STRING, NULL, 0, 0, NULL, OFF(path_format),
-     "Time-based partitioner: a Joda-style pattern, e.g. 'year'=YYYY/'month'=MM/'day'=dd/'hour'=HH."},
+     "Time-based partitioner: a Joda-style pattern, e.g. "
+     "'year'=YYYY/'month'=MM/'day'=dd/'hour'=HH."},
     {"partition.duration.ms", SLUICE_OPT_INT, "-1", 0, 0, NULL, OFF(partition_duration_ms),
      "Time-based partitioner: the time bucket of one encoded partition."},
     {"locale", SLUICE_OPT_STRING, "en", 0, 0, NULL, OFF(locale),
@@ -144,8 +145,9 @@ static int conf_store(sluice_ctx *ctx, s3_conf *c)
     c->secret = c->secret_key ? strdup(c->secret_key) : env_dup("AWS_SECRET_ACCESS_KEY");
     c->session_token = env_dup("AWS_SESSION_TOKEN");
     if (!c->key_id != !c->secret)
-        return sluice_error(ctx, 0, "aws.access.key.id and aws.secret.access.key: give both or "
-                                    "neither (also through AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)");
+        return sluice_error(ctx, 0,
+                            "aws.access.key.id and aws.secret.access.key: give both or "
+                            "neither (also through AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)");
     return 0;
 }
 
@@ -180,7 +182,7 @@ static int conf_derive(sluice_ctx *ctx, s3_conf *c)
     c->codec = strcmp(c->avro_codec, "deflate") == 0 ? S3_CODEC_DEFLATE : S3_CODEC_NULL;
     c->ts_kind = strcmp(c->ts_extractor, "RecordField") == 0 ? S3_TS_FIELD
                  : strcmp(c->ts_extractor, "Wallclock") == 0 ? S3_TS_WALLCLOCK
-                                                              : S3_TS_RECORD;
+                                                             : S3_TS_RECORD;
     c->ignore_nulls = strcmp(c->null_behavior, "ignore") == 0;
     c->connect_timeout_ms = 5000;
     c->request_timeout_ms = 120000;

@@ -115,10 +115,16 @@ static void xml_text(const s3_buf *xml, const char *tag, char *out, size_t outle
 
 static int is_throttling(const char *code)
 {
-    static const char *const codes[] = {"SlowDown", "Throttling", "ThrottlingException",
-                                        "RequestTimeout", "RequestLimitExceeded",
-                                        "TooManyRequests", "RequestThrottled", "InternalError",
-                                        "ServiceUnavailable", NULL};
+    static const char *const codes[] = {"SlowDown",
+                                        "Throttling",
+                                        "ThrottlingException",
+                                        "RequestTimeout",
+                                        "RequestLimitExceeded",
+                                        "TooManyRequests",
+                                        "RequestThrottled",
+                                        "InternalError",
+                                        "ServiceUnavailable",
+                                        NULL};
     for (const char *const *c = codes; *c; c++)
         if (strcmp(code, *c) == 0)
             return 1;
@@ -232,8 +238,17 @@ static struct curl_slist *req_headers(s3_http *h, const s3_req *rq, const char *
     }
     if (h->conf->key_id && h->conf->secret) {
         const char *hp[4] = {hv[0], hv[1], hv[2], hv[3]};
-        s3_sigv4_in in = {rq->method, canon_uri, rq->query ? rq->query : "", hp, nh, hash, date,
-                          h->conf->region, "s3", h->conf->key_id, h->conf->secret};
+        s3_sigv4_in in = {rq->method,
+                          canon_uri,
+                          rq->query ? rq->query : "",
+                          hp,
+                          nh,
+                          hash,
+                          date,
+                          h->conf->region,
+                          "s3",
+                          h->conf->key_id,
+                          h->conf->secret};
         s3_sigv4_out out;
         if (s3_sigv4_sign(&in, &out) == 0) {
             snprintf(line, sizeof(line), "Authorization: %s", out.authorization);
@@ -323,12 +338,13 @@ static int resp_classify(s3_http *h, const s3_req *rq, const s3_resp *resp, char
     if (resp->status >= 200 && resp->status < 300 && !body_error)
         return 0;
     if (!code[0]) /* HEAD has no body */
-        snprintf(code, sizeof(code), "%s", resp->status == 404   ? "NoSuchBucket"
-                                           : resp->status == 403 ? "AccessDenied"
-                                                                 : "HTTP error");
+        snprintf(code, sizeof(code), "%s",
+                 resp->status == 404   ? "NoSuchBucket"
+                 : resp->status == 403 ? "AccessDenied"
+                                       : "HTTP error");
     snprintf(err, errlen, "S3 %s s3://%s/%s%s%s: HTTP %ld %s: %s", rq->method, h->conf->bucket,
-             rq->key ? rq->key : "", rq->query ? "?" : "", rq->query ? rq->query : "",
-             resp->status, code, msg[0] ? msg : "(no message)");
+             rq->key ? rq->key : "", rq->query ? "?" : "", rq->query ? rq->query : "", resp->status,
+             code, msg[0] ? msg : "(no message)");
     if (resp->status >= 500 || resp->status == 429 || is_throttling(code) ||
         (resp->status >= 200 && resp->status < 300))
         return 1;
@@ -353,6 +369,7 @@ static int req_do(s3_http *h, const s3_req *rq, s3_resp *resp, char *err, size_t
 {
     int rc = 1;
     int64_t retries = h->once ? 0 : h->conf->part_retries;
+    err[0] = '\0';
     for (int attempt = 0; attempt <= retries; attempt++) {
         if (attempt > 0)
             backoff_sleep(h, attempt - 1);
@@ -449,8 +466,8 @@ int s3_http_mpu_part(s3_http *h, const char *key, const char *upload_id, int par
     return rc;
 }
 
-int s3_http_mpu_complete(s3_http *h, const char *key, const char *upload_id,
-                         char *const *etags, int n_parts, char *err, size_t errlen)
+int s3_http_mpu_complete(s3_http *h, const char *key, const char *upload_id, char *const *etags,
+                         int n_parts, char *err, size_t errlen)
 {
     char *eid = uri_encode(upload_id, 0), *q = NULL, *xml = NULL;
     size_t xlen = 0;
@@ -479,8 +496,7 @@ out:
     return rc;
 }
 
-int s3_http_mpu_abort(s3_http *h, const char *key, const char *upload_id, char *err,
-                      size_t errlen)
+int s3_http_mpu_abort(s3_http *h, const char *key, const char *upload_id, char *err, size_t errlen)
 {
     char *eid = uri_encode(upload_id, 0), *q = NULL;
     if (!eid || asprintf(&q, "uploadId=%s", eid) < 0) {

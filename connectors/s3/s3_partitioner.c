@@ -54,7 +54,8 @@ static int field_find(avro_value_t *value, const char *name, avro_value_t *out)
     if (avro_value_get_by_name(&v, name, out, NULL) == 0)
         return resolve(out, out);
     if (avro_value_get_by_name(&v, "after", &after, NULL) == 0 && resolve(&after, &row) == 0 &&
-        avro_value_get_type(&row) == AVRO_RECORD && avro_value_get_by_name(&row, name, out, NULL) == 0)
+        avro_value_get_type(&row) == AVRO_RECORD &&
+        avro_value_get_by_name(&row, name, out, NULL) == 0)
         return resolve(out, out);
     return -1;
 }
@@ -182,12 +183,24 @@ static void emit_field(char *out, size_t outlen, size_t *off, char letter, size_
         else
             snprintf(v, sizeof(v), "%0*d", (int)run, tm->tm_year + 1900);
         break;
-    case 'M': snprintf(v, sizeof(v), "%0*d", (int)run, tm->tm_mon + 1); break;
-    case 'd': snprintf(v, sizeof(v), "%0*d", (int)run, tm->tm_mday); break;
-    case 'H': snprintf(v, sizeof(v), "%0*d", (int)run, tm->tm_hour); break;
-    case 'm': snprintf(v, sizeof(v), "%0*d", (int)run, tm->tm_min); break;
-    case 's': snprintf(v, sizeof(v), "%0*d", (int)run, tm->tm_sec); break;
-    case 'S': snprintf(v, sizeof(v), "%03d", ms); break;
+    case 'M':
+        snprintf(v, sizeof(v), "%0*d", (int)run, tm->tm_mon + 1);
+        break;
+    case 'd':
+        snprintf(v, sizeof(v), "%0*d", (int)run, tm->tm_mday);
+        break;
+    case 'H':
+        snprintf(v, sizeof(v), "%0*d", (int)run, tm->tm_hour);
+        break;
+    case 'm':
+        snprintf(v, sizeof(v), "%0*d", (int)run, tm->tm_min);
+        break;
+    case 's':
+        snprintf(v, sizeof(v), "%0*d", (int)run, tm->tm_sec);
+        break;
+    case 'S':
+        snprintf(v, sizeof(v), "%03d", ms);
+        break;
     default: /* not a field we know: copied */
         for (size_t i = 0; i < run && i < sizeof(v) - 1; i++)
             v[i] = letter;

@@ -69,16 +69,14 @@ static int canonical_headers(const char *const *sorted, size_t n, char *buf, siz
     buf[0] = names[0] = '\0';
     for (size_t i = 0; i < n; i++) {
         size_t nlen = strcspn(sorted[i], ":");
-        if (PUTS(sorted[i]) || PUTS("\n") ||
-            (i && put(names, names_cap, &noff, ";", 1)) ||
+        if (PUTS(sorted[i]) || PUTS("\n") || (i && put(names, names_cap, &noff, ";", 1)) ||
             put(names, names_cap, &noff, sorted[i], nlen))
             return -1;
     }
     return 0;
 }
 
-int s3_sigv4_sign(const s3_sigv4_in *in, s3_sigv4_out *out)
-    __attribute__((visibility("default")));
+int s3_sigv4_sign(const s3_sigv4_in *in, s3_sigv4_out *out) __attribute__((visibility("default")));
 int s3_sigv4_sign(const s3_sigv4_in *in, s3_sigv4_out *out)
 {
     const char *sorted[S3_SIGV4_MAX_HEADERS];

@@ -172,7 +172,8 @@ static int file_write(s3_upload *up, const void *data, size_t len, char *err, si
 {
     size_t done = 0;
     while (done < len) {
-        ssize_t w = pwrite(up->fd, (const char *)data + done, len - done, up->written + (off_t)done);
+        ssize_t w =
+            pwrite(up->fd, (const char *)data + done, len - done, up->written + (off_t)done);
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0) {
@@ -241,8 +242,8 @@ static int s3_part(s3_upload *up, const void *data, size_t len, char *err, size_
         up->cap = cap;
     }
     char *etag = NULL;
-    int rc = s3_http_mpu_part(h, up->key, up->upload_id, up->n_parts + 1, data, len, &etag, err,
-                              errlen);
+    int rc =
+        s3_http_mpu_part(h, up->key, up->upload_id, up->n_parts + 1, data, len, &etag, err, errlen);
     if (rc == 0)
         up->etags[up->n_parts++] = etag;
     return rc;

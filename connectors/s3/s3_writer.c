@@ -32,6 +32,7 @@
  *
  * Runs on: the task's thread.
  */
+#include <errno.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,7 @@ struct s3_writer {
     s3_buf block; /* Avro: serialised records of the open block */
     s3_buf zbuf;  /* deflate output */
     int64_t block_count;
+    size_t last_size; /* the previous record's bytes: room to reserve */
     avro_writer_t aw;
 };
 
@@ -95,7 +97,7 @@ void s3_buf_free(s3_buf *b)
 
 static int put_long(s3_buf *b, int64_t v)
 {
-    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    uint64_t u = (uint64_t)v, z = (u << 1) ^ (0 - (u >> 63)); /* zig-zag */
     uint8_t tmp[10];
     size_t n = 0;
     do {
@@ -195,22 +197,31 @@ static int block_close(s3_writer *w, char *err, size_t errlen)
     return 0;
 }
 
+/* Serialises into the free room of the block buffer in one pass; when the
+ * record does not fit (the memory writer says ENOSPC), grows the buffer and
+ * writes again. */
 static int avro_append(s3_writer *w, avro_value_t *value, char *err, size_t errlen)
 {
-    size_t size = 0;
-    if (avro_value_sizeof(value, &size) != 0) {
-        snprintf(err, errlen, "Avro size of a record: %s", avro_strerror());
-        return -1;
+    size_t room = w->last_size * 2 > 4096 ? w->last_size * 2 : 4096;
+    for (;;) {
+        if (s3_buf_reserve(&w->block, room) != 0) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        size_t free_bytes = w->block.cap - w->block.len;
+        avro_writer_memory_set_dest(w->aw, (const char *)w->block.p + w->block.len,
+                                    (int64_t)free_bytes);
+        int rc = avro_value_write(w->aw, value);
+        if (rc == 0)
+            break;
+        if (rc != ENOSPC || free_bytes >= ((size_t)1 << 31)) {
+            snprintf(err, errlen, "Avro encoding of a record: %s", avro_strerror());
+            return -1;
+        }
+        room = free_bytes * 2;
     }
-    if (s3_buf_reserve(&w->block, size) != 0) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    avro_writer_memory_set_dest(w->aw, (const char *)w->block.p + w->block.len, (int64_t)size);
-    if (avro_value_write(w->aw, value) != 0) {
-        snprintf(err, errlen, "Avro encoding of a record: %s", avro_strerror());
-        return -1;
-    }
+    size_t size = (size_t)avro_writer_tell(w->aw);
+    w->last_size = size;
     w->block.len += size;
     w->block_count++;
     return w->block.len >= BLOCK_BYTES ? block_close(w, err, errlen) : 0;

@@ -11,6 +11,8 @@
 #  snapshot: a table of BENCH_PG_ROWS rows; `COPY t TO STDOUT` through psql
 #    to /dev/null against sluice's snapshot (snapshot.mode=initial_only)
 #    into the broker (target: >= 0.5x COPY).
+#  ceiling: datagen -> broker through the same worker, converter and acks:
+#    what the worker and broker allow any source.
 #
 # Converter: the worker's default (json) unless BENCH_PG_CONVERTER=avro
 # (then a `sluice registry` is started and value.converter=avro used).
@@ -111,6 +113,22 @@ kill -TERM "$WORKER"
 wait "$WORKER"
 rm -f "$P/stream.json"
 
+# ---- the worker's own ceiling: datagen -> broker, same converter and acks -------------
+"$SLUICE" topics create -b "$BOOTSTRAP" -t bench.public.gen --partitions 1 >/dev/null 2>&1
+cat >"$P/gen.json" <<JSON
+{"name": "gen", "source": {"connector.class": "datagen", "topic": "bench.public.gen",
+ "schema.fields": "id:int,v:int,pad:string", "max.records": $ROWS, "batch.size": 1000}}
+JSON
+t0=$(now)
+run_worker
+wait_for 600 all_in bench.public.gen "$ROWS" || fail "datagen: $(hw bench.public.gen) of $ROWS records"
+t1=$(now)
+gen_rate=$(rate "$ROWS" "$t0" "$t1")
+log "datagen -> broker (the worker's ceiling): $ROWS records in $(echo "$t1 - $t0" | bc) s = $gen_rate rows/s"
+kill -TERM "$WORKER"
+wait "$WORKER"
+rm -f "$P/gen.json"
+
 # ---- snapshot -----------------------------------------------------------------------
 t0=$(now)
 psql -h 127.0.0.1 -p "$PORT" -U postgres -d bench -XAtq -c "COPY snap TO STDOUT" >/dev/null
@@ -130,4 +148,6 @@ printf 'streaming: sluice %s rows/s, pg_recvlogical %s rows/s, ratio %.2f (targe
     "$sluice_rate" "$recv_rate" "$(echo "$sluice_rate / $recv_rate" | bc -l)"
 printf 'snapshot:  sluice %s rows/s, COPY %s rows/s, ratio %.2f (target >= 0.5)\n' \
     "$snap_rate" "$copy_rate" "$(echo "$snap_rate / $copy_rate" | bc -l)"
+printf 'ceiling:   datagen -> broker %s rows/s in the same worker (sluice streaming = %.2f of it)\n' \
+    "$gen_rate" "$(echo "$sluice_rate / $gen_rate" | bc -l)"
 printf 'converter: %s\n' "$CONVERTER"

@@ -15,7 +15,10 @@
 #
 # Environment: SLUICE (default build/sluice), BENCH_S3_N (100000 records),
 # BENCH_S3_FLUSH (flush.size, default 20000: ~22 MB objects), BENCH_S3_FORMAT
-# (avro), SLUICE_PLUGIN_PATH (default: the worker's, beside the binary).
+# (avro), BENCH_S3_CONVERTER (avro: Confluent wire format through a `sluice
+# registry` started here; json: the JSON converter with schemas, whose
+# parsing dominates the sink's time), SLUICE_PLUGIN_PATH (default: the
+# worker's, beside the binary).
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 SLUICE="${SLUICE:-$ROOT/build/sluice}"
 . "$ROOT/tests/integration/lib.sh"
@@ -23,6 +26,7 @@ test_init bench_s3
 N="${BENCH_S3_N:-100000}"
 FLUSH="${BENCH_S3_FLUSH:-20000}"
 FORMAT="${BENCH_S3_FORMAT:-avro}"
+CONV="${BENCH_S3_CONVERTER:-avro}"
 S3RVER="$ROOT/node_modules/.bin/s3rver"
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true
@@ -36,13 +40,24 @@ S3URL="http://127.0.0.1:$S3_PORT"
 track_pid $!
 wait_for 20 port_open "$S3_PORT" || fail "s3rver did not start"
 start_broker "$T/b" --set group.initial.rebalance.delay.ms=0
+REG_ARGS=()
+if [ "$CONV" = avro ]; then
+    REG_PORT=$(free_port)
+    REGISTRY="http://127.0.0.1:$REG_PORT"
+    "$SLUICE" registry --set "listeners=$REGISTRY" --set "kafkastore.bootstrap.servers=$BOOTSTRAP" \
+        2>"$T/registry.log" &
+    track_pid $!
+    wait_for 30 port_open "$REG_PORT" || fail "registry did not start"
+    REG_ARGS=(--set "schema.registry.url=$REGISTRY")
+fi
+CONVS="\"key.converter\": \"$CONV\", \"value.converter\": \"$CONV\""
 P="$T/p"
 mkdir -p "$P"
 worker_pid=""
 start_worker()
 {
     "$SLUICE" worker --set "bootstrap.servers=$BOOTSTRAP" --set "pipelines.dir=$P" \
-        "${PLUGIN_ARGS[@]}" 2>>"$T/worker.log" &
+        "${PLUGIN_ARGS[@]}" "${REG_ARGS[@]}" 2>>"$T/worker.log" &
     worker_pid=$!
     track_pid "$worker_pid"
 }
@@ -52,6 +67,10 @@ records_done() # CONNECTOR: records in its completed objects
     grep "\[$1/0\] object .* complete: " "$T/worker.log" | grep -o 'complete: [0-9]*' |
         awk '{s += $2} END {print s + 0}'
 }
+# only whole objects complete (no wall-clock rotation here): N is rounded
+# down to a multiple of flush.size
+N=$((N - N % FLUSH))
+[ "$N" -gt 0 ] || fail "BENCH_S3_N must be >= BENCH_S3_FLUSH"
 all_done() { [ "$(records_done "$1")" -ge "$N" ]; }
 
 # ---- the input: N rows of ~1 KiB ------------------------------------------------
@@ -61,7 +80,7 @@ for i in 0 1 2 3 4 5 6 7 8 9; do COLS="$COLS,s${i}_$x80:string"; done
 cat >"$P/gen.json" <<JSON
 {"name": "gen",
  "source": {"connector.class": "datagen", "topic": "rows", "max.records": $N, "batch.size": 2000,
-            "schema.fields": "$COLS"}}
+            "schema.fields": "$COLS", $CONVS}}
 JSON
 start_worker
 wait_for 600 grep -q 'max.records .* reached' "$T/worker.log" || fail "datagen did not finish"
@@ -75,7 +94,7 @@ one_run() # NAME STORE-URL
 {"name": "$1",
  "sinks": {"s3": {"connector.class": "s3", "topics": "rows", "s3.bucket.name": "bench",
                   "store.url": "$2", "format.class": "$FORMAT", "flush.size": $FLUSH,
-                  "topics.dir": "$1"}}}
+                  "topics.dir": "$1", $CONVS}}}
 JSON
     local t0 t1
     t0=$(now)
@@ -107,7 +126,8 @@ mbs() { echo "scale=1; $1 / $2 / 1000000" | bc -l; }
 rps() { echo "scale=0; $N / $2" | bc -l; }
 S3_MBS=$(mbs "$S3_BYTES" "$S3_SECS")
 CP_MBS=$(mbs "$S3_BYTES" "$CP_SECS")
-printf '\nS3 sink benchmark: %d records of ~1 KiB, %s, flush.size %d\n' "$N" "$FORMAT" "$FLUSH"
+printf '\nS3 sink benchmark: %d records of ~1 KiB, %s objects, flush.size %d, %s converter\n' \
+    "$N" "$FORMAT" "$FLUSH" "$CONV"
 printf '%-34s %10s %10s %10s\n' "path" "seconds" "records/s" "MB/s"
 printf '%-34s %10.2f %10s %10s\n' "topic -> s3 sink -> s3rver" "$S3_SECS" "$(rps "$N" "$S3_SECS")" "$S3_MBS"
 printf '%-34s %10.2f %10s %10s\n' "topic -> s3 sink -> file://" "$FILE_SECS" "$(rps "$N" "$FILE_SECS")" "$(mbs "$FILE_BYTES" "$FILE_SECS")"

@@ -57,7 +57,9 @@ JSON
         2>"$T/$name.log" &
     pid=$!
     track_pid "$pid"
-    wait_for 600 have_lines "$out" "$N" || log "$name: only $(lines "$out") of $N records"
+    alive_or_done() { have_lines "$out" "$N" || ! kill -0 "$pid" 2>/dev/null; }
+    wait_for 600 alive_or_done
+    have_lines "$out" "$N" || { log "$name: only $(lines "$out") of $N records"; tail -5 "$T/$name.log" >&2; }
     t1=$(now)
     local hwm
     hwm=$(awk '/^VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$pid/status")

@@ -1,7 +1,7 @@
 -- pg_schema.sql - the database the postgres source's integration test
 -- captures (postgres.sh): one table holding every supported type, tables
 -- for REPLICA IDENTITY FULL vs DEFAULT, TOAST, no primary key, a large
--- streamed transaction and a write load. Run as the superuser in `shop`.
+-- streamed transaction, incremental snapshots and a write load. Run as the superuser in `shop`.
 CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
 CREATE DOMAIN posint AS integer CHECK (VALUE > 0);
 
@@ -40,9 +40,13 @@ ALTER TABLE nopk REPLICA IDENTITY FULL;
 CREATE TABLE big (id int PRIMARY KEY, pad text);
 CREATE TABLE acct (id int PRIMARY KEY, balance int NOT NULL);
 CREATE TABLE ignored (id int PRIMARY KEY);
+CREATE TABLE inc (id int PRIMARY KEY, v int NOT NULL);
+-- the signal table of incremental snapshots (signal.data.collection)
+CREATE TABLE debezium_signal (id text PRIMARY KEY, type text NOT NULL, data text);
 
 INSERT INTO ri_full VALUES (1, 'one', 10), (2, 'two', 20);
 INSERT INTO ri_default VALUES (1, 'one', 'n1'), (2, 'two', 'n2');
 
 CREATE PUBLICATION dbz_publication FOR ALL TABLES;
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO sluice;
+GRANT INSERT ON debezium_signal TO sluice;

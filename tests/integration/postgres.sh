@@ -11,7 +11,10 @@
 #     unchanged TOASTed column (placeholder), a table without primary key
 #     (null key, no tombstone), a column added and one dropped mid-stream,
 #     truncate (op 't');
-#  3. a large transaction streamed in progress (logical_decoding_work_mem
+#  3. an incremental snapshot (signal table) during a write load, its
+#     windows widened to 100 ms (SLUICE_PG_INCR_WINDOW_MS) so writes land in
+#     them: the table rebuilt from the topic equals the database;
+#     a large transaction streamed in progress (logical_decoding_work_mem
 #     64kB, protocol 2) with a rolled-back savepoint, and an aborted one:
 #     only committed rows appear;
 #  4. an idle database with heartbeats: confirmed_flush_lsn advances;
@@ -42,10 +45,10 @@ P="$T/pipelines"
 mkdir -p "$P"
 OUT="$T/out.jsonl"
 TOPICS=""
-for tb in alltypes ri_full ri_default toasty nopk big acct; do
+for tb in alltypes ri_full ri_default toasty nopk big acct inc; do
     TOPICS="$TOPICS${TOPICS:+,}shop.public.$tb"
 done
-TOPICS="$TOPICS,__debezium-heartbeat.shop"
+TOPICS="$TOPICS,__debezium-heartbeat.shop,shop.transaction"
 for t in ${TOPICS//,/ }; do
     "$SLUICE" topics create -b "$BOOTSTRAP" -t "$t" --partitions 1 --if-not-exists >/dev/null 2>&1
 done
@@ -57,6 +60,8 @@ pg_source()
 {"connector.class": "postgres", "database.hostname": "127.0.0.1", "database.port": $1,
  "database.user": "$2", "database.password": "$3", "database.dbname": "$4",
  "topic.prefix": "shop", "slot.name": "$5", "heartbeat.interval.ms": 1000,
+ "provide.transaction.metadata": true, "signal.data.collection": "public.debezium_signal",
+ "incremental.snapshot.chunk.size": 500,
  "table.exclude.list": "public\\\\.ignored", "column.exclude.list": "public\\\\.alltypes\\\\.secret"}
 JSON
 }
@@ -73,6 +78,9 @@ JSON
 cat >"$P/norepl.json" <<JSON
 {"name": "norepl", "source": $(pg_source "$PORT" norepl secret shop s3)}
 JSON
+cat >"$P/nopub.json" <<JSON
+{"name": "nopub", "source": $(pg_source "$PORT" sluice secret shop s5 | sed 's/^ "topic.prefix"/ "publication.name": "nopub", "publication.autocreate.mode": "disabled", "topic.prefix"/')}
+JSON
 cat >"$P/walreplica.json" <<JSON
 {"name": "walreplica", "source": $(pg_source "$(pg_port replica)" sluice secret postgres s4)}
 JSON
@@ -82,6 +90,7 @@ start_worker()
 {
     local pp=()
     [ -n "${PLUGIN_PATH:-}" ] && pp=(--set "plugin.path=$PLUGIN_PATH")
+    SLUICE_PG_INCR_WINDOW_MS=100 \
     "$SLUICE" worker --set "bootstrap.servers=$BOOTSTRAP" --set "pipelines.dir=$P" \
         --set "listeners=http://127.0.0.1:$(free_port)" --set offset.flush.interval.ms=500 \
         "${pp[@]}" 2>>"$T/worker.log" &
@@ -118,6 +127,35 @@ PYEOF
         fail "$what"
     fi
     pass "$what"
+}
+
+# rebuild TABLE COLUMN: the table as its topic's records leave it (last record
+# per key; delete or tombstone removes), "id|COLUMN" lines, compared with
+# $T/TABLE.db. Lines torn by a kill -9 are read from their last record on.
+rebuild()
+{
+    python3 - "$OUT" "shop.public.$1" "$2" >"$T/$1.topic" <<'PY'
+import json, sys
+rows = {}
+for l in open(sys.argv[1]):
+    try:
+        r = json.loads(l)
+    except ValueError:  # torn by the kill -9 and continued by the next record, or being written
+        try:
+            r = json.loads(l[l.rindex('{"topic":'):])
+        except ValueError:
+            continue
+    if r["topic"] != sys.argv[2]:
+        continue
+    v = r["value"]
+    if v is None or v["op"] == "d":
+        rows.pop(r["key"]["id"], None)
+    elif v["op"] in ("c", "u", "r"):
+        rows[r["key"]["id"]] = v["after"][sys.argv[3]]
+for k in sorted(rows):
+    print("%d|%d" % (k, rows[k]))
+PY
+    cmp -s "$T/$1.db" "$T/$1.topic"
 }
 
 start_worker
@@ -203,8 +241,9 @@ expect(len(u) == 1 and u[0]["value"]["after"]["t"] == "changed" and u[0]["value"
 d = of("shop.public.alltypes", "d")
 expect(len(d) == 1 and d[0]["key"] == {"id": 2} and d[0]["value"]["before"]["id"] == 2,
        "delete: %r" % d)
-i = recs.index(d[0]) if d else -1
-expect(i >= 0 and i + 1 < len(recs) and recs[i + 1]["value"] is None and recs[i + 1]["key"] == {"id": 2},
+tr = of("shop.public.alltypes")
+i = tr.index(d[0]) if d else -1
+expect(i >= 0 and i + 1 < len(tr) and tr[i + 1]["value"] is None and tr[i + 1]["key"] == {"id": 2},
        "the delete is not followed by a tombstone")
 PY
 
@@ -222,10 +261,11 @@ expect(len(d) == 2 and d[0]["value"]["before"] == {"id": 2, "name": None, "note"
        "ri_default delete (key only): %r" % d)
 # a primary-key update: delete of the old key (+ tombstone), create of the new one
 expect(len(d) == 2 and d[1]["key"] == {"id": 1} and d[1]["value"]["before"]["id"] == 1, "key change: %r" % d[1:])
-i = recs.index(d[-1]) if d else -1
-expect(i >= 0 and i + 2 < len(recs) and recs[i + 1]["value"] is None
-       and recs[i + 2]["key"] == {"id": 10} and recs[i + 2]["value"]["op"] == "c"
-       and recs[i + 2]["value"]["after"]["name"] == "one", "key change: no tombstone + create after the delete")
+tr = of("shop.public.ri_default")
+i = tr.index(d[-1]) if d else -1
+expect(i >= 0 and i + 2 < len(tr) and tr[i + 1]["value"] is None
+       and tr[i + 2]["key"] == {"id": 10} and tr[i + 2]["value"]["op"] == "c"
+       and tr[i + 2]["value"]["after"]["name"] == "one", "key change: no tombstone + create after the delete")
 PY
 
 check_py "unchanged TOAST column gets __debezium_unavailable_value" <<PY
@@ -243,6 +283,18 @@ expect(all(r["key"] is None for r in n), "nopk keys: %r" % [r["key"] for r in n]
 u = [r for r in n if r["value"]["op"] == "u"]
 expect(u and u[0]["value"]["before"] == {"a": 1, "b": "x"} and u[0]["value"]["after"] == {"a": 1, "b": "xx"}, "nopk update: %r" % u)
 expect(not of("shop.public.ignored"), "table.exclude.list: ignored was captured")
+PY
+
+check_py "transaction metadata: BEGIN and END (event_count, data_collections) around each transaction" <<PY
+tx = [r["value"] for r in of("shop.transaction")]
+xid = [r["value"]["source"]["txId"] for r in of("shop.public.nopk", "c")][0]
+ev = [v for v in tx if v["id"].startswith("%d:" % xid)]
+expect([v["status"] for v in ev] == ["BEGIN", "END"], "events of nopk's insert transaction: %r" % ev)
+if len(ev) == 2:
+    expect(ev[1]["event_count"] == 2 and ev[1]["data_collections"] == [{"data_collection": "public.nopk", "event_count": 2}],
+           "END: %r" % ev[1])
+expect(tx and tx.count(None) == 0 and len([v for v in tx if v["status"] == "BEGIN"]) == len([v for v in tx if v["status"] == "END"]) >= 10,
+       "BEGIN/END unbalanced: %d events" % len(tx))
 PY
 
 check_py "column added then dropped mid-stream: new schema each time" <<PY
@@ -268,6 +320,29 @@ grep -q 'streamed transaction [0-9]* committed: replaying' "$T/worker.log" ||
 grep -q 'streamed transaction [0-9]* aborted' "$T/worker.log" || fail "no streamed abort logged"
 pass "protocol 2 streaming seen: $(grep -c 'streamed transaction' "$T/worker.log") streamed commit/abort events"
 
+# ---- 3b. incremental snapshot under a write load ------------------------------------
+pg_sql main shop "INSERT INTO inc SELECT g, 0 FROM generate_series(1, 3000) g"
+cat >"$T/inc.sql" <<'SQL'
+\set id random(1, 3000)
+UPDATE inc SET v = v + 1 WHERE id = :id;
+DELETE FROM inc WHERE id = :id AND :id % 97 = 0;
+SQL
+pgbench -h 127.0.0.1 -p "$PORT" -U postgres -n -c 1 -T 4 -f "$T/inc.sql" shop >"$T/pgbench-inc.log" 2>&1 &
+inc_load=$!
+track_pid "$inc_load"
+sleep 0.5
+psql "postgresql://sluice:secret@127.0.0.1:$PORT/shop" -XAtq -c "INSERT INTO debezium_signal VALUES ('sig-1', 'execute-snapshot', '{\"data-collections\": [\"public.inc\"]}')" ||
+    fail "inserting the signal"
+inc_done() { grep -q 'incremental snapshot of public.inc done' "$T/worker.log"; }
+wait_for 60 inc_done || { tail -20 "$T/worker.log" >&2; fail "the incremental snapshot of public.inc did not finish"; }
+wait "$inc_load" || { cat "$T/pgbench-inc.log" >&2; fail "pgbench on inc failed"; }
+pg_sql main shop "SELECT id, v FROM inc ORDER BY id" >"$T/inc.db"
+wait_for 60 rebuild inc v || { diff "$T/inc.db" "$T/inc.topic" | head >&2; fail "inc rebuilt from its topic differs from the database"; }
+nr=$(jq -c 'select(.topic == "shop.public.inc" and .value != null and .value.source.snapshot == "incremental")' "$OUT" | wc -l)
+[ "$nr" -gt 0 ] || fail "no incremental snapshot rows"
+grep -q '"topic":"shop.public.debezium_signal"' "$OUT" && fail "signal table rows were emitted"
+pass "incremental snapshot during writes: $nr rows read in chunks of 500, table rebuilt from its topic equals the database ($(wc -l <"$T/inc.db") rows)"
+
 # ---- 4. heartbeats on an idle database -----------------------------------------------
 slot_lsn() { pg_sql main shop "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'debezium'"; }
 pg_sql main postgres "CREATE TABLE elsewhere AS SELECT g FROM generate_series(1, 10000) g"
@@ -282,11 +357,12 @@ pass "idle database: confirmed_flush_lsn advanced to $(slot_lsn) (>= $target), $
 for want in "badpass.source.*password authentication failed" \
     "nodb.source.*database \"nosuchdb\" does not exist" \
     "norepl.source.*lacks the REPLICATION attribute" \
-    "walreplica.source.*wal_level is 'replica'"; do
+    "walreplica.source.*wal_level is 'replica'" \
+    "nopub.source.*publication nopub does not exist"; do
     grep -q "status-task-${want}" "$T/worker.log" || { grep FAILED "$T/worker.log" >&2; fail "no FAILED status matching: $want"; }
 done
 kill -0 "$worker_pid" || fail "the worker died"
-pass "bad input: wrong password, missing database, no REPLICATION, wal_level=replica: FAILED with the reason, worker alive"
+pass "bad input: wrong password, missing database, no REPLICATION, wal_level=replica, missing publication: FAILED with the reason, worker alive"
 
 # ---- 6. kill -9 during a write load ----------------------------------------------------
 cat >"$T/load.sql" <<'SQL'
@@ -307,32 +383,7 @@ start_worker
 wait "$load_pid" || { cat "$T/pgbench.log" >&2; fail "pgbench failed"; }
 tx=$(grep -o 'number of transactions actually processed: [0-9]*' "$T/pgbench.log" | grep -o '[0-9]*$')
 pg_sql main shop "SELECT id, balance FROM acct ORDER BY id" >"$T/acct.db"
-rebuild()
-{
-    python3 - "$OUT" >"$T/acct.topic" <<'PY'
-import json, sys
-rows = {}
-for l in open(sys.argv[1]):
-    try:
-        r = json.loads(l)
-    except ValueError:  # torn by the kill -9 and continued by the next record, or being written
-        try:
-            r = json.loads(l[l.rindex('{"topic":'):])
-        except ValueError:
-            continue
-    if r["topic"] != "shop.public.acct":
-        continue
-    v = r["value"]
-    if v is None or v["op"] == "d":
-        rows.pop(r["key"]["id"], None)
-    elif v["op"] in ("c", "u", "r"):
-        rows[r["key"]["id"]] = v["after"]["balance"]
-for k in sorted(rows):
-    print("%d|%d" % (k, rows[k]))
-PY
-    cmp -s "$T/acct.db" "$T/acct.topic"
-}
-wait_for 60 rebuild || { diff "$T/acct.db" "$T/acct.topic" | head >&2; fail "acct rebuilt from its topic differs from the database"; }
+wait_for 60 rebuild acct balance || { diff "$T/acct.db" "$T/acct.topic" | head >&2; fail "acct rebuilt from its topic differs from the database"; }
 pass "kill -9 under load ($tx pgbench transactions): acct rebuilt from its topic equals the database ($(wc -l <"$T/acct.db") rows)"
 
 kill -TERM "$worker_pid"
@@ -340,4 +391,11 @@ wait "$worker_pid"
 rc=$?
 [ "$rc" = 0 ] || fail "worker exited with $rc after SIGTERM"
 pass "worker stopped cleanly"
+
+# ---- 7. the slot vanished while the worker was down ------------------------------------
+pg_sql main shop "SELECT pg_drop_replication_slot('debezium')" >/dev/null
+start_worker
+slot_missing() { grep -q "status-task-shop.source-0: FAILED.*replication slot debezium is missing" "$T/worker.log"; }
+wait_for 30 slot_missing || fail "a missing slot after restart is not a clear FAILED"
+pass "restart without its slot: $(grep -o 'replication slot debezium is missing[^;]*' "$T/worker.log" | head -1)"
 finish

@@ -13,7 +13,8 @@
 #     JSON lines with a wall-clock tail
 #     (rotate.schedule.interval.ms); field partitioner (op=c|u|d) skipping
 #     tombstones; time-based partitioner with rotation on record time; a
-#     file:// lake (atomic rename, no temporary file left).
+#     file:// lake (atomic rename, no temporary file left); a topic of 3
+#     partitions (default partitioner), HourlyPartitioner on Kafka time.
 #  2. kill -9 of the worker during a multipart upload, and right after an
 #     object completed but before its offsets were committed; after each
 #     restart the bucket holds every record exactly once, and the object
@@ -21,7 +22,8 @@
 #  3. bad input: a missing bucket (NoSuchBucket) and an unknown access key
 #     (InvalidAccessKeyId) fail the task with S3's code; an unreachable
 #     endpoint retries without committing, and delivers once an S3 server
-#     appears there; an unusable file:// directory fails the task.
+#     appears there; an unusable file:// directory fails the task, at open
+#     or at its first object, with nothing committed.
 . "$(dirname "$0")/lib.sh"
 test_init s3
 
@@ -136,13 +138,19 @@ cat >"$P/genbig.json" <<JSON
  "source": {"connector.class": "datagen", "topic": "big", "max.records": $N_BIG, "batch.size": 1000,
             "schema.fields": "id:long$BIGCOLS"}}
 JSON
+"$SLUICE" topics create -b "$BOOTSTRAP" --topic multi --partitions 3 >/dev/null 2>&1 ||
+    fail "sluice topics create multi --partitions 3"
+cat >"$P/genmulti.json" <<JSON
+{"name": "genmulti",
+ "source": {"connector.class": "datagen", "topic": "multi", "max.records": 9000}}
+JSON
 cat >"$P/evolve1.json" <<JSON
 {"name": "evolve1",
  "source": {"connector.class": "datagen", "topic": "evolve", "max.records": 3000,
             "schema.fields": "id:long,name:string"}}
 JSON
 start_worker
-wait_for 90 has_log 'max.records .* reached' 4 || fail "datagen did not finish within 90 s"
+wait_for 90 has_log 'max.records .* reached' 5 || fail "datagen did not finish within 90 s"
 stop_worker
 # the second schema of topic evolve: a column more, after the first 3000
 cat >"$P/evolve2.json" <<JSON
@@ -154,7 +162,7 @@ n0=$(logcount 'max.records .* reached')
 start_worker
 wait_for 60 has_log 'evolve2.source/0\] max.records .* reached' || fail "datagen evolve2 did not finish"
 stop_worker
-pass "datagen: topics rows ($N_ROWS), mixed ($N_MIXED, with tombstones), big ($N_BIG rows of ~1 KiB), evolve (3000 + 3000 with a new column)"
+pass "datagen: topics rows ($N_ROWS), mixed ($N_MIXED, with tombstones), big ($N_BIG rows of ~1 KiB), multi (9000 on 3 partitions), evolve (3000 + 3000 with a new column)"
 
 # ---- 1. formats, rotation, partitioners, file:// -------------------------------
 sink() # NAME TOPIC EXTRA-JSON: a sink-only pipeline into the bucket
@@ -178,6 +186,10 @@ sink timed rows ', "partitioner.class": "time-based", "flush.size": 100000,
                    "timestamp.field": "id", "rotate.interval.ms": 4000,
                    "rotate.schedule.interval.ms": 5000'
 sink evolve evolve ', "flush.size": 100000, "rotate.schedule.interval.ms": 3000'
+sink multi multi ', "flush.size": 1000, "rotate.schedule.interval.ms": 3000'
+sink hourly multi ', "partitioner.class": "io.confluent.connect.storage.partitioner.HourlyPartitioner",
+                    "flush.size": 100000, "rotate.schedule.interval.ms": 3000'
+T_START=$(date -u +%s)
 cat >"$P/file.json" <<JSON
 {"name": "file",
  "sinks": {"lake": {"connector.class": "s3", "topics": "rows", "s3.bucket.name": "local",
@@ -189,6 +201,9 @@ wait_for 60 has_records json.s3 "$N_ROWS" || fail "json: not every record in com
 wait_for 30 has_records field.s3 "$N_MIXED" || fail "field: not every record in complete objects"
 wait_for 30 has_records timed.s3 "$N_ROWS" || fail "timed: not every record in complete objects"
 wait_for 30 has_records evolve.s3 6000 || fail "evolve: not every record in complete objects"
+wait_for 30 has_records multi.s3 9000 || fail "multi: not every record in complete objects"
+wait_for 30 has_records hourly.s3 9000 || fail "hourly: not every record in complete objects"
+T_END=$(date -u +%s)
 wait_for 30 has_log '\[file.lake/0\] object .* complete' 6 || fail "file: 6 objects not complete"
 
 mapfile -t files < <(fetch avro)
@@ -241,6 +256,24 @@ awk '{split($1, a, "+"); off = a[3] + 0; ok = (off < 3000) ? ($5 == "id,name") :
 [ "$(awk '{s += $3} END {print s}' "$T/meta.txt")" = 6000 ] || fail "evolve: not 6000 records"
 pass "schema change at offset 3000: a new object evolve+0+0000003000.avro with the new schema (${#files[@]} objects, 6000 records)"
 
+mapfile -t files < <(fetch multi)
+for p in 0 1 2; do
+    n=$(printf '%s\n' "${files[@]}" | grep -c "/multi/multi/partition=$p/multi+$p+[0-9]\{10\}\.avro$")
+    [ "$n" -ge 1 ] || fail "multi: no object of Kafka partition $p under partition=$p/: ${files[*]}"
+done
+bad=$(printf '%s\n' "${files[@]}" | grep -v -E '/partition=([0-2])/multi\+\1\+[0-9]{10}\.avro$' | head -1)
+[ -z "$bad" ] || fail "multi: $bad is not under its Kafka partition"
+exactly_once multi 9000 "${files[@]}"
+pass "3 Kafka partitions: ${#files[@]} objects under partition=0|1|2/ named multi+<p>+<offset>.avro, seqs 1..9000 exactly once"
+
+mapfile -t files < <(fetch hourly)
+hours=""
+for t in $(seq "$T_START" 3600 "$T_END") "$T_END"; do hours="$hours|$(date -u -d "@$t" +'year=%Y/month=%m/day=%d/hour=%H')"; done
+bad=$(printf '%s\n' "${files[@]}" | grep -v -E "/hourly/multi/(${hours#|})/multi\+[0-2]\+[0-9]{10}\.avro\$" | head -1)
+[ -z "$bad" ] || fail "hourly: $bad is not under the hour of its Kafka timestamp (${hours#|})"
+exactly_once hourly 9000 "${files[@]}"
+pass "HourlyPartitioner on Kafka record time: ${#files[@]} objects under $(printf '%s\n' "${files[0]}" | grep -o 'year=[^+]*hour=[0-9]*'), exactly once"
+
 mapfile -t files < <(find "$T/lake" -type f | sort)
 [ "${#files[@]}" = 6 ] || fail "file: ${#files[@]} files in the lake, expected 6: ${files[*]}"
 [ -f "$T/lake/topics/rows/partition=0/rows+0+0000025000.avro" ] || fail "file: rows+0+0000025000.avro missing"
@@ -248,7 +281,7 @@ ls -a "$T/lake/topics/rows/partition=0/" | grep -q '\.tmp$' && fail "file: a tem
 exactly_once file "$N_ROWS" "${files[@]}"
 pass "file:// lake: 6 Avro files under topics/rows/partition=0/, no temporary file, exactly once"
 stop_worker
-rm -f "$P"/{avro,json,field,timed,evolve,file}.json
+rm -f "$P"/{avro,json,field,timed,evolve,multi,hourly,file}.json
 
 # ---- 2. kill -9 during a multipart upload, and between upload and commit --------
 sink big big ', "flush.size": 8000, "s3.part.size": 5242880'
@@ -304,6 +337,12 @@ cat >"$P/baddir.json" <<JSON
  "sinks": {"lake": {"connector.class": "s3", "topics": "rows", "s3.bucket.name": "x",
                     "store.url": "file://$T/notadir/lake"}}}
 JSON
+mkdir -p "$T/lake2/topics" && touch "$T/lake2/topics/rows" # the topic's directory is a file
+cat >"$P/blocked.json" <<JSON
+{"name": "blocked",
+ "sinks": {"lake": {"connector.class": "s3", "topics": "rows", "s3.bucket.name": "x",
+                    "store.url": "file://$T/lake2", "flush.size": 100}}}
+JSON
 start_worker
 wait_for 30 has_log 'status-task-nobucket.s3-0: FAILED' || fail "missing bucket: the task is not FAILED"
 grep 'nobucket' "$T/worker.log" | grep -q 'NoSuchBucket' || fail "missing bucket: NoSuchBucket not reported"
@@ -313,6 +352,12 @@ grep 'badkey' "$T/worker.log" | grep -q 'InvalidAccessKeyId' || fail "unknown ac
 pass "unknown access key: task FAILED: $(grep -o 'HTTP 403 InvalidAccessKeyId[^;]*' "$T/worker.log" | head -1)"
 wait_for 30 has_log 'status-task-baddir.lake-0: FAILED' || fail "unusable file:// dir: the task is not FAILED"
 pass "unusable file:// directory: task FAILED: $(grep -o 'lake directory [^;]*Not a directory' "$T/worker.log" | head -1)"
+wait_for 30 has_log 'status-task-blocked.lake-0: FAILED' || fail "blocked file:// path: the task is not FAILED"
+"$SLUICE" groups describe -b "$BOOTSTRAP" --group connect-blocked.lake >"$T/bgroup.txt" 2>&1
+awk '$2 == "rows" && $4 ~ /^[0-9]+$/ && $4 > 0 {bad = 1} END {exit !bad}' "$T/bgroup.txt" &&
+    { cat "$T/bgroup.txt" >&2; fail "blocked file:// path: offsets were committed"; }
+[ -z "$(find "$T/lake2" -name '*.avro*')" ] || fail "blocked file:// path: files were written"
+pass "file:// object path blocked mid-stream: task FAILED ($(grep -o 'cannot create the directory of [^;]*' "$T/worker.log" | head -1)), nothing committed"
 wait_for 30 has_log '\[dead.s3\] task 0: .*Couldn.t connect.*retrying in' ||
     fail "unreachable endpoint: no retry reported"
 "$SLUICE" groups describe -b "$BOOTSTRAP" --group connect-dead.s3 >"$T/dgroup.txt" 2>&1

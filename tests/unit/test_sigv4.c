@@ -26,7 +26,7 @@
 
 #include "../../connectors/s3/s3_sigv4.h"
 
-#define S3_KEY "AKIAIOSFODNN7EXAMPLE"
+#define S3_KEY    "AKIAIOSFODNN7EXAMPLE"
 #define S3_SECRET "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 #define EMPTY_SHA "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
@@ -54,7 +54,7 @@ static int suite_clean(void)
 static s3_sigv4_in s3_example(const char *method, const char *uri, const char *query,
                               const char *const *headers, size_t n, const char *payload)
 {
-    s3_sigv4_in in = {method, uri, query, headers, n, payload, "20130524T000000Z",
+    s3_sigv4_in in = {method,      uri,  query,  headers,  n, payload, "20130524T000000Z",
                       "us-east-1", "s3", S3_KEY, S3_SECRET};
     return in;
 }
@@ -85,10 +85,10 @@ static void test_get_object(void)
 static void test_put_object(void)
 {
     const char *sha = "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072";
-    const char *h[] = {"date:Fri, 24 May 2013 00:00:00 GMT",
-                       "host:examplebucket.s3.amazonaws.com",
-                       "x-amz-content-sha256:44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072",
-                       "x-amz-date:20130524T000000Z", "x-amz-storage-class:REDUCED_REDUNDANCY"};
+    const char *h[] = {
+        "date:Fri, 24 May 2013 00:00:00 GMT", "host:examplebucket.s3.amazonaws.com",
+        "x-amz-content-sha256:44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072",
+        "x-amz-date:20130524T000000Z", "x-amz-storage-class:REDUCED_REDUNDANCY"};
     s3_sigv4_in in = s3_example("PUT", "/test%24file.text", "", h, 5, sha);
     s3_sigv4_out out;
     CU_ASSERT_EQUAL_FATAL(sign(&in, &out), 0);
@@ -128,16 +128,34 @@ static void test_signing_key_and_suite(void)
 {
     /* SigV4 documentation: the signing key of 20150830 / us-east-1 / iam */
     const char *h1[] = {"host:iam.amazonaws.com", "x-amz-date:20150830T123600Z"};
-    s3_sigv4_in in = {"GET", "/", "", h1, 2, EMPTY_SHA, "20150830T123600Z", "us-east-1", "iam",
-                      "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"};
+    s3_sigv4_in in = {"GET",
+                      "/",
+                      "",
+                      h1,
+                      2,
+                      EMPTY_SHA,
+                      "20150830T123600Z",
+                      "us-east-1",
+                      "iam",
+                      "AKIDEXAMPLE",
+                      "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"};
     s3_sigv4_out out;
     CU_ASSERT_EQUAL_FATAL(sign(&in, &out), 0);
     CU_ASSERT_STRING_EQUAL(out.signing_key,
                            "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9");
     /* the SigV4 test suite's get-vanilla */
     const char *h2[] = {"host:example.amazonaws.com", "x-amz-date:20150830T123600Z"};
-    s3_sigv4_in v = {"GET", "/", "", h2, 2, EMPTY_SHA, "20150830T123600Z", "us-east-1", "service",
-                     "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"};
+    s3_sigv4_in v = {"GET",
+                     "/",
+                     "",
+                     h2,
+                     2,
+                     EMPTY_SHA,
+                     "20150830T123600Z",
+                     "us-east-1",
+                     "service",
+                     "AKIDEXAMPLE",
+                     "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"};
     CU_ASSERT_EQUAL_FATAL(sign(&v, &out), 0);
     CU_ASSERT_STRING_EQUAL(out.signature,
                            "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");

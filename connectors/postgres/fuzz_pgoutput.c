@@ -1,0 +1,118 @@
+/*
+ * fuzz_pgoutput.c - fuzz target for the postgres source's parsers of
+ * outside bytes: pgoutput messages (pg_decode) and PostgreSQL's text form
+ * of values (pg_type_set), with tests/fuzz/driver.c as `fuzz_pgoutput`
+ * (a ctest smoke run, label fuzz) or libFuzzer (SLUICE_FUZZ=ON).
+ *
+ * Input: byte 0 selects the target. Even: the rest is one pgoutput message,
+ * decoded outside and inside a stream (bit 1: in_stream). Odd: byte 1 picks
+ * a type from `types` below and the rest is its text, set into a fresh
+ * avro value of that type's schema (arrays of it too, when bit 1 is set).
+ * Nothing may crash or read out of bounds, whatever the bytes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerSeeds(uint8_t **seeds, size_t *sizes, int max);
+
+static const struct {
+    uint32_t oid;
+    int32_t typmod;
+} types[] = {
+    {16, -1},   {21, -1},   {23, -1},   {20, -1},       {700, -1},  {701, -1},  {1700, 655366},
+    {1700, -1}, {790, -1},  {25, -1},   {17, -1},       {2950, -1}, {3802, -1}, {1082, -1},
+    {1083, -1}, {1083, 3},  {1266, -1}, {1114, -1},     {1184, -1}, {1186, -1}, {1560, 1},
+    {1560, 8},  {1562, -1}, {869, -1},  {1007, -1},     {1009, -1}, {1231, -1}, {1185, -1},
+};
+
+static void fuzz_decode(const uint8_t *data, size_t size, int in_stream)
+{
+    char err[256];
+    pg_msg m;
+    pg_decoder *d = pg_decoder_create();
+    if (d)
+        pg_decode(d, data, size, in_stream, &m, err, sizeof(err));
+    pg_decoder_destroy(d);
+}
+
+static void fuzz_value(const uint8_t *data, size_t size, int precise)
+{
+    if (size < 1)
+        return;
+    pg_conf conf = {.decimal_mode = precise ? PG_DEC_PRECISE : PG_DEC_STRING,
+                    .time_mode = PG_TIME_ADAPTIVE};
+    size_t t = data[0] % (sizeof(types) / sizeof(types[0]));
+    pg_type *ty = pg_type_resolve(NULL, types[t].oid, types[t].typmod);
+    int vsd = 0;
+    json_t *j = ty ? pg_type_schema(ty, &conf, &vsd) : NULL;
+    char *json = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    char *text = malloc(size);
+    avro_schema_t s = NULL;
+    avro_value_iface_t *iface = NULL;
+    avro_value_t v;
+    char err[256];
+    if (json && text && avro_schema_from_json_length(json, strlen(json), &s) == 0 &&
+        (iface = avro_generic_class_from_schema(s)) && avro_generic_value_new(iface, &v) == 0) {
+        memcpy(text, data + 1, size - 1);
+        text[size - 1] = '\0';
+        pg_type_set(&v, ty, &conf, text, strlen(text), err, sizeof(err));
+        avro_value_decref(&v);
+    }
+    if (iface)
+        avro_value_iface_decref(iface);
+    if (s)
+        avro_schema_decref(s);
+    free(text);
+    free(json);
+    json_decref(j);
+    pg_type_free(ty);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    if (data[0] & 1)
+        fuzz_value(data + 1, size - 1, data[0] & 2);
+    else
+        fuzz_decode(data + 1, size - 1, data[0] & 2);
+    return 0;
+}
+
+static int seed(uint8_t **seeds, size_t *sizes, int n, uint8_t sel, const void *p, size_t len)
+{
+    seeds[n] = malloc(len + 1);
+    seeds[n][0] = sel;
+    memcpy(seeds[n] + 1, p, len);
+    sizes[n] = len + 1;
+    return n + 1;
+}
+
+int LLVMFuzzerSeeds(uint8_t **seeds, size_t *sizes, int max)
+{
+    /* Relation: relid 16384, public.t, replident d, 2 columns */
+    static const uint8_t rel[] = {'R', 0, 0, 0x40, 0, 'p', 'u', 'b', 'l', 'i', 'c', 0, 't', 0,
+                                  'd', 0, 2,   1, 'i', 'd', 0, 0, 0, 0, 23, 0xff, 0xff, 0xff, 0xff,
+                                  0, 'v', 0, 0, 0, 0, 25, 0xff, 0xff, 0xff, 0xff};
+    /* Update with an old key tuple and a new tuple (n, u, t) */
+    static const uint8_t upd[] = {'U', 0, 0, 0x40, 0, 'K', 0, 2, 't', 0, 0, 0, 1, '7', 'n',
+                                  'N', 0, 3, 't', 0, 0, 0, 2, '4', '2', 'u', 'n'};
+    static const uint8_t trunc[] = {'T', 0, 0, 0, 2, 1, 0, 0, 0x40, 0, 0, 0, 0x40, 1};
+    static const uint8_t begin[] = {'B', 0, 0, 0, 0, 1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 2, 0xd3};
+    static const char *texts[] = {"\x07" "-12345.678", "\x0e" "2024-02-29 13:14:15.5 BC",
+                                  "\x13" "P-1Y2M3DT-4H5M6.5S", "\x18" "{1,{2,3},NULL,\"4\"}",
+                                  "\x0a" "\\x00ff10", "\x10" "10:00:00.5+02:30",
+                                  "\x19" "[0:1]={\"a\\\"b\",c}"};
+    int n = 0;
+    if (n < max) n = seed(seeds, sizes, n, 0, rel, sizeof(rel));
+    if (n < max) n = seed(seeds, sizes, n, 0, upd, sizeof(upd));
+    if (n < max) n = seed(seeds, sizes, n, 2, trunc, sizeof(trunc));
+    if (n < max) n = seed(seeds, sizes, n, 0, begin, sizeof(begin));
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]) && n < max; i++)
+        n = seed(seeds, sizes, n, 3, texts[i], strlen(texts[i]));
+    return n;
+}
