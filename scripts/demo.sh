@@ -32,9 +32,14 @@ die() { say "$*" >&2; exit 1; }
 [ -x "$SLUICE" ] || die "build/sluice is missing: run make build"
 [ -n "$PGBIN" ] && [ -x "$PGBIN/initdb" ] || die "PostgreSQL is not installed (scripts/install-deps.sh installs it)"
 
+# The usual ports; SLUICE_DEMO_{BROKER,REGISTRY,REST,ADMIN}_PORT move them.
+BROKER_PORT="${SLUICE_DEMO_BROKER_PORT:-9092}"
+REGISTRY_PORT="${SLUICE_DEMO_REGISTRY_PORT:-8081}"
+REST_PORT="${SLUICE_DEMO_REST_PORT:-8083}"
+ADMIN_PORT="${SLUICE_DEMO_ADMIN_PORT:-9644}"
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in 9092 8081 8083 9644; do
-    port_free "$p" || die "port $p is in use: sluice run needs 9092, 8081, 8083 and 9644 (stop what holds it)"
+for p in "$BROKER_PORT" "$REGISTRY_PORT" "$REST_PORT" "$ADMIN_PORT"; do
+    port_free "$p" || die "port $p is in use: the demo needs $BROKER_PORT (broker), $REGISTRY_PORT (registry), $REST_PORT (REST) and $ADMIN_PORT (metrics); stop what holds it"
 done
 PGPORT=5433
 while ! port_free "$PGPORT"; do PGPORT=$((PGPORT + 1)); done
@@ -45,7 +50,11 @@ as_pg() {
 
 rm -rf "$DEMO" "$LAKE"
 mkdir -p "$DEMO/pg" "$LAKE"
-[ "$(id -u)" = 0 ] && chown -R postgres: "$DEMO/pg"
+if [ "$(id -u)" = 0 ]; then
+    chown -R postgres: "$DEMO/pg"
+    runuser -u postgres -- test -w "$DEMO/pg" ||
+        die "the postgres user cannot reach $DEMO/pg (a parent directory is not searchable by others)"
+fi
 
 # ---- 1. PostgreSQL -------------------------------------------------------------
 say "starting PostgreSQL on 127.0.0.1:$PGPORT (data in var/demo/pg)"
@@ -115,7 +124,10 @@ PIDS+=($!)
 export SLUICE_DEMO_PG_PORT="$PGPORT" SLUICE_DEMO_PG_PASSWORD="unused-with-trust" SLUICE_DEMO_LAKE="$LAKE"
 say "starting sluice run (broker, registry, worker); its log is var/demo/sluice.log"
 "$SLUICE" run --set "data.dir=$DEMO/sluice" --set "worker.pipelines.dir=$ROOT/config/demo" \
-    2>"$DEMO/sluice.log" &
+    --set "broker.listeners=PLAINTEXT://127.0.0.1:$BROKER_PORT" \
+    --set "broker.admin.listeners=http://127.0.0.1:$ADMIN_PORT" \
+    --set "registry.listeners=http://127.0.0.1:$REGISTRY_PORT" \
+    --set "worker.listeners=http://127.0.0.1:$REST_PORT" 2>"$DEMO/sluice.log" &
 SLUICE_PID=$!
 for _ in $(seq 1 100); do
     grep -q '\[run\] serving' "$DEMO/sluice.log" 2>/dev/null && break
@@ -127,12 +139,12 @@ cat <<TXT
 
   sluice is running: PostgreSQL shop -> broker -> lake.
 
-  connectors      curl -s localhost:8083/connectors?expand=status
-  schemas         curl -s localhost:8081/subjects
-  a topic         ./build/sluice consume -t shop.public.orders -b localhost:9092 | head
-  the lake        find var/lake -type f | sort | tail       (Avro files, one per $((200)) rows
-                  or 10 s; avro-tools/fastavro read them)
-  metrics         curl -s localhost:8083/metrics ; curl -s localhost:9644/metrics
+  connectors      curl -s localhost:$REST_PORT/connectors?expand=status
+  schemas         curl -s localhost:$REGISTRY_PORT/subjects
+  a topic         ./build/sluice consume -t shop.public.orders -b localhost:$BROKER_PORT | head
+  the lake        find $LAKE -type f | sort | tail
+                  (Avro object files: a new one per 200 rows or every 10 s)
+  metrics         curl -s localhost:$REST_PORT/metrics ; curl -s localhost:$ADMIN_PORT/metrics
   the database    psql -h 127.0.0.1 -p $PGPORT -U postgres shop    (a write lands in the lake)
   the log         tail -f var/demo/sluice.log
 

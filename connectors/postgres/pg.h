@@ -325,6 +325,7 @@ typedef struct pg_task {
     avro_value_iface_t *hb_key_iface, *hb_value_iface;
     /* streaming */
     int in_tx, in_stream, replaying;
+    int broken; /* a connection was lost: reconnect at the next poll */
     uint32_t xid;
     uint32_t stream_xid; /* the transaction of the current Stream Start block */
     uint64_t tx_lsn;     /* the current transaction's commit LSN (from Begin) */
@@ -386,11 +387,15 @@ void pg_incr_streamed(pg_task *t, const pg_rel *rel, const pg_datum *d, int nd);
 /* Between transactions: reads the next chunk when one is due. */
 int pg_incr_step(pg_task *t, char *err, size_t errlen);
 void pg_incr_destroy(pg_task *t);
+/* Forgets a chunk in flight (after a reconnect it is read again). */
+void pg_incr_reset(pg_task *t);
 
 /* ---- pg_txmeta.c: BEGIN / END events -------------------------------------- */
 
 int pg_txmeta_create(pg_task *t, char *err, size_t errlen);
 void pg_txmeta_destroy(pg_task *t);
+/* Forgets an open transaction (after a reconnect). */
+void pg_txmeta_reset(pg_task *t);
 /* Before each captured change of the current transaction (queues BEGIN). */
 int pg_txmeta_change(pg_task *t, const pg_rel *rel, char *err, size_t errlen);
 /* At commit (queues END when a BEGIN was queued). */

@@ -86,6 +86,12 @@ static void chunk_free(pg_incr *in)
     in->pending = in->open = 0;
 }
 
+void pg_incr_reset(pg_task *t)
+{
+    if (t->incr)
+        chunk_free(t->incr);
+}
+
 void pg_incr_destroy(pg_task *t)
 {
     pg_incr *in = t->incr;
@@ -191,7 +197,7 @@ static int same_key(const pg_rel *rel, PGresult *chunk, int r, const pg_datum *d
 void pg_incr_streamed(pg_task *t, const pg_rel *rel, const pg_datum *d, int nd)
 {
     pg_incr *in = t->incr;
-    if (1 || !in || !in->open || !in->chunk || rel->relid != in->relid || !d || !nd)
+    if (!in || !in->open || !in->chunk || rel->relid != in->relid || !d || !nd)
         return;
     for (int r = 0; r < PQntuples(in->chunk); r++)
         if (!in->dropped[r] && same_key(rel, in->chunk, r, d, nd))

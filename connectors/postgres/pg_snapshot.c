@@ -158,51 +158,49 @@ static void progress(pg_task *t, pg_snap *s, int force)
     }
 }
 
+/* "DECLARE sluice_snapshot NO SCROLL CURSOR FOR SELECT c1, c2 FROM s.t" with
+ * the columns in attnum order (the order of rel->cols), or NULL (OOM). */
+static char *cursor_sql(pg_task *t, const pg_rel *rel, const snap_table *tb)
+{
+    size_t cap = 128 + strlen(tb->nsp) * 2 + strlen(tb->name) * 2, off;
+    for (int i = 0; i < rel->ncols; i++)
+        cap += strlen(rel->cols[i].name) * 2 + 4;
+    char *sql = malloc(cap);
+    if (!sql)
+        return NULL;
+    off = (size_t)snprintf(sql, cap, "DECLARE sluice_snapshot NO SCROLL CURSOR FOR SELECT ");
+    for (int i = 0; i < rel->ncols; i++) {
+        char *q = PQescapeIdentifier(t->sql, rel->cols[i].name, strlen(rel->cols[i].name));
+        off += (size_t)snprintf(sql + off, cap - off, "%s%s", i ? ", " : "", q ? q : "");
+        PQfreemem(q);
+    }
+    char *qs = PQescapeIdentifier(t->sql, tb->nsp, strlen(tb->nsp));
+    char *qt = PQescapeIdentifier(t->sql, tb->name, strlen(tb->name));
+    snprintf(sql + off, cap - off, " FROM %s.%s", qs ? qs : "", qt ? qt : "");
+    PQfreemem(qs);
+    PQfreemem(qt);
+    return sql;
+}
+
 static int open_cursor(pg_task *t, pg_snap *s, char *err, size_t errlen)
 {
     snap_table *tb = &s->tables[s->cur];
     pg_rel *rel = pg_rel_load(&t->rels, tb->relid, err, errlen);
     if (!rel)
         return -1;
-    /* columns by name, in attnum order: the order of rel->cols */
-    size_t cap = 256, off = 0;
-    char *sql = malloc(cap);
-    off += (size_t)snprintf(sql, cap, "DECLARE sluice_snapshot NO SCROLL CURSOR FOR SELECT ");
-    for (int i = 0; sql && i <= rel->ncols; i++) {
-        const char *name = i < rel->ncols ? rel->cols[i].name : NULL;
-        char *q1 = name ? PQescapeIdentifier(t->sql, name, strlen(name)) : NULL;
-        char *q2 = name ? NULL : PQescapeIdentifier(t->sql, tb->nsp, strlen(tb->nsp));
-        char *q3 = name ? NULL : PQescapeIdentifier(t->sql, tb->name, strlen(tb->name));
-        size_t need = off + (q1 ? strlen(q1) : 0) + (q2 ? strlen(q2) + strlen(q3) : 0) + 16;
-        if (need > cap) {
-            cap = need * 2;
-            char *n = realloc(sql, cap);
-            if (!n) {
-                free(sql);
-                sql = NULL;
-            }
-            sql = n;
-        }
-        if (sql && name)
-            off += (size_t)snprintf(sql + off, cap - off, "%s%s", i ? ", " : "", q1);
-        else if (sql)
-            off += (size_t)snprintf(sql + off, cap - off, " FROM %s.%s", q2, q3);
-        PQfreemem(q1);
-        PQfreemem(q2);
-        PQfreemem(q3);
-    }
-    if (!sql)
+    char *sql = rel->ncols ? cursor_sql(t, rel, tb) : NULL;
+    if (rel->ncols && !sql)
         return snprintf(err, errlen, "out of memory"), -1;
-    int rc = rel->ncols ? exec_ok(t, sql, err, errlen) : 0;
+    int rc = sql ? exec_ok(t, sql, err, errlen) : 0;
     free(sql);
     if (rc != 0)
         return -1;
     s->cursor_open = rel->ncols > 0;
     s->table_rows = 0;
     s->table_t0 = pg_mono_ms();
-    sluice_log(t->ctx, SLUICE_LOG_INFO, "snapshot: table %d of %d, %s.%s (about %lld rows)%s",
-               s->cur + 1, s->ntables, tb->nsp, tb->name, (long long)(tb->estimate > 0 ? tb->estimate : 0),
-               rel->included ? "" : " skipped");
+    sluice_log(t->ctx, SLUICE_LOG_INFO, "snapshot: table %d of %d, %s.%s (about %lld rows)",
+               s->cur + 1, s->ntables, tb->nsp, tb->name,
+               (long long)(tb->estimate > 0 ? tb->estimate : 0));
     return 0;
 }
 

@@ -77,6 +77,12 @@ int pg_txmeta_create(pg_task *t, char *err, size_t errlen)
     return 0;
 }
 
+void pg_txmeta_reset(pg_task *t)
+{
+    if (t->txmeta)
+        t->txmeta->begun = 0;
+}
+
 void pg_txmeta_destroy(pg_task *t)
 {
     pg_txmeta *m = t->txmeta;

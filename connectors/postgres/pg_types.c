@@ -233,10 +233,19 @@ static int time_precision(const pg_type *ty)
     return ty->typmod >= 0 ? ty->typmod : 6;
 }
 
+/* Whether time / timestamp values of ty are milliseconds (else micros). */
+static int temporal_millis(const pg_type *ty, const pg_conf *conf)
+{
+    if (conf->time_mode == PG_TIME_CONNECT)
+        return 1;
+    if (ty->kind == PG_K_TIME && conf->time_mode == PG_TIME_ADAPTIVE_MICRO)
+        return 0;
+    return time_precision(ty) <= 3;
+}
+
 static json_t *temporal_schema(const pg_type *ty, const pg_conf *conf)
 {
-    int millis = conf->time_mode == PG_TIME_CONNECT ||
-                 (conf->time_mode == PG_TIME_ADAPTIVE && time_precision(ty) <= 3);
+    int millis = temporal_millis(ty, conf);
     json_t *j;
     switch (ty->kind) {
     case PG_K_DATE:
@@ -251,8 +260,6 @@ static json_t *temporal_schema(const pg_type *ty, const pg_conf *conf)
             json_object_set_new(j, "logicalType", json_string("time-millis"));
             return j;
         }
-        if (conf->time_mode == PG_TIME_ADAPTIVE_MICRO)
-            millis = 0;
         return millis ? semantic("int", "io.debezium.time.Time")
                       : semantic("long", "io.debezium.time.MicroTime");
     default: /* PG_K_TIMESTAMP */
@@ -403,15 +410,23 @@ static int set_decimal(avro_value_t *slot, const pg_type *ty, const pg_conf *con
     uint8_t bytes[600];
     size_t n;
     int scale, neg, p, want;
+    if (ty->kind == PG_K_MONEY && conf->decimal_mode != PG_DEC_PRECISE) {
+        /* "$1,234.56" / "-$1,234.56" -> "1234.56" / "-1234.56" */
+        char plain[64];
+        size_t k = 0;
+        for (const char *p = text; *p && k + 1 < sizeof(plain); p++)
+            if (isdigit((unsigned char)*p) || *p == '.' || (*p == '-' && k == 0))
+                plain[k++] = *p;
+        plain[k] = '\0';
+        return conf->decimal_mode == PG_DEC_STRING ? avro_value_set_string(slot, plain)
+                                                   : avro_value_set_double(slot, strtod(plain, NULL));
+    }
     if (conf->decimal_mode == PG_DEC_STRING)
         return avro_value_set_string(slot, text);
     if (conf->decimal_mode == PG_DEC_DOUBLE) {
-        double d = strtod(text[0] == '$' ? text + 1 : text, NULL);
-        if (ty->kind == PG_K_MONEY) {
-            decimal_split(text, digits, sizeof(digits), &n, &scale, &neg);
-            d = strtod(digits, NULL) / pow(10, scale) * (neg ? -1 : 1);
-        }
-        return avro_value_set_double(slot, d);
+        if (strncmp(text, "NaN", 3) == 0 || strstr(text, "Infinity"))
+            return 1;
+        return avro_value_set_double(slot, strtod(text, NULL));
     }
     if (decimal_split(text, digits, sizeof(digits), &n, &scale, &neg) != 0)
         return strncmp(text, "NaN", 3) == 0 || strstr(text, "Infinity") ? 1
@@ -600,8 +615,8 @@ static int set_timetz(avro_value_t *slot, const char *text, char *err, size_t er
     return avro_value_set_string(slot, buf);
 }
 
-static int set_temporal(avro_value_t *slot, const pg_type *ty, const char *text, char *err,
-                        size_t errlen)
+static int set_temporal(avro_value_t *slot, const pg_type *ty, const pg_conf *conf,
+                        const char *text, char *err, size_t errlen)
 {
     int64_t days = 0, us = 0;
     const char *rest = text;
@@ -616,10 +631,10 @@ static int set_temporal(avro_value_t *slot, const pg_type *ty, const char *text,
     if (parse_time(rest, &us, &rest) != 0)
         return ERR("%s '%s'", ty->kind == PG_K_TIME ? "time" : "timestamp", text);
     int64_t v = days * 86400000000LL + us;
-    if (avro_value_get_type(slot) == AVRO_INT32) /* millisecond time */
-        return avro_value_set_int(slot, (int32_t)(v / 1000));
-    avro_schema_t s = avro_value_get_schema(slot);
-    (void)s;
+    if (temporal_millis(ty, conf)) /* floor division: before 1970 too */
+        v = v >= 0 ? v / 1000 : -((-v + 999) / 1000);
+    if (ty->kind == PG_K_TIME && temporal_millis(ty, conf))
+        return avro_value_set_int(slot, (int32_t)v);
     return avro_value_set_long(slot, v);
 }
 
@@ -793,7 +808,7 @@ int pg_type_set(avro_value_t *slot, const pg_type *ty, const pg_conf *conf, cons
     case PG_K_DATE:
     case PG_K_TIME:
     case PG_K_TIMESTAMP:
-        return set_temporal(slot, ty, text, err, errlen);
+        return set_temporal(slot, ty, conf, text, err, errlen);
     case PG_K_TIMETZ:
         return set_timetz(slot, text, err, errlen);
     case PG_K_TIMESTAMPTZ:

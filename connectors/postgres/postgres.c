@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sluice/envelope.h>
 
@@ -601,16 +602,20 @@ static int ensure_publication(pg_task *t, char *err, size_t errlen)
         return -1;
     }
     char *ident = PQescapeIdentifier(t->sql, t->conf->publication, strlen(t->conf->publication));
-    static char sql[65536];
-    snprintf(sql, sizeof(sql), "CREATE PUBLICATION %s", ident ? ident : "");
-    PQfreemem(ident);
-    if (strcmp(t->conf->autocreate, "filtered") == 0) {
-        if (publication_filtered(t, sql, sizeof(sql), err, errlen) != 0)
-            return -1;
-    } else {
-        strcat(sql, " FOR ALL TABLES");
+    size_t len = 65536;
+    char *sql = malloc(len);
+    if (!sql) {
+        PQfreemem(ident);
+        return snprintf(err, errlen, "out of memory"), -1;
     }
-    if (sql_command(t, sql, err, errlen) != 0)
+    snprintf(sql, len, "CREATE PUBLICATION %s", ident ? ident : "");
+    PQfreemem(ident);
+    int rc = strcmp(t->conf->autocreate, "filtered") == 0
+                 ? publication_filtered(t, sql, len, err, errlen)
+                 : (strcat(sql, " FOR ALL TABLES"), 0);
+    rc = rc ? rc : sql_command(t, sql, err, errlen);
+    free(sql);
+    if (rc != 0)
         return -1;
     sluice_log(t->ctx, SLUICE_LOG_INFO, "created publication %s (%s)", t->conf->publication,
                t->conf->autocreate);
@@ -647,7 +652,7 @@ static int position_parse(const char *text, stored_pos *p, char *err, size_t err
 }
 
 /* 1 when the slot exists (checking it is ours to use), 0 when not, -1. */
-static int slot_check(pg_task *t, char *err, size_t errlen)
+static int slot_check_once(pg_task *t, char *err, size_t errlen)
 {
     char e[512];
     const char *params[1] = {t->conf->slot};
@@ -670,6 +675,20 @@ static int slot_check(pg_task *t, char *err, size_t errlen)
     else
         rc = 1;
     PQclear(res);
+    return rc;
+}
+
+/* A slot still held by the walsender of a task that just died (kill -9,
+ * a lost connection) is released within seconds: wait up to 15 s. */
+static int slot_check(pg_task *t, char *err, size_t errlen)
+{
+    int rc = slot_check_once(t, err, errlen);
+    for (int i = 0; i < 30 && rc < 0 && strstr(err, "is in use by server process"); i++) {
+        struct timespec ts = {0, 500 * 1000000L};
+        nanosleep(&ts, NULL);
+        err[0] = '\0';
+        rc = slot_check_once(t, err, errlen);
+    }
     return rc;
 }
 
@@ -845,7 +864,7 @@ static int poll_stream(pg_task *t, sluice_batch *batch, char *err, size_t errlen
         if (t->q.n && !t->in_tx)
             continue;
         if (t->incr && !pg_stream_replay_active(t) && pg_incr_step(t, err, errlen) != 0)
-            return -1;
+            return PQstatus(t->sql) == CONNECTION_OK ? -1 : -2;
         if (pg_stream_replay_active(t)) {
             if (pg_stream_replay_step(t, sluice_batch_room(t->ctx, batch), err, errlen) < 0)
                 return -1;
@@ -857,7 +876,7 @@ static int poll_stream(pg_task *t, sluice_batch *batch, char *err, size_t errlen
         int rc = pg_repl_read(&t->repl, left > 0 ? (int)left : 0, &data, &len, &t->change_lsn,
                               err, errlen);
         if (rc < 0)
-            return -1;
+            return -2;
         if (rc == 0) {
             if (pg_mono_ms() >= deadline)
                 break;
@@ -866,7 +885,42 @@ static int poll_stream(pg_task *t, sluice_batch *batch, char *err, size_t errlen
         if (on_message(t, data, len, err, errlen) != 0)
             return -1;
     }
-    return pg_repl_status(&t->repl, flush_lsn(t), 0, t->conf->status_interval_ms, err, errlen);
+    return pg_repl_status(&t->repl, flush_lsn(t), 0, t->conf->status_interval_ms, err, errlen)
+               ? -2
+               : 0;
+}
+
+/* After a lost connection (server restart, failover, network): both
+ * connections anew, streaming from the last record handed to the host
+ * (skipping what of its transaction was emitted), so nothing is lost and
+ * nothing repeats; records still queued are read again. */
+static int stream_reconnect(pg_task *t, char *err, size_t errlen)
+{
+    stored_pos p;
+    queue_clear(&t->q);
+    pg_stream_free(t);
+    pg_txmeta_reset(t);
+    pg_incr_reset(t);
+    t->in_tx = t->in_stream = t->replaying = 0;
+    pg_repl_close(&t->repl);
+    if (PQstatus(t->sql) != CONNECTION_OK)
+        PQreset(t->sql);
+    if (PQstatus(t->sql) != CONNECTION_OK)
+        return snprintf(err, errlen, "reconnecting to %s:%lld: %s", t->conf->host,
+                        (long long)t->conf->port, PQerrorMessage(t->sql)),
+               -1;
+    if (position_parse(t->last_pos[0] ? t->last_pos : NULL, &p, err, errlen) != 0 ||
+        pg_repl_connect(&t->repl, t->conf, err, errlen) != 0)
+        return -1;
+    if (p.present) {
+        t->start_lsn = p.lsn;
+        t->skip_xid = p.n > 0 ? p.xid : 0;
+        t->skip_n = p.n;
+    }
+    if (start_streaming(t, err, errlen) != 0)
+        return -1;
+    t->broken = 0;
+    return 0;
 }
 
 static int poll_snapshot(pg_task *t, sluice_batch *batch, char *err, size_t errlen)
@@ -922,12 +976,20 @@ static int pg_poll(void *state, sluice_ctx *ctx, sluice_batch *batch)
     t->ctx = ctx;
     switch (t->phase) {
     case PG_PHASE_SNAPSHOT: rc = poll_snapshot(t, batch, err, sizeof(err)); break;
-    case PG_PHASE_STREAM: rc = poll_stream(t, batch, err, sizeof(err)); break;
+    case PG_PHASE_STREAM:
+        if (t->broken && stream_reconnect(t, err, sizeof(err)) != 0)
+            return sluice_error(ctx, 1, "%s", err);
+        rc = poll_stream(t, batch, err, sizeof(err));
+        break;
     case PG_PHASE_DONE:
         queue_drain(t, batch, 0);
         return t->q.n ? SLUICE_OK : SLUICE_DONE;
     }
     report(t);
+    if (rc == -2) { /* the connection: retriable, reconnect at the next poll */
+        t->broken = 1;
+        return sluice_error(ctx, 1, "%s (reconnecting)", err);
+    }
     if (rc != 0)
         return sluice_error(ctx, 0, "%s", err);
     return SLUICE_OK;
@@ -944,6 +1006,8 @@ static int pg_commit(void *state, sluice_ctx *ctx, const char *position)
         t->committed = p.lsn;
     if (strcmp(position, t->last_pos) == 0)
         t->all_acked = 1;
+    if (t->broken)
+        return SLUICE_OK; /* reported after reconnecting */
     if (pg_repl_status(&t->repl, flush_lsn(t), 0, t->conf->status_interval_ms, err,
                        sizeof(err)) != 0)
         return sluice_error(ctx, 1, "%s", err);

@@ -267,6 +267,35 @@ static int rotate_before(s3_task *t, s3_tp *tp, const sluice_record *rec, const 
     return f && !s3_writer_accepts(f->w, rec->value_schema);
 }
 
+/* Prefixes t->err with where the record is; returns -1 (fatal). */
+static int record_fail(s3_task *t, const sluice_record *rec)
+{
+    char why[sizeof(t->err)];
+    memcpy(why, t->err, sizeof(why));
+    snprintf(t->err, sizeof(t->err), "%.200s partition %d offset %" PRId64 ": %.1500s", rec->topic,
+             (int)rec->partition, rec->offset, why);
+    return -1;
+}
+
+/* Bookkeeping after a record went into object f: counts, the rotation
+ * clocks, and rotation by flush.size or a part upload. 0 / 1 / -1. */
+static int record_taken(s3_task *t, sluice_ctx *ctx, s3_tp *tp, s3_file *f, int64_t offset,
+                        int64_t ts, int64_t now)
+{
+    const s3_conf *c = t->conf;
+    f->records++;
+    tp->count++;
+    tp->next_offset = offset + 1;
+    if (tp->base_ts < 0)
+        tp->base_ts = ts;
+    if (!tp->schedule_at && c->rotate_schedule_ms > 0)
+        tp->schedule_at = (now / c->rotate_schedule_ms + 1) * c->rotate_schedule_ms;
+    if (tp->count < c->flush_size)
+        return file_push(t, ctx, f);
+    int rc = tp_rotate(t, tp);
+    return rc ? rc : tp_drain(t, ctx, tp);
+}
+
 /* Takes one record. 0 / 1 / -1 with t->err. */
 static int record_put(s3_task *t, sluice_ctx *ctx, const sluice_record *rec)
 {
@@ -293,9 +322,9 @@ static int record_put(s3_task *t, sluice_ctx *ctx, const sluice_record *rec)
     }
     if ((c->part_kind == S3_PART_TIME || c->rotate_interval_ms > 0) &&
         s3_partition_timestamp(c, rec, now, &ts, t->err, sizeof(t->err)) != 0)
-        goto bad_record;
+        return record_fail(t, rec);
     if (s3_partition_encode(c, rec, ts, encoded, sizeof(encoded), t->err, sizeof(t->err)) != 0)
-        goto bad_record;
+        return record_fail(t, rec);
     if (rotate_before(t, tp, rec, encoded, ts, now)) {
         int rc = tp_rotate(t, tp);
         if (rc == 0)
@@ -307,26 +336,8 @@ static int record_put(s3_task *t, sluice_ctx *ctx, const sluice_record *rec)
     if (!f && !(f = file_open(t, tp, encoded, rec)))
         return -1;
     if (s3_writer_append(f->w, rec->value, t->err, sizeof(t->err)) != 0)
-        goto bad_record;
-    f->records++;
-    tp->count++;
-    tp->next_offset = rec->offset + 1;
-    if (tp->base_ts < 0)
-        tp->base_ts = ts;
-    if (!tp->schedule_at && c->rotate_schedule_ms > 0)
-        tp->schedule_at = (now / c->rotate_schedule_ms + 1) * c->rotate_schedule_ms;
-    if (tp->count >= c->flush_size) {
-        int rc = tp_rotate(t, tp);
-        return rc ? rc : tp_drain(t, ctx, tp);
-    }
-    return file_push(t, ctx, f);
-bad_record : {
-    char why[sizeof(t->err)];
-    memcpy(why, t->err, sizeof(why));
-    snprintf(t->err, sizeof(t->err), "%.200s partition %d offset %" PRId64 ": %.1500s", rec->topic,
-             (int)rec->partition, rec->offset, why);
-    return -1;
-}
+        return record_fail(t, rec);
+    return record_taken(t, ctx, tp, f, rec->offset, ts, now);
 }
 
 /* ======================================================================== */

@@ -21,6 +21,7 @@
 #  5. bad input - wrong password, missing database, no REPLICATION
 #     attribute, wal_level=replica - each FAILED with the reason while the
 #     worker and the good pipeline keep running;
+#  5b. PostgreSQL restarted under the running task: it reconnects;
 #  6. kill -9 of the worker during a pgbench write load, restart: the table
 #     rebuilt from its topic equals the database.
 #
@@ -69,6 +70,16 @@ cat >"$P/shop.json" <<JSON
 {"name": "shop", "source": $(pg_source "$PORT" sluice secret shop debezium),
  "sinks": {"out": {"connector.class": "file", "topics": "$TOPICS", "file": "$OUT"}}}
 JSON
+# the other value modes, from the snapshot of alltypes (its own slot and topics)
+cat >"$P/modes.json" <<JSON
+{"name": "modes", "source": {"connector.class": "postgres", "database.hostname": "127.0.0.1",
+   "database.port": $PORT, "database.user": "sluice", "database.password": "secret",
+   "database.dbname": "shop", "topic.prefix": "modes", "slot.name": "modes",
+   "snapshot.mode": "initial_only", "table.include.list": "public\\\\.alltypes",
+   "decimal.handling.mode": "string", "time.precision.mode": "connect"},
+ "sinks": {"out": {"connector.class": "file", "topics": "modes.public.alltypes", "file": "$T/modes.jsonl"}}}
+JSON
+"$SLUICE" topics create -b "$BOOTSTRAP" -t modes.public.alltypes --partitions 1 --if-not-exists >/dev/null 2>&1
 cat >"$P/badpass.json" <<JSON
 {"name": "badpass", "source": $(pg_source "$PORT" sluice wrong shop s1)}
 JSON
@@ -100,7 +111,24 @@ start_worker()
 lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
 have_lines() { [ "$(lines "$1")" -ge "$2" ]; }
 # count_ops TOPIC OP: records of TOPIC with value.op == OP in the output
-count_ops() { jq -c "select(.topic == \"$1\" and .value != null and .value.op == \"$2\")" "$OUT" 2>/dev/null | wc -l; }
+# count_where PYEXPR: output records r (dicts; v = r["value"] or {}) for which
+# the python expression holds; lines still being written are skipped.
+count_where()
+{
+    python3 - "$OUT" "$1" <<'PY'
+import json, sys
+n = 0
+for l in open(sys.argv[1]):
+    try:
+        r = json.loads(l)
+    except ValueError:
+        continue
+    v = r["value"] or {}
+    n += bool(eval(sys.argv[2]))
+print(n)
+PY
+}
+count_ops() { count_where "r['topic'] == '$1' and v.get('op') == '$2'"; }
 has_ops() { [ "$(count_ops "$1" "$2")" -ge "$3" ]; }
 
 # check_py "what" <<'PY' ... PY: python3 asserts over the records; `recs`
@@ -200,6 +228,15 @@ expect(all(r["value"]["before"] is None for r in allsnap), "snapshot rows have a
 src = allsnap[0]["value"]["source"]
 expect(src["connector"] == "postgresql" and src["db"] == "shop" and src["schema"] == "public"
        and src["name"] == "shop" and isinstance(src["lsn"], int), "source block: %r" % src)
+PY
+
+wait_for 30 have_lines "$T/modes.jsonl" 2 || fail "modes: no snapshot"
+OUT="$T/modes.jsonl" check_py "decimal.handling.mode=string, time.precision.mode=connect" <<PY
+row = [r["value"]["after"] for r in recs if r["key"] == {"id": 1}][0]
+want = {"n": "12345.678", "nv": "3.14159265358979", "m": "1234.56", "d": 19782, "tm": 47655123,
+        "ts": 1709212455123, "tstz": "2024-02-29T11:14:15.5Z"}
+for k, v in want.items():
+    expect(row.get(k) == v, "%s = %r, expected %r" % (k, row.get(k), v))
 PY
 
 # ---- 2. streaming -------------------------------------------------------------
@@ -338,7 +375,7 @@ wait_for 60 inc_done || { tail -20 "$T/worker.log" >&2; fail "the incremental sn
 wait "$inc_load" || { cat "$T/pgbench-inc.log" >&2; fail "pgbench on inc failed"; }
 pg_sql main shop "SELECT id, v FROM inc ORDER BY id" >"$T/inc.db"
 wait_for 60 rebuild inc v || { diff "$T/inc.db" "$T/inc.topic" | head >&2; fail "inc rebuilt from its topic differs from the database"; }
-nr=$(jq -c 'select(.topic == "shop.public.inc" and .value != null and .value.source.snapshot == "incremental")' "$OUT" | wc -l)
+nr=$(count_where "r['topic'] == 'shop.public.inc' and v and v['source']['snapshot'] == 'incremental'")
 [ "$nr" -gt 0 ] || fail "no incremental snapshot rows"
 grep -q '"topic":"shop.public.debezium_signal"' "$OUT" && fail "signal table rows were emitted"
 pass "incremental snapshot during writes: $nr rows read in chunks of 500, table rebuilt from its topic equals the database ($(wc -l <"$T/inc.db") rows)"
@@ -363,6 +400,15 @@ for want in "badpass.source.*password authentication failed" \
 done
 kill -0 "$worker_pid" || fail "the worker died"
 pass "bad input: wrong password, missing database, no REPLICATION, wal_level=replica, missing publication: FAILED with the reason, worker alive"
+
+# ---- 5b. PostgreSQL restarts under the connector ------------------------------------------
+runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$T/pg-main/data" -m fast -w restart >/dev/null ||
+    fail "restarting PostgreSQL"
+pg_sql main shop "INSERT INTO ri_default (id, name) SELECT g, 'after restart' FROM generate_series(100, 104) g"
+after_restart() { [ "$(count_where "(v.get('after') or {}).get('name') == 'after restart'")" -ge 5 ]; }
+wait_for 60 after_restart || { tail -20 "$T/worker.log" >&2; fail "no changes arrive after a PostgreSQL restart"; }
+grep -q 'shop.source.*(reconnecting)' "$T/worker.log" || fail "the lost connection was not logged"
+pass "PostgreSQL restarted: the task reconnected by itself and the next changes arrived"
 
 # ---- 6. kill -9 during a write load ----------------------------------------------------
 cat >"$T/load.sql" <<'SQL'

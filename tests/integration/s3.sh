@@ -14,7 +14,9 @@
 #     (rotate.schedule.interval.ms); field partitioner (op=c|u|d) skipping
 #     tombstones; time-based partitioner with rotation on record time; a
 #     file:// lake (atomic rename, no temporary file left); a topic of 3
-#     partitions (default partitioner), HourlyPartitioner on Kafka time.
+#     partitions (default partitioner), HourlyPartitioner on Kafka time;
+#     flat rows through Debezium's ExtractNewRecordState transform; values
+#     in the Confluent wire format decoded through `sluice registry`.
 #  2. kill -9 of the worker during a multipart upload, and right after an
 #     object completed but before its offsets were committed; after each
 #     restart the bucket holds every record exactly once, and the object
@@ -57,6 +59,12 @@ s3 s3 mb s3://lake >/dev/null || fail "aws s3 mb s3://lake"
 log "s3rver on $S3URL, bucket lake"
 
 start_broker "$T/b" --set group.initial.rebalance.delay.ms=0
+REG_PORT="$(free_port)"
+REGISTRY="http://127.0.0.1:$REG_PORT"
+"$SLUICE" registry --set "listeners=$REGISTRY" --set "kafkastore.bootstrap.servers=$BOOTSTRAP" \
+    2>"$T/registry.log" &
+track_pid $!
+wait_for 30 port_open "$REG_PORT" || fail "the schema registry did not start"
 P="$T/pipelines"
 mkdir -p "$P"
 worker_pid=""
@@ -64,7 +72,8 @@ start_worker() # [flush interval ms]
 {
     echo "==== worker start $(date +%T.%N)" >>"$T/worker.log"
     "$SLUICE" worker --set "bootstrap.servers=$BOOTSTRAP" --set "pipelines.dir=$P" \
-        --set "offset.flush.interval.ms=${1:-1000}" "${PLUGIN_ARGS[@]}" 2>>"$T/worker.log" &
+        --set "offset.flush.interval.ms=${1:-1000}" --set "schema.registry.url=$REGISTRY" \
+        "${PLUGIN_ARGS[@]}" 2>>"$T/worker.log" &
     worker_pid=$!
     track_pid "$worker_pid"
 }
@@ -144,13 +153,18 @@ cat >"$P/genmulti.json" <<JSON
 {"name": "genmulti",
  "source": {"connector.class": "datagen", "topic": "multi", "max.records": 9000}}
 JSON
+cat >"$P/genreg.json" <<JSON
+{"name": "genreg",
+ "source": {"connector.class": "datagen", "topic": "reg", "max.records": 5000,
+            "key.converter": "avro", "value.converter": "avro"}}
+JSON
 cat >"$P/evolve1.json" <<JSON
 {"name": "evolve1",
  "source": {"connector.class": "datagen", "topic": "evolve", "max.records": 3000,
             "schema.fields": "id:long,name:string"}}
 JSON
 start_worker
-wait_for 90 has_log 'max.records .* reached' 5 || fail "datagen did not finish within 90 s"
+wait_for 90 has_log 'max.records .* reached' 6 || fail "datagen did not finish within 90 s"
 stop_worker
 # the second schema of topic evolve: a column more, after the first 3000
 cat >"$P/evolve2.json" <<JSON
@@ -162,7 +176,7 @@ n0=$(logcount 'max.records .* reached')
 start_worker
 wait_for 60 has_log 'evolve2.source/0\] max.records .* reached' || fail "datagen evolve2 did not finish"
 stop_worker
-pass "datagen: topics rows ($N_ROWS), mixed ($N_MIXED, with tombstones), big ($N_BIG rows of ~1 KiB), multi (9000 on 3 partitions), evolve (3000 + 3000 with a new column)"
+pass "datagen: topics rows ($N_ROWS), mixed ($N_MIXED, with tombstones), big ($N_BIG rows of ~1 KiB), multi (9000 on 3 partitions), reg (5000, Avro through the registry), evolve (3000 + 3000 with a new column)"
 
 # ---- 1. formats, rotation, partitioners, file:// -------------------------------
 sink() # NAME TOPIC EXTRA-JSON: a sink-only pipeline into the bucket
@@ -186,7 +200,14 @@ sink timed rows ', "partitioner.class": "time-based", "flush.size": 100000,
                    "timestamp.field": "id", "rotate.interval.ms": 4000,
                    "rotate.schedule.interval.ms": 5000'
 sink evolve evolve ', "flush.size": 100000, "rotate.schedule.interval.ms": 3000'
+sink flat mixed ', "flush.size": 2000, "rotate.schedule.interval.ms": 3000,
+                  "transforms": "unwrap",
+                  "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
+                  "transforms.unwrap.delete.handling.mode": "rewrite",
+                  "transforms.unwrap.add.fields": "op,source.seq",
+                  "partitioner.class": "field", "partition.field.name": "__op"'
 sink multi multi ', "flush.size": 1000, "rotate.schedule.interval.ms": 3000'
+sink reg reg ', "flush.size": 1000, "key.converter": "avro", "value.converter": "avro"'
 sink hourly multi ', "partitioner.class": "io.confluent.connect.storage.partitioner.HourlyPartitioner",
                     "flush.size": 100000, "rotate.schedule.interval.ms": 3000'
 T_START=$(date -u +%s)
@@ -201,7 +222,9 @@ wait_for 60 has_records json.s3 "$N_ROWS" || fail "json: not every record in com
 wait_for 30 has_records field.s3 "$N_MIXED" || fail "field: not every record in complete objects"
 wait_for 30 has_records timed.s3 "$N_ROWS" || fail "timed: not every record in complete objects"
 wait_for 30 has_records evolve.s3 6000 || fail "evolve: not every record in complete objects"
+wait_for 30 has_records flat.s3 "$N_MIXED" || fail "flat: not every record in complete objects"
 wait_for 30 has_records multi.s3 9000 || fail "multi: not every record in complete objects"
+wait_for 30 has_records reg.s3 5000 || fail "reg: not every record in complete objects"
 wait_for 30 has_records hourly.s3 9000 || fail "hourly: not every record in complete objects"
 T_END=$(date -u +%s)
 wait_for 30 has_log '\[file.lake/0\] object .* complete' 6 || fail "file: 6 objects not complete"
@@ -256,6 +279,24 @@ awk '{split($1, a, "+"); off = a[3] + 0; ok = (off < 3000) ? ($5 == "id,name") :
 [ "$(awk '{s += $3} END {print s}' "$T/meta.txt")" = 6000 ] || fail "evolve: not 6000 records"
 pass "schema change at offset 3000: a new object evolve+0+0000003000.avro with the new schema (${#files[@]} objects, 6000 records)"
 
+mapfile -t files < <(fetch flat)
+node "$DECODE" "${files[@]}" >"$T/flat.txt" || fail "flat: objects do not decode"
+grep -q '"after"' "$T/flat.txt" && fail "flat: an envelope reached the lake"
+for op in c u d; do
+    [ -n "$(ls "$T/dl/flat/mixed/__op=$op/" 2>/dev/null)" ] || fail "flat: no objects under __op=$op/"
+done
+n=$(grep -o '"__source_seq":[0-9]*' "$T/flat.txt" | sort -u | wc -l)
+[ "$(wc -l <"$T/flat.txt")" = "$N_MIXED" ] && [ "$n" = "$N_MIXED" ] ||
+    fail "flat: $(wc -l <"$T/flat.txt") rows, $n distinct __source_seq; expected $N_MIXED"
+pass "ExtractNewRecordState (rewrite) on the sink: flat Avro rows under __op=c|u|d/, $N_MIXED rows exactly once, $(grep -c '"__deleted":"true"' "$T/flat.txt") marked __deleted"
+
+mapfile -t files < <(fetch reg)
+[ "${#files[@]}" = 5 ] || fail "reg: ${#files[@]} objects, expected 5"
+node "$DECODE" --meta "${files[@]}" | grep -q ' reg.Envelope ' ||
+    fail "reg: the objects do not carry the registry's schema (reg.Envelope)"
+exactly_once reg 5000 "${files[@]}"
+pass "Avro converter (Confluent wire format, schemas from the registry): 5 objects with schema reg.Envelope, exactly once"
+
 mapfile -t files < <(fetch multi)
 for p in 0 1 2; do
     n=$(printf '%s\n' "${files[@]}" | grep -c "/multi/multi/partition=$p/multi+$p+[0-9]\{10\}\.avro$")
@@ -281,7 +322,7 @@ ls -a "$T/lake/topics/rows/partition=0/" | grep -q '\.tmp$' && fail "file: a tem
 exactly_once file "$N_ROWS" "${files[@]}"
 pass "file:// lake: 6 Avro files under topics/rows/partition=0/, no temporary file, exactly once"
 stop_worker
-rm -f "$P"/{avro,json,field,timed,evolve,multi,hourly,file}.json
+rm -f "$P"/{avro,json,field,timed,evolve,flat,reg,multi,hourly,file}.json
 
 # ---- 2. kill -9 during a multipart upload, and between upload and commit --------
 sink big big ', "flush.size": 8000, "s3.part.size": 5242880'

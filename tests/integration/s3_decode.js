@@ -13,6 +13,7 @@ const fs = require('fs');
 const path = require('path');
 const avro = require(path.join(__dirname, '../../node_modules/avsc'));
 
+process.stdout.on('error', (e) => process.exit(e.code === 'EPIPE' ? 0 : 1)); // | head
 const args = process.argv.slice(2);
 const meta = args[0] === '--meta';
 const files = meta ? args.slice(1) : args;
