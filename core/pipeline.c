@@ -159,8 +159,11 @@ static int task_prepare(sl_worker *w, sl_wtask *wt, const json_t *raw, char *err
                  kind == SLUICE_SOURCE ? "source" : "sink", wt->is_source ? "source" : "sink");
         return -1;
     }
-    if (!wt->is_source && !json_string_value(json_object_get(wt->config, "topics"))) {
-        snprintf(err, errlen, "topics: missing (a sink reads \"topics\": \"a,b\")");
+    int has_topics = json_string_value(json_object_get(wt->config, "topics")) != NULL;
+    int has_regex = json_string_value(json_object_get(wt->config, "topics.regex")) != NULL;
+    if (!wt->is_source && has_topics == has_regex) {
+        snprintf(err, errlen, "topics, topics.regex: a sink needs exactly one of them "
+                              "(\"topics\": \"a,b\" or \"topics.regex\": \"shop\\\\..*\")");
         return -1;
     }
     char key[1024], *position = NULL;
@@ -491,10 +494,10 @@ static int conn_validate(sl_worker *w, const char *name, const json_t *config, c
         json_decref(answer);
         json_decref(pc);
         if (!kind && !json_string_value(json_object_get(resolved, "topics")) &&
+            !json_string_value(json_object_get(resolved, "topics.regex")) &&
             off < sizeof(lines)) {
             off += (size_t)snprintf(lines + off, sizeof(lines) - off,
-                                    "Must configure one of topics or topics.regex "
-                                    "(this worker reads \"topics\": \"a,b\")\n");
+                                    "Must configure one of topics or topics.regex\n");
             n++;
         }
     }

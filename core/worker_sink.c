@@ -54,7 +54,9 @@ static rd_kafka_t *consumer_create(sl_wtask *wt, char *err, size_t errlen)
                            {"auto.offset.reset", "earliest"},
                            {"session.timeout.ms", "6000"},
                            {"heartbeat.interval.ms", "1000"},
-                           {"client.id", wt->w->worker_id}};
+                           {"client.id", wt->w->worker_id},
+                           /* how soon topics.regex sees a topic created later */
+                           {"topic.metadata.refresh.interval.ms", "5000"}};
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
         if (rd_kafka_conf_set(c, kv[i][0], kv[i][1], e, sizeof(e)) != RD_KAFKA_CONF_OK) {
@@ -68,12 +70,22 @@ static rd_kafka_t *consumer_create(sl_wtask *wt, char *err, size_t errlen)
         return NULL;
     }
     rd_kafka_poll_set_consumer(rk);
+    /* topics.regex: librdkafka subscribes to a pattern given with a leading
+     * '^' (and follows topics created later), as Kafka Connect does. */
     const char *topics = json_string_value(json_object_get(wt->config, "topics"));
+    const char *regex = json_string_value(json_object_get(wt->config, "topics.regex"));
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(4);
-    char *copy = strdup(topics), *save = NULL;
-    for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
-        rd_kafka_topic_partition_list_add(sub, t, RD_KAFKA_PARTITION_UA);
-    free(copy);
+    if (regex) {
+        char pat[1024];
+        snprintf(pat, sizeof(pat), "%s%s", regex[0] == '^' ? "" : "^", regex);
+        rd_kafka_topic_partition_list_add(sub, pat, RD_KAFKA_PARTITION_UA);
+        topics = regex;
+    } else {
+        char *copy = strdup(topics), *save = NULL;
+        for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
+            rd_kafka_topic_partition_list_add(sub, t, RD_KAFKA_PARTITION_UA);
+        free(copy);
+    }
     rd_kafka_resp_err_t se = rd_kafka_subscribe(rk, sub);
     rd_kafka_topic_partition_list_destroy(sub);
     if (se) {

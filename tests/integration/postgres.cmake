@@ -9,3 +9,8 @@ set_tests_properties(integration.postgres PROPERTIES
   LABELS integration
   TIMEOUT 300
   ENVIRONMENT "SLUICE=$<TARGET_FILE:sluice>")
+
+# The postgres source's fuzz target (built in connectors/postgres/, where
+# tests cannot be registered: that folder precedes enable_testing()).
+add_test(NAME fuzz.fuzz_pgoutput COMMAND fuzz_pgoutput 200000)
+set_tests_properties(fuzz.fuzz_pgoutput PROPERTIES TIMEOUT 300 LABELS fuzz)

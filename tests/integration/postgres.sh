@@ -5,12 +5,14 @@
 # field.
 #
 #  1. snapshot: every supported type (pg_schema.sql), NULLs, excluded
-#     column, source.snapshot true/last, op 'r';
+#     column, source.snapshot true/last, op 'r'; a second pipeline with
+#     decimal.handling.mode=string and time.precision.mode=connect;
 #  2. streaming: insert (every type again), update, delete + tombstone,
 #     REPLICA IDENTITY FULL (full before) vs DEFAULT (keys only), an
 #     unchanged TOASTed column (placeholder), a table without primary key
 #     (null key, no tombstone), a column added and one dropped mid-stream,
-#     truncate (op 't');
+#     a primary-key update (delete + tombstone + create), truncate (op 't'),
+#     transaction metadata (BEGIN / END);
 #  3. an incremental snapshot (signal table) during a write load, its
 #     windows widened to 100 ms (SLUICE_PG_INCR_WINDOW_MS) so writes land in
 #     them: the table rebuilt from the topic equals the database;
@@ -23,7 +25,8 @@
 #     worker and the good pipeline keep running;
 #  5b. PostgreSQL restarted under the running task: it reconnects;
 #  6. kill -9 of the worker during a pgbench write load, restart: the table
-#     rebuilt from its topic equals the database.
+#     rebuilt from its topic equals the database;
+#  7. restart after the slot was dropped: a clear FAILED (initial mode).
 #
 # Environment: SLUICE (required), PLUGIN_PATH (optional plugin.path).
 . "$(dirname "$0")/lib.sh"

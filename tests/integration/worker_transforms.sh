@@ -4,7 +4,7 @@
 #
 #   datagen (ops=mixed: inserts, updates, deletes + tombstones)
 #     -> [ExtractNewRecordState rewrite + add.fields, RegexRouter] -> broker
-#     -> file sink with its own Filter (drop tombstones by predicate)
+#     -> file sink (topics.regex) with its own Filter (drop tombstones by predicate)
 #
 # Checks: the source wrote flattened rows (no before/after) to the routed
 # topic flat.rows only; deletes carry __deleted=true and __op=d; the sink's
@@ -26,7 +26,7 @@ cat >"$P/flat.json" <<JSON
     "delete.handling.mode": "rewrite", "drop.tombstones": "false", "add.fields": "op,table"},
    {"name": "route", "type": "org.apache.kafka.connect.transforms.RegexRouter",
     "regex": "([^.]*)\\\\.public\\\\.(.*)", "replacement": "flat.\$2"}],
- "sinks": {"out": {"connector.class": "file", "topics": "flat.rows", "file": "$T/flat.jsonl",
+ "sinks": {"out": {"connector.class": "file", "topics.regex": "flat\\\\..*", "file": "$T/flat.jsonl",
                    "transforms": "notomb", "transforms.notomb.type": "Filter",
                    "transforms.notomb.predicate": "tomb",
                    "predicates": "tomb", "predicates.tomb.type": "RecordIsTombstone"}}}
