@@ -114,3 +114,13 @@ if [ -n "${DISK_MBS:-}" ]; then
         "$(ratio "$(value sluice produce size=1024 mb_per_s)" "$DISK_MBS")"
 fi
 echo
+
+# The worker and connector benchmarks: each script prints its own table
+# against the baseline it measures in the same run.
+for b in bench_worker.sh bench_postgres.sh bench_s3.sh; do
+    if [ -f "$ROOT/tests/bench/$b" ]; then
+        echo "==== $b"
+        SLUICE="$SLUICE" bash "$ROOT/tests/bench/$b" || log "$b reported an error"
+        echo
+    fi
+done
