@@ -566,10 +566,16 @@ typedef struct jbuf {
     size_t *len, *cap;
 } jbuf;
 
-static int jb_reserve(jbuf *b, size_t more)
+static int jb_grow(jbuf *b, size_t more);
+
+/* Room for more bytes plus the final NUL (written once, at the end). */
+static inline int jb_reserve(jbuf *b, size_t more)
 {
-    if (*b->len + more + 1 <= *b->cap)
-        return 0;
+    return *b->len + more + 1 <= *b->cap ? 0 : jb_grow(b, more);
+}
+
+static int jb_grow(jbuf *b, size_t more)
+{
     size_t cap = *b->cap ? *b->cap : 256;
     while (cap < *b->len + more + 1)
         cap *= 2;
@@ -581,13 +587,12 @@ static int jb_reserve(jbuf *b, size_t more)
     return 0;
 }
 
-static int jb_put(jbuf *b, const char *s, size_t n)
+static inline int jb_put(jbuf *b, const char *s, size_t n)
 {
     if (jb_reserve(b, n))
         return -1;
     memcpy(*b->buf + *b->len, s, n);
     *b->len += n;
-    (*b->buf)[*b->len] = 0;
     return 0;
 }
 
@@ -625,7 +630,6 @@ static int jb_string(jbuf *b, const char *s, size_t n)
     }
     *o++ = '"';
     *b->len = (size_t)(o - *b->buf);
-    (*b->buf)[*b->len] = 0;
     return 0;
 }
 
@@ -647,7 +651,6 @@ static int jb_base64(jbuf *b, const void *buf, size_t len)
     }
     *o++ = '"';
     *b->len = (size_t)(o - *b->buf);
-    (*b->buf)[*b->len] = 0;
     return 0;
 }
 
@@ -741,35 +744,40 @@ static int jb_value(jbuf *b, const avro_value_t *v)
     }
 }
 
+/* Every public writer ends here: NUL-terminate, or undo on failure. */
+static int jb_end(jbuf *b, size_t start, int rc)
+{
+    if (rc != 0)
+        *b->len = start; /* nothing half-written stays */
+    if (*b->buf)
+        (*b->buf)[*b->len] = 0; /* jb_reserve always left room for it */
+    return rc;
+}
+
 int sluice_value_json_append(const avro_value_t *value, char **buf, size_t *len, size_t *cap)
 {
     jbuf b = {buf, len, cap};
     size_t start = *len;
-    if (!value)
-        return jb_put(&b, "null", 4);
-    if (jb_value(&b, value) != 0) {
-        *len = start; /* nothing half-written stays */
-        if (*buf)
-            (*buf)[start] = 0;
-        return -1;
-    }
-    return 0;
+    return jb_end(&b, start, value ? jb_value(&b, value) : jb_put(&b, "null", 4));
 }
 
 int sluice_json_append_string(const char *s, char **buf, size_t *len, size_t *cap)
 {
     jbuf b = {buf, len, cap};
-    return jb_string(&b, s, strlen(s));
+    size_t start = *len;
+    return jb_end(&b, start, jb_string(&b, s, strlen(s)));
 }
 
 int sluice_json_append_raw(const char *s, size_t n, char **buf, size_t *len, size_t *cap)
 {
     jbuf b = {buf, len, cap};
-    return jb_put(&b, s, n);
+    size_t start = *len;
+    return jb_end(&b, start, jb_put(&b, s, n));
 }
 
 int sluice_json_append_int(int64_t v, char **buf, size_t *len, size_t *cap)
 {
     jbuf b = {buf, len, cap};
-    return jb_int(&b, v);
+    size_t start = *len;
+    return jb_end(&b, start, jb_int(&b, v));
 }
