@@ -56,6 +56,7 @@ struct sl_avro_conv {
     to_id to[ID_SLOTS];
     from_id from[ID_SLOTS];
     unsigned to_next, from_next;
+    size_t last_size; /* the last encoding's size: the next one's first guess */
 };
 
 static const char *side(const sl_avro_conv *a)
@@ -196,29 +197,41 @@ int sl_avro_conv_to_bytes(sl_avro_conv *a, const char *topic, avro_schema_t sche
     to_id *slot = cached_id(a, topic, schema, err, errlen);
     if (!slot)
         return -1;
-    size_t size = 0;
-    if (avro_value_sizeof((avro_value_t *)value, &size) != 0) {
-        snprintf(err, errlen, "topic %s: %s: %s", topic, side(a), avro_strerror());
-        return -1;
+    /* One pass: encode into a buffer sized from the last message; only when
+     * that is too small, measure (avro_value_sizeof) and encode again. */
+    size_t size = a->last_size + a->last_size / 2 + 64;
+    unsigned char *buf = NULL;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1 && avro_value_sizeof((avro_value_t *)value, &size) != 0) {
+            snprintf(err, errlen, "topic %s: %s: %s", topic, side(a), avro_strerror());
+            free(buf);
+            return -1;
+        }
+        unsigned char *nb = realloc(buf, size + 5);
+        if (!nb) {
+            free(buf);
+            snprintf(err, errlen, "topic %s: %s: out of memory", topic, side(a));
+            return -1;
+        }
+        buf = nb;
+        avro_writer_memory_set_dest(a->writer, (const char *)buf + 5, (int64_t)size);
+        if (avro_value_write(a->writer, (avro_value_t *)value) == 0)
+            break;
+        if (pass == 1) {
+            snprintf(err, errlen, "topic %s: %s does not match its schema: %s", topic, side(a),
+                     avro_strerror());
+            free(buf);
+            return -1;
+        }
     }
-    unsigned char *buf = malloc(size + 5);
-    if (!buf) {
-        snprintf(err, errlen, "topic %s: %s: out of memory", topic, side(a));
-        return -1;
-    }
+    size = (size_t)avro_writer_tell(a->writer);
+    a->last_size = size;
     uint32_t id = (uint32_t)slot->id;
     buf[0] = 0;
     buf[1] = (unsigned char)(id >> 24);
     buf[2] = (unsigned char)(id >> 16);
     buf[3] = (unsigned char)(id >> 8);
     buf[4] = (unsigned char)id;
-    avro_writer_memory_set_dest(a->writer, (const char *)buf + 5, (int64_t)size);
-    if (avro_value_write(a->writer, (avro_value_t *)value) != 0) {
-        snprintf(err, errlen, "topic %s: %s does not match its schema: %s", topic, side(a),
-                 avro_strerror());
-        free(buf);
-        return -1;
-    }
     *out = buf;
     *len = size + 5;
     return 0;

@@ -44,9 +44,10 @@ typedef struct s3_file {
     char *encoded;
     char *key;
     int64_t start_offset, records;
-    int parts; /* parts sent so far */
+    int parts;     /* parts handed to the uploader */
+    int submitted; /* sealed and handed to the uploader */
     s3_writer *w;
-    s3_upload *up; /* begun at the first part or at finish */
+    s3_uobj *obj;
 } s3_file;
 
 typedef struct s3_tp {
@@ -63,6 +64,7 @@ typedef struct s3_tp {
 typedef struct s3_task {
     s3_conf *conf;
     s3_store *store;
+    s3_uploader *up;
     s3_tp *tps, *last;
     char err[2048];
 } s3_task;
@@ -86,10 +88,10 @@ static int status_of(sluice_ctx *ctx, int rc, const char *err)
 /* Objects                                                                   */
 /* ======================================================================== */
 
-static void file_free(s3_file *f, int abort_upload)
+/* Only when no upload job of f can run (complete, or the uploader gone). */
+static void file_free(s3_file *f)
 {
-    if (abort_upload)
-        s3_upload_abort(f->up);
+    s3_uobj_destroy(f->obj);
     s3_writer_destroy(f->w);
     free(f->encoded);
     free(f->key);
@@ -109,6 +111,10 @@ static s3_file *file_open(s3_task *t, s3_tp *tp, const char *encoded, const slui
         goto fail;
     }
     f->start_offset = rec->offset;
+    if (!(f->obj = s3_uobj_create(f->key))) {
+        snprintf(t->err, sizeof(t->err), "out of memory");
+        goto fail;
+    }
     if (!(f->w = s3_writer_create(t->conf, rec->value_schema, f->key, t->err, sizeof(t->err))))
         goto fail;
     f->next = tp->open;
@@ -116,42 +122,31 @@ static s3_file *file_open(s3_task *t, s3_tp *tp, const char *encoded, const slui
     return f;
 fail:
     if (f)
-        file_free(f, 0);
+        file_free(f);
     return NULL;
 }
 
-/* Sends a part when the object has buffered enough. 0 / 1 / -1. */
+/* Hands a part to the uploader when the object has buffered enough.
+ * 0 / 1 / -1 (the uploader's failure). */
 static int file_push(s3_task *t, sluice_ctx *ctx, s3_file *f)
 {
     s3_buf *out = s3_writer_out(f->w);
     if (out->len < s3_store_part_size(t->store))
         return 0;
-    int rc = f->up ? 0 : s3_upload_begin(t->store, f->key, &f->up, t->err, sizeof(t->err));
-    if (rc == 0 && !f->parts && !t->conf->file_dir)
+    int rc = s3_uploader_submit(t->up, f->obj, out, 0, t->err, sizeof(t->err));
+    if (rc == 0 && !f->parts++ && !t->conf->file_dir)
         sluice_log(ctx, SLUICE_LOG_INFO, "object %s: multipart upload started", f->key);
-    if (rc == 0)
-        rc = s3_upload_part(f->up, out->p, out->len, t->err, sizeof(t->err));
-    if (rc == 0) {
-        out->len = 0;
-        f->parts++;
-    }
     return rc;
 }
 
-/* Completes a sealed object in the lake. 0 / 1 / -1. */
-static int file_complete(s3_task *t, sluice_ctx *ctx, s3_file *f)
+/* Hands a sealed object's last bytes to the uploader (once). 0 / 1 / -1. */
+static int file_submit(s3_task *t, s3_file *f)
 {
-    s3_buf *out = s3_writer_out(f->w);
-    int rc = f->up ? 0 : s3_upload_begin(t->store, f->key, &f->up, t->err, sizeof(t->err));
-    if (rc == 0)
-        rc = s3_upload_finish(f->up, out->p, out->len, t->err, sizeof(t->err));
-    if (rc != 0)
-        return rc;
-    f->up = NULL; /* finish freed it */
-    sluice_log(ctx, SLUICE_LOG_INFO, "object %s complete: %" PRId64 " records, %d parts", f->key,
-               f->records, f->parts + 1);
-    sluice_metric_add(ctx, "objects.written", 1);
-    return 0;
+    if (f->submitted)
+        return 0;
+    int rc = s3_uploader_submit(t->up, f->obj, s3_writer_out(f->w), 1, t->err, sizeof(t->err));
+    f->submitted = rc == 0;
+    return rc;
 }
 
 /* ======================================================================== */
@@ -199,23 +194,29 @@ static int tp_rotate(s3_task *t, s3_tp *tp)
     return 0;
 }
 
-/* Uploads the sealed objects in order, then parts of open ones. */
+/* Hands sealed objects and full parts to the uploader, frees the objects
+ * it completed (in order), and reports its failure. 0 / 1 / -1. */
 static int tp_drain(s3_task *t, sluice_ctx *ctx, s3_tp *tp)
 {
-    while (tp->sealed) {
-        s3_file *f = tp->sealed;
-        int rc = file_complete(t, ctx, f);
+    for (s3_file *f = tp->sealed; f; f = f->next) {
+        int rc = file_submit(t, f);
         if (rc != 0)
             return rc;
+    }
+    while (tp->sealed && s3_uobj_done(t->up, tp->sealed->obj)) {
+        s3_file *f = tp->sealed;
+        sluice_log(ctx, SLUICE_LOG_INFO, "object %s complete: %" PRId64 " records, %d parts",
+                   f->key, f->records, f->parts + 1);
+        sluice_metric_add(ctx, "objects.written", 1);
         tp->sealed = f->next;
-        file_free(f, 0);
+        file_free(f);
     }
     for (s3_file *f = tp->open; f; f = f->next) {
         int rc = file_push(t, ctx, f);
         if (rc != 0)
             return rc;
     }
-    return 0;
+    return s3_uploader_status(t->up, t->err, sizeof(t->err));
 }
 
 static int tp_drain_all(s3_task *t, sluice_ctx *ctx)
@@ -232,11 +233,11 @@ static void tp_free(s3_tp *tp)
 {
     for (s3_file *f = tp->open, *n; f; f = n) {
         n = f->next;
-        file_free(f, 1);
+        file_free(f);
     }
     for (s3_file *f = tp->sealed, *n; f; f = n) {
         n = f->next;
-        file_free(f, 1);
+        file_free(f);
     }
     free(tp->topic);
     free(tp);
@@ -349,6 +350,7 @@ static void s3_close(void *state, sluice_ctx *ctx)
     s3_task *t = state;
     if (!t)
         return;
+    s3_uploader_destroy(t->up); /* first: then no job runs */
     int discarded = 0;
     for (s3_tp *tp = t->tps, *n; tp; tp = n) {
         n = tp->next;
@@ -381,6 +383,9 @@ static int s3_open(sluice_ctx *ctx, void **state)
         goto fail;
     if (rc > 0) /* unreachable for now: the uploads retry */
         sluice_log(ctx, SLUICE_LOG_WARN, "checking the bucket: %s; continuing", t->err);
+    size_t part = s3_store_part_size(t->store);
+    if (!(t->up = s3_uploader_create(t->store, 2 * part, t->err, sizeof(t->err))))
+        goto fail;
     if (t->conf->file_dir)
         sluice_log(ctx, SLUICE_LOG_INFO, "writing %s objects to the lake directory %s",
                    s3_writer_extension(t->conf), t->conf->file_dir);
@@ -397,10 +402,23 @@ fail_quiet:
     return SLUICE_ERROR;
 }
 
+/* The uploader's failure since the last call, reported once: a transient
+ * one is answered RETRY and the uploader resumed, so it tries again while
+ * the host backs off. 0 / 1 / -1. */
+static int uploader_check(s3_task *t)
+{
+    int rc = s3_uploader_status(t->up, t->err, sizeof(t->err));
+    if (rc > 0)
+        s3_uploader_resume(t->up);
+    return rc;
+}
+
 static int s3_put(void *state, sluice_ctx *ctx, const sluice_record *records, size_t n)
 {
     s3_task *t = state;
-    int rc = tp_drain_all(t, ctx);
+    int rc = uploader_check(t);
+    if (rc == 0)
+        rc = tp_drain_all(t, ctx);
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = record_put(t, ctx, &records[i]);
     if (rc == 0)
@@ -446,7 +464,7 @@ static int s3_precommit(void *state, sluice_ctx *ctx, sluice_offset *offsets, si
 {
     s3_task *t = state;
     int64_t now = wall_ms();
-    int rc = 0;
+    int rc = uploader_check(t);
     for (s3_tp *tp = t->tps; tp && rc == 0; tp = tp->next)
         if (tp->schedule_at && now >= tp->schedule_at)
             rc = tp_rotate(t, tp);

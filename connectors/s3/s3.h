@@ -9,6 +9,8 @@
  *   s3_http.c         the S3 REST calls over libcurl, with retries
  *   s3_store.c        the lake: an S3 bucket or a file:// directory, behind
  *                     one small upload interface
+ *   s3_uploader.c     the task's upload thread: store work runs beside the
+ *                     encoding of records
  *   s3_writer.c       one object's bytes: Avro object container file or
  *                     JSON lines
  *   s3_partitioner.c  a record -> its encoded partition ("partition=0",
@@ -35,6 +37,7 @@
 
 #include <sluice/envelope.h>
 #include <sluice/plugin.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -99,6 +102,8 @@ typedef struct s3_http s3_http;
 
 s3_http *s3_http_create(const s3_conf *conf, char *err, size_t errlen);
 void s3_http_destroy(s3_http *h);
+/* While *flag is non-zero, requests give up at once (no retries). NULL: none. */
+void s3_http_set_cancel(s3_http *h, const atomic_int *flag);
 /* Each returns 0, 1 (transient, retries used up) or -1 (fatal: S3's Code
  * and Message in err). */
 int s3_http_head_bucket(s3_http *h, char *err, size_t errlen);
@@ -121,6 +126,7 @@ typedef struct s3_upload s3_upload;
 
 s3_store *s3_store_create(const s3_conf *conf, char *err, size_t errlen);
 void s3_store_destroy(s3_store *st);
+void s3_store_set_cancel(s3_store *st, const atomic_int *flag);
 /* Checks the bucket (HEAD) or that the directory is writable. */
 int s3_store_check(s3_store *st, char *err, size_t errlen);
 /* Bytes an open object buffers before s3_upload_part is worth calling. */
@@ -137,6 +143,32 @@ int s3_upload_finish(s3_upload *up, const void *data, size_t len, char *err, siz
  * frees up. NULL is fine. */
 void s3_upload_abort(s3_upload *up);
 const char *s3_upload_key(const s3_upload *up);
+
+/* ---- the upload thread (s3_uploader.c) ---------------------------------- */
+
+typedef struct s3_uploader s3_uploader;
+typedef struct s3_uobj s3_uobj; /* one object as the uploader sees it */
+
+/* Starts the thread; it alone uses st until s3_uploader_destroy. */
+s3_uploader *s3_uploader_create(s3_store *st, size_t max_bytes, char *err, size_t errlen);
+/* Stops the thread (a transfer under way is cancelled) and drops the jobs
+ * not run. The objects' uploads are then their owners' to abort. */
+void s3_uploader_destroy(s3_uploader *u);
+/* Queues data (taken: *data is left empty) for obj; finish: the object's
+ * last bytes, then complete it. Waits while the queue is full. Returns 0,
+ * or the uploader's failure (1 / -1, err filled) without taking data. */
+int s3_uploader_submit(s3_uploader *u, s3_uobj *obj, s3_buf *data, int finish, char *err,
+                       size_t errlen);
+/* 0, or the failure that stopped the uploader (1 / -1, err filled). */
+int s3_uploader_status(s3_uploader *u, char *err, size_t errlen);
+/* After a transient failure: try the failed job again. */
+void s3_uploader_resume(s3_uploader *u);
+s3_uobj *s3_uobj_create(const char *key);
+/* 1 once the object is complete in the lake. */
+int s3_uobj_done(s3_uploader *u, const s3_uobj *obj);
+/* Aborts an upload begun and not complete. Only when no job of obj can run
+ * (done, or the uploader destroyed). NULL is fine. */
+void s3_uobj_destroy(s3_uobj *obj);
 
 /* ---- object formats (s3_writer.c) --------------------------------------- */
 

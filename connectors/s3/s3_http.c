@@ -45,11 +45,12 @@
 struct s3_http {
     const s3_conf *conf;
     CURL *curl;
-    char *scheme_host; /* "http://127.0.0.1:9000" or "https://bucket.s3.x.amazonaws.com" */
-    char *host;        /* the Host header value */
-    char *prefix;      /* canonical path before the key: "/bucket" or "" */
-    unsigned seed;     /* jitter */
-    int once;          /* send once, no retries (aborts at close) */
+    char *scheme_host;        /* "http://127.0.0.1:9000" or "https://bucket.s3.x.amazonaws.com" */
+    char *host;               /* the Host header value */
+    char *prefix;             /* canonical path before the key: "/bucket" or "" */
+    unsigned seed;            /* jitter */
+    int once;                 /* send once, no retries (aborts at close) */
+    const atomic_int *cancel; /* set: give up at once */
 };
 
 typedef struct s3_req {
@@ -173,6 +174,23 @@ oom:
     snprintf(err, errlen, "out of memory");
     s3_http_destroy(h);
     return NULL;
+}
+
+void s3_http_set_cancel(s3_http *h, const atomic_int *flag)
+{
+    h->cancel = flag;
+}
+
+static int cancelled(const s3_http *h)
+{
+    return h->cancel && atomic_load(h->cancel);
+}
+
+/* curl's progress callback: non-zero aborts the transfer. */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    return cancelled(arg);
 }
 
 void s3_http_destroy(s3_http *h)
@@ -305,6 +323,11 @@ static int req_send(s3_http *h, const s3_req *rq, s3_resp *resp, char *err, size
     curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, resp);
+    if (h->cancel) {
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, h);
+    }
     if (strcmp(rq->method, "HEAD") == 0) {
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     } else if (strcmp(rq->method, "PUT") == 0 || strcmp(rq->method, "POST") == 0) {
@@ -370,7 +393,7 @@ static int req_do(s3_http *h, const s3_req *rq, s3_resp *resp, char *err, size_t
     int rc = 1;
     int64_t retries = h->once ? 0 : h->conf->part_retries;
     err[0] = '\0';
-    for (int attempt = 0; attempt <= retries; attempt++) {
+    for (int attempt = 0; attempt <= retries && !(attempt > 0 && cancelled(h)); attempt++) {
         if (attempt > 0)
             backoff_sleep(h, attempt - 1);
         s3_buf_free(&resp->body);

@@ -83,6 +83,12 @@ void s3_store_destroy(s3_store *st)
     free(st);
 }
 
+void s3_store_set_cancel(s3_store *st, const atomic_int *flag)
+{
+    if (st->http)
+        s3_http_set_cancel(st->http, flag);
+}
+
 size_t s3_store_part_size(const s3_store *st)
 {
     return st->http ? (size_t)st->conf->part_size : FILE_CHUNK;
