@@ -56,7 +56,10 @@ static rd_kafka_t *consumer_create(sl_wtask *wt, char *err, size_t errlen)
                            {"heartbeat.interval.ms", "1000"},
                            {"client.id", wt->w->worker_id},
                            /* how soon topics.regex sees a topic created later */
-                           {"topic.metadata.refresh.interval.ms", "5000"}};
+                           {"topic.metadata.refresh.interval.ms", "5000"},
+                           /* prefetch: 16 MB keeps a sink fed (librdkafka's 64 MB
+                            * default alone would be most of the worker's memory) */
+                           {"queued.max.messages.kbytes", "16384"}};
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
         if (rd_kafka_conf_set(c, kv[i][0], kv[i][1], e, sizeof(e)) != RD_KAFKA_CONF_OK) {
