@@ -117,6 +117,7 @@ void sl_avro_conv_destroy(sl_avro_conv *a)
             free(a->to[i].topic);
         }
         if (a->from[i].schema) {
+            sl_schema_text_forget(a->from[i].schema);
             avro_value_iface_decref(a->from[i].iface);
             avro_schema_decref(a->from[i].schema);
         }
@@ -271,6 +272,7 @@ static from_id *cached_schema(sl_avro_conv *a, const char *topic, int32_t id, ch
     json_decref(answer);
     from_id *slot = &a->from[a->from_next++ % ID_SLOTS];
     if (slot->schema) {
+        sl_schema_text_forget(slot->schema);
         avro_value_iface_decref(slot->iface);
         avro_schema_decref(slot->schema);
     }

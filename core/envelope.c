@@ -596,12 +596,36 @@ static inline int jb_put(jbuf *b, const char *s, size_t n)
     return 0;
 }
 
+/* Is s[0..n) well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF)?
+ * jansson refuses anything else, and so do we. */
+static int utf8_valid(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+                                   : (c & 0xf8) == 0xf0 ? 4 : 0;
+        if (!len || i + len > n)
+            return 0;
+        uint32_t cp = len == 1 ? c : c & (0x7f >> len);
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return 0;
+            cp = cp << 6 | (s[i + k] & 0x3f);
+        }
+        static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
 /* A JSON string: '"', '\\' and control characters escaped as jansson does;
- * other bytes (UTF-8) as they are. */
+ * other bytes (valid UTF-8) as they are. */
 static int jb_string(jbuf *b, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
-    if (jb_reserve(b, n * 6 + 2))
+    static const char hex[] = "0123456789ABCDEF";
+    if (!utf8_valid((const unsigned char *)s, n) || jb_reserve(b, n * 6 + 2))
         return -1;
     char *o = *b->buf + *b->len;
     *o++ = '"';
@@ -666,7 +690,8 @@ static int jb_int(jbuf *b, int64_t v)
     return jb_put(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
-/* As jansson: %.17g, and ".0" when that reads as an integer. */
+/* As jansson: %.17g, ".0" when that reads as an integer, and an exponent
+ * without '+' or leading zeros (1e22, 9.9999999999999995e-8). */
 static int jb_real(jbuf *b, double d)
 {
     char tmp[40];
@@ -675,10 +700,21 @@ static int jb_real(jbuf *b, double d)
     int n = snprintf(tmp, sizeof(tmp) - 2, "%.17g", d);
     if (n < 0)
         return -1;
-    if (!strpbrk(tmp, ".eE")) {
+    char *e = strchr(tmp, 'e');
+    if (!e && !strchr(tmp, '.')) {
         tmp[n++] = '.';
         tmp[n++] = '0';
         tmp[n] = 0;
+    } else if (e) {
+        char *from = e + 1, *to = e + 1;
+        if (*from == '+')
+            from++;
+        else if (*from == '-')
+            *to++ = *from++;
+        while (*from == '0' && from[1])
+            from++;
+        memmove(to, from, strlen(from) + 1);
+        n = (int)strlen(tmp);
     }
     return jb_put(b, tmp, (size_t)n);
 }

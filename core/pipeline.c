@@ -136,7 +136,7 @@ static int wtask_idle(sl_wtask *wt)
     for (int i = 0; i < SL_RING_SIZE; i++)
         if (atomic_load(&wt->ring[i].outstanding) > 0)
             return 0;
-    return atomic_load(&wt->offw.state) != 1;
+    return atomic_load(&wt->offw.state) != 1 && atomic_load(&wt->dlq.outstanding) == 0;
 }
 
 static int task_prepare(sl_worker *w, sl_wtask *wt, const json_t *raw, char *err, size_t errlen)

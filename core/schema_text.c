@@ -44,6 +44,21 @@ void sl_schema_text_set(avro_schema_t schema, const char *json)
     pthread_mutex_unlock(&mu);
 }
 
+void sl_schema_text_forget(avro_schema_t schema)
+{
+    pthread_mutex_lock(&mu);
+    for (entry **pp = &entries; *pp; pp = &(*pp)->next)
+        if ((*pp)->schema == schema) {
+            entry *e = *pp;
+            *pp = e->next;
+            avro_schema_decref(e->schema);
+            free(e->json);
+            free(e);
+            break;
+        }
+    pthread_mutex_unlock(&mu);
+}
+
 /* avro_schema_to_json into a growing buffer. */
 static char *render(avro_schema_t schema)
 {

@@ -18,6 +18,8 @@
 
 /* Remembers json for schema (replacing an earlier text). */
 void sl_schema_text_set(avro_schema_t schema, const char *json);
+/* Drops what was recorded for schema (and the reference held on it). */
+void sl_schema_text_forget(avro_schema_t schema);
 /* A malloc'd copy of the recorded text, or, when none was recorded,
  * avro-c's own rendering; NULL when out of memory. */
 char *sl_schema_text_dup(avro_schema_t schema);

@@ -137,7 +137,18 @@ int sl_errpolicy_report(sl_wtask *wt, const sl_errpolicy *p, const char *stage,
 
 int sl_errpolicy_settle(sl_wtask *wt, char *err, size_t errlen)
 {
+    int64_t stop_deadline = 0;
     while (atomic_load(&wt->dlq.outstanding) > 0) {
+        if (atomic_load(&wt->stop)) { /* stopping: wait a bounded while */
+            if (!stop_deadline)
+                stop_deadline = sl_worker_now_ms() + 30000;
+            else if (sl_worker_now_ms() > stop_deadline) {
+                snprintf(err, errlen, "stopped with %d dead letter queue writes unacknowledged "
+                         "after 30 s: nothing past them is committed",
+                         atomic_load(&wt->dlq.outstanding));
+                return -1;
+            }
+        }
         struct timespec ts = {0, 1000000L};
         nanosleep(&ts, NULL);
     }

@@ -29,14 +29,17 @@
 #include "worker_int.h"
 
 #define SINK_BATCH 2000
+#define SINK_HEADERS 16 /* headers passed on per record; more are dropped */
 
 typedef struct sink_state {
     sl_wtask *wt;
     rd_kafka_t *rk;
     rd_kafka_topic_partition_list_t *pending; /* offsets to commit after a flush */
     rd_kafka_topic_partition_list_t *committed; /* preCommit sinks: what was committed */
+    rd_kafka_topic_partition_list_t *skipped;   /* skipped behind the unput batch */
     sl_errpolicy errors;
     char topics[SINK_BATCH][256]; /* topics a transform routed records to */
+    sluice_header headers[SINK_BATCH][SINK_HEADERS]; /* point into msgs[i] */
     rd_kafka_message_t *msgs[SINK_BATCH];
     sluice_record recs[SINK_BATCH];
     avro_value_t keys[SINK_BATCH], values[SINK_BATCH];
@@ -113,6 +116,7 @@ static void batch_release(sink_state *s)
 }
 
 static void pending_note_one(sink_state *s, const rd_kafka_message_t *m);
+static void skipped_note(sink_state *s, const rd_kafka_message_t *m);
 
 /* A message that cannot become a record: tolerated (logged, dead-lettered,
  * its offset counted as consumed) -> 1, or the task fails -> -1. */
@@ -124,9 +128,26 @@ static int skip_or_fail(sink_state *s, rd_kafka_message_t *m, const char *stage,
              (long long)m->offset);
     int rc = sl_errpolicy_report(s->wt, &s->errors, stage, m, why, err, errlen);
     if (rc == 0)
-        pending_note_one(s, m);
+        skipped_note(s, m);
     rd_kafka_message_destroy(m);
     return rc == 0 ? 1 : -1;
+}
+
+/* The message's headers as sluice_headers (pointing into m). */
+static size_t headers_of(rd_kafka_message_t *m, sluice_header *out)
+{
+    rd_kafka_headers_t *h = NULL;
+    if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return 0;
+    size_t n = 0;
+    const char *name;
+    const void *val;
+    size_t len;
+    while (n < SINK_HEADERS && rd_kafka_header_get_all(h, n, &name, &val, &len) == 0) {
+        out[n] = (sluice_header){name, val, len};
+        n++;
+    }
+    return n;
 }
 
 /* Runs the transforms on batch slot s->n (converted from m). 1: keep
@@ -134,11 +155,12 @@ static int skip_or_fail(sink_state *s, rd_kafka_message_t *m, const char *stage,
  * slot); 0: dropped by a Filter, or skipped under errors.tolerance=all;
  * -1: fail. */
 static int transform(sink_state *s, rd_kafka_message_t *m, const char **topic, int64_t *ts,
-                     char *err, size_t errlen)
+                     const sluice_header *hdrs, size_t nh, char *err, size_t errlen)
 {
     size_t i = s->n;
     sl_xrec x = {.topic = *topic, .partition = m->partition, .offset = m->offset,
-                 .key = s->keys[i], .value = s->values[i], .timestamp_ms = *ts};
+                 .key = s->keys[i], .value = s->values[i], .timestamp_ms = *ts,
+                 .headers = hdrs, .n_headers = nh};
     x.value_schema = x.value.iface ? avro_value_get_schema(&x.value) : NULL;
     int rc = sl_transforms_apply(s->wt->xf, &x, err, errlen);
     if (rc == 1) {
@@ -152,7 +174,7 @@ static int transform(sink_state *s, rd_kafka_message_t *m, const char **topic, i
         return 1;
     }
     if (rc == 0) { /* dropped: the chain released the values */
-        pending_note_one(s, m);
+        skipped_note(s, m);
         rd_kafka_message_destroy(m);
         return 0;
     }
@@ -189,8 +211,9 @@ static int batch_add(sink_state *s, rd_kafka_message_t *m, char *err, size_t err
         return skip_or_fail(s, m, stage, err, errlen);
     rd_kafka_timestamp_type_t tt;
     int64_t ts = rd_kafka_message_timestamp(m, &tt);
+    size_t nh = headers_of(m, s->headers[i]);
     if (wt->xf) {
-        int t = transform(s, m, &topic, &ts, err, errlen);
+        int t = transform(s, m, &topic, &ts, s->headers[i], nh, err, errlen);
         if (t <= 0)
             return t;
     }
@@ -201,6 +224,8 @@ static int batch_add(sink_state *s, rd_kafka_message_t *m, char *err, size_t err
         .value_schema = s->values[i].iface ? avro_value_get_schema(&s->values[i]) : NULL,
         .value = s->values[i].iface ? &s->values[i] : NULL,
         .timestamp_ms = ts,
+        .headers = nh ? s->headers[i] : NULL,
+        .n_headers = nh,
         .partition = m->partition,
         .offset = m->offset,
     };
@@ -221,10 +246,39 @@ static void pending_note_one(sink_state *s, const rd_kafka_message_t *m)
         tp->offset = m->offset + 1;
 }
 
+/* A skipped or filtered record counts as consumed once every record before
+ * it was put: at once when the batch is empty, else when the batch is. */
+static void skipped_note(sink_state *s, const rd_kafka_message_t *m)
+{
+    if (s->n == 0) {
+        pending_note_one(s, m);
+        return;
+    }
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    rd_kafka_topic_partition_t *tp =
+        rd_kafka_topic_partition_list_find(s->skipped, topic, m->partition);
+    if (!tp)
+        tp = rd_kafka_topic_partition_list_add(s->skipped, topic, m->partition);
+    if (m->offset + 1 > tp->offset)
+        tp->offset = m->offset + 1;
+}
+
+/* After a successful put: the batch's offsets, then the skipped ones. */
 static void pending_note(sink_state *s)
 {
     for (size_t i = 0; i < s->n; i++)
         pending_note_one(s, s->msgs[i]);
+    for (int i = 0; i < s->skipped->cnt; i++) {
+        rd_kafka_topic_partition_t *sk = &s->skipped->elems[i];
+        rd_kafka_topic_partition_t *tp =
+            rd_kafka_topic_partition_list_find(s->pending, sk->topic, sk->partition);
+        if (!tp)
+            tp = rd_kafka_topic_partition_list_add(s->pending, sk->topic, sk->partition);
+        if (sk->offset > tp->offset)
+            tp->offset = sk->offset;
+    }
+    rd_kafka_topic_partition_list_destroy(s->skipped);
+    s->skipped = rd_kafka_topic_partition_list_new(4);
 }
 
 /* Plugin result -> 0 ok, 1 retry later, -1 failed. */
@@ -373,6 +427,7 @@ void *sl_sink_thread(void *arg)
     s->wt = wt;
     s->pending = rd_kafka_topic_partition_list_new(8);
     s->committed = rd_kafka_topic_partition_list_new(8);
+    s->skipped = rd_kafka_topic_partition_list_new(4);
     wt->errpol = &s->errors;
     if (sl_errpolicy_init(&s->errors, wt, err, sizeof(err)) != 0 ||
         sl_transforms_create(wt->config, &wt->xf, err, sizeof(err)) != 0)
@@ -400,6 +455,8 @@ out:
             rd_kafka_topic_partition_list_destroy(s->pending);
         if (s->committed)
             rd_kafka_topic_partition_list_destroy(s->committed);
+        if (s->skipped)
+            rd_kafka_topic_partition_list_destroy(s->skipped);
         free(s);
     }
     sl_task_close(wt->task);

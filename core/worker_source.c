@@ -161,15 +161,29 @@ static int produce_one(sl_wtask *wt, const sluice_record *rec, sl_inflight *b, c
     }
     const sl_xrec *r = &x;
     int rc = 0;
+    rd_kafka_headers_t *h = r->n_headers ? rd_kafka_headers_new(r->n_headers) : NULL;
+    for (size_t i = 0; h && i < r->n_headers; i++)
+        rd_kafka_header_add(h, r->headers[i].key, -1, r->headers[i].value,
+                            (ssize_t)r->headers[i].value_len);
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
             wt->w->producer, RD_KAFKA_V_TOPIC(r->topic), RD_KAFKA_V_KEY(k, klen),
             RD_KAFKA_V_VALUE(v, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
-            RD_KAFKA_V_TIMESTAMP(r->timestamp_ms), RD_KAFKA_V_OPAQUE(&b->tag), RD_KAFKA_V_END);
-        if (!e)
+            RD_KAFKA_V_TIMESTAMP(r->timestamp_ms), RD_KAFKA_V_HEADERS(h),
+            RD_KAFKA_V_OPAQUE(&b->tag), RD_KAFKA_V_END);
+        if (!e) {
+            h = NULL; /* librdkafka owns them now */
             break;
+        }
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             snprintf(err, errlen, "producing to %s: %s", r->topic, rd_kafka_err2str(e));
+            free(v);
+            rc = -1;
+            break;
+        }
+        if (atomic_load(&wt->stop)) {
+            snprintf(err, errlen, "stopped while the producer queue was full (producing to %s)",
+                     r->topic);
             free(v);
             rc = -1;
             break;
@@ -178,6 +192,8 @@ static int produce_one(sl_wtask *wt, const sluice_record *rec, sl_inflight *b, c
         nanosleep(&ts, NULL);
     }
     free(k); /* librdkafka copies keys; F_FREE owns the value */
+    if (h)
+        rd_kafka_headers_destroy(h);
     xrec_release(&x);
     return rc;
 }
@@ -216,6 +232,11 @@ static void drain(sl_wtask *wt, char *err, size_t errlen)
     int64_t deadline = sl_worker_now_ms() + 30000;
     while (sl_worker_now_ms() < deadline) {
         advance(wt);
+        int de = atomic_load(&wt->failed_delivery);
+        if (de) { /* never store a position past a lost record */
+            snprintf(err, errlen, "delivery failed: %s", rd_kafka_err2str(de));
+            return;
+        }
         offset_write(wt, err, errlen);
         if (offset_commit(wt, err, errlen) != 0 || atomic_load(&wt->failed_delivery))
             return;

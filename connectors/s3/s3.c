@@ -5,8 +5,8 @@
  * Per Kafka partition (s3_tp) the task keeps:
  *   open    objects being written, one per encoded partition, each named by
  *           the offset of its first record;
- *   sealed  objects complete in memory whose upload has not succeeded yet
- *           (in order);
+ *   sealed  objects complete in memory, handed to the upload thread
+ *           (s3_uploader.c) and not yet complete in the lake (in order);
  *   count / base_ts / schedule_at   what rotation looks at.
  *
  * put, per record (records below the partition's next offset were already
@@ -14,22 +14,28 @@
  *   1. rotate first (seal every open object of the partition) when the
  *      record's time is rotate.interval.ms past the first record's, when
  *      the wall-clock deadline of rotate.schedule.interval.ms has passed,
- *      or when its schema differs from its object's; upload the sealed ones;
+ *      or when its schema differs from its object's;
  *   2. append it to the object of its encoded partition (opened if needed);
- *   3. after flush.size records, rotate and upload; an object holding more
- *      than s3.part.size bytes sends a multipart part.
- * An upload that fails transiently (after s3.part.retries) answers RETRY;
- * the objects wait in `sealed` (or keep their bytes) and the next call
- * starts by uploading them. A fatal S3 error (4xx) answers ERROR.
+ *   3. after flush.size records, rotate; an object holding more than
+ *      s3.part.size bytes hands a multipart part to the uploader.
+ * Uploads run on the uploader thread while put goes on (bounded: two parts'
+ * worth of bytes queued). Every put and precommit reaps the objects it
+ * completed (logging "object ... complete") and reports its failure: a
+ * transient one (after s3.part.retries) answers RETRY and the uploader tries
+ * the same bytes again while the host backs off; a fatal one (a 4xx) answers
+ * ERROR.
  *
- * precommit: uploads what is sealed, applies rotate.schedule.interval.ms,
- * then lowers each partition's offset to the first offset of its oldest
- * object not yet in the lake (with records a transform routed to another
- * topic, conservatively: see tp_matches). flush is never called by the host (we have
- * precommit); it answers OK. close discards objects not complete: their
- * records were never committed and come back to the next task.
+ * precommit: applies rotate.schedule.interval.ms, hands sealed objects over,
+ * reaps, then lowers each partition's offset to the first offset of its
+ * oldest object not yet complete in the lake (with records a transform
+ * routed to another topic, conservatively: see tp_matches). flush is never
+ * called by the host (we have precommit); it answers OK. close stops the
+ * uploader (a transfer under way is cancelled) and discards objects not
+ * complete: their records were never committed and come back to the next
+ * task.
  *
- * Runs on: the task's thread, one callback at a time (plugin.h).
+ * Runs on: the task's thread, one callback at a time (plugin.h); the
+ * uploader's own thread only inside s3_uploader.c.
  */
 #include <inttypes.h>
 #include <stdio.h>

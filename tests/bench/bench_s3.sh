@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench_s3.sh - the S3 sink's throughput (not run by make test):
-#   topic (~1 KiB rows, json converter) -> worker -> s3 sink -> s3rver
+#   topic (~1 KiB rows, avro converter) -> worker -> s3 sink -> s3rver
 #   topic -> worker -> s3 sink -> file:// lake
 # each timed from the worker's start to the moment every object is complete
 # in the lake (s3rver wrote their metadata, its last step / the final names
