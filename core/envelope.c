@@ -182,7 +182,7 @@ static json_t *opt(const char *type)
     return json_pack("{s:[s,s], s:n}", "type", "null", type, "default");
 }
 
-static json_t *source_json(void)
+json_t *sluice_envelope_source_schema(void)
 {
     json_t *fields = json_array();
     static const char *req_str[] = {"version", "connector", "name"};
@@ -235,7 +235,7 @@ static json_t *value_schema_json(const char *ns, const sluice_column *cols, size
     json_t *fields = json_pack("[{s:s, s:[s,o], s:n}, {s:s, s:[s,s], s:n}, {s:s, s:o}, {s:s, s:s}]",
                                "name", "before", "type", "null", row, "default", "name", "after",
                                "type", "null", "Value", "default", "name", "source", "type",
-                               source_json(), "name", "op", "type", "string");
+                               sluice_envelope_source_schema(), "name", "op", "type", "string");
     json_t *ts = opt("long");
     json_object_set_new(ts, "name", json_string("ts_ms"));
     json_array_append_new(fields, ts);

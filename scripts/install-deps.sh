@@ -14,7 +14,8 @@
 # What is installed and why:
 #   build:        build-essential cmake pkg-config, and the libraries chosen in
 #                 ARCHITECTURE.md section 3 (libuv jansson librdkafka
-#                 libmicrohttpd zstd lz4 snappy zlib avro-c libcurl libpq
+#                 libmicrohttpd zstd lz4 snappy zlib avro-c libcurl openssl (the S3
+#                 sink's SigV4 HMAC) libpq
 #                 libmariadb) with CUnit for the unit tests
 #   integration:  postgresql, mariadb-server (real source databases), kcat
 #                 (a real Kafka client), nodejs + npm (kafkajs, s3rver), awscli
@@ -38,7 +39,7 @@ PACKAGES=(
     build-essential cmake pkg-config
     libuv1-dev libjansson-dev libcunit1-dev librdkafka-dev libmicrohttpd-dev
     libzstd-dev liblz4-dev libsnappy-dev zlib1g-dev libavro-dev
-    libcurl4-openssl-dev libpq-dev libmariadb-dev
+    libcurl4-openssl-dev libssl-dev libpq-dev libmariadb-dev
     kcat postgresql mariadb-server nodejs npm awscli
     procps iproute2 curl ca-certificates wrk python3
 )

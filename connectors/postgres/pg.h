@@ -26,6 +26,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <regex.h>
+#include <sluice/envelope.h>
 #include <sluice/plugin.h>
 #include <stdint.h>
 

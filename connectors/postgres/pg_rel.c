@@ -97,21 +97,6 @@ static json_t *opt_field(const char *name, const char *type)
     return json_pack("{s:s, s:[s,s], s:n}", "name", name, "type", "null", type, "default");
 }
 
-/* io.sluice.connector.Source, field for field as core/envelope.c builds it. */
-static json_t *source_json(void)
-{
-    json_t *f = json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]", "name", "version", "type",
-                          "string", "name", "connector", "type", "string", "name", "name", "type",
-                          "string", "name", "ts_ms", "type", "long");
-    static const char *opt[][2] = {{"snapshot", "string"}, {"db", "string"}, {"schema", "string"},
-                                   {"table", "string"},    {"txId", "long"}, {"lsn", "long"},
-                                   {"file", "string"},     {"pos", "long"},  {"gtid", "string"},
-                                   {"seq", "long"}};
-    for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++)
-        json_array_append_new(f, opt_field(opt[i][0], opt[i][1]));
-    return json_pack("{s:s, s:s, s:s, s:o}", "type", "record", "name", "Source", "namespace",
-                     "io.sluice.connector", "fields", f);
-}
 
 static json_t *row_json(const pg_relcache *rc, const pg_rel *rel, const char *ns, int key)
 {
@@ -136,7 +121,7 @@ static json_t *envelope_json(const pg_relcache *rc, const pg_rel *rel, const cha
     json_t *fields = json_pack(
         "[{s:s, s:[s,o], s:n}, {s:s, s:[s,s], s:n}, {s:s, s:o}, {s:s, s:s}]", "name", "before",
         "type", "null", row_json(rc, rel, ns, 0), "default", "name", "after", "type", "null",
-        "Value", "default", "name", "source", "type", source_json(), "name", "op", "type",
+        "Value", "default", "name", "source", "type", sluice_envelope_source_schema(), "name", "op", "type",
         "string");
     json_array_append_new(fields, opt_field("ts_ms", "long"));
     return json_pack("{s:s, s:s, s:s, s:o, s:s}", "type", "record", "name", "Envelope",

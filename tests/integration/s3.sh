@@ -343,12 +343,17 @@ wait_for 60 has_log '\[big.s3/0\] object .* complete' $((n0 + 1)) || fail "big: 
 kill9_worker
 first=$(grep '\[big.s3/0\] object .* complete' "$T/worker.log" | tail -1 | grep -o 'big+0+[0-9]*\.avro')
 log "kill -9 right after $first completed (offsets commit every 4 s)"
+cp "$T/s3/lake/big/big/partition=0/$first._S3rver_object" "$T/first.bin" ||
+    fail "big: $first is not in s3rver's directory"
+
 start_worker 1000
 wait_for 90 has_log '\[big.s3/0\] object .*+0000016000.avro complete' || fail "big: the last object did not complete after the restart"
 sleep 2
 stop_worker
+cmp -s "$T/first.bin" "$T/s3/lake/big/big/partition=0/$first._S3rver_object" ||
+    fail "big: $first changed after the replay: the objects are not deterministic"
 if [ "$(logcount "object big/big/partition=0/$first complete")" -ge 2 ]; then
-    log "big: $first was completed again after the kill (same name, replayed)"
+    log "big: $first was completed again after the kill (same name, same bytes: replayed)"
 else
     log "big: $first was not rewritten (its offsets were committed before the kill)"
 fi
@@ -357,7 +362,7 @@ mapfile -t files < <(fetch big)
 node "$DECODE" --meta "${files[@]}" | grep -q ' 8000 ' || fail "big: objects are not 8000 records"
 exactly_once big "$N_BIG" "${files[@]}"
 size=$(stat -c %s "${files[0]}")
-pass "kill -9 during a multipart upload and after $first completed: 3 objects of 8000 records (~$((size / 1048576)) MiB, multipart), seqs 1..$N_BIG exactly once"
+pass "kill -9 during a multipart upload and after $first completed: 3 objects of 8000 records (~$((size / 1048576)) MiB, multipart), $first byte-identical after the replay, seqs 1..$N_BIG exactly once"
 "$SLUICE" groups describe -b "$BOOTSTRAP" --group connect-big.s3 >"$T/group.txt" 2>&1
 awk '$2 == "big" && $4 == '"$N_BIG"' {ok = 1} END {exit !ok}' "$T/group.txt" ||
     { cat "$T/group.txt" >&2; fail "big: connect-big.s3 did not commit offset $N_BIG"; }

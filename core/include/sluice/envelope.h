@@ -91,6 +91,11 @@ avro_schema_t sluice_envelope_value_schema(const sluice_envelope *env);
 const char *sluice_envelope_key_schema_json(const sluice_envelope *env);
 const char *sluice_envelope_value_schema_json(const sluice_envelope *env);
 
+/* The io.sluice.connector.Source record schema every envelope's `source`
+ * field uses, as JSON (a new reference): sources that build their own
+ * envelope schemas (postgres) embed this one. */
+json_t *sluice_envelope_source_schema(void);
+
 /* Fresh values the caller owns (avro_value_decref, or hand them to
  * sluice_emit). Return 0 or an avro-c error code. */
 int sluice_envelope_new_key(sluice_envelope *env, avro_value_t *key);
