@@ -84,9 +84,10 @@ int64_t sl_worker_now_ms(void)
 
 void sl_wtask_sleep(sl_wtask *wt, int64_t ms)
 {
-    int64_t end = sl_worker_now_ms() + ms;
-    while (!atomic_load(&wt->stop) && sl_worker_now_ms() < end) {
-        struct timespec ts = {0, 10 * 1000000L};
+    int64_t end = sl_worker_now_ms() + ms, left;
+    while (!atomic_load(&wt->stop) && (left = end - sl_worker_now_ms()) > 0) {
+        /* at most 10 ms at a time (to notice stop), never more than asked */
+        struct timespec ts = {0, (left < 10 ? left : 10) * 1000000L};
         nanosleep(&ts, NULL);
     }
 }
