@@ -462,23 +462,15 @@ int sluice_envelope_set_source(avro_value_t *value, const sluice_source_info *sr
 /* Debezium JSON form                                                        */
 /* ======================================================================== */
 
+
+/* bytes and fixed as a base64 JSON string: the text writer's encoding. */
 static json_t *base64(const void *buf, size_t len)
 {
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const unsigned char *in = buf;
-    char *out = malloc(4 * ((len + 2) / 3) + 1), *o = out;
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < len; i += 3) {
-        unsigned v =
-            in[i] << 16 | (i + 1 < len ? in[i + 1] << 8 : 0) | (i + 2 < len ? in[i + 2] : 0);
-        *o++ = tab[v >> 18 & 63];
-        *o++ = tab[v >> 12 & 63];
-        *o++ = i + 1 < len ? tab[v >> 6 & 63] : '=';
-        *o++ = i + 2 < len ? tab[v & 63] : '=';
-    }
-    *o = '\0';
-    json_t *j = json_string(out);
+    char *out = NULL;
+    size_t n = 0, cap = 0;
+    json_t *j = NULL;
+    if (sluice_json_append_base64(buf, len, &out, &n, &cap) == 0)
+        j = json_stringn(out + 1, n - 2); /* without the quotes */
     free(out);
     return j;
 }
@@ -809,6 +801,13 @@ int sluice_json_append_raw(const char *s, size_t n, char **buf, size_t *len, siz
     jbuf b = {buf, len, cap};
     size_t start = *len;
     return jb_end(&b, start, jb_put(&b, s, n));
+}
+
+int sluice_json_append_base64(const void *data, size_t n, char **buf, size_t *len, size_t *cap)
+{
+    jbuf b = {buf, len, cap};
+    size_t start = *len;
+    return jb_end(&b, start, jb_base64(&b, data, n));
 }
 
 int sluice_json_append_int(int64_t v, char **buf, size_t *len, size_t *cap)

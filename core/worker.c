@@ -143,9 +143,13 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     sl_wtask *wt = tag->wt;
     if (tag->kind == SL_DR_OFFSET && !m->err)
         position_stored(wt); /* before the task sees state 2 and moves on */
-    if (m->err) {
+    if (m->err) { /* the first failure names where, then publishes its code */
         int expected = 0;
-        atomic_compare_exchange_strong(&wt->failed_delivery, &expected, (int)m->err);
+        if (atomic_compare_exchange_strong(&wt->failed_claim, &expected, 1)) {
+            snprintf(wt->failed_where, sizeof(wt->failed_where), "%s [%d]",
+                     rd_kafka_topic_name(m->rkt), (int)m->partition);
+            atomic_store(&wt->failed_delivery, (int)m->err);
+        }
     }
     if (tag->kind == SL_DR_BATCH)
         atomic_fetch_sub(&((sl_inflight *)tag)->outstanding, 1);

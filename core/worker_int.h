@@ -75,6 +75,8 @@ typedef struct sl_wtask {
     int started;
     atomic_int stop;
     atomic_int failed_delivery; /* an rd_kafka_resp_err_t from a delivery report */
+    atomic_int failed_claim;    /* the first failing report writes failed_where */
+    char failed_where[320];     /* "<topic> [<partition>]", set before failed_delivery */
     int64_t retry_max_delay_ms;
     /* source: a ring of batches in flight; [tail, head) are in use */
     sl_inflight ring[SL_RING_SIZE];

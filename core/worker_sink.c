@@ -301,9 +301,11 @@ static int outcome(sink_state *s, int rc, char *err, size_t errlen)
     return -1;
 }
 
-/* A preCommit sink lowers each pending offset to what its target holds;
- * the partitions it wants nothing committed for yet are left out. */
-static int precommit(sink_state *s, char *err, size_t errlen)
+/* A preCommit sink lowers each pending offset to what its target holds.
+ * Fills *out with the partitions where that moved past what was committed
+ * (s->committed); pending itself stays, as its offsets only grow. */
+static int precommit(sink_state *s, rd_kafka_topic_partition_list_t **out, char *err,
+                     size_t errlen)
 {
     sl_wtask *wt = s->wt;
     rd_kafka_topic_partition_list_t *p = s->pending;
@@ -316,7 +318,7 @@ static int precommit(sink_state *s, char *err, size_t errlen)
         offs[i] = (sluice_offset){p->elems[i].topic, p->elems[i].partition, p->elems[i].offset};
     int r = outcome(s, sl_task_precommit(wt->task, offs, (size_t)p->cnt), err, errlen);
     if (r == 0) {
-        rd_kafka_topic_partition_list_t *commit = rd_kafka_topic_partition_list_new(p->cnt);
+        *out = rd_kafka_topic_partition_list_new(p->cnt);
         for (int i = 0; i < p->cnt; i++) {
             rd_kafka_topic_partition_t *done = rd_kafka_topic_partition_list_find(
                 s->committed, p->elems[i].topic, p->elems[i].partition);
@@ -327,51 +329,43 @@ static int precommit(sink_state *s, char *err, size_t errlen)
                 done = rd_kafka_topic_partition_list_add(s->committed, p->elems[i].topic,
                                                          p->elems[i].partition);
             done->offset = offs[i].offset;
-            rd_kafka_topic_partition_list_add(commit, p->elems[i].topic, p->elems[i].partition)
+            rd_kafka_topic_partition_list_add(*out, p->elems[i].topic, p->elems[i].partition)
                 ->offset = offs[i].offset;
         }
-        if (commit->cnt > 0) {
-            rd_kafka_resp_err_t e = rd_kafka_commit(s->rk, commit, 0);
-            if (e)
-                sl_warn(wt->connector, "task %d: committing offsets: %s", wt->id,
-                        rd_kafka_err2str(e));
-        }
-        rd_kafka_topic_partition_list_destroy(commit);
     }
     free(offs);
     return r;
 }
 
-/* flush, then commit what was flushed: asynchronously while running (the
- * data is already durable, so the commit's round trip need not stall the
- * loop), synchronously on the way out (final). Returns 0, 1 (retry later),
- * -1. */
+/* Makes what the target holds durable (flush, or ask preCommit), then
+ * commits it: asynchronously while running (the data is already durable, so
+ * the commit's round trip need not stall the loop), synchronously on the way
+ * out (final). Returns 0, 1 (retry later), -1. */
 static int flush_commit(sink_state *s, int final, char *err, size_t errlen)
 {
     sl_wtask *wt = s->wt;
+    rd_kafka_topic_partition_list_t *commit = NULL;
     if (s->pending->cnt == 0 && s->unflushed == 0)
         return 0;
     if (sl_errpolicy_settle(wt, err, errlen) != 0) /* dead letters first */
         return -1;
-    if (sl_task_has_precommit(wt->task)) { /* pending stays: offsets only grow */
-        int r = precommit(s, err, errlen);
-        if (r == 0)
-            s->unflushed = 0;
-        return r;
-    }
-    int r = outcome(s, sl_task_flush(wt->task), err, errlen);
+    int r = sl_task_has_precommit(wt->task) ? precommit(s, &commit, err, errlen)
+                                             : outcome(s, sl_task_flush(wt->task), err, errlen);
     if (r != 0)
         return r;
-    if (s->pending->cnt > 0) {
-        rd_kafka_resp_err_t e = rd_kafka_commit(s->rk, s->pending, !final);
-        if (e) /* the data is flushed; a failed commit only means re-delivery */
+    if (!commit) { /* flushed: everything pending is durable */
+        commit = s->pending;
+        s->pending = rd_kafka_topic_partition_list_new(8);
+    }
+    if (commit->cnt > 0) {
+        rd_kafka_resp_err_t e = rd_kafka_commit(s->rk, commit, !final);
+        if (e) /* the data is durable; a failed commit only means re-delivery */
             sl_warn(wt->connector, "task %d: committing offsets: %s", wt->id, rd_kafka_err2str(e));
         else
             sl_debug(wt->connector, "task %d: committed %d partitions after %lld records",
-                     wt->id, s->pending->cnt, (long long)s->unflushed);
+                     wt->id, commit->cnt, (long long)s->unflushed);
     }
-    rd_kafka_topic_partition_list_destroy(s->pending);
-    s->pending = rd_kafka_topic_partition_list_new(8);
+    rd_kafka_topic_partition_list_destroy(commit);
     s->unflushed = 0;
     return 0;
 }

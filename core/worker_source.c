@@ -225,6 +225,21 @@ static int produce_batch(sl_wtask *wt, sluice_batch *batch, char *err, size_t er
     return 0;
 }
 
+/* Did a record of this task fail to reach the broker? Then err says where
+ * and why, and the task stops before any later position is stored. */
+static int delivery_failed(sl_wtask *wt, char *err, size_t errlen)
+{
+    int de = atomic_load(&wt->failed_delivery);
+    if (!de)
+        return 0;
+    snprintf(err, errlen,
+             "delivery of a record to %s failed: %s; no position past it is stored (last "
+             "written: %s)",
+             wt->failed_where, rd_kafka_err2str((rd_kafka_resp_err_t)de),
+             wt->written[0] ? wt->written : "(none)");
+    return 1;
+}
+
 /* Waits (up to 30 s) for the ring to drain and the last position to be
  * stored and committed: the clean-shutdown path. */
 static void drain(sl_wtask *wt, char *err, size_t errlen)
@@ -232,13 +247,10 @@ static void drain(sl_wtask *wt, char *err, size_t errlen)
     int64_t deadline = sl_worker_now_ms() + 30000;
     while (sl_worker_now_ms() < deadline) {
         advance(wt);
-        int de = atomic_load(&wt->failed_delivery);
-        if (de) { /* never store a position past a lost record */
-            snprintf(err, errlen, "delivery failed: %s", rd_kafka_err2str(de));
+        if (delivery_failed(wt, err, errlen)) /* never store a position past it */
             return;
-        }
         offset_write(wt, err, errlen);
-        if (offset_commit(wt, err, errlen) != 0 || atomic_load(&wt->failed_delivery))
+        if (offset_commit(wt, err, errlen) != 0 || delivery_failed(wt, err, errlen))
             return;
         if (wt->tail == wt->head && atomic_load(&wt->offw.state) == 0 &&
             (!wt->acked[0] || !strcmp(wt->acked, wt->written)))
@@ -271,9 +283,7 @@ void *sl_source_thread(void *arg)
     sl_worker_status(wt->w, wt->connector, wt->id, "RUNNING", NULL);
     while (!atomic_load(&wt->stop)) {
         advance(wt);
-        int de = atomic_load(&wt->failed_delivery);
-        if (de) {
-            snprintf(err, sizeof(err), "delivery failed: %s", rd_kafka_err2str(de));
+        if (delivery_failed(wt, err, sizeof(err))) {
             failed = 1;
             break;
         }

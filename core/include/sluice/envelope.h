@@ -136,6 +136,8 @@ int sluice_value_json_append(const avro_value_t *value, char **buf, size_t *len,
 int sluice_json_append_string(const char *s, char **buf, size_t *len, size_t *cap);
 int sluice_json_append_raw(const char *s, size_t n, char **buf, size_t *len, size_t *cap);
 int sluice_json_append_int(int64_t v, char **buf, size_t *len, size_t *cap);
+/* bytes as a quoted base64 JSON string (how bytes and fixed values appear). */
+int sluice_json_append_base64(const void *data, size_t n, char **buf, size_t *len, size_t *cap);
 
 #ifdef __cplusplus
 }
