@@ -72,11 +72,17 @@ test_init()
 
 # free_port: print a loopback TCP port nobody listens on (best effort: the
 # port could be taken between this check and its use; the range is wide).
+# The port is drawn from outside the kernel's ephemeral range: a port a test
+# keeps for later (a server that starts late) could otherwise be taken as the
+# source port of some outgoing connection, or be connected to itself by a
+# client retrying it, and the server could then not listen there.
 free_port()
 {
-    local p i
+    local p i lo=32768 hi=60999
+    read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
     for i in $(seq 1 200); do
-        p=$((20000 + RANDOM % 40000))
+        p=$((10000 + RANDOM % 55000))
+        [ "$p" -ge "$lo" ] && [ "$p" -le "$hi" ] && continue
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
             echo "$p"
             return 0
