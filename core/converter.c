@@ -389,6 +389,8 @@ static int json_from_bytes(sl_converter *c, const char *topic, const void *bytes
     json_error_t jerr;
     const char *what = c->is_key ? "key" : "value";
     char path[256] = "";
+    if (value->iface) /* a value given back for reuse: json makes a new one */
+        avro_value_decref(value);
     value->iface = NULL;
     value->self = NULL;
     if (!bytes)

@@ -46,7 +46,10 @@ int sl_converter_to_bytes(sl_converter *conv, const char *topic, avro_schema_t s
                           size_t errlen);
 
 /* bytes NULL (a tombstone) or a JSON null gives value->iface == NULL. Returns
- * 0 with *value owned by the caller, or -1 with err set. */
+ * 0 with *value owned by the caller, or -1 with err set (and *value NULL).
+ * *value on entry is {NULL} or a value an earlier call handed back, given
+ * back for reuse (released, or read into in place when of the same class:
+ * the avro backend decodes without allocating then). */
 int sl_converter_from_bytes(sl_converter *conv, const char *topic, const void *bytes, size_t len,
                             avro_value_t *value, char *err, size_t errlen);
 

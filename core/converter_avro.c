@@ -16,7 +16,9 @@
  *
  * from_bytes: id -> (schema, value class) is cached; on a miss the writer
  * schema comes from GET /schemas/ids/<id>. Per record: one generic value
- * (the caller owns it) read through one reused memory reader.
+ * (the caller owns it) read through one reused memory reader; a value the
+ * caller gives back of the same class is read into in place, so a sink
+ * reusing its batch slots decodes without allocating.
  *
  * Options (Confluent's names, prefixed "key.converter." / "value.converter."):
  *   schema.registry.url      required (the worker or `sluice run` may
@@ -284,11 +286,14 @@ int sl_avro_conv_from_bytes(sl_avro_conv *a, const char *topic, const void *byte
                             avro_value_t *value, char *err, size_t errlen)
 {
     const unsigned char *b = bytes;
+    avro_value_t old = *value; /* given back for reuse, or {NULL} */
     value->iface = NULL;
     value->self = NULL;
-    if (!bytes)
-        return 0; /* a tombstone, or no key */
-    if (len < 5 || b[0] != 0) {
+    if (!bytes || len < 5 || b[0] != 0) {
+        if (old.iface)
+            avro_value_decref(&old);
+        if (!bytes)
+            return 0; /* a tombstone, or no key */
         snprintf(err, errlen,
                  "topic %s: %s is not in the Confluent Avro wire format (%zu bytes, first byte "
                  "0x%02x; expected 0x00 and a 4-byte schema id)",
@@ -297,9 +302,16 @@ int sl_avro_conv_from_bytes(sl_avro_conv *a, const char *topic, const void *byte
     }
     int32_t id = (int32_t)((uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4]);
     from_id *slot = cached_schema(a, topic, id, err, errlen);
+    if (old.iface && (!slot || old.iface != slot->iface)) {
+        avro_value_decref(&old);
+        old.iface = NULL;
+    }
     if (!slot)
         return -1;
-    if (avro_generic_value_new(slot->iface, value) != 0) {
+    if (old.iface) { /* same class: read in place, reusing its buffers */
+        *value = old;
+        avro_value_reset(value);
+    } else if (avro_generic_value_new(slot->iface, value) != 0) {
         snprintf(err, errlen, "topic %s: %s: %s", topic, side(a), avro_strerror());
         value->iface = NULL;
         return -1;

@@ -589,10 +589,16 @@ static inline int jb_put(jbuf *b, const char *s, size_t n)
 }
 
 /* Is s[0..n) well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF)?
- * jansson refuses anything else, and so do we. */
+ * jansson refuses anything else, and so do we. ASCII runs go 8 bytes at a
+ * time. */
 static int utf8_valid(const unsigned char *s, size_t n)
 {
     for (size_t i = 0; i < n;) {
+        uint64_t w;
+        if (i + 8 <= n && (memcpy(&w, s + i, 8), !(w & 0x8080808080808080ull))) {
+            i += 8;
+            continue;
+        }
         unsigned c = s[i];
         size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
                                    : (c & 0xf8) == 0xf0 ? 4 : 0;
@@ -613,7 +619,7 @@ static int utf8_valid(const unsigned char *s, size_t n)
 }
 
 /* A JSON string: '"', '\\' and control characters escaped as jansson does;
- * other bytes (valid UTF-8) as they are. */
+ * other bytes (valid UTF-8) as they are, copied a run at a time. */
 static int jb_string(jbuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -622,11 +628,14 @@ static int jb_string(jbuf *b, const char *s, size_t n)
     char *o = *b->buf + *b->len;
     *o++ = '"';
     for (size_t i = 0; i < n; i++) {
+        size_t run = i;
+        while (run < n && (unsigned char)s[run] >= 0x20 && s[run] != '"' && s[run] != '\\')
+            run++;
+        memcpy(o, s + i, run - i);
+        o += run - i;
+        if ((i = run) == n)
+            break;
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            *o++ = (char)c;
-            continue;
-        }
         *o++ = '\\';
         switch (c) {
         case '"': *o++ = '"'; break;
@@ -689,6 +698,8 @@ static int jb_real(jbuf *b, double d)
     char tmp[40];
     if (!isfinite(d))
         return -1;
+    if (fabs(d) < 1e15 && d == (double)(int64_t)d && (d != 0 || !signbit(d))) /* %.17g's integers */
+        return jb_int(b, (int64_t)d) || jb_put(b, ".0", 2) ? -1 : 0;
     int n = snprintf(tmp, sizeof(tmp) - 2, "%.17g", d);
     if (n < 0)
         return -1;

@@ -42,6 +42,10 @@ typedef struct sink_state {
     sluice_header headers[SINK_BATCH][SINK_HEADERS]; /* point into msgs[i] */
     rd_kafka_message_t *msgs[SINK_BATCH];
     sluice_record recs[SINK_BATCH];
+    /* Slots below n hold the batch's decoded values. Without transforms a
+     * slot keeps its values after the batch is put, and the converter reads
+     * the next record of the same schema into them in place: decoding then
+     * allocates nothing. Every slot is NULL or a value the slot owns. */
     avro_value_t keys[SINK_BATCH], values[SINK_BATCH];
     size_t n;
     int64_t unflushed, backoff;
@@ -62,7 +66,12 @@ static rd_kafka_t *consumer_create(sl_wtask *wt, char *err, size_t errlen)
                            {"topic.metadata.refresh.interval.ms", "5000"},
                            /* prefetch: 16 MB keeps a sink fed (librdkafka's 64 MB
                             * default alone would be most of the worker's memory) */
-                           {"queued.max.messages.kbytes", "16384"}};
+                           {"queued.max.messages.kbytes", "16384"},
+                           /* librdkafka 2.0 waits this long before fetching
+                            * again once that prefetch was full (its default,
+                            * 500 ms, let a fast sink drain the queue and
+                            * then idle; 2.2 names it fetch.queue.backoff.ms) */
+                           {"fetch.error.backoff.ms", "20"}};
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
         if (rd_kafka_conf_set(c, kv[i][0], kv[i][1], e, sizeof(e)) != RD_KAFKA_CONF_OK) {
@@ -103,13 +112,23 @@ static rd_kafka_t *consumer_create(sl_wtask *wt, char *err, size_t errlen)
     return rk;
 }
 
-static void batch_release(sink_state *s)
+static void value_release(avro_value_t *v)
+{
+    if (v->iface)
+        avro_value_decref(v);
+    v->iface = NULL;
+    v->self = NULL;
+}
+
+/* Ends the batch. keep: the slots keep their values for reuse (no
+ * transforms ran: nobody else holds them). */
+static void batch_release(sink_state *s, int keep)
 {
     for (size_t i = 0; i < s->n; i++) {
-        if (s->keys[i].iface)
-            avro_value_decref(&s->keys[i]);
-        if (s->values[i].iface)
-            avro_value_decref(&s->values[i]);
+        if (!keep) {
+            value_release(&s->keys[i]);
+            value_release(&s->values[i]);
+        }
         rd_kafka_message_destroy(s->msgs[i]);
     }
     s->n = 0;
@@ -174,14 +193,13 @@ static int transform(sink_state *s, rd_kafka_message_t *m, const char **topic, i
         return 1;
     }
     if (rc == 0) { /* dropped: the chain released the values */
+        s->keys[i] = s->values[i] = (avro_value_t){NULL, NULL};
         skipped_note(s, m);
         rd_kafka_message_destroy(m);
         return 0;
     }
-    if (s->keys[i].iface)
-        avro_value_decref(&s->keys[i]);
-    if (s->values[i].iface)
-        avro_value_decref(&s->values[i]);
+    value_release(&s->keys[i]);
+    value_release(&s->values[i]);
     return skip_or_fail(s, m, "TRANSFORMATION", err, errlen) < 0 ? -1 : 0;
 }
 
@@ -204,8 +222,8 @@ static int batch_add(sink_state *s, rd_kafka_message_t *m, char *err, size_t err
         stage = "VALUE_CONVERTER";
         bad = sl_converter_from_bytes(wt->value_conv, topic, m->payload, m->len, &s->values[i],
                                       err, errlen);
-        if (bad && s->keys[i].iface)
-            avro_value_decref(&s->keys[i]);
+        if (bad)
+            value_release(&s->keys[i]);
     }
     if (bad)
         return skip_or_fail(s, m, stage, err, errlen);
@@ -396,7 +414,7 @@ static int sink_loop(sink_state *s, char *err, size_t errlen)
                 sl_wtask_sink_batch(wt, s->recs, s->n); /* /metrics, active topics */
                 pending_note(s);
                 s->unflushed += (int64_t)s->n;
-                batch_release(s);
+                batch_release(s, wt->xf == NULL);
             }
         }
         if (s->unflushed >= wt->w->conf.sink_flush_records || sl_worker_now_ms() - last_flush >= interval) {
@@ -440,7 +458,11 @@ out:
     else
         sl_info(wt->connector, "task %d: stopped", wt->id);
     if (s) {
-        batch_release(s);
+        batch_release(s, 0);
+        for (size_t i = 0; i < SINK_BATCH; i++) {
+            value_release(&s->keys[i]);
+            value_release(&s->values[i]);
+        }
         if (s->rk) {
             rd_kafka_consumer_close(s->rk);
             rd_kafka_destroy(s->rk);
