@@ -208,6 +208,7 @@ static sl_wtask *task_build(sl_worker *w, sl_wconn *c, int is_source, char *err,
     wt->is_source = is_source;
     snprintf(wt->state, sizeof(wt->state), "UNASSIGNED");
     wt->offw.tag = (sl_dr_tag){SL_DR_OFFSET, wt};
+    atomic_store(&wt->lag, -1);
     for (int i = 0; i < SL_RING_SIZE; i++)
         wt->ring[i].tag = (sl_dr_tag){SL_DR_BATCH, wt};
     if (task_prepare(w, wt, c->config, err, errlen) != 0) {

@@ -124,6 +124,19 @@ static void position_stored(sl_wtask *wt)
 }
 
 /* runs on: the producer-poll thread */
+/* k of the batch's records (or its guard) are settled; whoever settles the
+ * last one notes the task's source lag. Runs on: the producer's poll thread
+ * or the task's thread. */
+void sl_inflight_done(sl_inflight *b, int k)
+{
+    if (atomic_fetch_sub(&b->outstanding, k) == k && b->ts_ms > 0) {
+        struct timespec now; /* record timestamps are wall-clock time */
+        clock_gettime(CLOCK_REALTIME, &now);
+        int64_t lag = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - b->ts_ms;
+        atomic_store(&b->tag.wt->lag, lag < 0 ? 0 : lag);
+    }
+}
+
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     sl_dr_tag *tag = m->_private;
@@ -152,7 +165,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         }
     }
     if (tag->kind == SL_DR_BATCH)
-        atomic_fetch_sub(&((sl_inflight *)tag)->outstanding, 1);
+        sl_inflight_done((sl_inflight *)tag, 1);
     else
         atomic_store(&((sl_offset_write *)tag)->state, m->err ? 3 : 2);
 }

@@ -794,6 +794,21 @@ char *sl_worker_metrics(sl_worker *w)
                     c->task->id,
                     (long long)atomic_load((atomic_llong *)((char *)c->task + counters[k].off)));
     }
+    text_add(&t, "# HELP sluice_task_source_lag_ms Source tasks: ms from the newest record's "
+                 "timestamp (its commit time at the source) to its acknowledgement by the "
+                 "broker, as of the last batch\n"
+                 "# TYPE sluice_task_source_lag_ms gauge\n");
+    for (sl_wconn *c = w->conns; c; c = c->next)
+        if (c->task && c->task->is_source && atomic_load(&c->task->lag) >= 0)
+            text_add(&t, "sluice_task_source_lag_ms{connector=\"%s\",task=\"%d\"} %lld\n",
+                     c->name, c->task->id, (long long)atomic_load(&c->task->lag));
+    text_add(&t, "# HELP sluice_task_sink_lag_records Sink tasks: records in the assigned "
+                 "partitions not yet put (high watermark - consumed position)\n"
+                 "# TYPE sluice_task_sink_lag_records gauge\n");
+    for (sl_wconn *c = w->conns; c; c = c->next)
+        if (c->task && !c->task->is_source && atomic_load(&c->task->lag) >= 0)
+            text_add(&t, "sluice_task_sink_lag_records{connector=\"%s\",task=\"%d\"} %lld\n",
+                     c->name, c->task->id, (long long)atomic_load(&c->task->lag));
     text_add(&t, "# HELP sluice_connector_state 1 for the connector's current state\n"
                  "# TYPE sluice_connector_state gauge\n");
     for (sl_wconn *c = w->conns; c; c = c->next)

@@ -52,6 +52,7 @@ typedef struct sl_dr_tag {
 typedef struct sl_inflight {
     sl_dr_tag tag;
     atomic_int outstanding;
+    int64_t ts_ms;             /* the newest record timestamp in the batch */
     char position[SL_POS_MAX]; /* of the batch's last record */
 } sl_inflight;
 
@@ -99,6 +100,12 @@ typedef struct sl_wtask {
     char state[16];            /* RUNNING, PAUSED, FAILED, UNASSIGNED (w->lock) */
     char *trace;               /* when FAILED (w->lock) */
     atomic_llong records_in, records_out, batches, failures; /* /metrics */
+    /* /metrics gauges. source: ms from the newest record's timestamp (its
+     * commit time at the source) to the acknowledgement of its batch, as of
+     * the last batch; sink: records in the assigned partitions not yet
+     * consumed (high watermark - position), as of the last flush cycle;
+     * -1 until known. */
+    atomic_llong lag;
     char last_topic[256];      /* task thread: last topic noted as active */
     int last_topic_gen;        /* task thread: conn->topics_gen when noted */
 } sl_wtask;
@@ -149,6 +156,7 @@ void sl_worker_status(sl_worker *w, const char *connector, int task_id, const ch
 /* Kafka Connect's offsets key ["<connector>",{"task":N}] as compact JSON. */
 void sl_worker_offset_key(const char *connector, int task_id, char *buf, size_t len);
 int64_t sl_worker_now_ms(void);
+void sl_inflight_done(sl_inflight *b, int k);
 /* Sleeps up to ms, returning early when the task is told to stop. */
 void sl_wtask_sleep(sl_wtask *wt, int64_t ms);
 /* After a source batch was produced / a sink batch was put: counts it for

@@ -388,6 +388,32 @@ static int flush_commit(sink_state *s, int final, char *err, size_t errlen)
     return 0;
 }
 
+/* The consumer lag of the task's assignment: for each assigned partition,
+ * its high watermark (as the last fetch reported it: no round trip) minus
+ * the position consumed. Partitions not fetched yet are left out. */
+static void lag_note(sink_state *s)
+{
+    rd_kafka_topic_partition_list_t *a = NULL;
+    if (rd_kafka_assignment(s->rk, &a) || !a)
+        return;
+    int64_t lag = 0;
+    int known = 0;
+    if (a->cnt > 0 && !rd_kafka_position(s->rk, a)) {
+        for (int i = 0; i < a->cnt; i++) {
+            int64_t lo, hi;
+            if (a->elems[i].offset < 0 ||
+                rd_kafka_get_watermark_offsets(s->rk, a->elems[i].topic, a->elems[i].partition,
+                                               &lo, &hi) || hi < 0)
+                continue;
+            lag += hi > a->elems[i].offset ? hi - a->elems[i].offset : 0;
+            known++;
+        }
+    }
+    /* records fetched but not yet put count as lag too: position is past them */
+    atomic_store(&s->wt->lag, known ? lag + (int64_t)s->n : -1);
+    rd_kafka_topic_partition_list_destroy(a);
+}
+
 static int sink_loop(sink_state *s, char *err, size_t errlen)
 {
     sl_wtask *wt = s->wt;
@@ -396,6 +422,10 @@ static int sink_loop(sink_state *s, char *err, size_t errlen)
         if (atomic_load(&wt->paused)) { /* PAUSED: flushed and committed, polls nothing */
             if (flush_commit(s, 0, err, errlen) < 0)
                 return -1;
+            if (sl_worker_now_ms() - last_flush >= interval) { /* the lag grows meanwhile */
+                lag_note(s);
+                last_flush = sl_worker_now_ms();
+            }
             sl_wtask_sleep(wt, 20);
             continue;
         }
@@ -421,6 +451,7 @@ static int sink_loop(sink_state *s, char *err, size_t errlen)
             if (flush_commit(s, 0, err, errlen) < 0)
                 return -1;
             last_flush = sl_worker_now_ms();
+            lag_note(s);
         }
     }
     return flush_commit(s, 1, err, errlen) < 0 ? -1 : 0;

@@ -104,7 +104,7 @@ static int skip_or_fail(sl_wtask *wt, sl_inflight *b, const char *stage, char *e
     snprintf(why, sizeof(why), "%s", err);
     if (sl_errpolicy_report(wt, wt->errpol, stage, NULL, why, err, errlen) != 0)
         return -1;
-    atomic_fetch_sub(&b->outstanding, 1);
+    sl_inflight_done(b, 1);
     return 1;
 }
 
@@ -129,7 +129,7 @@ static int transform(sl_wtask *wt, const sluice_record *r, sl_xrec *x, sl_inflig
     if (rc == 1)
         return 1;
     if (rc == 0) {
-        atomic_fetch_sub(&b->outstanding, 1);
+        sl_inflight_done(b, 1);
         return 0;
     }
     xrec_release(x);
@@ -204,6 +204,10 @@ static int produce_batch(sl_wtask *wt, sluice_batch *batch, char *err, size_t er
     const sluice_record *recs = sl_batch_records(batch);
     sl_inflight *b = &wt->ring[wt->head % SL_RING_SIZE];
     b->position[0] = 0;
+    b->ts_ms = 0;
+    for (size_t i = 0; i < n; i++)
+        if (recs[i].timestamp_ms > b->ts_ms)
+            b->ts_ms = recs[i].timestamp_ms;
     for (size_t i = n; i-- > 0;)
         if (recs[i].position) {
             if (strlen(recs[i].position) >= SL_POS_MAX) {
@@ -221,7 +225,7 @@ static int produce_batch(sl_wtask *wt, sluice_batch *batch, char *err, size_t er
             return -1;
         }
     }
-    atomic_fetch_sub(&b->outstanding, 1);
+    sl_inflight_done(b, 1);
     return 0;
 }
 

@@ -313,6 +313,14 @@ grep -q 'sluice_task_state{connector="full",task="0",state="FAILED"} 1' "$T/body
     grep -q '# TYPE sluice_task_errors_total counter' "$T/body" ||
     fail "/metrics lacks task counters or states: $(head -c 1500 "$T/body")"
 pass "/metrics: records in/out, batches, errors per task, task states (Prometheus text)"
+metric() { awk -v k="$1{connector=\"$2\",task=\"0\"}" '$1 == k {print $2}' "$T/body"; }
+src_lag=$(metric sluice_task_source_lag_ms gen)
+snk_lag=$(metric sluice_task_sink_lag_records out)
+[ -n "$src_lag" ] && [ "$src_lag" -ge 0 ] && [ "$src_lag" -lt 5000 ] ||
+    fail "source lag of gen missing or not small: '$src_lag'"
+[ -n "$snk_lag" ] && [ "$snk_lag" -ge 0 ] && [ "$snk_lag" -lt 2000 ] ||
+    fail "sink lag of out missing or not small: '$snk_lag'"
+pass "/metrics: source lag of gen ${src_lag} ms, sink lag of out ${snk_lag} records"
 req GET /health
 expect 200 "d['status'] == 'healthy' and d['tasks']['failed'] >= 1" "/health: healthy, counting the failed task"
 
@@ -326,6 +334,9 @@ state_is stopper STOPPED || fail "stopper is not STOPPED: $(cat "$T/body")"
 req PUT /connectors/out2/pause
 req PUT /connectors/filed.out/pause
 expect 202 "" "pause a pipeline-file connector"
+paused_lag() { req GET /metrics; l=$(metric sluice_task_sink_lag_records filed.out); [ "${l:-0}" -ge 100 ]; }
+wait_for 20 paused_lag || fail "the paused sink's lag does not grow: '$(metric sluice_task_sink_lag_records filed.out)'"
+pass "a paused sink's lag grows: $(metric sluice_task_sink_lag_records filed.out) records behind"
 sleep 0.5
 kill -9 "$worker_pid"
 wait "$worker_pid" 2>/dev/null
