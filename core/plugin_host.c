@@ -30,6 +30,7 @@
 #include <ctype.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,9 +60,14 @@ typedef struct opt_value {
     char **list; /* NULL-terminated */
 } opt_value;
 
+/* A plugin's metric. The task thread adds entries and moves values; the
+ * REST thread reads them: names are written before n_metrics publishes
+ * them, values are atomics, and the table never moves. */
+#define SL_TASK_METRICS 32
 typedef struct metric {
-    char *name;
-    int64_t value;
+    char name[64];
+    int gauge;
+    atomic_llong value;
 } metric;
 
 struct sl_task {
@@ -78,8 +84,9 @@ struct sl_task {
     const char *call; /* the callback running now */
     char err[1024];
     int err_set, err_retriable;
-    metric *metrics;
-    size_t n_metrics;
+    metric metrics[SL_TASK_METRICS];
+    atomic_size_t n_metrics;
+    int metrics_dropped; /* logged once */
 };
 
 struct sluice_batch {
@@ -790,23 +797,40 @@ static void api_verror(sluice_ctx *ctx, int retriable, const char *fmt, va_list 
     t->err_retriable = retriable != 0;
 }
 
+/* The task's metric called name, added on first use (NULL when the table
+ * is full or the name too long: the metric is dropped, once logged). */
+static metric *metric_of(sl_task *t, const char *name, int gauge)
+{
+    size_t n = atomic_load(&t->n_metrics);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(t->metrics[i].name, name) == 0)
+            return &t->metrics[i];
+    if (n == SL_TASK_METRICS || strlen(name) >= sizeof(t->metrics[0].name)) {
+        if (!t->metrics_dropped++)
+            sl_warn(t->tag, "metric %s dropped: more than %d metrics or a name over 63 bytes",
+                    name, SL_TASK_METRICS);
+        return NULL;
+    }
+    metric *m = &t->metrics[n];
+    snprintf(m->name, sizeof(m->name), "%s", name);
+    m->gauge = gauge;
+    atomic_store(&m->value, 0);
+    atomic_store(&t->n_metrics, n + 1); /* published with its name */
+    return m;
+}
+
 static void api_metric_add(sluice_ctx *ctx, const char *name, int64_t delta)
 {
-    sl_task *t = task_of(ctx);
-    for (size_t i = 0; i < t->n_metrics; i++) {
-        if (strcmp(t->metrics[i].name, name) == 0) {
-            t->metrics[i].value += delta;
-            return;
-        }
-    }
-    metric *m = realloc(t->metrics, (t->n_metrics + 1) * sizeof(*m));
-    if (!m)
-        return;
-    t->metrics = m;
-    m[t->n_metrics].name = strdup(name);
-    m[t->n_metrics].value = delta;
-    if (m[t->n_metrics].name)
-        t->n_metrics++;
+    metric *m = metric_of(task_of(ctx), name, 0);
+    if (m)
+        atomic_fetch_add(&m->value, delta);
+}
+
+static void api_metric_set(sluice_ctx *ctx, const char *name, int64_t value)
+{
+    metric *m = metric_of(task_of(ctx), name, 1);
+    if (m)
+        atomic_store(&m->value, value);
 }
 
 /* The value of option `name`, or NULL (logged: a plugin asked for an option
@@ -967,6 +991,7 @@ static const sluice_host_api host_api = {
     .vlog = api_vlog,
     .verror = api_verror,
     .metric_add = api_metric_add,
+    .metric_set = api_metric_set,
     .config_string = api_config_string,
     .config_int = api_config_int,
     .config_bool = api_config_bool,
@@ -1120,9 +1145,6 @@ void sl_task_destroy(sl_task *t)
     sl_task_close(t);
     for (size_t i = 0; i < t->n_values; i++)
         opt_value_free(&t->values[i]);
-    for (size_t i = 0; i < t->n_metrics; i++)
-        free(t->metrics[i].name);
-    free(t->metrics);
     free(t->values);
     free(t->position);
     free(t->connector);
@@ -1271,8 +1293,23 @@ int sl_task_error_retriable(const sl_task *t)
 
 int64_t sl_task_metric(const sl_task *t, const char *name)
 {
-    for (size_t i = 0; i < t->n_metrics; i++)
+    size_t n = atomic_load(&t->n_metrics);
+    for (size_t i = 0; i < n; i++)
         if (strcmp(t->metrics[i].name, name) == 0)
-            return t->metrics[i].value;
+            return atomic_load(&t->metrics[i].value);
     return 0;
+}
+
+size_t sl_task_metric_count(const sl_task *t)
+{
+    return t ? atomic_load(&t->n_metrics) : 0;
+}
+
+const char *sl_task_metric_at(const sl_task *t, size_t i, int64_t *value, int *gauge)
+{
+    if (!t || i >= atomic_load(&t->n_metrics))
+        return NULL;
+    *value = atomic_load(&t->metrics[i].value);
+    *gauge = t->metrics[i].gauge;
+    return t->metrics[i].name;
 }

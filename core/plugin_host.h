@@ -91,6 +91,10 @@ void sl_task_close(sl_task *task);
 const char *sl_task_error(const sl_task *task);
 int sl_task_error_retriable(const sl_task *task);
 int64_t sl_task_metric(const sl_task *task, const char *name); /* 0 if never set */
+/* The plugin's metrics, for /metrics and /status (any thread): the name of
+ * metric i < sl_task_metric_count, its value and whether it is a gauge. */
+size_t sl_task_metric_count(const sl_task *task);
+const char *sl_task_metric_at(const sl_task *task, size_t i, int64_t *value, int *gauge);
 /* Replaces the stored position (what sluice_position() answers on open). */
 int sl_task_set_position(sl_task *task, const char *position);
 

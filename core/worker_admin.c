@@ -20,6 +20,7 @@
  *
  * Runs on: REST (MHD) threads.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -122,12 +123,32 @@ static json_t *state_json(sl_worker *w, const char *state, const char *trace, in
     return j;
 }
 
+/* A task's status: Kafka Connect's fields, and the plugin's own metrics
+ * (snapshot progress, slot lag...) as "metrics": {name: value}. */
+static json_t *task_json(sl_worker *w, const sl_wtask *wt)
+{
+    json_t *j = state_json(w, wt->state, wt->trace, wt->id);
+    size_t n = sl_task_metric_count(wt->task);
+    if (n > 0) {
+        json_t *m = json_object();
+        for (size_t i = 0; i < n; i++) {
+            int64_t v;
+            int gauge;
+            const char *name = sl_task_metric_at(wt->task, i, &v, &gauge);
+            if (name)
+                json_object_set_new(m, name, json_integer(v));
+        }
+        json_object_set_new(j, "metrics", m);
+    }
+    return j;
+}
+
 /* w->lock held. */
 static json_t *status_of(sl_worker *w, const sl_wconn *c)
 {
     json_t *tasks = json_array();
     if (c->task)
-        json_array_append_new(tasks, state_json(w, c->task->state, c->task->trace, c->task->id));
+        json_array_append_new(tasks, task_json(w, c->task));
     return json_pack("{s:s, s:o, s:o, s:s}", "name", c->name, "connector",
                      state_json(w, c->state, c->trace, -1), "tasks", tasks, "type",
                      sl_conn_type(c));
@@ -150,7 +171,7 @@ int sl_worker_task_status(sl_worker *w, const char *name, int task, json_t **out
         return SL_WC_NOT_FOUND;
     int rc = SL_WC_NOT_FOUND;
     if (c->task && c->task->id == task) {
-        *out = state_json(w, c->task->state, c->task->trace, task);
+        *out = task_json(w, c->task);
         rc = SL_WC_OK;
     }
     pthread_mutex_unlock(&w->lock);
@@ -774,6 +795,54 @@ static const struct {
      offsetof(sl_wtask, failures)},
 };
 
+/* A plugin metric's Prometheus name: sluice_plugin_<name>, every character
+ * outside [a-zA-Z0-9_] as '_', counters ending in _total. */
+static void prom_name(char *out, size_t cap, const char *name, int gauge)
+{
+    size_t n = (size_t)snprintf(out, cap, "sluice_plugin_");
+    for (const char *p = name; *p && n + 7 < cap; p++)
+        out[n++] = isalnum((unsigned char)*p) || *p == '_' ? *p : '_';
+    snprintf(out + n, cap - n, "%s", gauge ? "" : "_total");
+}
+
+/* Every plugin metric, one family per name (families must not interleave),
+ * a sample per task that has it. w->lock held. */
+static void plugin_metrics(sl_worker *w, text *t)
+{
+    json_t *seen = json_object(); /* Prometheus name -> true */
+    for (sl_wconn *c = w->conns; c; c = c->next) {
+        size_t n = c->task ? sl_task_metric_count(c->task->task) : 0;
+        for (size_t i = 0; i < n; i++) {
+            char fam[160], other[160];
+            int64_t v;
+            int gauge;
+            const char *name = sl_task_metric_at(c->task->task, i, &v, &gauge);
+            if (!name)
+                continue;
+            prom_name(fam, sizeof(fam), name, gauge);
+            if (json_object_get(seen, fam))
+                continue;
+            json_object_set_new(seen, fam, json_true());
+            text_add(t, "# HELP %s The %s plugin metric %s\n# TYPE %s %s\n", fam,
+                     gauge ? "gauge" : "counter", name, fam, gauge ? "gauge" : "counter");
+            for (sl_wconn *d = c; d; d = d->next) {
+                size_t m = d->task ? sl_task_metric_count(d->task->task) : 0;
+                for (size_t k = 0; k < m; k++) {
+                    int g;
+                    const char *nm = sl_task_metric_at(d->task->task, k, &v, &g);
+                    if (!nm)
+                        continue;
+                    prom_name(other, sizeof(other), nm, g);
+                    if (!strcmp(other, fam))
+                        text_add(t, "%s{connector=\"%s\",task=\"%d\"} %lld\n", fam, d->name,
+                                 d->task->id, (long long)v);
+                }
+            }
+        }
+    }
+    json_decref(seen);
+}
+
 char *sl_worker_metrics(sl_worker *w)
 {
     text t = {0};
@@ -809,6 +878,7 @@ char *sl_worker_metrics(sl_worker *w)
         if (c->task && !c->task->is_source && atomic_load(&c->task->lag) >= 0)
             text_add(&t, "sluice_task_sink_lag_records{connector=\"%s\",task=\"%d\"} %lld\n",
                      c->name, c->task->id, (long long)atomic_load(&c->task->lag));
+    plugin_metrics(w, &t);
     text_add(&t, "# HELP sluice_connector_state 1 for the connector's current state\n"
                  "# TYPE sluice_connector_state gauge\n");
     for (sl_wconn *c = w->conns; c; c = c->next)

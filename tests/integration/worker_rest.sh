@@ -321,6 +321,12 @@ snk_lag=$(metric sluice_task_sink_lag_records out)
 [ -n "$snk_lag" ] && [ "$snk_lag" -ge 0 ] && [ "$snk_lag" -lt 2000 ] ||
     fail "sink lag of out missing or not small: '$snk_lag'"
 pass "/metrics: source lag of gen ${src_lag} ms, sink lag of out ${snk_lag} records"
+written=$(metric sluice_plugin_records_written_total out)
+[ "${written:-0}" -gt 0 ] && grep -q '^# TYPE sluice_plugin_records_written_total counter' "$T/body" ||
+    fail "/metrics lacks the file plugin's records.written counter"
+req GET /connectors/out/status
+expect 200 "d['tasks'][0]['metrics']['records.written'] >= $written" \
+    "plugin metrics in /metrics (sluice_plugin_records_written_total $written) and in the task's /status"
 req GET /health
 expect 200 "d['status'] == 'healthy' and d['tasks']['failed'] >= 1" "/health: healthy, counting the failed task"
 

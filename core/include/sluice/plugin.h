@@ -183,6 +183,10 @@ typedef struct sluice_host_api {
      * the avro converter registers that text, not avro-c's re-rendering.
      * Call once per schema, after parsing it; the host keeps a reference. */
     void (*schema_json)(sluice_ctx *ctx, avro_schema_t schema, const char *json);
+    /* A gauge: the metric's current value (a snapshot's estimated total,
+     * rows per second, a replication slot's lag in bytes). metric_add
+     * counts; both show in /metrics and in the task's /status. */
+    void (*metric_set)(sluice_ctx *ctx, const char *name, int64_t value);
 } sluice_host_api;
 
 /* The host's context starts with this; the rest is private to the host. */
@@ -252,6 +256,11 @@ static inline void sluice_schema_json(sluice_ctx *ctx, avro_schema_t schema, con
 {
     if (ctx->api->size >= offsetof(sluice_host_api, schema_json) + sizeof(void *))
         ctx->api->schema_json(ctx, schema, json);
+}
+static inline void sluice_metric_set(sluice_ctx *ctx, const char *name, int64_t value)
+{
+    if (ctx->api->size >= offsetof(sluice_host_api, metric_set) + sizeof(void *))
+        ctx->api->metric_set(ctx, name, value);
 }
 static inline size_t sluice_batch_room(sluice_ctx *ctx, const sluice_batch *batch)
 {
