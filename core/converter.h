@@ -40,13 +40,18 @@ sl_converter *sl_converter_create(const char *name, int is_key, const json_t *co
 void sl_converter_destroy(sl_converter *conv);
 
 /* value NULL (tombstone, or no key) gives *out NULL, *len 0. Returns 0, or -1
- * with err naming the topic and the reason. */
+ * or SL_CONV_RETRY with err naming the topic and the reason. */
 int sl_converter_to_bytes(sl_converter *conv, const char *topic, avro_schema_t schema,
                           const avro_value_t *value, void **out, size_t *len, char *err,
                           size_t errlen);
 
+/* Failures the same call may get past later (the schema registry unreachable,
+ * or answering 5xx / 408 / 429): retried under errors.retry.timeout. */
+#define SL_CONV_RETRY (-2)
+
 /* bytes NULL (a tombstone) or a JSON null gives value->iface == NULL. Returns
- * 0 with *value owned by the caller, or -1 with err set (and *value NULL).
+ * 0 with *value owned by the caller, or -1 / SL_CONV_RETRY with err set (and
+ * *value NULL).
  * *value on entry is {NULL} or a value an earlier call handed back, given
  * back for reuse (released, or read into in place when of the same class:
  * the avro backend decodes without allocating then). */

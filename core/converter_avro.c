@@ -32,11 +32,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "converter.h"
 #include "converter_avro.h"
 #include "restclient.h"
 #include "schema_text.h"
 
 #define ID_SLOTS 64
+
+/* A registry answer worth trying again: no answer at all (-1: refused,
+ * timed out), a server error, a timeout or throttling. */
+static int retriable(long status)
+{
+    return status < 0 || status >= 500 || status == 408 || status == 429;
+}
 
 typedef struct to_id {
     avro_schema_t schema; /* a reference is held */
@@ -162,21 +170,23 @@ static int schema_id(sl_avro_conv *a, const char *topic, avro_schema_t schema, i
     } else {
         snprintf(err, errlen, "topic %s: %s the %s schema under subject %s-%s: %s", topic,
                  a->auto_register ? "registering" : "looking up", side(a), topic, side(a), e);
+        rc = retriable(status) ? SL_CONV_RETRY : -1;
     }
     json_decref(answer);
     free(body_text);
     return rc;
 }
 
-static to_id *cached_id(sl_avro_conv *a, const char *topic, avro_schema_t schema, char *err,
-                        size_t errlen)
+static to_id *cached_id(sl_avro_conv *a, const char *topic, avro_schema_t schema, int *rc,
+                        char *err, size_t errlen)
 {
+    *rc = -1;
     for (int i = 0; i < ID_SLOTS; i++)
         if (a->to[i].schema == schema && !strcmp(a->to[i].topic, topic))
             return &a->to[i];
     int32_t id;
     char *t = strdup(topic);
-    if (!t || schema_id(a, topic, schema, &id, err, errlen) != 0) {
+    if (!t || (*rc = schema_id(a, topic, schema, &id, err, errlen)) != 0) {
         if (!t)
             snprintf(err, errlen, "topic %s: out of memory", topic);
         free(t);
@@ -197,9 +207,10 @@ int sl_avro_conv_to_bytes(sl_avro_conv *a, const char *topic, avro_schema_t sche
 {
     if (!schema)
         schema = avro_value_get_schema(value);
-    to_id *slot = cached_id(a, topic, schema, err, errlen);
+    int rc;
+    to_id *slot = cached_id(a, topic, schema, &rc, err, errlen);
     if (!slot)
-        return -1;
+        return rc;
     /* One pass: encode into a buffer sized from the last message; only when
      * that is too small, measure (avro_value_sizeof) and encode again. */
     size_t size = a->last_size + a->last_size / 2 + 64;
@@ -242,9 +253,10 @@ int sl_avro_conv_to_bytes(sl_avro_conv *a, const char *topic, avro_schema_t sche
 
 /* ---- from_bytes ---------------------------------------------------------- */
 
-static from_id *cached_schema(sl_avro_conv *a, const char *topic, int32_t id, char *err,
-                              size_t errlen)
+static from_id *cached_schema(sl_avro_conv *a, const char *topic, int32_t id, int *rc,
+                              char *err, size_t errlen)
 {
+    *rc = -1;
     for (int i = 0; i < ID_SLOTS; i++)
         if (a->from[i].schema && a->from[i].id == id)
             return &a->from[i];
@@ -255,9 +267,12 @@ static from_id *cached_schema(sl_avro_conv *a, const char *topic, int32_t id, ch
     const char *text = json_string_value(json_object_get(answer, "schema"));
     avro_schema_t schema = NULL;
     avro_value_iface_t *iface = NULL;
-    if (status != 200 || !text)
+    if (status != 200 || !text) {
         snprintf(err, errlen, "topic %s: %s schema id %d: %s", topic, side(a), (int)id,
                  status == 200 ? "the registry's answer has no schema" : e);
+        if (retriable(status))
+            *rc = SL_CONV_RETRY;
+    }
     else if (avro_schema_from_json_length(text, strlen(text), &schema) != 0)
         snprintf(err, errlen, "topic %s: %s schema id %d: avro-c cannot parse it: %s", topic,
                  side(a), (int)id, avro_strerror());
@@ -301,13 +316,14 @@ int sl_avro_conv_from_bytes(sl_avro_conv *a, const char *topic, const void *byte
         return -1;
     }
     int32_t id = (int32_t)((uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4]);
-    from_id *slot = cached_schema(a, topic, id, err, errlen);
+    int rc;
+    from_id *slot = cached_schema(a, topic, id, &rc, err, errlen);
     if (old.iface && (!slot || old.iface != slot->iface)) {
         avro_value_decref(&old);
         old.iface = NULL;
     }
     if (!slot)
-        return -1;
+        return rc;
     if (old.iface) { /* same class: read in place, reusing its buffers */
         *value = old;
         avro_value_reset(value);

@@ -9,6 +9,12 @@
  *   errors.log.include.messages               false: ... with its key/value
  *   errors.deadletterqueue.topic.name         "" (sinks): send it there
  *   errors.deadletterqueue.context.headers.enable  false: add __connect.errors.*
+ *   errors.retry.timeout                      0: how long (ms) a conversion failing
+ *                                             for a retriable reason (the schema
+ *                                             registry unreachable or answering 5xx)
+ *                                             is retried before it counts as an
+ *                                             error; -1 = forever
+ *   errors.retry.delay.max.ms                 60000: the longest backoff between tries
  *
  * A dead-lettered record is the consumed message as it was (key, value,
  * headers, timestamp) produced to the DLQ topic through the worker's
@@ -47,6 +53,16 @@ int sl_errpolicy_init(sl_errpolicy *p, sl_wtask *wt, char *err, size_t errlen)
         return -1;
     }
     p->tolerate_all = tol && !strcmp(tol, "all");
+    const json_t *rt = json_object_get(c, "errors.retry.timeout");
+    const char *rts = json_string_value(rt);
+    char *end = NULL;
+    p->retry_timeout_ms = json_is_integer(rt) ? json_integer_value(rt)
+                          : rts                ? strtoll(rts, &end, 10)
+                                               : 0;
+    if ((rt && !json_is_integer(rt) && (!rts || !*rts || *end)) || p->retry_timeout_ms < -1) {
+        snprintf(err, errlen, "errors.retry.timeout: expected milliseconds (or -1 for forever)");
+        return -1;
+    }
     p->log_enable = conf_bool(c, "errors.log.enable");
     p->log_messages = conf_bool(c, "errors.log.include.messages");
     p->dlq_headers = conf_bool(c, "errors.deadletterqueue.context.headers.enable");
@@ -61,6 +77,25 @@ int sl_errpolicy_init(sl_errpolicy *p, sl_wtask *wt, char *err, size_t errlen)
     }
     wt->dlq.tag = (sl_dr_tag){SL_DR_DLQ, wt};
     return 0;
+}
+
+int sl_errpolicy_retry(sl_wtask *wt, const sl_errpolicy *p, sl_retry *r, const char *err)
+{
+    int64_t now = sl_worker_now_ms();
+    if (!r->start_ms)
+        r->start_ms = now;
+    if (p->retry_timeout_ms == 0 || atomic_load(&wt->stop) ||
+        (p->retry_timeout_ms > 0 && now - r->start_ms >= p->retry_timeout_ms))
+        return 0;
+    r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : 100;
+    if (r->backoff_ms > wt->retry_max_delay_ms)
+        r->backoff_ms = wt->retry_max_delay_ms;
+    if (p->retry_timeout_ms > 0 && r->backoff_ms > p->retry_timeout_ms - (now - r->start_ms))
+        r->backoff_ms = p->retry_timeout_ms - (now - r->start_ms);
+    sl_warn(wt->connector, "task %d: %s; retrying in %lld ms (errors.retry.timeout %lld ms)",
+            wt->id, err, (long long)r->backoff_ms, (long long)p->retry_timeout_ms);
+    sl_wtask_sleep(wt, r->backoff_ms);
+    return !atomic_load(&wt->stop);
 }
 
 static void add_header(rd_kafka_headers_t *h, const char *name, const char *value)

@@ -173,8 +173,18 @@ int sl_worker_converter_defaults(const sl_worker *w, json_t *config);
 /* worker_errors.c: errors.tolerance, error logs, the dead letter queue. */
 struct sl_errpolicy {
     int tolerate_all, log_enable, log_messages, dlq_headers;
-    char dlq_topic[256]; /* "" = no dead letter queue */
+    int64_t retry_timeout_ms; /* errors.retry.timeout: 0 none, -1 forever */
+    char dlq_topic[256];      /* "" = no dead letter queue */
 };
+/* One operation's retries (zeroed before its first try). */
+typedef struct sl_retry {
+    int64_t start_ms, backoff_ms;
+} sl_retry;
+/* A retriable failure (err: the registry unreachable...) of an operation:
+ * 1 = try again, after a backoff doubling from 100 ms up to
+ * errors.retry.delay.max.ms (logged); 0 = errors.retry.timeout is spent, or
+ * the task stops: handle err as a failure. */
+int sl_errpolicy_retry(sl_wtask *wt, const sl_errpolicy *p, sl_retry *r, const char *err);
 /* Reads the errors.* keys of wt->config. -1 with err on a bad value. */
 int sl_errpolicy_init(sl_errpolicy *p, sl_wtask *wt, char *err, size_t errlen);
 /* A record failed at stage (KEY_CONVERTER, VALUE_CONVERTER,

@@ -215,16 +215,21 @@ static int batch_add(sink_state *s, rd_kafka_message_t *m, char *err, size_t err
         return 1;
     }
     size_t i = s->n;
-    const char *topic = rd_kafka_topic_name(m->rkt), *stage = "KEY_CONVERTER";
-    int bad = sl_converter_from_bytes(wt->key_conv, topic, m->key, m->key_len, &s->keys[i], err,
+    const char *topic = rd_kafka_topic_name(m->rkt), *stage;
+    int bad;
+    sl_retry retry = {0};
+    do {
+        stage = "KEY_CONVERTER";
+        bad = sl_converter_from_bytes(wt->key_conv, topic, m->key, m->key_len, &s->keys[i], err,
                                       errlen);
-    if (!bad) {
-        stage = "VALUE_CONVERTER";
-        bad = sl_converter_from_bytes(wt->value_conv, topic, m->payload, m->len, &s->values[i],
-                                      err, errlen);
-        if (bad)
-            value_release(&s->keys[i]);
-    }
+        if (!bad) {
+            stage = "VALUE_CONVERTER";
+            bad = sl_converter_from_bytes(wt->value_conv, topic, m->payload, m->len,
+                                          &s->values[i], err, errlen);
+            if (bad)
+                value_release(&s->keys[i]);
+        }
+    } while (bad == SL_CONV_RETRY && sl_errpolicy_retry(wt, &s->errors, &retry, err));
     if (bad)
         return skip_or_fail(s, m, stage, err, errlen);
     rd_kafka_timestamp_type_t tt;

@@ -147,11 +147,19 @@ static int produce_one(sl_wtask *wt, const sluice_record *rec, sl_inflight *b, c
     if (t <= 0)
         return t;
     const avro_value_t *key = x.key.iface ? &x.key : NULL, *val = x.value.iface ? &x.value : NULL;
-    int kbad = sl_converter_to_bytes(wt->key_conv, x.topic, key ? avro_value_get_schema(key) : NULL,
+    int kbad, vbad;
+    sl_retry retry = {0};
+    do {
+        free(k);
+        k = NULL;
+        kbad = sl_converter_to_bytes(wt->key_conv, x.topic, key ? avro_value_get_schema(key) : NULL,
                                      key, &k, &klen, err, errlen);
-    int vbad = !kbad && sl_converter_to_bytes(wt->value_conv, x.topic,
-                                              val ? avro_value_get_schema(val) : x.value_schema,
-                                              val, &v, &vlen, err, errlen);
+        vbad = kbad ? 0
+                    : sl_converter_to_bytes(wt->value_conv, x.topic,
+                                            val ? avro_value_get_schema(val) : x.value_schema, val,
+                                            &v, &vlen, err, errlen);
+    } while ((kbad == SL_CONV_RETRY || vbad == SL_CONV_RETRY) &&
+             sl_errpolicy_retry(wt, wt->errpol, &retry, err));
     if (kbad || vbad) {
         free(k);
         xrec_release(&x);

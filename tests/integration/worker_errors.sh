@@ -12,6 +12,11 @@
 #     with a message naming the topic, partition and offset and telling how
 #     to tolerate such records; the other connector keeps running.
 #  3. A bad errors.tolerance value fails its connector with a clear message.
+#  4. The schema registry unreachable: with errors.retry.timeout=-1 the avro
+#     converters of a source and a sink retry (logged, the tasks RUNNING) and
+#     every record arrives once the registry is up; with the default (0) the
+#     task fails at once, with 1500 ms after about that long, each naming
+#     the registry's error; a bad errors.retry.timeout is refused.
 . "$(dirname "$0")/lib.sh"
 test_init worker_errors
 
@@ -51,8 +56,34 @@ cat >"$P/badopt.json" <<JSON
                    "errors.tolerance": "some"}}}
 JSON
 
+REG_PORT=$(free_port) # the registry starts in part 4
+REG="http://127.0.0.1:$REG_PORT"
+avro_pipe() # NAME RETRY-TIMEOUT
+{
+    cat >"$P/$1.json" <<JSON
+{"name": "$1",
+ "source": {"connector.class": "datagen", "topic": "$1.rows", "max.records": 50,
+            "key.converter": "avro", "value.converter": "avro",
+            "key.converter.schema.registry.url": "$REG", "value.converter.schema.registry.url": "$REG",
+            "errors.retry.timeout": "$2", "errors.retry.delay.max.ms": "400"}
+JSON
+}
+avro_pipe waiting -1
+cat >>"$P/waiting.json" <<JSON
+ ,"sinks": {"out": {"connector.class": "file", "topics": "waiting.rows", "file": "$T/waiting.jsonl",
+                    "key.converter": "avro", "value.converter": "avro",
+                    "key.converter.schema.registry.url": "$REG", "value.converter.schema.registry.url": "$REG",
+                    "errors.retry.timeout": "-1", "errors.retry.delay.max.ms": "400"}}}
+JSON
+avro_pipe giveup 0
+echo "}" >>"$P/giveup.json"
+avro_pipe bounded 1500
+echo "}" >>"$P/bounded.json"
+avro_pipe badretry soon
+echo "}" >>"$P/badretry.json"
+WORKER="http://127.0.0.1:$(free_port)"
 "$SLUICE" worker --set "bootstrap.servers=$BOOTSTRAP" --set "pipelines.dir=$P" \
-    --set "listeners=http://127.0.0.1:$(free_port)" --set offset.flush.interval.ms=500 \
+    --set "listeners=$WORKER" --set offset.flush.interval.ms=500 \
     2>>"$T/worker.log" &
 track_pid $!
 lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
@@ -100,5 +131,47 @@ grep -q 'status-task-tolerant.out-0: FAILED' "$T/worker.log" && fail "the tolera
 wait_for 20 grep -q "badopt.out.*errors.tolerance: 'some' is not none or all" "$T/worker.log" ||
     fail "a bad errors.tolerance is not reported"
 pass "errors.tolerance=some is refused: $(grep -o "errors.tolerance: 'some'[^\"]*" "$T/worker.log" | head -1)"
+
+# ---- 4. the schema registry unreachable ---------------------------------------
+wait_for 20 grep -q 'status-task-giveup.source-0: FAILED.*Couldn.t connect' "$T/worker.log" ||
+    fail "errors.retry.timeout=0: giveup.source did not fail naming the connection error"
+grep -q 'giveup.*retrying in' "$T/worker.log" && fail "errors.retry.timeout=0 retried"
+pass "errors.retry.timeout=0 (default): the task FAILED at once: $(grep 'giveup' "$T/worker.log" | grep -o 'registering the key schema[^;]*' | head -1)"
+wait_for 20 grep -q 'status-task-bounded.source-0: FAILED' "$T/worker.log" ||
+    fail "errors.retry.timeout=1500: bounded.source did not fail"
+n=$(grep -c 'bounded.*retrying in' "$T/worker.log")
+[ "$n" -ge 2 ] || fail "errors.retry.timeout=1500: only $n retries logged"
+pass "errors.retry.timeout=1500: $n retries, then FAILED"
+wait_for 20 grep -q "badretry.*errors.retry.timeout: expected milliseconds" "$T/worker.log" ||
+    fail "errors.retry.timeout=soon is not refused"
+pass "errors.retry.timeout=soon is refused"
+grep -q 'waiting.source.*retrying in' "$T/worker.log" || fail "waiting.source does not retry"
+grep -q 'status-task-waiting.source-0: FAILED' "$T/worker.log" && fail "waiting.source failed while retrying"
+start_registry()
+{
+    "$SLUICE" registry --set "listeners=$REG" --set "kafkastore.bootstrap.servers=$BOOTSTRAP" \
+        2>>"$T/registry.log" &
+    REG_PID=$!
+    track_pid $REG_PID
+}
+start_registry
+wait_for 60 have_lines "$T/waiting.jsonl" 50 || fail "after the registry came up: $(lines "$T/waiting.jsonl") of 50 records"
+seqs=$(grep -o '"seq":[0-9]*' "$T/waiting.jsonl" | cut -d: -f2 | sort -n | uniq | wc -l)
+[ "$seqs" = 50 ] || fail "waiting: $seqs distinct seqs of 50"
+pass "errors.retry.timeout=-1: the source retried ($(grep -c 'waiting.source.*retrying in' "$T/worker.log") times) and all 50 records arrived once the registry was up"
+# a sink meeting schema ids it has not fetched while the registry is down
+kill "$REG_PID"
+wait "$REG_PID" 2>/dev/null
+curl -s -o "$T/late.out" -w '%{http_code}' -X POST -H 'Content-Type: application/json' "$WORKER/connectors" \
+    -d "{\"name\": \"late\", \"config\": {\"connector.class\": \"file\", \"topics\": \"waiting.rows\",
+         \"file\": \"$T/late.jsonl\", \"key.converter\": \"avro\", \"value.converter\": \"avro\",
+         \"key.converter.schema.registry.url\": \"$REG\", \"value.converter.schema.registry.url\": \"$REG\",
+         \"errors.retry.timeout\": \"-1\", \"errors.retry.delay.max.ms\": \"400\"}}" >"$T/late.code"
+[ "$(cat "$T/late.code")" = 201 ] || fail "POST late: $(cat "$T/late.code") $(cat "$T/late.out")"
+wait_for 30 grep -q '\[late\] task 0: .*schema id.*retrying in' "$T/worker.log" || fail "the late sink does not retry"
+have_lines "$T/late.jsonl" 1 && fail "the late sink wrote records without their schema"
+start_registry
+wait_for 60 have_lines "$T/late.jsonl" 50 || fail "late sink: $(lines "$T/late.jsonl") of 50 records"
+pass "the sink's converter retried ($(grep -c '\[late\] task 0: .*retrying in' "$T/worker.log") times) while the registry was down, then wrote all 50 records"
 
 finish
