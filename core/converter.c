@@ -31,6 +31,8 @@ typedef struct to_slot {
 
 typedef struct from_slot {
     json_t *connect; /* the Connect schema this slot answers */
+    uint64_t hash;   /* json_hash of the message's schema, or of its payload's shape */
+    int inferred;    /* the schema was inferred from a payload (no "schema") */
     avro_schema_t schema;
     avro_value_iface_t *iface;
 } from_slot;
@@ -359,16 +361,72 @@ static int json_to_bytes(sl_converter *c, const char *topic, avro_schema_t schem
     return 0;
 }
 
-static from_slot *cached_from(sl_converter *c, const json_t *cs)
+/* A 64-bit FNV-1a digest of a JSON tree. shape: only what infer_connect
+ * looks at (types, keys, an array's first element), so payloads of one
+ * shape share it; else everything (a message's "schema"). Lets a converter
+ * find its cached Avro class without building and comparing trees. */
+static uint64_t mix(uint64_t h, const void *p, size_t n)
 {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static uint64_t json_hash(const json_t *j, uint64_t h, int shape)
+{
+    int type = json_typeof(j) == JSON_FALSE ? JSON_TRUE : (int)json_typeof(j);
+    h = mix(h, &type, sizeof(type));
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)j, k, v)
+        {
+            h = mix(h, k, strlen(k) + 1);
+            h = json_hash(v, h, shape);
+        }
+        return mix(h, "}", 1);
+    }
+    case JSON_ARRAY: {
+        size_t n = json_array_size(j), upto = shape && n ? 1 : n;
+        for (size_t i = 0; i < upto; i++)
+            h = json_hash(json_array_get(j, i), h, shape);
+        return mix(h, "]", 1);
+    }
+    case JSON_STRING: return shape ? h : mix(h, json_string_value(j), json_string_length(j) + 1);
+    case JSON_INTEGER: {
+        json_int_t v = json_integer_value(j);
+        return shape ? h : mix(h, &v, sizeof(v));
+    }
+    case JSON_REAL: {
+        double v = json_real_value(j);
+        return shape ? h : mix(h, &v, sizeof(v));
+    }
+    case JSON_TRUE: return shape ? h : mix(h, "t", 1);
+    case JSON_FALSE: return shape ? h : mix(h, "f", 1);
+    default: return h;
+    }
+}
+
+/* The class for a message whose schema is cs (a Connect schema, or NULL:
+ * inferred from payload). */
+static from_slot *cached_from(sl_converter *c, const json_t *cs, const json_t *payload)
+{
+    int inferred = !cs || json_is_null(cs);
+    uint64_t h = inferred ? json_hash(payload, 0xcbf29ce484222325ull, 1)
+                          : json_hash(cs, 0xcbf29ce484222325ull, 0);
     for (int i = 0; i < CACHE_SLOTS; i++)
-        if (c->from[i].connect && json_equal(c->from[i].connect, (json_t *)cs))
+        if (c->from[i].connect && c->from[i].hash == h && c->from[i].inferred == inferred)
             return &c->from[i];
+    json_t *own = inferred ? infer_connect(payload) : json_incref((json_t *)cs);
+    cs = own;
     avro_schema_t schema = avro_of(c, cs);
     avro_value_iface_t *iface = schema ? avro_generic_class_from_schema(schema) : NULL;
     if (!iface) {
         if (schema)
             avro_schema_decref(schema);
+        json_decref(own);
         return NULL;
     }
     from_slot *slot = &c->from[c->from_next++ % CACHE_SLOTS];
@@ -377,7 +435,9 @@ static from_slot *cached_from(sl_converter *c, const json_t *cs)
         avro_value_iface_decref(slot->iface);
         avro_schema_decref(slot->schema);
     }
-    slot->connect = json_deep_copy(cs);
+    slot->connect = own;
+    slot->hash = h;
+    slot->inferred = inferred;
     slot->schema = schema;
     slot->iface = iface;
     return slot;
@@ -389,14 +449,18 @@ static int json_from_bytes(sl_converter *c, const char *topic, const void *bytes
     json_error_t jerr;
     const char *what = c->is_key ? "key" : "value";
     char path[256] = "";
-    if (value->iface) /* a value given back for reuse: json makes a new one */
-        avro_value_decref(value);
+    avro_value_t old = *value; /* given back for reuse, or {NULL} */
     value->iface = NULL;
     value->self = NULL;
-    if (!bytes)
+    if (!bytes) {
+        if (old.iface)
+            avro_value_decref(&old);
         return 0;
+    }
     json_t *root = json_loadb(bytes, len, JSON_DECODE_ANY, &jerr), *payload = root, *cs = NULL;
     if (!root) {
+        if (old.iface)
+            avro_value_decref(&old);
         snprintf(err, errlen, "topic %s: %s is not JSON: %s at byte %d", topic, what, jerr.text,
                  jerr.position);
         return -1;
@@ -406,21 +470,25 @@ static int json_from_bytes(sl_converter *c, const char *topic, const void *bytes
         payload = json_object_get(root, "payload");
         cs = json_incref(json_object_get(root, "schema"));
     }
+    from_slot *slot = json_is_null(payload) ? NULL : cached_from(c, cs, payload);
+    if (old.iface && (!slot || old.iface != slot->iface)) {
+        avro_value_decref(&old);
+        old.iface = NULL;
+    }
     if (json_is_null(payload)) {
         json_decref(cs);
         json_decref(root);
         return 0;
     }
-    if (!cs || json_is_null(cs)) {
-        json_decref(cs);
-        cs = infer_connect(payload);
-    }
-    from_slot *slot = cached_from(c, cs);
     int rc = -1;
+    if (old.iface) { /* same class: filled in place, reusing its buffers */
+        *value = old;
+        avro_value_reset(value);
+    }
     if (!slot)
         snprintf(err, errlen, "topic %s: %s: cannot turn its schema into an Avro schema", topic,
                  what);
-    else if (avro_generic_value_new(slot->iface, value) != 0)
+    else if (!value->iface && avro_generic_value_new(slot->iface, value) != 0)
         snprintf(err, errlen, "topic %s: %s: %s", topic, what, avro_strerror());
     else if (fill(value, payload, path, sizeof(path)) != 0) {
         snprintf(err, errlen, "topic %s: %s: field '%s' does not match its schema", topic, what,
