@@ -290,6 +290,7 @@ static const char *const worker_keys[] = {
     "predicates",
     "predicates.*",
     "errors.*",
+    "consumer.override.*",
     "topic.creation.*",
     "config.action.reload",
     "exactly.once.support",

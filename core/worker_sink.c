@@ -49,6 +49,7 @@ typedef struct sink_state {
     avro_value_t keys[SINK_BATCH], values[SINK_BATCH];
     size_t n;
     int64_t unflushed, backoff;
+    int rk_paused; /* the assignment is paused in the consumer */
 } sink_state;
 
 static rd_kafka_t *consumer_create(sl_wtask *wt, char *err, size_t errlen)
@@ -79,6 +80,24 @@ static rd_kafka_t *consumer_create(sl_wtask *wt, char *err, size_t errlen)
             rd_kafka_conf_destroy(c);
             return NULL;
         }
+    /* consumer.override.<key> (Kafka Connect's per-connector client
+     * overrides, policy All): librdkafka takes Kafka's consumer key names */
+    const char *k;
+    json_t *v;
+    json_object_foreach(wt->config, k, v)
+    {
+        static const char pfx[] = "consumer.override.";
+        const char *ck = k + sizeof(pfx) - 1;
+        if (strncmp(k, pfx, sizeof(pfx) - 1) || !json_is_string(v))
+            continue;
+        if (!strcmp(ck, "group.id") || !strcmp(ck, "enable.auto.commit"))
+            snprintf(e, sizeof(e), "the worker sets %s itself", ck);
+        else if (rd_kafka_conf_set(c, ck, json_string_value(v), e, sizeof(e)) == RD_KAFKA_CONF_OK)
+            continue;
+        snprintf(err, errlen, "%s: %s", k, e);
+        rd_kafka_conf_destroy(c);
+        return NULL;
+    }
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e, sizeof(e));
     if (!rk) {
         snprintf(err, errlen, "consumer: %s", e);
@@ -393,9 +412,39 @@ static int flush_commit(sink_state *s, int final, char *err, size_t errlen)
     return 0;
 }
 
+/* Pauses (or resumes) fetching the task's assigned partitions. Only those
+ * with a consumed position are paused: librdkafka 2.0 may never fetch again
+ * from a partition paused while it still looks up its start offset (what
+ * arrives from those meanwhile waits in the batch; the next call, an
+ * interval later, pauses them). */
+static void assignment_pause(sink_state *s, int pause)
+{
+    rd_kafka_topic_partition_list_t *a = NULL;
+    if (!rd_kafka_assignment(s->rk, &a) && a) {
+        if (pause && !rd_kafka_position(s->rk, a)) {
+            rd_kafka_topic_partition_list_t *known = rd_kafka_topic_partition_list_new(a->cnt);
+            for (int i = 0; i < a->cnt; i++)
+                if (a->elems[i].offset >= 0)
+                    rd_kafka_topic_partition_list_add(known, a->elems[i].topic,
+                                                      a->elems[i].partition);
+            rd_kafka_topic_partition_list_destroy(a);
+            a = known;
+        }
+        rd_kafka_resp_err_t e =
+            pause ? rd_kafka_pause_partitions(s->rk, a) : rd_kafka_resume_partitions(s->rk, a);
+        if (e)
+            sl_warn(s->wt->connector, "task %d: %s partitions: %s", s->wt->id,
+                    pause ? "pausing" : "resuming", rd_kafka_err2str(e));
+        rd_kafka_topic_partition_list_destroy(a);
+    }
+    s->rk_paused = pause;
+}
+
 /* The consumer lag of the task's assignment: for each assigned partition,
- * its high watermark (as the last fetch reported it: no round trip) minus
- * the position consumed. Partitions not fetched yet are left out. */
+ * its high watermark minus the position consumed. The watermark is the one
+ * the last fetch reported (no round trip) while running; a paused consumer
+ * fetches nothing, so it asks the broker then. Partitions not consumed yet
+ * are left out. */
 static void lag_note(sink_state *s)
 {
     rd_kafka_topic_partition_list_t *a = NULL;
@@ -406,11 +455,15 @@ static void lag_note(sink_state *s)
     if (a->cnt > 0 && !rd_kafka_position(s->rk, a)) {
         for (int i = 0; i < a->cnt; i++) {
             int64_t lo, hi;
-            if (a->elems[i].offset < 0 ||
-                rd_kafka_get_watermark_offsets(s->rk, a->elems[i].topic, a->elems[i].partition,
-                                               &lo, &hi) || hi < 0)
+            rd_kafka_topic_partition_t *p = &a->elems[i];
+            if (p->offset < 0 ||
+                (s->rk_paused ? rd_kafka_query_watermark_offsets(s->rk, p->topic, p->partition,
+                                                                 &lo, &hi, 1000)
+                              : rd_kafka_get_watermark_offsets(s->rk, p->topic, p->partition,
+                                                               &lo, &hi)) ||
+                hi < 0)
                 continue;
-            lag += hi > a->elems[i].offset ? hi - a->elems[i].offset : 0;
+            lag += hi > p->offset ? hi - p->offset : 0;
             known++;
         }
     }
@@ -424,16 +477,28 @@ static int sink_loop(sink_state *s, char *err, size_t errlen)
     sl_wtask *wt = s->wt;
     int64_t last_flush = sl_worker_now_ms(), interval = wt->w->conf.offset_flush_interval_ms;
     while (!atomic_load(&wt->stop)) {
-        if (atomic_load(&wt->paused)) { /* PAUSED: flushed and committed, polls nothing */
+        if (atomic_load(&wt->paused)) {
+            /* PAUSED: what was put is flushed and committed; the assignment
+             * is paused in the consumer, which is still polled, so the task
+             * stays in its group however long the pause (max.poll.interval.ms)
+             * and resumes where it stopped. Messages fetched before the pause
+             * wait in the batch. */
             if (flush_commit(s, 0, err, errlen) < 0)
                 return -1;
-            if (sl_worker_now_ms() - last_flush >= interval) { /* the lag grows meanwhile */
-                lag_note(s);
+            if (!s->rk_paused || sl_worker_now_ms() - last_flush >= interval) {
+                assignment_pause(s, 1); /* again each interval: a rebalance may add partitions */
+                lag_note(s);            /* the lag grows meanwhile */
                 last_flush = sl_worker_now_ms();
             }
-            sl_wtask_sleep(wt, 20);
+            rd_kafka_message_t *m = s->n < SINK_BATCH ? rd_kafka_consumer_poll(s->rk, 20) : NULL;
+            if (m && batch_add(s, m, err, errlen) < 0)
+                return -1;
+            if (s->n == SINK_BATCH)
+                sl_wtask_sleep(wt, 20);
             continue;
         }
+        if (s->rk_paused)
+            assignment_pause(s, 0);
         while (s->n < SINK_BATCH) {
             rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, s->n ? 0 : 100);
             if (!m)

@@ -330,6 +330,36 @@ expect 200 "d['tasks'][0]['metrics']['records.written'] >= $written" \
 req GET /health
 expect 200 "d['status'] == 'healthy' and d['tasks']['failed'] >= 1" "/health: healthy, counting the failed task"
 
+# ---- 7b. a pause longer than max.poll.interval.ms keeps the group ------------
+req POST /connectors "{\"name\": \"longpause\", \"config\": {\"connector.class\": \"file\", \"topics\": \"rest.rows\",
+    \"file\": \"$T/longpause.jsonl\", \"consumer.override.max.poll.interval.ms\": \"7000\"}}"
+expect 201 "" "create longpause with consumer.override.max.poll.interval.ms=7000"
+req POST /connectors '{"name": "badoverride", "config": {"connector.class": "file", "topics": "rest.rows", "file": "/dev/null", "consumer.override.no.such.key": "1"}}'
+expect 201 "" "create badoverride (an unknown consumer.override key)"
+wait_for 20 more_lines "$T/longpause.jsonl" 0 || fail "longpause writes nothing"
+wait_for 20 state_is badoverride RUNNING FAILED || fail "badoverride: $(cat "$T/body")"
+py "'consumer.override.no.such.key' in d['tasks'][0]['trace']" || fail "badoverride's trace: $(cat "$T/body")"
+pass "an unknown consumer.override key fails the task, naming it"
+rebalances() { grep -c 'group connect-longpause: preparing to rebalance' "$T/b/broker.log"; }
+before=$(rebalances)
+req PUT /connectors/longpause/pause
+expect 202 "" "pause longpause"
+sleep 1
+n_paused=$(lines "$T/longpause.jsonl")
+sleep 10 # longer than max.poll.interval.ms
+[ "$(lines "$T/longpause.jsonl")" = "$n_paused" ] || fail "longpause wrote while paused"
+req PUT /connectors/longpause/resume
+expect 202 "" "resume longpause"
+wait_for 20 more_lines "$T/longpause.jsonl" "$n_paused" || fail "longpause does not resume"
+[ "$(rebalances)" = "$before" ] || { grep 'connect-longpause' "$T/b/broker.log" >&2; fail "the 11 s pause made the group rebalance"; }
+grep 'connect-longpause' "$T/b/broker.log" | grep -q 'left' && fail "longpause's member left its group"
+# what it wrote is the topic from its start, record for record: nothing twice, nothing left out
+grep -o '"seq":[0-9]*' "$T/longpause.jsonl" >"$T/lp.file"
+kcat -C -b "$BOOTSTRAP" -t rest.rows -o beginning -c "$(wc -l <"$T/lp.file")" -e -q 2>/dev/null |
+    grep -o '"seq":[0-9]*' >"$T/lp.topic"
+cmp -s "$T/lp.file" "$T/lp.topic" || fail "longpause's file is not the topic's records in order ($(wc -l <"$T/lp.file") lines)"
+pass "an 11 s pause (max.poll.interval.ms 7 s): the member kept its group (no rebalance), resumed where it stopped ($(wc -l <"$T/lp.file") records, as in the topic)"
+
 # ---- 8. kill -9 and restart: target states survive -------------------------
 req POST /connectors '{"name": "pauser", "config": {"connector.class": "datagen", "topic": "p.rows"}, "initial_state": "PAUSED"}'
 expect 201 "" "create with initial_state PAUSED"
