@@ -22,6 +22,7 @@
  */
 #include <ctype.h>
 #include <dirent.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -318,11 +319,50 @@ static rd_kafka_t *group_client(sl_worker *w, const char *name, char *err, size_
     return rk;
 }
 
-/* Every partition of the sink's topics. w->lock not held. */
+/* Every partition of the topics matching regex (whole names, as Kafka
+ * Connect's topics.regex; internal topics never match). */
+static int regex_partitions(rd_kafka_t *rk, const char *regex, rd_kafka_topic_partition_list_t *l,
+                            char *err, size_t errlen)
+{
+    char pat[1100];
+    regex_t re;
+    snprintf(pat, sizeof(pat), "^(%s)$", regex[0] == '^' ? regex + 1 : regex);
+    if (regcomp(&re, pat, REG_EXTENDED | REG_NOSUB) != 0) {
+        snprintf(err, errlen, "topics.regex %s: not a regular expression", regex);
+        return -1;
+    }
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, 10000);
+    if (e) {
+        snprintf(err, errlen, "listing topics for topics.regex: %s", rd_kafka_err2str(e));
+        regfree(&re);
+        return -1;
+    }
+    for (int t = 0; t < md->topic_cnt; t++) {
+        const char *name = md->topics[t].topic;
+        if (md->topics[t].err || name[0] == '_' || regexec(&re, name, 0, NULL, 0) != 0)
+            continue;
+        for (int i = 0; i < md->topics[t].partition_cnt; i++)
+            rd_kafka_topic_partition_list_add(l, name, md->topics[t].partitions[i].id);
+    }
+    rd_kafka_metadata_destroy(md);
+    regfree(&re);
+    return 0;
+}
+
+/* Every partition of the sink's topics (a list, or topics.regex). w->lock
+ * not held. */
 static rd_kafka_topic_partition_list_t *sink_partitions(rd_kafka_t *rk, const char *topics,
-                                                        char *err, size_t errlen)
+                                                        const char *regex, char *err,
+                                                        size_t errlen)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+    if (regex) {
+        if (regex_partitions(rk, regex, l, err, errlen) == 0)
+            return l;
+        rd_kafka_topic_partition_list_destroy(l);
+        return NULL;
+    }
     char *copy = strdup(topics ? topics : ""), *save = NULL;
     for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
         const struct rd_kafka_metadata *md = NULL;
@@ -344,10 +384,15 @@ static rd_kafka_topic_partition_list_t *sink_committed(sl_worker *w, rd_kafka_t 
 {
     pthread_mutex_lock(&w->lock);
     sl_wconn *c = sl_conn_find(w, name);
-    char *topics = c ? strdup(json_string_value(json_object_get(c->config, "topics")) ?: "") : NULL;
+    const char *t = c ? json_string_value(json_object_get(c->config, "topics")) : NULL;
+    const char *r = c ? json_string_value(json_object_get(c->config, "topics.regex")) : NULL;
+    char *topics = t ? strdup(t) : NULL, *regex = r ? strdup(r) : NULL;
     pthread_mutex_unlock(&w->lock);
-    rd_kafka_topic_partition_list_t *l = sink_partitions(rk, topics, err, errlen);
+    rd_kafka_topic_partition_list_t *l = sink_partitions(rk, topics, regex, err, errlen);
     free(topics);
+    free(regex);
+    if (!l)
+        return NULL;
     rd_kafka_resp_err_t e = rd_kafka_committed(rk, l, 10000);
     if (e) {
         snprintf(err, errlen, "committed offsets of group connect-%s: %s", name,

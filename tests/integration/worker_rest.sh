@@ -260,6 +260,24 @@ again2() { [ "$(seq_count "$T/out.jsonl" 2)" -gt "$before2" ]; }
 wait_for 30 again2 || fail "after the sink offsets reset, the topic was not consumed from its start again"
 pass "after DELETE offsets the sink consumes its topic from the start again"
 
+# a topics.regex sink: its offsets are those of every topic the regex matches
+req POST /connectors "{\"name\": \"rx\", \"config\": {\"connector.class\": \"file\", \"topics.regex\": \"rest\\\\.r.*\", \"file\": \"$T/rx.jsonl\"}}"
+expect 201 "" "create rx (topics.regex rest\\.r.*)"
+wait_for 30 more_lines "$T/rx.jsonl" 100 || fail "rx consumes nothing"
+req PUT /connectors/rx/stop
+expect 202 "" "stop rx"
+wait_for 20 state_is rx STOPPED || fail "rx not STOPPED"
+req GET /connectors/rx/offsets
+expect 200 "[o['partition'] for o in d['offsets']] == [{'kafka_topic': 'rest.rows', 'kafka_partition': 0}] and d['offsets'][0]['offset']['kafka_offset'] > 100" \
+    "GET offsets of a stopped topics.regex sink: rest.rows, committed"
+req PATCH /connectors/rx/offsets '{"offsets": [{"partition": {"kafka_topic": "rest.rows", "kafka_partition": 0}, "offset": {"kafka_offset": 7}}]}'
+expect 200 "'altered' in d['message']" "PATCH offsets of the topics.regex sink"
+req GET /connectors/rx/offsets
+expect 200 "d['offsets'] == [{'partition': {'kafka_topic': 'rest.rows', 'kafka_partition': 0}, 'offset': {'kafka_offset': 7}}]" \
+    "GET offsets of the topics.regex sink after PATCH: 7"
+req DELETE /connectors/rx
+expect 204 "" "delete rx"
+
 # ---- 6. restart, config, delete ---------------------------------------------
 req POST /connectors/gen/restart
 expect 204 "" "POST /connectors/gen/restart: 204"
