@@ -194,8 +194,9 @@ static int task_prepare(sl_worker *w, sl_wtask *wt, const json_t *raw, char *err
     return 0;
 }
 
-/* Builds task 0 of connector c from its config; NULL with err. */
-static sl_wtask *task_build(sl_worker *w, sl_wconn *c, int is_source, char *err, size_t errlen)
+/* Builds task `id` of connector c from its config; NULL with err. */
+static sl_wtask *task_build(sl_worker *w, sl_wconn *c, int id, int is_source, char *err,
+                            size_t errlen)
 {
     sl_wtask *wt = calloc(1, sizeof(*wt));
     if (!wt || !(wt->connector = strdup(c->name))) {
@@ -205,6 +206,7 @@ static sl_wtask *task_build(sl_worker *w, sl_wconn *c, int is_source, char *err,
     }
     wt->w = w;
     wt->conn = c;
+    wt->id = id;
     wt->is_source = is_source;
     snprintf(wt->state, sizeof(wt->state), "UNASSIGNED");
     wt->offw.tag = (sl_dr_tag){SL_DR_OFFSET, wt};
@@ -237,8 +239,50 @@ static int class_kind(sl_worker *w, const json_t *config, const sl_plugin **p, c
     return sl_plugin_def(*p)->kind == SLUICE_SOURCE;
 }
 
-/* Starts connector c's task in c->target (STARTED or PAUSED). On a problem
- * the connector is FAILED with the reason as its trace. w->ctl held. */
+/* How many tasks connector c runs: tasks.max (default 1), capped by what
+ * its plugin allows (logged when that lowers it) and SL_MAX_TASKS. */
+static int tasks_wanted(const sl_wconn *c)
+{
+    const char *s = cfg_str(c->config, "tasks.max", "1");
+    long n = strtol(s, NULL, 10);
+    unsigned cap = sl_plugin_max_tasks(c->plugin);
+    if (n < 1)
+        n = 1;
+    if ((unsigned long)n > cap || n > SL_MAX_TASKS) {
+        long to = (unsigned long)cap < SL_MAX_TASKS ? (long)cap : SL_MAX_TASKS;
+        sl_info(c->name, "tasks.max %ld: the %s plugin runs %ld task%s per connector", n,
+                sl_plugin_def(c->plugin)->name, to, to == 1 ? "" : "s");
+        n = to;
+    }
+    return (int)n;
+}
+
+/* Starts task `id` of connector c (built from its config) in c->target.
+ * On a problem the connector is FAILED with the reason as its trace (-1).
+ * w->ctl held. */
+static int task_start(sl_worker *w, sl_wconn *c, int id)
+{
+    char err[4096] = "";
+    sl_wtask *wt = task_build(w, c, id, c->is_source, err, sizeof(err));
+    if (!wt) {
+        sl_worker_status(w, c->name, -1, "FAILED", err);
+        return -1;
+    }
+    atomic_store(&wt->paused, c->target == SL_TARGET_PAUSED);
+    pthread_mutex_lock(&w->lock);
+    c->tasks[id] = wt;
+    if (c->n_tasks <= id)
+        c->n_tasks = id + 1;
+    pthread_mutex_unlock(&w->lock);
+    if (pthread_create(&wt->thread, NULL, wt->is_source ? sl_source_thread : sl_sink_thread, wt)) {
+        sl_worker_status(w, c->name, id, "FAILED", "cannot start the task thread");
+        return 0; /* the task is FAILED, the connector goes on */
+    }
+    wt->started = 1;
+    return 0;
+}
+
+/* Starts connector c's tasks in c->target (STARTED or PAUSED). w->ctl held. */
 static void conn_task_start(sl_worker *w, sl_wconn *c)
 {
     char err[4096] = "";
@@ -248,29 +292,22 @@ static void conn_task_start(sl_worker *w, sl_wconn *c)
     c->plugin = p;
     c->is_source = kind;
     pthread_mutex_unlock(&w->lock);
-    sl_wtask *wt = kind < 0 ? NULL : task_build(w, c, kind, err, sizeof(err));
-    if (!wt) {
+    if (kind < 0) {
         sl_worker_status(w, c->name, -1, "FAILED", err);
         return;
     }
-    int paused = c->target == SL_TARGET_PAUSED;
-    atomic_store(&wt->paused, paused);
-    pthread_mutex_lock(&w->lock);
-    c->task = wt;
-    pthread_mutex_unlock(&w->lock);
+    int paused = c->target == SL_TARGET_PAUSED, n = tasks_wanted(c);
     sl_worker_status(w, c->name, -1, paused ? "PAUSED" : "RUNNING", NULL);
-    if (pthread_create(&wt->thread, NULL, wt->is_source ? sl_source_thread : sl_sink_thread, wt)) {
-        sl_worker_status(w, c->name, 0, "FAILED", "cannot start the task thread");
-        return;
-    }
-    wt->started = 1;
+    for (int id = 0; id < n; id++)
+        if (task_start(w, c, id) != 0)
+            break;
 }
 
-/* Stops and joins connector c's task (a source stores its last position
+/* Stops and joins task `id` of c (a source stores its last position
  * first), then frees it. w->ctl held. */
-static void conn_task_halt(sl_worker *w, sl_wconn *c)
+static void task_halt(sl_worker *w, sl_wconn *c, int id)
 {
-    sl_wtask *wt = c->task;
+    sl_wtask *wt = c->tasks[id];
     if (!wt)
         return;
     atomic_store(&wt->stop, 1);
@@ -278,7 +315,9 @@ static void conn_task_halt(sl_worker *w, sl_wconn *c)
         pthread_join(wt->thread, NULL);
     wt->started = 0;
     pthread_mutex_lock(&w->lock);
-    c->task = NULL;
+    c->tasks[id] = NULL;
+    while (c->n_tasks > 0 && !c->tasks[c->n_tasks - 1])
+        c->n_tasks--;
     pthread_mutex_unlock(&w->lock);
     if (wtask_idle(wt)) {
         wtask_free(wt);
@@ -286,6 +325,16 @@ static void conn_task_halt(sl_worker *w, sl_wconn *c)
         wt->next = w->graveyard;
         w->graveyard = wt;
     }
+}
+
+/* Stops every task of c: all told first, so they wind down together. */
+static void conn_task_halt(sl_worker *w, sl_wconn *c)
+{
+    for (int i = 0; i < c->n_tasks; i++)
+        if (c->tasks[i])
+            atomic_store(&c->tasks[i]->stop, 1);
+    for (int i = c->n_tasks; i-- > 0;)
+        task_halt(w, c, i);
 }
 
 /* Puts c's running state in line with c->target. w->ctl held. */
@@ -305,18 +354,23 @@ static void conn_apply_target(sl_worker *w, sl_wconn *c)
         sl_worker_status(w, c->name, -1, "STOPPED", NULL);
         return;
     }
-    if (!c->task) {
+    if (c->n_tasks == 0) {
         conn_task_start(w, c);
         return;
     }
     int paused = c->target == SL_TARGET_PAUSED;
-    atomic_store(&c->task->paused, paused);
     sl_worker_status(w, c->name, -1, paused ? "PAUSED" : "RUNNING", NULL);
-    pthread_mutex_lock(&w->lock);
-    int failed = !strcmp(c->task->state, "FAILED"), id = c->task->id;
-    pthread_mutex_unlock(&w->lock);
-    if (!failed) /* a FAILED task stays FAILED until restarted */
-        sl_worker_status(w, c->name, id, paused ? "PAUSED" : "RUNNING", NULL);
+    for (int i = 0; i < c->n_tasks; i++) {
+        sl_wtask *wt = c->tasks[i];
+        if (!wt)
+            continue;
+        atomic_store(&wt->paused, paused);
+        pthread_mutex_lock(&w->lock);
+        int failed = !strcmp(wt->state, "FAILED");
+        pthread_mutex_unlock(&w->lock);
+        if (!failed) /* a FAILED task stays FAILED until restarted */
+            sl_worker_status(w, c->name, i, paused ? "PAUSED" : "RUNNING", NULL);
+    }
 }
 
 /* ======================================================================== */
@@ -374,8 +428,9 @@ static void conn_remove(sl_worker *w, sl_wconn *c)
 void sl_conns_halt_all(sl_worker *w)
 {
     for (sl_wconn *c = w->conns; c; c = c->next)
-        if (c->task)
-            atomic_store(&c->task->stop, 1);
+        for (int i = 0; i < c->n_tasks; i++)
+            if (c->tasks[i])
+                atomic_store(&c->tasks[i]->stop, 1);
     for (sl_wconn *c = w->conns; c; c = c->next)
         conn_task_halt(w, c);
 }
@@ -385,7 +440,8 @@ void sl_conns_free_all(sl_worker *w)
     while (w->conns) {
         sl_wconn *c = w->conns;
         w->conns = c->next;
-        wtask_free(c->task);
+        for (int i = 0; i < c->n_tasks; i++)
+            wtask_free(c->tasks[i]);
         conn_free(c);
     }
     while (w->graveyard) {
@@ -522,7 +578,7 @@ static int conn_trial(sl_worker *w, const char *name, const json_t *config, char
     const sl_plugin *p;
     char why[2048];
     int kind = class_kind(w, config, &p, why, sizeof(why));
-    sl_wtask *wt = kind < 0 ? NULL : task_build(w, &tmp, kind, why, sizeof(why));
+    sl_wtask *wt = kind < 0 ? NULL : task_build(w, &tmp, 0, kind, why, sizeof(why));
     if (!wt) {
         snprintf(err, errlen, "Connector configuration is invalid: %s", why);
         return SL_WC_INVALID;
@@ -677,6 +733,20 @@ static void task_restart(sl_worker *w, sl_wconn *c)
         conn_task_start(w, c);
 }
 
+/* Restarts task id of c alone (the others keep running). w->ctl held. */
+static void task_restart_one(sl_worker *w, sl_wconn *c, int id)
+{
+    task_halt(w, c, id);
+    if (c->target != SL_TARGET_STOPPED)
+        (void)task_start(w, c, id);
+}
+
+/* Is task i of c FAILED? w->lock held. */
+static int task_failed(const sl_wconn *c, int i)
+{
+    return c->tasks[i] && !strcmp(c->tasks[i]->state, "FAILED");
+}
+
 int sl_worker_connector_restart(sl_worker *w, const char *name, int include_tasks, int only_failed,
                                 json_t **out, char *err, size_t errlen)
 {
@@ -688,22 +758,34 @@ int sl_worker_connector_restart(sl_worker *w, const char *name, int include_task
     sl_wconn *c = ctl_find(w, name, err, errlen);
     if (!c)
         return SL_WC_NOT_FOUND;
+    int restart[SL_MAX_TASKS] = {0}, n_restart = 0;
     pthread_mutex_lock(&w->lock);
-    int conn_failed = !strcmp(c->state, "FAILED");
-    int task_failed = c->task && !strcmp(c->task->state, "FAILED");
+    int conn_failed = !strcmp(c->state, "FAILED"), n = c->n_tasks;
+    for (int i = 0; i < n; i++)
+        if (c->tasks[i] && include_tasks && (!only_failed || task_failed(c, i)))
+            n_restart += restart[i] = 1;
     pthread_mutex_unlock(&w->lock);
     /* the connector itself: only a FAILED one has anything to restart */
     int restart_conn = !only_failed || conn_failed;
-    int restart_task = include_tasks && (!only_failed || task_failed);
-    json_t *st = out ? *out : NULL;
+    json_t *st = out ? *out : NULL, *t;
+    size_t k;
     if (st && restart_conn)
         json_object_set_new(json_object_get(st, "connector"), "state", json_string("RESTARTING"));
-    if (st && restart_task && json_array_size(json_object_get(st, "tasks")))
-        json_object_set_new(json_array_get(json_object_get(st, "tasks"), 0), "state",
-                            json_string("RESTARTING"));
-    if ((restart_conn && conn_failed) || restart_task) {
-        sl_info("worker", "connector %s: restarting%s", name, restart_task ? " with its task" : "");
+    json_array_foreach(st ? json_object_get(st, "tasks") : NULL, k, t)
+    {
+        json_int_t id = json_integer_value(json_object_get(t, "id"));
+        if (id >= 0 && id < n && restart[id])
+            json_object_set_new(t, "state", json_string("RESTARTING"));
+    }
+    if (restart_conn && conn_failed) {
+        sl_info("worker", "connector %s: restarting with its tasks", name);
         task_restart(w, c);
+    } else if (n_restart) {
+        sl_info("worker", "connector %s: restarting %d of its %d task%s", name, n_restart, n,
+                n == 1 ? "" : "s");
+        for (int i = 0; i < n; i++)
+            if (restart[i])
+                task_restart_one(w, c, i);
     }
     pthread_mutex_unlock(&w->ctl);
     return SL_WC_OK;
@@ -715,12 +797,12 @@ int sl_worker_task_restart(sl_worker *w, const char *name, int task, char *err, 
     if (!c)
         return SL_WC_NOT_FOUND;
     int rc = SL_WC_OK;
-    if (task != 0 || !c->task) {
+    if (task < 0 || task >= c->n_tasks || !c->tasks[task]) {
         snprintf(err, errlen, "Task %s-%d not found", name, task);
         rc = SL_WC_NOT_FOUND;
     } else {
         sl_info("worker", "connector %s: restarting task %d", name, task);
-        task_restart(w, c);
+        task_restart_one(w, c, task);
     }
     pthread_mutex_unlock(&w->ctl);
     return rc;

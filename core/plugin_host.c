@@ -501,6 +501,14 @@ const sluice_plugin_def *sl_plugin_def(const sl_plugin *p)
 {
     return p->def;
 }
+unsigned sl_plugin_max_tasks(const sl_plugin *p)
+{
+    const sluice_plugin_def *d = p->def;
+    if (d->struct_size < offsetof(sluice_plugin_def, max_tasks) + sizeof(d->max_tasks))
+        return 1; /* built before the field existed */
+    return d->max_tasks == 0 ? 1 : d->max_tasks;
+}
+
 const char *sl_plugin_file(const sl_plugin *p)
 {
     return p->file;

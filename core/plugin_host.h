@@ -43,6 +43,8 @@ int sl_plugin_host_load_file(sl_plugin_host *host, const char *path, const sl_pl
                              char *err, size_t errlen);
 
 const sluice_plugin_def *sl_plugin_def(const sl_plugin *p);
+/* How many tasks of one connector the plugin runs at once (>= 1). */
+unsigned sl_plugin_max_tasks(const sl_plugin *p);
 const char *sl_plugin_file(const sl_plugin *p);
 
 /* ---- connector configs (JSON objects of string values, as Kafka Connect) */

@@ -399,8 +399,8 @@ static const char *status_note(sl_worker *w, const char *connector, int task_id,
     if (c && task_id < 0) {
         snprintf(c->state, sizeof(c->state), "%s", state);
         trace_set(&c->trace, trace);
-    } else if (c && c->task && c->task->id == task_id) {
-        sl_wtask *wt = c->task;
+    } else if (c && task_id >= 0 && task_id < c->n_tasks && c->tasks[task_id]) {
+        sl_wtask *wt = c->tasks[task_id];
         if (!strcmp(state, "RUNNING") && atomic_load(&wt->paused))
             state = "PAUSED";
         snprintf(wt->state, sizeof(wt->state), "%s", state);

@@ -88,8 +88,10 @@ static sl_wconn *lock_find(sl_worker *w, const char *name)
 static json_t *info_of(const sl_wconn *c)
 {
     json_t *tasks = json_array();
-    if (c->task)
-        json_array_append_new(tasks, json_pack("{s:s, s:i}", "connector", c->name, "task", 0));
+    for (int i = 0; i < c->n_tasks; i++)
+        if (c->tasks[i])
+            json_array_append_new(tasks,
+                                  json_pack("{s:s, s:i}", "connector", c->name, "task", i));
     return json_pack("{s:s, s:o, s:o, s:s}", "name", c->name, "config",
                      sl_conn_shown(c->plugin, c->config), "tasks", tasks, "type", sl_conn_type(c));
 }
@@ -148,8 +150,9 @@ static json_t *task_json(sl_worker *w, const sl_wtask *wt)
 static json_t *status_of(sl_worker *w, const sl_wconn *c)
 {
     json_t *tasks = json_array();
-    if (c->task)
-        json_array_append_new(tasks, task_json(w, c->task));
+    for (int i = 0; i < c->n_tasks; i++)
+        if (c->tasks[i])
+            json_array_append_new(tasks, task_json(w, c->tasks[i]));
     return json_pack("{s:s, s:o, s:o, s:s}", "name", c->name, "connector",
                      state_json(w, c->state, c->trace, -1), "tasks", tasks, "type",
                      sl_conn_type(c));
@@ -171,8 +174,8 @@ int sl_worker_task_status(sl_worker *w, const char *name, int task, json_t **out
     if (!c)
         return SL_WC_NOT_FOUND;
     int rc = SL_WC_NOT_FOUND;
-    if (c->task && c->task->id == task) {
-        *out = task_json(w, c->task);
+    if (task >= 0 && task < c->n_tasks && c->tasks[task]) {
+        *out = task_json(w, c->tasks[task]);
         rc = SL_WC_OK;
     }
     pthread_mutex_unlock(&w->lock);
@@ -185,11 +188,11 @@ int sl_worker_connector_tasks(sl_worker *w, const char *name, json_t **out)
     if (!c)
         return SL_WC_NOT_FOUND;
     *out = json_array();
-    if (c->task) {
-        json_t *cfg = sl_conn_shown(c->plugin, c->config);
-        json_array_append_new(*out, json_pack("{s:{s:s, s:i}, s:o}", "id", "connector", c->name,
-                                              "task", c->task->id, "config", cfg));
-    }
+    for (int i = 0; i < c->n_tasks; i++)
+        if (c->tasks[i])
+            json_array_append_new(*out, json_pack("{s:{s:s, s:i}, s:o}", "id", "connector",
+                                                  c->name, "task", i, "config",
+                                                  sl_conn_shown(c->plugin, c->config)));
     pthread_mutex_unlock(&w->lock);
     return SL_WC_OK;
 }
@@ -543,7 +546,7 @@ static int conn_kind(sl_worker *w, const char *name, int *is_source, int *stoppe
     if (!c)
         return SL_WC_NOT_FOUND;
     *is_source = c->is_source;
-    *stopped = c->target == SL_TARGET_STOPPED && !c->task;
+    *stopped = c->target == SL_TARGET_STOPPED && c->n_tasks == 0;
     pthread_mutex_unlock(&w->lock);
     return SL_WC_OK;
 }
@@ -855,37 +858,71 @@ static void prom_name(char *out, size_t cap, const char *name, int gauge)
 static void plugin_metrics(sl_worker *w, text *t)
 {
     json_t *seen = json_object(); /* Prometheus name -> true */
-    for (sl_wconn *c = w->conns; c; c = c->next) {
-        size_t n = c->task ? sl_task_metric_count(c->task->task) : 0;
-        for (size_t i = 0; i < n; i++) {
-            char fam[160], other[160];
-            int64_t v;
-            int gauge;
-            const char *name = sl_task_metric_at(c->task->task, i, &v, &gauge);
-            if (!name)
-                continue;
-            prom_name(fam, sizeof(fam), name, gauge);
-            if (json_object_get(seen, fam))
-                continue;
-            json_object_set_new(seen, fam, json_true());
-            text_add(t, "# HELP %s The %s plugin metric %s\n# TYPE %s %s\n", fam,
-                     gauge ? "gauge" : "counter", name, fam, gauge ? "gauge" : "counter");
-            for (sl_wconn *d = c; d; d = d->next) {
-                size_t m = d->task ? sl_task_metric_count(d->task->task) : 0;
-                for (size_t k = 0; k < m; k++) {
-                    int g;
-                    const char *nm = sl_task_metric_at(d->task->task, k, &v, &g);
-                    if (!nm)
-                        continue;
-                    prom_name(other, sizeof(other), nm, g);
-                    if (!strcmp(other, fam))
-                        text_add(t, "%s{connector=\"%s\",task=\"%d\"} %lld\n", fam, d->name,
-                                 d->task->id, (long long)v);
-                }
+    for (sl_wconn *c = w->conns; c; c = c->next)
+        for (int ti = 0; ti < c->n_tasks; ti++) {
+            size_t n = c->tasks[ti] ? sl_task_metric_count(c->tasks[ti]->task) : 0;
+            for (size_t i = 0; i < n; i++) {
+                char fam[160], other[160];
+                int64_t v;
+                int gauge;
+                const char *name = sl_task_metric_at(c->tasks[ti]->task, i, &v, &gauge);
+                if (!name)
+                    continue;
+                prom_name(fam, sizeof(fam), name, gauge);
+                if (json_object_get(seen, fam))
+                    continue;
+                json_object_set_new(seen, fam, json_true());
+                text_add(t, "# HELP %s The %s plugin metric %s\n# TYPE %s %s\n", fam,
+                         gauge ? "gauge" : "counter", name, fam, gauge ? "gauge" : "counter");
+                for (sl_wconn *d = c; d; d = d->next)
+                    for (int di = 0; di < d->n_tasks; di++) {
+                        const sl_wtask *dt = d->tasks[di];
+                        size_t m = dt ? sl_task_metric_count(dt->task) : 0;
+                        for (size_t k = 0; k < m; k++) {
+                            int g;
+                            const char *nm = sl_task_metric_at(dt->task, k, &v, &g);
+                            if (!nm)
+                                continue;
+                            prom_name(other, sizeof(other), nm, g);
+                            if (!strcmp(other, fam))
+                                text_add(t, "%s{connector=\"%s\",task=\"%d\"} %lld\n", fam,
+                                         d->name, dt->id, (long long)v);
+                        }
+                    }
             }
         }
-    }
     json_decref(seen);
+}
+
+enum task_sample { SAMPLE_COUNTER, SAMPLE_SOURCE_LAG, SAMPLE_SINK_LAG, SAMPLE_STATE };
+
+/* One sample per task of every connector. w->lock held. */
+static void task_samples(sl_worker *w, text *t, const char *metric, enum task_sample what,
+                         size_t counter_off)
+{
+    for (sl_wconn *c = w->conns; c; c = c->next)
+        for (int i = 0; i < c->n_tasks; i++) {
+            sl_wtask *wt = c->tasks[i];
+            if (!wt)
+                continue;
+            long long lag = atomic_load(&wt->lag);
+            switch (what) {
+            case SAMPLE_COUNTER:
+                text_add(t, "%s{connector=\"%s\",task=\"%d\"} %lld\n", metric, c->name, wt->id,
+                         (long long)atomic_load((atomic_llong *)((char *)wt + counter_off)));
+                break;
+            case SAMPLE_SOURCE_LAG:
+            case SAMPLE_SINK_LAG:
+                if (wt->is_source == (what == SAMPLE_SOURCE_LAG) && lag >= 0)
+                    text_add(t, "%s{connector=\"%s\",task=\"%d\"} %lld\n", metric, c->name,
+                             wt->id, lag);
+                break;
+            case SAMPLE_STATE:
+                text_add(t, "%s{connector=\"%s\",task=\"%d\",state=\"%s\"} 1\n", metric,
+                         c->name, wt->id, wt->state);
+                break;
+            }
+        }
 }
 
 char *sl_worker_metrics(sl_worker *w)
@@ -901,28 +938,17 @@ char *sl_worker_metrics(sl_worker *w)
     for (size_t k = 0; k < sizeof(counters) / sizeof(counters[0]); k++) {
         text_add(&t, "# HELP %s %s\n# TYPE %s counter\n", counters[k].name, counters[k].help,
                  counters[k].name);
-        for (sl_wconn *c = w->conns; c; c = c->next)
-            if (c->task)
-                text_add(
-                    &t, "%s{connector=\"%s\",task=\"%d\"} %lld\n", counters[k].name, c->name,
-                    c->task->id,
-                    (long long)atomic_load((atomic_llong *)((char *)c->task + counters[k].off)));
+        task_samples(w, &t, counters[k].name, SAMPLE_COUNTER, counters[k].off);
     }
     text_add(&t, "# HELP sluice_task_source_lag_ms Source tasks: ms from the newest record's "
                  "timestamp (its commit time at the source) to its acknowledgement by the "
                  "broker, as of the last batch\n"
                  "# TYPE sluice_task_source_lag_ms gauge\n");
-    for (sl_wconn *c = w->conns; c; c = c->next)
-        if (c->task && c->task->is_source && atomic_load(&c->task->lag) >= 0)
-            text_add(&t, "sluice_task_source_lag_ms{connector=\"%s\",task=\"%d\"} %lld\n",
-                     c->name, c->task->id, (long long)atomic_load(&c->task->lag));
+    task_samples(w, &t, "sluice_task_source_lag_ms", SAMPLE_SOURCE_LAG, 0);
     text_add(&t, "# HELP sluice_task_sink_lag_records Sink tasks: records in the assigned "
                  "partitions not yet put (high watermark - consumed position)\n"
                  "# TYPE sluice_task_sink_lag_records gauge\n");
-    for (sl_wconn *c = w->conns; c; c = c->next)
-        if (c->task && !c->task->is_source && atomic_load(&c->task->lag) >= 0)
-            text_add(&t, "sluice_task_sink_lag_records{connector=\"%s\",task=\"%d\"} %lld\n",
-                     c->name, c->task->id, (long long)atomic_load(&c->task->lag));
+    task_samples(w, &t, "sluice_task_sink_lag_records", SAMPLE_SINK_LAG, 0);
     plugin_metrics(w, &t);
     text_add(&t, "# HELP sluice_connector_state 1 for the connector's current state\n"
                  "# TYPE sluice_connector_state gauge\n");
@@ -931,10 +957,7 @@ char *sl_worker_metrics(sl_worker *w)
                  c->state);
     text_add(&t, "# HELP sluice_task_state 1 for the task's current state\n"
                  "# TYPE sluice_task_state gauge\n");
-    for (sl_wconn *c = w->conns; c; c = c->next)
-        if (c->task)
-            text_add(&t, "sluice_task_state{connector=\"%s\",task=\"%d\",state=\"%s\"} 1\n",
-                     c->name, c->task->id, c->task->state);
+    task_samples(w, &t, "sluice_task_state", SAMPLE_STATE, 0);
     pthread_mutex_unlock(&w->lock);
     return t.buf;
 }
@@ -945,10 +968,14 @@ json_t *sl_worker_health(sl_worker *w, int *ok)
     pthread_mutex_lock(&w->lock);
     for (sl_wconn *c = w->conns; c; c = c->next) {
         n++;
-        const char *s = c->task ? c->task->state : c->state;
-        running += !strcmp(s, "RUNNING");
-        paused += !strcmp(s, "PAUSED");
-        failed += !strcmp(s, "FAILED");
+        for (int i = 0; i < (c->n_tasks ? c->n_tasks : 1); i++) {
+            if (c->n_tasks && !c->tasks[i])
+                continue;
+            const char *s = c->n_tasks ? c->tasks[i]->state : c->state;
+            running += !strcmp(s, "RUNNING");
+            paused += !strcmp(s, "PAUSED");
+            failed += !strcmp(s, "FAILED");
+        }
     }
     pthread_mutex_unlock(&w->lock);
     *ok = atomic_load(&w->ready);

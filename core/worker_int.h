@@ -31,6 +31,7 @@
 
 #define SL_POS_MAX   512 /* longest source position text kept */
 #define SL_RING_SIZE 64  /* source batches in flight per task */
+#define SL_MAX_TASKS 16  /* tasks of one connector */
 
 typedef struct sl_worker_conf {
     char *bootstrap_servers, *plugin_path, *pipelines_dir, *group_id, *listeners;
@@ -139,7 +140,10 @@ typedef struct sl_wconn {
     int is_source;   /* 1 source, 0 sink, -1 unknown (its class did not load) */
     char state[16];  /* RUNNING, PAUSED, STOPPED, FAILED, UNASSIGNED */
     char *trace;     /* why FAILED */
-    sl_wtask *task;  /* its one task (tasks.max = 1), NULL when stopped/failed */
+    /* its tasks 0..n_tasks-1 (tasks.max, capped by the plugin's max_tasks
+     * and SL_MAX_TASKS); none when stopped or failed */
+    sl_wtask *tasks[SL_MAX_TASKS];
+    int n_tasks;
     json_t *topics;  /* active topics: name -> true */
     atomic_int topics_gen; /* bumped by a topics reset */
     const sl_plugin *plugin; /* NULL when its class did not load */

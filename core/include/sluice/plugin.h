@@ -318,7 +318,15 @@ typedef struct sluice_plugin_def {
     const sluice_option *options; /* ended by a row with name NULL */
     sluice_source_ops source;     /* filled when kind == SLUICE_SOURCE */
     sluice_sink_ops sink;         /* filled when kind == SLUICE_SINK */
+    /* How many tasks of one connector may run at once (tasks.max is capped
+     * to it): 0 = one. A sink whose tasks may share a topic's partitions
+     * (each task gets some, by the consumer group) sets SLUICE_TASKS_ANY;
+     * tasks of a connector share its config, and each knows its id
+     * (sluice_task_id). */
+    uint32_t max_tasks;
 } sluice_plugin_def;
+
+#define SLUICE_TASKS_ANY 0xffffffffu
 
 #define SLUICE_PLUGIN_HEADER                                                                       \
     .magic = SLUICE_PLUGIN_MAGIC, .abi_version = SLUICE_PLUGIN_ABI_VERSION,                        \
