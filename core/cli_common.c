@@ -9,6 +9,14 @@
  * example -X acks=1 or -X delivery.timeout.ms=300000). A property librdkafka
  * rejects is reported with librdkafka's own reason.
  *
+ * Tools with actions (topics, groups) describe themselves in an sl_cli_tool
+ * (options, actions, callbacks) and sl_cli_common_run does the rest: the
+ * action as a first word or an option (as kafka-topics.sh takes it), the
+ * common options, usage on a mistake, the client. They share the Admin API
+ * round trip too: a private queue per request, options with the tool's timeout,
+ * one poll, and one message when the request as a whole failed. What a
+ * result means for each topic or group stays with the tool.
+ *
  * runs on: the calling (main) thread only.
  */
 #include "cli_common.h"
@@ -146,6 +154,18 @@ int sl_cli_common_bad_option(const sl_cli_common *common, int opt, char **argv, 
     return SL_CLI_USAGE;
 }
 
+int sl_cli_common_other_opt(sl_cli_common *common, int opt, char **argv, int optind_now,
+                            void (*usage)(FILE *f))
+{
+    if (opt == SL_CLI_OPT_HELP) {
+        usage(stdout);
+        return SL_CLI_OK;
+    }
+    if (opt == '?' || opt == ':')
+        return sl_cli_common_bad_option(common, opt, argv, optind_now);
+    return sl_cli_common_opt(common, opt, optarg) == 1 ? -1 : SL_CLI_USAGE;
+}
+
 int sl_cli_common_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
 {
     char *end;
@@ -196,4 +216,194 @@ const rd_kafka_metadata_topic_t *sl_cli_common_find_topic(const rd_kafka_metadat
             return &md->topics[i];
     }
     return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tools with actions                                                        */
+/* ------------------------------------------------------------------------ */
+
+/* When argv[1] is a word, not an option, it names the action: *action is
+ * set and the word is taken off the command line (*argc, *argv move past it,
+ * so that it stands where getopt expects the program name). 0, or -1 after
+ * printing that the word names no action. */
+static int action_word(const sl_cli_common *common, const sl_cli_tool *tool, int *argc,
+                       char ***argv, int *action)
+{
+    const char *word = *argc > 1 && (*argv)[1][0] != '-' ? (*argv)[1] : NULL;
+
+    if (!word)
+        return 0;
+    for (int i = 1; i < tool->nactions; i++) {
+        if (!strcmp(word, tool->actions[i]))
+            *action = i;
+    }
+    if (!*action) {
+        sl_cli_common_fail(common, "unknown action '%s'", word);
+        return -1;
+    }
+    (*argc)--;
+    (*argv)++;
+    return 0;
+}
+
+/* An action given as an option: 0, or -1 after printing that another
+ * action was given already. */
+static int action_option(const sl_cli_common *common, const sl_cli_tool *tool, int *action, int act)
+{
+    if (*action && *action != act) {
+        sl_cli_common_fail(common, "give one action, not both '%s' and '%s'",
+                           tool->actions[*action], tool->actions[act]);
+        return -1;
+    }
+    *action = act;
+    return 0;
+}
+
+/* No action given: "give an action: list, create, ... or alter". */
+static void no_action(const sl_cli_common *common, const sl_cli_tool *tool)
+{
+    char list[512];
+    size_t off = 0;
+
+    list[0] = '\0';
+    for (int i = 1; i < tool->nactions && off < sizeof(list); i++)
+        off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
+                                i == 1                    ? ""
+                                : i + 1 == tool->nactions ? " or "
+                                                          : ", ",
+                                tool->actions[i]);
+    sl_cli_common_fail(common, "give an action: %s", list);
+}
+
+/* One getopt result: -1 to go on, or the exit code to return now. */
+static int parse_one(const sl_cli_tool *tool, void *args, sl_cli_common *common, int *action,
+                     int opt, char **argv)
+{
+    if (opt >= SL_CLI_OPT_ACTION)
+        return action_option(common, tool, action, opt - SL_CLI_OPT_ACTION) < 0 ? SL_CLI_USAGE : -1;
+    switch (opt) {
+    case SL_CLI_OPT_HELP: /* SL_CLI_COMMON_SHORT's, and getopt's errors */
+    case '?':
+    case ':':
+    case 'b':
+    case 'X':
+        return sl_cli_common_other_opt(common, opt, argv, optind, tool->usage);
+    default:
+        return tool->option(args, opt, optarg) == 0 ? -1 : SL_CLI_USAGE;
+    }
+}
+
+/* getopt_long's options for a tool: its own, one per action, the common
+ * ones. Returns 0, or -1 when they do not fit (a tool's mistake). */
+static int tool_options(const sl_cli_tool *tool, char *shortopts, size_t len,
+                        struct option *longopts)
+{
+    static const struct option common_long[] = {SL_CLI_COMMON_LONG};
+    size_t n = 0, ncommon = sizeof(common_long) / sizeof(common_long[0]);
+
+    /* ':' first: a missing value is reported as ':', apart from '?' */
+    if ((size_t)snprintf(shortopts, len, ":%s" SL_CLI_COMMON_SHORT, tool->shortopts) >= len)
+        return -1;
+    for (; tool->longopts[n].name; n++) {
+        if (n == SL_CLI_MAX_LONGOPTS)
+            return -1;
+        longopts[n] = tool->longopts[n];
+    }
+    if (n + (size_t)tool->nactions + ncommon > SL_CLI_MAX_LONGOPTS)
+        return -1;
+    for (int i = 1; i < tool->nactions; i++)
+        longopts[n++] = (struct option){tool->actions[i], 0, NULL, SL_CLI_OPT_ACTION + i};
+    for (size_t i = 0; i < ncommon; i++)
+        longopts[n++] = common_long[i];
+    longopts[n] = (struct option){NULL, 0, NULL, 0};
+    return 0;
+}
+
+/* Parse and check the command line: -1 to go on, or the exit code to return
+ * now (usage printed on stderr with SL_CLI_USAGE). */
+static int parse(const sl_cli_tool *tool, void *args, sl_cli_common *common, int *action, int argc,
+                 char **argv)
+{
+    struct option longopts[SL_CLI_MAX_LONGOPTS + 1];
+    char shortopts[128];
+    int opt, rc = -1;
+
+    if (tool_options(tool, shortopts, sizeof(shortopts), longopts) < 0) {
+        sl_cli_common_fail(common, "too many options (a bug)");
+        return SL_CLI_FAILED;
+    }
+    if (action_word(common, tool, &argc, &argv, action) < 0)
+        rc = SL_CLI_USAGE;
+    optind = 0; /* glibc: full re-initialisation, so the parser may run twice */
+    opterr = 0;
+    while (rc < 0 && (opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1)
+        rc = parse_one(tool, args, common, action, opt, argv);
+    if (rc < 0 && optind < argc) {
+        sl_cli_common_fail(common, "unexpected argument '%s'", argv[optind]);
+        rc = SL_CLI_USAGE;
+    }
+    if (rc < 0 && !*action) {
+        no_action(common, tool);
+        rc = SL_CLI_USAGE;
+    }
+    if (rc < 0 && tool->check(args) < 0)
+        rc = SL_CLI_USAGE;
+    if (rc == SL_CLI_USAGE)
+        tool->usage(stderr);
+    return rc;
+}
+
+int sl_cli_common_run(const sl_cli_tool *tool, void *args, sl_cli_common *common, int *action,
+                      int argc, char **argv)
+{
+    int rc = parse(tool, args, common, action, argc, argv);
+    rd_kafka_t *rk;
+
+    if (rc >= 0)
+        return rc;
+    rk = sl_cli_common_client(common, RD_KAFKA_PRODUCER, NULL);
+    if (!rk)
+        return SL_CLI_FAILED;
+    rc = tool->run(args, rk);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Admin API requests                                                        */
+/* ------------------------------------------------------------------------ */
+
+void sl_cli_admin_begin(sl_cli_admin *admin, rd_kafka_t *rk, rd_kafka_admin_op_t op)
+{
+    char err[256];
+
+    admin->queue = rd_kafka_queue_new(rk);
+    admin->options = rd_kafka_AdminOptions_new(rk, op);
+    rd_kafka_AdminOptions_set_request_timeout(admin->options, SL_CLI_TIMEOUT_MS, err, sizeof(err));
+    if (op == RD_KAFKA_ADMIN_OP_CREATETOPICS || op == RD_KAFKA_ADMIN_OP_DELETETOPICS ||
+        op == RD_KAFKA_ADMIN_OP_CREATEPARTITIONS)
+        rd_kafka_AdminOptions_set_operation_timeout(admin->options, SL_CLI_TIMEOUT_MS, err,
+                                                    sizeof(err));
+}
+
+rd_kafka_event_t *sl_cli_admin_wait(const sl_cli_common *common, sl_cli_admin *admin,
+                                    const char *doing)
+{
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(admin->queue, SL_CLI_TIMEOUT_MS + 5000);
+
+    rd_kafka_AdminOptions_destroy(admin->options);
+    rd_kafka_queue_destroy(admin->queue);
+    admin->options = NULL;
+    admin->queue = NULL;
+    if (!ev) {
+        sl_cli_common_fail(common, "cannot %s: no answer from %s within %d ms", doing,
+                           sl_cli_common_bootstrap(common), SL_CLI_TIMEOUT_MS + 5000);
+        return NULL;
+    }
+    if (rd_kafka_event_error(ev)) {
+        sl_cli_common_fail(common, "cannot %s: %s", doing, rd_kafka_event_error_string(ev));
+        rd_kafka_event_destroy(ev);
+        return NULL;
+    }
+    return ev;
 }

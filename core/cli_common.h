@@ -1,8 +1,10 @@
 /*
- * cli_common.h - what the command-line tools (cli_topics.c, cli_produce.c,
- * cli_consume.c) share: the connection options every tool accepts, building
- * a librdkafka configuration from them, and printing errors. Private to the
- * CLI files; the rest of sluice reaches the tools only through cli.h.
+ * cli_common.h - what the command-line tools (cli_topics.c, cli_groups.c,
+ * cli_produce.c, cli_consume.c) share: the connection options every tool
+ * accepts, building a librdkafka configuration from them, printing errors,
+ * parsing "<tool> <action> [options]" command lines and making Admin API
+ * requests. Private to the CLI files; the rest of sluice reaches the tools
+ * only through cli.h.
  *
  * Every tool accepts, like kcat and kafka-topics.sh:
  *
@@ -18,6 +20,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <getopt.h>
+#include <stdio.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -81,6 +85,14 @@ void sl_cli_common_fail(const sl_cli_common *common, const char *fmt, ...)
  * SL_CLI_USAGE; the caller then prints its usage. */
 int sl_cli_common_bad_option(const sl_cli_common *common, int opt, char **argv, int optind_now);
 
+/* For a tool that runs its own getopt_long loop (sl_cli_common_run has one
+ * for tools with actions): handle a result that is none of its own options: help
+ * (usage(stdout), then SL_CLI_OK), a getopt error ('?' or ':', printed:
+ * SL_CLI_USAGE) or a common option (-1: consumed, go on; SL_CLI_USAGE when
+ * invalid or unknown). argv and optind_now as for sl_cli_common_bad_option. */
+int sl_cli_common_other_opt(sl_cli_common *common, int opt, char **argv, int optind_now,
+                            void (*usage)(FILE *f));
+
 /* Parse a whole decimal integer in [min, max]; 0 or -1 if it is not one. */
 int sl_cli_common_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
 
@@ -96,5 +108,68 @@ const rd_kafka_metadata_t *sl_cli_common_metadata(const sl_cli_common *common, r
 /* The topic named in md, or NULL. */
 const rd_kafka_metadata_topic_t *sl_cli_common_find_topic(const rd_kafka_metadata_t *md,
                                                           const char *topic);
+
+/* ------------------------------------------------------------------------ */
+/* Tools with actions: "sluice topics create ..." or "... --create ..."       */
+/* ------------------------------------------------------------------------ */
+
+/* Such a tool's actions are numbered 1..nactions - 1 (0: none given yet).
+ * An action comes as the first word of the command line or as a long option
+ * of the same name, as kafka-topics.sh takes it (--create). The tool's own
+ * long options use vals below SL_CLI_OPT_ACTION. */
+#define SL_CLI_OPT_ACTION   512
+#define SL_CLI_MAX_LONGOPTS 64 /* a tool's own, its actions and the common ones */
+
+/* What sl_cli_common_run needs to know of a tool with actions. */
+typedef struct sl_cli_tool {
+    const char *shortopts;         /* the tool's own short options, getopt style ("g:t:") */
+    const struct option *longopts; /* the tool's own long options, ending with {0} */
+    const char *const *actions;    /* action names, [1..nactions - 1] */
+    int nactions;
+    /* One of the tool's own options: 0, or SL_CLI_USAGE after printing why. */
+    int (*option)(void *args, int opt, const char *value);
+    /* After the whole command line, with an action given: do the options
+     * fit it? 0, or -1 after printing why. */
+    int (*check)(void *args);
+    /* Do the action, with a client made from the common options: the exit
+     * code. */
+    int (*run)(void *args, rd_kafka_t *rk);
+    void (*usage)(FILE *f);
+} sl_cli_tool;
+
+/* The whole of such a tool after its defaults are set: parse and check the
+ * command line "<tool> [<action>] [options]" into args (the tool's own state,
+ * handed to every callback), common and *action; make a client (a producer:
+ * the Admin API and metadata need no more); run the action. Returns the exit
+ * code: SL_CLI_OK after --help, SL_CLI_USAGE after printing why and the usage
+ * on stderr, SL_CLI_FAILED when no client could be made, else tool->run's. */
+int sl_cli_common_run(const sl_cli_tool *tool, void *args, sl_cli_common *common, int *action,
+                      int argc, char **argv);
+
+/* ------------------------------------------------------------------------ */
+/* Admin API requests                                                        */
+/* ------------------------------------------------------------------------ */
+
+/* One Admin API request in flight: its private result queue and its options. */
+typedef struct sl_cli_admin {
+    rd_kafka_queue_t *queue;
+    rd_kafka_AdminOptions_t *options;
+} sl_cli_admin;
+
+/* Prepare a request of type op: a new result queue and options with a request
+ * timeout of SL_CLI_TIMEOUT_MS (and the same operation timeout, the wait for
+ * the change to be done, for CreateTopics, DeleteTopics and
+ * CreatePartitions). Pass admin->options and admin->queue to the
+ * rd_kafka_<Request>() call, then call sl_cli_admin_wait. */
+void sl_cli_admin_begin(sl_cli_admin *admin, rd_kafka_t *rk, rd_kafka_admin_op_t op);
+
+/* Wait for the result of the request begun on admin, then release admin's
+ * queue and options. Returns the result event (the caller destroys it), or
+ * NULL after printing "cannot <doing>: <why>": no answer within
+ * SL_CLI_TIMEOUT_MS + 5 s, or the request failed as a whole (a broker that
+ * lacks the API shows up here, with librdkafka's "... not supported by
+ * broker"). doing names the operation ("create topic 'orders'"). */
+rd_kafka_event_t *sl_cli_admin_wait(const sl_cli_common *common, sl_cli_admin *admin,
+                                    const char *doing);
 
 #endif

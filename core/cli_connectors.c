@@ -49,21 +49,6 @@ static void usage(FILE *f)
                "  -u, --user USER:PASS    HTTP basic authentication\n");
 }
 
-/* Percent-encodes name for a path segment. */
-static void path_of(char *out, size_t len, const char *fmt_before, const char *name,
-                    const char *after)
-{
-    size_t off = (size_t)snprintf(out, len, "%s", fmt_before);
-    for (const unsigned char *p = (const unsigned char *)name; *p && off + 4 < len; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            strchr("-._~", *p))
-            out[off++] = (char)*p;
-        else
-            off += (size_t)snprintf(out + off, len - off, "%%%02X", *p);
-    }
-    snprintf(out + off, len - off, "%s", after);
-}
-
 /* One call; prints the error and returns -1 unless the status is < 300. */
 static int call(sl_restclient *c, const char *method, const char *path, const char *body,
                 json_t **answer)
@@ -137,7 +122,7 @@ static int cmd_get(sl_restclient *c, const char *name, const char *suffix)
 {
     char path[2048];
     json_t *a;
-    path_of(path, sizeof(path), "/connectors/", name, suffix);
+    sl_restclient_path(path, sizeof(path), "/connectors/", name, suffix);
     if (call(c, "GET", path, NULL, &a) != 0)
         return FAILED;
     print_json(a);
@@ -160,7 +145,7 @@ static int cmd_create(sl_restclient *c, const char *file, int apply)
         char path[2048];
         char *body = json_dumps(apply ? config : j, JSON_COMPACT);
         json_t *a = NULL;
-        path_of(path, sizeof(path), "/connectors/", name, "/config");
+        sl_restclient_path(path, sizeof(path), "/connectors/", name, "/config");
         if (body && call(c, apply ? "PUT" : "POST", apply ? path : "/connectors", body, &a) == 0) {
             printf("connector %s %s\n", name, apply ? "applied" : "created");
             rc = OK;
@@ -176,7 +161,7 @@ static int cmd_simple(sl_restclient *c, const char *method, const char *name, co
                       const char *done)
 {
     char path[2048];
-    path_of(path, sizeof(path), "/connectors/", name, suffix);
+    sl_restclient_path(path, sizeof(path), "/connectors/", name, suffix);
     if (call(c, method, path, NULL, NULL) != 0)
         return FAILED;
     printf("connector %s %s\n", name, done);
@@ -189,7 +174,7 @@ static int cmd_restart(sl_restclient *c, const char *name, int tasks, int failed
     json_t *a = NULL;
     snprintf(q, sizeof(q), "/restart?includeTasks=%s&onlyFailed=%s", tasks ? "true" : "false",
              failed ? "true" : "false");
-    path_of(path, sizeof(path), "/connectors/", name, q);
+    sl_restclient_path(path, sizeof(path), "/connectors/", name, q);
     if (call(c, "POST", path, NULL, &a) != 0)
         return FAILED;
     if (a)
@@ -203,7 +188,7 @@ static int cmd_restart(sl_restclient *c, const char *name, int tasks, int failed
 static int cmd_offsets(sl_restclient *c, const char *name, const char *set, int reset)
 {
     char path[2048];
-    path_of(path, sizeof(path), "/connectors/", name, "/offsets");
+    sl_restclient_path(path, sizeof(path), "/connectors/", name, "/offsets");
     if (!set && !reset)
         return cmd_get(c, name, "/offsets");
     json_t *body = set ? load_file(set) : NULL, *a = NULL;

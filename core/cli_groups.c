@@ -54,7 +54,7 @@
 
 #define MAX_GROUPS 64
 
-enum action { ACT_NONE = 0, ACT_LIST, ACT_DESCRIBE, ACT_DELETE, ACT_RESET };
+enum action { ACT_NONE = 0, ACT_LIST, ACT_DESCRIBE, ACT_DELETE, ACT_RESET, NACTIONS };
 enum reset_to { TO_NONE = 0, TO_EARLIEST, TO_LATEST, TO_OFFSET };
 
 static const char *const action_names[] = {
@@ -71,12 +71,11 @@ enum {
     OPT_TO_OFFSET,
     OPT_EXECUTE,
     OPT_DRY_RUN,
-    OPT_ACTION_BASE = 512,
 };
 
 typedef struct groups_args {
     sl_cli_common common;
-    enum action action;
+    int action;                     /* enum action */
     const char *groups[MAX_GROUPS]; /* --group, pointing into argv */
     int ngroups;
     int all_groups;
@@ -124,17 +123,6 @@ static void usage(FILE *f)
 /* Command line                                                              */
 /* ------------------------------------------------------------------------ */
 
-static int set_action(groups_args *a, enum action act)
-{
-    if (a->action && a->action != act) {
-        sl_cli_common_fail(&a->common, "give one action, not both '%s' and '%s'",
-                           action_names[a->action], action_names[act]);
-        return -1;
-    }
-    a->action = act;
-    return 0;
-}
-
 static int set_reset_to(groups_args *a, enum reset_to to)
 {
     if (a->to && a->to != to) {
@@ -145,119 +133,76 @@ static int set_reset_to(groups_args *a, enum reset_to to)
     return 0;
 }
 
-/* Returns -1 to go on, or the exit code to return now. */
-static int parse_args(groups_args *a, int argc, char **argv)
-{
-    static const struct option longopts[] = {
-        {"group", 1, NULL, 'g'},
-        {"topic", 1, NULL, 't'},
-        {"all-groups", 0, NULL, OPT_ALL_GROUPS},
-        {"to-earliest", 0, NULL, OPT_TO_EARLIEST},
-        {"to-latest", 0, NULL, OPT_TO_LATEST},
-        {"to-offset", 1, NULL, OPT_TO_OFFSET},
-        {"execute", 0, NULL, OPT_EXECUTE},
-        {"dry-run", 0, NULL, OPT_DRY_RUN},
-        {"list", 0, NULL, OPT_ACTION_BASE + ACT_LIST},
-        {"describe", 0, NULL, OPT_ACTION_BASE + ACT_DESCRIBE},
-        {"delete", 0, NULL, OPT_ACTION_BASE + ACT_DELETE},
-        {"reset-offsets", 0, NULL, OPT_ACTION_BASE + ACT_RESET},
-        SL_CLI_COMMON_LONG,
-        {NULL, 0, NULL, 0},
-    };
-    int opt, r, first = 1;
+static const struct option longopts[] = {
+    {"group", 1, NULL, 'g'},
+    {"topic", 1, NULL, 't'},
+    {"all-groups", 0, NULL, OPT_ALL_GROUPS},
+    {"to-earliest", 0, NULL, OPT_TO_EARLIEST},
+    {"to-latest", 0, NULL, OPT_TO_LATEST},
+    {"to-offset", 1, NULL, OPT_TO_OFFSET},
+    {"execute", 0, NULL, OPT_EXECUTE},
+    {"dry-run", 0, NULL, OPT_DRY_RUN},
+    {NULL, 0, NULL, 0},
+};
 
-    /* "sluice groups describe ...": the action as the first word. */
-    if (argc > 1 && argv[1][0] != '-') {
-        for (int i = ACT_LIST; i <= ACT_RESET; i++) {
-            if (!strcmp(argv[1], action_names[i]))
-                a->action = (enum action)i;
-        }
-        if (!a->action) {
-            sl_cli_common_fail(&a->common, "unknown action '%s'", argv[1]);
+/* One of the tool's own options (sl_cli_tool.option). */
+static int groups_option(void *args, int opt, const char *value)
+{
+    groups_args *a = args;
+
+    switch (opt) {
+    case 'g':
+        if (a->ngroups == MAX_GROUPS) {
+            sl_cli_common_fail(&a->common, "too many --group (at most %d)", MAX_GROUPS);
             return SL_CLI_USAGE;
         }
-        first = 2;
-    }
-    optind = 0; /* glibc: full re-initialisation, so the parser may run twice */
-    opterr = 0;
-    argv += first - 1;
-    argc -= first - 1;
-    while ((opt = getopt_long(argc, argv, ":g:t:" SL_CLI_COMMON_SHORT, longopts, NULL)) != -1) {
-        if (opt >= OPT_ACTION_BASE) {
-            if (set_action(a, (enum action)(opt - OPT_ACTION_BASE)) < 0)
-                return SL_CLI_USAGE;
-            continue;
+        if (!*value) {
+            sl_cli_common_fail(&a->common, "--group needs a non-empty name");
+            return SL_CLI_USAGE;
         }
-        switch (opt) {
-        case 'g':
-            if (a->ngroups == MAX_GROUPS) {
-                sl_cli_common_fail(&a->common, "too many --group (at most %d)", MAX_GROUPS);
-                return SL_CLI_USAGE;
-            }
-            if (!*optarg) {
-                sl_cli_common_fail(&a->common, "--group needs a non-empty name");
-                return SL_CLI_USAGE;
-            }
-            a->groups[a->ngroups++] = optarg;
-            break;
-        case 't':
-            if (a->topic) {
-                sl_cli_common_fail(&a->common, "give --topic once");
-                return SL_CLI_USAGE;
-            }
-            a->topic = optarg;
-            break;
-        case OPT_ALL_GROUPS:
-            a->all_groups = 1;
-            break;
-        case OPT_TO_EARLIEST:
-        case OPT_TO_LATEST:
-            if (set_reset_to(a, opt == OPT_TO_EARLIEST ? TO_EARLIEST : TO_LATEST) < 0)
-                return SL_CLI_USAGE;
-            break;
-        case OPT_TO_OFFSET:
-            if (set_reset_to(a, TO_OFFSET) < 0)
-                return SL_CLI_USAGE;
-            if (sl_cli_common_parse_int(optarg, 0, INT64_MAX, &a->to_offset) < 0) {
-                sl_cli_common_fail(&a->common, "--to-offset expects an offset >= 0, got '%s'",
-                                   optarg);
-                return SL_CLI_USAGE;
-            }
-            break;
-        case OPT_EXECUTE:
-            a->execute = 1;
-            break;
-        case OPT_DRY_RUN:
-            a->dry_run = 1;
-            break;
-        case SL_CLI_OPT_HELP:
-            usage(stdout);
-            return SL_CLI_OK;
-        case '?':
-        case ':':
-            return sl_cli_common_bad_option(&a->common, opt, argv, optind);
-        default:
-            r = sl_cli_common_opt(&a->common, opt, optarg);
-            if (r != 1)
-                return SL_CLI_USAGE;
+        a->groups[a->ngroups++] = value;
+        break;
+    case 't':
+        if (a->topic) {
+            sl_cli_common_fail(&a->common, "give --topic once");
+            return SL_CLI_USAGE;
         }
-    }
-    if (optind < argc) {
-        sl_cli_common_fail(&a->common, "unexpected argument '%s'", argv[optind]);
+        a->topic = value;
+        break;
+    case OPT_ALL_GROUPS:
+        a->all_groups = 1;
+        break;
+    case OPT_TO_EARLIEST:
+    case OPT_TO_LATEST:
+        if (set_reset_to(a, opt == OPT_TO_EARLIEST ? TO_EARLIEST : TO_LATEST) < 0)
+            return SL_CLI_USAGE;
+        break;
+    case OPT_TO_OFFSET:
+        if (set_reset_to(a, TO_OFFSET) < 0)
+            return SL_CLI_USAGE;
+        if (sl_cli_common_parse_int(value, 0, INT64_MAX, &a->to_offset) < 0) {
+            sl_cli_common_fail(&a->common, "--to-offset expects an offset >= 0, got '%s'", value);
+            return SL_CLI_USAGE;
+        }
+        break;
+    case OPT_EXECUTE:
+        a->execute = 1;
+        break;
+    case OPT_DRY_RUN:
+        a->dry_run = 1;
+        break;
+    default:
         return SL_CLI_USAGE;
     }
-    return -1;
+    return 0;
 }
 
 /* Check which options go with which action. */
-static int check_args(groups_args *a)
+static int groups_check(void *args)
 {
+    groups_args *a = args;
     const char *name = action_names[a->action];
 
-    if (!a->action) {
-        sl_cli_common_fail(&a->common, "give an action: list, describe, delete or reset-offsets");
-        return -1;
-    }
     if (a->action == ACT_LIST && (a->ngroups || a->topic || a->all_groups)) {
         sl_cli_common_fail(&a->common, "list takes no --group, --all-groups or --topic");
         return -1;
@@ -299,35 +244,6 @@ static int check_args(groups_args *a)
 /* Admin requests                                                            */
 /* ------------------------------------------------------------------------ */
 
-static rd_kafka_AdminOptions_t *admin_options(rd_kafka_t *rk, rd_kafka_admin_op_t op)
-{
-    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, op);
-    char err[256];
-
-    rd_kafka_AdminOptions_set_request_timeout(opts, SL_CLI_TIMEOUT_MS, err, sizeof(err));
-    return opts;
-}
-
-/* Wait for the result of the admin request sent on q. Returns the event
- * (caller destroys it), or NULL after printing what failed: doing names the
- * operation ("describe group 'g'"). */
-static rd_kafka_event_t *admin_wait(groups_args *a, rd_kafka_queue_t *q, const char *doing)
-{
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, SL_CLI_TIMEOUT_MS + 5000);
-
-    if (!ev) {
-        sl_cli_common_fail(&a->common, "cannot %s: no answer from %s within %d ms", doing,
-                           sl_cli_common_bootstrap(&a->common), SL_CLI_TIMEOUT_MS + 5000);
-        return NULL;
-    }
-    if (rd_kafka_event_error(ev)) {
-        sl_cli_common_fail(&a->common, "cannot %s: %s", doing, rd_kafka_event_error_string(ev));
-        rd_kafka_event_destroy(ev);
-        return NULL;
-    }
-    return ev;
-}
-
 /* The error of one group's result (or of a partition in it), printed;
  * returns 0 if there is none. */
 static int group_result_ok(groups_args *a, const rd_kafka_group_result_t *gr, const char *doing)
@@ -351,23 +267,34 @@ static int group_result_ok(groups_args *a, const rd_kafka_group_result_t *gr, co
     return bad ? -1 : 0;
 }
 
+/* The result of a request about one group (n results), or NULL after
+ * printing why: the broker answered for another number of groups, or the
+ * group's result is an error. */
+static const rd_kafka_group_result_t *one_group(groups_args *a, const rd_kafka_group_result_t **res,
+                                                size_t n, const char *doing)
+{
+    if (n != 1) {
+        sl_cli_common_fail(&a->common, "cannot %s: the broker answered for %zu groups", doing, n);
+        return NULL;
+    }
+    return group_result_ok(a, res[0], doing) == 0 ? res[0] : NULL;
+}
+
 /* DescribeConsumerGroups for one group. Returns the event (the description
  * is *out, valid until the event is destroyed), or NULL after printing why. */
 static rd_kafka_event_t *describe_group(groups_args *a, rd_kafka_t *rk, const char *group,
                                         const rd_kafka_ConsumerGroupDescription_t **out)
 {
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *opts = admin_options(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
     const rd_kafka_ConsumerGroupDescription_t **descs;
     const rd_kafka_error_t *e;
+    sl_cli_admin req;
     char doing[320];
     size_t n = 0;
 
     snprintf(doing, sizeof(doing), "describe group '%s'", group);
-    rd_kafka_DescribeConsumerGroups(rk, &group, 1, opts, q);
-    rd_kafka_event_t *ev = admin_wait(a, q, doing);
-    rd_kafka_AdminOptions_destroy(opts);
-    rd_kafka_queue_destroy(q);
+    sl_cli_admin_begin(&req, rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
+    rd_kafka_DescribeConsumerGroups(rk, &group, 1, req.options, req.queue);
+    rd_kafka_event_t *ev = sl_cli_admin_wait(&a->common, &req, doing);
     if (!ev)
         return NULL;
     descs = rd_kafka_DescribeConsumerGroups_result_groups(
@@ -422,33 +349,29 @@ static rd_kafka_event_t *committed_offsets(groups_args *a, rd_kafka_t *rk, const
     rd_kafka_topic_partition_list_t *parts = all_partitions(a, rk);
     if (!parts)
         return NULL;
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *opts = admin_options(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
-    rd_kafka_ListConsumerGroupOffsets_t *req =
+    rd_kafka_ListConsumerGroupOffsets_t *list =
         rd_kafka_ListConsumerGroupOffsets_new(group, parts->cnt ? parts : NULL);
-    const rd_kafka_group_result_t **res;
+    const rd_kafka_group_result_t **res, *gr;
+    sl_cli_admin req;
     char doing[320];
     size_t n = 0;
 
     rd_kafka_topic_partition_list_destroy(parts); /* _new copied it */
     snprintf(doing, sizeof(doing), "fetch the committed offsets of group '%s'", group);
-    rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, opts, q);
-    rd_kafka_event_t *ev = admin_wait(a, q, doing);
-    rd_kafka_ListConsumerGroupOffsets_destroy(req);
-    rd_kafka_AdminOptions_destroy(opts);
-    rd_kafka_queue_destroy(q);
+    sl_cli_admin_begin(&req, rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
+    rd_kafka_ListConsumerGroupOffsets(rk, &list, 1, req.options, req.queue);
+    rd_kafka_event_t *ev = sl_cli_admin_wait(&a->common, &req, doing);
+    rd_kafka_ListConsumerGroupOffsets_destroy(list);
     if (!ev)
         return NULL;
     res = rd_kafka_ListConsumerGroupOffsets_result_groups(
         rd_kafka_event_ListConsumerGroupOffsets_result(ev), &n);
-    if (n != 1 || group_result_ok(a, res[0], doing) < 0) {
-        if (n != 1)
-            sl_cli_common_fail(&a->common, "cannot %s: the broker answered for %zu groups", doing,
-                               n);
+    gr = one_group(a, res, n, doing);
+    if (!gr) {
         rd_kafka_event_destroy(ev);
         return NULL;
     }
-    *out = rd_kafka_group_result_partitions(res[0]);
+    *out = rd_kafka_group_result_partitions(gr);
     return ev;
 }
 
@@ -479,16 +402,14 @@ static int cmp_str(const void *x, const void *y)
 static rd_kafka_event_t *list_groups(groups_args *a, rd_kafka_t *rk, const char ***names,
                                      size_t *count)
 {
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *opts = admin_options(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS);
     const rd_kafka_ConsumerGroupListing_t **valid;
     const rd_kafka_error_t **errors;
     size_t nvalid = 0, nerrors = 0;
+    sl_cli_admin req;
 
-    rd_kafka_ListConsumerGroups(rk, opts, q);
-    rd_kafka_event_t *ev = admin_wait(a, q, "list consumer groups");
-    rd_kafka_AdminOptions_destroy(opts);
-    rd_kafka_queue_destroy(q);
+    sl_cli_admin_begin(&req, rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS);
+    rd_kafka_ListConsumerGroups(rk, req.options, req.queue);
+    rd_kafka_event_t *ev = sl_cli_admin_wait(&a->common, &req, "list consumer groups");
     if (!ev)
         return NULL;
     const rd_kafka_ListConsumerGroups_result_t *res = rd_kafka_event_ListConsumerGroups_result(ev);
@@ -615,6 +536,10 @@ static int describe_one(groups_args *a, rd_kafka_t *rk, const char *group)
     rd_kafka_consumer_group_state_t state = rd_kafka_ConsumerGroupDescription_state(desc);
     cap = (offs ? offs->cnt : 0) + 16;
     rows = calloc((size_t)cap, sizeof(*rows));
+    if (!rows) {
+        sl_cli_common_fail(&a->common, "out of memory");
+        goto done;
+    }
     for (int i = 0; offs && i < offs->cnt; i++) {
         if (offs->elems[i].offset < 0 && offs->elems[i].err == 0)
             continue; /* no commit for it */
@@ -637,8 +562,13 @@ static int describe_one(groups_args *a, rd_kafka_t *rk, const char *group)
             row *r = topic ? find_row(rows, n, topic, partition) : NULL;
             if (!r) {
                 if (n == cap) {
+                    row *more = realloc(rows, (size_t)cap * 2 * sizeof(*rows));
+                    if (!more) {
+                        sl_cli_common_fail(&a->common, "out of memory");
+                        goto done;
+                    }
+                    rows = more;
                     cap *= 2;
-                    rows = realloc(rows, (size_t)cap * sizeof(*rows));
                 }
                 r = &rows[n++];
                 *r = (row){topic, partition, -1, -1, NULL, NULL, NULL};
@@ -706,15 +636,15 @@ static int do_describe(groups_args *a, rd_kafka_t *rk)
 static int do_delete(groups_args *a, rd_kafka_t *rk)
 {
     rd_kafka_DeleteGroup_t *del[MAX_GROUPS];
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *opts = admin_options(rk, RD_KAFKA_ADMIN_OP_DELETEGROUPS);
+    sl_cli_admin req;
     int rc = SL_CLI_FAILED, ok = 0;
     size_t n = 0;
 
     for (int i = 0; i < a->ngroups; i++)
         del[i] = rd_kafka_DeleteGroup_new(a->groups[i]);
-    rd_kafka_DeleteGroups(rk, del, (size_t)a->ngroups, opts, q);
-    rd_kafka_event_t *ev = admin_wait(a, q, "delete consumer groups");
+    sl_cli_admin_begin(&req, rk, RD_KAFKA_ADMIN_OP_DELETEGROUPS);
+    rd_kafka_DeleteGroups(rk, del, (size_t)a->ngroups, req.options, req.queue);
+    rd_kafka_event_t *ev = sl_cli_admin_wait(&a->common, &req, "delete consumer groups");
     if (!ev)
         goto done;
     const rd_kafka_group_result_t **res =
@@ -732,8 +662,6 @@ static int do_delete(groups_args *a, rd_kafka_t *rk)
     rd_kafka_event_destroy(ev);
 done:
     rd_kafka_DeleteGroup_destroy_array(del, (size_t)a->ngroups);
-    rd_kafka_AdminOptions_destroy(opts);
-    rd_kafka_queue_destroy(q);
     return rc;
 }
 
@@ -809,29 +737,24 @@ static int commit_reset(groups_args *a, rd_kafka_t *rk, rd_kafka_topic_partition
 {
     rd_kafka_AlterConsumerGroupOffsets_t *alter =
         rd_kafka_AlterConsumerGroupOffsets_new(a->groups[0], parts);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *opts = admin_options(rk, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS);
+    sl_cli_admin req;
     char doing[640];
     size_t n = 0;
     int rc = -1;
 
     snprintf(doing, sizeof(doing), "commit the new offsets of topic '%s' for group '%s'", a->topic,
              a->groups[0]);
-    rd_kafka_AlterConsumerGroupOffsets(rk, &alter, 1, opts, q);
-    rd_kafka_event_t *ev = admin_wait(a, q, doing);
+    sl_cli_admin_begin(&req, rk, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS);
+    rd_kafka_AlterConsumerGroupOffsets(rk, &alter, 1, req.options, req.queue);
+    rd_kafka_event_t *ev = sl_cli_admin_wait(&a->common, &req, doing);
     if (ev) {
         const rd_kafka_group_result_t **res = rd_kafka_AlterConsumerGroupOffsets_result_groups(
             rd_kafka_event_AlterConsumerGroupOffsets_result(ev), &n);
-        if (n == 1 && group_result_ok(a, res[0], doing) == 0)
+        if (one_group(a, res, n, doing))
             rc = 0;
-        else if (n != 1)
-            sl_cli_common_fail(&a->common, "cannot %s: the broker answered for %zu groups", doing,
-                               n);
         rd_kafka_event_destroy(ev);
     }
     rd_kafka_AlterConsumerGroupOffsets_destroy(alter);
-    rd_kafka_AdminOptions_destroy(opts);
-    rd_kafka_queue_destroy(q);
     return rc;
 }
 
@@ -870,7 +793,8 @@ done:
 /* Entry point                                                               */
 /* ------------------------------------------------------------------------ */
 
-int sl_cli_groups(int argc, char **argv)
+/* Run the action (sl_cli_tool.run). */
+static int groups_run(void *args, rd_kafka_t *rk)
 {
     static int (*const run[])(groups_args *, rd_kafka_t *) = {
         [ACT_LIST] = do_list,
@@ -878,26 +802,27 @@ int sl_cli_groups(int argc, char **argv)
         [ACT_DELETE] = do_delete,
         [ACT_RESET] = do_reset,
     };
+    groups_args *a = args;
+
+    return run[a->action](a, rk);
+}
+
+static const sl_cli_tool groups_tool = {
+    .shortopts = "g:t:",
+    .longopts = longopts,
+    .actions = action_names,
+    .nactions = NACTIONS,
+    .option = groups_option,
+    .check = groups_check,
+    .run = groups_run,
+    .usage = usage,
+};
+
+int sl_cli_groups(int argc, char **argv)
+{
     groups_args a;
-    rd_kafka_t *rk;
-    int rc;
 
     memset(&a, 0, sizeof(a));
     sl_cli_common_init(&a.common, "sluice groups");
-    rc = parse_args(&a, argc, argv);
-    if (rc >= 0) {
-        if (rc == SL_CLI_USAGE)
-            usage(stderr);
-        return rc;
-    }
-    if (check_args(&a) < 0) {
-        usage(stderr);
-        return SL_CLI_USAGE;
-    }
-    rk = sl_cli_common_client(&a.common, RD_KAFKA_PRODUCER, NULL);
-    if (!rk)
-        return SL_CLI_FAILED;
-    rc = run[a.action](&a, rk);
-    rd_kafka_destroy(rk);
-    return rc;
+    return sl_cli_common_run(&groups_tool, &a, &a.common, &a.action, argc, argv);
 }

@@ -45,7 +45,7 @@
 
 #define MAX_CONFIGS 128
 
-enum action { ACT_NONE = 0, ACT_LIST, ACT_CREATE, ACT_DESCRIBE, ACT_DELETE, ACT_ALTER };
+enum action { ACT_NONE = 0, ACT_LIST, ACT_CREATE, ACT_DESCRIBE, ACT_DELETE, ACT_ALTER, NACTIONS };
 
 static const char *const action_names[] = {
     [ACT_LIST] = "list",     [ACT_CREATE] = "create", [ACT_DESCRIBE] = "describe",
@@ -54,7 +54,7 @@ static const char *const action_names[] = {
 
 typedef struct topics_args {
     sl_cli_common common;
-    enum action action;
+    int action; /* enum action */
     const char *topic;
     int64_t partitions;               /* -1: not given */
     int64_t replication;              /* -1: not given */
@@ -107,19 +107,7 @@ enum {
     OPT_IF_EXISTS,
     OPT_IF_NOT_EXISTS,
     OPT_EXCLUDE_INTERNAL,
-    OPT_ACTION_BASE = 512,
 };
-
-static int set_action(topics_args *a, enum action act)
-{
-    if (a->action && a->action != act) {
-        sl_cli_common_fail(&a->common, "give one action, not both '%s' and '%s'",
-                           action_names[a->action], action_names[act]);
-        return -1;
-    }
-    a->action = act;
-    return 0;
-}
 
 static int add_config(topics_args *a, const char **list, int *n, const char *value, int need_eq)
 {
@@ -147,107 +135,64 @@ static int parse_count(topics_args *a, const char *flag, const char *value, int6
     return -1;
 }
 
-/* Returns -1 to go on, or the exit code to return now. */
-static int parse_args(topics_args *a, int argc, char **argv)
-{
-    static const struct option longopts[] = {
-        {"topic", 1, NULL, 't'},
-        {"partitions", 1, NULL, OPT_PARTITIONS},
-        {"replication-factor", 1, NULL, OPT_REPLICATION},
-        {"config", 1, NULL, OPT_CONFIG},
-        {"delete-config", 1, NULL, OPT_DELETE_CONFIG},
-        {"if-exists", 0, NULL, OPT_IF_EXISTS},
-        {"if-not-exists", 0, NULL, OPT_IF_NOT_EXISTS},
-        {"exclude-internal", 0, NULL, OPT_EXCLUDE_INTERNAL},
-        {"list", 0, NULL, OPT_ACTION_BASE + ACT_LIST},
-        {"create", 0, NULL, OPT_ACTION_BASE + ACT_CREATE},
-        {"describe", 0, NULL, OPT_ACTION_BASE + ACT_DESCRIBE},
-        {"delete", 0, NULL, OPT_ACTION_BASE + ACT_DELETE},
-        {"alter", 0, NULL, OPT_ACTION_BASE + ACT_ALTER},
-        SL_CLI_COMMON_LONG,
-        {NULL, 0, NULL, 0},
-    };
-    int opt, r, first = 1;
+static const struct option longopts[] = {
+    {"topic", 1, NULL, 't'},
+    {"partitions", 1, NULL, OPT_PARTITIONS},
+    {"replication-factor", 1, NULL, OPT_REPLICATION},
+    {"config", 1, NULL, OPT_CONFIG},
+    {"delete-config", 1, NULL, OPT_DELETE_CONFIG},
+    {"if-exists", 0, NULL, OPT_IF_EXISTS},
+    {"if-not-exists", 0, NULL, OPT_IF_NOT_EXISTS},
+    {"exclude-internal", 0, NULL, OPT_EXCLUDE_INTERNAL},
+    {NULL, 0, NULL, 0},
+};
 
-    /* "sluice topics create ...": the action as the first word. */
-    if (argc > 1 && argv[1][0] != '-') {
-        for (int i = ACT_LIST; i <= ACT_ALTER; i++) {
-            if (!strcmp(argv[1], action_names[i]))
-                a->action = (enum action)i;
-        }
-        if (!a->action) {
-            sl_cli_common_fail(&a->common, "unknown action '%s'", argv[1]);
+/* One of the tool's own options (sl_cli_tool.option). */
+static int topics_option(void *args, int opt, const char *value)
+{
+    topics_args *a = args;
+
+    switch (opt) {
+    case 't':
+        a->topic = value;
+        break;
+    case OPT_PARTITIONS:
+        if (parse_count(a, "--partitions", value, &a->partitions) < 0)
             return SL_CLI_USAGE;
-        }
-        first = 2;
-    }
-    optind = 0; /* glibc: full re-initialisation, so the parser may run twice */
-    opterr = 0;
-    argv += first - 1;
-    argc -= first - 1;
-    while ((opt = getopt_long(argc, argv, ":t:" SL_CLI_COMMON_SHORT, longopts, NULL)) != -1) {
-        if (opt >= OPT_ACTION_BASE) {
-            if (set_action(a, (enum action)(opt - OPT_ACTION_BASE)) < 0)
-                return SL_CLI_USAGE;
-            continue;
-        }
-        switch (opt) {
-        case 't':
-            a->topic = optarg;
-            break;
-        case OPT_PARTITIONS:
-            if (parse_count(a, "--partitions", optarg, &a->partitions) < 0)
-                return SL_CLI_USAGE;
-            break;
-        case OPT_REPLICATION:
-            if (parse_count(a, "--replication-factor", optarg, &a->replication) < 0)
-                return SL_CLI_USAGE;
-            break;
-        case OPT_CONFIG:
-            if (add_config(a, a->configs, &a->nconfigs, optarg, 1) < 0)
-                return SL_CLI_USAGE;
-            break;
-        case OPT_DELETE_CONFIG:
-            if (add_config(a, a->delete_configs, &a->ndelete_configs, optarg, 0) < 0)
-                return SL_CLI_USAGE;
-            break;
-        case OPT_IF_EXISTS:
-            a->if_exists = 1;
-            break;
-        case OPT_IF_NOT_EXISTS:
-            a->if_not_exists = 1;
-            break;
-        case OPT_EXCLUDE_INTERNAL:
-            a->exclude_internal = 1;
-            break;
-        case SL_CLI_OPT_HELP:
-            usage(stdout);
-            return SL_CLI_OK;
-        case '?':
-        case ':':
-            return sl_cli_common_bad_option(&a->common, opt, argv, optind);
-        default:
-            r = sl_cli_common_opt(&a->common, opt, optarg);
-            if (r != 1)
-                return SL_CLI_USAGE;
-        }
-    }
-    if (optind < argc) {
-        sl_cli_common_fail(&a->common, "unexpected argument '%s'", argv[optind]);
+        break;
+    case OPT_REPLICATION:
+        if (parse_count(a, "--replication-factor", value, &a->replication) < 0)
+            return SL_CLI_USAGE;
+        break;
+    case OPT_CONFIG:
+        if (add_config(a, a->configs, &a->nconfigs, value, 1) < 0)
+            return SL_CLI_USAGE;
+        break;
+    case OPT_DELETE_CONFIG:
+        if (add_config(a, a->delete_configs, &a->ndelete_configs, value, 0) < 0)
+            return SL_CLI_USAGE;
+        break;
+    case OPT_IF_EXISTS:
+        a->if_exists = 1;
+        break;
+    case OPT_IF_NOT_EXISTS:
+        a->if_not_exists = 1;
+        break;
+    case OPT_EXCLUDE_INTERNAL:
+        a->exclude_internal = 1;
+        break;
+    default:
         return SL_CLI_USAGE;
     }
-    return -1;
+    return 0;
 }
 
 /* Check which options go with which action. */
-static int check_args(topics_args *a)
+static int topics_check(void *args)
 {
+    topics_args *a = args;
     const char *name = action_names[a->action];
 
-    if (!a->action) {
-        sl_cli_common_fail(&a->common, "give an action: list, create, describe, delete or alter");
-        return -1;
-    }
     if ((a->action == ACT_CREATE || a->action == ACT_DELETE || a->action == ACT_ALTER) &&
         !a->topic) {
         sl_cli_common_fail(&a->common, "%s needs --topic", name);
@@ -280,52 +225,48 @@ static int check_args(topics_args *a)
 /* Admin requests                                                            */
 /* ------------------------------------------------------------------------ */
 
-static rd_kafka_AdminOptions_t *admin_options(rd_kafka_t *rk, rd_kafka_admin_op_t op)
+/* The per-topic results in a CreateTopics, DeleteTopics or CreatePartitions
+ * result event. */
+static const rd_kafka_topic_result_t **topic_results(rd_kafka_event_t *ev, size_t *n)
 {
-    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, op);
-    char err[256];
-
-    rd_kafka_AdminOptions_set_request_timeout(opts, SL_CLI_TIMEOUT_MS, err, sizeof(err));
-    if (op == RD_KAFKA_ADMIN_OP_CREATETOPICS || op == RD_KAFKA_ADMIN_OP_DELETETOPICS ||
-        op == RD_KAFKA_ADMIN_OP_CREATEPARTITIONS)
-        rd_kafka_AdminOptions_set_operation_timeout(opts, SL_CLI_TIMEOUT_MS, err, sizeof(err));
-    return opts;
-}
-
-/* Wait for the result of the admin request sent on q. Returns the event
- * (caller destroys it), or NULL after printing what failed: doing names the
- * operation ("create topic 'orders'"). A broker that lacks the API shows up
- * here, with librdkafka's "... not supported by broker" reason. */
-static rd_kafka_event_t *admin_wait(topics_args *a, rd_kafka_queue_t *q, const char *doing)
-{
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, SL_CLI_TIMEOUT_MS + 5000);
-
-    if (!ev) {
-        sl_cli_common_fail(&a->common, "cannot %s: no answer from %s within %d ms", doing,
-                           sl_cli_common_bootstrap(&a->common), SL_CLI_TIMEOUT_MS + 5000);
+    *n = 0;
+    switch (rd_kafka_event_type(ev)) {
+    case RD_KAFKA_EVENT_CREATETOPICS_RESULT:
+        return rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), n);
+    case RD_KAFKA_EVENT_DELETETOPICS_RESULT:
+        return rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), n);
+    case RD_KAFKA_EVENT_CREATEPARTITIONS_RESULT:
+        return rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev),
+                                                       n);
+    default:
         return NULL;
     }
-    if (rd_kafka_event_error(ev)) {
-        sl_cli_common_fail(&a->common, "cannot %s: %s", doing, rd_kafka_event_error_string(ev));
+}
+
+/* Judge the answer ev (from sl_cli_admin_wait; NULL: failed, printed) to a
+ * request about one topic, then destroy it. When the topic's request
+ * succeeded, prints done on stdout and returns SL_CLI_OK; SL_CLI_OK too,
+ * silently, when it failed with the tolerated error (NO_ERROR: none is);
+ * else SL_CLI_FAILED, after printing the broker's reason. */
+static int topic_answer(topics_args *a, rd_kafka_event_t *ev, const char *doing,
+                        rd_kafka_resp_err_t tolerated, const char *done)
+{
+    size_t n = 0;
+    const rd_kafka_topic_result_t **results = ev ? topic_results(ev, &n) : NULL;
+    rd_kafka_resp_err_t err = n == 1 ? rd_kafka_topic_result_error(results[0]) : 0;
+    const char *why = n == 1 ? rd_kafka_topic_result_error_string(results[0]) : NULL;
+    int rc = SL_CLI_FAILED;
+
+    if (n == 1 && !err)
+        puts(done);
+    if (n == 1 && (!err || (tolerated && err == tolerated)))
+        rc = SL_CLI_OK;
+    else if (n == 1)
+        sl_cli_common_fail(&a->common, "cannot %s: %s", doing,
+                           why && *why ? why : rd_kafka_err2str(err));
+    if (ev)
         rd_kafka_event_destroy(ev);
-        return NULL;
-    }
-    return ev;
-}
-
-/* Report one topic's result; returns 0 if it succeeded or its error is the
- * one we were told to tolerate. */
-static int topic_result(topics_args *a, const rd_kafka_topic_result_t *tr, const char *doing,
-                        rd_kafka_resp_err_t tolerated)
-{
-    rd_kafka_resp_err_t err = rd_kafka_topic_result_error(tr);
-    const char *why = rd_kafka_topic_result_error_string(tr);
-
-    if (!err || (tolerated && err == tolerated))
-        return 0;
-    sl_cli_common_fail(&a->common, "cannot %s: %s", doing,
-                       why && *why ? why : rd_kafka_err2str(err));
-    return -1;
+    return rc;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -378,24 +319,20 @@ static rd_kafka_event_t *describe_configs(topics_args *a, rd_kafka_t *rk, const 
                                           int n, const char *doing)
 {
     rd_kafka_ConfigResource_t **res = calloc((size_t)n + 1, sizeof(*res));
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *opts = admin_options(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
-    rd_kafka_event_t *ev = NULL;
+    sl_cli_admin req;
+    rd_kafka_event_t *ev;
 
     if (!res) {
         sl_cli_common_fail(&a->common, "out of memory");
-        goto done;
+        return NULL;
     }
     for (int i = 0; i < n; i++)
         res[i] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topics[i]);
-    rd_kafka_DescribeConfigs(rk, res, (size_t)n, opts, q);
-    ev = admin_wait(a, q, doing);
+    sl_cli_admin_begin(&req, rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+    rd_kafka_DescribeConfigs(rk, res, (size_t)n, req.options, req.queue);
+    ev = sl_cli_admin_wait(&a->common, &req, doing);
     rd_kafka_ConfigResource_destroy_array(res, (size_t)n);
-
-done:
     free(res);
-    rd_kafka_AdminOptions_destroy(opts);
-    rd_kafka_queue_destroy(q);
     return ev;
 }
 
@@ -546,15 +483,11 @@ done:
 
 static int do_create(topics_args *a, rd_kafka_t *rk)
 {
-    char err[512], key[256], doing[512];
+    char err[512], key[256], doing[512], done[512];
     const char *value;
     rd_kafka_NewTopic_t *nt;
-    rd_kafka_queue_t *q;
-    rd_kafka_AdminOptions_t *opts;
-    rd_kafka_event_t *ev;
-    const rd_kafka_topic_result_t **results;
-    size_t n = 0;
-    int rc = SL_CLI_FAILED;
+    sl_cli_admin req;
+    int rc;
 
     nt = rd_kafka_NewTopic_new(a->topic, (int)a->partitions, (int)a->replication, err, sizeof(err));
     if (!nt) {
@@ -570,24 +503,14 @@ static int do_create(topics_args *a, rd_kafka_t *rk)
             return SL_CLI_FAILED;
         }
     }
-    q = rd_kafka_queue_new(rk);
-    opts = admin_options(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_CreateTopics(rk, &nt, 1, opts, q);
     snprintf(doing, sizeof(doing), "create topic '%s'", a->topic);
-    ev = admin_wait(a, q, doing);
-    if (ev) {
-        results = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-        if (n == 1 && topic_result(a, results[0], doing,
-                                   a->if_not_exists ? RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS
-                                                    : RD_KAFKA_RESP_ERR_NO_ERROR) == 0) {
-            if (!rd_kafka_topic_result_error(results[0]))
-                printf("Created topic %s.\n", a->topic);
-            rc = SL_CLI_OK;
-        }
-        rd_kafka_event_destroy(ev);
-    }
-    rd_kafka_AdminOptions_destroy(opts);
-    rd_kafka_queue_destroy(q);
+    snprintf(done, sizeof(done), "Created topic %s.", a->topic);
+    sl_cli_admin_begin(&req, rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_CreateTopics(rk, &nt, 1, req.options, req.queue);
+    rc = topic_answer(a, sl_cli_admin_wait(&a->common, &req, doing), doing,
+                      a->if_not_exists ? RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS
+                                       : RD_KAFKA_RESP_ERR_NO_ERROR,
+                      done);
     rd_kafka_NewTopic_destroy(nt);
     return rc;
 }
@@ -595,30 +518,17 @@ static int do_create(topics_args *a, rd_kafka_t *rk)
 static int do_delete(topics_args *a, rd_kafka_t *rk)
 {
     rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(a->topic);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *opts = admin_options(rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
-    const rd_kafka_topic_result_t **results;
-    rd_kafka_event_t *ev;
-    char doing[512];
-    size_t n = 0;
-    int rc = SL_CLI_FAILED;
+    char doing[512], done[512];
+    sl_cli_admin req;
+    int rc;
 
-    rd_kafka_DeleteTopics(rk, &dt, 1, opts, q);
     snprintf(doing, sizeof(doing), "delete topic '%s'", a->topic);
-    ev = admin_wait(a, q, doing);
-    if (ev) {
-        results = rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
-        if (n == 1 && topic_result(a, results[0], doing,
-                                   a->if_exists ? RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
-                                                : RD_KAFKA_RESP_ERR_NO_ERROR) == 0) {
-            if (!rd_kafka_topic_result_error(results[0]))
-                printf("Deleted topic %s.\n", a->topic);
-            rc = SL_CLI_OK;
-        }
-        rd_kafka_event_destroy(ev);
-    }
-    rd_kafka_AdminOptions_destroy(opts);
-    rd_kafka_queue_destroy(q);
+    snprintf(done, sizeof(done), "Deleted topic %s.", a->topic);
+    sl_cli_admin_begin(&req, rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
+    rd_kafka_DeleteTopics(rk, &dt, 1, req.options, req.queue);
+    rc = topic_answer(
+        a, sl_cli_admin_wait(&a->common, &req, doing), doing,
+        a->if_exists ? RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART : RD_KAFKA_RESP_ERR_NO_ERROR, done);
     rd_kafka_DeleteTopic_destroy(dt);
     return rc;
 }
@@ -629,39 +539,26 @@ static int do_delete(topics_args *a, rd_kafka_t *rk)
 
 static int alter_partitions(topics_args *a, rd_kafka_t *rk)
 {
-    char err[512], doing[512];
+    char err[512], doing[512], done[512];
     rd_kafka_NewPartitions_t *np;
-    rd_kafka_queue_t *q;
-    rd_kafka_AdminOptions_t *opts;
-    rd_kafka_event_t *ev;
-    const rd_kafka_topic_result_t **results;
-    size_t n = 0;
-    int rc = -1;
+    sl_cli_admin req;
+    int rc;
 
     np = rd_kafka_NewPartitions_new(a->topic, (size_t)a->partitions, err, sizeof(err));
     if (!np) {
         sl_cli_common_fail(&a->common, "cannot alter topic '%s': %s", a->topic, err);
         return -1;
     }
-    q = rd_kafka_queue_new(rk);
-    opts = admin_options(rk, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS);
-    rd_kafka_CreatePartitions(rk, &np, 1, opts, q);
     snprintf(doing, sizeof(doing), "increase the partitions of topic '%s' to %lld", a->topic,
              (long long)a->partitions);
-    ev = admin_wait(a, q, doing);
-    if (ev) {
-        results =
-            rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev), &n);
-        if (n == 1 && topic_result(a, results[0], doing, RD_KAFKA_RESP_ERR_NO_ERROR) == 0) {
-            printf("Topic %s now has %lld partitions.\n", a->topic, (long long)a->partitions);
-            rc = 0;
-        }
-        rd_kafka_event_destroy(ev);
-    }
-    rd_kafka_AdminOptions_destroy(opts);
-    rd_kafka_queue_destroy(q);
+    snprintf(done, sizeof(done), "Topic %s now has %lld partitions.", a->topic,
+             (long long)a->partitions);
+    sl_cli_admin_begin(&req, rk, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS);
+    rd_kafka_CreatePartitions(rk, &np, 1, req.options, req.queue);
+    rc = topic_answer(a, sl_cli_admin_wait(&a->common, &req, doing), doing,
+                      RD_KAFKA_RESP_ERR_NO_ERROR, done);
     rd_kafka_NewPartitions_destroy(np);
-    return rc;
+    return rc == SL_CLI_OK ? 0 : -1;
 }
 
 static int is_deleted(topics_args *a, const char *name)
@@ -731,6 +628,18 @@ static int carry_dynamic_configs(topics_args *a, const rd_kafka_ConfigResource_t
     return 0;
 }
 
+/* 0 if the broker answered for the topic's config resource r (NULL: it did
+ * not) without an error, else -1 after printing why. */
+static int resource_ok(topics_args *a, const rd_kafka_ConfigResource_t *r, const char *doing)
+{
+    if (r && !rd_kafka_ConfigResource_error(r))
+        return 0;
+    sl_cli_common_fail(&a->common, "cannot %s: %s", doing,
+                       r ? rd_kafka_ConfigResource_error_string(r)
+                         : "the broker did not answer for it");
+    return -1;
+}
+
 static int alter_configs(topics_args *a, rd_kafka_t *rk)
 {
     const char *names[1] = {a->topic};
@@ -739,8 +648,7 @@ static int alter_configs(topics_args *a, rd_kafka_t *rk)
     rd_kafka_event_t *cur, *ev = NULL;
     const rd_kafka_ConfigResource_t *cur_res;
     rd_kafka_ConfigResource_t *res = NULL;
-    rd_kafka_queue_t *q = NULL;
-    rd_kafka_AdminOptions_t *opts = NULL;
+    sl_cli_admin req;
     const rd_kafka_ConfigResource_t **results;
     size_t n = 0;
     int rc = -1;
@@ -751,12 +659,8 @@ static int alter_configs(topics_args *a, rd_kafka_t *rk)
     if (!cur)
         return -1;
     cur_res = find_resource(cur, a->topic);
-    if (!cur_res || rd_kafka_ConfigResource_error(cur_res)) {
-        sl_cli_common_fail(&a->common, "cannot %s: %s", doing,
-                           cur_res ? rd_kafka_ConfigResource_error_string(cur_res)
-                                   : "the broker did not answer for it");
+    if (resource_ok(a, cur_res, doing) < 0)
         goto done;
-    }
     res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, a->topic);
     if (carry_dynamic_configs(a, cur_res, res) < 0)
         goto done;
@@ -764,30 +668,21 @@ static int alter_configs(topics_args *a, rd_kafka_t *rk)
         if (sl_cli_common_split_kv(a->configs[i], key, sizeof(key), &value) == 0)
             rd_kafka_ConfigResource_set_config(res, key, value);
     }
-    q = rd_kafka_queue_new(rk);
-    opts = admin_options(rk, RD_KAFKA_ADMIN_OP_ALTERCONFIGS);
-    rd_kafka_AlterConfigs(rk, &res, 1, opts, q);
+    sl_cli_admin_begin(&req, rk, RD_KAFKA_ADMIN_OP_ALTERCONFIGS);
+    rd_kafka_AlterConfigs(rk, &res, 1, req.options, req.queue);
     snprintf(doing, sizeof(doing), "alter the configs of topic '%s'", a->topic);
-    ev = admin_wait(a, q, doing);
+    ev = sl_cli_admin_wait(&a->common, &req, doing);
     if (!ev)
         goto done;
     results = rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(ev), &n);
-    if (n != 1 || rd_kafka_ConfigResource_error(results[0])) {
-        sl_cli_common_fail(&a->common, "cannot %s: %s", doing,
-                           n == 1 ? rd_kafka_ConfigResource_error_string(results[0])
-                                  : "the broker did not answer for it");
+    if (resource_ok(a, n == 1 ? results[0] : NULL, doing) < 0)
         goto done;
-    }
     printf("Altered the configs of topic %s.\n", a->topic);
     rc = 0;
 
 done:
     if (ev)
         rd_kafka_event_destroy(ev);
-    if (opts)
-        rd_kafka_AdminOptions_destroy(opts);
-    if (q)
-        rd_kafka_queue_destroy(q);
     if (res)
         rd_kafka_ConfigResource_destroy(res);
     rd_kafka_event_destroy(cur);
@@ -820,34 +715,36 @@ static int do_alter(topics_args *a, rd_kafka_t *rk)
 /* Entry point                                                               */
 /* ------------------------------------------------------------------------ */
 
-int sl_cli_topics(int argc, char **argv)
+/* Run the action (sl_cli_tool.run). */
+static int topics_run(void *args, rd_kafka_t *rk)
 {
     static int (*const run[])(topics_args *, rd_kafka_t *) = {
         [ACT_LIST] = do_list,     [ACT_CREATE] = do_create, [ACT_DESCRIBE] = do_describe,
         [ACT_DELETE] = do_delete, [ACT_ALTER] = do_alter,
     };
+    topics_args *a = args;
+
+    return run[a->action](a, rk);
+}
+
+static const sl_cli_tool topics_tool = {
+    .shortopts = "t:",
+    .longopts = longopts,
+    .actions = action_names,
+    .nactions = NACTIONS,
+    .option = topics_option,
+    .check = topics_check,
+    .run = topics_run,
+    .usage = usage,
+};
+
+int sl_cli_topics(int argc, char **argv)
+{
     topics_args a;
-    rd_kafka_t *rk;
-    int rc;
 
     memset(&a, 0, sizeof(a));
     sl_cli_common_init(&a.common, "sluice topics");
     a.partitions = -1;
     a.replication = -1;
-    rc = parse_args(&a, argc, argv);
-    if (rc >= 0) {
-        if (rc == SL_CLI_USAGE)
-            usage(stderr);
-        return rc;
-    }
-    if (check_args(&a) < 0) {
-        usage(stderr);
-        return SL_CLI_USAGE;
-    }
-    rk = sl_cli_common_client(&a.common, RD_KAFKA_PRODUCER, NULL);
-    if (!rk)
-        return SL_CLI_FAILED;
-    rc = run[a.action](&a, rk);
-    rd_kafka_destroy(rk);
-    return rc;
+    return sl_cli_common_run(&topics_tool, &a, &a.common, &a.action, argc, argv);
 }

@@ -1,6 +1,11 @@
 /*
  * restclient.c - see restclient.h.
  *
+ * sl_restclient_send does the HTTP part (one curl easy handle, reset before
+ * each request, the body gathered in memory); sl_restclient_call adds the
+ * JSON part and the error message, so a caller wanting its own messages
+ * (`sluice schemas`) still shares the request code.
+ *
  * Runs on: the calling thread; one client is never shared between threads.
  */
 #include <curl/curl.h>
@@ -67,13 +72,12 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
     return size * n;
 }
 
-long sl_restclient_call(sl_restclient *c, const char *method, const char *path, const char *body,
-                        json_t **answer, char *err, size_t errlen)
+long sl_restclient_send(sl_restclient *c, const char *method, const char *path, const char *body,
+                        char **answer, size_t *len, char *err, size_t errlen)
 {
     char url[4096];
     body_buf b = {0};
     long status = -1;
-    *answer = NULL;
     snprintf(url, sizeof(url), "%s%s", c->base, path);
     curl_easy_reset(c->curl);
     curl_easy_setopt(c->curl, CURLOPT_URL, url);
@@ -90,23 +94,60 @@ long sl_restclient_call(sl_restclient *c, const char *method, const char *path, 
     CURLcode rc = curl_easy_perform(c->curl);
     if (rc != CURLE_OK) {
         snprintf(err, errlen, "%s %s: %s", method, url, curl_easy_strerror(rc));
-        goto out;
+        free(b.data);
+        b = (body_buf){0};
+    } else {
+        curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
     }
-    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
-    json_error_t je;
-    if (b.len > 0 && !(*answer = json_loadb(b.data, b.len, JSON_DECODE_ANY, &je))) {
-        snprintf(err, errlen, "%s %s: HTTP %ld, the answer is not JSON: %.200s", method, url,
-                 status, b.data);
-        status = -1;
-        goto out;
-    }
-    if (status >= 300) {
-        const char *msg = json_string_value(json_object_get(*answer, "message"));
-        snprintf(err, errlen, "%s %s: HTTP %ld error_code %lld: %s", method, url, status,
-                 (long long)json_integer_value(json_object_get(*answer, "error_code")),
-                 msg ? msg : (b.data ? b.data : ""));
-    }
-out:
-    free(b.data);
+    *answer = b.data;
+    *len = b.len;
     return status;
+}
+
+long sl_restclient_call(sl_restclient *c, const char *method, const char *path, const char *body,
+                        json_t **answer, char *err, size_t errlen)
+{
+    char *text;
+    size_t len;
+    json_error_t je;
+    long status = sl_restclient_send(c, method, path, body, &text, &len, err, errlen);
+    *answer = NULL;
+    if (status < 0)
+        return -1;
+    if (len > 0 && !(*answer = json_loadb(text, len, JSON_DECODE_ANY, &je))) {
+        snprintf(err, errlen, "%s %s%s: HTTP %ld, the answer is not JSON: %.200s", method, c->base,
+                 path, status, text);
+        status = -1;
+    } else if (status >= 300) {
+        const char *msg = json_string_value(json_object_get(*answer, "message"));
+        snprintf(err, errlen, "%s %s%s: HTTP %ld error_code %lld: %s", method, c->base, path,
+                 status, (long long)json_integer_value(json_object_get(*answer, "error_code")),
+                 msg ? msg : (text ? text : ""));
+    }
+    free(text);
+    return status;
+}
+
+const char *sl_restclient_base_url(const sl_restclient *c)
+{
+    return c->base;
+}
+
+void sl_restclient_path(char *out, size_t len, const char *before, const char *name,
+                        const char *after)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t off = (size_t)snprintf(out, len, "%s", before);
+    for (const unsigned char *p = (const unsigned char *)name; *p && off + 3 < len; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("-._~", *p)) {
+            out[off++] = (char)*p;
+        } else {
+            out[off++] = '%';
+            out[off++] = hex[*p >> 4];
+            out[off++] = hex[*p & 15];
+        }
+    }
+    if (off < len)
+        snprintf(out + off, len - off, "%s", after);
 }

@@ -1,6 +1,8 @@
 /*
  * restclient.h - a small JSON-over-HTTP client on libcurl, for talking to
- * the schema registry (the avro converter) and other sluice REST APIs.
+ * the schema registry (the avro converter, `sluice schemas`) and the worker
+ * (`sluice connectors`): the one place sluice makes HTTP requests to its own
+ * REST APIs.
  *
  * One sl_restclient per thread (it owns one CURL easy handle, so its
  * connection is kept alive between calls). Errors never print: they are
@@ -28,5 +30,23 @@ void sl_restclient_destroy(sl_restclient *c);
  * is not JSON. A status >= 300 also fills err with the server's message. */
 long sl_restclient_call(sl_restclient *c, const char *method, const char *path, const char *body,
                         json_t **answer, char *err, size_t errlen);
+
+/* The same request with the answer left as the server sent it, for a caller
+ * that judges the body itself. Returns the HTTP status with *answer the body
+ * (NUL-terminated, *len bytes; the caller frees it; NULL when it was empty),
+ * or -1 with *answer NULL and err "<method> <url>: <reason>" when no answer
+ * came. Never looks at the status. */
+long sl_restclient_send(sl_restclient *c, const char *method, const char *path, const char *body,
+                        char **answer, size_t *len, char *err, size_t errlen);
+
+/* The base URL requests go to, without a trailing '/' (for messages). */
+const char *sl_restclient_base_url(const sl_restclient *c);
+
+/* Build a path into out: before, then name percent-encoded as one path
+ * segment (every byte but ALPHA, DIGIT and "-._~", RFC 3986; the same as
+ * curl_easy_escape), then after. Truncated to len - 1 bytes, always
+ * NUL-terminated. */
+void sl_restclient_path(char *out, size_t len, const char *before, const char *name,
+                        const char *after);
 
 #endif

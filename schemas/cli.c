@@ -1,7 +1,7 @@
 /*
  * cli.c - `sluice schemas`: the registry's command-line client, over its
- * REST API with libcurl, so it works against sluice's registry and any
- * Confluent-compatible one.
+ * REST API with core's sl_restclient (restclient.h, libcurl), so it works
+ * against sluice's registry and any Confluent-compatible one.
  *
  *   sluice schemas [-r URL] [-u USER:PASSWORD] COMMAND ...
  *     list [--deleted] [--prefix P]        subjects, one per line
@@ -16,8 +16,11 @@
  * Exit codes as the other tools: 0 done, 1 failed (the registry's error code
  * and message are printed), 2 bad command line. Subject names are
  * percent-encoded into paths.
+ *
+ * The requests are sl_restclient_send's; the answer is judged here (not by
+ * sl_restclient_call) because an empty 2xx answer is a failure for every
+ * registry call and the messages keep this tool's wording.
  */
-#include <curl/curl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -25,19 +28,15 @@
 #include <string.h>
 
 #include "registry.h"
+#include "restclient.h"
 
 enum { OK = 0, FAILED = 1, USAGE = 2 };
 
 typedef struct client {
     const char *url;
     const char *userpwd;
-    CURL *curl;
+    sl_restclient *rest;
 } client;
-
-typedef struct buf {
-    char *data;
-    size_t len;
-} buf;
 
 static void usage(FILE *f)
 {
@@ -56,60 +55,30 @@ static void usage(FILE *f)
                "  -u, --user USER:PASS    HTTP basic authentication\n");
 }
 
-static size_t on_data(char *p, size_t size, size_t n, void *arg)
+/* One request. Returns the parsed answer (NULL after printing why: no
+ * answer, an answer that is not JSON, or HTTP status >= 300). */
+static json_t *call(client *c, const char *method, const char *path, const char *body)
 {
-    buf *b = arg;
-    char *nd = realloc(b->data, b->len + size * n + 1);
-    if (!nd)
-        return 0;
-    b->data = nd;
-    memcpy(b->data + b->len, p, size * n);
-    b->len += size * n;
-    b->data[b->len] = 0;
-    return size * n;
-}
-
-/* One request. Returns the parsed answer (NULL after printing why), with
- * HTTP status in *status. */
-static json_t *call(client *c, const char *method, const char *path, const char *body, long *status)
-{
-    char url[4096];
-    buf b = {0};
-    snprintf(url, sizeof(url), "%s%s", c->url, path);
-    curl_easy_reset(c->curl);
-    struct curl_slist *hdr =
-        curl_slist_append(NULL, "Content-Type: application/vnd.schemaregistry.v1+json");
-    curl_easy_setopt(c->curl, CURLOPT_URL, url);
-    curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 30L);
-    if (body)
-        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
-    if (c->userpwd)
-        curl_easy_setopt(c->curl, CURLOPT_USERPWD, c->userpwd);
-    CURLcode rc = curl_easy_perform(c->curl);
-    curl_slist_free_all(hdr);
-    if (rc != CURLE_OK) {
-        fprintf(stderr, "sluice schemas: %s %s: %s\n", method, url, curl_easy_strerror(rc));
-        free(b.data);
-        return NULL;
-    }
-    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
+    const char *base = sl_restclient_base_url(c->rest);
+    char err[4352], *text;
+    size_t len;
     json_error_t je;
-    json_t *j = json_loadb(b.data ? b.data : "", b.len, JSON_DECODE_ANY, &je);
-    if (!j)
-        fprintf(stderr, "sluice schemas: %s %s: HTTP %ld, not JSON: %.200s\n", method, url, *status,
-                b.data ? b.data : "");
-    else if (*status >= 300) {
-        fprintf(stderr, "sluice schemas: %s %s: HTTP %ld error %lld: %s\n", method, url, *status,
-                (long long)json_integer_value(json_object_get(j, "error_code")),
+    json_t *j = NULL;
+    long st = sl_restclient_send(c->rest, method, path, body, &text, &len, err, sizeof(err));
+
+    if (st < 0)
+        fprintf(stderr, "sluice schemas: %s\n", err);
+    else if (!(j = json_loadb(text ? text : "", len, JSON_DECODE_ANY, &je)))
+        fprintf(stderr, "sluice schemas: %s %s%s: HTTP %ld, not JSON: %.200s\n", method, base, path,
+                st, text ? text : "");
+    else if (st >= 300) {
+        fprintf(stderr, "sluice schemas: %s %s%s: HTTP %ld error %lld: %s\n", method, base, path,
+                st, (long long)json_integer_value(json_object_get(j, "error_code")),
                 json_string_value(json_object_get(j, "message")) ?: "");
         json_decref(j);
         j = NULL;
     }
-    free(b.data);
+    free(text);
     return j;
 }
 
@@ -120,34 +89,27 @@ static void print_json(json_t *j)
     free(s);
 }
 
-/* "/subjects/<escaped subject>" + rest */
-static void subject_path(client *c, char *out, size_t len, const char *prefix, const char *subject,
-                         const char *rest)
-{
-    char *esc = curl_easy_escape(c->curl, subject, 0);
-    snprintf(out, len, "%s%s%s", prefix, esc, rest);
-    curl_free(esc);
-}
-
 /* The request body {"schema": <file contents>} from FILE or stdin ("-"). */
 static char *schema_body(const char *file)
 {
     FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
-    buf b = {0};
-    char chunk[8192];
-    size_t n;
+    char chunk[8192], *text = NULL;
+    size_t n, len = 0;
     if (!f) {
         fprintf(stderr, "sluice schemas: cannot open %s\n", file);
         return NULL;
     }
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        on_data(chunk, 1, n, &b);
+    FILE *m = open_memstream(&text, &len);
+    while (m && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        fwrite(chunk, 1, n, m);
+    if (m)
+        fclose(m);
     if (f != stdin)
         fclose(f);
-    json_t *o = json_pack("{s:s}", "schema", b.data ? b.data : "");
+    json_t *o = json_pack("{s:s}", "schema", text ? text : "");
     char *body = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    free(b.data);
+    free(text);
     return body;
 }
 
@@ -163,13 +125,11 @@ static int cmd_list(client *c, int argc, char **argv)
         else
             return usage(stderr), USAGE;
     }
-    char path[1024];
-    char *esc = prefix ? curl_easy_escape(c->curl, prefix, 0) : NULL;
-    snprintf(path, sizeof(path), "/subjects?deleted=%s%s%s", deleted ? "true" : "false",
-             esc ? "&subjectPrefix=" : "", esc ? esc : "");
-    curl_free(esc);
-    long st;
-    json_t *j = call(c, "GET", path, NULL, &st);
+    char path[1024], query[64];
+    snprintf(query, sizeof(query), "/subjects?deleted=%s%s", deleted ? "true" : "false",
+             prefix ? "&subjectPrefix=" : "");
+    sl_restclient_path(path, sizeof(path), query, prefix ? prefix : "", "");
+    json_t *j = call(c, "GET", path, NULL);
     size_t i;
     if (!j)
         return FAILED;
@@ -182,16 +142,15 @@ static int cmd_list(client *c, int argc, char **argv)
 static int cmd_get(client *c, int argc, char **argv)
 {
     char path[2048];
-    long st;
     if (argc == 3 && !strcmp(argv[1], "--id"))
         snprintf(path, sizeof(path), "/schemas/ids/%s", argv[2]);
     else if (argc == 2 || argc == 3) {
         char rest[64];
         snprintf(rest, sizeof(rest), "/versions/%s", argc == 3 ? argv[2] : "latest");
-        subject_path(c, path, sizeof(path), "/subjects/", argv[1], rest);
+        sl_restclient_path(path, sizeof(path), "/subjects/", argv[1], rest);
     } else
         return usage(stderr), USAGE;
-    json_t *j = call(c, "GET", path, NULL, &st);
+    json_t *j = call(c, "GET", path, NULL);
     if (!j)
         return FAILED;
     print_json(j);
@@ -202,14 +161,13 @@ static int cmd_get(client *c, int argc, char **argv)
 static int cmd_register(client *c, int argc, char **argv)
 {
     char path[2048];
-    long st;
     if (argc != 3)
         return usage(stderr), USAGE;
     char *body = schema_body(argv[2]);
     if (!body)
         return FAILED;
-    subject_path(c, path, sizeof(path), "/subjects/", argv[1], "/versions");
-    json_t *j = call(c, "POST", path, body, &st);
+    sl_restclient_path(path, sizeof(path), "/subjects/", argv[1], "/versions");
+    json_t *j = call(c, "POST", path, body);
     free(body);
     if (!j)
         return FAILED;
@@ -221,7 +179,6 @@ static int cmd_register(client *c, int argc, char **argv)
 static int cmd_check(client *c, int argc, char **argv)
 {
     char path[2048], rest[96];
-    long st;
     if (argc != 3 && argc != 4)
         return usage(stderr), USAGE;
     char *body = schema_body(argv[2]);
@@ -231,8 +188,8 @@ static int cmd_check(client *c, int argc, char **argv)
         snprintf(rest, sizeof(rest), "/versions/%s?verbose=true", argv[3]);
     else
         snprintf(rest, sizeof(rest), "/versions?verbose=true");
-    subject_path(c, path, sizeof(path), "/compatibility/subjects/", argv[1], rest);
-    json_t *j = call(c, "POST", path, body, &st);
+    sl_restclient_path(path, sizeof(path), "/compatibility/subjects/", argv[1], rest);
+    json_t *j = call(c, "POST", path, body);
     free(body);
     if (!j)
         return FAILED;
@@ -249,23 +206,22 @@ static int cmd_check(client *c, int argc, char **argv)
 static int cmd_config(client *c, int argc, char **argv)
 {
     char path[2048];
-    long st;
     json_t *j;
     if (argc > 3)
         return usage(stderr), USAGE;
     if (argc >= 2)
-        subject_path(c, path, sizeof(path), "/config/", argv[1], "?defaultToGlobal=true");
+        sl_restclient_path(path, sizeof(path), "/config/", argv[1], "?defaultToGlobal=true");
     else
         snprintf(path, sizeof(path), "/config");
     if (argc == 3) {
         json_t *o = json_pack("{s:s}", "compatibility", argv[2]);
         char *body = json_dumps(o, JSON_COMPACT);
         json_decref(o);
-        subject_path(c, path, sizeof(path), "/config/", argv[1], "");
-        j = call(c, "PUT", path, body, &st);
+        sl_restclient_path(path, sizeof(path), "/config/", argv[1], "");
+        j = call(c, "PUT", path, body);
         free(body);
     } else {
-        j = call(c, "GET", path, NULL, &st);
+        j = call(c, "GET", path, NULL);
     }
     if (!j)
         return FAILED;
@@ -290,13 +246,12 @@ static int cmd_delete(client *c, int argc, char **argv)
     if (!n)
         return usage(stderr), USAGE;
     char path[2048], rest[96];
-    long st;
     if (n == 2)
         snprintf(rest, sizeof(rest), "/versions/%s%s", args[1], permanent ? "?permanent=true" : "");
     else
         snprintf(rest, sizeof(rest), "%s", permanent ? "?permanent=true" : "");
-    subject_path(c, path, sizeof(path), "/subjects/", args[0], rest);
-    json_t *j = call(c, "DELETE", path, NULL, &st);
+    sl_restclient_path(path, sizeof(path), "/subjects/", args[0], rest);
+    json_t *j = call(c, "DELETE", path, NULL);
     if (!j)
         return FAILED;
     char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -335,14 +290,16 @@ int sl_registry_cli(int argc, char **argv)
     }
     if (optind >= argc)
         return usage(stderr), USAGE;
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    c.curl = curl_easy_init();
+    c.rest = sl_restclient_create(c.url, c.userpwd, "application/vnd.schemaregistry.v1+json");
+    if (!c.rest) {
+        fprintf(stderr, "sluice schemas: out of memory\n");
+        return FAILED;
+    }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         if (!strcmp(argv[optind], commands[i].name))
             rc = commands[i].fn(&c, argc - optind, argv + optind);
     if (rc == USAGE)
         fprintf(stderr, "sluice schemas: unknown command or arguments\n");
-    curl_easy_cleanup(c.curl);
-    curl_global_cleanup();
+    sl_restclient_destroy(c.rest);
     return rc;
 }
