@@ -22,12 +22,14 @@
  * Locking: handlers read the view under sl_store_lock and copy out what they
  * answer; writers hold sl_store_write_begin for the whole decide-and-append,
  * so ids and versions from this instance never collide with each other.
- * Between instances the reader's view decides: after its record is read
- * back, a registration checks that its (subject, version) still holds its
- * schema and id, and decides again if another instance's write won. (Two
- * instances allocating the same new id for different schemas at the same
- * moment is not detected: run one writer at a time, as Confluent does with
- * its leader election.)
+ * Between instances the log decides, with no leader (Confluent elects one):
+ * every instance applies the same rule while reading _schemas (store.h: the
+ * first record to claim a subject's version, or an id, wins; a later one
+ * claiming it for another schema is ignored). After its record is read back,
+ * a registration checks that it stood; if it lost, it appends the older
+ * winner again under the same key (so compaction keeps the winner) and
+ * decides again from the newer view, up to REGISTER_ATTEMPTS times, then
+ * answers 50001 (50002 when the store timed out).
  * Runs on: MHD worker threads.
  */
 #include "api.h"
@@ -37,11 +39,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "avro_schema.h"
 #include "compat.h"
+#include "logging.h"
 
-#define LATEST (-1)
+#define LATEST            (-1)
+#define REGISTER_ATTEMPTS 10 /* a registration that keeps losing to other instances */
 
 /* ================= view queries (view lock held) ================= */
 
@@ -173,6 +178,19 @@ static char *identity_of(const sl_store_view *v, const char *text, json_t *refs)
     char *id = sl_avro_normalized(s);
     sl_avro_free(s);
     return id;
+}
+
+int sl_api_same_schema(void *arg, const sl_store_view *v, const sl_store_schema *have,
+                       const char *schema, json_t *refs)
+{
+    (void)arg;
+    if (!json_equal(have->references, refs))
+        return 0;
+    char *x = identity_of(v, have->schema, have->references), *y = identity_of(v, schema, refs);
+    int same = x && y && !strcmp(x, y);
+    free(x);
+    free(y);
+    return same;
 }
 
 static json_t *version_json(const sl_store_schema *s)
@@ -638,10 +656,41 @@ static int check_compat(sl_api *a, const sl_store_view *v, const char *subject,
     return bad;
 }
 
+/* Our SCHEMA record `rec`, under `key`, was read back at offset `at`: did it
+ * stand (store.h: the first claim of a version or an id wins)? If not, and
+ * an older record holds the version, append that winner again under the same
+ * key, so that compaction, which keeps the newest value of a key, keeps the
+ * winner and not ours. Returns 0 if ours stood, 1 if it lost, -1 (resp
+ * filled) if the re-append failed. */
+static int settle(sl_api *a, const sl_store_schema *rec, const char *key, int64_t at,
+                  sl_http_resp *resp)
+{
+    char *again = NULL, err[512];
+    int timed_out, rc = 1;
+    const sl_store_view *v = sl_store_lock(a->store);
+    const sl_store_schema *now = find_version(v, rec->subject, rec->version, 1);
+    if (now && now->id == rec->id && !strcmp(now->schema, rec->schema))
+        rc = 0;
+    else if (now && now->offset < at)
+        again = sl_store_schema_value(now);
+    sl_store_unlock(a->store);
+    if (again && sl_store_put(a->store, key, again, NULL, &timed_out, err, sizeof(err))) {
+        e_store(resp, timed_out, err);
+        rc = -1;
+    }
+    free(again);
+    return rc;
+}
+
 /* Register under the write lock; view lock taken and released inside.
- * Returns 1 if another instance's write to the same version won (the caller
- * tries again), else 0 with resp filled. */
-static int register_locked(sl_api *a, const sl_http_req *req, json_t *body, sl_http_resp *resp)
+ * `attempt` counts the tries of this request that lost already: a new id is
+ * then max id + 1 + attempt, since the id another instance is writing at
+ * that moment is most likely max id + 1 (ids stay unique and are never
+ * reused; under contention they leave gaps). Returns 1 if another instance's
+ * record claimed the version or the id first (the caller tries again), else
+ * 0 with resp filled. */
+static int register_locked(sl_api *a, const sl_http_req *req, json_t *body, int attempt,
+                           sl_http_resp *resp)
 {
     int lost = 0;
     const char *subject = req->params[0];
@@ -676,8 +725,8 @@ static int register_locked(sl_api *a, const sl_http_req *req, json_t *body, sl_h
             rec.id = v->schemas[i].id;
         free(have);
     }
-    if (!rec.id)
-        rec.id = v->max_id + 1;
+    if (!rec.id) /* after losing: step over the id most likely being written elsewhere */
+        rec.id = v->max_id + 1 + attempt;
     size_t ne = versions_of(v, subject, 1, &every);
     rec.version = ne ? every[ne - 1]->version + 1 : 1;
     if (import) {
@@ -692,18 +741,22 @@ static int register_locked(sl_api *a, const sl_http_req *req, json_t *body, sl_h
     sl_store_unlock(a->store);
     char err[512];
     int timed_out;
-    if (sl_store_put(a->store, key, val, &timed_out, err, sizeof(err))) {
+    int64_t at;
+    if (sl_store_put(a->store, key, val, &at, &timed_out, err, sizeof(err))) {
         e_store(resp, timed_out, err);
         goto out;
     }
-    /* The reader's view decides: if another instance wrote this subject's
-     * version after us, ours is not the one that stands; decide again. */
-    v = sl_store_lock(a->store);
-    const sl_store_schema *now = find_version(v, subject, rec.version, 1);
-    lost = !now || now->id != rec.id || strcmp(now->schema, rec.schema);
-    sl_store_unlock(a->store);
-    if (!lost)
+    lost = settle(a, &rec, key, at, resp);
+    if (lost == 0) {
         ok(resp, json_pack("{s:i}", "id", rec.id));
+    } else if (lost == 1 && import) { /* its id and version are given: no point retrying */
+        sl_http_error(resp, 500, 50001,
+                      "Error in the backend data store: another registry claimed id %d or "
+                      "subject %s version %d first",
+                      rec.id, subject, rec.version);
+        lost = 0;
+    }
+    lost = lost == 1;
     goto out;
 unlock:
     sl_store_unlock(a->store);
@@ -719,6 +772,18 @@ out:
     return lost;
 }
 
+/* Between attempts of a registration that lost: 1..4*attempt ms, jittered so
+ * that two instances that keep colliding drift apart. */
+static void backoff(int attempt)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    long ms = 1 + (long)((unsigned long)ts.tv_nsec % (unsigned long)(4 * attempt));
+    ts.tv_sec = 0;
+    ts.tv_nsec = ms * 1000000L;
+    nanosleep(&ts, NULL);
+}
+
 static void h_register(void *app, const sl_http_req *req, sl_http_resp *resp)
 {
     sl_api *a = app;
@@ -726,14 +791,17 @@ static void h_register(void *app, const sl_http_req *req, sl_http_resp *resp)
     if (!body)
         return;
     sl_store_write_begin(a->store);
-    int attempts = 0;
-    while (register_locked(a, req, body, resp) && ++attempts < 5)
-        ;
-    if (attempts == 5)
+    int attempt = 0, lost;
+    while ((lost = register_locked(a, req, body, attempt, resp)) && ++attempt < REGISTER_ATTEMPTS)
+        backoff(attempt);
+    if (attempt)
+        sl_info("registry", "registering under %s: %d attempt(s) lost to other registries",
+                req->params[0], attempt);
+    if (lost)
         sl_http_error(resp, 500, 50001,
-                      "Error in the backend data store: subject %s was written concurrently by "
-                      "another registry 5 times; try again",
-                      req->params[0]);
+                      "Error in the backend data store: other registries claimed the id or the "
+                      "version of subject %s first %d times; try again",
+                      req->params[0], REGISTER_ATTEMPTS);
     sl_store_write_end(a->store);
     json_decref(body);
 }
@@ -744,7 +812,7 @@ static int put_all(sl_api *a, char **kv, size_t n, sl_http_resp *resp)
     char err[512];
     int timed_out, rc = 0;
     for (size_t i = 0; i < n && rc == 0; i += 2)
-        if (sl_store_put(a->store, kv[i], kv[i + 1], &timed_out, err, sizeof(err))) {
+        if (sl_store_put(a->store, kv[i], kv[i + 1], NULL, &timed_out, err, sizeof(err))) {
             e_store(resp, timed_out, err);
             rc = -1;
         }
@@ -850,7 +918,7 @@ static void h_delete_version(void *app, const sl_http_req *req, sl_http_resp *re
     if (key) {
         char err[512];
         int timed_out;
-        if (sl_store_put(a->store, key, val, &timed_out, err, sizeof(err)))
+        if (sl_store_put(a->store, key, val, NULL, &timed_out, err, sizeof(err)))
             e_store(resp, timed_out, err);
         else
             ok(resp, json_integer(version));
@@ -1012,7 +1080,7 @@ static void put_setting(sl_api *a, const setting_kind *k, const sl_http_req *req
             value = sl_store_setting_value(k->field, val);
             char err[512];
             int timed_out;
-            if (sl_store_put(a->store, key, value, &timed_out, err, sizeof(err)))
+            if (sl_store_put(a->store, key, value, NULL, &timed_out, err, sizeof(err)))
                 e_store(resp, timed_out, err);
             else
                 ok(resp, json_pack("{s:s}", k->put_field, val));
@@ -1040,7 +1108,7 @@ static void delete_setting(sl_api *a, const setting_kind *k, const sl_http_req *
     } else {
         char *key = sl_store_setting_key(k->keytype, subject), err[512];
         int timed_out;
-        if (sl_store_put(a->store, key, NULL, &timed_out, err, sizeof(err)))
+        if (sl_store_put(a->store, key, NULL, NULL, &timed_out, err, sizeof(err)))
             e_store(resp, timed_out, err);
         else
             ok(resp, json_pack("{s:s}", k->get_field, prev));

@@ -146,7 +146,8 @@ int sl_registry_start(int argc, char **argv, sl_registry **out, char *err, size_
     sl_store_conf sc = {.bootstrap = bootstrap,
                         .topic = reg->conf.topic,
                         .timeout_ms = reg->conf.timeout_ms,
-                        .idempotence = reg->conf.idempotence};
+                        .idempotence = reg->conf.idempotence,
+                        .same_schema = sl_api_same_schema};
     if (sl_store_open(&sc, &reg->api.store, err, errlen))
         goto fail;
     sl_http_conf hc = {.component = "registry",

@@ -11,6 +11,10 @@
  * everything written before this instance started. Confluent's KafkaStore
  * starts the same way.
  *
+ * Reading: every record goes through sl_store_view_apply, which applies the
+ * first-claim-wins rule of store.h, so that instances writing at the same
+ * moment, and a later instance replaying a compacted topic, agree.
+ *
  * Writes: produce to partition 0, poll the producer until the delivery report
  * gives the record's offset, then wait on `cond` until the reader's next
  * offset is past it. A write that times out purges the message from the
@@ -118,7 +122,42 @@ static sl_store_schema *find_schema(sl_store_view *v, const char *subject, int v
     return NULL;
 }
 
-static void apply_schema(sl_store_view *v, const char *subject, int version, json_t *val)
+static sl_store_schema *find_owner(sl_store_view *v, int id)
+{
+    for (size_t i = 0; i < v->nschemas; i++)
+        if (v->schemas[i].id == id)
+            return &v->schemas[i];
+    return NULL;
+}
+
+static int same_schema(const sl_store_view *v, const sl_store_schema *have, const char *text,
+                       json_t *refs, sl_store_same_fn same, void *same_arg)
+{
+    if (!strcmp(have->schema, text) && json_equal(have->references, refs))
+        return 1;
+    return same ? same(same_arg, v, have, text, refs) : 0;
+}
+
+static sl_store_schema *add_schema(sl_store_view *v, const char *subject, int version)
+{
+    if (v->nschemas == v->capschemas) {
+        v->capschemas = v->capschemas ? v->capschemas * 2 : 64;
+        v->schemas = realloc(v->schemas, v->capschemas * sizeof(*v->schemas));
+        if (!v->schemas)
+            abort();
+    }
+    sl_store_schema *s = &v->schemas[v->nschemas++];
+    memset(s, 0, sizeof(*s));
+    s->subject = strdup(subject);
+    s->version = version;
+    return s;
+}
+
+/* First claim wins (store.h): the record stands if its (subject, version) is
+ * free or holds the same id and schema, and its id is free or belongs to the
+ * same schema. Returns 1 if it stood. */
+static int apply_schema(sl_store_view *v, const char *subject, int version, json_t *val,
+                        int64_t offset, sl_store_same_fn same, void *same_arg)
 {
     sl_store_schema *s = find_schema(v, subject, version);
     if (!val) { /* tombstone: permanent delete */
@@ -126,42 +165,49 @@ static void apply_schema(sl_store_view *v, const char *subject, int version, jso
             schema_clear(s);
             *s = v->schemas[--v->nschemas];
         }
-        return;
+        return 1;
     }
-    json_t *id = json_object_get(val, "id"), *text = json_object_get(val, "schema");
+    json_t *jid = json_object_get(val, "id"), *jtext = json_object_get(val, "schema");
     json_t *type = json_object_get(val, "schemaType");
-    if (!json_is_integer(id) || !json_is_string(text)) {
+    if (!json_is_integer(jid) || !json_is_string(jtext)) {
         sl_warn(COMP, "_schemas: SCHEMA record of %s version %d lacks id or schema; ignored",
                 subject, version);
-        return;
+        return 0;
     }
     if (type && json_is_string(type) && strcmp(json_string_value(type), "AVRO")) {
         sl_warn(COMP, "_schemas: %s version %d is of type %s; only AVRO is served", subject,
                 version, json_string_value(type));
-        return;
+        return 0;
     }
-    if (!s) {
-        if (v->nschemas == v->capschemas) {
-            v->capschemas = v->capschemas ? v->capschemas * 2 : 64;
-            v->schemas = realloc(v->schemas, v->capschemas * sizeof(*v->schemas));
-            if (!v->schemas)
-                abort();
-        }
-        s = &v->schemas[v->nschemas++];
-        memset(s, 0, sizeof(*s));
-        s->subject = strdup(subject);
-        s->version = version;
-    } else {
-        free(s->schema);
-        json_decref(s->references);
+    int id = (int)json_integer_value(jid);
+    const char *text = json_string_value(jtext);
+    json_t *jrefs = json_object_get(val, "references");
+    json_t *refs = json_is_array(jrefs) ? json_incref(jrefs) : json_array();
+    int deleted = json_is_true(json_object_get(val, "deleted"));
+    const sl_store_schema *owner = s ? s : find_owner(v, id);
+    if (owner && ((s && s->id != id) || !same_schema(v, owner, text, refs, same, same_arg))) {
+        sl_info(COMP,
+                "_schemas offset %lld: %s version %d (id %d) ignored: %s first claimed by %s "
+                "version %d (id %d) at offset %lld for another schema",
+                (long long)offset, subject, version, id, s ? "the version was" : "the id was",
+                owner->subject, owner->version, owner->id, (long long)owner->offset);
+        json_decref(refs);
+        return 0;
     }
-    s->id = (int)json_integer_value(id);
-    s->schema = strdup(json_string_value(text));
-    json_t *refs = json_object_get(val, "references");
-    s->references = json_is_array(refs) ? json_incref(refs) : json_array();
-    s->deleted = json_is_true(json_object_get(val, "deleted"));
-    if (s->id > v->max_id)
-        v->max_id = s->id;
+    if (s) { /* the same schema again: only a soft delete changes it */
+        s->deleted |= deleted;
+        json_decref(refs);
+        return 1;
+    }
+    s = add_schema(v, subject, version);
+    s->id = id;
+    s->schema = strdup(text);
+    s->references = refs;
+    s->deleted = deleted;
+    s->offset = offset;
+    if (id > v->max_id)
+        v->max_id = id;
+    return 1;
 }
 
 static void apply_setting(sl_store_setting **arr, size_t *n, size_t *cap, const char *subject,
@@ -194,19 +240,23 @@ static void apply_setting(sl_store_setting **arr, size_t *n, size_t *cap, const 
     ++*n;
 }
 
-static void apply_record(sl_store_view *v, const rd_kafka_message_t *m)
+int sl_store_view_apply(sl_store_view *v, const void *rkey, size_t keylen, const void *rval,
+                        size_t vallen, int64_t offset, sl_store_same_fn same, void *same_arg)
 {
     json_error_t je;
-    json_t *key = m->key ? json_loadb(m->key, m->key_len, 0, &je) : NULL;
-    json_t *val = m->payload ? json_loadb(m->payload, m->len, 0, &je) : NULL;
+    int stood = 1;
+    json_t *key = rkey ? json_loadb(rkey, keylen, 0, &je) : NULL;
+    json_t *val = rval ? json_loadb(rval, vallen, 0, &je) : NULL;
     const char *kt = json_string_value(json_object_get(key, "keytype"));
     json_t *jsub = json_object_get(key, "subject");
     const char *subject = json_string_value(jsub);
     if (!kt) {
         sl_warn(COMP, "_schemas offset %lld: key is not a registry key; ignored",
-                (long long)m->offset);
+                (long long)offset);
+        stood = 0;
     } else if (!strcmp(kt, "SCHEMA") && subject) {
-        apply_schema(v, subject, (int)json_integer_value(json_object_get(key, "version")), val);
+        stood = apply_schema(v, subject, (int)json_integer_value(json_object_get(key, "version")),
+                             val, offset, same, same_arg);
     } else if (!strcmp(kt, "CONFIG")) {
         const char *lvl = json_string_value(json_object_get(val, "compatibilityLevel"));
         if (!lvl)
@@ -223,9 +273,10 @@ static void apply_record(sl_store_view *v, const rd_kafka_message_t *m)
     } /* NOOP, CLEAR_SUBJECT and unknown key types change nothing */
     json_decref(key);
     json_decref(val);
+    return stood;
 }
 
-static void view_free(sl_store_view *v)
+void sl_store_view_free(sl_store_view *v)
 {
     for (size_t i = 0; i < v->nschemas; i++)
         schema_clear(&v->schemas[i]);
@@ -255,7 +306,8 @@ static void *reader_main(void *arg)
             continue;
         }
         pthread_mutex_lock(&st->mu);
-        apply_record(&st->view, m);
+        sl_store_view_apply(&st->view, m->key, m->key_len, m->payload, m->len, m->offset,
+                            st->conf.same_schema, st->conf.same_arg);
         st->next_offset = m->offset + 1;
         pthread_cond_broadcast(&st->cond);
         pthread_mutex_unlock(&st->mu);
@@ -445,8 +497,8 @@ static int wait_reader(sl_store *st, int64_t offset, int64_t deadline)
     return rc;
 }
 
-int sl_store_put(sl_store *st, const char *key, const char *value, int *timed_out, char *err,
-                 size_t errlen)
+int sl_store_put(sl_store *st, const char *key, const char *value, int64_t *offset, int *timed_out,
+                 char *err, size_t errlen)
 {
     put_wait pw = {0};
     int64_t deadline = now_ms() + st->conf.timeout_ms;
@@ -480,6 +532,8 @@ int sl_store_put(sl_store *st, const char *key, const char *value, int *timed_ou
                  (long long)pw.offset, st->topic, (long long)st->conf.timeout_ms);
         return -1;
     }
+    if (offset)
+        *offset = pw.offset;
     return 0;
 }
 
@@ -525,7 +579,8 @@ void sl_store_unlock(sl_store *st)
 static int write_noop(sl_store *st, char *err, size_t errlen)
 {
     int timed_out;
-    return sl_store_put(st, "{\"keytype\":\"NOOP\",\"magic\":0}", NULL, &timed_out, err, errlen);
+    return sl_store_put(st, "{\"keytype\":\"NOOP\",\"magic\":0}", NULL, NULL, &timed_out, err,
+                        errlen);
 }
 
 /* The NOOP write failed: if the idempotent producer hit a fatal error (the
@@ -594,7 +649,7 @@ void sl_store_close(sl_store *st)
         rd_kafka_purge(st->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_destroy(st->producer);
     }
-    view_free(&st->view);
+    sl_store_view_free(&st->view);
     pthread_mutex_destroy(&st->mu);
     pthread_cond_destroy(&st->cond);
     pthread_mutex_destroy(&st->write_mu);
