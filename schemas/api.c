@@ -180,13 +180,26 @@ static char *identity_of(const sl_store_view *v, const char *text, json_t *refs)
     return id;
 }
 
+/* identity_of a stored schema: parsed once, then remembered on it (when it
+ * has no references: theirs could change under it). The view is locked; the
+ * memo is the one field the API writes. A new string. */
+static char *stored_identity(const sl_store_view *v, const sl_store_schema *s)
+{
+    if (s->identity)
+        return strdup(s->identity);
+    char *id = identity_of(v, s->schema, s->references);
+    if (id && json_array_size(s->references) == 0)
+        ((sl_store_schema *)s)->identity = strdup(id);
+    return id;
+}
+
 int sl_api_same_schema(void *arg, const sl_store_view *v, const sl_store_schema *have,
                        const char *schema, json_t *refs)
 {
     (void)arg;
     if (!json_equal(have->references, refs))
         return 0;
-    char *x = identity_of(v, have->schema, have->references), *y = identity_of(v, schema, refs);
+    char *x = stored_identity(v, have), *y = identity_of(v, schema, refs);
     int same = x && y && !strcmp(x, y);
     free(x);
     free(y);
@@ -589,7 +602,7 @@ static void h_lookup(void *app, const sl_http_req *req, sl_http_resp *resp)
     char *want = sl_avro_normalized(cand);
     const sl_store_schema *hit = NULL;
     for (size_t i = n; i-- > 0 && !hit;) {
-        char *have = identity_of(v, all[i]->schema, all[i]->references);
+        char *have = stored_identity(v, all[i]);
         if (have && !strcmp(have, want) && json_equal(all[i]->references, refs))
             hit = all[i];
         free(have);
@@ -708,7 +721,7 @@ static int register_locked(sl_api *a, const sl_http_req *req, json_t *body, int 
     want = sl_avro_normalized(cand);
     size_t n = versions_of(v, subject, 0, &all);
     for (size_t i = n; i-- > 0;) { /* already registered under this subject? */
-        char *have = identity_of(v, all[i]->schema, all[i]->references);
+        char *have = stored_identity(v, all[i]);
         int same = have && !strcmp(have, want) && json_equal(all[i]->references, refs);
         free(have);
         if (same) {
@@ -720,7 +733,7 @@ static int register_locked(sl_api *a, const sl_http_req *req, json_t *body, int 
         goto unlock;
     sl_store_schema rec = {.subject = (char *)subject, .schema = text, .references = refs};
     for (size_t i = 0; i < v->nschemas && !rec.id; i++) { /* same schema elsewhere: same id */
-        char *have = identity_of(v, v->schemas[i].schema, v->schemas[i].references);
+        char *have = stored_identity(v, &v->schemas[i]);
         if (have && !strcmp(have, want) && json_equal(v->schemas[i].references, refs))
             rec.id = v->schemas[i].id;
         free(have);

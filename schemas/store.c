@@ -110,6 +110,7 @@ char *sl_store_delete_subject_value(const char *subject, int version)
 static void schema_clear(sl_store_schema *s)
 {
     free(s->subject);
+    free(s->identity);
     free(s->schema);
     json_decref(s->references);
 }

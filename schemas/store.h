@@ -78,6 +78,10 @@ struct sl_store_schema {
     json_t *references; /* array of {name, subject, version}; never NULL */
     int deleted;
     int64_t offset; /* the offset of the record that claimed (subject, version) */
+    /* The registry's identity of this schema (its normalized form), kept by
+     * the API on first use (with the view locked) for schemas without
+     * references, whose identity never changes; NULL until then. */
+    char *identity;
 };
 
 typedef struct sl_store_setting {
