@@ -197,6 +197,10 @@ static int producer_create(sl_worker *w, char *err, size_t errlen)
     if (conf_set(c, "bootstrap.servers", w->conf.bootstrap_servers, err, errlen) ||
         conf_set(c, "enable.idempotence", "true", err, errlen) ||
         conf_set(c, "acks", "all", err, errlen) || conf_set(c, "linger.ms", "5", err, errlen) ||
+        /* what sources may have in flight: 16 MB keeps a fast source's
+         * backlog (and the worker's RSS) small; producev answers
+         * QUEUE_FULL beyond it and the source waits */
+        conf_set(c, "queue.buffering.max.kbytes", "16384", err, errlen) ||
         conf_set(c, "client.id", w->worker_id, err, errlen)) {
         rd_kafka_conf_destroy(c);
         return -1;
