@@ -218,15 +218,11 @@ static int parse_args(consume_args *a, int argc, char **argv)
         case 'G':
             a->group = optarg;
             break;
-        case SL_CLI_OPT_HELP:
-            usage(stdout);
-            return SL_CLI_OK;
-        case '?':
-        case ':':
-            return sl_cli_common_bad_option(&a->common, opt, argv, optind);
-        default:
-            if (sl_cli_common_opt(&a->common, opt, optarg) != 1)
-                return SL_CLI_USAGE;
+        default: {
+            int rc = sl_cli_common_other_opt(&a->common, opt, argv, optind, usage);
+            if (rc != -1)
+                return rc;
+        }
         }
     }
     if (optind < argc) {
