@@ -126,6 +126,10 @@ static void test_load_plugins(void)
     CU_ASSERT_STRING_EQUAL(sl_plugin_def(fs)->name, "file");
     CU_ASSERT_PTR_NOT_NULL(sl_plugin_def(dg)->options);
     CU_ASSERT_PTR_NOT_NULL(strstr(sl_plugin_file(dg), "datagen.so"));
+    /* tasks.max is capped by what a plugin declares: one unless it says */
+    CU_ASSERT_EQUAL(sl_plugin_max_tasks(dg), 1);
+    CU_ASSERT_EQUAL(sl_plugin_max_tasks(fs), 1);
+    CU_ASSERT_EQUAL(sl_plugin_max_tasks(load_test_plugin("testsink")), SLUICE_TASKS_ANY);
 }
 
 static void test_refuse_bad_abi(void)

@@ -62,6 +62,6 @@ static void ts_close(void *state, sluice_ctx *ctx)
 }
 
 SLUICE_PLUGIN_DEFINE(.name = "testsink", .kind = SLUICE_SINK, .description = "test sink",
-                     .version = "0", .options = options,
+                     .version = "0", .options = options, .max_tasks = SLUICE_TASKS_ANY,
                      .sink = {
                          .open = ts_open, .put = ts_put, .flush = ts_flush, .close = ts_close});
