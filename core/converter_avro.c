@@ -167,6 +167,13 @@ static int schema_id(sl_avro_conv *a, const char *topic, avro_schema_t schema, i
     } else if (status >= 200 && status < 300) {
         snprintf(err, errlen, "topic %s: registering the %s schema: the registry's answer has no id",
                  topic, side(a));
+    } else if (status == 409) { /* the registry's compatibility check said no */
+        snprintf(err, errlen,
+                 "topic %s: the %s schema changed incompatibly; subject %s-%s refuses it: %s. To "
+                 "go on, make the change compatible (a new column nullable or with a default), "
+                 "or relax the subject's compatibility (PUT /config/%s-%s {\"compatibility\": "
+                 "\"NONE\"}) and restart the task",
+                 topic, side(a), topic, side(a), e, topic, side(a));
     } else {
         snprintf(err, errlen, "topic %s: %s the %s schema under subject %s-%s: %s", topic,
                  a->auto_register ? "registering" : "looking up", side(a), topic, side(a), e);

@@ -54,6 +54,7 @@ typedef struct walker {
     json_t *messages;
     int count;
     char path[1024];
+    const char *field; /* the innermost record field being resolved, or NULL */
     pair stack[256];
     size_t depth;
 } walker;
@@ -69,7 +70,11 @@ static void problem(walker *w, const char *fmt, ...)
     w->count++;
     if (!w->messages)
         return;
-    snprintf(line, sizeof(line), "%s: %s", w->path[0] ? w->path : "/", msg);
+    if (w->field) /* a type problem inside a field names it */
+        snprintf(line, sizeof(line), "%s: %s (field '%s')", w->path[0] ? w->path : "/", msg,
+                 w->field);
+    else
+        snprintf(line, sizeof(line), "%s: %s", w->path[0] ? w->path : "/", msg);
     json_array_append_new(w->messages, json_string(line));
 }
 
@@ -145,6 +150,50 @@ static int resolves(const walker *parent, const sl_avro_node *r, const sl_avro_n
     return ok;
 }
 
+/* Does reader branch b "match" writer schema wr, as the spec's union rule
+ * says: the same type (named types by name or alias), or a promotion. */
+static int branch_matches(const sl_avro_node *b, const sl_avro_node *wr)
+{
+    if (b->type != wr->type)
+        return promotable(wr->type, b->type);
+    if (b->type == SL_AVRO_RECORD || b->type == SL_AVRO_ENUM || b->type == SL_AVRO_FIXED)
+        return names_match(b, wr);
+    return 1;
+}
+
+/* The first branch of reader union r matching wr, or -1. */
+static int matching_branch(const sl_avro_node *r, const sl_avro_node *wr)
+{
+    for (size_t k = 0; k < r->nbranches; k++)
+        if (branch_matches(r->branches[k], wr))
+            return (int)k;
+    return -1;
+}
+
+/* wr (a writer type, or one branch of a writer union) that no branch of
+ * reader r reads: when a branch matches it (a record of the same name...),
+ * what keeps it from resolving is reported inside that branch, at
+ * <path>/<branch>; otherwise the mismatch itself. */
+static void union_problem(walker *w, const sl_avro_node *r, const sl_avro_node *wr,
+                          const char *what)
+{
+    int k = r->type == SL_AVRO_UNION ? matching_branch(r, wr) : branch_matches(r, wr) ? 0 : -1;
+    if (k < 0) {
+        if (r->type == SL_AVRO_UNION)
+            problem(w, "reader union has no branch that reads the writer's %s", what);
+        else
+            problem(w, "reader type %s cannot read the writer's %s", tname(r), what);
+        return;
+    }
+    if (r->type != SL_AVRO_UNION) {
+        resolve(w, r, wr);
+        return;
+    }
+    size_t mark = push(w, "%d", k);
+    resolve(w, r->branches[k], wr);
+    pop(w, mark);
+}
+
 static const sl_avro_field *writer_field(const sl_avro_node *wr, const sl_avro_field *rf)
 {
     for (size_t i = 0; i < wr->nfields; i++)
@@ -171,7 +220,10 @@ static void resolve_record(walker *w, const sl_avro_node *r, const sl_avro_node 
                         rf->name, wr->fullname);
         } else {
             size_t m2 = push(w, "type");
+            const char *outer = w->field;
+            w->field = rf->name;
             resolve(w, rf->type, wf->type);
+            w->field = outer;
             pop(w, m2);
         }
         pop(w, mark);
@@ -262,21 +314,21 @@ static void resolve(walker *w, const sl_avro_node *r, const sl_avro_node *wr)
                 ok = resolves(w, r, wr->branches[i]);
             for (size_t k = 0; r->type == SL_AVRO_UNION && k < r->nbranches && !ok; k++)
                 ok = resolves(w, r->branches[k], wr->branches[i]);
-            if (!ok && r->type == SL_AVRO_UNION)
-                problem(w,
-                        "reader union has no branch that reads the writer's union branch "
-                        "%zu (%s)",
-                        i, tname(wr->branches[i]));
-            else if (!ok)
-                problem(w, "reader type %s cannot read the writer's union branch %zu (%s)",
-                        tname(r), i, tname(wr->branches[i]));
+            if (!ok) {
+                char what[300];
+                snprintf(what, sizeof(what), "union branch %zu (%s)", i, tname(wr->branches[i]));
+                union_problem(w, r, wr->branches[i], what);
+            }
         }
     } else if (r->type == SL_AVRO_UNION) {
         int ok = 0;
         for (size_t k = 0; k < r->nbranches && !ok; k++)
             ok = resolves(w, r->branches[k], wr);
-        if (!ok)
-            problem(w, "reader union has no branch that reads the writer's type %s", tname(wr));
+        if (!ok) {
+            char what[300];
+            snprintf(what, sizeof(what), "type %s", tname(wr));
+            union_problem(w, r, wr, what);
+        }
     } else if (r->type == wr->type) {
         resolve_same(w, r, wr);
     } else if (!promotable(wr->type, r->type)) {

@@ -361,8 +361,11 @@ static const struct {
     {"[" REC1(F("a", "\"int\"")) ",{\"type\":\"record\",\"name\":\"S\",\"fields\":[]}]",
      REC1(F("a", "\"int\"")), 1, SYM, 0, "union branch 1 (S)"},
     {"[" ENUM("\"A\"") "," FIXED("F", 2) "]", FIXED("F", 2), 1, SYM, 0, "union branch 0 (E)"},
+    /* the branch matching by name is resolved, and what fails is named in it */
     {"[" FIXED("F", 2) "]", FIXED("F", 3), 0, SYM, 0,
-     "reader union has no branch that reads the writer's type F"},
+     "/0/size: reader fixed 'F' has size 2, writer size 3"},
+    {"[\"null\"," REC1(F("a", "\"int\"")) "]", "[\"null\"," REC1(F("a", "\"string\"")) "]", 0, SYM,
+     0, "/1/fields/0/type: reader type int is not compatible with writer type string"},
     /* aliases on enums and fixed; field alias the other way does not apply */
     {"{\"type\":\"enum\",\"name\":\"Color\",\"aliases\":[\"E\"],\"symbols\":[\"A\"]}",
      ENUM("\"A\""), 1, SYM, 0, "reader enum 'E' does not match writer enum 'Color'"},
