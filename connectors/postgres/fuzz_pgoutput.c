@@ -4,7 +4,9 @@
  * of values (pg_type_set), with tests/fuzz/driver.c as `fuzz_pgoutput`
  * (a ctest smoke run, label fuzz) or libFuzzer (SLUICE_FUZZ=ON).
  *
- * Input: byte 0 selects the target. Even: the rest is one pgoutput message,
+ * Input: byte 0 selects the target. Bit 2 set: the rest is one row of COPY
+ * text output (pg_copy_row, the snapshot's parser), split into at most
+ * byte 0 >> 3 columns. Else even: the rest is one pgoutput message,
  * decoded outside and inside a stream (bit 1: in_stream). Odd: byte 1 picks
  * a type from `types` below and the rest is its text, set into a fresh
  * avro value of that type's schema (arrays of it too, when bit 1 is set).
@@ -72,11 +74,31 @@ static void fuzz_value(const uint8_t *data, size_t size, int precise)
     pg_type_free(ty);
 }
 
+/* A COPY row in a buffer of exactly size + 1 bytes (libpq's NUL), so a
+ * write past it is caught by ASan; every datum must lie inside it. */
+static void fuzz_copy(const uint8_t *data, size_t size, int cap)
+{
+    pg_datum d[32];
+    char *buf = malloc(size + 1);
+    if (!buf)
+        return;
+    memcpy(buf, data, size);
+    buf[size] = '\0';
+    int n = pg_copy_row(buf, size, d, cap);
+    for (int i = 0; i < n && i < cap; i++)
+        if (d[i].kind == 't' &&
+            (d[i].data < buf || d[i].data + d[i].len > buf + size || d[i].data[d[i].len] != '\0'))
+            abort();
+    free(buf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    if (data[0] & 1)
+    if (data[0] & 4)
+        fuzz_copy(data + 1, size - 1, data[0] >> 3);
+    else if (data[0] & 1)
         fuzz_value(data + 1, size - 1, data[0] & 2);
     else
         fuzz_decode(data + 1, size - 1, data[0] & 2);
@@ -114,5 +136,10 @@ int LLVMFuzzerSeeds(uint8_t **seeds, size_t *sizes, int max)
     if (n < max) n = seed(seeds, sizes, n, 0, begin, sizeof(begin));
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]) && n < max; i++)
         n = seed(seeds, sizes, n, 3, texts[i], strlen(texts[i]));
+    /* COPY rows, 3 columns: escapes, a NULL, octal and hex, a tab inside */
+    static const char *rows[] = {"1\tab\\\\c\\n\t\\N\n", "\\101\\x41\\x4\t\\t\tz",
+                                 "\\N\t\\N\t\\N\n", "\t\t\n"};
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]) && n < max; i++)
+        n = seed(seeds, sizes, n, 4 | 3 << 3, rows[i], strlen(rows[i]));
     return n;
 }

@@ -8,12 +8,13 @@
  *   pg_repl.c      the libpq replication connection: slot creation with an
  *                  exported snapshot, START_REPLICATION, CopyData reading
  *                  (XLogData, keepalives), standby status updates
- *   pg_decode.c    pgoutput messages -> pg_msg (bounds-checked parser)
+ *   pg_decode.c    pgoutput messages -> pg_msg (bounds-checked parser), and
+ *                  COPY text rows -> datums (the snapshot's parser)
  *   pg_types.c     PostgreSQL types -> Avro schemas (Debezium semantic names)
  *                  and text-format values -> avro values
  *   pg_rel.c       the relation cache: one Avro key/value schema per table,
  *                  built from the catalog or a Relation message
- *   pg_snapshot.c  the initial snapshot (exported snapshot, cursor, FETCH)
+ *   pg_snapshot.c  the initial snapshot (exported snapshot, COPY ... TO STDOUT)
  *
  * Data flow: pg_repl hands raw pgoutput messages to pg_decode; postgres.c
  * resolves the relation through pg_rel, which builds rows with pg_types,
@@ -147,6 +148,28 @@ typedef struct pg_col {
     int field; /* index in the row record, -1 when excluded */
 } pg_col;
 
+/* Fields of the value envelope and of its io.sluice.connector.Source
+ * record, by position (resolved once per schema: records are filled by
+ * index, not by name). */
+enum { PG_ENV_BEFORE, PG_ENV_AFTER, PG_ENV_SOURCE, PG_ENV_OP, PG_ENV_TS, PG_ENV_NFIELDS };
+enum {
+    PG_SRC_VERSION,
+    PG_SRC_CONNECTOR,
+    PG_SRC_NAME,
+    PG_SRC_TS,
+    PG_SRC_SNAPSHOT,
+    PG_SRC_DB,
+    PG_SRC_SCHEMA,
+    PG_SRC_TABLE,
+    PG_SRC_TXID,
+    PG_SRC_LSN,
+    PG_SRC_FILE,
+    PG_SRC_POS,
+    PG_SRC_GTID,
+    PG_SRC_SEQ,
+    PG_SRC_NFIELDS
+};
+
 typedef struct pg_rel {
     uint32_t relid;
     char *nspname, *relname, *topic;
@@ -156,6 +179,8 @@ typedef struct pg_rel {
     int ncols, nkeys;
     avro_schema_t key_schema, value_schema; /* key NULL: no primary key */
     avro_value_iface_t *key_iface, *value_iface;
+    int env_idx[PG_ENV_NFIELDS]; /* field positions in value_schema */
+    int src_idx[PG_SRC_NFIELDS]; /* and in its source record */
     int64_t version; /* bumped at every schema rebuild */
     int retired;     /* replaced by a newer definition; kept for queued records */
     struct pg_rel *next;
@@ -247,6 +272,12 @@ void pg_decoder_destroy(pg_decoder *d);
  * message, the offset and what was wrong. */
 int pg_decode(pg_decoder *d, const uint8_t *buf, size_t len, int in_stream, pg_msg *m, char *err,
               size_t errlen);
+
+/* Splits one COPY text row (buf, n bytes; buf[n] must be writable, as
+ * libpq's NUL terminator is) in place into datums (at most cap). Returns
+ * the number of columns (cap + 1 when the row has more), or -1 when it is
+ * malformed (a backslash at its end). Datums point into buf. */
+int pg_copy_row(char *buf, size_t n, pg_datum *datums, int cap);
 
 /* ---- pg_repl.c ---------------------------------------------------------- */
 
@@ -345,6 +376,8 @@ typedef struct pg_task {
     int all_acked;       /* commit(last_pos) came: nothing in flight */
     int64_t last_hb_ms;
     int64_t changes, last_report_ms, reported_lag;
+    int64_t now_ms; /* wall clock at the start of this poll (or its last wait):
+                     * the envelopes' ts_ms, one clock read per batch */
 } pg_task;
 
 /* The envelope of a change: where it came from. */

@@ -64,7 +64,7 @@ const sluice_option pg_options[] = {
      "start; initial_only: snapshot and stop; no_data (never): stream only; when_needed: "
      "snapshot also when the stored position can no longer be streamed."},
     {"snapshot.fetch.size", SLUICE_OPT_INT, "10240", 0, 0, NULL, OFF(fetch_size),
-     "Rows read per FETCH during the snapshot (capped by the batch room)."},
+     "Most rows the snapshot reads from its COPY stream per poll (capped by the batch room)."},
     {"heartbeat.interval.ms", SLUICE_OPT_INT, "0", 0, 0, NULL, OFF(heartbeat_ms),
      "Emit a heartbeat record to __debezium-heartbeat.<topic.prefix> this often, so the "
      "confirmed LSN moves on idle databases; 0 = never."},

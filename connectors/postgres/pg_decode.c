@@ -378,6 +378,115 @@ int pg_decode(pg_decoder *d, const uint8_t *buf, size_t len, int in_stream, pg_m
     return -1;
 }
 
+/* ======================================================================== */
+/* COPY text rows (the snapshot, pg_snapshot.c)                              */
+/* ======================================================================== */
+
+/*
+ * COPY ... TO STDOUT in text format, as the server writes it: a row is one
+ * line ending in '\n', columns separated by a tab, NULL written \N (unquoted,
+ * the whole column), and inside a value a backslash escapes \b \f \n \r \t
+ * \v, \ooo (1 to 3 octal digits), \xh or \xhh (hex), or the next character
+ * itself (\\ for a backslash). Values are the types' text output, as in a
+ * text-format SELECT result.
+ *
+ * A row is decoded in place: a decoded value is never longer than its text,
+ * so it is written over it, and NUL-terminated over its delimiter (or, for
+ * the last one, over the '\n' or libpq's terminating NUL at buf[n]).
+ */
+
+static int octal(char c)
+{
+    return c >= '0' && c <= '7';
+}
+
+static int hexdig(char c)
+{
+    return (c >= '0' && c <= '9')   ? c - '0'
+           : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+           : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                    : -1;
+}
+
+/* Decodes one escape at *rp (just past the backslash) into *wp. */
+static void copy_unescape(char **rp, const char *end, char **wp)
+{
+    char *r = *rp, c = *r++;
+    int v;
+    switch (c) {
+    case 'b':
+        c = '\b';
+        break;
+    case 'f':
+        c = '\f';
+        break;
+    case 'n':
+        c = '\n';
+        break;
+    case 'r':
+        c = '\r';
+        break;
+    case 't':
+        c = '\t';
+        break;
+    case 'v':
+        c = '\v';
+        break;
+    case 'x':
+        if (r < end && (v = hexdig(*r)) >= 0) {
+            r++;
+            if (r < end && hexdig(*r) >= 0)
+                v = v * 16 + hexdig(*r++);
+            c = (char)v;
+        }
+        break;
+    default:
+        if (octal(c)) {
+            v = c - '0';
+            for (int i = 0; i < 2 && r < end && octal(*r); i++)
+                v = v * 8 + (*r++ - '0');
+            c = (char)v;
+        }
+        break; /* any other character stands for itself */
+    }
+    *(*wp)++ = c;
+    *rp = r;
+}
+
+int pg_copy_row(char *buf, size_t n, pg_datum *datums, int cap)
+{
+    char *r = buf, *end = buf + n, *w;
+    int nf = 0;
+    if (end > buf && end[-1] == '\n')
+        end--;
+    for (;;) {
+        if (nf == cap)
+            return nf + 1; /* more columns than room: the caller says so */
+        pg_datum *d = &datums[nf++];
+        if (end - r >= 2 && r[0] == '\\' && r[1] == 'N' && (end - r == 2 || r[2] == '\t')) {
+            *d = (pg_datum){'n', NULL, 0};
+            r += 2;
+        } else {
+            char *start = r;
+            w = r;
+            while (r < end && *r != '\t') {
+                if (*r != '\\') {
+                    *w++ = *r++;
+                    continue;
+                }
+                if (++r == end)
+                    return -1;
+                copy_unescape(&r, end, &w);
+            }
+            *w = '\0'; /* w <= r <= end, and end is buf[n] at most */
+            *d = (pg_datum){'t', start, (uint32_t)(w - start)};
+        }
+        if (r == end)
+            return nf;
+        r++; /* the tab */
+    }
+}
+
 pg_decoder *pg_decoder_create(void)
 {
     return calloc(1, sizeof(pg_decoder));

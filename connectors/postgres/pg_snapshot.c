@@ -8,15 +8,30 @@
  *   BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
  *   SET TRANSACTION SNAPSHOT '<exported>';
  *   -- the tables of the publication the filters admit, with reltuples
- *   DECLARE sluice_snapshot NO SCROLL CURSOR FOR SELECT <columns> FROM t;
- *   FETCH <n> FROM sluice_snapshot;  ... until empty; CLOSE; next table
+ *   COPY (SELECT <columns> FROM t) TO STDOUT;  -- one table after the other
  *   COMMIT;
  *
- * so every row as of the slot's consistent point is read exactly once, a
- * batch at a time (never a whole table in memory), as op 'r' records with
- * source.snapshot "true" ("last" for the very last row, set by postgres.c).
- * Streaming then starts at the consistent point: nothing is missed and
- * nothing is read twice.
+ * so every row as of the slot's consistent point is read exactly once, as
+ * op 'r' records with source.snapshot "true" ("last" for the very last
+ * row, set by postgres.c). Streaming then starts at the consistent point:
+ * nothing is missed and nothing is read twice.
+ *
+ * Why COPY and not a cursor: FETCH is a round trip per batch during which
+ * the server waits for us and we wait for it; COPY streams, the server
+ * producing rows while we convert the previous ones, and a table is still
+ * never in memory whole: libpq hands over one row (one CopyData message) at
+ * a time and TCP back-pressure holds the server when we fall behind. A step
+ * reads at most min(batch room, snapshot.fetch.size) rows and returns; the
+ * COPY stays open on t->sql between steps (nothing else uses that
+ * connection during the snapshot).
+ *
+ * COPY text format, as the server writes it (the same output functions as a
+ * text-format SELECT, so the values parse as before): a row is one line,
+ * columns separated by a tab, NULL written \N, and inside a value a
+ * backslash escapes \b \f \n \r \t \v, \ooo (octal), \xhh (hex) or
+ * the next character itself. pg_copy_row (pg_decode.c) decodes a row in
+ * place in the buffer libpq hands it in: nothing of ours is allocated or
+ * copied per row before the values go into their avro record.
  *
  * Progress: one log line per table started and finished, and one every
  * 5 s: rows done / estimated total (pg_class.reltuples; -1 before the first
@@ -42,7 +57,7 @@ typedef struct snap_table {
 struct pg_snap {
     snap_table *tables;
     int ntables, cur;
-    int cursor_open;
+    int copy_open; /* COPY OUT of tables[cur] in progress on t->sql */
     int64_t table_rows, table_t0;
     int64_t rows, estimate, t0, last_log;
     pg_datum *datums;
@@ -158,9 +173,10 @@ static void progress(pg_task *t, pg_snap *s, int force)
     }
 }
 
-/* "DECLARE sluice_snapshot NO SCROLL CURSOR FOR SELECT c1, c2 FROM s.t" with
- * the columns in attnum order (the order of rel->cols), or NULL (OOM). */
-static char *cursor_sql(pg_task *t, const pg_rel *rel, const snap_table *tb)
+/* "COPY (SELECT c1, c2 FROM s.t) TO STDOUT" with the columns in attnum
+ * order (the order of rel->cols), or NULL (OOM). A SELECT, not COPY of the
+ * table itself, so inheritance children and partitions are read as before. */
+static char *copy_sql(pg_task *t, const pg_rel *rel, const snap_table *tb)
 {
     size_t cap = 128 + strlen(tb->nsp) * 2 + strlen(tb->name) * 2, off;
     for (int i = 0; i < rel->ncols; i++)
@@ -168,7 +184,7 @@ static char *cursor_sql(pg_task *t, const pg_rel *rel, const snap_table *tb)
     char *sql = malloc(cap);
     if (!sql)
         return NULL;
-    off = (size_t)snprintf(sql, cap, "DECLARE sluice_snapshot NO SCROLL CURSOR FOR SELECT ");
+    off = (size_t)snprintf(sql, cap, "COPY (SELECT ");
     for (int i = 0; i < rel->ncols; i++) {
         char *q = PQescapeIdentifier(t->sql, rel->cols[i].name, strlen(rel->cols[i].name));
         off += (size_t)snprintf(sql + off, cap - off, "%s%s", i ? ", " : "", q ? q : "");
@@ -176,31 +192,39 @@ static char *cursor_sql(pg_task *t, const pg_rel *rel, const snap_table *tb)
     }
     char *qs = PQescapeIdentifier(t->sql, tb->nsp, strlen(tb->nsp));
     char *qt = PQescapeIdentifier(t->sql, tb->name, strlen(tb->name));
-    snprintf(sql + off, cap - off, " FROM %s.%s", qs ? qs : "", qt ? qt : "");
+    snprintf(sql + off, cap - off, " FROM %s.%s) TO STDOUT", qs ? qs : "", qt ? qt : "");
     PQfreemem(qs);
     PQfreemem(qt);
     return sql;
 }
 
-static int open_cursor(pg_task *t, pg_snap *s, char *err, size_t errlen)
+static int open_copy(pg_task *t, pg_snap *s, char *err, size_t errlen)
 {
+    char e[512];
     snap_table *tb = &s->tables[s->cur];
     pg_rel *rel = pg_rel_load(&t->rels, tb->relid, err, errlen);
     if (!rel)
         return -1;
-    char *sql = rel->ncols ? cursor_sql(t, rel, tb) : NULL;
-    if (rel->ncols && !sql)
-        return snprintf(err, errlen, "out of memory"), -1;
-    int rc = sql ? exec_ok(t, sql, err, errlen) : 0;
-    free(sql);
-    if (rc != 0)
-        return -1;
-    s->cursor_open = rel->ncols > 0;
     s->table_rows = 0;
     s->table_t0 = pg_mono_ms();
     sluice_log(t->ctx, SLUICE_LOG_INFO, "snapshot: table %d of %d, %s.%s (about %lld rows)",
                s->cur + 1, s->ntables, tb->nsp, tb->name,
                (long long)(tb->estimate > 0 ? tb->estimate : 0));
+    if (!rel->ncols)
+        return 0;
+    char *sql = copy_sql(t, rel, tb);
+    if (!sql)
+        return snprintf(err, errlen, "out of memory"), -1;
+    PGresult *res = PQexec(t->sql, sql);
+    if (PQresultStatus(res) != PGRES_COPY_OUT) {
+        snprintf(err, errlen, "snapshot: %.200s: %s", sql, first_line(res, e, sizeof(e)));
+        PQclear(res);
+        free(sql);
+        return -1;
+    }
+    PQclear(res);
+    free(sql);
+    s->copy_open = 1;
     return 0;
 }
 
@@ -211,71 +235,99 @@ static void table_done(pg_task *t, pg_snap *s)
     sluice_log(t->ctx, SLUICE_LOG_INFO, "snapshot: %s.%s done, %lld rows in %.1f s", tb->nsp,
                tb->name, (long long)s->table_rows, secs);
     sluice_metric_add(t->ctx, "snapshot.tables.done", 1);
-    s->cursor_open = 0;
+    s->copy_open = 0;
     s->cur++;
 }
 
-static int queue_rows(pg_task *t, pg_snap *s, PGresult *res, pg_rel *rel, char *err,
-                      size_t errlen)
+/* Reads up to max rows of the open COPY into the queue. Returns 1 when the
+ * table's COPY ended (successfully), 0 when rows may remain, -1. */
+static int copy_rows(pg_task *t, pg_snap *s, pg_rel *rel, size_t max, char *err, size_t errlen)
 {
-    int n = PQntuples(res), nf = PQnfields(res);
-    if (nf > s->datums_cap) {
-        pg_datum *d = realloc(s->datums, (size_t)nf * sizeof(*d));
+    char e[512];
+    const snap_table *tb = &s->tables[s->cur];
+    int want = rel->ncols;
+    if (want > s->datums_cap) {
+        pg_datum *d = realloc(s->datums, (size_t)want * sizeof(*d));
         if (!d)
             return snprintf(err, errlen, "out of memory"), -1;
         s->datums = d;
-        s->datums_cap = nf;
+        s->datums_cap = want;
     }
     pg_src src = {pg_now_ms(), "true", SLUICE_NULL_POS, t->start_lsn};
-    for (int r = 0; r < n; r++) {
-        for (int c = 0; c < nf; c++) {
-            int null = PQgetisnull(res, r, c);
-            s->datums[c] = (pg_datum){null ? 'n' : 't', PQgetvalue(res, r, c),
-                                      (uint32_t)PQgetlength(res, r, c)};
+    size_t rows = 0;
+    int rc = 0;
+    while (rows < max) {
+        char *buf = NULL;
+        int n = PQgetCopyData(t->sql, &buf, 0);
+        if (n == -1) { /* end of the COPY: its result says how it went */
+            PGresult *res = PQgetResult(t->sql);
+            if (PQresultStatus(res) != PGRES_COMMAND_OK)
+                rc = -1, snprintf(err, errlen, "snapshot of %s.%s: %s", tb->nsp, tb->name,
+                                  first_line(res, e, sizeof(e)));
+            PQclear(res);
+            while ((res = PQgetResult(t->sql)))
+                PQclear(res);
+            rc = rc ? rc : 1;
+            break;
         }
-        if (pg_task_queue_change(t, rel, 'r', NULL, 0, s->datums, nf, &src, err, errlen) != 0)
-            return -1;
+        if (n < 0) {
+            snprintf(err, errlen, "snapshot of %s.%s: %s", tb->nsp, tb->name,
+                     PQerrorMessage(t->sql));
+            err[strcspn(err, "\n")] = '\0';
+            rc = -1;
+            break;
+        }
+        int nf = pg_copy_row(buf, (size_t)n, s->datums, s->datums_cap);
+        if (nf != want) {
+            snprintf(err, errlen, "snapshot of %s.%s: a COPY row has %s columns (%d expected)",
+                     tb->nsp, tb->name,
+                     nf < 0      ? "malformed"
+                     : nf > want ? "more"
+                                 : "fewer",
+                     want);
+            PQfreemem(buf);
+            rc = -1;
+            break;
+        }
+        rc = rel->included
+                 ? pg_task_queue_change(t, rel, 'r', NULL, 0, s->datums, nf, &src, err, errlen)
+                 : 0;
+        PQfreemem(buf);
+        if (rc != 0)
+            break;
+        rows++;
     }
-    s->rows += n;
-    s->table_rows += n;
-    sluice_metric_add(t->ctx, "snapshot.rows", n);
-    return 0;
+    s->rows += (int64_t)rows;
+    s->table_rows += (int64_t)rows;
+    sluice_metric_add(t->ctx, "snapshot.rows", (int64_t)rows);
+    return rc;
 }
 
 int pg_snap_step(pg_task *t, size_t room, char *err, size_t errlen)
 {
     pg_snap *s = t->snap;
-    char sql[96], e[512];
     while (s->cur < s->ntables) {
-        if (!s->cursor_open) {
-            if (open_cursor(t, s, err, errlen) != 0)
+        if (!s->copy_open) {
+            if (open_copy(t, s, err, errlen) != 0)
                 return -1;
-            if (!s->cursor_open) {
+            if (!s->copy_open) { /* a table without columns */
                 table_done(t, s);
                 continue;
             }
         }
         pg_rel *rel = pg_rel_find(&t->rels, s->tables[s->cur].relid);
+        if (!rel)
+            return snprintf(err, errlen, "snapshot of %s.%s: relation %u vanished from the cache",
+                            s->tables[s->cur].nsp, s->tables[s->cur].name, s->tables[s->cur].relid),
+                   -1;
         size_t n = room < (size_t)t->conf->fetch_size ? room : (size_t)t->conf->fetch_size;
-        snprintf(sql, sizeof(sql), "FETCH %zu FROM sluice_snapshot", n);
-        PGresult *res = PQexec(t->sql, sql);
-        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-            snprintf(err, errlen, "snapshot of %s.%s: %s", s->tables[s->cur].nsp,
-                     s->tables[s->cur].name, first_line(res, e, sizeof(e)));
-            PQclear(res);
+        int rc = copy_rows(t, s, rel, n, err, errlen);
+        if (rc < 0)
             return -1;
-        }
-        int rows = PQntuples(res);
-        int rc = rows && rel && rel->included ? queue_rows(t, s, res, rel, err, errlen) : 0;
-        PQclear(res);
-        if (rc != 0)
-            return -1;
-        if (rows > 0) {
+        if (rc == 0) {
             progress(t, s, 0);
             return 0;
         }
-        if (exec_ok(t, "CLOSE sluice_snapshot", err, errlen) != 0)
-            return -1;
         table_done(t, s);
     }
     if (exec_ok(t, "COMMIT", err, errlen) != 0)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bench_postgres.sh - the postgres source's throughput (not run by make test).
+# bench_postgres.sh - the postgres source's throughput and latency (not run
+# by make test; run it by hand: SLUICE=build/sluice bash tests/bench/bench_postgres.sh).
 #
 #  streaming: BENCH_PG_ROWS changes (half inserts, half updates, in
 #    transactions of 10,000) wait in two slots created before the writes.
@@ -8,18 +9,28 @@
 #    from worker start until the broker holds every change (the topic's
 #    high watermark, acks=all). Prints rows/s for both and the ratio
 #    (issue target: >= 0.8x pg_recvlogical).
-#  snapshot: a table of BENCH_PG_ROWS rows; `COPY t TO STDOUT` through psql
-#    to /dev/null against sluice's snapshot (snapshot.mode=initial_only)
-#    into the broker (target: >= 0.5x COPY).
+#  snapshot: a table of BENCH_PG_ROWS rows; `COPY snap TO '/dev/null'` (the
+#    server alone, the issue's baseline) and `COPY snap TO STDOUT` through
+#    psql to /dev/null (the same rows over the wire) against sluice's
+#    snapshot (snapshot.mode=initial_only) into the broker (target: >= 0.5x
+#    COPY TO '/dev/null').
 #  ceiling: datagen -> broker through the same worker, converter and acks:
 #    what the worker and broker allow any source.
+#  latency: pgbench commits BENCH_PG_TPS (2000) one-row transactions a
+#    second for BENCH_PG_LAT_SECS (10) while sluice streams them; a consumer
+#    (kcat, fetch.wait.max.ms=5, so at most 5 ms of its own) stamps each
+#    record on arrival: arrival - the record's timestamp (the commit time
+#    PostgreSQL put in the Begin message) = commit-to-broker latency, as a
+#    consumer sees it (only durable records are visible). Prints p50, p99
+#    and max (target: p99 < 100 ms).
 #
-# Converter: the worker's default (json) unless BENCH_PG_CONVERTER=avro
-# (then a `sluice registry` is started and value.converter=avro used).
-# Never fails on time.
+# Converter: avro (the issue's bench; a `sluice registry` is started) unless
+# BENCH_PG_CONVERTER=json. Never fails on time.
 #
 # Environment: SLUICE (default build/sluice), BENCH_PG_ROWS (1000000),
-# SLUICE_PLUGIN_PATH (default: beside the binary).
+# BENCH_PG_TPS (2000), BENCH_PG_LAT_SECS (10), BENCH_PG_PERF (a directory:
+# perf record of each sluice phase, see perf_start), SLUICE_PLUGIN_PATH
+# (default: beside the binary).
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 SLUICE="${SLUICE:-$ROOT/build/sluice}"
 . "$ROOT/tests/integration/lib.sh"
@@ -27,20 +38,29 @@ SLUICE="${SLUICE:-$ROOT/build/sluice}"
 test_init bench_postgres
 pg_trap
 ROWS="${BENCH_PG_ROWS:-1000000}"
-CONVERTER="${BENCH_PG_CONVERTER:-json}"
+CONVERTER="${BENCH_PG_CONVERTER:-avro}"
+TPS="${BENCH_PG_TPS:-2000}"
+LAT_SECS="${BENCH_PG_LAT_SECS:-10}"
 PLUGIN_ARGS=()
 [ -n "${SLUICE_PLUGIN_PATH:-}" ] && PLUGIN_ARGS=(--set "plugin.path=$SLUICE_PLUGIN_PATH")
 now() { date +%s.%N; }
 rate() { echo "$1 / ($3 - $2)" | bc -l | xargs printf '%.0f'; }
 
-start_pg main "wal_level = logical" "max_wal_size = 4GB" "checkpoint_timeout = 30min"
+# synchronous_commit back to PostgreSQL's default (pg_lib.sh turns it off for
+# the tests): an asynchronous commit reaches the walsender only at the WAL
+# writer's next round (wal_writer_delay, 200 ms), which would be all the
+# latency measured. fsync stays off, so it costs the writes nothing.
+start_pg main "wal_level = logical" "max_wal_size = 4GB" "checkpoint_timeout = 30min" \
+    "synchronous_commit = on"
 PORT=$(pg_port main)
 pg_sql main postgres "CREATE ROLE sluice LOGIN REPLICATION SUPERUSER PASSWORD 'secret'"
 pg_sql main postgres "CREATE DATABASE bench OWNER sluice"
 pg_sql main bench "CREATE TABLE s (id int PRIMARY KEY, v int, pad text)"
 pg_sql main bench "CREATE TABLE snap (id int PRIMARY KEY, v int, pad text)"
 pg_sql main bench "CREATE PUBLICATION bench_pub FOR TABLE s"
+pg_sql main bench "CREATE TABLE lat (id bigserial PRIMARY KEY, v int)"
 pg_sql main bench "CREATE PUBLICATION snap_pub FOR TABLE snap"
+pg_sql main bench "CREATE PUBLICATION lat_pub FOR TABLE lat"
 pg_sql main bench "SELECT 1 FROM pg_create_logical_replication_slot('sluice', 'pgoutput')" >/dev/null
 pg_sql main bench "SELECT 1 FROM pg_create_logical_replication_slot('recv', 'pgoutput')" >/dev/null
 
@@ -74,7 +94,8 @@ mkdir -p "$P"
 CONV_ARGS=()
 if [ "$CONVERTER" = avro ]; then
     REG_PORT=$(free_port)
-    "$SLUICE" registry --set "listeners=http://127.0.0.1:$REG_PORT" --set "bootstrap.servers=$BOOTSTRAP" \
+    "$SLUICE" registry --set "listeners=http://127.0.0.1:$REG_PORT" \
+        --set "kafkastore.bootstrap.servers=PLAINTEXT://$BOOTSTRAP" \
         2>"$T/registry.log" &
     track_pid $!
     wait_for 20 port_open "$REG_PORT" || fail "registry did not start"
@@ -91,6 +112,23 @@ JSON
 }
 hw() { kcat -C -b "$BOOTSTRAP" -t "$1" -o -1 -e -q -f '%o\n' 2>/dev/null | tail -1; }
 all_in() { local o; o=$(hw "$1"); [ -n "$o" ] && [ "$o" -ge $(($2 - 1)) ]; }
+# BENCH_PG_PERF=DIR: a system-wide perf record of each sluice phase (the
+# worker's threads come and go, so -p would miss them): DIR/<phase>.data;
+# `perf report -i DIR/snapshot.data --sort comm,dso,sym` splits it by thread.
+PERF_PIDS=()
+perf_start()
+{
+    [ -n "${BENCH_PG_PERF:-}" ] || return 0
+    mkdir -p "$BENCH_PG_PERF"
+    perf record -F 499 -a -g -o "$BENCH_PG_PERF/$1.data" >/dev/null 2>&1 &
+    PERF_PIDS=($!)
+}
+perf_stop()
+{
+    local p
+    for p in "${PERF_PIDS[@]}"; do kill -INT "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    PERF_PIDS=()
+}
 run_worker()
 {
     "$SLUICE" worker --set "bootstrap.servers=$BOOTSTRAP" --set "pipelines.dir=$P" \
@@ -102,12 +140,13 @@ run_worker()
 "$SLUICE" topics create -b "$BOOTSTRAP" -t bench.public.s --partitions 1 >/dev/null 2>&1
 "$SLUICE" topics create -b "$BOOTSTRAP" -t bench.public.snap --partitions 1 >/dev/null 2>&1
 echo "{\"name\": \"stream\", \"source\": $(source_json sluice bench_pub no_data)}" >"$P/stream.json"
+perf_start stream
 t0=$(now)
 run_worker
-[ -n "${BENCH_PG_PERF:-}" ] && { perf record -g -o "$BENCH_PG_PERF" -p "$WORKER" -- sleep 4 >/dev/null 2>&1 & }
 wait_for 600 all_in bench.public.s "$ROWS" || fail "sluice: $(hw bench.public.s) of $ROWS changes in the broker"
 t1=$(now)
 sluice_rate=$(rate "$ROWS" "$t0" "$t1")
+perf_stop
 log "sluice streaming: $ROWS changes in $(echo "$t1 - $t0" | bc) s = $sluice_rate rows/s"
 kill -TERM "$WORKER"
 wait "$WORKER"
@@ -131,23 +170,74 @@ rm -f "$P/gen.json"
 
 # ---- snapshot -----------------------------------------------------------------------
 t0=$(now)
-psql -h 127.0.0.1 -p "$PORT" -U postgres -d bench -XAtq -c "COPY snap TO STDOUT" >/dev/null
+pg_sql main bench "COPY snap TO '/dev/null'"
 t1=$(now)
 copy_rate=$(rate "$ROWS" "$t0" "$t1")
-log "COPY TO STDOUT: $ROWS rows in $(echo "$t1 - $t0" | bc) s = $copy_rate rows/s"
+log "COPY TO '/dev/null': $ROWS rows in $(echo "$t1 - $t0" | bc) s = $copy_rate rows/s"
+t0=$(now)
+psql -h 127.0.0.1 -p "$PORT" -U postgres -d bench -XAtq -c "COPY snap TO STDOUT" >/dev/null
+t1=$(now)
+copy_out_rate=$(rate "$ROWS" "$t0" "$t1")
+log "COPY TO STDOUT: $ROWS rows in $(echo "$t1 - $t0" | bc) s = $copy_out_rate rows/s"
 echo "{\"name\": \"snap\", \"source\": $(source_json snapslot snap_pub initial_only)}" >"$P/snap.json"
+perf_start snapshot
 t0=$(now)
 run_worker
 wait_for 600 all_in bench.public.snap "$ROWS" || fail "snapshot: $(hw bench.public.snap) of $ROWS rows in the broker"
 t1=$(now)
+perf_stop
 snap_rate=$(rate "$ROWS" "$t0" "$t1")
 log "sluice snapshot: $ROWS rows in $(echo "$t1 - $t0" | bc) s = $snap_rate rows/s"
 grep -o 'snapshot: public.snap, .*' "$T/worker.log" | tail -2 >&2
+kill -TERM "$WORKER"
+wait "$WORKER"
+rm -f "$P/snap.json"
+
+# ---- commit-to-broker latency at $TPS transactions/s -----------------------------------
+"$SLUICE" topics create -b "$BOOTSTRAP" -t bench.public.lat --partitions 1 >/dev/null 2>&1
+pg_sql main bench "SELECT 1 FROM pg_create_logical_replication_slot('latslot', 'pgoutput')" >/dev/null
+echo "{\"name\": \"lat\", \"source\": $(source_json latslot lat_pub no_data)}" >"$P/lat.json"
+run_worker
+pg_sql main bench "INSERT INTO lat (v) VALUES (0)"
+wait_for 60 all_in bench.public.lat 1 || fail "latency: the first row never reached the broker"
+# arrival - record timestamp (ms), per record, on stdin's EOF: count p50 p99 max
+cat >"$T/lat.py" <<'PY'
+import sys, time
+lat = []
+for line in sys.stdin:
+    now = time.time() * 1000.0
+    try:
+        lat.append(now - int(line))
+    except ValueError:
+        pass
+lat.sort()
+n = len(lat)
+print(n, *(["%.1f" % lat[min(n - 1, int(n * q))] for q in (0.5, 0.99)] + ["%.1f" % lat[-1]]) if n else [])
+PY
+kcat -C -u -b "$BOOTSTRAP" -t bench.public.lat -o end -X fetch.wait.max.ms=5 -f '%T\n' 2>/dev/null \
+    > >(python3 "$T/lat.py" >"$T/lat.out") &
+KCAT=$!
+track_pid "$KCAT"
+sleep 2
+echo 'INSERT INTO lat (v) VALUES (1);' >"$T/lat.sql"
+"$PG_BIN/pgbench" -n -h 127.0.0.1 -p "$PORT" -U postgres -c 4 -j 2 -R "$TPS" -T "$LAT_SECS" \
+    -f "$T/lat.sql" bench >"$T/pgbench.out" 2>&1 || fail "pgbench: $(tail -3 "$T/pgbench.out")"
+tps=$(awk '/^tps/ {printf "%.0f", $3; exit}' "$T/pgbench.out")
+nlat=$(pg_sql main bench "SELECT count(*) FROM lat")
+wait_for 60 all_in bench.public.lat "$nlat" || fail "latency: $(hw bench.public.lat) of $nlat rows"
+sleep 1
+kill "$KCAT"
+wait_for 10 test -s "$T/lat.out"
+read -r lat_n lat_p50 lat_p99 lat_max <"$T/lat.out"
+log "latency: $lat_n transactions at $tps tx/s: p50 $lat_p50 ms, p99 $lat_p99 ms, max $lat_max ms"
 
 printf 'streaming: sluice %s rows/s, pg_recvlogical %s rows/s, ratio %.2f (target >= 0.8)\n' \
     "$sluice_rate" "$recv_rate" "$(echo "$sluice_rate / $recv_rate" | bc -l)"
-printf 'snapshot:  sluice %s rows/s, COPY %s rows/s, ratio %.2f (target >= 0.5)\n' \
-    "$snap_rate" "$copy_rate" "$(echo "$snap_rate / $copy_rate" | bc -l)"
+printf "snapshot:  sluice %s rows/s, COPY TO '/dev/null' %s rows/s, ratio %.2f (target >= 0.5); COPY TO STDOUT via psql %s rows/s, ratio %.2f\n" \
+    "$snap_rate" "$copy_rate" "$(echo "$snap_rate / $copy_rate" | bc -l)" \
+    "$copy_out_rate" "$(echo "$snap_rate / $copy_out_rate" | bc -l)"
 printf 'ceiling:   datagen -> broker %s rows/s in the same worker (sluice streaming = %.2f of it)\n' \
     "$gen_rate" "$(echo "$sluice_rate / $gen_rate" | bc -l)"
+printf 'latency:   commit-to-broker p50 %s ms, p99 %s ms, max %s ms over %s transactions at %s tx/s (target: p99 < 100 ms at 2000 tx/s)\n' \
+    "${lat_p50:-?}" "${lat_p99:-?}" "${lat_max:-?}" "${lat_n:-0}" "${tps:-?}"
 printf 'converter: %s\n' "$CONVERTER"
