@@ -52,7 +52,8 @@ struct sl_converter {
     from_slot from[CACHE_SLOTS];
     unsigned to_next, from_next, names; /* round-robin eviction; record name counter */
     sl_avro_conv *avro;                  /* the avro backend's state */
-    size_t last_len;                     /* json: the last message's size */
+    char *out;                           /* to_bytes: the message, reused */
+    size_t out_cap;
 };
 
 /* ======================================================================== */
@@ -337,26 +338,25 @@ static int json_to_bytes(sl_converter *c, const char *topic, avro_schema_t schem
                          const avro_value_t *value, void **out, size_t *len, char *err,
                          size_t errlen)
 {
-    size_t cap = c->last_len + c->last_len / 4 + 64, n = 0;
-    char *buf = malloc(cap);
-    int rc = buf ? 0 : -1;
-    if (!rc && c->schemas_enable) {
+    size_t n = 0;
+    int rc = 0;
+    if (c->schemas_enable) {
         const char *cs = schema ? cached_connect(c, schema) : "null";
-        rc = sluice_json_append_raw("{\"schema\":", 10, &buf, &n, &cap);
-        rc = rc ? rc : sluice_json_append_raw(cs ? cs : "null", strlen(cs ? cs : "null"), &buf, &n, &cap);
-        rc = rc ? rc : sluice_json_append_raw(",\"payload\":", 11, &buf, &n, &cap);
+        rc = sluice_json_append_raw("{\"schema\":", 10, &c->out, &n, &c->out_cap);
+        rc = rc ? rc
+                : sluice_json_append_raw(cs ? cs : "null", strlen(cs ? cs : "null"), &c->out, &n,
+                                         &c->out_cap);
+        rc = rc ? rc : sluice_json_append_raw(",\"payload\":", 11, &c->out, &n, &c->out_cap);
     }
-    rc = rc ? rc : sluice_value_json_append(value, &buf, &n, &cap);
+    rc = rc ? rc : sluice_value_json_append(value, &c->out, &n, &c->out_cap);
     if (!rc && c->schemas_enable)
-        rc = sluice_json_append_raw("}", 1, &buf, &n, &cap);
+        rc = sluice_json_append_raw("}", 1, &c->out, &n, &c->out_cap);
     if (rc) {
-        free(buf);
         snprintf(err, errlen, "topic %s: %s has no JSON form (NaN/Inf or out of memory)", topic,
                  c->is_key ? "key" : "value");
         return -1;
     }
-    c->last_len = n;
-    *out = buf;
+    *out = c->out;
     *len = n;
     return 0;
 }
@@ -510,7 +510,8 @@ static int avro_to_bytes(sl_converter *c, const char *topic, avro_schema_t schem
                          const avro_value_t *value, void **out, size_t *len, char *err,
                          size_t errlen)
 {
-    return sl_avro_conv_to_bytes(c->avro, topic, schema, value, out, len, err, errlen);
+    return sl_avro_conv_to_bytes(c->avro, topic, schema, value, &c->out, &c->out_cap, out, len, err,
+                                 errlen);
 }
 
 static int avro_from_bytes(sl_converter *c, const char *topic, const void *bytes, size_t len,
@@ -562,6 +563,7 @@ void sl_converter_destroy(sl_converter *c)
 {
     if (!c)
         return;
+    free(c->out);
     for (int i = 0; i < CACHE_SLOTS; i++) {
         if (c->to[i].schema) {
             avro_schema_decref(c->to[i].schema);

@@ -18,9 +18,9 @@
  * turned into an Avro schema, cached, and the payload is read into a fresh
  * generic value of that schema.
  *
- * Ownership: to_bytes hands back a malloc'd buffer (given to librdkafka with
- * RD_KAFKA_MSG_F_FREE, or freed by the caller); from_bytes hands back a value
- * the caller avro_value_decref()s. Threads: a converter belongs to one task
+ * Ownership: to_bytes writes into a buffer the converter keeps and reuses
+ * (librdkafka copies it: RD_KAFKA_MSG_F_COPY); from_bytes hands back a value
+ * the caller avro_value_decref()s (or gives back for reuse). Threads: a converter belongs to one task
  * and is used from that task's thread only.
  */
 #ifndef SL_CONVERTER_H
@@ -39,7 +39,9 @@ sl_converter *sl_converter_create(const char *name, int is_key, const json_t *co
                                   size_t errlen);
 void sl_converter_destroy(sl_converter *conv);
 
-/* value NULL (tombstone, or no key) gives *out NULL, *len 0. Returns 0, or -1
+/* value NULL (tombstone, or no key) gives *out NULL, *len 0. *out points
+ * into the converter's own buffer, valid until its next to_bytes (produce it
+ * with RD_KAFKA_MSG_F_COPY): no allocation per message. Returns 0, or -1
  * or SL_CONV_RETRY with err naming the topic and the reason. */
 int sl_converter_to_bytes(sl_converter *conv, const char *topic, avro_schema_t schema,
                           const avro_value_t *value, void **out, size_t *len, char *err,

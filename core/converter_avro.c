@@ -66,7 +66,6 @@ struct sl_avro_conv {
     to_id to[ID_SLOTS];
     from_id from[ID_SLOTS];
     unsigned to_next, from_next;
-    size_t last_size; /* the last encoding's size: the next one's first guess */
 };
 
 static const char *side(const sl_avro_conv *a)
@@ -209,8 +208,8 @@ static to_id *cached_id(sl_avro_conv *a, const char *topic, avro_schema_t schema
 }
 
 int sl_avro_conv_to_bytes(sl_avro_conv *a, const char *topic, avro_schema_t schema,
-                          const avro_value_t *value, void **out, size_t *len, char *err,
-                          size_t errlen)
+                          const avro_value_t *value, char **buf, size_t *cap, void **out,
+                          size_t *len, char *err, size_t errlen)
 {
     if (!schema)
         schema = avro_value_get_schema(value);
@@ -218,42 +217,43 @@ int sl_avro_conv_to_bytes(sl_avro_conv *a, const char *topic, avro_schema_t sche
     to_id *slot = cached_id(a, topic, schema, &rc, err, errlen);
     if (!slot)
         return rc;
-    /* One pass: encode into a buffer sized from the last message; only when
-     * that is too small, measure (avro_value_sizeof) and encode again. */
-    size_t size = a->last_size + a->last_size / 2 + 64;
-    unsigned char *buf = NULL;
+    /* One pass into the reused buffer; only when that is too small, measure
+     * (avro_value_sizeof), grow, and encode again. */
     for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1 && avro_value_sizeof((avro_value_t *)value, &size) != 0) {
-            snprintf(err, errlen, "topic %s: %s: %s", topic, side(a), avro_strerror());
-            free(buf);
-            return -1;
+        size_t size = *cap > 5 ? *cap - 5 : 0;
+        if (pass == 1 || *cap < 256) {
+            if (pass == 1 && avro_value_sizeof((avro_value_t *)value, &size) != 0) {
+                snprintf(err, errlen, "topic %s: %s: %s", topic, side(a), avro_strerror());
+                return -1;
+            }
+            size_t want = (pass == 1 ? size : 4096) + 5;
+            char *nb = want > *cap ? realloc(*buf, want) : *buf;
+            if (!nb) {
+                snprintf(err, errlen, "topic %s: %s: out of memory", topic, side(a));
+                return -1;
+            }
+            *buf = nb;
+            *cap = want > *cap ? want : *cap;
+            size = *cap - 5;
         }
-        unsigned char *nb = realloc(buf, size + 5);
-        if (!nb) {
-            free(buf);
-            snprintf(err, errlen, "topic %s: %s: out of memory", topic, side(a));
-            return -1;
-        }
-        buf = nb;
-        avro_writer_memory_set_dest(a->writer, (const char *)buf + 5, (int64_t)size);
+        avro_writer_memory_set_dest(a->writer, *buf + 5, (int64_t)size);
         if (avro_value_write(a->writer, (avro_value_t *)value) == 0)
             break;
         if (pass == 1) {
             snprintf(err, errlen, "topic %s: %s does not match its schema: %s", topic, side(a),
                      avro_strerror());
-            free(buf);
             return -1;
         }
     }
-    size = (size_t)avro_writer_tell(a->writer);
-    a->last_size = size;
+    size_t size = (size_t)avro_writer_tell(a->writer);
     uint32_t id = (uint32_t)slot->id;
-    buf[0] = 0;
-    buf[1] = (unsigned char)(id >> 24);
-    buf[2] = (unsigned char)(id >> 16);
-    buf[3] = (unsigned char)(id >> 8);
-    buf[4] = (unsigned char)id;
-    *out = buf;
+    unsigned char *b = (unsigned char *)*buf;
+    b[0] = 0;
+    b[1] = (unsigned char)(id >> 24);
+    b[2] = (unsigned char)(id >> 16);
+    b[3] = (unsigned char)(id >> 8);
+    b[4] = (unsigned char)id;
+    *out = b;
     *len = size + 5;
     return 0;
 }

@@ -149,9 +149,7 @@ static int produce_one(sl_wtask *wt, const sluice_record *rec, sl_inflight *b, c
     const avro_value_t *key = x.key.iface ? &x.key : NULL, *val = x.value.iface ? &x.value : NULL;
     int kbad, vbad;
     sl_retry retry = {0};
-    do {
-        free(k);
-        k = NULL;
+    do { /* k and v point into the converters' buffers: librdkafka copies them */
         kbad = sl_converter_to_bytes(wt->key_conv, x.topic, key ? avro_value_get_schema(key) : NULL,
                                      key, &k, &klen, err, errlen);
         vbad = kbad ? 0
@@ -161,7 +159,6 @@ static int produce_one(sl_wtask *wt, const sluice_record *rec, sl_inflight *b, c
     } while ((kbad == SL_CONV_RETRY || vbad == SL_CONV_RETRY) &&
              sl_errpolicy_retry(wt, wt->errpol, &retry, err));
     if (kbad || vbad) {
-        free(k);
         xrec_release(&x);
         return skip_or_fail(wt, b, kbad ? "KEY_CONVERTER" : "VALUE_CONVERTER", err, errlen) < 0
                    ? -1
@@ -176,7 +173,7 @@ static int produce_one(sl_wtask *wt, const sluice_record *rec, sl_inflight *b, c
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
             wt->w->producer, RD_KAFKA_V_TOPIC(r->topic), RD_KAFKA_V_KEY(k, klen),
-            RD_KAFKA_V_VALUE(v, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+            RD_KAFKA_V_VALUE(v, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_TIMESTAMP(r->timestamp_ms), RD_KAFKA_V_HEADERS(h),
             RD_KAFKA_V_OPAQUE(&b->tag), RD_KAFKA_V_END);
         if (!e) {
@@ -185,21 +182,18 @@ static int produce_one(sl_wtask *wt, const sluice_record *rec, sl_inflight *b, c
         }
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             snprintf(err, errlen, "producing to %s: %s", r->topic, rd_kafka_err2str(e));
-            free(v);
             rc = -1;
             break;
         }
         if (atomic_load(&wt->stop)) {
             snprintf(err, errlen, "stopped while the producer queue was full (producing to %s)",
                      r->topic);
-            free(v);
             rc = -1;
             break;
         }
         struct timespec ts = {0, 2 * 1000000L}; /* the poll thread drains the queue */
         nanosleep(&ts, NULL);
     }
-    free(k); /* librdkafka copies keys; F_FREE owns the value */
     if (h)
         rd_kafka_headers_destroy(h);
     xrec_release(&x);
