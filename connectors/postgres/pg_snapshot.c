@@ -156,10 +156,17 @@ void pg_snap_free(pg_task *t)
 static void progress(pg_task *t, pg_snap *s, int force)
 {
     int64_t now = pg_mono_ms();
+    double secs = (double)(now - s->t0) / 1000.0, rate = secs > 0 ? (double)s->rows / secs : 0;
+    /* /status and /metrics: rows done (snapshot.rows) of about
+     * snapshot.rows.estimated, and these */
+    sluice_metric_set(t->ctx, "snapshot.rows.per.second", (int64_t)rate);
+    sluice_metric_set(t->ctx, "snapshot.eta.seconds",
+                      s->estimate > s->rows && rate > 0
+                          ? (int64_t)((double)(s->estimate - s->rows) / rate)
+                          : 0);
     if (!force && now - s->last_log < 5000)
         return;
     s->last_log = now;
-    double secs = (double)(now - s->t0) / 1000.0, rate = secs > 0 ? (double)s->rows / secs : 0;
     const snap_table *tb = &s->tables[s->cur < s->ntables ? s->cur : s->ntables - 1];
     if (s->estimate > 0 && rate > 0) {
         double left = (double)(s->estimate - s->rows) / rate;

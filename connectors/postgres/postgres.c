@@ -1009,9 +1009,15 @@ static int poll_stream(pg_task *t, sluice_batch *batch, char *err, size_t errlen
         if (on_message(t, data, len, err, errlen) != 0)
             return -1;
     }
-    return pg_repl_status(&t->repl, flush_lsn(t), 0, t->conf->status_interval_ms, err, errlen)
-               ? -2
-               : 0;
+    if (pg_repl_status(&t->repl, flush_lsn(t), 0, t->conf->status_interval_ms, err, errlen))
+        return -2;
+    /* the WAL the slot holds back: the server's WAL end (keepalives, data)
+     * past what we confirmed flushed (its confirmed_flush_lsn) */
+    sluice_metric_set(t->ctx, "slot.lag.bytes",
+                      t->repl.wal_end > t->repl.flushed
+                          ? (int64_t)(t->repl.wal_end - t->repl.flushed)
+                          : 0);
+    return 0;
 }
 
 /* After a lost connection (server restart, failover, network): both

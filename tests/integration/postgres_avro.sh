@@ -14,6 +14,8 @@
 #     nothing after the last good row reaches the topic;
 #  4. following that message (the subject's compatibility to NONE, restart
 #     the task) the changed row arrives, with qty now a string.
+# Also: the initial snapshot's progress (rows done, estimate, rate) and the
+# slot's lag in bytes, in the task's /status and in /metrics.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
 test_init postgres_avro
@@ -24,6 +26,7 @@ PORT=$(pg_port main)
 pg_sql main postgres "CREATE ROLE sluice LOGIN REPLICATION PASSWORD 'secret'"
 pg_sql main postgres "CREATE DATABASE shop OWNER sluice"
 pg_sql main shop "CREATE TABLE items (id int PRIMARY KEY, name text, qty int); ALTER TABLE items OWNER TO sluice"
+pg_sql main shop "INSERT INTO items SELECT g, 'seed-' || g, g FROM generate_series(1001, 2000) g; ANALYZE items"
 
 start_broker "$T/b" --set group.initial.rebalance.delay.ms=0
 REG="http://127.0.0.1:$(free_port)"
@@ -70,15 +73,29 @@ PY
 
 # ---- 1. version 1 ---------------------------------------------------------------
 wait_for 60 running || fail "shop.source is not RUNNING: $(tail -3 "$T/worker.log")"
+wait_for 60 have_lines "$T/out.jsonl" 1000 || fail "the snapshot's 1000 rows did not arrive: $(tail -3 "$T/worker.log")"
+metric_of() { curl -s "$W/connectors/shop.source/status" | python3 -c "import json,sys; print(json.load(sys.stdin)['tasks'][0].get('metrics', {}).get('$1', ''))"; }
+[ "$(metric_of snapshot.rows)" = 1000 ] || fail "/status: snapshot.rows '$(metric_of snapshot.rows)'"
+est=$(metric_of snapshot.rows.estimated)
+[ -n "$est" ] && [ "$est" -ge 900 ] && [ "$est" -le 1100 ] || fail "/status: snapshot.rows.estimated '$est'"
+[ -n "$(metric_of snapshot.rows.per.second)" ] || fail "/status: no snapshot.rows.per.second"
+pass "snapshot progress in /status: 1000 rows of about $est, $(metric_of snapshot.rows.per.second) rows/s"
 pg_sql main shop "INSERT INTO items VALUES (1, 'bolt', 10), (2, 'nut', 20)"
-wait_for 60 have_lines "$T/out.jsonl" 2 || fail "rows 1-2 did not arrive: $(tail -3 "$T/worker.log")"
+wait_for 60 have_lines "$T/out.jsonl" 1002 || fail "rows 1-2 did not arrive: $(tail -3 "$T/worker.log")"
+lag=$(metric_of slot.lag.bytes)
+[ -n "$lag" ] && [ "$lag" -ge 0 ] || fail "/status: slot.lag.bytes '$lag'"
+curl -s "$W/metrics" | grep -Eq '^sluice_plugin_slot_lag_bytes\{connector="shop.source",task="0"\} [0-9]+$' ||
+    fail "/metrics lacks sluice_plugin_slot_lag_bytes"
+curl -s "$W/metrics" | grep -Eq '^sluice_plugin_snapshot_rows_total\{connector="shop.source",task="0"\} 1000$' ||
+    fail "/metrics lacks sluice_plugin_snapshot_rows_total 1000"
+pass "the slot's lag ($lag bytes) in /status and /metrics, with the snapshot counters"
 [ "$(versions)" = "[1]" ] || fail "versions after the first rows: $(versions)"
 [ "$(after 2)" = '{"id":2,"name":"nut","qty":20}' ] || fail "row 2 decoded as $(after 2)"
 pass "rows through the avro converter: subject shop.public.items-value version 1, decoded back by the sink"
 
 # ---- 2. a compatible change --------------------------------------------------------
 pg_sql main shop "ALTER TABLE items ADD COLUMN note text; INSERT INTO items VALUES (3, 'washer', 30, 'zinc')"
-wait_for 60 have_lines "$T/out.jsonl" 3 || fail "row 3 did not arrive"
+wait_for 60 have_lines "$T/out.jsonl" 1003 || fail "row 3 did not arrive"
 [ "$(versions)" = "[1,2]" ] || fail "versions after ADD COLUMN: $(versions)"
 curl -s "$REG/subjects/shop.public.items-value/versions/2/schema" | grep -q '"note"' ||
     fail "version 2 lacks the new column"
@@ -103,7 +120,7 @@ pass "ALTER COLUMN qty TYPE text: task FAILED, the worker up, nothing written: $
 curl -sf -X PUT -H 'Content-Type: application/vnd.schemaregistry.v1+json' \
     -d '{"compatibility": "NONE"}' "$REG/config/shop.public.items-value" >/dev/null || fail "PUT /config"
 curl -sf -X POST "$W/connectors/shop.source/tasks/0/restart" >/dev/null || fail "restart of the task"
-wait_for 60 have_lines "$T/out.jsonl" 4 || fail "row 4 did not arrive after the restart: $(tail -3 "$T/worker.log")"
+wait_for 60 have_lines "$T/out.jsonl" 1004 || fail "row 4 did not arrive after the restart: $(tail -3 "$T/worker.log")"
 [ "$(after 4)" = '{"id":4,"name":"rivet","note":null,"qty":"40"}' ] || fail "row 4 decoded as $(after 4)"
 [ "$(versions)" = "[1,2,3]" ] || fail "versions after the restart: $(versions)"
 pass "compatibility NONE + task restart: version 3 registered, row 4 arrives with qty as a string"
