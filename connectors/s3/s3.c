@@ -60,6 +60,7 @@ typedef struct s3_tp {
     struct s3_tp *next;
     char *topic;
     int32_t partition;
+    char encoded[32];    /* "partition=N": the default partitioner's, made once */
     int64_t next_offset; /* after the last record taken; -1: none yet */
     s3_file *open, *sealed;
     int64_t count;       /* records since the last rotation */
@@ -123,6 +124,7 @@ static s3_file *file_open(s3_task *t, s3_tp *tp, const char *encoded, const slui
     }
     if (!(f->w = s3_writer_create(t->conf, rec->value_schema, f->key, t->err, sizeof(t->err))))
         goto fail;
+    s3_uploader_lend(t->up, s3_writer_out(f->w));
     f->next = tp->open;
     tp->open = f;
     return f;
@@ -172,6 +174,7 @@ static s3_tp *tp_get(s3_task *t, const char *topic, int32_t partition)
         return NULL;
     }
     tp->partition = partition;
+    snprintf(tp->encoded, sizeof(tp->encoded), "partition=%d", (int)partition);
     tp->next_offset = -1;
     tp->base_ts = -1;
     tp->next = t->tps;
@@ -261,8 +264,9 @@ static s3_file *file_find(s3_tp *tp, const char *encoded)
     return NULL;
 }
 
-/* Whether the record must start new objects (rotation before it). */
-static int rotate_before(s3_task *t, s3_tp *tp, const sluice_record *rec, const char *encoded,
+/* Whether the record must start new objects (rotation before it); f is
+ * the open object of its encoded partition, or NULL. */
+static int rotate_before(s3_task *t, s3_tp *tp, const s3_file *f, const sluice_record *rec,
                          int64_t ts, int64_t now)
 {
     const s3_conf *c = t->conf;
@@ -270,7 +274,6 @@ static int rotate_before(s3_task *t, s3_tp *tp, const sluice_record *rec, const 
         return 1;
     if (tp->schedule_at && now >= tp->schedule_at)
         return 1;
-    s3_file *f = file_find(tp, encoded);
     return f && !s3_writer_accepts(f->w, rec->value_schema);
 }
 
@@ -303,12 +306,14 @@ static int record_taken(s3_task *t, sluice_ctx *ctx, s3_tp *tp, s3_file *f, int6
     return rc ? rc : tp_drain(t, ctx, tp);
 }
 
-/* Takes one record. 0 / 1 / -1 with t->err. */
-static int record_put(s3_task *t, sluice_ctx *ctx, const sluice_record *rec)
+/* Takes one record; now: the wall clock at the start of the batch.
+ * 0 / 1 / -1 with t->err. */
+static int record_put(s3_task *t, sluice_ctx *ctx, const sluice_record *rec, int64_t now)
 {
     const s3_conf *c = t->conf;
-    char encoded[1024];
-    int64_t ts = 0, now = wall_ms();
+    char buf[1024];
+    const char *encoded = buf;
+    int64_t ts = 0;
     s3_tp *tp = tp_get(t, rec->topic, rec->partition);
     if (!tp) {
         snprintf(t->err, sizeof(t->err), "out of memory");
@@ -330,16 +335,20 @@ static int record_put(s3_task *t, sluice_ctx *ctx, const sluice_record *rec)
     if ((c->part_kind == S3_PART_TIME || c->rotate_interval_ms > 0) &&
         s3_partition_timestamp(c, rec, now, &ts, t->err, sizeof(t->err)) != 0)
         return record_fail(t, rec);
-    if (s3_partition_encode(c, rec, ts, encoded, sizeof(encoded), t->err, sizeof(t->err)) != 0)
+    if (c->part_kind == S3_PART_DEFAULT)
+        encoded = tp->encoded;
+    else if (s3_partition_encode(c, rec, ts, buf, sizeof(buf), t->err, sizeof(t->err)) != 0)
         return record_fail(t, rec);
-    if (rotate_before(t, tp, rec, encoded, ts, now)) {
+    s3_file *f = file_find(tp, encoded);
+    if (rotate_before(t, tp, f, rec, ts, now)) {
         int rc = tp_rotate(t, tp);
         if (rc == 0)
             rc = tp_drain(t, ctx, tp);
         if (rc != 0)
             return rc; /* the record is not taken: it comes again */
+        /* every object of tp was sealed */
+        f = NULL;
     }
-    s3_file *f = file_find(tp, encoded);
     if (!f && !(f = file_open(t, tp, encoded, rec)))
         return -1;
     if (s3_writer_append(f->w, rec->value, t->err, sizeof(t->err)) != 0)
@@ -422,11 +431,12 @@ static int uploader_check(s3_task *t)
 static int s3_put(void *state, sluice_ctx *ctx, const sluice_record *records, size_t n)
 {
     s3_task *t = state;
+    int64_t now = wall_ms(); /* once a batch: rotation by wall clock is coarser than a batch */
     int rc = uploader_check(t);
     if (rc == 0)
         rc = tp_drain_all(t, ctx);
     for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = record_put(t, ctx, &records[i]);
+        rc = record_put(t, ctx, &records[i], now);
     if (rc == 0)
         sluice_metric_add(ctx, "records.put", (int64_t)n);
     return status_of(ctx, rc, t->err);

@@ -154,11 +154,16 @@ s3_uploader *s3_uploader_create(s3_store *st, size_t max_bytes, char *err, size_
 /* Stops the thread (a transfer under way is cancelled) and drops the jobs
  * not run. The objects' uploads are then their owners' to abort. */
 void s3_uploader_destroy(s3_uploader *u);
-/* Queues data (taken: *data is left empty) for obj; finish: the object's
- * last bytes, then complete it. Waits while the queue is full. Returns 0,
- * or the uploader's failure (1 / -1, err filled) without taking data. */
+/* Queues data for obj; finish: the object's last bytes, then complete it.
+ * Waits while the queue is full. Returns 0: the bytes are taken and *data
+ * is an empty buffer (len 0), unless finish often a recycled one with room
+ * for a part; or the uploader's failure (1 / -1, err filled) without
+ * taking data. */
 int s3_uploader_submit(s3_uploader *u, s3_uobj *obj, s3_buf *data, int finish, char *err,
                        size_t errlen);
+/* Moves b's bytes into a recycled buffer with more room, when there is one
+ * (a new object's buffer, so it need not grow). */
+void s3_uploader_lend(s3_uploader *u, s3_buf *b);
 /* 0, or the failure that stopped the uploader (1 / -1, err filled). */
 int s3_uploader_status(s3_uploader *u, char *err, size_t errlen);
 /* After a transient failure: try the failed job again. */

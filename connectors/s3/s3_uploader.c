@@ -15,6 +15,15 @@
  *
  * Bounded memory: submit waits while more than max_bytes are queued.
  *
+ * Recycled buffers: a job's bytes, once sent, are not freed but kept (up to
+ * SPARES of them, the largest) and handed back to the task thread by the
+ * next submit in place of the buffer it took, or lent to a new object
+ * (s3_uploader_lend). An object's bytes therefore go into a buffer already
+ * grown to about a part (or to a whole object below the part size, sent in
+ * one PUT), so the steady state has no allocation, no realloc copy and no
+ * page faults per part (a part is 1 MiB for file://, s3.part.size for S3);
+ * the cost is at most SPARES such buffers beside the max_bytes queued.
+ *
  * Sharing: the job queue, an object's `done` and the failure are under
  * `lock`; an object's s3_upload belongs to the uploader thread until the
  * uploader is destroyed (joined), after which its owner may abort it. The
@@ -31,6 +40,8 @@
 #include <string.h>
 
 #include "s3.h"
+
+#define SPARES 3
 
 typedef struct s3_job {
     struct s3_job *next;
@@ -57,11 +68,50 @@ struct s3_uploader {
     int failed; /* 0, 1 transient, -1 fatal: the head job waits */
     char err[2048];
     atomic_int cancel;
+    s3_buf spare[SPARES]; /* sent jobs' buffers (len 0) for the next submits */
+    int n_spare;
 };
 
 /* ======================================================================== */
 /* The uploader thread                                                       */
 /* ======================================================================== */
+
+/* Keeps a sent job's buffer for a later submit, or frees it when the
+ * spares are full of larger ones. Call with the lock held. */
+static void spare_put(s3_uploader *u, s3_buf *b)
+{
+    b->len = 0;
+    if (u->n_spare < SPARES) {
+        u->spare[u->n_spare++] = *b;
+        *b = (s3_buf){0};
+        return;
+    }
+    int small = 0;
+    for (int i = 1; i < SPARES; i++)
+        if (u->spare[i].cap < u->spare[small].cap)
+            small = i;
+    if (u->spare[small].cap < b->cap) {
+        s3_buf freed = u->spare[small];
+        u->spare[small] = *b;
+        *b = freed;
+    }
+    s3_buf_free(b);
+}
+
+/* The largest spare buffer (empty), or an empty s3_buf when there is
+ * none. Call with the lock held. */
+static s3_buf spare_take(s3_uploader *u)
+{
+    if (u->n_spare == 0)
+        return (s3_buf){0};
+    int big = 0;
+    for (int i = 1; i < u->n_spare; i++)
+        if (u->spare[i].cap > u->spare[big].cap)
+            big = i;
+    s3_buf b = u->spare[big];
+    u->spare[big] = u->spare[--u->n_spare];
+    return b;
+}
 
 /* Runs one job without the lock. 0 / 1 / -1 with err. */
 static int job_run(s3_uploader *u, s3_job *job, char *err, size_t errlen)
@@ -101,7 +151,7 @@ static void *uploader_main(void *arg)
             u->queued -= job->data.len;
             if (job->finish)
                 job->obj->done = 1;
-            s3_buf_free(&job->data);
+            spare_put(u, &job->data);
             free(job);
         } else {
             u->failed = rc;
@@ -156,6 +206,8 @@ void s3_uploader_destroy(s3_uploader *u)
         s3_buf_free(&j->data);
         free(j);
     }
+    for (int i = 0; i < u->n_spare; i++)
+        s3_buf_free(&u->spare[i]);
     pthread_mutex_destroy(&u->lock);
     pthread_cond_destroy(&u->cond);
     free(u);
@@ -185,7 +237,10 @@ int s3_uploader_submit(s3_uploader *u, s3_uobj *obj, s3_buf *data, int finish, c
         job->obj = obj;
         job->finish = finish;
         job->data = *data;
-        *data = (s3_buf){0};
+        if (finish)
+            memset(data, 0, sizeof(*data)); /* a finished object writes no more */
+        else
+            *data = spare_take(u);
         u->queued += job->data.len;
         if (u->tail)
             u->tail->next = job;
@@ -198,6 +253,24 @@ int s3_uploader_submit(s3_uploader *u, s3_uobj *obj, s3_buf *data, int finish, c
     pthread_mutex_unlock(&u->lock);
     free(job);
     return rc;
+}
+
+void s3_uploader_lend(s3_uploader *u, s3_buf *b)
+{
+    pthread_mutex_lock(&u->lock);
+    s3_buf spare = spare_take(u);
+    if (spare.cap <= b->cap && spare.cap > 0) { /* no better than b: keep it */
+        u->spare[u->n_spare++] = spare;
+        spare.cap = 0;
+    }
+    pthread_mutex_unlock(&u->lock);
+    if (spare.cap == 0)
+        return;
+    if (b->len)
+        memcpy(spare.p, b->p, b->len);
+    spare.len = b->len;
+    s3_buf_free(b);
+    *b = spare;
 }
 
 int s3_uploader_status(s3_uploader *u, char *err, size_t errlen)

@@ -28,7 +28,8 @@
  * follows the value's structure, so any value whose schema equals the
  * object's may go in.
  *
- * JSON lines: one sluice_value_to_json form (Debezium JSON) per line.
+ * JSON lines: one Debezium JSON form per line, written by the text writer
+ * (sluice_value_json_append: the same text as sluice_value_to_json, no tree).
  *
  * Runs on: the task's thread.
  */
@@ -231,25 +232,23 @@ static int avro_append(s3_writer *w, avro_value_t *value, char *err, size_t errl
 /* JSON lines                                                                */
 /* ======================================================================== */
 
+/* Appends the record's Debezium JSON form and a newline to the object's
+ * bytes with the text writer: no JSON tree, and no allocation once the
+ * buffer has grown to a part. */
 static int json_append(s3_writer *w, avro_value_t *value, char *err, size_t errlen)
 {
-    json_t *j = sluice_value_to_json(value);
-    if (!j) {
+    char *p = (char *)w->out.p;
+    int rc = sluice_value_json_append(value, &p, &w->out.len, &w->out.cap);
+    w->out.p = (uint8_t *)p;
+    if (rc != 0) {
         snprintf(err, errlen, "the record has no JSON form (a NaN or infinite double?)");
         return -1;
     }
-    size_t need = json_dumpb(j, NULL, 0, JSON_COMPACT);
-    int rc = -1;
-    if (need && s3_buf_reserve(&w->out, need + 1) == 0) {
-        json_dumpb(j, (char *)w->out.p + w->out.len, need, JSON_COMPACT);
-        w->out.len += need;
-        w->out.p[w->out.len++] = '\n';
-        rc = 0;
-    } else {
+    if (s3_buf_append(&w->out, "\n", 1) != 0) {
         snprintf(err, errlen, "out of memory");
+        return -1;
     }
-    json_decref(j);
-    return rc;
+    return 0;
 }
 
 /* ======================================================================== */

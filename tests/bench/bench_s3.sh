@@ -14,6 +14,13 @@
 # The rows are made by datagen into the topic first (not timed); the sink
 # pipelines then read the full topic.
 #
+# Reading the figures: the worker should be busy while a sink runs. If it is
+# mostly idle (`ps -o times` of the worker, or `perf record -g -p PID`),
+# the sink is waiting for records: with librdkafka 2.0, once a consumer's
+# prefetch reaches queued.max.messages.kbytes it fetches again only at its
+# broker thread's next wake-up (up to 1 s), which caps every sink at about
+# that prefetch per second whatever the sink costs.
+#
 # Environment: SLUICE (default build/sluice), BENCH_S3_N (100000 records),
 # BENCH_S3_FLUSH (flush.size, default 20000: ~22 MB objects), BENCH_S3_FORMAT
 # (avro), BENCH_S3_CONVERTER (avro: Confluent wire format through a `sluice

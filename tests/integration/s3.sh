@@ -18,9 +18,11 @@
 #     flat rows through Debezium's ExtractNewRecordState transform; values
 #     in the Confluent wire format decoded through `sluice registry`.
 #  2. kill -9 of the worker during a multipart upload, and right after an
-#     object completed but before its offsets were committed; after each
-#     restart the bucket holds every record exactly once, and the object
-#     completed before the kill was rewritten under the same name.
+#     object completed in the bucket while its offsets were certainly not
+#     committed (no commit while that worker ran: checked with `sluice
+#     groups describe`); after each restart the bucket holds every record
+#     exactly once, and the object completed before the kill was rewritten
+#     under the same name with the same bytes.
 #  3. bad input: a missing bucket (NoSuchBucket) and an unknown access key
 #     (InvalidAccessKeyId) fail the task with S3's code; an unreachable
 #     endpoint retries without committing, and delivers once an S3 server
@@ -68,12 +70,12 @@ wait_for 30 port_open "$REG_PORT" || fail "the schema registry did not start"
 P="$T/pipelines"
 mkdir -p "$P"
 worker_pid=""
-start_worker() # [flush interval ms]
+start_worker() # [flush interval ms [more --set options]]
 {
     echo "==== worker start $(date +%T.%N)" >>"$T/worker.log"
     "$SLUICE" worker --set "bootstrap.servers=$BOOTSTRAP" --set "pipelines.dir=$P" \
         --set "offset.flush.interval.ms=${1:-1000}" --set "schema.registry.url=$REGISTRY" \
-        "${PLUGIN_ARGS[@]}" 2>>"$T/worker.log" &
+        "${PLUGIN_ARGS[@]}" "${@:2}" 2>>"$T/worker.log" &
     worker_pid=$!
     track_pid "$worker_pid"
 }
@@ -337,26 +339,46 @@ else
     grep -q "$mpu" "$T/ls1.txt" && fail "big: $mpu is in the bucket though its multipart upload was interrupted"
     pass "kill -9 during the multipart upload of $mpu: nothing of it is visible in the bucket"
 fi
-start_worker 4000
-n0=$(logcount '\[big.s3/0\] object .* complete')
-wait_for 60 has_log '\[big.s3/0\] object .* complete' $((n0 + 1)) || fail "big: no object completes after the restart"
+# Between upload and commit: this worker commits no offsets while it runs
+# (the interval is 10 minutes, and no flush after N records), so when an
+# object is complete in s3rver's directory (its metadata file, s3rver's last
+# step) and the worker is killed at once, the object is in the bucket and
+# its offsets are not committed; the replay must rewrite it, byte for byte.
+BIGDIR="$T/s3/lake/big/big/partition=0"
+committed_big() # the group's committed offset of big (-1: none)
+{
+    "$SLUICE" groups describe -b "$BOOTSTRAP" --group connect-big.s3 2>/dev/null |
+        awk '$2 == "big" && $4 ~ /^[0-9]+$/ {c = $4} END {print (c == "" ? -1 : c)}'
+}
+completed_since() # MARK: objects whose upload completed after MARK was touched
+{
+    find "$BIGDIR" -name 'big+0+*.avro._S3rver_metadata.json' -newer "$1" 2>/dev/null |
+        sed 's#.*/##; s#\._S3rver_metadata\.json$##' | sort
+}
+has_completed_since() { [ -n "$(completed_since "$1")" ]; }
+touch "$T/mark1"
+start_worker 600000 --set sink.flush.records=1000000000
+wait_for 60 has_completed_since "$T/mark1" || fail "big: no object completes in the bucket after the restart"
 kill9_worker
-first=$(grep '\[big.s3/0\] object .* complete' "$T/worker.log" | tail -1 | grep -o 'big+0+[0-9]*\.avro')
-log "kill -9 right after $first completed (offsets commit every 4 s)"
-cp "$T/s3/lake/big/big/partition=0/$first._S3rver_object" "$T/first.bin" ||
-    fail "big: $first is not in s3rver's directory"
+first=$(completed_since "$T/mark1" | head -1)
+start=$((10#$(echo "$first" | grep -o '[0-9]\{10\}')))
+committed=$(committed_big)
+[ "$committed" -le "$start" ] ||
+    fail "big: offset $committed was committed before the kill: not the case between upload and commit"
+s3 s3 ls "s3://lake/big/big/partition=0/$first" >/dev/null || fail "big: $first is not listed in the bucket"
+cp "$BIGDIR/$first._S3rver_object" "$T/first.bin" || fail "big: $first is not in s3rver's directory"
+pass "kill -9 between upload and commit: $first complete in the bucket, the committed offset ($committed) before its first record ($start)"
 
+touch "$T/mark2"
 start_worker 1000
 wait_for 90 has_log '\[big.s3/0\] object .*+0000016000.avro complete' || fail "big: the last object did not complete after the restart"
 sleep 2
 stop_worker
-cmp -s "$T/first.bin" "$T/s3/lake/big/big/partition=0/$first._S3rver_object" ||
+completed_since "$T/mark2" | grep -qx "$first" ||
+    fail "big: $first was not rewritten after the restart, though its offsets were not committed"
+cmp -s "$T/first.bin" "$BIGDIR/$first._S3rver_object" ||
     fail "big: $first changed after the replay: the objects are not deterministic"
-if [ "$(logcount "object big/big/partition=0/$first complete")" -ge 2 ]; then
-    log "big: $first was completed again after the kill (same name, same bytes: replayed)"
-else
-    log "big: $first was not rewritten (its offsets were committed before the kill)"
-fi
+log "big: $first was completed again after the kill (same name, same bytes: replayed)"
 mapfile -t files < <(fetch big)
 [ "${#files[@]}" = 3 ] || fail "big: ${#files[@]} objects, expected 3: ${files[*]}"
 node "$DECODE" --meta "${files[@]}" | grep -q ' 8000 ' || fail "big: objects are not 8000 records"
