@@ -65,14 +65,12 @@ static rd_kafka_t *consumer_create(sl_wtask *wt, char *err, size_t errlen)
                            {"client.id", wt->w->worker_id},
                            /* how soon topics.regex sees a topic created later */
                            {"topic.metadata.refresh.interval.ms", "5000"},
-                           /* prefetch: 16 MB keeps a sink fed (librdkafka's 64 MB
-                            * default alone would be most of the worker's memory) */
-                           {"queued.max.messages.kbytes", "16384"},
-                           /* librdkafka 2.0 waits this long before fetching
-                            * again once that prefetch was full (its default,
-                            * 500 ms, let a fast sink drain the queue and
-                            * then idle; 2.2 names it fetch.queue.backoff.ms) */
-                           {"fetch.error.backoff.ms", "20"}};
+                           /* prefetch: librdkafka 2.0 stops fetching when its
+                            * queue passes queued.max.messages.kbytes and only
+                            * looks again about a second later, so a sink that
+                            * drains it faster idles: its default (64 MB), not
+                            * less: 16 MB cut the S3 sink to a third of this) */
+                           {"queued.max.messages.kbytes", "65536"}};
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
         if (rd_kafka_conf_set(c, kv[i][0], kv[i][1], e, sizeof(e)) != RD_KAFKA_CONF_OK) {
