@@ -92,6 +92,21 @@ void sl_wtask_sleep(sl_wtask *wt, int64_t ms)
     }
 }
 
+int64_t sl_wtask_backoff(const sl_wtask *wt, int64_t prev, int64_t limit)
+{
+    int64_t next = prev ? prev * 2 : 100;
+    if (next > wt->retry_max_delay_ms)
+        next = wt->retry_max_delay_ms;
+    return limit >= 0 && next > limit ? limit : next;
+}
+
+void sl_wtask_retry_sleep(sl_wtask *wt, int64_t *backoff, const char *why)
+{
+    *backoff = sl_wtask_backoff(wt, *backoff, -1);
+    sl_warn(wt->connector, "task %d: %s; retrying in %lld ms", wt->id, why, (long long)*backoff);
+    sl_wtask_sleep(wt, *backoff);
+}
+
 void sl_worker_offset_key(const char *connector, int task_id, char *buf, size_t len)
 {
     json_t *k = json_pack("[s,{s:i}]", connector, "task", task_id);

@@ -79,19 +79,24 @@ int sl_errpolicy_init(sl_errpolicy *p, sl_wtask *wt, char *err, size_t errlen)
     return 0;
 }
 
-int sl_errpolicy_retry(sl_wtask *wt, const sl_errpolicy *p, sl_retry *r, const char *err)
+int sl_errpolicy_retry(sl_wtask *wt, const sl_errpolicy *p, sl_retry *r, char *err,
+                       size_t errlen)
 {
     int64_t now = sl_worker_now_ms();
     if (!r->start_ms)
         r->start_ms = now;
+    int64_t spent = now - r->start_ms;
     if (p->retry_timeout_ms == 0 || atomic_load(&wt->stop) ||
-        (p->retry_timeout_ms > 0 && now - r->start_ms >= p->retry_timeout_ms))
+        (p->retry_timeout_ms > 0 && spent >= p->retry_timeout_ms)) {
+        size_t n = strlen(err);
+        if (r->backoff_ms && n < errlen) /* the failure says it outlasted the retries */
+            snprintf(err + n, errlen - n, " (still failing after %lld ms of retries, "
+                     "errors.retry.timeout %lld)", (long long)spent,
+                     (long long)p->retry_timeout_ms);
         return 0;
-    r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : 100;
-    if (r->backoff_ms > wt->retry_max_delay_ms)
-        r->backoff_ms = wt->retry_max_delay_ms;
-    if (p->retry_timeout_ms > 0 && r->backoff_ms > p->retry_timeout_ms - (now - r->start_ms))
-        r->backoff_ms = p->retry_timeout_ms - (now - r->start_ms);
+    }
+    r->backoff_ms =
+        sl_wtask_backoff(wt, r->backoff_ms, p->retry_timeout_ms > 0 ? p->retry_timeout_ms - spent : -1);
     sl_warn(wt->connector, "task %d: %s; retrying in %lld ms (errors.retry.timeout %lld ms)",
             wt->id, err, (long long)r->backoff_ms, (long long)p->retry_timeout_ms);
     sl_wtask_sleep(wt, r->backoff_ms);

@@ -163,6 +163,11 @@ int64_t sl_worker_now_ms(void);
 void sl_inflight_done(sl_inflight *b, int k);
 /* Sleeps up to ms, returning early when the task is told to stop. */
 void sl_wtask_sleep(sl_wtask *wt, int64_t ms);
+/* Retries of a retriable failure back off 100 ms, doubling up to
+ * errors.retry.delay.max.ms (and to limit, when >= 0): the next delay. */
+int64_t sl_wtask_backoff(const sl_wtask *wt, int64_t prev, int64_t limit);
+/* *backoff = the next delay; logs why and sleeps it (returning at stop). */
+void sl_wtask_retry_sleep(sl_wtask *wt, int64_t *backoff, const char *why);
 /* After a source batch was produced / a sink batch was put: counts it for
  * /metrics and notes its topics as the connector's active topics.
  * runs on: the task thread. */
@@ -187,8 +192,10 @@ typedef struct sl_retry {
 /* A retriable failure (err: the registry unreachable...) of an operation:
  * 1 = try again, after a backoff doubling from 100 ms up to
  * errors.retry.delay.max.ms (logged); 0 = errors.retry.timeout is spent, or
- * the task stops: handle err as a failure. */
-int sl_errpolicy_retry(sl_wtask *wt, const sl_errpolicy *p, sl_retry *r, const char *err);
+ * the task stops: handle err as a failure (after retries, err says for how
+ * long it was retried). */
+int sl_errpolicy_retry(sl_wtask *wt, const sl_errpolicy *p, sl_retry *r, char *err,
+                       size_t errlen);
 /* Reads the errors.* keys of wt->config. -1 with err on a bad value. */
 int sl_errpolicy_init(sl_errpolicy *p, sl_wtask *wt, char *err, size_t errlen);
 /* A record failed at stage (KEY_CONVERTER, VALUE_CONVERTER,

@@ -246,7 +246,7 @@ static int batch_add(sink_state *s, rd_kafka_message_t *m, char *err, size_t err
             if (bad)
                 value_release(&s->keys[i]);
         }
-    } while (bad == SL_CONV_RETRY && sl_errpolicy_retry(wt, &s->errors, &retry, err));
+    } while (bad == SL_CONV_RETRY && sl_errpolicy_retry(wt, &s->errors, &retry, err, errlen));
     if (bad)
         return skip_or_fail(s, m, stage, err, errlen);
     rd_kafka_timestamp_type_t tt;
@@ -330,11 +330,7 @@ static int outcome(sink_state *s, int rc, char *err, size_t errlen)
         return 0;
     }
     if (rc == SLUICE_RETRY) {
-        s->backoff = s->backoff ? s->backoff * 2 : 100;
-        s->backoff = s->backoff > wt->retry_max_delay_ms ? wt->retry_max_delay_ms : s->backoff;
-        sl_warn(wt->connector, "task %d: %s; retrying in %lld ms", wt->id, sl_task_error(wt->task),
-                (long long)s->backoff);
-        sl_wtask_sleep(wt, s->backoff);
+        sl_wtask_retry_sleep(wt, &s->backoff, sl_task_error(wt->task));
         return 1;
     }
     snprintf(err, errlen, "%s", sl_task_error(wt->task));

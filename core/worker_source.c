@@ -157,7 +157,7 @@ static int produce_one(sl_wtask *wt, const sluice_record *rec, sl_inflight *b, c
                                             val ? avro_value_get_schema(val) : x.value_schema, val,
                                             &v, &vlen, err, errlen);
     } while ((kbad == SL_CONV_RETRY || vbad == SL_CONV_RETRY) &&
-             sl_errpolicy_retry(wt, wt->errpol, &retry, err));
+             sl_errpolicy_retry(wt, wt->errpol, &retry, err, errlen));
     if (kbad || vbad) {
         xrec_release(&x);
         return skip_or_fail(wt, b, kbad ? "KEY_CONVERTER" : "VALUE_CONVERTER", err, errlen) < 0
@@ -319,11 +319,7 @@ void *sl_source_thread(void *arg)
         if (rc == SLUICE_DONE) {
             done = 1;
         } else if (rc == SLUICE_RETRY) {
-            backoff = backoff ? backoff * 2 : 100;
-            backoff = backoff > wt->retry_max_delay_ms ? wt->retry_max_delay_ms : backoff;
-            sl_warn(wt->connector, "task %d: %s; retrying in %lld ms", wt->id,
-                    sl_task_error(wt->task), (long long)backoff);
-            sl_wtask_sleep(wt, backoff);
+            sl_wtask_retry_sleep(wt, &backoff, sl_task_error(wt->task));
         } else if (rc == SLUICE_ERROR) {
             snprintf(err, sizeof(err), "%s", sl_task_error(wt->task));
             failed = 1;

@@ -141,6 +141,8 @@ wait_for 20 grep -q 'status-task-bounded.source-0: FAILED' "$T/worker.log" ||
     fail "errors.retry.timeout=1500: bounded.source did not fail"
 n=$(grep -c 'bounded.*retrying in' "$T/worker.log")
 [ "$n" -ge 2 ] || fail "errors.retry.timeout=1500: only $n retries logged"
+grep 'status-task-bounded.source-0: FAILED' "$T/worker.log" | grep -q 'still failing after [0-9]* ms of retries' ||
+    fail "errors.retry.timeout=1500: the FAILED trace does not say it outlasted the retries"
 pass "errors.retry.timeout=1500: $n retries, then FAILED"
 wait_for 20 grep -q "badretry.*errors.retry.timeout: expected milliseconds" "$T/worker.log" ||
     fail "errors.retry.timeout=soon is not refused"
