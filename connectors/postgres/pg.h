@@ -375,7 +375,7 @@ typedef struct pg_task {
     char last_pos[192];  /* position of the last record emitted */
     int all_acked;       /* commit(last_pos) came: nothing in flight */
     int64_t last_hb_ms;
-    int64_t changes, last_report_ms, reported_lag;
+    int64_t changes, last_report_ms;
     int64_t now_ms; /* wall clock at the start of this poll (or its last wait):
                      * the envelopes' ts_ms, one clock read per batch */
 } pg_task;

@@ -1009,15 +1009,9 @@ static int poll_stream(pg_task *t, sluice_batch *batch, char *err, size_t errlen
         if (on_message(t, data, len, err, errlen) != 0)
             return -1;
     }
-    if (pg_repl_status(&t->repl, flush_lsn(t), 0, t->conf->status_interval_ms, err, errlen))
-        return -2;
-    /* the WAL the slot holds back: the server's WAL end (keepalives, data)
-     * past what we confirmed flushed (its confirmed_flush_lsn) */
-    sluice_metric_set(t->ctx, "slot.lag.bytes",
-                      t->repl.wal_end > t->repl.flushed
-                          ? (int64_t)(t->repl.wal_end - t->repl.flushed)
-                          : 0);
-    return 0;
+    return pg_repl_status(&t->repl, flush_lsn(t), 0, t->conf->status_interval_ms, err, errlen)
+               ? -2
+               : 0;
 }
 
 /* After a lost connection (server restart, failover, network): both
@@ -1082,8 +1076,8 @@ static int poll_snapshot(pg_task *t, sluice_batch *batch, char *err, size_t errl
 }
 
 /* Once a second: changes decoded (a counter) and the slot's lag, the bytes
- * of WAL between the server's position and what the broker holds (a gauge,
- * kept by adding the difference to the counter the host exposes). */
+ * of WAL the slot holds back: the server's WAL end (keepalives, data) past
+ * what we confirmed flushed, its confirmed_flush_lsn (a gauge). */
 static void report(pg_task *t)
 {
     int64_t now = pg_mono_ms();
@@ -1093,8 +1087,7 @@ static void report(pg_task *t)
     t->changes = 0;
     uint64_t flushed = t->repl.flushed;
     int64_t lag = t->repl.wal_end > flushed ? (int64_t)(t->repl.wal_end - flushed) : 0;
-    sluice_metric_add(t->ctx, "slot.lag.bytes", lag - t->reported_lag);
-    t->reported_lag = lag;
+    sluice_metric_set(t->ctx, "slot.lag.bytes", lag);
     t->last_report_ms = now;
 }
 

@@ -241,7 +241,8 @@ static int json_append(s3_writer *w, avro_value_t *value, char *err, size_t errl
     int rc = sluice_value_json_append(value, &p, &w->out.len, &w->out.cap);
     w->out.p = (uint8_t *)p;
     if (rc != 0) {
-        snprintf(err, errlen, "the record has no JSON form (a NaN or infinite double?)");
+        snprintf(err, errlen, "the record has no JSON form (a NaN or infinite double, a type "
+                              "JSON cannot hold, or out of memory)");
         return -1;
     }
     if (s3_buf_append(&w->out, "\n", 1) != 0) {
