@@ -78,7 +78,13 @@ long sl_restclient_send(sl_restclient *c, const char *method, const char *path, 
     char url[4096];
     body_buf b = {0};
     long status = -1;
-    snprintf(url, sizeof(url), "%s%s", c->base, path);
+    /* a path that did not fit (sl_restclient_path leaves it empty) or a URL
+     * that would be cut short is never sent: it would name something else */
+    if (path[0] != '/' || (size_t)snprintf(url, sizeof(url), "%s%s", c->base, path) >= sizeof(url)) {
+        snprintf(err, errlen, "%s %s%.60s...: the request path is empty or too long (a name over "
+                 "about 1000 bytes?)", method, c->base, path);
+        return -1;
+    }
     curl_easy_reset(c->curl);
     curl_easy_setopt(c->curl, CURLOPT_URL, url);
     curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
@@ -138,7 +144,8 @@ void sl_restclient_path(char *out, size_t len, const char *before, const char *n
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t off = (size_t)snprintf(out, len, "%s", before);
-    for (const unsigned char *p = (const unsigned char *)name; *p && off + 3 < len; p++) {
+    const unsigned char *p = (const unsigned char *)name;
+    for (; *p && off + 3 < len; p++) {
         if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
             strchr("-._~", *p)) {
             out[off++] = (char)*p;
@@ -148,6 +155,6 @@ void sl_restclient_path(char *out, size_t len, const char *before, const char *n
             out[off++] = hex[*p & 15];
         }
     }
-    if (off < len)
-        snprintf(out + off, len - off, "%s", after);
+    if (*p || off >= len || (size_t)snprintf(out + off, len - off, "%s", after) >= len - off)
+        out[0] = 0; /* did not fit: sl_restclient_send refuses an empty path */
 }

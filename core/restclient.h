@@ -44,8 +44,9 @@ const char *sl_restclient_base_url(const sl_restclient *c);
 
 /* Build a path into out: before, then name percent-encoded as one path
  * segment (every byte but ALPHA, DIGIT and "-._~", RFC 3986; the same as
- * curl_easy_escape), then after. Truncated to len - 1 bytes, always
- * NUL-terminated. */
+ * curl_easy_escape), then after. When that does not fit in len bytes, out
+ * is left empty, which sl_restclient_send refuses (a cut path would name
+ * another resource). */
 void sl_restclient_path(char *out, size_t len, const char *before, const char *name,
                         const char *after);
 

@@ -180,17 +180,26 @@ static char *identity_of(const sl_store_view *v, const char *text, json_t *refs)
     return id;
 }
 
-/* identity_of a stored schema: parsed once, then remembered on it (when it
- * has no references: theirs could change under it). The view is locked; the
- * memo is the one field the API writes. A new string. */
-static char *stored_identity(const sl_store_view *v, const sl_store_schema *s)
+/* Is stored schema s the schema whose identity (normalized form) is want,
+ * with references refs? References first (cheap); s's identity is parsed
+ * once and remembered on it when it has no references (theirs could change
+ * under it). The view is locked (st->mu: HTTP threads between
+ * sl_store_lock/unlock, the reader thread while applying); the memo is the
+ * one field the API writes. */
+static int same_identity(const sl_store_view *v, const sl_store_schema *s, const char *want,
+                         json_t *refs)
 {
+    if (!want || !json_equal(s->references, refs))
+        return 0;
     if (s->identity)
-        return strdup(s->identity);
+        return !strcmp(s->identity, want);
     char *id = identity_of(v, s->schema, s->references);
+    int same = id && !strcmp(id, want);
     if (id && json_array_size(s->references) == 0)
-        ((sl_store_schema *)s)->identity = strdup(id);
-    return id;
+        ((sl_store_schema *)s)->identity = id; /* the memo: mutable under the lock */
+    else
+        free(id);
+    return same;
 }
 
 int sl_api_same_schema(void *arg, const sl_store_view *v, const sl_store_schema *have,
@@ -199,9 +208,8 @@ int sl_api_same_schema(void *arg, const sl_store_view *v, const sl_store_schema 
     (void)arg;
     if (!json_equal(have->references, refs))
         return 0;
-    char *x = stored_identity(v, have), *y = identity_of(v, schema, refs);
-    int same = x && y && !strcmp(x, y);
-    free(x);
+    char *y = identity_of(v, schema, refs);
+    int same = same_identity(v, have, y, refs);
     free(y);
     return same;
 }
@@ -601,12 +609,9 @@ static void h_lookup(void *app, const sl_http_req *req, sl_http_resp *resp)
         goto out;
     char *want = sl_avro_normalized(cand);
     const sl_store_schema *hit = NULL;
-    for (size_t i = n; i-- > 0 && !hit;) {
-        char *have = stored_identity(v, all[i]);
-        if (have && !strcmp(have, want) && json_equal(all[i]->references, refs))
+    for (size_t i = n; i-- > 0 && !hit;)
+        if (same_identity(v, all[i], want, refs))
             hit = all[i];
-        free(have);
-    }
     free(want);
     if (hit)
         ok(resp, version_json(hit));
@@ -721,10 +726,7 @@ static int register_locked(sl_api *a, const sl_http_req *req, json_t *body, int 
     want = sl_avro_normalized(cand);
     size_t n = versions_of(v, subject, 0, &all);
     for (size_t i = n; i-- > 0;) { /* already registered under this subject? */
-        char *have = stored_identity(v, all[i]);
-        int same = have && !strcmp(have, want) && json_equal(all[i]->references, refs);
-        free(have);
-        if (same) {
+        if (same_identity(v, all[i], want, refs)) {
             ok(resp, json_pack("{s:i}", "id", all[i]->id));
             goto unlock;
         }
@@ -732,12 +734,9 @@ static int register_locked(sl_api *a, const sl_http_req *req, json_t *body, int 
     if (!import && check_compat(a, v, subject, cand, all, n, resp))
         goto unlock;
     sl_store_schema rec = {.subject = (char *)subject, .schema = text, .references = refs};
-    for (size_t i = 0; i < v->nschemas && !rec.id; i++) { /* same schema elsewhere: same id */
-        char *have = stored_identity(v, &v->schemas[i]);
-        if (have && !strcmp(have, want) && json_equal(v->schemas[i].references, refs))
+    for (size_t i = 0; i < v->nschemas && !rec.id; i++) /* same schema elsewhere: same id */
+        if (same_identity(v, &v->schemas[i], want, refs))
             rec.id = v->schemas[i].id;
-        free(have);
-    }
     if (!rec.id) /* after losing: step over the id most likely being written elsewhere */
         rec.id = v->max_id + 1 + attempt;
     size_t ne = versions_of(v, subject, 1, &every);

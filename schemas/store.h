@@ -39,8 +39,9 @@
  * compaction, which keeps the newest value per key, keeps the winner) and
  * decides again (api.c, register_locked).
  *
- * Threads: the reader thread owns writes to the view; HTTP threads read it
- * between sl_store_lock and sl_store_unlock, and serialize their writes with
+ * Threads: the reader thread owns writes to the view (HTTP threads only fill
+ * a schema's `identity` memo); HTTP threads read it between sl_store_lock
+ * and sl_store_unlock, and serialize their writes with
  * sl_store_write_begin / sl_store_write_end (one writer per instance, so ids
  * and versions computed from the view are not raced by this instance).
  */
