@@ -264,6 +264,9 @@ static int topic_answer(topics_args *a, rd_kafka_event_t *ev, const char *doing,
     else if (n == 1)
         sl_cli_common_fail(&a->common, "cannot %s: %s", doing,
                            why && *why ? why : rd_kafka_err2str(err));
+    else if (ev) /* NULL ev was reported by sl_cli_admin_wait */
+        sl_cli_common_fail(&a->common, "cannot %s: the broker answered about %zu topics, not 1",
+                           doing, n);
     if (ev)
         rd_kafka_event_destroy(ev);
     return rc;

@@ -23,6 +23,7 @@
  */
 #include <getopt.h>
 #include <jansson.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,16 +97,22 @@ static char *schema_body(const char *file)
     char chunk[8192], *text = NULL;
     size_t n, len = 0;
     if (!f) {
-        fprintf(stderr, "sluice schemas: cannot open %s\n", file);
+        fprintf(stderr, "sluice schemas: cannot open %s: %s\n", file, strerror(errno));
         return NULL;
     }
     FILE *m = open_memstream(&text, &len);
     while (m && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
         fwrite(chunk, 1, n, m);
+    int bad = !m || ferror(f), e = errno;
     if (m)
         fclose(m);
     if (f != stdin)
         fclose(f);
+    if (bad) { /* never send a schema cut short */
+        fprintf(stderr, "sluice schemas: cannot read %s: %s\n", file, strerror(e));
+        free(text);
+        return NULL;
+    }
     json_t *o = json_pack("{s:s}", "schema", text ? text : "");
     char *body = json_dumps(o, JSON_COMPACT);
     json_decref(o);
