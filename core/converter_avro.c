@@ -141,7 +141,8 @@ void sl_avro_conv_destroy(sl_avro_conv *a)
 
 /* ---- to_bytes ------------------------------------------------------------ */
 
-/* Registers (or looks up) schema under <topic>-<side>; -1 with err. */
+/* Registers (or looks up) schema under <topic>-<side>; -1, or SL_CONV_RETRY
+ * when the registry may answer later, with err. */
 static int schema_id(sl_avro_conv *a, const char *topic, avro_schema_t schema, int32_t *id,
                      char *err, size_t errlen)
 {
