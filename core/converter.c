@@ -596,3 +596,18 @@ int sl_converter_from_bytes(sl_converter *c, const char *topic, const void *byte
 {
     return c->be->from_bytes(c, topic, bytes, len, value, err, errlen);
 }
+
+int sl_converter_peek(sl_converter *c, const char *topic, const void *bytes, size_t len,
+                      avro_schema_t *schema, const sluice_avro_plan **plan, const void **payload,
+                      size_t *plen, char *err, size_t errlen)
+{
+    if (!c->avro)
+        return 1;
+    return sl_avro_conv_peek(c->avro, topic, bytes, len, schema, plan, payload, plen, err, errlen);
+}
+
+void sl_converter_retire(sl_converter *c)
+{
+    if (c && c->avro)
+        sl_avro_conv_retire(c->avro);
+}

@@ -30,6 +30,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "sluice/envelope.h"
+
 typedef struct sl_converter sl_converter;
 
 /* name: "json" (or Kafka Connect's class name of it). is_key: converts keys.
@@ -60,4 +62,16 @@ int sl_converter_to_bytes(sl_converter *conv, const char *topic, avro_schema_t s
 int sl_converter_from_bytes(sl_converter *conv, const char *topic, const void *bytes, size_t len,
                             avro_value_t *value, char *err, size_t errlen);
 
+/* Without decoding: checks that bytes are a value the converter could read
+ * and hands back its writer schema, that schema's compiled plan and the
+ * Avro binary datum within bytes (a sink passing values on raw). Returns 0
+ * (bytes NULL, a tombstone: *payload NULL), 1 when this converter cannot
+ * (not avro: decode with from_bytes), or -1 / SL_CONV_RETRY with err. The
+ * schema and plan stay valid until sl_converter_retire. */
+int sl_converter_peek(sl_converter *conv, const char *topic, const void *bytes, size_t len,
+                      avro_schema_t *schema, const sluice_avro_plan **plan, const void **payload,
+                      size_t *plen, char *err, size_t errlen);
+/* Frees cached schemas evicted since the last call: call it when nothing
+ * peeked before is used any more (after a batch was put). */
+void sl_converter_retire(sl_converter *conv);
 #endif

@@ -56,6 +56,7 @@ typedef struct from_id {
     int32_t id;
     avro_schema_t schema;
     avro_value_iface_t *iface;
+    sluice_avro_plan *plan; /* built on the first peek */
 } from_id;
 
 struct sl_avro_conv {
@@ -66,7 +67,22 @@ struct sl_avro_conv {
     to_id to[ID_SLOTS];
     from_id from[ID_SLOTS];
     unsigned to_next, from_next;
+    /* Evicted from[] entries a peek may have handed out: freed by
+     * sl_avro_conv_retire, once the caller's batch is done with them. */
+    from_id *retired;
+    size_t n_retired, cap_retired;
 };
+
+static void from_free(from_id *f)
+{
+    if (!f->schema)
+        return;
+    sl_schema_text_forget(f->schema);
+    avro_value_iface_decref(f->iface);
+    avro_schema_decref(f->schema);
+    sluice_avro_plan_destroy(f->plan);
+    *f = (from_id){0};
+}
 
 static const char *side(const sl_avro_conv *a)
 {
@@ -125,12 +141,10 @@ void sl_avro_conv_destroy(sl_avro_conv *a)
             avro_schema_decref(a->to[i].schema);
             free(a->to[i].topic);
         }
-        if (a->from[i].schema) {
-            sl_schema_text_forget(a->from[i].schema);
-            avro_value_iface_decref(a->from[i].iface);
-            avro_schema_decref(a->from[i].schema);
-        }
+        from_free(&a->from[i]);
     }
+    sl_avro_conv_retire(a);
+    free(a->retired);
     if (a->writer)
         avro_writer_free(a->writer);
     if (a->reader)
@@ -296,12 +310,24 @@ static from_id *cached_schema(sl_avro_conv *a, const char *topic, int32_t id, in
     sl_schema_text_set(schema, text); /* sinks writing Avro files keep the logical types */
     json_decref(answer);
     from_id *slot = &a->from[a->from_next++ % ID_SLOTS];
-    if (slot->schema) {
-        sl_schema_text_forget(slot->schema);
-        avro_value_iface_decref(slot->iface);
-        avro_schema_decref(slot->schema);
+    if (slot->schema) { /* a peek of this batch may still point at it */
+        if (a->n_retired == a->cap_retired) {
+            size_t cap = a->cap_retired ? a->cap_retired * 2 : 8;
+            from_id *r = realloc(a->retired, cap * sizeof(*r));
+            if (!r) {
+                snprintf(err, errlen, "topic %s: %s schema id %d: out of memory", topic, side(a),
+                         (int)id);
+                sl_schema_text_forget(schema);
+                avro_value_iface_decref(iface);
+                avro_schema_decref(schema);
+                return NULL;
+            }
+            a->retired = r;
+            a->cap_retired = cap;
+        }
+        a->retired[a->n_retired++] = *slot;
     }
-    *slot = (from_id){id, schema, iface};
+    *slot = (from_id){id, schema, iface, NULL};
     return slot;
 }
 
@@ -349,4 +375,54 @@ int sl_avro_conv_from_bytes(sl_avro_conv *a, const char *topic, const void *byte
         return -1;
     }
     return 0;
+}
+
+/* ---- peek ----------------------------------------------------------------- */
+
+int sl_avro_conv_peek(sl_avro_conv *a, const char *topic, const void *bytes, size_t len,
+                      avro_schema_t *schema, const sluice_avro_plan **plan, const void **payload,
+                      size_t *plen, char *err, size_t errlen)
+{
+    const unsigned char *b = bytes;
+    *schema = NULL;
+    *plan = NULL;
+    *payload = NULL;
+    *plen = 0;
+    if (!bytes)
+        return 0; /* a tombstone */
+    if (len < 5 || b[0] != 0) {
+        snprintf(err, errlen,
+                 "topic %s: %s is not in the Confluent Avro wire format (%zu bytes, first byte "
+                 "0x%02x; expected 0x00 and a 4-byte schema id)",
+                 topic, side(a), len, len ? b[0] : 0);
+        return -1;
+    }
+    int32_t id = (int32_t)((uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4]);
+    int rc;
+    from_id *slot = cached_schema(a, topic, id, &rc, err, errlen);
+    if (!slot)
+        return rc;
+    if (!slot->plan && !(slot->plan = sluice_avro_plan_create(slot->schema))) {
+        snprintf(err, errlen, "topic %s: %s schema id %d: cannot compile it (out of memory)",
+                 topic, side(a), (int)id);
+        return -1;
+    }
+    int64_t n = sluice_avro_plan_check(slot->plan, b + 5, len - 5);
+    if (n < 0) {
+        snprintf(err, errlen, "topic %s: %s: not a valid Avro encoding for schema id %d", topic,
+                 side(a), (int)id);
+        return -1;
+    }
+    *schema = slot->schema;
+    *plan = slot->plan;
+    *payload = b + 5;
+    *plen = (size_t)n;
+    return 0;
+}
+
+void sl_avro_conv_retire(sl_avro_conv *a)
+{
+    for (size_t i = 0; i < a->n_retired; i++)
+        from_free(&a->retired[i]);
+    a->n_retired = 0;
 }

@@ -9,6 +9,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "sluice/envelope.h"
+
 typedef struct sl_avro_conv sl_avro_conv;
 
 /* Reads <key|value>.converter.schema.registry.url (required),
@@ -23,4 +25,9 @@ int sl_avro_conv_to_bytes(sl_avro_conv *a, const char *topic, avro_schema_t sche
 int sl_avro_conv_from_bytes(sl_avro_conv *a, const char *topic, const void *bytes, size_t len,
                             avro_value_t *value, char *err, size_t errlen);
 
+/* What sl_converter_peek does for the avro backend. */
+int sl_avro_conv_peek(sl_avro_conv *a, const char *topic, const void *bytes, size_t len,
+                      avro_schema_t *schema, const sluice_avro_plan **plan, const void **payload,
+                      size_t *plen, char *err, size_t errlen);
+void sl_avro_conv_retire(sl_avro_conv *a);
 #endif

@@ -1,6 +1,8 @@
 /*
  * envelope.c - Debezium-envelope schemas built once per table, field setters,
- * and the Debezium JSON form of avro-c values. See sluice/envelope.h.
+ * the Debezium JSON form of avro-c values, and the same JSON read straight
+ * from Avro binary by a compiled plan (the last section, which says how).
+ * See sluice/envelope.h.
  *
  * Design: the schemas are written as Avro JSON with jansson and parsed by
  * avro-c (avro_schema_from_json_length) rather than assembled with the
@@ -826,4 +828,795 @@ int sluice_json_append_int(int64_t v, char **buf, size_t *len, size_t *cap)
     jbuf b = {buf, len, cap};
     size_t start = *len;
     return jb_end(&b, start, jb_int(&b, v));
+}
+
+/* ======================================================================== */
+/* Avro binary read in place                                                 */
+/* ======================================================================== */
+/*
+ * A plan is the schema compiled once into a flat array of ops, one per
+ * schema node, that the walker follows over the Avro binary encoding of one
+ * datum: no avro-c value, no allocation per datum, and the JSON text written
+ * with the same jb_* helpers as the value path above, so the two cannot
+ * drift apart.
+ *
+ *   ops[0]          the root
+ *   op RECORD       n fields: slots[first .. first+n) each {field op, key text}
+ *   op UNION        n branches: slots[first .. first+n) each {branch op}
+ *                   (a field's or branch's slot holds a copy of its op, made
+ *                   once compiling is done, so walking a record reads its
+ *                   slots in order and follows no index)
+ *   op ENUM         n symbols: slots[first .. first+n) each {symbol text}
+ *   op ARRAY / MAP  first = the item op
+ *   op FIXED        min = its size
+ *   text            pre-rendered JSON: a field's key as `"name":` (with the
+ *                   ',' before it for every field but the first, so a record
+ *                   renders by one copy per field), an enum's `"SYMBOL"`
+ *
+ * Named types (record, enum, fixed) are compiled once and every reference
+ * points back at that op, so a record that refers to itself (through a
+ * union or an array) is a cycle of indexes, not an endless compile.
+ *
+ * Reading follows the Avro specification's binary encoding: int and long
+ * are zig-zag varints of at most 5 and 10 bytes (bits beyond 32 or 64 are
+ * refused, not dropped); float and double are little-endian IEEE; bytes and
+ * string are a long length then the bytes; boolean is one byte, 0 or 1;
+ * enum an int index; union a long branch index then the branch; fixed its
+ * size in bytes; arrays and maps are blocks of (long count, then when count
+ * is negative a long byte size of the block, which must match, then |count|
+ * items; a map item is a string key then the value) ended by a count of 0.
+ * Nothing is trusted: every length is checked against the bytes left.
+ *
+ * Hostile bytes are bounded three ways: nesting of records, arrays and maps
+ * beyond AP_MAX_DEPTH is refused (the walker recurses, and every recursive
+ * type goes through a record); a block count larger than the bytes left
+ * could hold (ops know the fewest bytes their encoding takes, `min`) is
+ * refused; and items that take no bytes at all (arrays of null) are limited
+ * to AP_MAX_EMPTY per datum, so a few bytes cannot ask for 2^62 of them.
+ *
+ * Where the value path differs from a naive reading, the plan follows the
+ * value path: a map key is a C string in avro-c, so it renders up to its
+ * first NUL byte. One difference is left: a map whose bytes repeat a key
+ * renders every entry, where avro-c's reader merges them into one (no
+ * writer produces such bytes, and finding repeats would cost a table per
+ * map).
+ */
+
+#define AP_MAX_DEPTH        64
+#define AP_MAX_EMPTY        (1u << 20)
+#define AP_MAX_SCHEMA_DEPTH 1000 /* compile recursion, for absurd schemas */
+#define AP_TEXT_PAD         32   /* zero bytes after the plan's text */
+
+/* Scalars first: kind >= AP_RECORD is a record, array, map or union. */
+enum ap_kind {
+    AP_NULL,
+    AP_BOOLEAN,
+    AP_INT,
+    AP_LONG,
+    AP_FLOAT,
+    AP_DOUBLE,
+    AP_BYTES,
+    AP_STRING,
+    AP_FIXED,
+    AP_ENUM,
+    AP_RECORD,
+    AP_ARRAY,
+    AP_MAP,
+    AP_UNION,
+};
+
+typedef struct ap_op {
+    uint8_t kind;   /* enum ap_kind */
+    uint32_t n;     /* record fields, union branches, enum symbols */
+    uint32_t first; /* record/union/enum: first slot; array/map: item op */
+    uint64_t min;   /* fewest bytes an encoding takes (a lower bound); fixed: its size */
+} ap_op;
+
+typedef struct ap_slot {
+    ap_op o;             /* record field or union branch: a copy of ops[op] */
+    uint32_t op;         /* its index */
+    uint32_t text, tlen; /* record field key, enum symbol: offset and length in text */
+} ap_slot;
+
+typedef struct ap_named { /* compile time only: named schema -> its op */
+    avro_schema_t schema;
+    uint32_t op;
+} ap_named;
+
+struct sluice_avro_plan {
+    ap_op *ops;
+    ap_slot *slots;
+    char *text;
+    size_t nops, capops, nslots, capslots, ntext, captext;
+    ap_named *named;
+    size_t nnamed, capnamed;
+};
+
+/* ---- compiling -------------------------------------------------------- */
+
+/* Room for `more` items in a growing array; 0 or -1. */
+static int ap_room(void **arr, size_t *cap, size_t n, size_t more, size_t size)
+{
+    if (n + more <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 16;
+    while (c < n + more)
+        c *= 2;
+    if (c > UINT32_MAX)
+        return -1; /* indexes are 32-bit */
+    void *p = realloc(*arr, c * size);
+    if (!p)
+        return -1;
+    *arr = p;
+    *cap = c;
+    return 0;
+}
+
+static int64_t ap_new_op(sluice_avro_plan *pl, enum ap_kind kind, uint64_t min)
+{
+    if (ap_room((void **)&pl->ops, &pl->capops, pl->nops, 1, sizeof(ap_op)))
+        return -1;
+    pl->ops[pl->nops] = (ap_op){.kind = (uint8_t)kind, .min = min};
+    return (int64_t)pl->nops++;
+}
+
+/* n zeroed slots; their first index, or -1. */
+static int64_t ap_new_slots(sluice_avro_plan *pl, size_t n)
+{
+    if (ap_room((void **)&pl->slots, &pl->capslots, pl->nslots, n, sizeof(ap_slot)))
+        return -1;
+    if (n) /* slots is still NULL while nothing was asked for */
+        memset(pl->slots + pl->nslots, 0, n * sizeof(ap_slot));
+    pl->nslots += n;
+    return (int64_t)(pl->nslots - n);
+}
+
+/* Appends "sep""name""suffix" as JSON text to the plan's text, recording
+ * where it is in *slot. */
+static int ap_text(sluice_avro_plan *pl, ap_slot *slot, const char *sep, const char *name,
+                   const char *suffix)
+{
+    jbuf b = {&pl->text, &pl->ntext, &pl->captext};
+    size_t start = pl->ntext;
+    if (!name || (*sep && jb_put(&b, sep, strlen(sep))) || jb_string(&b, name, strlen(name)) ||
+        (*suffix && jb_put(&b, suffix, strlen(suffix))) || pl->ntext > UINT32_MAX)
+        return -1;
+    slot->text = (uint32_t)start;
+    slot->tlen = (uint32_t)(pl->ntext - start);
+    return 0;
+}
+
+static uint64_t ap_add_min(uint64_t a, uint64_t b)
+{
+    return a + b < a ? UINT64_MAX : a + b;
+}
+
+static int64_t ap_compile(sluice_avro_plan *pl, avro_schema_t s, int depth);
+
+static int ap_remember(sluice_avro_plan *pl, avro_schema_t s, int64_t op)
+{
+    if (op < 0 || ap_room((void **)&pl->named, &pl->capnamed, pl->nnamed, 1, sizeof(ap_named)))
+        return -1;
+    pl->named[pl->nnamed++] = (ap_named){s, (uint32_t)op};
+    return 0;
+}
+
+static int64_t ap_compile_record(sluice_avro_plan *pl, avro_schema_t s, int depth)
+{
+    size_t n = avro_schema_record_size(s);
+    int64_t op = ap_new_op(pl, AP_RECORD, 0);
+    int64_t first = op < 0 ? -1 : ap_new_slots(pl, n);
+    if (first < 0 || ap_remember(pl, s, op))
+        return -1;
+    pl->ops[op].n = (uint32_t)n;
+    pl->ops[op].first = (uint32_t)first;
+    uint64_t min = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ap_text(pl, &pl->slots[first + (int64_t)i], i ? "," : "",
+                    avro_schema_record_field_name(s, (int)i), ":"))
+            return -1;
+        int64_t f = ap_compile(pl, avro_schema_record_field_get_by_index(s, (int)i), depth + 1);
+        if (f < 0)
+            return -1;
+        pl->slots[first + (int64_t)i].op = (uint32_t)f;
+        min = ap_add_min(min, pl->ops[f].min);
+    }
+    pl->ops[op].min = min; /* references made while compiling saw 0: still a lower bound */
+    return op;
+}
+
+static int64_t ap_compile_enum(sluice_avro_plan *pl, avro_schema_t s)
+{
+    int n = avro_schema_enum_number_of_symbols(s);
+    int64_t op = n <= 0 ? -1 : ap_new_op(pl, AP_ENUM, 1);
+    int64_t first = op < 0 ? -1 : ap_new_slots(pl, (size_t)n);
+    if (first < 0 || ap_remember(pl, s, op))
+        return -1;
+    pl->ops[op].n = (uint32_t)n;
+    pl->ops[op].first = (uint32_t)first;
+    for (int i = 0; i < n; i++)
+        if (ap_text(pl, &pl->slots[first + i], "", avro_schema_enum_get(s, i), ""))
+            return -1;
+    return op;
+}
+
+static int64_t ap_compile_union(sluice_avro_plan *pl, avro_schema_t s, int depth)
+{
+    size_t n = avro_schema_union_size(s);
+    int64_t op = n == 0 ? -1 : ap_new_op(pl, AP_UNION, 1);
+    int64_t first = op < 0 ? -1 : ap_new_slots(pl, n);
+    if (first < 0)
+        return -1;
+    pl->ops[op].n = (uint32_t)n;
+    pl->ops[op].first = (uint32_t)first;
+    uint64_t min = UINT64_MAX;
+    for (size_t i = 0; i < n; i++) {
+        int64_t br = ap_compile(pl, avro_schema_union_branch(s, (int)i), depth + 1);
+        if (br < 0)
+            return -1;
+        pl->slots[first + (int64_t)i].op = (uint32_t)br;
+        min = pl->ops[br].min < min ? pl->ops[br].min : min;
+    }
+    pl->ops[op].min = ap_add_min(1, min);
+    return op;
+}
+
+static int64_t ap_compile_items(sluice_avro_plan *pl, enum ap_kind kind, avro_schema_t items,
+                                int depth)
+{
+    int64_t op = ap_new_op(pl, kind, 1); /* the closing count 0 */
+    int64_t it = op < 0 ? -1 : ap_compile(pl, items, depth + 1);
+    if (it < 0)
+        return -1;
+    pl->ops[op].first = (uint32_t)it;
+    return op;
+}
+
+/* The op index for s (compiling it unless it is a named type already
+ * compiled), or -1: out of memory, an unresolved reference, a schema too
+ * deep. */
+static int64_t ap_compile(sluice_avro_plan *pl, avro_schema_t s, int depth)
+{
+    if (s && is_avro_link(s))
+        s = avro_schema_link_target(s);
+    if (!s || depth > AP_MAX_SCHEMA_DEPTH)
+        return -1;
+    for (size_t i = 0; i < pl->nnamed; i++)
+        if (pl->named[i].schema == s)
+            return pl->named[i].op;
+    switch (avro_typeof(s)) {
+    case AVRO_NULL:
+        return ap_new_op(pl, AP_NULL, 0);
+    case AVRO_BOOLEAN:
+        return ap_new_op(pl, AP_BOOLEAN, 1);
+    case AVRO_INT32:
+        return ap_new_op(pl, AP_INT, 1);
+    case AVRO_INT64:
+        return ap_new_op(pl, AP_LONG, 1);
+    case AVRO_FLOAT:
+        return ap_new_op(pl, AP_FLOAT, 4);
+    case AVRO_DOUBLE:
+        return ap_new_op(pl, AP_DOUBLE, 8);
+    case AVRO_BYTES:
+        return ap_new_op(pl, AP_BYTES, 1);
+    case AVRO_STRING:
+        return ap_new_op(pl, AP_STRING, 1);
+    case AVRO_FIXED: {
+        int64_t size = avro_schema_fixed_size(s);
+        int64_t op = size < 0 ? -1 : ap_new_op(pl, AP_FIXED, (uint64_t)size);
+        return ap_remember(pl, s, op) ? -1 : op;
+    }
+    case AVRO_ENUM:
+        return ap_compile_enum(pl, s);
+    case AVRO_RECORD:
+        return ap_compile_record(pl, s, depth);
+    case AVRO_UNION:
+        return ap_compile_union(pl, s, depth);
+    case AVRO_ARRAY:
+        return ap_compile_items(pl, AP_ARRAY, avro_schema_array_items(s), depth);
+    case AVRO_MAP:
+        return ap_compile_items(pl, AP_MAP, avro_schema_map_values(s), depth);
+    default:
+        return -1;
+    }
+}
+
+sluice_avro_plan *sluice_avro_plan_create(avro_schema_t schema)
+{
+    sluice_avro_plan *pl = calloc(1, sizeof(*pl));
+    if (!pl || ap_compile(pl, schema, 0) != 0) { /* the root is always ops[0] */
+        sluice_avro_plan_destroy(pl);
+        return NULL;
+    }
+    jbuf b = {&pl->text, &pl->ntext, &pl->captext};
+    size_t ntext = pl->ntext;
+    static const char pad[AP_TEXT_PAD];
+    if (jb_put(&b, pad, sizeof(pad))) { /* ap_put_text copies whole 32-byte chunks */
+        sluice_avro_plan_destroy(pl);
+        return NULL;
+    }
+    pl->ntext = ntext;
+    for (size_t i = 0; i < pl->nslots; i++) /* every op is complete now */
+        pl->slots[i].o = pl->ops[pl->slots[i].op];
+    free(pl->named); /* only compiling needs it */
+    pl->named = NULL;
+    pl->nnamed = pl->capnamed = 0;
+    return pl;
+}
+
+void sluice_avro_plan_destroy(sluice_avro_plan *plan)
+{
+    if (!plan)
+        return;
+    free(plan->ops);
+    free(plan->slots);
+    free(plan->text);
+    free(plan->named);
+    free(plan);
+}
+
+/* ---- walking ----------------------------------------------------------
+ * Every reader takes the position p and returns the position after what it
+ * read, or NULL when the bytes are not what the op needs: the position stays
+ * in a register along the hot path instead of going through memory.
+ */
+
+typedef struct ap_walk {
+    const sluice_avro_plan *pl;
+    const uint8_t *end;
+    jbuf *b;        /* NULL: check only */
+    uint32_t empty; /* zero-byte items still allowed */
+} ap_walk;
+
+/* A zig-zag varint of at most maxlen bytes (10: long, 5: int) whose value
+ * fits in maxbits bits before the zig-zag. */
+static const uint8_t *ap_varint_slow(const uint8_t *p, const uint8_t *end, int maxlen, int maxbits,
+                                     int64_t *out)
+{
+    uint64_t u = 0;
+    for (int i = 0; i < maxlen; i++) {
+        if (p == end)
+            return NULL;
+        uint8_t c = *p++;
+        int shift = 7 * i;
+        if (shift + 7 > maxbits && (c & 0x7f) >> (maxbits - shift))
+            return NULL; /* bits beyond the type's width */
+        u |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            *out = maxbits == 64 ? (int64_t)(u >> 1) ^ -(int64_t)(u & 1)
+                                 : (int32_t)((uint32_t)u >> 1) ^ -(int32_t)(u & 1);
+            return p;
+        }
+    }
+    return NULL; /* longer than the type allows */
+}
+
+static inline const uint8_t *ap_long(const uint8_t *p, const uint8_t *end, int64_t *out)
+{
+    if (p < end && *p < 0x80) { /* one byte: -64 .. 63 */
+        *out = (int64_t)(*p >> 1) ^ -(int64_t)(*p & 1);
+        return p + 1;
+    }
+    return ap_varint_slow(p, end, 10, 64, out);
+}
+
+static inline const uint8_t *ap_int(const uint8_t *p, const uint8_t *end, int64_t *out)
+{
+    if (p < end && *p < 0x80) {
+        *out = (int64_t)(*p >> 1) ^ -(int64_t)(*p & 1);
+        return p + 1;
+    }
+    return ap_varint_slow(p, end, 5, 32, out);
+}
+
+/* A length (bytes, string, map key) that the bytes left hold; *at is where
+ * its bytes start, and the result is past them. */
+static inline const uint8_t *ap_length(const uint8_t *p, const uint8_t *end, const char **at,
+                                       size_t *n)
+{
+    int64_t l;
+    if (!(p = ap_long(p, end, &l)) || l < 0 || (uint64_t)l > (uint64_t)(end - p))
+        return NULL;
+    *at = (const char *)p;
+    *n = (size_t)l;
+    return p + l;
+}
+
+/* ---- rendering fast paths ---------------------------------------------
+ * Byte for byte what jb_put / jb_int / jb_real write, without a libc call
+ * for the common cases: a key or symbol of at most 32 bytes is copied as
+ * whole 16-byte chunks (the plan's text is padded, the buffer has room);
+ * integers are written in place two digits at a time; plain ASCII strings
+ * are copied; doubles that %.17g writes in plain notation are converted
+ * exactly with 128-bit integers (ap_put_real).
+ */
+
+static inline int ap_put_text(jbuf *b, const char *s, uint32_t n)
+{
+    if (n > AP_TEXT_PAD || *b->len + AP_TEXT_PAD + 1 > *b->cap)
+        return jb_put(b, s, n);
+    char *o = *b->buf + *b->len;
+    memcpy(o, s, 16);
+    memcpy(o + 16, s + 16, 16);
+    *b->len += n;
+    return 0;
+}
+
+static const char ap_digits2[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233"
+    "34353637383940414243444546474849505152535455565758596061626364656667"
+    "6869707172737475767778798081828384858687888990919293949596979899";
+
+/* u's decimal digits ending just before `end`; the first one's address. */
+static inline char *ap_utoa(uint64_t u, char *end)
+{
+    while (u >= 100) {
+        end -= 2;
+        memcpy(end, ap_digits2 + 2 * (u % 100), 2);
+        u /= 100;
+    }
+    if (u >= 10) {
+        end -= 2;
+        memcpy(end, ap_digits2 + 2 * u, 2);
+    } else {
+        *--end = (char)('0' + u);
+    }
+    return end;
+}
+
+static inline size_t ap_ndigits(uint64_t u)
+{
+    size_t n = 1;
+    for (uint64_t p = 10; n < 20 && u >= p; p *= 10)
+        n++;
+    return n;
+}
+
+/* The digits of u (and '-' first when neg) at o; past the last one. */
+static inline char *ap_write_uint(char *o, uint64_t u, int neg)
+{
+    if (neg)
+        *o++ = '-';
+    o += ap_ndigits(u);
+    ap_utoa(u, o);
+    return o;
+}
+
+static inline int ap_put_int(jbuf *b, int64_t v)
+{
+    if (jb_reserve(b, 21))
+        return -1;
+    char *o = *b->buf + *b->len;
+    o = ap_write_uint(o, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, v < 0);
+    *b->len = (size_t)(o - *b->buf);
+    return 0;
+}
+
+/* jb_real's text for d, without snprintf when %.17g would use plain
+ * notation (1e-4 <= |d| < 1e17): d is m * 2^e exactly, so its 17
+ * significant digits are floor(m * 10^k / 2^-e) for k = 16 - X (X the
+ * decimal exponent), rounded to nearest with ties to even, as printf does;
+ * m * 10^k < 2^53 * 10^20 < 2^120 fits in 128 bits. Trailing zeros go, and
+ * an integer keeps ".0", as in jb_real. */
+__extension__ typedef unsigned __int128 ap_u128;
+
+/* m * 2^e * 10^(16 - x): its floor in *fl, and rounded (nearest, ties to
+ * even) as the result. */
+static uint64_t ap_real_digits(uint64_t m, int e, int x, uint64_t *fl)
+{
+    static const uint64_t p10[20] = {1,
+                                     10,
+                                     100,
+                                     1000,
+                                     10000,
+                                     100000,
+                                     1000000,
+                                     10000000,
+                                     100000000,
+                                     1000000000,
+                                     10000000000,
+                                     100000000000,
+                                     1000000000000,
+                                     10000000000000,
+                                     100000000000000,
+                                     1000000000000000,
+                                     10000000000000000,
+                                     100000000000000000,
+                                     1000000000000000000,
+                                     10000000000000000000u};
+    int k = 16 - x; /* 0 .. 21 */
+    ap_u128 num = (ap_u128)m * p10[k > 19 ? 19 : k] * p10[k > 19 ? k - 19 : 0];
+    if (e >= 0) { /* d >= 2^52, so k <= 2: below 10^19 */
+        *fl = (uint64_t)(num << e);
+        return *fl;
+    }
+    ap_u128 f = num >> -e, rem = num - (f << -e), half = (ap_u128)1 << (-e - 1);
+    *fl = (uint64_t)f;
+    return *fl + (rem > half || (rem == half && (f & 1)));
+}
+
+static int ap_put_real(jbuf *b, double d)
+{
+    static const double p10[] = {1e-4, 1e-3, 1e-2, 1e-1, 1e0,  1e1,  1e2,  1e3,  1e4,  1e5, 1e6,
+                                 1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16};
+    const uint64_t lo = 10000000000000000ull, hi = 100000000000000000ull; /* 10^16, 10^17 */
+    double a = fabs(d);
+    if (!(a >= 1e-4 && a < 1e17) || (a < 1e15 && a == (double)(int64_t)a))
+        return jb_real(b, d); /* NaN, Inf, 0, exponent notation, jb_real's integers */
+    uint64_t bits, q = 0, fl = 0;
+    memcpy(&bits, &a, 8);
+    uint64_t m = (bits & ((1ull << 52) - 1)) | 1ull << 52; /* normal: a >= 1e-4 */
+    int e = (int)(bits >> 52) - 1075, x = 16;
+    while (x > -4 && a < p10[x + 4])
+        x--;
+    for (int tries = 0; tries < 3 && x >= -5 && x <= 16; tries++) { /* the guess may be off */
+        q = ap_real_digits(m, e, x, &fl);
+        if (fl < lo)
+            x--;
+        else if (fl >= hi)
+            x++;
+        else
+            break;
+    }
+    if (fl < lo || fl >= hi)
+        return jb_real(b, d); /* not settled: never expected */
+    if (q == hi)              /* rounded up to the next power of ten */
+        q = lo, x++;
+    if (x < -4 || x > 16)
+        return jb_real(b, d); /* %.17g writes these with an exponent */
+    char dig[17];
+    ap_utoa(q, dig + 17);
+    size_t nd = 17;
+    while (nd > (size_t)(x >= 0 ? x + 1 : 0) && dig[nd - 1] == '0')
+        nd--;
+    if (jb_reserve(b, 1 + 2 + 4 + 17 + 2))
+        return -1;
+    char *o = *b->buf + *b->len;
+    if (d < 0)
+        *o++ = '-';
+    if (x >= 0) {
+        memcpy(o, dig, (size_t)x + 1);
+        o += x + 1;
+        *o++ = '.';
+        if (nd == (size_t)x + 1)
+            *o++ = '0'; /* an integer: "1e16" is 10000000000000000.0 */
+        memcpy(o, dig + x + 1, nd - (size_t)x - 1);
+        o += nd - (size_t)x - 1;
+    } else {
+        memcpy(o, "0.000", (size_t)(1 - x));
+        o += 1 - x;
+        memcpy(o, dig, nd);
+        o += nd;
+    }
+    *b->len = (size_t)(o - *b->buf);
+    return 0;
+}
+
+/* Does the 8-byte word hold a byte that JSON escapes or that is not ASCII
+ * (< 0x20, '"', '\\', >= 0x80)? Exact, whatever the other bytes are. */
+static inline int ap_word_special(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t quote = x ^ (ones * '"'), bslash = x ^ (ones * '\\');
+    uint64_t below_space = (x - ones * 0x20) & ~x & high; /* the classic has-less-than */
+    uint64_t is_quote = (quote - ones) & ~quote & high;   /* and has-zero tests */
+    uint64_t is_bslash = (bslash - ones) & ~bslash & high;
+    return ((x & high) | below_space | is_quote | is_bslash) != 0;
+}
+
+/* A string of plain ASCII (nothing escaped) is copied as it is; anything
+ * else goes through jb_string, which escapes and checks UTF-8. */
+static inline int ap_put_string(jbuf *b, const char *s, size_t n)
+{
+    size_t i = 0;
+    uint64_t x;
+    for (; i + 8 <= n; i += 8)
+        if (memcpy(&x, s + i, 8), ap_word_special(x))
+            return jb_string(b, s, n);
+    if (i < n) {
+        x = 0x6161616161616161ull; /* 'a' for the bytes past the end */
+        memcpy(&x, s + i, n - i);
+        if (ap_word_special(x))
+            return jb_string(b, s, n);
+    }
+    if (jb_reserve(b, n + 2))
+        return -1;
+    char *o = *b->buf + *b->len;
+    *o = '"';
+    memcpy(o + 1, s, n);
+    o[n + 1] = '"';
+    *b->len += n + 2;
+    return 0;
+}
+
+static const uint8_t *ap_compound(ap_walk *w, const uint8_t *p, const ap_op *o, int depth);
+
+static inline __attribute__((always_inline)) const uint8_t *ap_scalar(ap_walk *w, const uint8_t *p,
+                                                                      const ap_op *o)
+{
+    const uint8_t *end = w->end;
+    jbuf *b = w->b;
+    int64_t v;
+    const char *s;
+    size_t n;
+    switch (o->kind) {
+    case AP_NULL:
+        return !b || !jb_put(b, "null", 4) ? p : NULL;
+    case AP_BOOLEAN:
+        if (p == end || *p > 1)
+            return NULL;
+        return !b || !(*p ? jb_put(b, "true", 4) : jb_put(b, "false", 5)) ? p + 1 : NULL;
+    case AP_INT:
+        p = ap_int(p, end, &v);
+        return p && (!b || !ap_put_int(b, v)) ? p : NULL;
+    case AP_LONG:
+        p = ap_long(p, end, &v);
+        return p && (!b || !ap_put_int(b, v)) ? p : NULL;
+    case AP_FLOAT: {
+        if (end - p < 4)
+            return NULL;
+        if (b) {
+            uint32_t u =
+                (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+            float f;
+            memcpy(&f, &u, 4);
+            if (ap_put_real(b, f))
+                return NULL;
+        }
+        return p + 4;
+    }
+    case AP_DOUBLE: {
+        if (end - p < 8)
+            return NULL;
+        if (b) {
+            uint64_t u = 0;
+            for (int i = 7; i >= 0; i--)
+                u = u << 8 | p[i];
+            double d;
+            memcpy(&d, &u, 8);
+            if (ap_put_real(b, d))
+                return NULL;
+        }
+        return p + 8;
+    }
+    case AP_BYTES:
+        p = ap_length(p, end, &s, &n);
+        return p && (!b || !jb_base64(b, s, n)) ? p : NULL;
+    case AP_STRING:
+        p = ap_length(p, end, &s, &n);
+        return p && (!b || !ap_put_string(b, s, n)) ? p : NULL;
+    case AP_FIXED:
+        if ((uint64_t)(end - p) < o->min)
+            return NULL;
+        return !b || !jb_base64(b, p, (size_t)o->min) ? p + o->min : NULL;
+    case AP_ENUM: {
+        if (!(p = ap_int(p, end, &v)) || v < 0 || (uint64_t)v >= o->n)
+            return NULL;
+        const ap_slot *sym = &w->pl->slots[o->first + (uint32_t)v];
+        return !b || !ap_put_text(b, w->pl->text + sym->text, sym->tlen) ? p : NULL;
+    }
+    default:
+        return NULL;
+    }
+}
+
+/* One datum of op at p, rendered when w->b is set; past it, or NULL.
+ * Scalars are handled here, inline in the record and item loops; only
+ * records, arrays and maps recurse. */
+static inline __attribute__((always_inline)) const uint8_t *ap_value(ap_walk *w, const uint8_t *p,
+                                                                     const ap_op *o, int depth)
+{
+    while (o->kind == AP_UNION) { /* a union is its branch (never directly a union) */
+        int64_t br;
+        if (!(p = ap_long(p, w->end, &br)) || br < 0 || (uint64_t)br >= o->n)
+            return NULL;
+        o = &w->pl->slots[o->first + (uint32_t)br].o;
+    }
+    return o->kind >= AP_RECORD ? ap_compound(w, p, o, depth) : ap_scalar(w, p, o);
+}
+
+/* An array or map block's count: items each at least `min` bytes, checked
+ * against what is left (or against the zero-byte budget). *block_end is
+ * where the block must end when it gave its byte size, else NULL. */
+static const uint8_t *ap_block_count(ap_walk *w, const uint8_t *p, uint64_t min, int64_t *count,
+                                     const uint8_t **block_end)
+{
+    int64_t c, size;
+    *block_end = NULL;
+    if (!(p = ap_long(p, w->end, &c)))
+        return NULL;
+    if (c < 0) {
+        if (c == INT64_MIN || !(p = ap_long(p, w->end, &size)) || size < 0 ||
+            (uint64_t)size > (uint64_t)(w->end - p))
+            return NULL;
+        c = -c;
+        *block_end = p + size;
+    }
+    if (min ? (uint64_t)c > (uint64_t)(w->end - p) / min : (uint64_t)c > w->empty)
+        return NULL;
+    if (!min)
+        w->empty -= (uint32_t)c;
+    *count = c;
+    return p;
+}
+
+static const uint8_t *ap_items(ap_walk *w, const uint8_t *p, const ap_op *o, int depth)
+{
+    const ap_op *item = &w->pl->ops[o->first];
+    int is_map = o->kind == AP_MAP, any = 0;
+    uint64_t min = is_map ? ap_add_min(1, item->min) : item->min;
+    if (w->b && jb_put(w->b, is_map ? "{" : "[", 1))
+        return NULL;
+    for (;;) {
+        int64_t count;
+        const uint8_t *block_end;
+        if (!(p = ap_block_count(w, p, min, &count, &block_end)))
+            return NULL;
+        if (count == 0)
+            break;
+        for (int64_t i = 0; i < count; i++, any = 1) {
+            const char *key;
+            size_t klen;
+            if (w->b && any && jb_put(w->b, ",", 1))
+                return NULL;
+            if (is_map && !(p = ap_length(p, w->end, &key, &klen)))
+                return NULL;
+            if (is_map && w->b) {
+                const char *nul = memchr(key, 0, klen); /* avro-c keys are C strings */
+                if (jb_string(w->b, key, nul ? (size_t)(nul - key) : klen) || jb_put(w->b, ":", 1))
+                    return NULL;
+            }
+            if (!(p = ap_value(w, p, item, depth)))
+                return NULL;
+        }
+        if (block_end && p != block_end)
+            return NULL; /* the block's byte size does not match its items */
+    }
+    return !w->b || !jb_put(w->b, is_map ? "}" : "]", 1) ? p : NULL;
+}
+
+static const uint8_t *ap_record(ap_walk *w, const uint8_t *p, const ap_op *o, int depth)
+{
+    const ap_slot *f = &w->pl->slots[o->first];
+    jbuf *b = w->b;
+    if (b && jb_put(b, "{", 1))
+        return NULL;
+    for (uint32_t i = 0; i < o->n; i++) {
+        if (b && ap_put_text(b, w->pl->text + f[i].text, f[i].tlen))
+            return NULL;
+        if (!(p = ap_value(w, p, &f[i].o, depth)))
+            return NULL;
+    }
+    return !b || !jb_put(b, "}", 1) ? p : NULL;
+}
+
+/* Records, arrays and maps, nesting at most AP_MAX_DEPTH deep. */
+static const uint8_t *ap_compound(ap_walk *w, const uint8_t *p, const ap_op *o, int depth)
+{
+    if (depth >= AP_MAX_DEPTH)
+        return NULL;
+    return o->kind == AP_RECORD ? ap_record(w, p, o, depth + 1) : ap_items(w, p, o, depth + 1);
+}
+
+int64_t sluice_avro_plan_check(const sluice_avro_plan *plan, const void *data, size_t len)
+{
+    static const uint8_t none[1];
+    const uint8_t *p = data ? data : none, *q;
+    if (!plan || (!data && len))
+        return -1;
+    ap_walk w = {plan, p + len, NULL, AP_MAX_EMPTY};
+    return (q = ap_value(&w, p, &plan->ops[0], 0)) ? (int64_t)(q - p) : -1;
+}
+
+int sluice_avro_json_append(const sluice_avro_plan *plan, const void *data, size_t len, char **buf,
+                            size_t *blen, size_t *cap)
+{
+    static const uint8_t none[1];
+    const uint8_t *p = data ? data : none;
+    jbuf b = {buf, blen, cap};
+    size_t start = *blen;
+    if (!plan || (!data && len))
+        return jb_end(&b, start, -1);
+    ap_walk w = {plan, p + len, &b, AP_MAX_EMPTY};
+    return jb_end(&b, start, ap_value(&w, p, &plan->ops[0], 0) ? 0 : -1);
 }

@@ -87,6 +87,7 @@ struct sl_task {
     metric metrics[SL_TASK_METRICS];
     atomic_size_t n_metrics;
     int metrics_dropped; /* logged once */
+    sl_raw_values raw;   /* set by a sink thread taking raw values */
 };
 
 struct sluice_batch {
@@ -995,6 +996,30 @@ static void api_schema_json(sluice_ctx *ctx, avro_schema_t schema, const char *j
     sl_schema_text_set(schema, json);
 }
 
+static avro_value_t *api_record_value(sluice_ctx *ctx, const sluice_record *rec)
+{
+    sl_task *t = (sl_task *)ctx;
+    if (rec->value || !rec->value_avro)
+        return rec->value;
+    char why[512];
+    avro_value_t *v = t->raw.value ? t->raw.value(t->raw.arg, rec, why, sizeof(why)) : NULL;
+    if (!v)
+        sluice_error(ctx, 0, "%s partition %d offset %lld: decoding the value: %s", rec->topic,
+                     (int)rec->partition, (long long)rec->offset,
+                     t->raw.value ? why : "no decoder");
+    return v;
+}
+
+static int api_record_value_json(sluice_ctx *ctx, const sluice_record *rec, char **buf,
+                                 size_t *len, size_t *cap)
+{
+    sl_task *t = (sl_task *)ctx;
+    const sluice_avro_plan *plan;
+    if (rec->value || !rec->value_avro || !t->raw.plan || !(plan = t->raw.plan(t->raw.arg, rec)))
+        return sluice_value_json_append(sluice_record_value(ctx, rec), buf, len, cap);
+    return sluice_avro_json_append(plan, rec->value_avro, rec->value_avro_len, buf, len, cap);
+}
+
 static const sluice_host_api host_api = {
     .size = sizeof(sluice_host_api),
     .vlog = api_vlog,
@@ -1013,6 +1038,8 @@ static const sluice_host_api host_api = {
     .connector_name = api_connector_name,
     .task_id = api_task_id,
     .schema_json = api_schema_json,
+    .record_value = api_record_value,
+    .record_value_json = api_record_value_json,
 };
 
 /* ======================================================================== */
@@ -1238,6 +1265,16 @@ int sl_task_commit(sl_task *t, const char *position)
     return end_call(t, rc);
 }
 
+int sl_task_takes_raw_values(const sl_task *t)
+{
+    return t->plugin->def->kind == SLUICE_SINK && t->plugin->def->raw_values;
+}
+
+void sl_task_set_raw_values(sl_task *t, const sl_raw_values *raw)
+{
+    t->raw = *raw;
+}
+
 int sl_task_put(sl_task *t, const sluice_record *records, size_t n)
 {
     int rc = not_ready(t, "put", SLUICE_SINK);
@@ -1264,6 +1301,16 @@ int sl_task_precommit(sl_task *t, sluice_offset *offsets, size_t n)
     int rc = not_ready(t, "precommit", SLUICE_SINK);
     if (rc == SLUICE_OK)
         rc = t->plugin->def->sink.precommit(t->state, &t->ctx, offsets, n);
+    return end_call(t, rc);
+}
+
+int sl_task_close_partitions(sl_task *t, const sluice_offset *parts, size_t n)
+{
+    if (t->plugin->def->kind != SLUICE_SINK || !t->plugin->def->sink.close_partitions)
+        return SLUICE_OK;
+    int rc = not_ready(t, "close_partitions", SLUICE_SINK);
+    if (rc == SLUICE_OK)
+        rc = t->plugin->def->sink.close_partitions(t->state, &t->ctx, parts, n);
     return end_call(t, rc);
 }
 

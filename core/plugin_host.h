@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "sluice/envelope.h"
 #include "sluice/plugin.h"
 
 typedef struct sl_plugin_host sl_plugin_host;
@@ -85,9 +86,23 @@ int sl_task_poll(sl_task *task, sluice_batch *batch);
 int sl_task_commit(sl_task *task, const char *position);
 int sl_task_put(sl_task *task, const sluice_record *records, size_t n);
 int sl_task_flush(sl_task *task);
+/* Raw values (sluice_plugin_def.raw_values): whether the plugin takes
+ * them, and who decodes or renders a raw record on its demand. The sink
+ * thread sets it before the first put; rec is one of the records of the
+ * put running now. value: the decoded value or NULL with err set; plan: the
+ * value's compiled writer schema. */
+typedef struct sl_raw_values {
+    avro_value_t *(*value)(void *arg, const sluice_record *rec, char *err, size_t errlen);
+    const sluice_avro_plan *(*plan)(void *arg, const sluice_record *rec);
+    void *arg;
+} sl_raw_values;
+int sl_task_takes_raw_values(const sl_task *task);
+void sl_task_set_raw_values(sl_task *task, const sl_raw_values *raw);
 /* The sink's optional preCommit (sluice_sink_ops.precommit). */
 int sl_task_has_precommit(const sl_task *task);
 int sl_task_precommit(sl_task *task, sluice_offset *offsets, size_t n);
+/* The sink's optional close_partitions; OK when it has none. */
+int sl_task_close_partitions(sl_task *task, const sluice_offset *parts, size_t n);
 void sl_task_close(sl_task *task);
 
 const char *sl_task_error(const sl_task *task);

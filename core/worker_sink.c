@@ -47,13 +47,26 @@ typedef struct sink_state {
      * the next record of the same schema into them in place: decoding then
      * allocates nothing. Every slot is NULL or a value the slot owns. */
     avro_value_t keys[SINK_BATCH], values[SINK_BATCH];
+    /* Raw values (the plugin takes them, the value converter is avro, no
+     * transforms): a record's value stays the Avro bytes in msgs[i], checked
+     * against its writer schema, whose plan is plans[i]; values[i] holds it
+     * decoded only once the plugin asked (decoded[i]). */
+    int raw;
+    const sluice_avro_plan *plans[SINK_BATCH];
+    unsigned char decoded[SINK_BATCH];
     size_t n;
     int64_t unflushed, backoff;
     int rk_paused; /* the assignment is paused in the consumer */
+    int revoke_failed; /* a rebalance failed the task: revoke_err says why */
+    char revoke_err[1024];
 } sink_state;
 
-static rd_kafka_t *consumer_create(sl_wtask *wt, char *err, size_t errlen)
+static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
+                      rd_kafka_topic_partition_list_t *parts, void *opaque);
+
+static rd_kafka_t *consumer_create(sink_state *s, char *err, size_t errlen)
 {
+    sl_wtask *wt = s->wt;
     char group[600], e[512];
     snprintf(group, sizeof(group), "connect-%s", wt->connector);
     const char *kv[][2] = {{"bootstrap.servers", wt->w->conf.bootstrap_servers},
@@ -90,12 +103,18 @@ static rd_kafka_t *consumer_create(sl_wtask *wt, char *err, size_t errlen)
             continue;
         if (!strcmp(ck, "group.id") || !strcmp(ck, "enable.auto.commit"))
             snprintf(e, sizeof(e), "the worker sets %s itself", ck);
+        else if (!strcmp(ck, "partition.assignment.strategy") &&
+                 strstr(json_string_value(v), "cooperative"))
+            snprintf(e, sizeof(e), "sink tasks give up partitions the eager way (range, "
+                                   "roundrobin): cooperative rebalancing is not supported");
         else if (rd_kafka_conf_set(c, ck, json_string_value(v), e, sizeof(e)) == RD_KAFKA_CONF_OK)
             continue;
         snprintf(err, errlen, "%s: %s", k, e);
         rd_kafka_conf_destroy(c);
         return NULL;
     }
+    rd_kafka_conf_set_opaque(c, s);
+    rd_kafka_conf_set_rebalance_cb(c, rebalance);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e, sizeof(e));
     if (!rk) {
         snprintf(err, errlen, "consumer: %s", e);
@@ -235,14 +254,22 @@ static int batch_add(sink_state *s, rd_kafka_message_t *m, char *err, size_t err
     const char *topic = rd_kafka_topic_name(m->rkt), *stage;
     int bad;
     sl_retry retry = {0};
+    avro_schema_t raw_schema = NULL;
+    const void *raw = NULL;
+    size_t raw_len = 0;
     do {
         stage = "KEY_CONVERTER";
         bad = sl_converter_from_bytes(wt->key_conv, topic, m->key, m->key_len, &s->keys[i], err,
                                       errlen);
         if (!bad) {
             stage = "VALUE_CONVERTER";
-            bad = sl_converter_from_bytes(wt->value_conv, topic, m->payload, m->len,
-                                          &s->values[i], err, errlen);
+            bad = s->raw ? sl_converter_peek(wt->value_conv, topic, m->payload, m->len,
+                                             &raw_schema, &s->plans[i], &raw, &raw_len, err,
+                                             errlen)
+                         : 1;
+            if (bad == 1)
+                bad = sl_converter_from_bytes(wt->value_conv, topic, m->payload, m->len,
+                                              &s->values[i], err, errlen);
             if (bad)
                 value_release(&s->keys[i]);
         }
@@ -257,12 +284,16 @@ static int batch_add(sink_state *s, rd_kafka_message_t *m, char *err, size_t err
         if (t <= 0)
             return t;
     }
+    s->decoded[i] = !raw;
     s->recs[i] = (sluice_record){
         .topic = topic,
         .key_schema = s->keys[i].iface ? avro_value_get_schema(&s->keys[i]) : NULL,
         .key = s->keys[i].iface ? &s->keys[i] : NULL,
-        .value_schema = s->values[i].iface ? avro_value_get_schema(&s->values[i]) : NULL,
-        .value = s->values[i].iface ? &s->values[i] : NULL,
+        .value_schema = raw ? raw_schema
+                      : s->values[i].iface ? avro_value_get_schema(&s->values[i]) : NULL,
+        .value = !raw && s->values[i].iface ? &s->values[i] : NULL,
+        .value_avro = raw,
+        .value_avro_len = raw_len,
         .timestamp_ms = ts,
         .headers = nh ? s->headers[i] : NULL,
         .n_headers = nh,
@@ -466,6 +497,84 @@ static void lag_note(sink_state *s)
     rd_kafka_topic_partition_list_destroy(a);
 }
 
+/* The task gives up every partition it has (an eager rebalance of the
+ * connector's group: other tasks joined or left). Records fetched but not
+ * put are dropped: the partition's next owner reads them again from the
+ * committed offset. What the sink holds durably is committed now, then the
+ * sink forgets the rest (close_partitions: an S3 sink discards the objects
+ * it has not completed, which must never be finished after the new owner
+ * started writing the same names), and nothing pending is committed later. */
+static void revoke(sink_state *s, const rd_kafka_topic_partition_list_t *parts)
+{
+    sl_wtask *wt = s->wt;
+    char err[1024];
+    batch_release(s, wt->xf == NULL);
+    sl_converter_retire(wt->value_conv);
+    rd_kafka_topic_partition_list_destroy(s->skipped);
+    s->skipped = rd_kafka_topic_partition_list_new(4);
+    if (flush_commit(s, 1, err, sizeof(err)) != 0) /* not fatal: it comes again */
+        sl_warn(wt->connector, "task %d: committing before a rebalance: %s", wt->id,
+                sl_task_error(wt->task));
+    sluice_offset *offs = calloc((size_t)parts->cnt + 1, sizeof(*offs));
+    if (offs) {
+        for (int i = 0; i < parts->cnt; i++)
+            offs[i] = (sluice_offset){parts->elems[i].topic, parts->elems[i].partition, -1};
+    }
+    if (!offs || sl_task_close_partitions(wt->task, offs, (size_t)parts->cnt) != SLUICE_OK) {
+        s->revoke_failed = 1;
+        snprintf(s->revoke_err, sizeof(s->revoke_err), "giving up partitions: %s",
+                 offs ? sl_task_error(wt->task) : "out of memory");
+    }
+    free(offs);
+    rd_kafka_topic_partition_list_destroy(s->pending);
+    s->pending = rd_kafka_topic_partition_list_new(8);
+    rd_kafka_topic_partition_list_destroy(s->committed);
+    s->committed = rd_kafka_topic_partition_list_new(8);
+    s->unflushed = 0;
+    sl_info(wt->connector, "task %d: gave up %d partitions (rebalance)", wt->id, parts->cnt);
+}
+
+/* librdkafka's rebalance callback, served from rd_kafka_consumer_poll on the
+ * task's thread. */
+static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
+                      rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    sink_state *s = opaque;
+    if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        sl_debug(s->wt->connector, "task %d: assigned %d partitions", s->wt->id, parts->cnt);
+        rd_kafka_assign(rk, parts);
+        return;
+    }
+    revoke(s, parts);
+    rd_kafka_assign(rk, NULL);
+}
+
+/* The plugin asks for a raw record's value (sluice_record_value). */
+static avro_value_t *raw_value(void *arg, const sluice_record *rec, char *err, size_t errlen)
+{
+    sink_state *s = arg;
+    size_t i = (size_t)(rec - s->recs);
+    if (rec < s->recs || i >= s->n) {
+        snprintf(err, errlen, "not a record of the batch being put");
+        return NULL;
+    }
+    if (!s->decoded[i]) {
+        rd_kafka_message_t *m = s->msgs[i];
+        if (sl_converter_from_bytes(s->wt->value_conv, rec->topic, m->payload, m->len,
+                                    &s->values[i], err, errlen) != 0)
+            return NULL;
+        s->decoded[i] = 1;
+    }
+    return s->values[i].iface ? &s->values[i] : NULL;
+}
+
+static const sluice_avro_plan *raw_plan(void *arg, const sluice_record *rec)
+{
+    sink_state *s = arg;
+    size_t i = (size_t)(rec - s->recs);
+    return rec >= s->recs && i < s->n ? s->plans[i] : NULL;
+}
+
 static int sink_loop(sink_state *s, char *err, size_t errlen)
 {
     sl_wtask *wt = s->wt;
@@ -500,6 +609,10 @@ static int sink_loop(sink_state *s, char *err, size_t errlen)
             if (batch_add(s, m, err, errlen) < 0)
                 return -1;
         }
+        if (s->revoke_failed) {
+            snprintf(err, errlen, "%s", s->revoke_err);
+            return -1;
+        }
         while (s->n > 0 && !atomic_load(&wt->stop)) {
             int r = outcome(s, sl_task_put(wt->task, s->recs, s->n), err, errlen);
             if (r < 0)
@@ -509,6 +622,7 @@ static int sink_loop(sink_state *s, char *err, size_t errlen)
                 pending_note(s);
                 s->unflushed += (int64_t)s->n;
                 batch_release(s, wt->xf == NULL);
+                sl_converter_retire(wt->value_conv); /* nothing peeked is held now */
             }
         }
         if (s->unflushed >= wt->w->conf.sink_flush_records || sl_worker_now_ms() - last_flush >= interval) {
@@ -539,11 +653,15 @@ void *sl_sink_thread(void *arg)
     if (sl_errpolicy_init(&s->errors, wt, err, sizeof(err)) != 0 ||
         sl_transforms_create(wt->config, &wt->xf, err, sizeof(err)) != 0)
         goto out;
+    /* values go raw to a plugin that takes them when nothing transforms them */
+    s->raw = sl_task_takes_raw_values(wt->task) && !wt->xf;
+    if (s->raw)
+        sl_task_set_raw_values(wt->task, &(sl_raw_values){raw_value, raw_plan, s});
     if (sl_task_open(wt->task) != SLUICE_OK) {
         snprintf(err, sizeof(err), "%s", sl_task_error(wt->task));
         goto out;
     }
-    if (!(s->rk = consumer_create(wt, err, sizeof(err))))
+    if (!(s->rk = consumer_create(s, err, sizeof(err))))
         goto out;
     sl_worker_status(wt->w, wt->connector, wt->id, "RUNNING", NULL);
     rc = sink_loop(s, err, sizeof(err));

@@ -59,7 +59,7 @@ static int fs_put(void *state, sluice_ctx *ctx, const sluice_record *records, si
     fs_task *t = state;
     t->len = 0;
     for (size_t i = 0; i < n; i++) {
-        if (fs_format_line(&records[i], &t->buf, &t->len, &t->cap) != 0)
+        if (fs_format_line(ctx, &records[i], &t->buf, &t->len, &t->cap) != 0)
             return sluice_error(ctx, 0, "%s: record %zu of %zu (topic %s partition %d offset %lld): "
                                 "%s", t->conf->file, i, n, records[i].topic,
                                 (int)records[i].partition, (long long)records[i].offset,
@@ -88,4 +88,5 @@ SLUICE_PLUGIN_DEFINE(.name = "file", .kind = SLUICE_SINK,
                      .description = "Writes every record as one JSON line to a file",
                      .version = "0.1.0", .options = fs_options,
                      .sink = {
-                         .open = fs_open, .put = fs_put, .flush = fs_flush, .close = fs_close});
+                         .open = fs_open, .put = fs_put, .flush = fs_flush, .close = fs_close},
+                     .raw_values = 1);

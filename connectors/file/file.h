@@ -28,8 +28,10 @@ fs_conf *fs_conf_create(sluice_ctx *ctx);
 void fs_conf_destroy(fs_conf *conf);
 
 /* Appends rec as one line (with its '\n') to *buf (see
- * sluice_value_json_append). Returns 0, or -1 with errno set (EINVAL: the
- * record has no JSON form, such as a NaN double; ENOMEM). */
-int fs_format_line(const sluice_record *rec, char **buf, size_t *len, size_t *cap);
+ * sluice_value_json_append; a value that came raw is rendered from its Avro
+ * bytes). Returns 0, or -1 with errno set (EINVAL: the record has no JSON
+ * form, such as a NaN double; ENOMEM). */
+int fs_format_line(sluice_ctx *ctx, const sluice_record *rec, char **buf, size_t *len,
+                   size_t *cap);
 
 #endif

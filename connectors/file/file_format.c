@@ -7,7 +7,8 @@
 
 #include "file.h"
 
-int fs_format_line(const sluice_record *rec, char **buf, size_t *len, size_t *cap)
+int fs_format_line(sluice_ctx *ctx, const sluice_record *rec, char **buf, size_t *len,
+                   size_t *cap)
 {
     size_t start = *len;
     int rc = sluice_json_append_raw("{\"topic\":", 9, buf, len, cap);
@@ -15,7 +16,7 @@ int fs_format_line(const sluice_record *rec, char **buf, size_t *len, size_t *ca
     rc = rc ? rc : sluice_json_append_raw(",\"key\":", 7, buf, len, cap);
     rc = rc ? rc : sluice_value_json_append(rec->key, buf, len, cap);
     rc = rc ? rc : sluice_json_append_raw(",\"value\":", 9, buf, len, cap);
-    rc = rc ? rc : sluice_value_json_append(rec->value, buf, len, cap);
+    rc = rc ? rc : sluice_record_value_json(ctx, rec, buf, len, cap);
     rc = rc ? rc : sluice_json_append_raw(",\"timestamp\":", 13, buf, len, cap);
     rc = rc ? rc : sluice_json_append_int(rec->timestamp_ms, buf, len, cap);
     rc = rc ? rc : sluice_json_append_raw("}\n", 2, buf, len, cap);

@@ -321,7 +321,7 @@ static int record_put(s3_task *t, sluice_ctx *ctx, const sluice_record *rec, int
     }
     if (rec->offset < tp->next_offset)
         return 0; /* taken by an earlier call */
-    if (!rec->value) {
+    if (sluice_record_is_tombstone(rec)) {
         if (c->ignore_nulls) {
             tp->next_offset = rec->offset + 1;
             return 0;
@@ -332,12 +332,22 @@ static int record_put(s3_task *t, sluice_ctx *ctx, const sluice_record *rec, int
                  rec->topic, (int)rec->partition, rec->offset);
         return -1;
     }
+    sluice_record dec; /* rec with its value decoded, for the partitioner */
+    const sluice_record *prec = rec;
+    if (c->part_kind == S3_PART_FIELD || c->ts_kind == S3_TS_FIELD) {
+        dec = *rec;
+        if (!(dec.value = sluice_record_value(ctx, rec))) {
+            snprintf(t->err, sizeof(t->err), "the value could not be decoded for the partitioner");
+            return record_fail(t, rec);
+        }
+        prec = &dec;
+    }
     if ((c->part_kind == S3_PART_TIME || c->rotate_interval_ms > 0) &&
-        s3_partition_timestamp(c, rec, now, &ts, t->err, sizeof(t->err)) != 0)
+        s3_partition_timestamp(c, prec, now, &ts, t->err, sizeof(t->err)) != 0)
         return record_fail(t, rec);
     if (c->part_kind == S3_PART_DEFAULT)
         encoded = tp->encoded;
-    else if (s3_partition_encode(c, rec, ts, buf, sizeof(buf), t->err, sizeof(t->err)) != 0)
+    else if (s3_partition_encode(c, prec, ts, buf, sizeof(buf), t->err, sizeof(t->err)) != 0)
         return record_fail(t, rec);
     s3_file *f = file_find(tp, encoded);
     if (rotate_before(t, tp, f, rec, ts, now)) {
@@ -351,7 +361,7 @@ static int record_put(s3_task *t, sluice_ctx *ctx, const sluice_record *rec, int
     }
     if (!f && !(f = file_open(t, tp, encoded, rec)))
         return -1;
-    if (s3_writer_append(f->w, rec->value, t->err, sizeof(t->err)) != 0)
+    if (s3_writer_append(f->w, ctx, rec, t->err, sizeof(t->err)) != 0)
         return record_fail(t, rec);
     return record_taken(t, ctx, tp, f, rec->offset, ts, now);
 }
@@ -360,12 +370,12 @@ static int record_put(s3_task *t, sluice_ctx *ctx, const sluice_record *rec, int
 /* Callbacks                                                                 */
 /* ======================================================================== */
 
-static void s3_close(void *state, sluice_ctx *ctx)
+/* Stops the uploader (first: then no job runs; a transfer under way is
+ * cancelled) and frees every object not complete. Returns how many. */
+static int discard_all(s3_task *t)
 {
-    s3_task *t = state;
-    if (!t)
-        return;
-    s3_uploader_destroy(t->up); /* first: then no job runs */
+    s3_uploader_destroy(t->up);
+    t->up = NULL;
     int discarded = 0;
     for (s3_tp *tp = t->tps, *n; tp; tp = n) {
         n = tp->next;
@@ -375,6 +385,16 @@ static void s3_close(void *state, sluice_ctx *ctx)
             discarded++;
         tp_free(tp);
     }
+    t->tps = t->last = NULL;
+    return discarded;
+}
+
+static void s3_close(void *state, sluice_ctx *ctx)
+{
+    s3_task *t = state;
+    if (!t)
+        return;
+    int discarded = discard_all(t);
     if (discarded)
         sluice_log(ctx, SLUICE_LOG_INFO,
                    "closing: %d incomplete objects discarded (their records were not committed)",
@@ -499,6 +519,28 @@ static int s3_precommit(void *state, sluice_ctx *ctx, sluice_offset *offsets, si
     return status_of(ctx, rc, t->err);
 }
 
+/* A rebalance takes the task's partitions away (the host gives up all of
+ * them at once: eager rebalancing). Every object not complete in the lake
+ * is discarded - the uploader stops first, cancelling a transfer under way,
+ * so none of them is finished later over an object of the same name the
+ * partition's next owner writes - and a fresh uploader serves what the task
+ * is assigned next. Their records were not committed: the next owner
+ * writes them again. */
+static int s3_close_partitions(void *state, sluice_ctx *ctx, const sluice_offset *parts, size_t n)
+{
+    s3_task *t = state;
+    (void)parts;
+    int discarded = discard_all(t);
+    sluice_log(ctx, SLUICE_LOG_INFO,
+               "rebalance: gave up %zu partitions, %d incomplete objects discarded (their "
+               "records go to the next owner)",
+               n, discarded);
+    if (!(t->up = s3_uploader_create(t->store, 2 * s3_store_part_size(t->store), t->err,
+                                     sizeof(t->err))))
+        return sluice_error(ctx, 0, "%s", t->err);
+    return SLUICE_OK;
+}
+
 SLUICE_PLUGIN_DEFINE(.name = "s3", .kind = SLUICE_SINK,
                      .description = "Writes records as Avro or JSON-lines objects into an S3 "
                                     "bucket or a file:// lake, exactly once",
@@ -507,4 +549,6 @@ SLUICE_PLUGIN_DEFINE(.name = "s3", .kind = SLUICE_SINK,
                               .put = s3_put,
                               .flush = s3_flush,
                               .close = s3_close,
-                              .precommit = s3_precommit});
+                              .precommit = s3_precommit,
+                              .close_partitions = s3_close_partitions},
+                     .max_tasks = SLUICE_TASKS_ANY, .raw_values = 1);

@@ -187,7 +187,10 @@ s3_writer *s3_writer_create(const s3_conf *conf, avro_schema_t schema, const cha
 void s3_writer_destroy(s3_writer *w);
 /* 1 when values of `schema` can go into this object. */
 int s3_writer_accepts(const s3_writer *w, avro_schema_t schema);
-int s3_writer_append(s3_writer *w, avro_value_t *value, char *err, size_t errlen);
+/* Appends rec's value: a raw value (value_avro) as the Avro bytes it came
+ * in, or rendered as JSON from them; a decoded one written from the value. */
+int s3_writer_append(s3_writer *w, sluice_ctx *ctx, const sluice_record *rec, char *err,
+                     size_t errlen);
 /* Ends the object: the last block is written to the output. */
 int s3_writer_finish(s3_writer *w, char *err, size_t errlen);
 /* The object's bytes not yet handed to the store. */

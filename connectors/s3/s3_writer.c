@@ -26,7 +26,9 @@
  * s3_writer_accepts says no. Records are the record values (Confluent's
  * AvroFormat); a value is serialised with avro_value_write, which only
  * follows the value's structure, so any value whose schema equals the
- * object's may go in.
+ * object's may go in. A value that came raw (sluice_record.value_avro) is
+ * copied as the bytes it came in: the host checked them against this
+ * schema, and a replay copies the same bytes again.
  *
  * JSON lines: one Debezium JSON form per line, written by the text writer
  * (sluice_value_json_append: the same text as sluice_value_to_json, no tree).
@@ -201,8 +203,17 @@ static int block_close(s3_writer *w, char *err, size_t errlen)
 /* Serialises into the free room of the block buffer in one pass; when the
  * record does not fit (the memory writer says ENOSPC), grows the buffer and
  * writes again. */
-static int avro_append(s3_writer *w, avro_value_t *value, char *err, size_t errlen)
+static int avro_append(s3_writer *w, const sluice_record *rec, char *err, size_t errlen)
 {
+    if (rec->value_avro) { /* the bytes it came in: checked against this schema */
+        if (s3_buf_append(&w->block, rec->value_avro, rec->value_avro_len) != 0) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        w->block_count++;
+        return w->block.len >= BLOCK_BYTES ? block_close(w, err, errlen) : 0;
+    }
+    avro_value_t *value = rec->value;
     size_t room = w->last_size * 2 > 4096 ? w->last_size * 2 : 4096;
     for (;;) {
         if (s3_buf_reserve(&w->block, room) != 0) {
@@ -235,10 +246,11 @@ static int avro_append(s3_writer *w, avro_value_t *value, char *err, size_t errl
 /* Appends the record's Debezium JSON form and a newline to the object's
  * bytes with the text writer: no JSON tree, and no allocation once the
  * buffer has grown to a part. */
-static int json_append(s3_writer *w, avro_value_t *value, char *err, size_t errlen)
+static int json_append(s3_writer *w, sluice_ctx *ctx, const sluice_record *rec, char *err,
+                       size_t errlen)
 {
     char *p = (char *)w->out.p;
-    int rc = sluice_value_json_append(value, &p, &w->out.len, &w->out.cap);
+    int rc = sluice_record_value_json(ctx, rec, &p, &w->out.len, &w->out.cap);
     w->out.p = (uint8_t *)p;
     if (rc != 0) {
         snprintf(err, errlen, "the record has no JSON form (a NaN or infinite double, a type "
@@ -303,10 +315,11 @@ int s3_writer_accepts(const s3_writer *w, avro_schema_t schema)
            avro_schema_equal(schema, w->schema);
 }
 
-int s3_writer_append(s3_writer *w, avro_value_t *value, char *err, size_t errlen)
+int s3_writer_append(s3_writer *w, sluice_ctx *ctx, const sluice_record *rec, char *err,
+                     size_t errlen)
 {
-    return w->conf->format == S3_FORMAT_JSON ? json_append(w, value, err, errlen)
-                                             : avro_append(w, value, err, errlen);
+    return w->conf->format == S3_FORMAT_JSON ? json_append(w, ctx, rec, err, errlen)
+                                             : avro_append(w, rec, err, errlen);
 }
 
 int s3_writer_finish(s3_writer *w, char *err, size_t errlen)

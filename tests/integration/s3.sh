@@ -100,6 +100,13 @@ has_records()
         awk '{s += $2} END {print s + 0}')" -ge "$2" ]
 }
 has_log() { [ "$(logcount "$1")" -ge "${2:-1}" ]; }
+# committed_sum CONNECTOR TOPIC: the sum of the sink group's committed offsets
+committed_sum()
+{
+    "$SLUICE" groups describe -b "$BOOTSTRAP" --group "connect-$1" 2>/dev/null |
+        awk -v t="$2" '$2 == t && $4 ~ /^[0-9]+$/ {s += $4} END {print s + 0}'
+}
+committed_is() { [ "$(committed_sum "$1" "$2")" = "$3" ]; }
 
 # fetch PREFIX: download s3://lake/PREFIX/ into $T/dl/PREFIX; prints the files
 fetch()
@@ -210,6 +217,19 @@ sink flat mixed ', "flush.size": 2000, "rotate.schedule.interval.ms": 3000,
                   "partitioner.class": "field", "partition.field.name": "__op"'
 sink multi multi ', "flush.size": 1000, "rotate.schedule.interval.ms": 3000'
 sink reg reg ', "flush.size": 1000, "key.converter": "avro", "value.converter": "avro"'
+# three tasks share the 3 partitions of topic moving while datagen writes
+# it; an outside member joins their group for a moment (below), so every
+# task gives up its partitions with objects open, and gets some back
+"$SLUICE" topics create -b "$BOOTSTRAP" --topic moving --partitions 3 >/dev/null 2>&1 ||
+    fail "sluice topics create moving --partitions 3"
+cat >"$P/moving.json" <<JSON
+{"name": "moving",
+ "source": {"connector.class": "datagen", "topic": "moving", "max.records": 9000, "rate": 1500},
+ "sinks": {"s3": {"connector.class": "s3", "topics": "moving", "s3.bucket.name": "lake",
+                  "store.url": "$S3URL", "aws.access.key.id": "S3RVER",
+                  "aws.secret.access.key": "S3RVER", "topics.dir": "moving", "tasks.max": "3",
+                  "flush.size": 400, "rotate.schedule.interval.ms": 6000}}}
+JSON
 sink hourly multi ', "partitioner.class": "io.confluent.connect.storage.partitioner.HourlyPartitioner",
                     "flush.size": 100000, "rotate.schedule.interval.ms": 3000'
 T_START=$(date -u +%s)
@@ -219,6 +239,15 @@ cat >"$P/file.json" <<JSON
                     "store.url": "file://$T/lake", "flush.size": 5000}}}
 JSON
 start_worker
+wait_for 30 has_log '\[moving\.s3/[0-9]*\] object .* complete' ||
+    fail "moving: no object complete within 30 s"
+# a member of the group that reads and commits nothing (kcat -G commits)
+"$SLUICE" consume -b "$BOOTSTRAP" -t moving -G connect-moving.s3 -X enable.auto.commit=false \
+    >/dev/null 2>&1 &
+member_pid=$!
+sleep 1.5
+kill -TERM "$member_pid" 2>/dev/null
+wait "$member_pid" 2>/dev/null
 wait_for 60 has_log '\[avro.s3/0\] object .* complete' 30 || fail "avro: 30 objects not complete within 60 s"
 wait_for 60 has_records json.s3 "$N_ROWS" || fail "json: not every record in complete objects within 60 s"
 wait_for 30 has_records field.s3 "$N_MIXED" || fail "field: not every record in complete objects"
@@ -228,6 +257,8 @@ wait_for 30 has_records flat.s3 "$N_MIXED" || fail "flat: not every record in co
 wait_for 30 has_records multi.s3 9000 || fail "multi: not every record in complete objects"
 wait_for 30 has_records reg.s3 5000 || fail "reg: not every record in complete objects"
 wait_for 30 has_records hourly.s3 9000 || fail "hourly: not every record in complete objects"
+wait_for 60 committed_is moving.s3 moving 9000 ||
+    fail "moving: committed offsets sum to $(committed_sum moving.s3 moving), not 9000, after 60 s"
 T_END=$(date -u +%s)
 wait_for 30 has_log '\[file.lake/0\] object .* complete' 6 || fail "file: 6 objects not complete"
 
@@ -309,6 +340,14 @@ bad=$(printf '%s\n' "${files[@]}" | grep -v -E '/partition=([0-2])/multi\+\1\+[0
 exactly_once multi 9000 "${files[@]}"
 pass "3 Kafka partitions: ${#files[@]} objects under partition=0|1|2/ named multi+<p>+<offset>.avro, seqs 1..9000 exactly once"
 
+mapfile -t files < <(fetch moving)
+exactly_once moving 9000 "${files[@]}"
+tasks=$(grep -o '\[moving\.s3/[0-9]*\] object .* complete' "$T/worker.log" | cut -d/ -f2 | cut -d] -f1 | sort -u | wc -l)
+[ "$tasks" -ge 2 ] || fail "moving: objects came from $tasks task(s); tasks.max=3 on 3 partitions"
+gaveup=$(grep -c '\[moving\.s3/[0-9]*\] rebalance: gave up [1-9][0-9]* partitions, [1-9][0-9]* incomplete' "$T/worker.log")
+[ "$gaveup" -ge 1 ] || fail "moving: no task gave up partitions with objects open: the hand-over was not tested"
+pass "tasks.max=3 on 3 partitions written while a group member came and went: $tasks tasks wrote ${#files[@]} objects, $gaveup hand-overs discarded open objects, seqs 1..9000 exactly once, committed offsets sum to 9000"
+
 mapfile -t files < <(fetch hourly)
 hours=""
 for t in $(seq "$T_START" 3600 "$T_END") "$T_END"; do hours="$hours|$(date -u -d "@$t" +'year=%Y/month=%m/day=%d/hour=%H')"; done
@@ -324,7 +363,7 @@ ls -a "$T/lake/topics/rows/partition=0/" | grep -q '\.tmp$' && fail "file: a tem
 exactly_once file "$N_ROWS" "${files[@]}"
 pass "file:// lake: 6 Avro files under topics/rows/partition=0/, no temporary file, exactly once"
 stop_worker
-rm -f "$P"/{avro,json,field,timed,evolve,flat,reg,multi,hourly,file}.json
+rm -f "$P"/{avro,json,field,timed,evolve,flat,reg,multi,moving,hourly,file}.json
 
 # ---- 2. kill -9 during a multipart upload, and between upload and commit --------
 sink big big ', "flush.size": 8000, "s3.part.size": 5242880'

@@ -139,6 +139,30 @@ int sluice_json_append_int(int64_t v, char **buf, size_t *len, size_t *cap);
 /* bytes as a quoted base64 JSON string (how bytes and fixed values appear). */
 int sluice_json_append_base64(const void *data, size_t n, char **buf, size_t *len, size_t *cap);
 
+/* ---- Avro binary read in place ------------------------------------------
+ * A plan is a schema compiled once into a flat program that walks the Avro
+ * binary encoding of one datum of that schema directly: no avro-c value, no
+ * allocation per datum. Sinks use it to check and render records they were
+ * handed as bytes. A plan is immutable once built: any thread may use it. */
+typedef struct sluice_avro_plan sluice_avro_plan;
+
+/* NULL when out of memory or the schema is not a complete schema (an
+ * unresolved named reference). The plan holds no reference to schema. */
+sluice_avro_plan *sluice_avro_plan_create(avro_schema_t schema);
+void sluice_avro_plan_destroy(sluice_avro_plan *plan);
+
+/* The byte length of the one datum that starts at data (at most len bytes),
+ * or -1 when those bytes are not an encoding of it: truncated, a negative
+ * or oversized length or count, a union branch or enum symbol out of range,
+ * a boolean byte other than 0 or 1. Trailing bytes are not read. */
+int64_t sluice_avro_plan_check(const sluice_avro_plan *plan, const void *data, size_t len);
+
+/* Appends the datum's JSON text: byte for byte what sluice_value_json_append
+ * writes for the value avro-c decodes from the same bytes. Returns 0, or -1
+ * (invalid bytes as above, NaN/Inf, out of memory) leaving *len as it was. */
+int sluice_avro_json_append(const sluice_avro_plan *plan, const void *data, size_t len, char **buf,
+                            size_t *blen, size_t *cap);
+
 #ifdef __cplusplus
 }
 #endif

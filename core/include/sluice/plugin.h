@@ -53,7 +53,7 @@ extern "C" {
  * ------------------------------------------------------------------------- */
 
 #define SLUICE_PLUGIN_MAGIC       0x534c4350u /* "SLCP" */
-#define SLUICE_PLUGIN_ABI_VERSION 2u
+#define SLUICE_PLUGIN_ABI_VERSION 3u
 
 #define SLUICE_STR_(x) #x
 #define SLUICE_STR(x)  SLUICE_STR_(x)
@@ -135,7 +135,21 @@ typedef struct sluice_record {
      * sources leave them 0, the partitioner decides. */
     int32_t partition;
     int64_t offset;
+    /* ABI 3. Sinks that set raw_values in their descriptor: when the value
+     * came in Avro (the avro converter) and no transform ran, value is NULL
+     * and these hold the value's Avro binary encoding as read (the Confluent
+     * wire-format prefix stripped), already checked against value_schema,
+     * its writer schema. sluice_record_value() decodes it on demand and
+     * sluice_record_value_json() renders it. Otherwise NULL / 0. */
+    const void *value_avro;
+    size_t value_avro_len;
 } sluice_record;
+
+/* A tombstone: no value, decoded or raw. */
+static inline int sluice_record_is_tombstone(const sluice_record *rec)
+{
+    return !rec->value && !rec->value_avro;
+}
 
 /* A consumed position a sink may commit: the next offset to read. */
 typedef struct sluice_offset {
@@ -187,6 +201,16 @@ typedef struct sluice_host_api {
      * rows per second, a replication slot's lag in bytes). metric_add
      * counts; both show in /metrics and in the task's /status. */
     void (*metric_set)(sluice_ctx *ctx, const char *name, int64_t value);
+    /* ABI 3, sinks, inside put() only, for one of the records it was given:
+     * the value as an avro-c value (decoded now when it came raw; valid
+     * until put returns), or NULL for a tombstone or when decoding failed
+     * (then the error is set: return SLUICE_ERROR). */
+    avro_value_t *(*record_value)(sluice_ctx *ctx, const sluice_record *rec);
+    /* Appends the value's Debezium JSON text (sluice_value_json_append's
+     * form, null for a tombstone) to a growing buffer, rendered straight
+     * from the raw bytes when it came raw. 0, or -1 (out of memory, NaN). */
+    int (*record_value_json)(sluice_ctx *ctx, const sluice_record *rec, char **buf, size_t *len,
+                             size_t *cap);
 } sluice_host_api;
 
 /* The host's context starts with this; the rest is private to the host. */
@@ -262,6 +286,15 @@ static inline void sluice_metric_set(sluice_ctx *ctx, const char *name, int64_t 
     if (ctx->api->size >= offsetof(sluice_host_api, metric_set) + sizeof(void *))
         ctx->api->metric_set(ctx, name, value);
 }
+static inline avro_value_t *sluice_record_value(sluice_ctx *ctx, const sluice_record *rec)
+{
+    return rec->value || !rec->value_avro ? rec->value : ctx->api->record_value(ctx, rec);
+}
+static inline int sluice_record_value_json(sluice_ctx *ctx, const sluice_record *rec, char **buf,
+                                           size_t *len, size_t *cap)
+{
+    return ctx->api->record_value_json(ctx, rec, buf, len, cap);
+}
 static inline size_t sluice_batch_room(sluice_ctx *ctx, const sluice_batch *batch)
 {
     return ctx->api->batch_room(ctx, batch);
@@ -300,6 +333,15 @@ typedef struct sluice_sink_ops {
      * rewrites the same objects. Records of an object still open when the
      * task closes are re-delivered to the next task. */
     int (*precommit)(void *task, sluice_ctx *ctx, sluice_offset *offsets, size_t n);
+    /* Optional (ABI 3), Kafka Connect's close(partitions): the task is about
+     * to lose these partitions (a rebalance of the connector's tasks; the
+     * offsets are unused). The host has committed what the sink holds
+     * durably and will put none of their records again; the sink must
+     * forget everything else of them - records put but not durable go to
+     * the partition's next owner - and write nothing more for them once
+     * this returns (an S3 sink finishing an object later could overwrite
+     * the new owner's). */
+    int (*close_partitions)(void *task, sluice_ctx *ctx, const sluice_offset *parts, size_t n);
 } sluice_sink_ops;
 
 typedef enum sluice_plugin_kind { SLUICE_SOURCE = 1, SLUICE_SINK = 2 } sluice_plugin_kind;
@@ -324,6 +366,11 @@ typedef struct sluice_plugin_def {
      * tasks of a connector share its config, and each knows its id
      * (sluice_task_id). */
     uint32_t max_tasks;
+    /* ABI 3. A sink that reads values in Avro binary (sluice_record's
+     * value_avro) when it can, sparing the host's decode: 1. Such a sink
+     * must get values through sluice_record_value / _value_json or
+     * value_avro, and test tombstones with sluice_record_is_tombstone. */
+    int raw_values;
 } sluice_plugin_def;
 
 #define SLUICE_TASKS_ANY 0xffffffffu
