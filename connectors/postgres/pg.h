@@ -135,8 +135,20 @@ json_t *pg_type_schema(const pg_type *ty, const pg_conf *conf, int *vsd);
  * form. Returns 0, or -1 with err saying why the text does not parse. */
 int pg_type_set(avro_value_t *slot, const pg_type *ty, const pg_conf *conf, const char *text,
                 size_t len, char *err, size_t errlen);
-/* Whether ty is stored as a string or bytes (gets the TOAST placeholder). */
+/* Whether an unchanged TOASTed value of ty has a placeholder form (string
+ * and bytes types, arrays). */
 int pg_type_placeholder_ok(const pg_type *ty);
+/* Sets slot to unavailable.value.placeholder in ty's form (see the top of
+ * pg_types.c). Returns 0 or an avro-c error code. */
+int pg_type_set_placeholder(avro_value_t *slot, const pg_type *ty, const pg_conf *conf);
+/* Sets slot to the value a required field gets when the change carries
+ * none (Debezium's fallback: 0, "", false, the epoch, []). Returns 0 or an
+ * avro-c error code. */
+int pg_type_fallback(avro_value_t *slot, const pg_type *ty, const pg_conf *conf);
+/* The Avro JSON default of a field of ty whose SQL DEFAULT is the constant
+ * `text` (its text form), or NULL when ty's schema is not a primitive
+ * type (bytes, records, arrays) or text does not convert. New reference. */
+json_t *pg_type_default_json(const pg_type *ty, const pg_conf *conf, const char *text);
 
 /* ---- pg_rel.c ----------------------------------------------------------- */
 
@@ -144,7 +156,12 @@ typedef struct pg_col {
     char *name;
     char *avro_name; /* name with characters Avro forbids replaced by '_' */
     pg_type *type;
-    int key;   /* part of the primary key (the record key) */
+    int key;     /* part of the primary key (the record key) */
+    int notnull; /* NOT NULL (or a key): a required field, not ["null", T] */
+    /* a NOT NULL non-key column's constant SQL DEFAULT (its text form) and
+     * its Avro form, the field's "default"; both NULL when it has none */
+    char *def;
+    json_t *def_json;
     int field; /* index in the row record, -1 when excluded */
 } pg_col;
 
@@ -318,6 +335,11 @@ int64_t pg_mono_ms(void);
 
 /* ---- postgres.c: the task and its outbound queue --------------------------- */
 
+/* A position's longest text (the host keeps 511 bytes), and the longest
+ * incremental snapshot state it may carry (the rest is at most 110). */
+#define PG_POS_MAX      512
+#define PG_INCR_POS_MAX 400
+
 /* One record waiting to be emitted. Owns its values and a reference to its
  * schemas; topic points into a (possibly retired) pg_rel or the task. */
 typedef struct pg_out {
@@ -326,7 +348,7 @@ typedef struct pg_out {
     avro_value_t key, value;
     int has_key, has_value;
     int64_t ts_ms;
-    char pos[192];
+    char pos[PG_POS_MAX];
 } pg_out;
 
 typedef struct pg_queue {
@@ -363,6 +385,9 @@ typedef struct pg_task {
     uint64_t tx_lsn;     /* the current transaction's commit LSN (from Begin) */
     pg_txmeta *txmeta;   /* provide.transaction.metadata, or NULL */
     pg_incr *incr;       /* incremental snapshots requested, or NULL */
+    char incr_pos[PG_INCR_POS_MAX]; /* ,"incr":{...} in every position while one
+                                     * is in progress (pg_incr.c), else "" */
+    char *open_pos;                 /* the position stored when the task opened (or NULL) */
     int64_t commit_ts_ms;
     uint64_t change_lsn; /* dataStart of the current XLogData */
     int64_t tx_n;        /* records of the current transaction so far */
@@ -372,7 +397,7 @@ typedef struct pg_task {
     pg_spool *spools; /* streamed in-progress transactions (protocol 2) */
     /* delivery */
     uint64_t committed;  /* confirmed by commit(): durable in the broker */
-    char last_pos[192];  /* position of the last record emitted */
+    char last_pos[PG_POS_MAX]; /* position of the last record emitted */
     int all_acked;       /* commit(last_pos) came: nothing in flight */
     int64_t last_hb_ms;
     int64_t changes, last_report_ms;
@@ -421,8 +446,11 @@ void pg_incr_streamed(pg_task *t, const pg_rel *rel, const pg_datum *d, int nd);
 /* Between transactions: reads the next chunk when one is due. */
 int pg_incr_step(pg_task *t, char *err, size_t errlen);
 void pg_incr_destroy(pg_task *t);
-/* Forgets a chunk in flight (after a reconnect it is read again). */
-void pg_incr_reset(pg_task *t);
+/* Replaces the incremental snapshot state by the one stored in position
+ * (its "incr" member: tables left, last key read; none: no snapshot in
+ * progress), so an interrupted snapshot goes on from its last chunk
+ * (open, reconnect). Returns 0, or -1 with err filled (out of memory). */
+int pg_incr_restore(pg_task *t, const char *position, char *err, size_t errlen);
 
 /* ---- pg_txmeta.c: BEGIN / END events -------------------------------------- */
 

@@ -74,9 +74,10 @@ const sluice_option pg_options[] = {
      "Emit BEGIN and END events to <topic.prefix>.transaction."},
     {"tombstones.on.delete", SLUICE_OPT_BOOL, "true", 0, 0, NULL, OFF(tombstones),
      "Follow each delete by a tombstone (same key, null value)."},
-    {"unavailable.value.placeholder", SLUICE_OPT_STRING, "__debezium_unavailable_value", 0, 0,
-     NULL, OFF(placeholder),
-     "Value of an unchanged TOASTed string/bytes column missing from an update."},
+    {"unavailable.value.placeholder", SLUICE_OPT_STRING, "__debezium_unavailable_value", 0, 0, NULL,
+     OFF(placeholder),
+     "Value of an unchanged TOASTed column missing from an update: the string, its bytes "
+     "(bytea), or an array of it (arrays: one element, or one number per byte)."},
     {"decimal.handling.mode", SLUICE_OPT_STRING, "precise", 0, 0, decimal_valid,
      OFF(decimal_mode_s),
      "numeric and money as Avro decimal (precise), double, or string. Variable-scale numeric "
@@ -90,7 +91,8 @@ const sluice_option pg_options[] = {
      "a row with type 'execute-snapshot' and data {\"data-collections\": [\"s.t\"]} starts an "
      "incremental snapshot of those tables; the connector writes its watermarks there."},
     {"incremental.snapshot.chunk.size", SLUICE_OPT_INT, "1024", 0, 0, NULL, OFF(chunk_size),
-     "Rows per chunk of an incremental snapshot."},
+     "Rows per chunk of an incremental snapshot (after a restart it resumes from the last "
+     "stored chunk)."},
     {"status.update.interval.ms", SLUICE_OPT_INT, "10000", 0, 0, NULL, OFF(status_interval_ms),
      "Send a standby status update (flushed LSN) at least this often."},
     {"streaming.in.progress", SLUICE_OPT_BOOL, "true", 0, 0, NULL, OFF(streaming),

@@ -24,9 +24,27 @@
  * watermark's transaction, so they are ordered before every later change
  * of the same keys. A chunk shorter than chunk.size ends the table.
  *
- * Limits: tables need a primary key; an incremental snapshot in progress is
- * not resumed after a restart (send the signal again); chunks are read in
- * the primary key's text order per column (ORDER BY the key columns).
+ * Resuming (as Debezium, whose offsets hold the same): while a snapshot is
+ * in progress every position the task emits carries its state,
+ *
+ *   ,"incr":{"tables":["public.a","public.b"],"key":["1041"]}
+ *
+ * the tables still to read (the current one first) and the key texts of
+ * the last row of the current table's last chunk whose rows all precede
+ * the record (absent: the table starts over). A chunk's rows carry the
+ * state from before the chunk, except its last row, whose final position
+ * (its transaction's end) carries the state after it. So a task opened at
+ * a stored position, or reconnecting after a lost connection, reads on
+ * from the first chunk not wholly stored: rows of a chunk cut short are
+ * read again (at least once, never lost). The state is built once per
+ * chunk (jansson), not per record; when it does not fit PG_INCR_POS_MAX
+ * (long names or keys), positions carry none, a warning says the snapshot
+ * will not be resumed, and a restart forgets it. Watermark ids carry a
+ * per-task nonce (the start time in ms), so a new task's ids never meet
+ * the rows an earlier one left in the signal table.
+ *
+ * Limits: tables need a primary key; chunks are read in the primary key's
+ * text order per column (ORDER BY the key columns).
  *
  * Runs on: the task's thread.
  */
@@ -43,8 +61,12 @@ struct pg_incr {
     char **tables; /* "schema.table" still to read */
     int ntables, cap;
     uint32_t relid;   /* the table being read, 0 between tables */
+    char *cur_name;   /* its "schema.table" as signalled */
     char **last_key;  /* key column texts of the last row read (NULL: start) */
     int nkeys;
+    int keep_key;     /* restored: the first table goes on after last_key */
+    int64_t nonce;    /* the watermark ids' per-task part */
+    int too_long;     /* the state did not fit a position (warned once) */
     int64_t window;   /* chunk number, the watermarks' id */
     int pending;      /* watermarks written, waiting for the high one */
     int open;         /* the low watermark was streamed */
@@ -86,26 +108,116 @@ static void chunk_free(pg_incr *in)
     in->pending = in->open = 0;
 }
 
-void pg_incr_reset(pg_task *t)
-{
-    if (t->incr)
-        chunk_free(t->incr);
-}
-
 void pg_incr_destroy(pg_task *t)
 {
     pg_incr *in = t->incr;
+    t->incr_pos[0] = '\0';
     if (!in)
         return;
     for (int i = 0; i < in->ntables; i++)
         free(in->tables[i]);
     free(in->tables);
+    free(in->cur_name);
     free_keys(in);
     chunk_free(in);
     free(in);
     t->incr = NULL;
 }
 
+static pg_incr *incr_new(void)
+{
+    pg_incr *in = calloc(1, sizeof(*in));
+    if (in)
+        in->nonce = pg_now_ms();
+    return in;
+}
+
+/* ---- the state in positions ------------------------------------------------------ */
+
+/* Rebuilds t->incr_pos from the state (at every change of it: a signal, a
+ * table started or done, a chunk emitted, a restore). Returns 0 or -1 (OOM). */
+static int incr_position(pg_task *t)
+{
+    pg_incr *in = t->incr;
+    json_t *tables = json_array(), *st = json_object();
+    char *text = NULL;
+    int rc = -1;
+    t->incr_pos[0] = '\0';
+    if (!tables || !st)
+        goto out;
+    if (in && in->relid && in->cur_name)
+        json_array_append_new(tables, json_string(in->cur_name));
+    for (int i = 0; in && i < in->ntables; i++)
+        json_array_append_new(tables, json_string(in->tables[i]));
+    if (json_array_size(tables) == 0) {
+        rc = 0;
+        goto out;
+    }
+    json_object_set(st, "tables", tables);
+    if (in->relid && in->last_key) {
+        json_t *key = json_array();
+        for (int i = 0; key && i < in->nkeys; i++)
+            json_array_append_new(key, json_string(in->last_key[i] ? in->last_key[i] : ""));
+        json_object_set_new(st, "key", key);
+    }
+    if (!(text = json_dumps(st, JSON_COMPACT)))
+        goto out;
+    rc = 0;
+    if (strlen(text) + 10 > sizeof(t->incr_pos)) {
+        if (!in->too_long)
+            sluice_log(t->ctx, SLUICE_LOG_WARN,
+                       "incremental snapshot state %.80s... is %zu bytes, more than a position "
+                       "holds (%d): this snapshot will not be resumed after a restart",
+                       text, strlen(text), PG_INCR_POS_MAX - 10);
+        in->too_long = 1;
+    } else {
+        snprintf(t->incr_pos, sizeof(t->incr_pos), ",\"incr\":%s", text);
+    }
+out:
+    free(text);
+    json_decref(tables);
+    json_decref(st);
+    return rc;
+}
+
+int pg_incr_restore(pg_task *t, const char *position, char *err, size_t errlen)
+{
+    json_t *j = position ? json_loads(position, 0, NULL) : NULL, *v;
+    json_t *st = json_object_get(j, "incr"), *key = json_object_get(st, "key");
+    size_t i;
+    pg_incr_destroy(t);
+    if (!json_is_array(json_object_get(st, "tables"))) {
+        json_decref(j);
+        return 0;
+    }
+    if (!(t->incr = incr_new()))
+        goto oom;
+    json_array_foreach(json_object_get(st, "tables"), i, v)
+    {
+        if (json_is_string(v) && add_table(t->incr, json_string_value(v)) != 0)
+            goto oom;
+    }
+    if (json_is_array(key) && json_array_size(key) > 0) {
+        pg_incr *in = t->incr;
+        if (!(in->last_key = calloc(json_array_size(key), sizeof(char *))))
+            goto oom;
+        json_array_foreach(key, i, v)
+        {
+            if (!(in->last_key[in->nkeys++] =
+                      strdup(json_is_string(v) ? json_string_value(v) : "")))
+                goto oom;
+        }
+        in->keep_key = 1;
+    }
+    sluice_log(t->ctx, SLUICE_LOG_INFO, "incremental snapshot resumed: %d table(s) left, %s %s",
+               t->incr->ntables, t->incr->ntables ? t->incr->tables[0] : "",
+               key ? "after its last stored chunk" : "from its start");
+    json_decref(j);
+    return incr_position(t) == 0 ? 0 : (snprintf(err, errlen, "out of memory"), -1);
+oom:
+    json_decref(j);
+    return snprintf(err, errlen, "out of memory"), -1;
+}
 
 /* The text of column `name` among datums d (NULL when null or absent). */
 static char *column_text(const pg_rel *rel, const pg_datum *d, int nd, const char *name)
@@ -134,7 +246,7 @@ static int execute_snapshot(pg_task *t, const char *data, char *err, size_t errl
         json_decref(j);
         return 0;
     }
-    if (!t->incr && !(t->incr = calloc(1, sizeof(pg_incr))))
+    if (!t->incr && !(t->incr = incr_new()))
         goto oom;
     json_array_foreach(list, i, v)
     {
@@ -144,7 +256,7 @@ static int execute_snapshot(pg_task *t, const char *data, char *err, size_t errl
                    json_is_string(v) ? json_string_value(v) : "(not a string)");
     }
     json_decref(j);
-    return 0;
+    return incr_position(t) == 0 ? 0 : (snprintf(err, errlen, "out of memory"), -1);
 oom:
     json_decref(j);
     return snprintf(err, errlen, "out of memory"), -1;
@@ -163,8 +275,8 @@ int pg_incr_signal(pg_task *t, const pg_rel *rel, const pg_datum *d, int nd, cha
     if (type && !strcmp(type, "execute-snapshot")) {
         rc = execute_snapshot(t, data, err, errlen);
     } else if (in && in->pending && id && type) {
-        snprintf(want, sizeof(want), "sluice-%lld-%s", (long long)in->window,
-                 !strcmp(type, "snapshot-window-open") ? "open" : "close");
+        snprintf(want, sizeof(want), "sluice-%lld-%lld-%s", (long long)in->nonce,
+                 (long long)in->window, !strcmp(type, "snapshot-window-open") ? "open" : "close");
         if (!strcmp(id, want) && !strcmp(type, "snapshot-window-open"))
             in->open = 1;
         else if (!strcmp(id, want) && !strcmp(type, "snapshot-window-close")) {
@@ -227,7 +339,8 @@ static int exec_sql(pg_task *t, const char *sql, int nparams, const char *const 
 static int watermark(pg_task *t, const char *kind, char *err, size_t errlen)
 {
     char sql[512], id[64], type[64];
-    snprintf(id, sizeof(id), "sluice-%lld-%s", (long long)t->incr->window, kind);
+    snprintf(id, sizeof(id), "sluice-%lld-%lld-%s", (long long)t->incr->nonce,
+             (long long)t->incr->window, kind);
     snprintf(type, sizeof(type), "snapshot-window-%s", kind);
     snprintf(sql, sizeof(sql), "INSERT INTO %s (id, type, data) VALUES ($1, $2, NULL)",
              t->conf->signal_table);
@@ -323,6 +436,8 @@ static void window_delay(void)
 static int next_table(pg_task *t, char *err, size_t errlen)
 {
     pg_incr *in = t->incr;
+    if (in->ntables == 0)
+        return 1; /* nothing left: the state in positions went with the last table */
     while (in->ntables > 0) {
         char *name = in->tables[0];
         memmove(in->tables, in->tables + 1, (size_t)(--in->ntables) * sizeof(char *));
@@ -334,6 +449,8 @@ static int next_table(pg_task *t, char *err, size_t errlen)
         pg_rel *rel = relid ? pg_rel_find(&t->rels, relid) : NULL;
         if (relid && !rel)
             rel = pg_rel_load(&t->rels, relid, err, errlen);
+        int resume = in->keep_key && in->last_key && rel && in->nkeys == rel->nkeys;
+        in->keep_key = 0;
         if (!rel || !rel->included || !rel->nkeys) {
             sluice_log(t->ctx, SLUICE_LOG_WARN,
                        "incremental snapshot of %s skipped: %s", name,
@@ -342,15 +459,25 @@ static int next_table(pg_task *t, char *err, size_t errlen)
             free(name);
             continue;
         }
-        sluice_log(t->ctx, SLUICE_LOG_INFO, "incremental snapshot of %s started (chunks of %lld)",
-                   name, (long long)t->conf->chunk_size);
-        free(name);
+        if (resume)
+            sluice_log(t->ctx, SLUICE_LOG_INFO,
+                       "incremental snapshot of %s resumed after key (%s%s) (chunks of %lld)", name,
+                       in->last_key[0], in->nkeys > 1 ? ", ..." : "",
+                       (long long)t->conf->chunk_size);
+        else
+            sluice_log(t->ctx, SLUICE_LOG_INFO,
+                       "incremental snapshot of %s started (chunks of %lld)", name,
+                       (long long)t->conf->chunk_size);
+        free(in->cur_name);
+        in->cur_name = name;
         in->relid = relid;
         in->rows = 0;
-        free_keys(in);
-        return 0;
+        if (!resume)
+            free_keys(in);
+        return incr_position(t) == 0 ? 0 : (snprintf(err, errlen, "out of memory"), -1);
     }
-    return 1;
+    free_keys(in);
+    return incr_position(t) == 0 ? 1 : (snprintf(err, errlen, "out of memory"), -1);
 }
 
 int pg_incr_step(pg_task *t, char *err, size_t errlen)
@@ -412,8 +539,13 @@ static int emit_chunk(pg_task *t, pg_rel *rel, char *err, size_t errlen)
     if (n < t->conf->chunk_size) {
         sluice_log(t->ctx, SLUICE_LOG_INFO, "incremental snapshot of %s.%s done: %lld rows",
                    rel->nspname, rel->relname, (long long)in->rows);
+        sluice_metric_add(t->ctx, "snapshot.incremental.tables.done", 1);
         in->relid = 0;
+        free(in->cur_name);
+        in->cur_name = NULL;
         free_keys(in);
     }
-    return 0;
+    /* from here on (this transaction's last record included) positions say
+     * the chunk is read */
+    return incr_position(t) == 0 ? 0 : (snprintf(err, errlen, "out of memory"), -1);
 }

@@ -8,8 +8,11 @@
  *   key   = record <ns>.Key { primary-key columns, not nullable }
  *           (no key schema when the table has no primary key)
  *   value = record <ns>.Envelope {
- *             before, after: null | <ns>.Value { every column not excluded,
- *                            each ["null", T] default null }
+ *             before, after: null | <ns>.Value { every column not excluded:
+ *                            T for a key or NOT NULL column (required;
+ *                            "default": its constant SQL DEFAULT when it
+ *                            has one of a primitive type), ["null", T]
+ *                            default null for the others }
  *             source: io.sluice.connector.Source (the same record as
  *                     core/envelope.c, so sluice_envelope_set_source fills it)
  *             op: string, ts_ms: null | long }
@@ -23,7 +26,8 @@
  * key. Without a catalog answer the Relation flags are used.
  *
  * A Relation message whose columns differ from the cached ones (a column
- * added, dropped, retyped) replaces the entry with new schemas; the old
+ * added, dropped, retyped, SET / DROP NOT NULL, another primary key)
+ * replaces the entry with new schemas; the old
  * entry is retired, not freed, because queued records still point at its
  * topic and schemas; retired entries are freed with the cache.
  *
@@ -48,6 +52,8 @@ static void rel_free(pg_rel *r)
     for (int i = 0; i < r->ncols; i++) {
         free(r->cols[i].name);
         free(r->cols[i].avro_name);
+        free(r->cols[i].def);
+        json_decref(r->cols[i].def_json);
         pg_type_free(r->cols[i].type);
     }
     free(r->cols);
@@ -107,9 +113,13 @@ static json_t *row_json(const pg_relcache *rc, const pg_rel *rel, const char *ns
         if (c->field < 0 || (key && !c->key))
             continue;
         json_t *t = pg_type_schema(c->type, rc->conf, &vsd);
-        json_t *f = key ? json_pack("{s:s, s:o}", "name", c->avro_name, "type", t)
-                        : json_pack("{s:s, s:[s,o], s:n}", "name", c->avro_name, "type", "null", t,
-                                    "default");
+        /* a key or NOT NULL column is required (plain T), any other optional
+         * (["null", T], default null), as Debezium's optional() schemas */
+        json_t *f = key || c->notnull ? json_pack("{s:s, s:o}", "name", c->avro_name, "type", t)
+                                      : json_pack("{s:s, s:[s,o], s:n}", "name", c->avro_name,
+                                                  "type", "null", t, "default");
+        if (!key && c->def_json) /* a NOT NULL column's constant SQL DEFAULT */
+            json_object_set(f, "default", c->def_json);
         json_array_append_new(fields, f);
     }
     return json_pack("{s:s, s:s, s:s, s:o}", "type", "record", "name", key ? "Key" : "Value",
@@ -190,57 +200,144 @@ out:
 
 /* ---- definition ------------------------------------------------------------ */
 
-/* The primary-key column names of relid, or -1 when the catalog is out of
- * reach. *res holds them (PQclear it). */
-static int primary_key(pg_relcache *rc, uint32_t relid, PGresult **res)
+/* What the catalog says of one column. */
+typedef struct col_cat {
+    int key, notnull;
+    char *def; /* the value of a constant DEFAULT of a NOT NULL non-key column, or NULL */
+} col_cat;
+
+/* A constant DEFAULT: a Const node, or what PostgreSQL prints for a
+ * literal cast to the column's type ('pc'::bpchar for char(3), which is a
+ * length coercion, not a Const), a number or a boolean. Not now(),
+ * nextval(...) or any other call. */
+#define CONSTANT_DEFAULT                                                                           \
+    "^'([^']|'')*'(::[[:alnum:]_ .\"]+(\\([0-9, ]+\\))?(\\[\\])?)*$"                               \
+    "|^-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?(::[[:alnum:]_ .\"]+)?$|^(true|false)$"
+
+/* The values of the constant DEFAULTs of the columns that have one, cast
+ * to the column's type (format_type: char(3) pads), in its text form (as
+ * pgoutput sends values), into cc[].def. Evaluating a literal runs no
+ * function of the user's. A failed evaluation leaves them NULL. */
+static void constant_defaults(pg_relcache *rc, PGresult *res, const int *row, col_cat *cc, int n)
+{
+    char *sql = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&sql, &len);
+    int k = 0;
+    for (int i = 0; f && i < n; i++)
+        if (row[i] >= 0 && cc[i].notnull && !cc[i].key && !PQgetisnull(res, row[i], 3))
+            fprintf(f, "%s((%s)::%s)", k++ ? ", " : "SELECT ", PQgetvalue(res, row[i], 3),
+                    PQgetvalue(res, row[i], 4));
+    if (!f || fclose(f) != 0 || k == 0) {
+        free(sql);
+        return;
+    }
+    PGresult *vals = PQexec(rc->catalog, sql);
+    k = 0;
+    for (int i = 0; PQresultStatus(vals) == PGRES_TUPLES_OK && PQntuples(vals) == 1 && i < n; i++)
+        if (row[i] >= 0 && cc[i].notnull && !cc[i].key && !PQgetisnull(res, row[i], 3)) {
+            if (!PQgetisnull(vals, 0, k))
+                cc[i].def = strdup(PQgetvalue(vals, 0, k));
+            k++;
+        }
+    PQclear(vals);
+    free(sql);
+}
+
+/* Per column of cols: in the primary key, NOT NULL (keys are), and the
+ * value of its constant DEFAULT (NOT NULL non-key columns: Debezium puts
+ * it in the field's schema, so adding a NOT NULL DEFAULT column is a
+ * compatible evolution, and uses it for a value not sent). From the
+ * catalog (pg_attribute, the primary index, pg_attrdef), read when the
+ * Relation message arrives: pgoutput does not carry nullability or
+ * defaults, and SET / DROP NOT NULL or SET DEFAULT sends a new Relation
+ * message (the relation's cache entry is invalidated) with the same
+ * columns, whose catalog facts then differ. Without a catalog answer: the
+ * facts of the cached definition (old, may be NULL) for the columns it
+ * has, so a failed query does not make a new schema; else the Relation's
+ * key flags (not under REPLICA IDENTITY FULL, which flags every column),
+ * nothing NOT NULL. cc[].def: the caller frees. Returns 0, -1 (OOM). */
+static int column_catalog(pg_relcache *rc, const pg_rel *old, uint32_t relid, char replident,
+                          const pg_coldesc *cols, int ncols, col_cat *cc)
 {
     char oid[16];
-    const char *params[1] = {oid};
+    const char *params[2] = {oid, CONSTANT_DEFAULT};
+    PGresult *res = NULL;
+    int *row = calloc((size_t)(ncols ? ncols : 1), sizeof(int));
+    if (!row)
+        return -1;
     snprintf(oid, sizeof(oid), "%u", relid);
-    if (!rc->catalog)
-        return -1;
-    *res = PQexecParams(rc->catalog,
-                        "SELECT a.attname FROM pg_index i JOIN pg_attribute a "
-                        "ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
-                        "WHERE i.indrelid = $1::oid AND i.indisprimary",
-                        1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(*res) != PGRES_TUPLES_OK) {
-        PQclear(*res);
-        *res = NULL;
-        return -1;
+    if (rc->catalog)
+        res = PQexecParams(
+            rc->catalog,
+            "SELECT a.attname, a.attnotnull, COALESCE(a.attnum = ANY(i.indkey), false), "
+            "CASE WHEN d.adbin::text LIKE '{CONST %' OR pg_get_expr(d.adbin, d.adrelid) ~ $2 "
+            "THEN pg_get_expr(d.adbin, d.adrelid) END, format_type(a.atttypid, a.atttypmod) "
+            "FROM pg_attribute a LEFT JOIN pg_index i "
+            "ON i.indrelid = a.attrelid AND i.indisprimary "
+            "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+            "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped",
+            2, NULL, params, NULL, NULL, 0);
+    int have = res && PQresultStatus(res) == PGRES_TUPLES_OK;
+    for (int i = 0; i < ncols; i++) {
+        int known = -1;
+        row[i] = -1;
+        for (int r = 0; have && r < PQntuples(res) && row[i] < 0; r++)
+            if (strcmp(PQgetvalue(res, r, 0), cols[i].name) == 0)
+                row[i] = r;
+        for (int k = 0; !have && old && k < old->ncols && known < 0; k++)
+            if (strcmp(old->cols[k].name, cols[i].name) == 0)
+                known = k;
+        if (known >= 0) {
+            cc[i].key = old->cols[known].key;
+            cc[i].notnull = old->cols[known].notnull;
+            cc[i].def = old->cols[known].def ? strdup(old->cols[known].def) : NULL;
+            continue;
+        }
+        cc[i].key = have ? row[i] >= 0 && PQgetvalue(res, row[i], 2)[0] == 't'
+                         : cols[i].key && replident != 'f';
+        cc[i].notnull = cc[i].key || (row[i] >= 0 && PQgetvalue(res, row[i], 1)[0] == 't');
     }
+    if (have)
+        constant_defaults(rc, res, row, cc, ncols);
+    PQclear(res);
+    free(row);
     return 0;
 }
 
-static int in_result(PGresult *res, const char *name)
+static void col_cat_free(col_cat *cc, int n)
 {
-    for (int i = 0; res && i < PQntuples(res); i++)
-        if (strcmp(PQgetvalue(res, i, 0), name) == 0)
-            return 1;
-    return 0;
+    for (int i = 0; cc && i < n; i++)
+        free(cc[i].def);
+    free(cc);
+}
+
+static int same_text(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
 }
 
 static int same_columns(const pg_rel *r, const char *nsp, const char *name, char replident,
-                        const pg_coldesc *cols, int ncols)
+                        const pg_coldesc *cols, int ncols, const col_cat *cc)
 {
     if (r->ncols != ncols || r->replident != replident || strcmp(r->nspname, nsp) ||
         strcmp(r->relname, name))
         return 0;
     for (int i = 0; i < ncols; i++)
         if (strcmp(r->cols[i].name, cols[i].name) || r->cols[i].type->oid != cols[i].oid ||
-            r->cols[i].type->typmod != cols[i].typmod)
+            r->cols[i].type->typmod != cols[i].typmod || r->cols[i].key != cc[i].key ||
+            r->cols[i].notnull != cc[i].notnull || !same_text(r->cols[i].def, cc[i].def))
             return 0;
     return 1;
 }
 
-static int rel_columns(pg_relcache *rc, pg_rel *rel, const pg_coldesc *cols, int ncols)
+/* Fills rel's columns; takes cc[].def (set to NULL). */
+static int rel_columns(pg_relcache *rc, pg_rel *rel, const pg_coldesc *cols, int ncols, col_cat *cc)
 {
-    PGresult *pk = NULL;
-    int have_pk = primary_key(rc, rel->relid, &pk) == 0;
     int field = 0;
     rel->cols = calloc((size_t)(ncols ? ncols : 1), sizeof(pg_col));
     if (!rel->cols)
-        goto fail;
+        return -1;
     rel->ncols = ncols;
     for (int i = 0; i < ncols; i++) {
         pg_col *c = &rel->cols[i];
@@ -248,28 +345,41 @@ static int rel_columns(pg_relcache *rc, pg_rel *rel, const pg_coldesc *cols, int
         c->avro_name = avro_name(cols[i].name, 0);
         c->type = pg_type_resolve(rc->catalog, cols[i].oid, cols[i].typmod);
         if (!c->name || !c->avro_name || !c->type)
-            goto fail;
-        c->key = have_pk ? in_result(pk, c->name) : cols[i].key && rel->replident != 'f';
+            return -1;
+        c->key = cc[i].key;
+        c->notnull = cc[i].notnull;
+        c->def = cc[i].def;
+        cc[i].def = NULL;
+        /* a default without an Avro form (bytes, arrays, records) is no
+         * default at all: the schema has none, the fallback is the type's */
+        if (c->def && !(c->def_json = pg_type_default_json(c->type, rc->conf, c->def))) {
+            free(c->def);
+            c->def = NULL;
+        }
         c->field = pg_conf_column_excluded(rc->conf, rel->nspname, rel->relname, c->name) && !c->key
                        ? -1
                        : field++;
         rel->nkeys += c->key;
     }
-    PQclear(pk);
     return 0;
-fail:
-    PQclear(pk);
-    return -1;
 }
 
 pg_rel *pg_rel_define(pg_relcache *rc, uint32_t relid, const char *nsp, const char *name,
                       char replident, const pg_coldesc *cols, int ncols, char *err, size_t errlen)
 {
-    pg_rel *old = pg_rel_find(rc, relid);
-    if (old && same_columns(old, nsp, name, replident, cols, ncols))
-        return old;
-    pg_rel *rel = calloc(1, sizeof(*rel));
+    pg_rel *old = pg_rel_find(rc, relid), *rel = NULL;
+    col_cat *cc = calloc((size_t)(ncols ? ncols : 1), sizeof(*cc));
     char topic[1024];
+    if (!cc || column_catalog(rc, old, relid, replident, cols, ncols, cc) != 0) {
+        col_cat_free(cc, ncols);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (old && same_columns(old, nsp, name, replident, cols, ncols, cc)) {
+        col_cat_free(cc, ncols);
+        return old;
+    }
+    rel = calloc(1, sizeof(*rel));
     snprintf(topic, sizeof(topic), "%s.%s.%s", rc->conf->topic_prefix, nsp, name);
     if (!rel || !(rel->nspname = strdup(nsp)) || !(rel->relname = strdup(name)) ||
         !(rel->topic = strdup(topic))) {
@@ -280,7 +390,7 @@ pg_rel *pg_rel_define(pg_relcache *rc, uint32_t relid, const char *nsp, const ch
     rel->replident = replident;
     rel->included = pg_conf_table_included(rc->conf, nsp, name);
     rel->version = old ? old->version + 1 : 1;
-    if (rel_columns(rc, rel, cols, ncols) != 0) {
+    if (rel_columns(rc, rel, cols, ncols, cc) != 0) {
         snprintf(err, errlen, "table %s.%s: out of memory", nsp, name);
         goto fail;
     }
@@ -290,10 +400,12 @@ pg_rel *pg_rel_define(pg_relcache *rc, uint32_t relid, const char *nsp, const ch
         old->retired = 1;
     rel->next = rc->head;
     rc->head = rel;
+    col_cat_free(cc, ncols);
     return rel;
 fail:
     if (rel)
         rel_free(rel);
+    col_cat_free(cc, ncols);
     return NULL;
 }
 
@@ -356,21 +468,37 @@ static const char *datum_text(pg_relcache *rc, const pg_datum *d)
     return rc->scratch;
 }
 
-/* Sets one column. slot: the field (a ["null", T] union when nullable). */
+/* A column without a value: null when optional; when required (NOT NULL),
+ * as Debezium, the column's constant DEFAULT when it has one, else the
+ * fallback for the type, so the record still matches its schema. That happens to the non-key
+ * columns of a delete's before image under REPLICA IDENTITY DEFAULT (only the key is sent), to an
+ * unchanged TOASTed value without a placeholder form, to a value without an Avro form (NaN,
+ * infinity), and to a NULL streamed from before a SET NOT NULL (the schema comes from the catalog
+ * of now). */
+static int set_missing(pg_relcache *rc, const pg_col *c, avro_value_t *field, int required)
+{
+    char err[128];
+    if (!required)
+        return set_null(field);
+    if (c->def &&
+        pg_type_set(field, c->type, rc->conf, c->def, strlen(c->def), err, sizeof(err)) == 0)
+        return 0; /* the column's DEFAULT, as Debezium's schema default */
+    return pg_type_fallback(field, c->type, rc->conf);
+}
+
+/* Sets one column. field: the record's field, a ["null", T] union unless
+ * required. */
 static int set_column(pg_relcache *rc, const pg_rel *rel, const pg_col *c, avro_value_t *field,
-                      int nullable, const pg_datum *d, char *err, size_t errlen)
+                      int required, const pg_datum *d, char *err, size_t errlen)
 {
     avro_value_t slot = *field;
     int rc_ = 0;
     if (d->kind == 'n' || (d->kind == 'u' && !pg_type_placeholder_ok(c->type)))
-        return nullable ? set_null(field) : 0;
-    if (nullable && (rc_ = avro_value_set_branch(field, 1, &slot)) != 0)
+        return set_missing(rc, c, field, required);
+    if (!required && (rc_ = avro_value_set_branch(field, 1, &slot)) != 0)
         return rc_;
-    if (d->kind == 'u') {
-        const char *ph = rc->conf->placeholder;
-        return c->type->kind == PG_K_BYTEA ? avro_value_set_bytes(&slot, (void *)ph, strlen(ph))
-                                           : avro_value_set_string(&slot, ph);
-    }
+    if (d->kind == 'u')
+        return pg_type_set_placeholder(&slot, c->type, rc->conf);
     const char *text = d->kind == 't' ? datum_text(rc, d) : NULL;
     if (!text)
         return snprintf(err, errlen, "column %s: %s", c->name,
@@ -379,7 +507,7 @@ static int set_column(pg_relcache *rc, const pg_rel *rel, const pg_col *c, avro_
     err[0] = '\0';
     rc_ = pg_type_set(&slot, c->type, rc->conf, text, d->len, err, errlen);
     if (rc_ == 1)
-        return nullable ? set_null(field) : 0;
+        return set_missing(rc, c, field, required);
     if (rc_ != 0) {
         char why[256];
         snprintf(why, sizeof(why), "%s", err[0] ? err : avro_strerror());
@@ -399,9 +527,13 @@ int pg_rel_fill_row(pg_relcache *rc, const pg_rel *rel, avro_value_t *row, const
         avro_value_t f;
         if (c->field < 0)
             continue;
+        err[0] = '\0';
         if (avro_value_get_by_index(row, (size_t)c->field, &f, NULL) != 0 ||
-            set_column(rc, rel, c, &f, 1, i < nd ? &d[i] : &null_datum, err, errlen) != 0)
-            return -1;
+            set_column(rc, rel, c, &f, c->notnull, i < nd ? &d[i] : &null_datum, err, errlen) != 0)
+            return err[0] ? -1
+                          : (snprintf(err, errlen, "table %s.%s column %s: %s", rel->nspname,
+                                      rel->relname, c->name, avro_strerror()),
+                             -1);
     }
     return 0;
 }
@@ -421,7 +553,7 @@ int pg_rel_fill_key(pg_relcache *rc, const pg_rel *rel, avro_value_t *key, const
             return -1;
         }
         if (avro_value_get_by_index(key, k++, &f, NULL) != 0 ||
-            set_column(rc, rel, c, &f, 0, &d[i], err, errlen) != 0)
+            set_column(rc, rel, c, &f, 1, &d[i], err, errlen) != 0)
             return -1;
     }
     return 0;

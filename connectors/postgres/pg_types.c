@@ -36,6 +36,16 @@
  *                        flattened in row-major order)
  *   domain               its base type
  *
+ * Values that are not there (pg_rel.c decides when): an unchanged TOASTed
+ * value gets unavailable.value.placeholder in the field's own type, as
+ * Debezium: the string itself for string types, its bytes for bytea, and
+ * for an array a one-element array of the placeholder (string or bytes
+ * elements) or one element per placeholder byte (numeric, boolean and
+ * temporal elements: the byte's value). A required (NOT NULL) field without
+ * a value gets the fallback of Debezium's converters: 0, false, "", empty
+ * bytes, an empty array, the epoch ("1970-01-01T00:00:00Z", "00:00:00Z"),
+ * the decimal 0.
+ *
  * The sessions run with DateStyle=ISO, IntervalStyle=iso_8601, TimeZone=UTC
  * (pg_conf.c), so those are the only text forms parsed. Text handed to
  * pg_type_set is NUL-terminated (pg_rel.c copies pgoutput's data first).
@@ -172,10 +182,9 @@ int pg_type_placeholder_ok(const pg_type *ty)
     switch (ty->kind) {
     case PG_K_STRING: case PG_K_JSON: case PG_K_XML: case PG_K_UUID: case PG_K_ENUM:
     case PG_K_BYTEA:
+    case PG_K_ARRAY:
         return 1;
-    case PG_K_NUMERIC: case PG_K_MONEY:
-        return 0;
-    default:
+    default: /* numeric, varbit: no placeholder form (null, or the fallback) */
         return 0;
     }
 }
@@ -823,4 +832,148 @@ int pg_type_set(avro_value_t *slot, const pg_type *ty, const pg_conf *conf, cons
     default:
         return avro_value_set_string_len(slot, text, len + 1);
     }
+}
+
+/* ======================================================================== */
+/* Values that are not there                                                 */
+/* ======================================================================== */
+
+/* Sets slot to the number v in whatever numeric form its schema has (the
+ * element form of an array placeholder, and of the fallback). */
+static int set_number(avro_value_t *slot, const pg_type *ty, const pg_conf *conf, int v)
+{
+    char text[16];
+    switch (avro_value_get_type(slot)) {
+    case AVRO_BOOLEAN:
+        return avro_value_set_boolean(slot, v != 0);
+    case AVRO_INT32:
+        return avro_value_set_int(slot, v);
+    case AVRO_INT64:
+        return avro_value_set_long(slot, v);
+    case AVRO_FLOAT:
+        return avro_value_set_float(slot, (float)v);
+    case AVRO_DOUBLE:
+        return avro_value_set_double(slot, v);
+    case AVRO_BYTES: { /* a decimal(p, s): v is its unscaled value (two's complement) */
+        uint8_t b = (uint8_t)(int8_t)v;
+        return avro_value_set_bytes(slot, &b, 1);
+    }
+    default: /* VariableScaleDecimal {scale 0, value v}, or a decimal as a string */
+        snprintf(text, sizeof(text), "%d", v);
+        return set_decimal(slot, ty, conf, text, NULL, 0);
+    }
+}
+
+int pg_type_fallback(avro_value_t *slot, const pg_type *ty, const pg_conf *conf)
+{
+    switch (avro_value_get_type(slot)) {
+    case AVRO_STRING:
+        return avro_value_set_string(slot, ty->kind == PG_K_TIMESTAMPTZ ? "1970-01-01T00:00:00Z"
+                                           : ty->kind == PG_K_TIMETZ    ? "00:00:00Z"
+                                           : ty->kind == PG_K_NUMERIC || ty->kind == PG_K_MONEY
+                                               ? "0"
+                                               : "");
+    case AVRO_BYTES:
+        if (ty->kind == PG_K_NUMERIC || ty->kind == PG_K_MONEY)
+            return set_number(slot, ty, conf, 0);
+        return avro_value_set_bytes(slot, (void *)"", 0);
+    case AVRO_ARRAY:
+        return avro_value_reset(slot);
+    default:
+        return set_number(slot, ty, conf, 0);
+    }
+}
+
+int pg_type_set_placeholder(avro_value_t *slot, const pg_type *ty, const pg_conf *conf)
+{
+    const char *ph = conf->placeholder;
+    avro_value_t item, branch;
+    int rc;
+    if (ty->kind == PG_K_BYTEA)
+        return avro_value_set_bytes(slot, (void *)ph, strlen(ph));
+    if (ty->kind != PG_K_ARRAY)
+        return avro_value_set_string(slot, ph);
+    if ((rc = avro_value_reset(slot)) != 0)
+        return rc;
+    for (size_t i = 0; ph[i]; i++) {
+        rc = avro_value_append(slot, &item, NULL);
+        rc = rc ? rc : avro_value_set_branch(&item, 1, &branch);
+        if (rc)
+            return rc;
+        avro_type_t et = avro_value_get_type(&branch);
+        int decimal = ty->elem->kind == PG_K_NUMERIC || ty->elem->kind == PG_K_MONEY;
+        if (et == AVRO_STRING)
+            return avro_value_set_string(&branch, ph);
+        if (et == AVRO_BYTES && !decimal)
+            return avro_value_set_bytes(&branch, (void *)ph, strlen(ph));
+        /* numbers, booleans, temporals, decimals: one element per byte */
+        if ((rc = set_number(&branch, ty->elem, conf, (signed char)ph[i])) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* A primitive Avro schema of the JSON type name (NULL: not primitive). */
+static avro_schema_t primitive(const char *name)
+{
+    static const struct {
+        const char *name;
+        avro_schema_t (*make)(void);
+    } p[] = {{"boolean", avro_schema_boolean}, {"int", avro_schema_int},
+             {"long", avro_schema_long},       {"float", avro_schema_float},
+             {"double", avro_schema_double},   {"string", avro_schema_string}};
+    for (size_t i = 0; name && i < sizeof(p) / sizeof(p[0]); i++)
+        if (!strcmp(p[i].name, name))
+            return p[i].make();
+    return NULL;
+}
+
+/* The JSON of an avro value of a primitive type, as an Avro default. */
+static json_t *value_json(avro_value_t *v)
+{
+    int b;
+    int32_t i;
+    int64_t l;
+    float f;
+    double d;
+    const char *str;
+    size_t size;
+    switch (avro_value_get_type(v)) {
+    case AVRO_BOOLEAN:
+        return avro_value_get_boolean(v, &b) ? NULL : json_boolean(b);
+    case AVRO_INT32:
+        return avro_value_get_int(v, &i) ? NULL : json_integer(i);
+    case AVRO_INT64:
+        return avro_value_get_long(v, &l) ? NULL : json_integer(l);
+    case AVRO_FLOAT:
+        return avro_value_get_float(v, &f) || !isfinite(f) ? NULL : json_real(f);
+    case AVRO_DOUBLE:
+        return avro_value_get_double(v, &d) || !isfinite(d) ? NULL : json_real(d);
+    case AVRO_STRING:
+        return avro_value_get_string(v, &str, &size) || !size ? NULL : json_stringn(str, size - 1);
+    default:
+        return NULL;
+    }
+}
+
+json_t *pg_type_default_json(const pg_type *ty, const pg_conf *conf, const char *text)
+{
+    int vsd = 0;
+    char err[128];
+    json_t *sj = pg_type_schema(ty, conf, &vsd), *out = NULL;
+    avro_schema_t s = primitive(json_is_object(sj) ? json_string_value(json_object_get(sj, "type"))
+                                                   : json_string_value(sj));
+    avro_value_iface_t *iface = s ? avro_generic_class_from_schema(s) : NULL;
+    avro_value_t v;
+    if (iface && avro_generic_value_new(iface, &v) == 0) {
+        if (pg_type_set(&v, ty, conf, text, strlen(text), err, sizeof(err)) == 0)
+            out = value_json(&v);
+        avro_value_decref(&v);
+    }
+    if (iface)
+        avro_value_iface_decref(iface);
+    if (s)
+        avro_schema_decref(s);
+    json_decref(sj);
+    return out;
 }

@@ -24,6 +24,10 @@
  *                                       of the snapshot, or a heartbeat):
  *                                       everything before L is durable.
  *
+ * While an incremental snapshot is in progress each form also carries
+ * "incr": {"tables": [...], "key": [...]} (pg_incr.c), where a restart
+ * or a reconnect resumes it.
+ *
  * The last record of a transaction is held in the queue until its Commit
  * arrives, so it carries the final form. commit() advances the flushed LSN
  * reported to PostgreSQL to L, never further; when every emitted record is
@@ -34,6 +38,7 @@
  * Runs on: the task's thread, one callback at a time (plugin.h).
  */
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +55,15 @@
 /* The outbound queue                                                        */
 /* ======================================================================== */
 
+/* Zeroes a queue slot but for the text of pos (its last field, 512 bytes,
+ * always written before it is read): two memsets per record otherwise. */
+_Static_assert(offsetof(pg_out, pos) + PG_POS_MAX == sizeof(pg_out), "pos is pg_out's last field");
+static void out_clear(pg_out *o)
+{
+    memset(o, 0, offsetof(pg_out, pos));
+    o->pos[0] = '\0';
+}
+
 static void out_release(pg_out *o)
 {
     if (o->has_key)
@@ -60,7 +74,7 @@ static void out_release(pg_out *o)
         avro_schema_decref(o->key_schema);
     if (o->value_schema)
         avro_schema_decref(o->value_schema);
-    memset(o, 0, sizeof(*o));
+    out_clear(o);
 }
 
 static pg_out *queue_push(pg_queue *q)
@@ -78,7 +92,7 @@ static pg_out *queue_push(pg_queue *q)
         q->cap = cap;
     }
     pg_out *o = &q->items[(q->head + q->n++) % q->cap];
-    memset(o, 0, sizeof(*o));
+    out_clear(o);
     return o;
 }
 
@@ -127,7 +141,7 @@ static int queue_drain(pg_task *t, sluice_batch *batch, int hold)
         if (sluice_emit(t->ctx, batch, &rec) != 0)
             return 1;
         o->has_key = o->has_value = 0; /* the host owns them now */
-        memcpy(t->last_pos, o->pos, sizeof(t->last_pos));
+        memcpy(t->last_pos, o->pos, strlen(o->pos) + 1);
         t->all_acked = 0;
         out_release(o);
         q->head = (q->head + 1) % q->cap;
@@ -161,10 +175,12 @@ static char *put_lit(char *p, const char *s)
     return p;
 }
 
-/* The position of the next record queued, per the rules above (buf: at
- * least 128 bytes; the longest form takes 100). Returns 0, or 1 when the
- * record is already stored (resume) and must be dropped. */
-_Static_assert(sizeof(((pg_out *)0)->pos) >= 128, "pg_out.pos holds the longest position");
+/* The position of the next record queued, per the rules above, with the
+ * incremental snapshot's state (t->incr_pos) while one is in progress
+ * (buf: PG_POS_MAX bytes; the longest form without that state takes 100).
+ * Returns 0, or 1 when the record is already stored (resume) and must be
+ * dropped. */
+_Static_assert(PG_POS_MAX >= 112 + PG_INCR_POS_MAX, "pg_out.pos holds the longest position");
 
 static int task_position(pg_task *t, char *buf, size_t len)
 {
@@ -172,7 +188,7 @@ static int task_position(pg_task *t, char *buf, size_t len)
     (void)len;
     if (t->phase == PG_PHASE_SNAPSHOT) {
         p = put_u64(put_lit(p, "{\"lsn\":"), t->start_lsn);
-        *put_lit(p, ",\"snapshot\":true}") = '\0';
+        *put_lit(put_lit(put_lit(p, ",\"snapshot\":true"), t->incr_pos), "}") = '\0';
         return 0;
     }
     t->tx_n++;
@@ -180,7 +196,7 @@ static int task_position(pg_task *t, char *buf, size_t len)
     p = put_u64(put_lit(p, ",\"txId\":"), t->xid);
     p = put_u64(put_lit(p, ",\"lsn_proc\":"), t->change_lsn);
     p = put_u64(put_lit(p, ",\"n\":"), (uint64_t)t->tx_n);
-    *put_lit(p, "}") = '\0';
+    *put_lit(put_lit(p, t->incr_pos), "}") = '\0';
     return t->skip_xid && t->xid == t->skip_xid && t->tx_n <= t->skip_n;
 }
 
@@ -314,7 +330,7 @@ static int queue_record(pg_task *t, pg_rel *rel, char op, const pg_datum *keyd, 
                         const pg_datum *before, int nb, const pg_datum *after, int na,
                         const pg_src *src, int tombstone, char *err, size_t errlen)
 {
-    char pos[192];
+    char pos[PG_POS_MAX];
     if (task_position(t, pos, sizeof(pos)) == 1)
         return 0;
     pg_out *o = queue_push(&t->q);
@@ -322,7 +338,7 @@ static int queue_record(pg_task *t, pg_rel *rel, char op, const pg_datum *keyd, 
         return snprintf(err, errlen, "out of memory"), -1;
     o->topic = rel->topic;
     o->ts_ms = src->ts_ms;
-    memcpy(o->pos, pos, sizeof(pos));
+    memcpy(o->pos, pos, strlen(pos) + 1);
     o->value_schema = avro_schema_incref(rel->value_schema);
     if (rel->key_schema && keyd) {
         o->key_schema = avro_schema_incref(rel->key_schema);
@@ -421,7 +437,8 @@ static int heartbeat_maybe(pg_task *t, char *err, size_t errlen)
     uint64_t lsn = t->safe_lsn > t->repl.wal_end ? t->safe_lsn : t->repl.wal_end;
     o->topic = t->heartbeat_topic;
     o->ts_ms = pg_now_ms();
-    snprintf(o->pos, sizeof(o->pos), "{\"lsn\":%llu,\"txId\":0}", (unsigned long long)lsn);
+    snprintf(o->pos, sizeof(o->pos), "{\"lsn\":%llu,\"txId\":0%s}", (unsigned long long)lsn,
+             t->incr_pos);
     o->key_schema = avro_schema_incref(t->hb_key_schema);
     o->value_schema = avro_schema_incref(t->hb_value_schema);
     if (avro_generic_value_new(t->hb_key_iface, &o->key) == 0)
@@ -550,8 +567,8 @@ int pg_task_commit_tx(pg_task *t, uint64_t end_lsn, char *err, size_t errlen)
         return -1;
     pg_out *last = pg_queue_last(t);
     if (last && t->tx_n > 0 && strstr(last->pos, "\"n\":"))
-        snprintf(last->pos, sizeof(last->pos), "{\"lsn\":%llu,\"txId\":%u}",
-                 (unsigned long long)end_lsn, t->xid);
+        snprintf(last->pos, sizeof(last->pos), "{\"lsn\":%llu,\"txId\":%u%s}",
+                 (unsigned long long)end_lsn, t->xid, t->incr_pos);
     t->safe_lsn = end_lsn;
     t->in_tx = 0;
     if (t->skip_xid == t->xid)
@@ -916,6 +933,7 @@ static void pg_close(void *state, sluice_ctx *ctx)
     if (t->hb_value_schema)
         avro_schema_decref(t->hb_value_schema);
     pg_conf_destroy(t->conf);
+    free(t->open_pos);
     free(t);
 }
 
@@ -939,9 +957,12 @@ static int pg_open(sluice_ctx *ctx, void **state)
     t->rels.catalog = t->sql;
     if (t->conf->tx_metadata && pg_txmeta_create(t, err, sizeof(err)) != 0)
         goto fail;
+    if (sluice_position(ctx) && !(t->open_pos = strdup(sluice_position(ctx))))
+        goto fail;
     if (ensure_publication(t, err, sizeof(err)) != 0 ||
         pg_repl_connect(&t->repl, t->conf, err, sizeof(err)) != 0 ||
-        open_start(t, &p, err, sizeof(err)) != 0)
+        open_start(t, &p, err, sizeof(err)) != 0 ||
+        (t->phase != PG_PHASE_DONE && pg_incr_restore(t, t->open_pos, err, sizeof(err)) != 0))
         goto fail;
     t->last_hb_ms = pg_mono_ms();
     t->last_report_ms = pg_mono_ms();
@@ -1024,8 +1045,11 @@ static int stream_reconnect(pg_task *t, char *err, size_t errlen)
     queue_clear(&t->q);
     pg_stream_free(t);
     pg_txmeta_reset(t);
-    pg_incr_reset(t);
     t->in_tx = t->in_stream = t->replaying = 0;
+    /* an incremental snapshot goes on from the chunk of the last record
+     * handed over (its rows still queued are gone with the queue) */
+    if (pg_incr_restore(t, t->last_pos[0] ? t->last_pos : t->open_pos, err, errlen) != 0)
+        return -1;
     pg_repl_close(&t->repl);
     if (PQstatus(t->sql) != CONNECTION_OK)
         PQreset(t->sql);
@@ -1063,8 +1087,8 @@ static int poll_snapshot(pg_task *t, sluice_batch *batch, char *err, size_t errl
         avro_value_t src;
         if (avro_value_get_by_name(&last->value, "source", &src, NULL) == 0)
             sluice_field_set_string(&src, "snapshot", "last");
-        snprintf(last->pos, sizeof(last->pos), "{\"lsn\":%llu,\"txId\":0}",
-                 (unsigned long long)t->start_lsn);
+        snprintf(last->pos, sizeof(last->pos), "{\"lsn\":%llu,\"txId\":0%s}",
+                 (unsigned long long)t->start_lsn, t->incr_pos);
     }
     if (t->conf->snapshot_mode == PG_SNAP_INITIAL_ONLY) {
         t->phase = PG_PHASE_DONE;

@@ -33,14 +33,18 @@ INSERT INTO alltypes VALUES
 
 CREATE TABLE ri_full (id int PRIMARY KEY, name text, qty int);
 ALTER TABLE ri_full REPLICA IDENTITY FULL;
-CREATE TABLE ri_default (id int PRIMARY KEY, name text, note text);
-CREATE TABLE toasty (id int PRIMARY KEY, big text, small int);
+-- NOT NULL columns are required fields; a delete under DEFAULT sends only the key,
+-- so name gets its fallback ("") in the before image
+CREATE TABLE ri_default (id int PRIMARY KEY, name text NOT NULL, note text);
+CREATE TABLE toasty (id int PRIMARY KEY, big text NOT NULL, small int, tags text[] NOT NULL, nums int[]);
 CREATE TABLE nopk (a int, b text);
 ALTER TABLE nopk REPLICA IDENTITY FULL;
 CREATE TABLE big (id int PRIMARY KEY, pad text);
 CREATE TABLE acct (id int PRIMARY KEY, balance int NOT NULL);
 CREATE TABLE ignored (id int PRIMARY KEY);
 CREATE TABLE inc (id int PRIMARY KEY, v int NOT NULL);
+-- an incremental snapshot interrupted by kill -9 and resumed (postgres.sh 6b)
+CREATE TABLE resume (id int PRIMARY KEY, v int NOT NULL);
 -- the signal table of incremental snapshots (signal.data.collection)
 CREATE TABLE debezium_signal (id text PRIMARY KEY, type text NOT NULL, data text);
 
