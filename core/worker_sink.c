@@ -83,7 +83,11 @@ static rd_kafka_t *consumer_create(sink_state *s, char *err, size_t errlen)
                             * looks again about a second later, so a sink that
                             * drains it faster idles: its default (64 MB), not
                             * less: 16 MB cut the S3 sink to a third of this) */
-                           {"queued.max.messages.kbytes", "65536"}};
+                           {"queued.max.messages.kbytes", "65536"},
+                           /* and by count: librdkafka's 100000 messages are
+                            * only 20 MB of 200-byte rows, and the same second
+                            * of idling follows; the kbytes bound rules */
+                           {"queued.min.messages", "10000000"}};
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
         if (rd_kafka_conf_set(c, kv[i][0], kv[i][1], e, sizeof(e)) != RD_KAFKA_CONF_OK) {
