@@ -804,8 +804,13 @@ static void h_register(void *app, const sl_http_req *req, sl_http_resp *resp)
         return;
     sl_store_write_begin(a->store);
     int attempt = 0, lost;
-    while ((lost = register_locked(a, req, body, attempt, resp)) && ++attempt < REGISTER_ATTEMPTS)
+    while ((lost = register_locked(a, req, body, attempt, resp)) && ++attempt < REGISTER_ATTEMPTS) {
+        /* each attempt reads the store afresh: other registrations on this
+         * instance need not wait out our backoff */
+        sl_store_write_end(a->store);
         backoff(attempt);
+        sl_store_write_begin(a->store);
+    }
     if (attempt)
         sl_info("registry", "registering under %s: %d attempt(s) lost to other registries",
                 req->params[0], attempt);
