@@ -96,6 +96,10 @@ want=$(seq 1 40 | awk '$1 % 10' | tr '\n' ' ')
 [ "$ids" = "$want" ] || fail "tolerant: ids '$ids', expected '$want'"
 pass "errors.tolerance=all: the 36 good records reached the file, in order per key"
 
+# the file shows lines as soon as they are written; the dead letters are
+# produced before the offsets after them are committed (a flush later)
+dlq_has() { kcat -C -b "$BOOTSTRAP" -t "$1" -e -q -f '%o\n' 2>/dev/null | wc -l | grep -qx "$2"; }
+wait_for 20 dlq_has dlq.orders 4
 kcat -C -b "$BOOTSTRAP" -t dlq.orders -e -q -f '%k|%s|%h\n' >"$T/dlq.txt" 2>/dev/null
 [ "$(wc -l <"$T/dlq.txt")" = 4 ] || { cat "$T/dlq.txt" >&2; fail "DLQ holds $(wc -l <"$T/dlq.txt") records, expected 4"; }
 for i in 10 20 30 40; do
@@ -175,5 +179,45 @@ have_lines "$T/late.jsonl" 1 && fail "the late sink wrote records without their 
 start_registry
 wait_for 60 have_lines "$T/late.jsonl" 50 || fail "late sink: $(lines "$T/late.jsonl") of 50 records"
 pass "the sink's converter retried ($(grep -c '\[late\] task 0: .*retrying in' "$T/worker.log") times) while the registry was down, then wrote all 50 records"
+
+# ---- 5. Avro poison: the right wire-format header, bytes that are no value of
+# its schema. The file sink takes Avro values raw (not decoded by the worker):
+# the bytes are still checked against their writer schema before the sink
+# sees them, and a bad one is dead-lettered like any conversion error.
+post() # NAME CONFIG-JSON
+{
+    local code
+    code=$(curl -s -o "$T/post.out" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+        "$WORKER/connectors" -d "{\"name\": \"$1\", \"config\": $2}")
+    [ "$code" = 201 ] || fail "POST $1: $code $(cat "$T/post.out")"
+}
+AVRO_CONV="\"key.converter\": \"avro\", \"value.converter\": \"avro\",
+           \"key.converter.schema.registry.url\": \"$REG\", \"value.converter.schema.registry.url\": \"$REG\""
+post poisonsrc "{\"connector.class\": \"datagen\", \"topic\": \"poison.avro\", \"max.records\": \"20\", $AVRO_CONV}"
+wait_for 30 grep -q 'poisonsrc.*max.records .* reached' "$T/worker.log" || fail "poisonsrc did not write its 20 records"
+vid=$(curl -s "$REG/subjects/poison.avro-value/versions/latest" | grep -o '"id": *[0-9]*' | grep -o '[0-9]*$')
+[ -n "$vid" ] && [ "$vid" != 10 ] && [ "$vid" -lt 256 ] || fail "value schema id of poison.avro: '$vid'"
+hex=$(printf '%02x' "$vid")
+# no key; a union branch index of -64 where the envelope's first field is
+# ["null", row]; and a row cut short after its union branch
+printf "\x00\x00\x00\x00\x$hex\x7f\x7f\x7f\n\x00\x00\x00\x00\x$hex\x02\n" |
+    kcat -P -b "$BOOTSTRAP" -t poison.avro 2>/dev/null || fail "kcat could not produce the poison records"
+post poisonsink "{\"connector.class\": \"file\", \"topics\": \"poison.avro\", \"file\": \"$T/poison.jsonl\",
+                  \"errors.tolerance\": \"all\", \"errors.deadletterqueue.topic.name\": \"dlq.avro\",
+                  \"errors.deadletterqueue.context.headers.enable\": \"true\", $AVRO_CONV}"
+wait_for 30 have_lines "$T/poison.jsonl" 20 || fail "poisonsink: $(lines "$T/poison.jsonl") of 20 good records"
+n=$(grep -o '"seq":[0-9]*' "$T/poison.jsonl" | sort -u | wc -l)
+[ "$n" = 20 ] || fail "poisonsink: $n distinct seqs of 20"
+wait_for 20 dlq_has dlq.avro 2 ||
+    fail "dlq.avro does not hold the 2 poison records"
+kcat -C -b "$BOOTSTRAP" -t dlq.avro -e -q -f '%h\n' >"$T/dlq.avro.txt" 2>/dev/null
+for off in 20 21; do
+    line=$(grep "__connect.errors.offset=$off," "$T/dlq.avro.txt") || fail "dlq.avro lacks offset $off"
+    for h in "__connect.errors.stage=VALUE_CONVERTER" "not a valid Avro encoding for schema id $vid"; do
+        case "$line" in *"$h"*) ;; *) fail "dlq.avro offset $off lacks '$h': $line" ;; esac
+    done
+done
+grep -q 'status-task-poisonsink-0: FAILED' "$T/worker.log" && fail "poisonsink failed"
+pass "raw Avro values: 2 records of schema id $vid that are no value of it went to the DLQ (VALUE_CONVERTER, 'not a valid Avro encoding'); the 20 good ones reached the file"
 
 finish
