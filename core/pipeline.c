@@ -279,6 +279,11 @@ static int task_start(sl_worker *w, sl_wconn *c, int id)
         return 0; /* the task is FAILED, the connector goes on */
     }
     wt->started = 1;
+    /* top -H / perf show which connector's task a thread is: "src:<name>"
+     * or "snk:<name>", cut to the kernel's 15 characters */
+    char tname[16];
+    snprintf(tname, sizeof(tname), "%s:%s", wt->is_source ? "src" : "snk", c->name);
+    pthread_setname_np(wt->thread, tname);
     return 0;
 }
 
