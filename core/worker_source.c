@@ -19,6 +19,12 @@
  * (errors.tolerance=none, errors.retry.timeout=0: Kafka Connect's defaults)
  * or a failed delivery make the task FAILED; the other tasks go on.
  *
+ * Per record (this path is the ceiling of every source, a PostgreSQL
+ * snapshot's included): no transform configured -> the record's values are
+ * converted where they are, without taking references; the topic handle
+ * comes from a small cache (producing by name makes librdkafka find, or
+ * create, the topic by name under the client-wide lock for every message).
+ *
  * Runs on: this task's thread; the ring counters and offw.state are also
  * written by the producer-poll thread (atomics).
  */
@@ -31,6 +37,58 @@
 #include "worker_int.h"
 
 #define SOURCE_BATCH 1000
+#define TOPIC_SLOTS  16
+
+/* librdkafka topic handles by name, most recently used first checked. A
+ * handle evicted while its messages are in flight is safe: each message
+ * holds its own reference. */
+typedef struct topic_slot {
+    char *name;
+    rd_kafka_topic_t *rkt;
+} topic_slot;
+
+typedef struct topic_cache {
+    topic_slot slot[TOPIC_SLOTS];
+    unsigned last, next; /* the last hit; the next slot to evict */
+} topic_cache;
+
+/* The handle for topic, or NULL (out of memory, or librdkafka refused the
+ * name): the caller then produces by name and gets librdkafka's error. */
+static rd_kafka_topic_t *topic_handle(sl_wtask *wt, topic_cache *tc, const char *topic)
+{
+    topic_slot *s = &tc->slot[tc->last];
+    if (s->name && !strcmp(s->name, topic))
+        return s->rkt;
+    for (unsigned i = 0; i < TOPIC_SLOTS; i++)
+        if (tc->slot[i].name && !strcmp(tc->slot[i].name, topic)) {
+            tc->last = i;
+            return tc->slot[i].rkt;
+        }
+    char *name = strdup(topic);
+    rd_kafka_topic_t *rkt = name ? rd_kafka_topic_new(wt->w->producer, topic, NULL) : NULL;
+    if (!rkt) {
+        free(name);
+        return NULL;
+    }
+    tc->last = tc->next++ % TOPIC_SLOTS;
+    s = &tc->slot[tc->last];
+    if (s->name) {
+        rd_kafka_topic_destroy(s->rkt);
+        free(s->name);
+    }
+    *s = (topic_slot){name, rkt};
+    return rkt;
+}
+
+static void topic_cache_clear(topic_cache *tc)
+{
+    for (unsigned i = 0; i < TOPIC_SLOTS; i++)
+        if (tc->slot[i].name) {
+            rd_kafka_topic_destroy(tc->slot[i].rkt);
+            free(tc->slot[i].name);
+        }
+    memset(tc, 0, sizeof(*tc));
+}
 
 /* Moves `acked` over every completed batch at the ring's tail. */
 static void advance(sl_wtask *wt)
@@ -109,22 +167,29 @@ static int skip_or_fail(sl_wtask *wt, sl_inflight *b, const char *stage, char *e
 }
 
 /* Runs the connector's transforms on r. 1: *x holds the record to produce
- * (its values referenced; release with xrec_release); 0: dropped or
- * skipped (the slot released); -1: fail. */
-static int transform(sl_wtask *wt, const sluice_record *r, sl_xrec *x, sl_inflight *b, char *err,
-                     size_t errlen)
+ * (*owned: its values referenced, release with xrec_release; else borrowed
+ * from the batch, which outlives them); 0: dropped or skipped (the slot
+ * released); -1: fail. */
+static int transform(sl_wtask *wt, const sluice_record *r, sl_xrec *x, int *owned, sl_inflight *b,
+                     char *err, size_t errlen)
 {
     *x = (sl_xrec){.topic = r->topic, .partition = -1, .offset = -1,
                    .value_schema = r->value_schema, .timestamp_ms = r->timestamp_ms,
                    .headers = r->headers, .n_headers = r->n_headers};
+    *owned = wt->xf != NULL;
+    if (!wt->xf) { /* nothing will change them: convert the batch's own */
+        if (r->key)
+            x->key = *r->key;
+        if (r->value)
+            x->value = *r->value;
+        return 1;
+    }
     /* the batch keeps its own references; copy_ref takes the value's and its
      * class's (avro_value_incref would take only the value's) */
     if (r->key)
         avro_value_copy_ref(&x->key, r->key);
     if (r->value)
         avro_value_copy_ref(&x->value, r->value);
-    if (!wt->xf)
-        return 1;
     int rc = sl_transforms_apply(wt->xf, x, err, errlen);
     if (rc == 1)
         return 1;
@@ -137,13 +202,13 @@ static int transform(sl_wtask *wt, const sluice_record *r, sl_xrec *x, sl_inflig
 }
 
 /* Produces one record; the batch slot's counter was raised for it. */
-static int produce_one(sl_wtask *wt, const sluice_record *rec, sl_inflight *b, char *err,
-                       size_t errlen)
+static int produce_one(sl_wtask *wt, topic_cache *tc, const sluice_record *rec, sl_inflight *b,
+                       char *err, size_t errlen)
 {
     void *k = NULL, *v = NULL;
     size_t klen = 0, vlen = 0;
     sl_xrec x;
-    int t = transform(wt, rec, &x, b, err, errlen);
+    int owned, t = transform(wt, rec, &x, &owned, b, err, errlen);
     if (t <= 0)
         return t;
     const avro_value_t *key = x.key.iface ? &x.key : NULL, *val = x.value.iface ? &x.value : NULL;
@@ -159,7 +224,8 @@ static int produce_one(sl_wtask *wt, const sluice_record *rec, sl_inflight *b, c
     } while ((kbad == SL_CONV_RETRY || vbad == SL_CONV_RETRY) &&
              sl_errpolicy_retry(wt, wt->errpol, &retry, err, errlen));
     if (kbad || vbad) {
-        xrec_release(&x);
+        if (owned)
+            xrec_release(&x);
         return skip_or_fail(wt, b, kbad ? "KEY_CONVERTER" : "VALUE_CONVERTER", err, errlen) < 0
                    ? -1
                    : 0;
@@ -170,12 +236,19 @@ static int produce_one(sl_wtask *wt, const sluice_record *rec, sl_inflight *b, c
     for (size_t i = 0; h && i < r->n_headers; i++)
         rd_kafka_header_add(h, r->headers[i].key, -1, r->headers[i].value,
                             (ssize_t)r->headers[i].value_len);
+    rd_kafka_topic_t *rkt = topic_handle(wt, tc, r->topic);
     for (;;) {
-        rd_kafka_resp_err_t e = rd_kafka_producev(
-            wt->w->producer, RD_KAFKA_V_TOPIC(r->topic), RD_KAFKA_V_KEY(k, klen),
-            RD_KAFKA_V_VALUE(v, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_TIMESTAMP(r->timestamp_ms), RD_KAFKA_V_HEADERS(h),
-            RD_KAFKA_V_OPAQUE(&b->tag), RD_KAFKA_V_END);
+        rd_kafka_resp_err_t e =
+            rkt ? rd_kafka_producev(wt->w->producer, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(k, klen),
+                                    RD_KAFKA_V_VALUE(v, vlen),
+                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                    RD_KAFKA_V_TIMESTAMP(r->timestamp_ms), RD_KAFKA_V_HEADERS(h),
+                                    RD_KAFKA_V_OPAQUE(&b->tag), RD_KAFKA_V_END)
+                : rd_kafka_producev(wt->w->producer, RD_KAFKA_V_TOPIC(r->topic),
+                                    RD_KAFKA_V_KEY(k, klen), RD_KAFKA_V_VALUE(v, vlen),
+                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                    RD_KAFKA_V_TIMESTAMP(r->timestamp_ms), RD_KAFKA_V_HEADERS(h),
+                                    RD_KAFKA_V_OPAQUE(&b->tag), RD_KAFKA_V_END);
         if (!e) {
             h = NULL; /* librdkafka owns them now */
             break;
@@ -196,11 +269,13 @@ static int produce_one(sl_wtask *wt, const sluice_record *rec, sl_inflight *b, c
     }
     if (h)
         rd_kafka_headers_destroy(h);
-    xrec_release(&x);
+    if (owned)
+        xrec_release(&x);
     return rc;
 }
 
-static int produce_batch(sl_wtask *wt, sluice_batch *batch, char *err, size_t errlen)
+static int produce_batch(sl_wtask *wt, topic_cache *tc, sluice_batch *batch, char *err,
+                         size_t errlen)
 {
     size_t n = sl_batch_count(batch);
     const sluice_record *recs = sl_batch_records(batch);
@@ -222,7 +297,7 @@ static int produce_batch(sl_wtask *wt, sluice_batch *batch, char *err, size_t er
     atomic_store(&b->outstanding, (int)n + 1); /* +1: not complete while still producing */
     wt->head++;
     for (size_t i = 0; i < n; i++) {
-        if (produce_one(wt, &recs[i], b, err, errlen) < 0) {
+        if (produce_one(wt, tc, &recs[i], b, err, errlen) < 0) {
             atomic_fetch_sub(&b->outstanding, (int)(n - i) + 1);
             return -1;
         }
@@ -274,6 +349,7 @@ void *sl_source_thread(void *arg)
     int done = 0, failed = 0;
     int64_t backoff = 0, last_flush = sl_worker_now_ms(), interval = wt->w->conf.offset_flush_interval_ms;
     sluice_batch *batch = sl_batch_create(SOURCE_BATCH);
+    topic_cache topics = {0};
     sl_errpolicy errors;
     wt->errpol = &errors;
     if (sl_errpolicy_init(&errors, wt, err, sizeof(err)) != 0 ||
@@ -310,7 +386,7 @@ void *sl_source_thread(void *arg)
             continue;
         }
         int rc = sl_task_poll(wt->task, batch);
-        if (sl_batch_count(batch) > 0 && produce_batch(wt, batch, err, sizeof(err)) != 0) {
+        if (sl_batch_count(batch) > 0 && produce_batch(wt, &topics, batch, err, sizeof(err)) != 0) {
             failed = 1;
             break;
         }
@@ -340,6 +416,7 @@ out:
                 wt->written[0] ? wt->written : "(none)");
     sl_task_close(wt->task);
     sl_batch_destroy(batch);
+    topic_cache_clear(&topics);
     sl_transforms_destroy(wt->xf);
     wt->xf = NULL;
     wt->errpol = NULL;

@@ -6,8 +6,10 @@
 # moment the sink's file holds every record. Baseline, same run, same
 # broker: kcat producing the same number of 200-byte lines (acks=all) and
 # consuming them back: what moving those bytes through the broker costs
-# without any conversion. Prints records/s, the ratio to the baseline, and
-# the worker process's peak RSS. Never fails on time.
+# without any conversion. Prints records/s, the ratio to the baseline, the
+# worker process's CPU time (user + sys, source and sink together) per
+# record, and its peak RSS. Never fails on time. On a shared machine compare
+# the CPU per record: the rates move with whatever else runs.
 #
 # Environment: SLUICE (default build/sluice), BENCH_WORKER_N (500000).
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -71,17 +73,25 @@ JSON
         sleep 0.1
     done
     [ -n "$tk1" ] || { log "$name: only $(lines "$out") of $N records"; tail -5 "$T/$name.log" >&2; return; }
+    # a topic query that failed in the last samples: the source was done by
+    # the time the sink had every record (and began after the worker did)
+    [ -n "$ts1" ] || ts1=$tk1
+    [ -n "$ts0" ] || ts0=$t0
     t1=$(now)
     local hwm
     hwm=$(awk '/^VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$pid/status")
+    local cpu_us # the whole run's CPU, start-up included, per record
+    cpu_us=$(awk -v t="$(getconf CLK_TCK)" -v n="$N" '{printf "%.2f", ($14 + $15) / t * 1e6 / n}' \
+        "/proc/$pid/stat")
     kill -TERM "$pid"
     wait "$pid"
     local rps src snk
     rps=$(echo "$N / ($t1 - $t0)" | bc)
     src=$(echo "$N / ($ts1 - $ts0 + 0.05)" | bc)
     snk=$(echo "$N / ($tk1 - $tk0 + 0.05)" | bc)
-    printf '%-5s %7s rec/s (%4.2fx)  source %7s rec/s  sink %7s rec/s  worker RSS %s MiB\n' \
-        "$name" "$rps" "$(echo "scale=2; $rps / $BASE_RPS" | bc)" "$src" "$snk" "$hwm" >>"$T/table"
+    printf '%-5s %7s rec/s (%4.2fx)  source %7s rec/s  sink %7s rec/s  worker CPU %s us/rec  RSS %s MiB\n' \
+        "$name" "$rps" "$(echo "scale=2; $rps / $BASE_RPS" | bc)" "$src" "$snk" "$cpu_us" "$hwm" \
+        >>"$T/table"
 }
 
 REG_PORT=$(free_port)
