@@ -90,9 +90,21 @@ struct sl_task {
     sl_raw_values raw;   /* set by a sink thread taking raw values */
 };
 
+/* A batch owns what emit copied: the values' avro_value_t in keys[] and
+ * vals[] (one per slot, allocated once), and every string and header in
+ * `text`, a chain of chunks bump-allocated and reset (not freed) by
+ * sl_batch_clear: emitting allocates nothing in the steady state. */
+typedef struct text_chunk {
+    struct text_chunk *next;
+    size_t used, cap;
+    char data[];
+} text_chunk;
+
 struct sluice_batch {
     sluice_record *recs;
+    avro_value_t *keys, *vals;
     size_t n, cap;
+    text_chunk *text; /* the chunk being filled first; older ones follow */
 };
 
 /* ======================================================================== */
@@ -951,34 +963,85 @@ static size_t api_batch_room(sluice_ctx *ctx, const sluice_batch *b)
 }
 
 /* Takes ownership of key and value; copies topic, position and headers. */
+/* n bytes (8-aligned) of the batch's text chunks, or NULL. */
+static void *batch_alloc(sluice_batch *b, size_t n)
+{
+    n = (n + 7) & ~(size_t)7;
+    text_chunk *c = b->text;
+    if (!c || c->cap - c->used < n) {
+        size_t cap = n > 65536 ? n : 65536;
+        text_chunk *nc = malloc(sizeof(*nc) + cap);
+        if (!nc)
+            return NULL;
+        *nc = (text_chunk){.next = c, .used = 0, .cap = cap};
+        b->text = c = nc;
+    }
+    void *p = c->data + c->used;
+    c->used += n;
+    return p;
+}
+
+static void *batch_copy(sluice_batch *b, const void *src, size_t n, int nul)
+{
+    char *p = batch_alloc(b, n + (nul ? 1 : 0));
+    if (p) {
+        if (n)
+            memcpy(p, src, n);
+        if (nul)
+            p[n] = 0;
+    }
+    return p;
+}
+
+/* Copies what rec points to (but its values) into the batch; -1: out of
+ * memory (nothing to undo: the chunks are reset with the batch). */
+static int batch_copy_texts(sluice_batch *b, sluice_record *r, const sluice_record *rec)
+{
+    const sluice_record *prev = b->n ? &b->recs[b->n - 1] : NULL;
+    if (prev && !strcmp(prev->topic, rec->topic)) /* the same topic: share its copy */
+        r->topic = prev->topic;
+    else if (!(r->topic = batch_copy(b, rec->topic, strlen(rec->topic), 1)))
+        return -1;
+    if (rec->position && !(r->position = batch_copy(b, rec->position, strlen(rec->position), 1)))
+        return -1;
+    if (!rec->n_headers)
+        return 0;
+    sluice_header *h = batch_alloc(b, rec->n_headers * sizeof(*h));
+    if (!h)
+        return -1;
+    for (size_t i = 0; i < rec->n_headers; i++) {
+        const sluice_header *src = &rec->headers[i];
+        h[i].key = batch_copy(b, src->key, strlen(src->key), 1);
+        h[i].value = src->value ? batch_copy(b, src->value, src->value_len, 0) : NULL;
+        h[i].value_len = src->value_len;
+        if (!h[i].key || (src->value && !h[i].value))
+            return -1;
+    }
+    r->headers = h;
+    r->n_headers = rec->n_headers;
+    return 0;
+}
+
 static int api_emit(sluice_ctx *ctx, sluice_batch *b, const sluice_record *rec)
 {
     if (b->n == b->cap || !rec->topic)
         return -1;
     sluice_record *r = &b->recs[b->n];
     *r = *rec;
-    r->topic = strdup(rec->topic);
-    r->position = rec->position ? strdup(rec->position) : NULL;
+    r->position = NULL;
     r->headers = NULL;
     r->n_headers = 0;
-    if (rec->n_headers) {
-        sluice_header *h = calloc(rec->n_headers, sizeof(*h));
-        for (size_t i = 0; h && i < rec->n_headers; i++) {
-            h[i].key = strdup(rec->headers[i].key);
-            h[i].value = rec->headers[i].value_len ? malloc(rec->headers[i].value_len) : NULL;
-            if (h[i].value)
-                memcpy((void *)h[i].value, rec->headers[i].value, rec->headers[i].value_len);
-            h[i].value_len = rec->headers[i].value_len;
-        }
-        r->headers = h;
-        r->n_headers = h ? rec->n_headers : 0;
+    if (batch_copy_texts(b, r, rec) != 0) {
+        memset(r, 0, sizeof(*r));
+        sluice_log(ctx, SLUICE_LOG_WARN, "emit: out of memory; the record is not taken");
+        return -1;
     }
     if (rec->key) {
-        r->key = malloc(sizeof(avro_value_t));
+        r->key = &b->keys[b->n];
         *r->key = *rec->key;
     }
     if (rec->value) {
-        r->value = malloc(sizeof(avro_value_t));
+        r->value = &b->vals[b->n];
         *r->value = *rec->value;
     }
     if (!r->timestamp_ms) {
@@ -1049,12 +1112,13 @@ static const sluice_host_api host_api = {
 sluice_batch *sl_batch_create(size_t capacity)
 {
     sluice_batch *b = calloc(1, sizeof(*b));
-    if (b && !(b->recs = calloc(capacity ? capacity : 1, sizeof(*b->recs)))) {
-        free(b);
+    size_t cap = capacity ? capacity : 1;
+    if (!b || !(b->recs = calloc(cap, sizeof(*b->recs))) ||
+        !(b->keys = calloc(cap, sizeof(*b->keys))) || !(b->vals = calloc(cap, sizeof(*b->vals)))) {
+        sl_batch_destroy(b);
         return NULL;
     }
-    if (b)
-        b->cap = capacity ? capacity : 1;
+    b->cap = cap;
     return b;
 }
 
@@ -1062,32 +1126,33 @@ void sl_batch_clear(sluice_batch *b)
 {
     for (size_t i = 0; i < b->n; i++) {
         sluice_record *r = &b->recs[i];
-        if (r->key) {
+        if (r->key)
             avro_value_decref(r->key);
-            free(r->key);
-        }
-        if (r->value) {
+        if (r->value)
             avro_value_decref(r->value);
-            free(r->value);
-        }
-        for (size_t h = 0; h < r->n_headers; h++) {
-            free((char *)r->headers[h].key);
-            free((void *)r->headers[h].value);
-        }
-        free((void *)r->headers);
-        free((char *)r->topic);
-        free((char *)r->position);
         memset(r, 0, sizeof(*r));
     }
     b->n = 0;
+    if (!b->text)
+        return;
+    while (b->text->next) { /* keep one chunk (the newest, the largest) */
+        text_chunk *old = b->text->next;
+        b->text->next = old->next;
+        free(old);
+    }
+    b->text->used = 0;
 }
 
 void sl_batch_destroy(sluice_batch *b)
 {
     if (!b)
         return;
-    sl_batch_clear(b);
+    if (b->recs)
+        sl_batch_clear(b);
     free(b->recs);
+    free(b->keys);
+    free(b->vals);
+    free(b->text);
     free(b);
 }
 
