@@ -670,6 +670,24 @@ static from_id *cached_schema(sl_avro_conv *a, const char *topic, int32_t id, in
     return slot;
 }
 
+/* The writer schema of a message in the Confluent wire format (magic 0, a
+ * 4-byte big-endian schema id), or NULL with *rc -1 (not that format) or
+ * as cached_schema leaves it. */
+static from_id *wire_schema(sl_avro_conv *a, const char *topic, const unsigned char *b, size_t len,
+                            int *rc, char *err, size_t errlen)
+{
+    if (len < 5 || b[0] != 0) {
+        snprintf(err, errlen,
+                 "topic %s: %s is not in the Confluent Avro wire format (%zu bytes, first byte "
+                 "0x%02x; expected 0x00 and a 4-byte schema id)",
+                 topic, side(a), len, len ? b[0] : 0);
+        *rc = -1;
+        return NULL;
+    }
+    int32_t id = (int32_t)((uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4]);
+    return cached_schema(a, topic, id, rc, err, errlen);
+}
+
 int sl_avro_conv_from_bytes(sl_avro_conv *a, const char *topic, const void *bytes, size_t len,
                             avro_value_t *value, char *err, size_t errlen)
 {
@@ -677,20 +695,13 @@ int sl_avro_conv_from_bytes(sl_avro_conv *a, const char *topic, const void *byte
     avro_value_t old = *value; /* given back for reuse, or {NULL} */
     value->iface = NULL;
     value->self = NULL;
-    if (!bytes || len < 5 || b[0] != 0) {
+    if (!bytes) { /* a tombstone, or no key */
         if (old.iface)
             avro_value_decref(&old);
-        if (!bytes)
-            return 0; /* a tombstone, or no key */
-        snprintf(err, errlen,
-                 "topic %s: %s is not in the Confluent Avro wire format (%zu bytes, first byte "
-                 "0x%02x; expected 0x00 and a 4-byte schema id)",
-                 topic, side(a), len, len ? b[0] : 0);
-        return -1;
+        return 0;
     }
-    int32_t id = (int32_t)((uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4]);
     int rc;
-    from_id *slot = cached_schema(a, topic, id, &rc, err, errlen);
+    from_id *slot = wire_schema(a, topic, b, len, &rc, err, errlen);
     if (old.iface && (!slot || old.iface != slot->iface)) {
         avro_value_decref(&old);
         old.iface = NULL;
@@ -708,7 +719,7 @@ int sl_avro_conv_from_bytes(sl_avro_conv *a, const char *topic, const void *byte
     avro_reader_memory_set_source(a->reader, (const char *)b + 5, (int64_t)(len - 5));
     if (avro_value_read(a->reader, value) != 0) {
         snprintf(err, errlen, "topic %s: %s: not a valid Avro encoding for schema id %d: %s",
-                 topic, side(a), (int)id, avro_strerror());
+                 topic, side(a), (int)slot->id, avro_strerror());
         avro_value_decref(value);
         value->iface = NULL;
         return -1;
@@ -729,18 +740,11 @@ int sl_avro_conv_peek(sl_avro_conv *a, const char *topic, const void *bytes, siz
     *plen = 0;
     if (!bytes)
         return 0; /* a tombstone */
-    if (len < 5 || b[0] != 0) {
-        snprintf(err, errlen,
-                 "topic %s: %s is not in the Confluent Avro wire format (%zu bytes, first byte "
-                 "0x%02x; expected 0x00 and a 4-byte schema id)",
-                 topic, side(a), len, len ? b[0] : 0);
-        return -1;
-    }
-    int32_t id = (int32_t)((uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4]);
     int rc;
-    from_id *slot = cached_schema(a, topic, id, &rc, err, errlen);
+    from_id *slot = wire_schema(a, topic, b, len, &rc, err, errlen);
     if (!slot)
         return rc;
+    int32_t id = slot->id;
     if (!slot->plan && !(slot->plan = sluice_avro_plan_create(slot->schema))) {
         snprintf(err, errlen, "topic %s: %s schema id %d: cannot compile it (out of memory)",
                  topic, side(a), (int)id);
