@@ -78,16 +78,19 @@ static rd_kafka_t *consumer_create(sink_state *s, char *err, size_t errlen)
                            {"client.id", wt->w->worker_id},
                            /* how soon topics.regex sees a topic created later */
                            {"topic.metadata.refresh.interval.ms", "5000"},
-                           /* prefetch: librdkafka 2.0 stops fetching when its
-                            * queue passes queued.max.messages.kbytes and only
-                            * looks again about a second later, so a sink that
-                            * drains it faster idles: its default (64 MB), not
-                            * less: 16 MB cut the S3 sink to a third of this) */
-                           {"queued.max.messages.kbytes", "65536"},
-                           /* and by count: librdkafka's 100000 messages are
-                            * only 20 MB of 200-byte rows, and the same second
-                            * of idling follows; the kbytes bound rules */
-                           {"queued.min.messages", "10000000"}};
+                           /* prefetch: librdkafka 2.0 stops fetching a
+                            * partition whose queue passed either bound and
+                            * looks at it again only on its once-a-second
+                            * timer (debug=fetch: "not fetchable"), so a sink
+                            * that drains the queue faster idles for the rest
+                            * of that second. Bytes: 128 MB, about a second of
+                            * 1 KiB rows (16 MB cut the S3 sink to a third).
+                            * Count: 150000 (librdkafka's 100000 halved the
+                            * file sink on 200-byte rows); each queued message
+                            * costs about 400 bytes of memory, so this keeps
+                            * the worker under 100 MB there. */
+                           {"queued.max.messages.kbytes", "131072"},
+                           {"queued.min.messages", "150000"}};
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
         if (rd_kafka_conf_set(c, kv[i][0], kv[i][1], e, sizeof(e)) != RD_KAFKA_CONF_OK) {
