@@ -3,30 +3,41 @@
  * has the formats). A backend is one row of `backends`; `avro` (Confluent's
  * wire format through the registry) lives in converter_avro.c.
  *
- * json to_bytes: the Connect schema of each Avro schema is built once and
- * cached by schema pointer (sources reuse one schema per table), so per
- * record the work is sluice_value_to_json + one dump. from_bytes parses the
- * message, compares its Connect schema with the cached ones (json_equal) and
- * only builds an Avro schema and value class on a miss. Per record it still
- * allocates: jansson trees and one generic value (a measured later step can
- * reuse values per batch slot).
+ * json to_bytes: the Connect schema text and a writing plan (json_plan.c)
+ * of each Avro schema are built once and cached by schema pointer (sources
+ * reuse one schema per table), so per record the work is writing the value
+ * through its plan behind the cached text: no tree, no allocation.
+ *
+ * json from_bytes, the tree path: parse the message with jansson, find the
+ * cached class by a hash of its Connect schema (or of its payload's shape,
+ * schemaless), build an Avro schema and value class only on a miss, fill
+ * the value from the tree. It reads anything and words every error. The
+ * one-pass reader (json_plan.c) reads most messages instead: those of the
+ * class the last message used, in one walk of the text with no tree; it
+ * hands everything else to the tree path, and so answers as it does.
+ * Values given back are read into in place.
  *
  * Runs on: the owning task's thread.
  */
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "converter.h"
 #include "converter_avro.h"
+#include "json_plan.h"
 #include "sluice/envelope.h"
 
 #define CACHE_SLOTS 8
+#define FNV_BASIS 0xcbf29ce484222325ull /* json_hash's seed */
 
 typedef struct to_slot {
     avro_schema_t schema; /* borrowed key (a reference is held) */
     json_t *connect;
     char *connect_text; /* connect, dumped once */
+    sl_jplan *plan;        /* the writer's plan of schema, or NULL: sluice_value_json_append */
 } to_slot;
 
 typedef struct from_slot {
@@ -35,6 +46,9 @@ typedef struct from_slot {
     int inferred;    /* the schema was inferred from a payload (no "schema") */
     avro_schema_t schema;
     avro_value_iface_t *iface;
+    char *raw;      /* a message's "schema" text this slot answered (the reader's key) */
+    size_t raw_len;
+    sl_jplan *plan;    /* of schema, for the reader; NULL: the tree path only */
 } from_slot;
 
 typedef struct backend {
@@ -54,6 +68,9 @@ struct sl_converter {
     sl_avro_conv *avro;                  /* the avro backend's state */
     char *out;                           /* to_bytes: the message, reused */
     size_t out_cap;
+    char *scratch; /* from_bytes: the reader's decoded strings, reused */
+    size_t scratch_cap;
+    int last_inferred, last_declared; /* from slots the last messages used (checked on use) */
 };
 
 /* ======================================================================== */
@@ -211,40 +228,6 @@ static json_t *infer_connect(const json_t *p)
 /* JSON payload -> avro value                                                */
 /* ======================================================================== */
 
-static int b64val(int ch)
-{
-    if (ch >= 'A' && ch <= 'Z') return ch - 'A';
-    if (ch >= 'a' && ch <= 'z') return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9') return ch - '0' + 52;
-    if (ch == '+' || ch == '-') return 62;
-    if (ch == '/' || ch == '_') return 63;
-    return -1;
-}
-
-static int set_base64(avro_value_t *v, const char *s, size_t n)
-{
-    unsigned char *out = malloc(n / 4 * 3 + 3);
-    size_t o = 0;
-    unsigned acc = 0, bits = 0;
-    if (!out)
-        return -1;
-    for (size_t i = 0; i < n && s[i] != '='; i++) {
-        int d = b64val((unsigned char)s[i]);
-        if (d < 0) {
-            free(out);
-            return -1;
-        }
-        acc = (acc << 6) | (unsigned)d;
-        if ((bits += 6) >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-        }
-    }
-    int rc = avro_value_set_bytes(v, out, o);
-    free(out);
-    return rc;
-}
-
 /* Returns 0, or -1 with path naming where the payload did not fit. */
 static int fill(avro_value_t *v, const json_t *j, char *path, size_t pathlen)
 {
@@ -262,7 +245,9 @@ static int fill(avro_value_t *v, const json_t *j, char *path, size_t pathlen)
                                                               json_string_length(j) + 1)
                                  : -1;
     case AVRO_BYTES:
-        return json_is_string(j) ? set_base64(v, json_string_value(j), json_string_length(j)) : -1;
+        return json_is_string(j)
+                   ? sl_json_set_base64(v, json_string_value(j), json_string_length(j))
+                   : -1;
     case AVRO_UNION: /* built as ["null", T] */
         if (json_is_null(j) || !j)
             return avro_value_set_branch(v, 0, &child) || avro_value_set_null(&child) ? -1 : 0;
@@ -311,25 +296,182 @@ static int fill(avro_value_t *v, const json_t *j, char *path, size_t pathlen)
 }
 
 /* ======================================================================== */
+/* The one-pass reader (json_plan.c) for a cached class                      */
+/* ======================================================================== */
+/*
+ * The tree path (json_loadb, cached_from, fill) reads any message; most
+ * messages of a topic have the class of the one before, and the reader
+ * walks their text once into a value of that class: no tree, no allocation
+ * once the value and the scratch buffer have grown. Which class: under a
+ * declared schema, the slot whose "schema" text (kept from the message
+ * that made the slot) is byte for byte this message's, so equal JSON and
+ * the slot the tree path would find; without one, the class the last
+ * schemaless message used, the reader hashing the payload's shape as
+ * json_hash does and the slot's hash checked at the end. Whatever the
+ * reader does not take (another shape, invalid JSON, a null payload, ...)
+ * goes to the tree path, whose answers and errors are the converter's.
+ */
+
+/* Skips "{"schema":" at r->p, answering whether it was there. */
+static int envelope_open(sl_jreader *r)
+{
+    if (sl_jreader_peek(r) != '{')
+        return 0;
+    r->p++;
+    if (sl_jreader_peek(r) != '"' || sl_jreader_lit(r, "\"schema\"", 8) ||
+        sl_jreader_peek(r) != ':')
+        return 0;
+    r->p++;
+    sl_jreader_peek(r);
+    return 1;
+}
+
+/* Between the envelope's schema and its payload: ',"payload":'. */
+static int envelope_middle(sl_jreader *r)
+{
+    if (sl_jreader_peek(r) != ',')
+        return -1;
+    r->p++;
+    if (sl_jreader_peek(r) != '"' || sl_jreader_lit(r, "\"payload\"", 9) ||
+        sl_jreader_peek(r) != ':')
+        return -1;
+    r->p++;
+    return 0;
+}
+
+/* The declared slot whose schema text starts at r->p, the last one used
+ * tried first. */
+static int declared_slot(sl_converter *c, sl_jreader *r)
+{
+    size_t left = (size_t)(r->end - r->p);
+    for (int k = -1; k < CACHE_SLOTS; k++) {
+        int i = k < 0 ? c->last_declared : k;
+        const from_slot *slot = &c->from[i];
+        if (slot->connect && slot->raw && !slot->inferred && slot->raw_len <= left &&
+            !memcmp(r->p, slot->raw, slot->raw_len))
+            return i;
+    }
+    return -1;
+}
+
+static int reader_room(sl_converter *c, size_t len)
+{
+    if (c->scratch_cap >= len + 1)
+        return 0;
+    char *s = realloc(c->scratch, len + 1);
+    if (!s)
+        return -1;
+    c->scratch = s;
+    c->scratch_cap = len + 1;
+    return 0;
+}
+
+/* Reads bytes into *value (read into in place when it is of the class,
+ * else replaced) and returns 0, or returns 1 leaving *value a value the
+ * tree path may reuse or release. */
+static int reader_from(sl_converter *c, const char *bytes, size_t len, avro_value_t *value)
+{
+    sl_jreader r = {bytes, bytes + len, NULL, FNV_BASIS, 1, 0};
+    int i = c->last_inferred, envelope = 0;
+    if (reader_room(c, len))
+        return 1;
+    r.scratch = c->scratch;
+    if (c->schemas_enable && envelope_open(&r)) {
+        int d = declared_slot(c, &r);
+        if (d >= 0) {
+            r.p += c->from[d].raw_len;
+            r.hash = 0;
+            i = d;
+        } else if (sl_jreader_lit(&r, "null", 4)) {
+            return 1; /* a schema not seen before */
+        }
+        if (envelope_middle(&r))
+            return 1;
+        envelope = 1;
+    } else {
+        r.p = bytes;
+    }
+    from_slot *slot = &c->from[i];
+    if (!slot->connect || !slot->plan || slot->inferred != r.hash || sl_jreader_peek(&r) == 'n')
+        return 1; /* a null payload is no value: the tree path says so */
+    avro_value_t fresh = {NULL, NULL}, *dst = value;
+    if (value->iface == slot->iface)
+        avro_value_reset(value);
+    else if (avro_generic_value_new(slot->iface, &fresh) == 0)
+        dst = &fresh;
+    else
+        return 1;
+    int rc = sl_jreader_fill(&r, slot->plan, dst);
+    if (!rc && envelope)
+        rc = sl_jreader_peek(&r) == '}' ? (r.p++, 0) : -1;
+    if (!rc && (sl_jreader_peek(&r) != -1 || (slot->inferred && r.h != slot->hash)))
+        rc = -1; /* trailing bytes; or another shape, so another slot */
+    if (rc) {
+        if (dst == &fresh)
+            avro_value_decref(&fresh);
+        return 1;
+    }
+    if (dst == &fresh) {
+        if (value->iface)
+            avro_value_decref(value);
+        *value = fresh;
+    }
+    *(slot->inferred ? &c->last_inferred : &c->last_declared) = i;
+    return 0;
+}
+
+/* After the tree path read an envelope under a declared schema into slot:
+ * that schema's text becomes the slot's key for the reader. Only for
+ * exactly {"schema": S, "payload": P} (a second "schema" key would have
+ * been the tree's S). */
+static void reader_learn(sl_converter *c, const char *bytes, size_t len, from_slot *slot)
+{
+    sl_jreader r = {bytes, bytes + len, c->scratch, FNV_BASIS, 0, 0};
+    if (!slot || slot->inferred || reader_room(c, len))
+        return;
+    r.scratch = c->scratch;
+    if (!envelope_open(&r))
+        return;
+    const char *s0 = r.p;
+    if (sl_jreader_skip(&r))
+        return;
+    size_t n = (size_t)(r.p - s0);
+    if (envelope_middle(&r) || sl_jreader_skip(&r) || sl_jreader_peek(&r) != '}')
+        return;
+    r.p++;
+    if (sl_jreader_peek(&r) != -1)
+        return;
+    char *raw = malloc(n);
+    if (!raw)
+        return;
+    memcpy(raw, s0, n);
+    free(slot->raw);
+    slot->raw = raw;
+    slot->raw_len = n;
+}
+
+/* ======================================================================== */
 /* The json backend                                                          */
 /* ======================================================================== */
 
-/* The Connect schema of an Avro schema as compact JSON text, cached. */
-static const char *cached_connect(sl_converter *c, avro_schema_t schema)
+/* The cached Connect schema text (and writer's plan) of an Avro schema. */
+static const to_slot *cached_to(sl_converter *c, avro_schema_t schema)
 {
     for (int i = 0; i < CACHE_SLOTS; i++)
         if (c->to[i].schema == schema)
-            return c->to[i].connect_text;
+            return &c->to[i];
     to_slot *slot = &c->to[c->to_next++ % CACHE_SLOTS];
     if (slot->schema) {
         avro_schema_decref(slot->schema);
         json_decref(slot->connect);
         free(slot->connect_text);
+        sl_jplan_destroy(slot->plan);
     }
     slot->schema = avro_schema_incref(schema);
-    slot->connect = connect_of(schema, 0);
+    slot->connect = c->schemas_enable ? connect_of(schema, 0) : NULL; /* (recursive: no end) */
     slot->connect_text = slot->connect ? json_dumps(slot->connect, JSON_COMPACT) : NULL;
-    return slot->connect_text;
+    slot->plan = sl_jplan_create(schema);
+    return slot;
 }
 
 /* {"schema": S, "payload": P} or P, written as text straight from the
@@ -340,15 +482,18 @@ static int json_to_bytes(sl_converter *c, const char *topic, avro_schema_t schem
 {
     size_t n = 0;
     int rc = 0;
+    const to_slot *slot = schema ? cached_to(c, schema) : NULL;
     if (c->schemas_enable) {
-        const char *cs = schema ? cached_connect(c, schema) : "null";
+        const char *cs = slot && slot->connect_text ? slot->connect_text : "null";
         rc = sluice_json_append_raw("{\"schema\":", 10, &c->out, &n, &c->out_cap);
-        rc = rc ? rc
-                : sluice_json_append_raw(cs ? cs : "null", strlen(cs ? cs : "null"), &c->out, &n,
-                                         &c->out_cap);
+        rc = rc ? rc : sluice_json_append_raw(cs, strlen(cs), &c->out, &n, &c->out_cap);
         rc = rc ? rc : sluice_json_append_raw(",\"payload\":", 11, &c->out, &n, &c->out_cap);
     }
-    rc = rc ? rc : sluice_value_json_append(value, &c->out, &n, &c->out_cap);
+    /* the plan is of schema: used for values of that schema only */
+    if (!rc && slot && slot->plan && avro_value_get_schema(value) == schema)
+        rc = sl_jplan_write(slot->plan, value, &c->out, &n, &c->out_cap);
+    else if (!rc)
+        rc = sluice_value_json_append(value, &c->out, &n, &c->out_cap);
     if (!rc && c->schemas_enable)
         rc = sluice_json_append_raw("}", 1, &c->out, &n, &c->out_cap);
     if (rc) {
@@ -365,46 +510,39 @@ static int json_to_bytes(sl_converter *c, const char *topic, avro_schema_t schem
  * looks at (types, keys, an array's first element), so payloads of one
  * shape share it; else everything (a message's "schema"). Lets a converter
  * find its cached Avro class without building and comparing trees. */
-static uint64_t mix(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 0x100000001b3ull;
-    return h;
-}
-
 static uint64_t json_hash(const json_t *j, uint64_t h, int shape)
 {
     int type = json_typeof(j) == JSON_FALSE ? JSON_TRUE : (int)json_typeof(j);
-    h = mix(h, &type, sizeof(type));
+    h = sl_json_fnv(h, &type, sizeof(type));
     switch (json_typeof(j)) {
     case JSON_OBJECT: {
         const char *k;
         json_t *v;
         json_object_foreach((json_t *)j, k, v)
         {
-            h = mix(h, k, strlen(k) + 1);
+            h = sl_json_fnv(h, k, strlen(k) + 1);
             h = json_hash(v, h, shape);
         }
-        return mix(h, "}", 1);
+        return sl_json_fnv(h, "}", 1);
     }
     case JSON_ARRAY: {
         size_t n = json_array_size(j), upto = shape && n ? 1 : n;
         for (size_t i = 0; i < upto; i++)
             h = json_hash(json_array_get(j, i), h, shape);
-        return mix(h, "]", 1);
+        return sl_json_fnv(h, "]", 1);
     }
-    case JSON_STRING: return shape ? h : mix(h, json_string_value(j), json_string_length(j) + 1);
+    case JSON_STRING:
+        return shape ? h : sl_json_fnv(h, json_string_value(j), json_string_length(j) + 1);
     case JSON_INTEGER: {
         json_int_t v = json_integer_value(j);
-        return shape ? h : mix(h, &v, sizeof(v));
+        return shape ? h : sl_json_fnv(h, &v, sizeof(v));
     }
     case JSON_REAL: {
         double v = json_real_value(j);
-        return shape ? h : mix(h, &v, sizeof(v));
+        return shape ? h : sl_json_fnv(h, &v, sizeof(v));
     }
-    case JSON_TRUE: return shape ? h : mix(h, "t", 1);
-    case JSON_FALSE: return shape ? h : mix(h, "f", 1);
+    case JSON_TRUE: return shape ? h : sl_json_fnv(h, "t", 1);
+    case JSON_FALSE: return shape ? h : sl_json_fnv(h, "f", 1);
     default: return h;
     }
 }
@@ -414,8 +552,8 @@ static uint64_t json_hash(const json_t *j, uint64_t h, int shape)
 static from_slot *cached_from(sl_converter *c, const json_t *cs, const json_t *payload)
 {
     int inferred = !cs || json_is_null(cs);
-    uint64_t h = inferred ? json_hash(payload, 0xcbf29ce484222325ull, 1)
-                          : json_hash(cs, 0xcbf29ce484222325ull, 0);
+    uint64_t h = inferred ? json_hash(payload, FNV_BASIS, 1)
+                          : json_hash(cs, FNV_BASIS, 0);
     for (int i = 0; i < CACHE_SLOTS; i++)
         if (c->from[i].connect && c->from[i].hash == h && c->from[i].inferred == inferred)
             return &c->from[i];
@@ -434,7 +572,11 @@ static from_slot *cached_from(sl_converter *c, const json_t *cs, const json_t *p
         json_decref(slot->connect);
         avro_value_iface_decref(slot->iface);
         avro_schema_decref(slot->schema);
+        free(slot->raw);
+        slot->raw = NULL;
+        sl_jplan_destroy(slot->plan);
     }
+    slot->plan = sl_jplan_create(schema);
     slot->connect = own;
     slot->hash = h;
     slot->inferred = inferred;
@@ -443,8 +585,9 @@ static from_slot *cached_from(sl_converter *c, const json_t *cs, const json_t *p
     return slot;
 }
 
-static int json_from_bytes(sl_converter *c, const char *topic, const void *bytes, size_t len,
-                           avro_value_t *value, char *err, size_t errlen)
+/* The tree path: any message; *used is the slot it read the payload with. */
+static int tree_from(sl_converter *c, const char *topic, const void *bytes, size_t len,
+                     avro_value_t *value, from_slot **used, char *err, size_t errlen)
 {
     json_error_t jerr;
     const char *what = c->is_key ? "key" : "value";
@@ -495,10 +638,28 @@ static int json_from_bytes(sl_converter *c, const char *topic, const void *bytes
                  path);
         avro_value_decref(value);
         value->iface = NULL;
-    } else
+    } else {
+        *used = slot;
         rc = 0;
+    }
     json_decref(cs);
     json_decref(root);
+    return rc;
+}
+
+static int json_from_bytes(sl_converter *c, const char *topic, const void *bytes, size_t len,
+                           avro_value_t *value, char *err, size_t errlen)
+{
+    from_slot *used = NULL;
+    if (bytes && reader_from(c, bytes, len, value) == 0)
+        return 0;
+    int rc = tree_from(c, topic, bytes, len, value, &used, err, errlen);
+    if (rc == 0 && used && used->inferred)
+        c->last_inferred = (int)(used - c->from);
+    else if (rc == 0 && used) {
+        c->last_declared = (int)(used - c->from);
+        reader_learn(c, bytes, len, used);
+    }
     return rc;
 }
 
@@ -569,13 +730,17 @@ void sl_converter_destroy(sl_converter *c)
             avro_schema_decref(c->to[i].schema);
             json_decref(c->to[i].connect);
             free(c->to[i].connect_text);
+            sl_jplan_destroy(c->to[i].plan);
         }
         if (c->from[i].connect) {
             json_decref(c->from[i].connect);
             avro_value_iface_decref(c->from[i].iface);
             avro_schema_decref(c->from[i].schema);
+            free(c->from[i].raw);
+            sl_jplan_destroy(c->from[i].plan);
         }
     }
+    free(c->scratch);
     sl_avro_conv_destroy(c->avro);
     free(c);
 }
