@@ -725,6 +725,7 @@ static int jb_real(jbuf *b, double d)
 }
 
 static int jb_value(jbuf *b, const avro_value_t *v);
+static int ap_put_real(jbuf *b, double d);
 
 static int jb_compound(jbuf *b, const avro_value_t *v, int is_object)
 {
@@ -763,8 +764,8 @@ static int jb_value(jbuf *b, const avro_value_t *v)
                                                 : i32 ? jb_put(b, "true", 4) : jb_put(b, "false", 5);
     case AVRO_INT32: return avro_value_get_int(v, &i32) ? -1 : jb_int(b, i32);
     case AVRO_INT64: return avro_value_get_long(v, &i64) ? -1 : jb_int(b, i64);
-    case AVRO_FLOAT: return avro_value_get_float(v, &f) ? -1 : jb_real(b, f);
-    case AVRO_DOUBLE: return avro_value_get_double(v, &d) ? -1 : jb_real(b, d);
+    case AVRO_FLOAT: return avro_value_get_float(v, &f) ? -1 : ap_put_real(b, f);
+    case AVRO_DOUBLE: return avro_value_get_double(v, &d) ? -1 : ap_put_real(b, d);
     case AVRO_STRING:
         return avro_value_get_string(v, &s, &len) ? -1 : jb_string(b, s, len ? len - 1 : 0);
     case AVRO_BYTES: return avro_value_get_bytes(v, &buf, &len) ? -1 : jb_base64(b, buf, len);

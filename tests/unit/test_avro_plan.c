@@ -380,8 +380,11 @@ static void test_envelope(void)
     sluice_envelope_destroy(env);
 }
 
-/* Doubles and floats: the plan converts the ones %.17g writes in plain
- * notation itself; every one must match the value path's snprintf. */
+/* Doubles and floats: the plan (and the value path, which shares its
+ * converter) turns the ones %.17g writes in plain notation into digits
+ * itself; every one must match jansson's rendering of the same number
+ * (%.17g, ".0" added to an integer, the exponent without '+' and leading
+ * zeros): the JSON form is defined as json_dumps of sluice_value_to_json. */
 static void test_reals(void)
 {
     static const double edges[] = {
@@ -445,6 +448,19 @@ static void test_reals(void)
             size_t n = encode(v);
             int prc, vrc;
             char *got = plan_text(is_float ? fp : dp, wire, n, &prc), *want = value_text(v, &vrc);
+            double x = is_float ? (double)(float)d : d; /* a float may overflow to inf */
+            json_t *jr = isfinite(x) ? json_real(x) : NULL;
+            char *ref = jr ? json_dumps(jr, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+            if (isfinite(x)) {
+                CU_ASSERT_FATAL(ref != NULL);
+                CU_ASSERT_STRING_EQUAL(want, ref);
+                if (strcmp(want, ref))
+                    bad += report_mismatch(is_float ? "float: value path vs jansson"
+                                                    : "double: value path vs jansson",
+                                           want, ref, vrc, 0);
+            }
+            free(ref);
+            json_decref(jr);
             CU_ASSERT(prc == vrc);
             CU_ASSERT_STRING_EQUAL(got, want);
             if (prc != vrc || strcmp(got, want))
