@@ -174,7 +174,7 @@ static s3_tp *tp_get(s3_task *t, const char *topic, int32_t partition)
         return NULL;
     }
     tp->partition = partition;
-    snprintf(tp->encoded, sizeof(tp->encoded), "partition=%d", (int)partition);
+    s3_partition_default(partition, tp->encoded, sizeof(tp->encoded));
     tp->next_offset = -1;
     tp->base_ts = -1;
     tp->next = t->tps;

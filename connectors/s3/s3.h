@@ -199,6 +199,8 @@ const char *s3_writer_extension(const s3_conf *conf);
 
 /* ---- partitioners (s3_partitioner.c) ------------------------------------ */
 
+/* The default partitioner's encoded partition: "partition=<n>". */
+void s3_partition_default(int32_t partition, char *out, size_t outlen);
 /* Writes the encoded partition of rec into out (e.g. "partition=3").
  * Returns 0, or -1 with err (a missing field, a value without a string
  * form, a timestamp that cannot be read). */

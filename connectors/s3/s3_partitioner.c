@@ -273,6 +273,11 @@ static int encode_fields(const s3_conf *conf, const sluice_record *rec, char *ou
     return 0;
 }
 
+void s3_partition_default(int32_t partition, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "partition=%d", (int)partition);
+}
+
 int s3_partition_encode(const s3_conf *conf, const sluice_record *rec, int64_t ts_ms, char *out,
                         size_t outlen, char *err, size_t errlen)
 {
@@ -292,6 +297,6 @@ int s3_partition_encode(const s3_conf *conf, const sluice_record *rec, int64_t t
     case S3_PART_DEFAULT:
         break;
     }
-    snprintf(out, outlen, "partition=%d", (int)rec->partition);
+    s3_partition_default(rec->partition, out, outlen);
     return 0;
 }
