@@ -519,15 +519,21 @@ static void revoke(sink_state *s, const rd_kafka_topic_partition_list_t *parts)
     sl_converter_retire(wt->value_conv);
     rd_kafka_topic_partition_list_destroy(s->skipped);
     s->skipped = rd_kafka_topic_partition_list_new(4);
-    if (flush_commit(s, 1, err, sizeof(err)) != 0) /* not fatal: it comes again */
+    int fc = flush_commit(s, 1, err, sizeof(err));
+    if (fc > 0) /* retriable: nothing is committed now, the next owner reads it again */
         sl_warn(wt->connector, "task %d: committing before a rebalance: %s", wt->id,
                 sl_task_error(wt->task));
+    else if (fc < 0) { /* the task fails once the rebalance is done */
+        s->revoke_failed = 1;
+        snprintf(s->revoke_err, sizeof(s->revoke_err), "%s", err);
+    }
     sluice_offset *offs = calloc((size_t)parts->cnt + 1, sizeof(*offs));
     if (offs) {
         for (int i = 0; i < parts->cnt; i++)
             offs[i] = (sluice_offset){parts->elems[i].topic, parts->elems[i].partition, -1};
     }
-    if (!offs || sl_task_close_partitions(wt->task, offs, (size_t)parts->cnt) != SLUICE_OK) {
+    if ((!offs || sl_task_close_partitions(wt->task, offs, (size_t)parts->cnt) != SLUICE_OK) &&
+        !s->revoke_failed) {
         s->revoke_failed = 1;
         snprintf(s->revoke_err, sizeof(s->revoke_err), "giving up partitions: %s",
                  offs ? sl_task_error(wt->task) : "out of memory");
@@ -587,6 +593,10 @@ static int sink_loop(sink_state *s, char *err, size_t errlen)
     sl_wtask *wt = s->wt;
     int64_t last_flush = sl_worker_now_ms(), interval = wt->w->conf.offset_flush_interval_ms;
     while (!atomic_load(&wt->stop)) {
+        if (s->revoke_failed) { /* set by the rebalance callback inside a poll */
+            snprintf(err, errlen, "%s", s->revoke_err);
+            return -1;
+        }
         if (atomic_load(&wt->paused)) {
             /* PAUSED: what was put is flushed and committed; the assignment
              * is paused in the consumer, which is still polled, so the task
@@ -616,10 +626,8 @@ static int sink_loop(sink_state *s, char *err, size_t errlen)
             if (batch_add(s, m, err, errlen) < 0)
                 return -1;
         }
-        if (s->revoke_failed) {
-            snprintf(err, errlen, "%s", s->revoke_err);
-            return -1;
-        }
+        if (s->revoke_failed)
+            continue; /* fails above */
         while (s->n > 0 && !atomic_load(&wt->stop)) {
             int r = outcome(s, sl_task_put(wt->task, s->recs, s->n), err, errlen);
             if (r < 0)
