@@ -89,9 +89,15 @@ JSON
     rps=$(echo "$N / ($t1 - $t0)" | bc)
     src=$(echo "$N / ($ts1 - $ts0 + 0.05)" | bc)
     snk=$(echo "$N / ($tk1 - $tk0 + 0.05)" | bc)
+    local mb # what the sink wrote, against the disk's own rate for as many bytes
+    mb=$(($(stat -c %s "$out") / 1048576 + 1))
     printf '%-5s %7s rec/s (%4.2fx)  source %7s rec/s  sink %7s rec/s  worker CPU %s us/rec  RSS %s MiB\n' \
         "$name" "$rps" "$(echo "scale=2; $rps / $BASE_RPS" | bc)" "$src" "$snk" "$cpu_us" "$hwm" \
         >>"$T/table"
+    printf '      sink output %d MiB in %.2f s = %s MB/s (%s bytes a line)\n' "$mb" \
+        "$(echo "$tk1 - $tk0 + 0.05" | bc)" "$(echo "$mb * 1.048576 / ($tk1 - $tk0 + 0.05)" | bc)" \
+        "$(($(stat -c %s "$out") / N))" >>"$T/table"
+    SINK_MB=$mb
 }
 
 REG_PORT=$(free_port)
@@ -103,10 +109,17 @@ wait_for 30 port_open "$REG_PORT" || fail "registry did not start"
 
 one_run json json
 one_run avro avro
+# the disk's rate for the bytes the file sink writes (fdatasync, as its flush)
+t0=$(now)
+dd if=/dev/zero of="$T/dd.out" bs=1M count="${SINK_MB:-100}" conv=fdatasync 2>/dev/null
+t1=$(now)
+DISK_MBS=$(echo "${SINK_MB:-100} * 1.048576 / ($t1 - $t0)" | bc)
+rm -f "$T/dd.out"
 echo
 echo "worker end to end: datagen -> broker (acks=all) -> file sink, $N rows of ~200 B"
 echo "(end to end: from the worker's start, group join included, to the last line;"
 echo " source: first to last record in the topic; sink: first to last line written)"
 echo "baseline: kcat produce + consume of the same count of 200 B lines: $BASE_RPS records/s"
 cat "$T/table"
+echo "disk baseline: dd of as many bytes with fdatasync: $DISK_MBS MB/s"
 echo "(target: >= 300,000 records/s on 2 cores, worker RSS < 100 MB)"
