@@ -65,9 +65,10 @@ int sl_converter_from_bytes(sl_converter *conv, const char *topic, const void *b
 /* Without decoding: checks that bytes are a value the converter could read
  * and hands back its writer schema, that schema's compiled plan and the
  * Avro binary datum within bytes (a sink passing values on raw). Returns 0
- * (bytes NULL, a tombstone: *payload NULL), 1 when this converter cannot
- * (not avro: decode with from_bytes), or -1 / SL_CONV_RETRY with err. The
- * schema and plan stay valid until sl_converter_retire. */
+ * (bytes NULL, a tombstone: *payload NULL), 1 when it cannot tell (not the
+ * avro converter, or bytes the plan refuses: decode with from_bytes, which
+ * names the error), or -1 / SL_CONV_RETRY with err. The schema and plan
+ * stay valid until sl_converter_retire. */
 int sl_converter_peek(sl_converter *conv, const char *topic, const void *bytes, size_t len,
                       avro_schema_t *schema, const sluice_avro_plan **plan, const void **payload,
                       size_t *plen, char *err, size_t errlen);

@@ -649,6 +649,8 @@ static from_id *cached_schema(sl_avro_conv *a, const char *topic, int32_t id, in
     sl_schema_text_set(schema, text); /* sinks writing Avro files keep the logical types */
     json_decref(answer);
     from_id *slot = &a->from[a->from_next++ % ID_SLOTS];
+    if (slot->schema && !slot->plan) /* never peeked at: nobody points at it */
+        from_free(slot);
     if (slot->schema) { /* a peek of this batch may still point at it */
         if (a->n_retired == a->cap_retired) {
             size_t cap = a->cap_retired ? a->cap_retired * 2 : 8;
@@ -659,6 +661,7 @@ static from_id *cached_schema(sl_avro_conv *a, const char *topic, int32_t id, in
                 sl_schema_text_forget(schema);
                 avro_value_iface_decref(iface);
                 avro_schema_decref(schema);
+                *rc = SL_CONV_RETRY; /* memory may come back */
                 return NULL;
             }
             a->retired = r;
@@ -744,18 +747,13 @@ int sl_avro_conv_peek(sl_avro_conv *a, const char *topic, const void *bytes, siz
     from_id *slot = wire_schema(a, topic, b, len, &rc, err, errlen);
     if (!slot)
         return rc;
-    int32_t id = slot->id;
-    if (!slot->plan && !(slot->plan = sluice_avro_plan_create(slot->schema))) {
-        snprintf(err, errlen, "topic %s: %s schema id %d: cannot compile it (out of memory)",
-                 topic, side(a), (int)id);
-        return -1;
-    }
+    /* a schema the plans cannot take (out of memory, nesting deeper than
+     * they go) or bytes they refuse: decoding decides, and names the error */
+    if (!slot->plan && !(slot->plan = sluice_avro_plan_create(slot->schema)))
+        return 1;
     int64_t n = sluice_avro_plan_check(slot->plan, b + 5, len - 5);
-    if (n < 0) {
-        snprintf(err, errlen, "topic %s: %s: not a valid Avro encoding for schema id %d", topic,
-                 side(a), (int)id);
-        return -1;
-    }
+    if (n < 0)
+        return 1;
     *schema = slot->schema;
     *plan = slot->plan;
     *payload = b + 5;

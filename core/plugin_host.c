@@ -1135,12 +1135,20 @@ void sl_batch_clear(sluice_batch *b)
     b->n = 0;
     if (!b->text)
         return;
-    while (b->text->next) { /* keep one chunk (the newest, the largest) */
-        text_chunk *old = b->text->next;
-        b->text->next = old->next;
-        free(old);
+    if (!b->text->next) {
+        b->text->used = 0;
+        return;
     }
-    b->text->used = 0;
+    /* the batch outgrew one chunk: next time one chunk holds it all */
+    size_t total = 0;
+    for (text_chunk *c = b->text, *next; c; c = next) {
+        next = c->next;
+        total += c->cap;
+        free(c);
+    }
+    b->text = malloc(sizeof(*b->text) + total);
+    if (b->text)
+        *b->text = (text_chunk){.next = NULL, .used = 0, .cap = total};
 }
 
 void sl_batch_destroy(sluice_batch *b)

@@ -58,6 +58,7 @@ typedef struct sink_state {
     int64_t unflushed, backoff;
     int rk_paused; /* the assignment is paused in the consumer */
     int revoke_failed; /* a rebalance failed the task: revoke_err says why */
+    int closing;       /* the consumer is being closed: a revoke only unassigns */
     char revoke_err[1024];
 } sink_state;
 
@@ -88,7 +89,8 @@ static rd_kafka_t *consumer_create(sink_state *s, char *err, size_t errlen)
                             * Count: 150000 (librdkafka's 100000 halved the
                             * file sink on 200-byte rows); each queued message
                             * costs about 400 bytes of memory, so this keeps
-                            * the worker under 100 MB there. */
+                            * a worker with one sink task under 100 MB there.
+                            * Per task: tasks.max sink tasks prefetch each. */
                            {"queued.max.messages.kbytes", "131072"},
                            {"queued.min.messages", "150000"}};
     rd_kafka_conf_t *c = rd_kafka_conf_new();
@@ -264,6 +266,7 @@ static int batch_add(sink_state *s, rd_kafka_message_t *m, char *err, size_t err
     avro_schema_t raw_schema = NULL;
     const void *raw = NULL;
     size_t raw_len = 0;
+    int peeked = 0; /* the value came through peek: values[i] is not its value */
     do {
         stage = "KEY_CONVERTER";
         bad = sl_converter_from_bytes(wt->key_conv, topic, m->key, m->key_len, &s->keys[i], err,
@@ -274,6 +277,7 @@ static int batch_add(sink_state *s, rd_kafka_message_t *m, char *err, size_t err
                                              &raw_schema, &s->plans[i], &raw, &raw_len, err,
                                              errlen)
                          : 1;
+            peeked = bad == 0 && s->raw;
             if (bad == 1)
                 bad = sl_converter_from_bytes(wt->value_conv, topic, m->payload, m->len,
                                               &s->values[i], err, errlen);
@@ -291,6 +295,8 @@ static int batch_add(sink_state *s, rd_kafka_message_t *m, char *err, size_t err
         if (t <= 0)
             return t;
     }
+    if (peeked && !raw) /* a tombstone: the slot's kept value is an earlier record's */
+        value_release(&s->values[i]);
     s->decoded[i] = !raw;
     s->recs[i] = (sluice_record){
         .topic = topic,
@@ -298,7 +304,7 @@ static int batch_add(sink_state *s, rd_kafka_message_t *m, char *err, size_t err
         .key = s->keys[i].iface ? &s->keys[i] : NULL,
         .value_schema = raw ? raw_schema
                       : s->values[i].iface ? avro_value_get_schema(&s->values[i]) : NULL,
-        .value = !raw && s->values[i].iface ? &s->values[i] : NULL,
+        .value = !peeked && s->values[i].iface ? &s->values[i] : NULL,
         .value_avro = raw,
         .value_avro_len = raw_len,
         .timestamp_ms = ts,
@@ -516,13 +522,20 @@ static void revoke(sink_state *s, const rd_kafka_topic_partition_list_t *parts)
     sl_wtask *wt = s->wt;
     char err[1024];
     batch_release(s, wt->xf == NULL);
+    sl_converter_retire(wt->key_conv);
     sl_converter_retire(wt->value_conv);
     rd_kafka_topic_partition_list_destroy(s->skipped);
     s->skipped = rd_kafka_topic_partition_list_new(4);
-    int fc = flush_commit(s, 1, err, sizeof(err));
-    if (fc > 0) /* retriable: nothing is committed now, the next owner reads it again */
-        sl_warn(wt->connector, "task %d: committing before a rebalance: %s", wt->id,
-                sl_task_error(wt->task));
+    /* partitions lost (the group moved on without us: the task did not poll
+     * for max.poll.interval.ms) may be written by their new owner already:
+     * then nothing is finished or committed, only forgotten */
+    int lost = rd_kafka_assignment_lost(s->rk);
+    int fc = lost ? 0 : flush_commit(s, 1, err, sizeof(err));
+    if (lost)
+        sl_warn(wt->connector, "task %d: partitions lost: their records not yet committed go to "
+                "the next owner", wt->id);
+    else if (fc > 0) /* retriable: nothing is committed now, the next owner reads it again */
+        sl_warn(wt->connector, "task %d: committing before a rebalance: %s", wt->id, err);
     else if (fc < 0) { /* the task fails once the rebalance is done */
         s->revoke_failed = 1;
         snprintf(s->revoke_err, sizeof(s->revoke_err), "%s", err);
@@ -558,7 +571,8 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
         rd_kafka_assign(rk, parts);
         return;
     }
-    revoke(s, parts);
+    if (!s->closing) /* on close the sink loop has already committed what it could */
+        revoke(s, parts);
     rd_kafka_assign(rk, NULL);
 }
 
@@ -566,11 +580,11 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 static avro_value_t *raw_value(void *arg, const sluice_record *rec, char *err, size_t errlen)
 {
     sink_state *s = arg;
-    size_t i = (size_t)(rec - s->recs);
-    if (rec < s->recs || i >= s->n) {
+    if (rec < s->recs || rec >= s->recs + s->n) {
         snprintf(err, errlen, "not a record of the batch being put");
         return NULL;
     }
+    size_t i = (size_t)(rec - s->recs);
     if (!s->decoded[i]) {
         rd_kafka_message_t *m = s->msgs[i];
         if (sl_converter_from_bytes(s->wt->value_conv, rec->topic, m->payload, m->len,
@@ -584,8 +598,7 @@ static avro_value_t *raw_value(void *arg, const sluice_record *rec, char *err, s
 static const sluice_avro_plan *raw_plan(void *arg, const sluice_record *rec)
 {
     sink_state *s = arg;
-    size_t i = (size_t)(rec - s->recs);
-    return rec >= s->recs && i < s->n ? s->plans[i] : NULL;
+    return rec >= s->recs && rec < s->recs + s->n ? s->plans[rec - s->recs] : NULL;
 }
 
 static int sink_loop(sink_state *s, char *err, size_t errlen)
@@ -637,7 +650,15 @@ static int sink_loop(sink_state *s, char *err, size_t errlen)
                 pending_note(s);
                 s->unflushed += (int64_t)s->n;
                 batch_release(s, wt->xf == NULL);
-                sl_converter_retire(wt->value_conv); /* nothing peeked is held now */
+                sl_converter_retire(wt->key_conv); /* nothing peeked is held now */
+                sl_converter_retire(wt->value_conv);
+            } else if (rd_kafka_assignment_lost(s->rk)) {
+                /* retrying outlasted max.poll.interval.ms: these records'
+                 * partitions belong to another task now; the next poll
+                 * gives them up */
+                batch_release(s, wt->xf == NULL);
+                sl_converter_retire(wt->key_conv);
+                sl_converter_retire(wt->value_conv);
             }
         }
         if (s->unflushed >= wt->w->conf.sink_flush_records || sl_worker_now_ms() - last_flush >= interval) {
@@ -691,7 +712,9 @@ out:
             value_release(&s->keys[i]);
             value_release(&s->values[i]);
         }
+        sl_task_set_raw_values(wt->task, &(sl_raw_values){0});
         if (s->rk) {
+            s->closing = 1;
             rd_kafka_consumer_close(s->rk);
             rd_kafka_destroy(s->rk);
         }

@@ -442,6 +442,11 @@ fail_quiet:
  * the host backs off. 0 / 1 / -1. */
 static int uploader_check(s3_task *t)
 {
+    if (!t->up) { /* close_partitions could not start a new one */
+        snprintf(t->err, sizeof(t->err), "no upload thread (it could not be restarted after a "
+                                         "rebalance)");
+        return -1;
+    }
     int rc = s3_uploader_status(t->up, t->err, sizeof(t->err));
     if (rc > 0)
         s3_uploader_resume(t->up);

@@ -186,7 +186,8 @@ typedef struct sluice_host_api {
     const char *(*position)(sluice_ctx *ctx);
     /* Source only. Returns 0 and takes ownership of rec->key and rec->value
      * (the host avro_value_decref()s them), copying everything else; returns
-     * -1 without taking ownership when the batch is full. */
+     * -1 without taking ownership when the batch is full (or, logged, out of
+     * memory). */
     int (*emit)(sluice_ctx *ctx, sluice_batch *batch, const sluice_record *rec);
     /* How many more records fit in this batch. */
     size_t (*batch_room)(sluice_ctx *ctx, const sluice_batch *batch);
