@@ -388,6 +388,8 @@ static int reader_from(sl_converter *c, const char *bytes, size_t len, avro_valu
         if (envelope_middle(&r))
             return 1;
         envelope = 1;
+    } else if (c->schemas_enable) {
+        return 1; /* not {"schema": first: the tree path decides what it is */
     } else {
         r.p = bytes;
     }

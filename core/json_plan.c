@@ -141,6 +141,9 @@ static sl_jplan *plan_of(avro_schema_t s, avro_schema_t *up, int depth)
                 goto fail;
             p->text_len[i] = len;
             p->name_len[i] = strlen(name);
+            for (size_t j = 0; j < i; j++) /* a name twice: fill gives both the value */
+                if (p->name_len[j] == p->name_len[i] && !memcmp(p->name[j], name, p->name_len[i]))
+                    goto fail;
         }
     }
     return p;
@@ -742,6 +745,8 @@ static int jr_fill(sl_jreader *r, avro_value_t *v, const sl_jplan *p)
     int64_t i = 0;
     double d = 0;
     int ch = jr_peek(r);
+    if (ch < 0) /* the text ended where a value must start */
+        return -1;
     if (++r->depth > JR_MAX_DEPTH)
         return -1;
     switch (p->type) {
