@@ -158,34 +158,16 @@ typedef struct out {
     size_t *len, *cap;
 } out;
 
-/* Appends, keeping room for the final NUL. */
+/* The text writer's own appenders (envelope.c): they grow the buffer and
+ * keep it NUL-terminated. */
 static inline int out_put(out *o, const char *s, size_t len)
 {
-    if (*o->len + len + 1 > *o->cap) {
-        size_t cap = *o->cap ? *o->cap : 256;
-        while (cap < *o->len + len + 1)
-            cap *= 2;
-        char *nb = realloc(*o->buf, cap);
-        if (!nb)
-            return -1;
-        *o->buf = nb;
-        *o->cap = cap;
-    }
-    memcpy(*o->buf + *o->len, s, len);
-    *o->len += len;
-    return 0;
+    return sluice_json_append_raw(s, len, o->buf, o->len, o->cap);
 }
 
-static int out_int(out *o, int64_t v)
+static inline int out_int(out *o, int64_t v)
 {
-    char tmp[24], *p = tmp + sizeof(tmp);
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do
-        *--p = (char)('0' + u % 10);
-    while (u /= 10);
-    if (v < 0)
-        *--p = '-';
-    return out_put(o, p, (size_t)(tmp + sizeof(tmp) - p));
+    return sluice_json_append_int(v, o->buf, o->len, o->cap);
 }
 
 static int plan_write(out *o, const sl_jplan *p, const avro_value_t *v)
@@ -243,8 +225,7 @@ int sl_jplan_write(const sl_jplan *plan, const avro_value_t *value, char **buf, 
             (*buf)[start] = 0;
         return -1;
     }
-    (*buf)[*len] = 0; /* out_put left room for it */
-    return 0;
+    return 0; /* the appenders kept it NUL-terminated */
 }
 
 sl_jplan *sl_jplan_create(avro_schema_t schema)
@@ -617,6 +598,17 @@ static int jr_key(sl_jreader *r, const sl_jplan *p, size_t next, size_t *idx)
     return 0;
 }
 
+/* After a member or an element: 1 at the closing `close` (consumed), 0
+ * after a ',' (consumed), -1 at anything else. */
+static int jr_after_item(sl_jreader *r, int close)
+{
+    int sep = jr_peek(r);
+    if (sep != close && sep != ',')
+        return -1;
+    r->p++;
+    return sep == close;
+}
+
 /* An object into a record: fields found by name as fill's json_object_get
  * does (the next field's name tried first), a missing field null where its
  * union allows. */
@@ -649,12 +641,11 @@ static int jr_record(sl_jreader *r, avro_value_t *v, const sl_jplan *p)
                     jr_fill(r, &child, p->sub[idx]))
                     return -1;
             }
-            int sep = jr_peek(r);
-            r->p++;
-            if (sep == '}')
-                break;
-            if (sep != ',')
+            int end = jr_after_item(r, '}');
+            if (end < 0)
                 return -1;
+            if (end)
+                break;
         }
     if (r->hash)
         r->h = sl_json_fnv(r->h, "}", 1);
@@ -686,14 +677,11 @@ static int jr_array(sl_jreader *r, avro_value_t *v, const sl_jplan *p)
             if (avro_value_append(v, &child, NULL) || jr_fill(r, &child, p->sub[0]))
                 break;
             r->hash = 0;
-            int sep = jr_peek(r);
-            r->p++;
-            if (sep == ']') {
-                rc = 0;
+            int end = jr_after_item(r, ']');
+            if (end) {
+                rc = end > 0 ? 0 : -1;
                 break;
             }
-            if (sep != ',')
-                break;
         }
     r->hash = hashing;
     if (!rc && r->hash)
@@ -723,12 +711,11 @@ static int jr_map(sl_jreader *r, avro_value_t *v, const sl_jplan *p)
             if (avro_value_add(v, k, &child, NULL, &is_new) || !is_new ||
                 jr_fill(r, &child, p->sub[0]))
                 return -1;
-            int sep = jr_peek(r);
-            r->p++;
-            if (sep == '}')
-                break;
-            if (sep != ',')
+            int end = jr_after_item(r, '}');
+            if (end < 0)
                 return -1;
+            if (end)
+                break;
         }
     if (r->hash)
         r->h = sl_json_fnv(r->h, "}", 1);
