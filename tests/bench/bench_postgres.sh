@@ -93,14 +93,9 @@ P="$T/p"
 mkdir -p "$P"
 CONV_ARGS=()
 if [ "$CONVERTER" = avro ]; then
-    REG_PORT=$(free_port)
-    "$SLUICE" registry --set "listeners=http://127.0.0.1:$REG_PORT" \
-        --set "kafkastore.bootstrap.servers=PLAINTEXT://$BOOTSTRAP" \
-        2>"$T/registry.log" &
-    track_pid $!
-    wait_for 20 port_open "$REG_PORT" || fail "registry did not start"
+    start_registry
     CONV_ARGS=(--set value.converter=avro --set key.converter=avro
-        --set "schema.registry.url=http://127.0.0.1:$REG_PORT")
+        --set "schema.registry.url=$REGISTRY")
 fi
 source_json()
 {

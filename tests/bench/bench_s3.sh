@@ -35,27 +35,18 @@ N="${BENCH_S3_N:-100000}"
 FLUSH="${BENCH_S3_FLUSH:-20000}"
 FORMAT="${BENCH_S3_FORMAT:-avro}"
 CONV="${BENCH_S3_CONVERTER:-avro}"
-S3RVER="$ROOT/node_modules/.bin/s3rver"
-export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
-export AWS_EC2_METADATA_DISABLED=true
+s3_init
 PLUGIN_ARGS=()
 [ -n "${SLUICE_PLUGIN_PATH:-}" ] && PLUGIN_ARGS=(--set "plugin.path=$SLUICE_PLUGIN_PATH")
 now() { date +%s.%N; }
 
 S3_PORT="$(free_port)"
 S3URL="http://127.0.0.1:$S3_PORT"
-"$S3RVER" -d "$T/s3" -a 127.0.0.1 -p "$S3_PORT" --silent --configure-bucket bench >"$T/s3rver.log" 2>&1 &
-track_pid $!
-wait_for 20 port_open "$S3_PORT" || fail "s3rver did not start"
+start_s3rver "$S3_PORT" "$T/s3" --configure-bucket bench
 start_broker "$T/b" --set group.initial.rebalance.delay.ms=0
 REG_ARGS=()
 if [ "$CONV" = avro ]; then
-    REG_PORT=$(free_port)
-    REGISTRY="http://127.0.0.1:$REG_PORT"
-    "$SLUICE" registry --set "listeners=$REGISTRY" --set "kafkastore.bootstrap.servers=$BOOTSTRAP" \
-        2>"$T/registry.log" &
-    track_pid $!
-    wait_for 30 port_open "$REG_PORT" || fail "registry did not start"
+    start_registry
     REG_ARGS=(--set "schema.registry.url=$REGISTRY")
 fi
 CONVS="\"key.converter\": \"$CONV\", \"value.converter\": \"$CONV\""
@@ -128,7 +119,7 @@ JSON
 }
 
 S3_SECS=$(one_run s3 "$S3URL")
-S3_BYTES=$(aws --endpoint-url "$S3URL" s3 ls --recursive s3://bench/s3/ | awk '{s += $3} END {print s}')
+S3_BYTES=$(s3 s3 ls --recursive s3://bench/s3/ | awk '{s += $3} END {print s}')
 log "s3rver: $N records, $S3_BYTES bytes in $S3_SECS s"
 
 FILE_SECS=$(one_run file "file://$T/lake")
@@ -138,7 +129,7 @@ log "file://: $N records, $FILE_BYTES bytes in $FILE_SECS s"
 # ---- baseline: aws s3 cp of the same bytes -------------------------------------------
 head -c "$S3_BYTES" /dev/urandom >"$T/blob"
 t0=$(now)
-aws --endpoint-url "$S3URL" s3 cp --quiet "$T/blob" s3://bench/awscp/blob || fail "aws s3 cp"
+s3 s3 cp --quiet "$T/blob" s3://bench/awscp/blob || fail "aws s3 cp"
 t1=$(now)
 CP_SECS=$(echo "$t1 - $t0" | bc -l)
 rm -f "$T/blob"

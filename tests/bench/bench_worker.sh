@@ -100,12 +100,7 @@ JSON
     SINK_MB=$mb
 }
 
-REG_PORT=$(free_port)
-REGISTRY="http://127.0.0.1:$REG_PORT"
-"$SLUICE" registry --set "listeners=$REGISTRY" --set "kafkastore.bootstrap.servers=$BOOTSTRAP" \
-    2>"$T/registry.log" &
-track_pid $!
-wait_for 30 port_open "$REG_PORT" || fail "registry did not start"
+start_registry
 
 one_run json json
 one_run avro avro

@@ -262,3 +262,71 @@ wait_for()
     done
     return 1
 }
+
+# ---- the worker's companions ------------------------------------------------
+
+# start_registry: `sluice registry` on a free port over $BOOTSTRAP (start the
+# broker first). Sets REG_PORT and REGISTRY (its URL); logs to
+# $T/registry.log.
+start_registry()
+{
+    REG_PORT="$(free_port)"
+    REGISTRY="http://127.0.0.1:$REG_PORT"
+    "$SLUICE" registry --set "listeners=$REGISTRY" --set "kafkastore.bootstrap.servers=$BOOTSTRAP" \
+        2>>"$T/registry.log" &
+    track_pid $!
+    wait_for 30 port_open "$REG_PORT" || fail "the schema registry did not listen on $REG_PORT"
+}
+
+# stop_worker / kill9_worker: end the worker started as $worker_pid, with
+# SIGTERM (it must exit 0) or SIGKILL.
+stop_worker()
+{
+    kill -TERM "$worker_pid"
+    wait "$worker_pid"
+    local rc=$?
+    [ "$rc" = 0 ] || fail "worker exited with $rc after SIGTERM"
+}
+kill9_worker()
+{
+    kill -9 "$worker_pid"
+    wait "$worker_pid" 2>/dev/null
+    [ -z "${T:-}" ] || echo "==== worker kill -9 $(date +%T.%N)" >>"$T/worker.log"
+}
+
+# ---- s3rver (npm) and awscli, for the S3 sink --------------------------------
+
+# s3_init: checks that s3rver and awscli are installed and exports the AWS_*
+# environment awscli needs to talk to s3rver. Sets S3RVER (the program).
+s3_init()
+{
+    S3RVER="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/node_modules/.bin/s3rver"
+    [ -x "$S3RVER" ] || { echo "$TEST_NAME: $S3RVER missing (scripts/install-deps.sh installs it)" >&2; exit 1; }
+    command -v aws >/dev/null || { echo "$TEST_NAME: awscli missing" >&2; exit 1; }
+    export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
+    export AWS_EC2_METADATA_DISABLED=true
+}
+
+# start_s3rver PORT DIR [s3rver options]: s3rver on PORT with its data in DIR
+# (S3RVER_PID); logs to $T/s3rver.log.
+start_s3rver()
+{
+    local port="$1" dir="$2"
+    shift 2
+    mkdir -p "$dir"
+    "$S3RVER" -d "$dir" -a 127.0.0.1 -p "$port" --silent "$@" >>"$T/s3rver.log" 2>&1 &
+    S3RVER_PID=$!
+    track_pid "$S3RVER_PID"
+    wait_for 20 port_open "$port" || fail "s3rver did not listen on $port"
+}
+
+# s3 ARGS...: awscli against the s3rver at $S3URL.
+s3() { aws --endpoint-url "$S3URL" "$@"; }
+
+# s3_records CONNECTOR: how many records the S3 sink's tasks logged in
+# complete objects ("[<connector>/<task>] object ... complete: N records").
+s3_records()
+{
+    grep "\[$1/[0-9]*\] object .* complete: " "$T/worker.log" | grep -o 'complete: [0-9]*' |
+        awk '{s += $2} END {print s + 0}'
+}

@@ -39,11 +39,8 @@ pg_sql main shop "CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, qt
 pg_sql main shop "INSERT INTO items SELECT g, 'seed-' || g, g FROM generate_series(1001, 2000) g; ANALYZE items"
 
 start_broker "$T/b" --set group.initial.rebalance.delay.ms=0
-REG="http://127.0.0.1:$(free_port)"
-"$SLUICE" registry --set "listeners=$REG" --set "kafkastore.bootstrap.servers=$BOOTSTRAP" \
-    2>"$T/registry.log" &
-track_pid $!
-wait_for 30 curl -sf "$REG/subjects" -o /dev/null || fail "the registry did not start"
+start_registry
+REG="$REGISTRY"
 "$SLUICE" topics create -b "$BOOTSTRAP" -t shop.public.items --partitions 1 --if-not-exists >/dev/null 2>&1
 
 P="$T/pipelines"

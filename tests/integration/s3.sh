@@ -32,12 +32,8 @@
 test_init s3
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-S3RVER="$ROOT/node_modules/.bin/s3rver"
 DECODE="$ROOT/tests/integration/s3_decode.js"
-[ -x "$S3RVER" ] || { echo "s3: $S3RVER missing (scripts/install-deps.sh installs it)" >&2; exit 1; }
-command -v aws >/dev/null || { echo "s3: awscli missing" >&2; exit 1; }
-export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
-export AWS_EC2_METADATA_DISABLED=true
+s3_init
 
 PLUGIN_ARGS=()
 [ -n "${SLUICE_PLUGIN_PATH:-}" ] && PLUGIN_ARGS=(--set "plugin.path=$SLUICE_PLUGIN_PATH")
@@ -45,28 +41,12 @@ PLUGIN_ARGS=()
 # ---- servers ----------------------------------------------------------------
 S3_PORT="$(free_port)"
 S3URL="http://127.0.0.1:$S3_PORT"
-start_s3rver() # PORT DIR [s3rver options]
-{
-    local port="$1" dir="$2"
-    shift 2
-    mkdir -p "$dir"
-    "$S3RVER" -d "$dir" -a 127.0.0.1 -p "$port" --silent "$@" >>"$T/s3rver.log" 2>&1 &
-    track_pid $!
-    S3RVER_PID=$!
-    wait_for 20 port_open "$port" || fail "s3rver did not listen on $port"
-}
-s3() { aws --endpoint-url "$S3URL" "$@"; }
 start_s3rver "$S3_PORT" "$T/s3"
 s3 s3 mb s3://lake >/dev/null || fail "aws s3 mb s3://lake"
 log "s3rver on $S3URL, bucket lake"
 
 start_broker "$T/b" --set group.initial.rebalance.delay.ms=0
-REG_PORT="$(free_port)"
-REGISTRY="http://127.0.0.1:$REG_PORT"
-"$SLUICE" registry --set "listeners=$REGISTRY" --set "kafkastore.bootstrap.servers=$BOOTSTRAP" \
-    2>"$T/registry.log" &
-track_pid $!
-wait_for 30 port_open "$REG_PORT" || fail "the schema registry did not start"
+start_registry
 P="$T/pipelines"
 mkdir -p "$P"
 worker_pid=""
@@ -79,26 +59,9 @@ start_worker() # [flush interval ms [more --set options]]
     worker_pid=$!
     track_pid "$worker_pid"
 }
-stop_worker()
-{
-    kill -TERM "$worker_pid"
-    wait "$worker_pid"
-    local rc=$?
-    [ "$rc" = 0 ] || fail "worker exited with $rc after SIGTERM"
-}
-kill9_worker()
-{
-    kill -9 "$worker_pid"
-    wait "$worker_pid" 2>/dev/null
-    echo "==== worker kill -9 $(date +%T.%N)" >>"$T/worker.log"
-}
 logcount() { grep -c -- "$1" "$T/worker.log"; }
 # has_records CONNECTOR N: its completed objects hold >= N records in all
-has_records()
-{
-    [ "$(grep "\[$1/0\] object .* complete: " "$T/worker.log" | grep -o 'complete: [0-9]*' |
-        awk '{s += $2} END {print s + 0}')" -ge "$2" ]
-}
+has_records() { [ "$(s3_records "$1")" -ge "$2" ]; }
 has_log() { [ "$(logcount "$1")" -ge "${2:-1}" ]; }
 # committed_sum CONNECTOR TOPIC: the sum of the sink group's committed offsets
 committed_sum()

@@ -33,12 +33,9 @@ test_init s3_postgres
 pg_trap
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-S3RVER="$ROOT/node_modules/.bin/s3rver"
 DECODE="$ROOT/tests/integration/s3_decode.js"
-[ -x "$S3RVER" ] || { echo "s3_postgres: $S3RVER missing (scripts/install-deps.sh installs it)" >&2; exit 1; }
-command -v aws >/dev/null || { echo "s3_postgres: awscli missing" >&2; exit 1; }
-export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
-export AWS_EC2_METADATA_DISABLED=true PGCLIENTENCODING=UTF8
+s3_init
+export PGCLIENTENCODING=UTF8
 
 PLUGIN_ARGS=()
 [ -n "${SLUICE_PLUGIN_PATH:-}" ] && PLUGIN_ARGS=(--set "plugin.path=$SLUICE_PLUGIN_PATH")
@@ -98,22 +95,13 @@ pg_sql main shop "SELECT count(*) FROM orders" | grep -qx 400 || fail "the snaps
 
 S3_PORT="$(free_port)"
 S3URL="http://127.0.0.1:$S3_PORT"
-mkdir -p "$T/s3"
-"$S3RVER" -d "$T/s3" -a 127.0.0.1 -p "$S3_PORT" --silent --configure-bucket lake >"$T/s3rver.log" 2>&1 &
-track_pid $!
-wait_for 20 port_open "$S3_PORT" || fail "s3rver did not listen on $S3_PORT"
-s3() { aws --endpoint-url "$S3URL" "$@"; }
+start_s3rver "$S3_PORT" "$T/s3" --configure-bucket lake
 
 start_broker "$T/b" --set group.initial.rebalance.delay.ms=0
 TOPIC=shop.public.orders
 "$SLUICE" topics create -b "$BOOTSTRAP" -t "$TOPIC" --partitions 2 >/dev/null 2>&1 ||
     fail "sluice topics create $TOPIC --partitions 2"
-REG_PORT="$(free_port)"
-REGISTRY="http://127.0.0.1:$REG_PORT"
-"$SLUICE" registry --set "listeners=$REGISTRY" --set "kafkastore.bootstrap.servers=$BOOTSTRAP" \
-    2>"$T/registry.log" &
-track_pid $!
-wait_for 30 port_open "$REG_PORT" || fail "the schema registry did not start"
+start_registry
 log "PostgreSQL on $PG_PORT, s3rver on $S3URL (bucket lake), registry on $REGISTRY"
 
 # ---- the pipeline -------------------------------------------------------------
@@ -149,21 +137,8 @@ start_worker()
     worker_pid=$!
     track_pid "$worker_pid"
 }
-stop_worker()
-{
-    kill -TERM "$worker_pid"
-    wait "$worker_pid"
-    local rc=$?
-    [ "$rc" = 0 ] || fail "worker exited with $rc after SIGTERM"
-}
 has_log() { grep -q -- "$1" "$T/worker.log"; }
-# records CONNECTOR: records in its objects complete in the lake
-records()
-{
-    grep "\[$1/0\] object .* complete: " "$T/worker.log" | grep -o 'complete: [0-9]*' |
-        awk '{s += $2} END {print s + 0}'
-}
-has_records() { [ "$(records "$1")" -ge "$2" ]; }
+has_records() { [ "$(s3_records "$1")" -ge "$2" ]; }
 
 start_worker
 wait_for 30 has_log '\[shop.source/0\] snapshot complete' ||
@@ -193,9 +168,9 @@ N_CHANGES=$(pg_sql main shop "SELECT count(*) FROM changes")
 N_ROWS=$(pg_sql main shop "SELECT count(*) FROM orders")
 log "$N_CHANGES changes of orders in all, $N_ROWS rows at the end"
 wait_for 40 has_records shop.flat "$N_CHANGES" ||
-    fail "flat: $(records shop.flat) of $N_CHANGES changes in complete objects after 40 s"
+    fail "flat: $(s3_records shop.flat) of $N_CHANGES changes in complete objects after 40 s"
 wait_for 20 has_records shop.envelope "$N_CHANGES" ||
-    fail "envelope: $(records shop.envelope) of $N_CHANGES changes in complete objects after 20 s"
+    fail "envelope: $(s3_records shop.envelope) of $N_CHANGES changes in complete objects after 20 s"
 pass "streaming: every one of the $N_CHANGES changes in complete objects of both sinks"
 
 # ---- 3. the lake against psql -----------------------------------------------------
