@@ -686,7 +686,7 @@ static int regex_escape(buf *b, char c, int in_bracket)
     return buf_put(b, &c, 1);
 }
 
-static char *regex_translate(const char *pattern)
+char *sl_regex_posix(const char *pattern)
 {
     buf b = {0};
     int in_bracket = 0, rc = 0;
@@ -713,9 +713,9 @@ static char *regex_translate(const char *pattern)
     return b.p ? b.p : strdup("");
 }
 
-static int regex_compile(regex_t *re, const char *pattern, char *err, size_t errlen)
+int sl_regex_compile(regex_t *re, const char *pattern, char *err, size_t errlen)
 {
-    char *p = regex_translate(pattern);
+    char *p = sl_regex_posix(pattern);
     if (!p) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -733,7 +733,7 @@ static int regex_compile(regex_t *re, const char *pattern, char *err, size_t err
 
 /* 1 when the whole of s matches (POSIX leftmost-longest: if any match spans
  * all of s, the one found does), with groups in m[0..nm). */
-static int regex_full(const regex_t *re, const char *s, regmatch_t *m, size_t nm)
+int sl_regex_full(const regex_t *re, const char *s, regmatch_t *m, size_t nm)
 {
     regmatch_t one[1];
     if (nm == 0) {
@@ -825,7 +825,7 @@ static int pred_topic(xf_pred *p, const char *topic)
     tcache_ent *e = tcache_slot(&p->seen, topic, &found);
     if (e && found)
         return e->hit;
-    int hit = regex_full(&p->re, topic, NULL, 0);
+    int hit = sl_regex_full(&p->re, topic, NULL, 0);
     if (e && tcache_set(e, topic) == 0)
         e->hit = hit;
     return hit;
@@ -1838,7 +1838,7 @@ static int regex_configure(xf *x, const json_t *o, char *err, size_t errlen)
         return -1;
     const char *repl = opt_str(o, "replacement");
     char msg[256];
-    int rc = regex_compile(&x->re, re, msg, sizeof(msg));
+    int rc = sl_regex_compile(&x->re, re, msg, sizeof(msg));
     if (rc != 0)
         snprintf(err, errlen, "transforms.%s.regex: %s", x->alias, msg);
     free(re);
@@ -1861,7 +1861,7 @@ static int regex_route(xf *x, const char *topic)
     size_t nm = x->re_groups + 1;
     if (nm > 10 && !(mp = calloc(nm, sizeof(*mp))))
         return -1;
-    int rc = regex_full(&x->re, topic, mp, nm);
+    int rc = sl_regex_full(&x->re, topic, mp, nm);
     x->scratch.len = 0;
     for (size_t i = 0; rc == 1 && i < x->nrepl; i++) {
         const repl_seg *s = &x->repl[i];
@@ -2582,7 +2582,7 @@ static int pred_configure(xf_pred *p, const json_t *o, const char *prefix, char 
             return (p->header = strdup(arg)) ? 0 : -1;
         if (p->kind == PRED_TOPIC) {
             char msg[256];
-            if (regex_compile(&p->re, arg, msg, sizeof(msg)) != 0) {
+            if (sl_regex_compile(&p->re, arg, msg, sizeof(msg)) != 0) {
                 snprintf(err, errlen, "%spattern: %s", prefix, msg);
                 return -1;
             }

@@ -45,6 +45,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <regex.h>
+
 #include "sluice/plugin.h"
 
 /* A record a transform chain may change. */
@@ -95,5 +97,15 @@ size_t sl_transforms_count(const sl_transforms *t);
  * ("true", "5"). -1 with err on a malformed array (config may then hold
  * some of the keys). */
 int sl_transforms_from_pipeline(const json_t *array, json_t *config, char *err, size_t errlen);
+
+/* Kafka Connect's regular expressions are Java's; POSIX ERE is what libc
+ * (and librdkafka's subscriptions) read. sl_regex_posix: the pattern with
+ * Java's escapes (\d, \w, \s in brackets...) in POSIX terms (malloc'ed,
+ * NULL when out of memory). sl_regex_compile: that, compiled (REG_EXTENDED),
+ * or -1 with err naming the pattern. sl_regex_full: 1 when the whole of s
+ * matches (Java's matches()), with groups in m[0..nm). */
+char *sl_regex_posix(const char *pattern);
+int sl_regex_compile(regex_t *re, const char *pattern, char *err, size_t errlen);
+int sl_regex_full(const regex_t *re, const char *s, regmatch_t *m, size_t nm);
 
 #endif

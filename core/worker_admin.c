@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "logging.h"
+#include "transforms.h"
 #include "worker_conn.h"
 
 #define SLUICE_VERSION "0.1.0"
@@ -322,16 +323,16 @@ static rd_kafka_t *group_client(sl_worker *w, const char *name, char *err, size_
     return rk;
 }
 
-/* Every partition of the topics matching regex (whole names, as Kafka
- * Connect's topics.regex; internal topics never match). */
+/* Every partition of the topics matching regex (whole names, Java's
+ * syntax, as Kafka Connect's topics.regex and the sink's subscription;
+ * internal topics never match). */
 static int regex_partitions(rd_kafka_t *rk, const char *regex, rd_kafka_topic_partition_list_t *l,
                             char *err, size_t errlen)
 {
-    char pat[1100];
     regex_t re;
-    snprintf(pat, sizeof(pat), "^(%s)$", regex[0] == '^' ? regex + 1 : regex);
-    if (regcomp(&re, pat, REG_EXTENDED | REG_NOSUB) != 0) {
-        snprintf(err, errlen, "topics.regex %s: not a regular expression", regex);
+    char why[512];
+    if (sl_regex_compile(&re, regex, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "topics.regex: %s", why);
         return -1;
     }
     const struct rd_kafka_metadata *md = NULL;
@@ -343,7 +344,7 @@ static int regex_partitions(rd_kafka_t *rk, const char *regex, rd_kafka_topic_pa
     }
     for (int t = 0; t < md->topic_cnt; t++) {
         const char *name = md->topics[t].topic;
-        if (md->topics[t].err || name[0] == '_' || regexec(&re, name, 0, NULL, 0) != 0)
+        if (md->topics[t].err || name[0] == '_' || !sl_regex_full(&re, name, NULL, 0))
             continue;
         for (int i = 0; i < md->topics[t].partition_cnt; i++)
             rd_kafka_topic_partition_list_add(l, name, md->topics[t].partitions[i].id);
