@@ -287,6 +287,8 @@ static int task_start(sl_worker *w, sl_wconn *c, int id)
     return 0;
 }
 
+static void conn_task_halt(sl_worker *w, sl_wconn *c);
+
 /* Starts connector c's tasks in c->target (STARTED or PAUSED). w->ctl held. */
 static void conn_task_start(sl_worker *w, sl_wconn *c)
 {
@@ -304,8 +306,10 @@ static void conn_task_start(sl_worker *w, sl_wconn *c)
     int paused = c->target == SL_TARGET_PAUSED, n = tasks_wanted(c);
     sl_worker_status(w, c->name, -1, paused ? "PAUSED" : "RUNNING", NULL);
     for (int id = 0; id < n; id++)
-        if (task_start(w, c, id) != 0)
+        if (task_start(w, c, id) != 0) { /* the connector FAILED: none of its tasks runs */
+            conn_task_halt(w, c);
             break;
+        }
 }
 
 /* Stops and joins task `id` of c (a source stores its last position

@@ -122,6 +122,14 @@ static rd_kafka_t *consumer_create(sink_state *s, char *err, size_t errlen)
         rd_kafka_conf_destroy(c);
         return NULL;
     }
+    /* a topics.regex never matches internal topics (_schemas, _sluice_*),
+     * as the offsets API lists them */
+    if (json_object_get(wt->config, "topics.regex") &&
+        rd_kafka_conf_set(c, "topic.blacklist", "^_.*", e, sizeof(e)) != RD_KAFKA_CONF_OK) {
+        snprintf(err, errlen, "consumer topic.blacklist: %s", e);
+        rd_kafka_conf_destroy(c);
+        return NULL;
+    }
     rd_kafka_conf_set_opaque(c, s);
     rd_kafka_conf_set_rebalance_cb(c, rebalance);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e, sizeof(e));
@@ -135,10 +143,18 @@ static rd_kafka_t *consumer_create(sink_state *s, char *err, size_t errlen)
     const char *topics = json_string_value(json_object_get(wt->config, "topics"));
     const char *regex = json_string_value(json_object_get(wt->config, "topics.regex"));
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(4);
-    if (regex) {
-        char pat[1024];
-        snprintf(pat, sizeof(pat), "%s%s", regex[0] == '^' ? "" : "^", regex);
+    if (regex) { /* whole names, Java's syntax in POSIX terms (what librdkafka's regcomp reads) */
+        char *posix = sl_regex_posix(regex), *pat = NULL;
+        if (!posix || asprintf(&pat, "^(%s)$", posix) < 0) {
+            free(posix);
+            snprintf(err, errlen, "subscribe to %s: out of memory", regex);
+            rd_kafka_topic_partition_list_destroy(sub);
+            rd_kafka_destroy(rk);
+            return NULL;
+        }
         rd_kafka_topic_partition_list_add(sub, pat, RD_KAFKA_PARTITION_UA);
+        free(pat);
+        free(posix);
         topics = regex;
     } else {
         char *copy = strdup(topics), *save = NULL;
@@ -165,10 +181,12 @@ static void value_release(avro_value_t *v)
     v->self = NULL;
 }
 
-/* Ends the batch. keep: the slots keep their values for reuse (no
- * transforms ran: nobody else holds them). */
-static void batch_release(sink_state *s, int keep)
+/* Ends the batch: its messages go, and the converters may free the schemas
+ * its raw records pointed at. Without transforms the slots keep their
+ * values for reuse (nobody else holds them); teardown: every value goes. */
+static void batch_release(sink_state *s, int teardown)
 {
+    int keep = !teardown && s->wt->xf == NULL;
     for (size_t i = 0; i < s->n; i++) {
         if (!keep) {
             value_release(&s->keys[i]);
@@ -177,6 +195,8 @@ static void batch_release(sink_state *s, int keep)
         rd_kafka_message_destroy(s->msgs[i]);
     }
     s->n = 0;
+    sl_converter_retire(s->wt->key_conv);
+    sl_converter_retire(s->wt->value_conv);
 }
 
 static void pending_note_one(sink_state *s, const rd_kafka_message_t *m);
@@ -249,7 +269,9 @@ static int transform(sink_state *s, rd_kafka_message_t *m, const char **topic, i
 }
 
 /* Adds a consumed message to the batch (converted). Returns 0, 1 when the
- * message carried no record (an event), -1 on a conversion error. */
+ * message carried no record (an event), 2 when the task is stopping while
+ * its conversion was being retried (the message is left unconsumed: nothing
+ * after it may be noted now), -1 on a conversion error. */
 static int batch_add(sink_state *s, rd_kafka_message_t *m, char *err, size_t errlen)
 {
     sl_wtask *wt = s->wt;
@@ -285,6 +307,12 @@ static int batch_add(sink_state *s, rd_kafka_message_t *m, char *err, size_t err
                 value_release(&s->keys[i]);
         }
     } while (bad == SL_CONV_RETRY && sl_errpolicy_retry(wt, &s->errors, &retry, err, errlen));
+    if (bad == SL_CONV_RETRY && atomic_load(&wt->stop)) { /* not a failure of the record */
+        sl_info(wt->connector, "task %d: stopping while retrying partition %d offset %lld: it is "
+                "read again on restart", wt->id, (int)m->partition, (long long)m->offset);
+        rd_kafka_message_destroy(m);
+        return 2;
+    }
     if (bad)
         return skip_or_fail(s, m, stage, err, errlen);
     rd_kafka_timestamp_type_t tt;
@@ -521,9 +549,7 @@ static void revoke(sink_state *s, const rd_kafka_topic_partition_list_t *parts)
 {
     sl_wtask *wt = s->wt;
     char err[1024];
-    batch_release(s, wt->xf == NULL);
-    sl_converter_retire(wt->key_conv);
-    sl_converter_retire(wt->value_conv);
+    batch_release(s, 0);
     rd_kafka_topic_partition_list_destroy(s->skipped);
     s->skipped = rd_kafka_topic_partition_list_new(4);
     /* partitions lost (the group moved on without us: the task did not poll
@@ -636,8 +662,11 @@ static int sink_loop(sink_state *s, char *err, size_t errlen)
             rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, s->n ? 0 : 100);
             if (!m)
                 break;
-            if (batch_add(s, m, err, errlen) < 0)
+            int added = batch_add(s, m, err, errlen);
+            if (added < 0)
                 return -1;
+            if (added == 2) /* stopping: nothing after it */
+                break;
         }
         if (s->revoke_failed)
             continue; /* fails above */
@@ -649,16 +678,12 @@ static int sink_loop(sink_state *s, char *err, size_t errlen)
                 sl_wtask_sink_batch(wt, s->recs, s->n); /* /metrics, active topics */
                 pending_note(s);
                 s->unflushed += (int64_t)s->n;
-                batch_release(s, wt->xf == NULL);
-                sl_converter_retire(wt->key_conv); /* nothing peeked is held now */
-                sl_converter_retire(wt->value_conv);
+                batch_release(s, 0);
             } else if (rd_kafka_assignment_lost(s->rk)) {
                 /* retrying outlasted max.poll.interval.ms: these records'
                  * partitions belong to another task now; the next poll
                  * gives them up */
-                batch_release(s, wt->xf == NULL);
-                sl_converter_retire(wt->key_conv);
-                sl_converter_retire(wt->value_conv);
+                batch_release(s, 0);
             }
         }
         if (s->unflushed >= wt->w->conf.sink_flush_records || sl_worker_now_ms() - last_flush >= interval) {
@@ -707,7 +732,7 @@ out:
     else
         sl_info(wt->connector, "task %d: stopped", wt->id);
     if (s) {
-        batch_release(s, 0);
+        batch_release(s, 1);
         for (size_t i = 0; i < SINK_BATCH; i++) {
             value_release(&s->keys[i]);
             value_release(&s->values[i]);

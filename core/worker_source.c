@@ -53,7 +53,7 @@ typedef struct topic_cache {
 } topic_cache;
 
 /* The handle for topic, or NULL (out of memory, or librdkafka refused the
- * name): the caller then produces by name and gets librdkafka's error. */
+ * name: rd_kafka_last_error says why). */
 static rd_kafka_topic_t *topic_handle(sl_wtask *wt, topic_cache *tc, const char *topic)
 {
     topic_slot *s = &tc->slot[tc->last];
@@ -201,7 +201,10 @@ static int transform(sl_wtask *wt, const sluice_record *r, sl_xrec *x, int *owne
     return skip_or_fail(wt, b, "TRANSFORMATION", err, errlen) < 0 ? -1 : 0;
 }
 
-/* Produces one record; the batch slot's counter was raised for it. */
+/* Produces one record; the batch slot's counter was raised for it. 0
+ * (produced, or skipped under errors.tolerance=all), -1 failed (err), -2 the
+ * task is stopping (a conversion retry or a full producer queue was cut
+ * short: not a failure of the record). */
 static int produce_one(sl_wtask *wt, topic_cache *tc, const sluice_record *rec, sl_inflight *b,
                        char *err, size_t errlen)
 {
@@ -223,6 +226,11 @@ static int produce_one(sl_wtask *wt, topic_cache *tc, const sluice_record *rec, 
                                             &v, &vlen, err, errlen);
     } while ((kbad == SL_CONV_RETRY || vbad == SL_CONV_RETRY) &&
              sl_errpolicy_retry(wt, wt->errpol, &retry, err, errlen));
+    if ((kbad == SL_CONV_RETRY || vbad == SL_CONV_RETRY) && atomic_load(&wt->stop)) {
+        if (owned) /* stopping, not a failure of the record: its batch is given up */
+            xrec_release(&x);
+        return -2;
+    }
     if (kbad || vbad) {
         if (owned)
             xrec_release(&x);
@@ -237,18 +245,17 @@ static int produce_one(sl_wtask *wt, topic_cache *tc, const sluice_record *rec, 
         rd_kafka_header_add(h, r->headers[i].key, -1, r->headers[i].value,
                             (ssize_t)r->headers[i].value_len);
     rd_kafka_topic_t *rkt = topic_handle(wt, tc, r->topic);
-    for (;;) {
-        rd_kafka_resp_err_t e =
-            rkt ? rd_kafka_producev(wt->w->producer, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(k, klen),
-                                    RD_KAFKA_V_VALUE(v, vlen),
-                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                    RD_KAFKA_V_TIMESTAMP(r->timestamp_ms), RD_KAFKA_V_HEADERS(h),
-                                    RD_KAFKA_V_OPAQUE(&b->tag), RD_KAFKA_V_END)
-                : rd_kafka_producev(wt->w->producer, RD_KAFKA_V_TOPIC(r->topic),
-                                    RD_KAFKA_V_KEY(k, klen), RD_KAFKA_V_VALUE(v, vlen),
-                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                    RD_KAFKA_V_TIMESTAMP(r->timestamp_ms), RD_KAFKA_V_HEADERS(h),
-                                    RD_KAFKA_V_OPAQUE(&b->tag), RD_KAFKA_V_END);
+    if (!rkt) {
+        snprintf(err, errlen, "producing to %s: no topic handle: %s", r->topic,
+                 rd_kafka_err2str(rd_kafka_last_error()));
+        rc = -1;
+    }
+    while (rkt) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            wt->w->producer, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(k, klen),
+            RD_KAFKA_V_VALUE(v, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_TIMESTAMP(r->timestamp_ms), RD_KAFKA_V_HEADERS(h),
+            RD_KAFKA_V_OPAQUE(&b->tag), RD_KAFKA_V_END);
         if (!e) {
             h = NULL; /* librdkafka owns them now */
             break;
@@ -258,10 +265,8 @@ static int produce_one(sl_wtask *wt, topic_cache *tc, const sluice_record *rec, 
             rc = -1;
             break;
         }
-        if (atomic_load(&wt->stop)) {
-            snprintf(err, errlen, "stopped while the producer queue was full (producing to %s)",
-                     r->topic);
-            rc = -1;
+        if (atomic_load(&wt->stop)) { /* stopping: the batch is read again on restart */
+            rc = -2;
             break;
         }
         struct timespec ts = {0, 2 * 1000000L}; /* the poll thread drains the queue */
@@ -274,6 +279,8 @@ static int produce_one(sl_wtask *wt, topic_cache *tc, const sluice_record *rec, 
     return rc;
 }
 
+/* Produces a polled batch as one ring slot: 0, 1 stopping (the slot taken
+ * back, see below), -1 failed (err). */
 static int produce_batch(sl_wtask *wt, topic_cache *tc, sluice_batch *batch, char *err,
                          size_t errlen)
 {
@@ -297,7 +304,20 @@ static int produce_batch(sl_wtask *wt, topic_cache *tc, sluice_batch *batch, cha
     atomic_store(&b->outstanding, (int)n + 1); /* +1: not complete while still producing */
     wt->head++;
     for (size_t i = 0; i < n; i++) {
-        if (produce_one(wt, tc, &recs[i], b, err, errlen) < 0) {
+        int rc = produce_one(wt, tc, &recs[i], b, err, errlen);
+        if (rc == -2) {
+            /* stopping while a conversion was retried or the producer queue
+             * was full: the batch leaves the ring unfinished, so no position
+             * of it is stored and a restart polls it again (its records
+             * already sent come twice) */
+            sl_info(wt->connector, "task %d: stopping in the middle of a batch: it is read "
+                    "again on restart", wt->id);
+            atomic_fetch_sub(&b->outstanding, (int)(n - i) + 1);
+            wt->head--;
+            err[0] = 0;
+            return 1;
+        }
+        if (rc < 0) {
             atomic_fetch_sub(&b->outstanding, (int)(n - i) + 1);
             return -1;
         }
@@ -386,8 +406,9 @@ void *sl_source_thread(void *arg)
             continue;
         }
         int rc = sl_task_poll(wt->task, batch);
-        if (sl_batch_count(batch) > 0 && produce_batch(wt, &topics, batch, err, sizeof(err)) != 0) {
-            failed = 1;
+        int pb = sl_batch_count(batch) > 0 ? produce_batch(wt, &topics, batch, err, sizeof(err)) : 0;
+        if (pb != 0) {
+            failed = pb < 0; /* 1: stopping mid-batch */
             break;
         }
         sl_wtask_source_batch(wt, batch); /* /metrics, active topics */
