@@ -35,9 +35,9 @@
 
 typedef struct to_slot {
     avro_schema_t schema; /* borrowed key (a reference is held) */
-    json_t *connect;
-    char *connect_text; /* connect, dumped once */
-    sl_jplan *plan;        /* the writer's plan of schema, or NULL: sluice_value_json_append */
+    char *head;      /* schemas.enable: {"schema":<its Connect schema>,"payload": */
+    size_t head_len;
+    sl_jplan *plan;  /* the writer's plan of schema, or NULL: sluice_value_json_append */
 } to_slot;
 
 typedef struct from_slot {
@@ -465,13 +465,22 @@ static const to_slot *cached_to(sl_converter *c, avro_schema_t schema)
     to_slot *slot = &c->to[c->to_next++ % CACHE_SLOTS];
     if (slot->schema) {
         avro_schema_decref(slot->schema);
-        json_decref(slot->connect);
-        free(slot->connect_text);
+        free(slot->head);
         sl_jplan_destroy(slot->plan);
     }
     slot->schema = avro_schema_incref(schema);
-    slot->connect = c->schemas_enable ? connect_of(schema, 0) : NULL; /* (recursive: no end) */
-    slot->connect_text = slot->connect ? json_dumps(slot->connect, JSON_COMPACT) : NULL;
+    slot->head = NULL;
+    slot->head_len = 0;
+    if (c->schemas_enable) { /* the envelope's opening is the same for every value */
+        json_t *connect = connect_of(schema, 0); /* (recursive: no end) */
+        char *text = connect ? json_dumps(connect, JSON_COMPACT) : NULL;
+        if (text && asprintf(&slot->head, "{\"schema\":%s,\"payload\":", text) >= 0)
+            slot->head_len = strlen(slot->head);
+        else
+            slot->head = NULL;
+        free(text);
+        json_decref(connect);
+    }
     slot->plan = sl_jplan_create(schema);
     return slot;
 }
@@ -486,10 +495,11 @@ static int json_to_bytes(sl_converter *c, const char *topic, avro_schema_t schem
     int rc = 0;
     const to_slot *slot = schema ? cached_to(c, schema) : NULL;
     if (c->schemas_enable) {
-        const char *cs = slot && slot->connect_text ? slot->connect_text : "null";
-        rc = sluice_json_append_raw("{\"schema\":", 10, &c->out, &n, &c->out_cap);
-        rc = rc ? rc : sluice_json_append_raw(cs, strlen(cs), &c->out, &n, &c->out_cap);
-        rc = rc ? rc : sluice_json_append_raw(",\"payload\":", 11, &c->out, &n, &c->out_cap);
+        static const char no_schema[] = "{\"schema\":null,\"payload\":";
+        rc = slot && slot->head
+                 ? sluice_json_append_raw(slot->head, slot->head_len, &c->out, &n, &c->out_cap)
+                 : sluice_json_append_raw(no_schema, sizeof(no_schema) - 1, &c->out, &n,
+                                          &c->out_cap);
     }
     /* the plan is of schema: used for values of that schema only */
     if (!rc && slot && slot->plan && avro_value_get_schema(value) == schema)
@@ -499,8 +509,10 @@ static int json_to_bytes(sl_converter *c, const char *topic, avro_schema_t schem
     if (!rc && c->schemas_enable)
         rc = sluice_json_append_raw("}", 1, &c->out, &n, &c->out_cap);
     if (rc) {
-        snprintf(err, errlen, "topic %s: %s has no JSON form (NaN/Inf or out of memory)", topic,
-                 c->is_key ? "key" : "value");
+        snprintf(err, errlen,
+                 "topic %s: %s has no JSON form (a NaN or infinite number, a string that is not "
+                 "UTF-8, or out of memory)",
+                 topic, c->is_key ? "key" : "value");
         return -1;
     }
     *out = c->out;
@@ -557,7 +569,8 @@ static from_slot *cached_from(sl_converter *c, const json_t *cs, const json_t *p
     uint64_t h = inferred ? json_hash(payload, FNV_BASIS, 1)
                           : json_hash(cs, FNV_BASIS, 0);
     for (int i = 0; i < CACHE_SLOTS; i++)
-        if (c->from[i].connect && c->from[i].hash == h && c->from[i].inferred == inferred)
+        if (c->from[i].connect && c->from[i].hash == h && c->from[i].inferred == inferred &&
+            (inferred || json_equal(c->from[i].connect, cs))) /* a hash may collide */
             return &c->from[i];
     json_t *own = inferred ? infer_connect(payload) : json_incref((json_t *)cs);
     cs = own;
@@ -730,8 +743,7 @@ void sl_converter_destroy(sl_converter *c)
     for (int i = 0; i < CACHE_SLOTS; i++) {
         if (c->to[i].schema) {
             avro_schema_decref(c->to[i].schema);
-            json_decref(c->to[i].connect);
-            free(c->to[i].connect_text);
+            free(c->to[i].head);
             sl_jplan_destroy(c->to[i].plan);
         }
         if (c->from[i].connect) {

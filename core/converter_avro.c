@@ -54,7 +54,8 @@ typedef struct to_id {
     avro_schema_t schema; /* a reference is held */
     char *topic;
     int32_t id;
-    enc_plan *plan; /* of schema; built on first use, NULL if that failed */
+    enc_plan *plan; /* of schema; built on first use */
+    int no_plan;    /* building it failed: encode without one, and do not retry */
 } to_id;
 
 typedef struct from_id {
@@ -584,8 +585,8 @@ int sl_avro_conv_to_bytes(sl_avro_conv *a, const char *topic, avro_schema_t sche
     to_id *slot = cached_id(a, topic, schema, &rc, err, errlen);
     if (!slot)
         return rc;
-    if (!slot->plan)
-        slot->plan = plan_create(slot->schema);
+    if (!slot->plan && !slot->no_plan)
+        slot->no_plan = !(slot->plan = plan_create(slot->schema));
     enc e = {buf, cap, 5, 0}; /* the header is written last */
     int bad = enc_room(&e, 0);
     if (!bad && slot->plan && avro_value_get_schema(value) == slot->schema)

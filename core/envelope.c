@@ -681,16 +681,12 @@ static int jb_base64(jbuf *b, const void *buf, size_t len)
     return 0;
 }
 
+static inline int ap_put_int(jbuf *b, int64_t v);
+
+/* Integers are written by the plans' in-place writer (ap_put_int). */
 static int jb_int(jbuf *b, int64_t v)
 {
-    char tmp[24], *p = tmp + sizeof(tmp);
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do
-        *--p = (char)('0' + u % 10);
-    while (u /= 10);
-    if (v < 0)
-        *--p = '-';
-    return jb_put(b, p, (size_t)(tmp + sizeof(tmp) - p));
+    return ap_put_int(b, v);
 }
 
 /* As jansson: %.17g, ".0" when that reads as an integer, and an exponent

@@ -255,16 +255,16 @@ static int b64val(int ch)
 
 int sl_json_set_base64(avro_value_t *v, const char *s, size_t n)
 {
-    unsigned char *out = malloc(n / 4 * 3 + 3);
-    size_t o = 0;
+    unsigned char small[256]; /* decimals and short bytes: no allocation */
+    size_t need = n / 4 * 3 + 3, o = 0;
+    unsigned char *out = need <= sizeof(small) ? small : malloc(need);
     unsigned acc = 0, bits = 0;
-    if (!out)
-        return -1;
-    for (size_t i = 0; i < n && s[i] != '='; i++) {
+    int rc = out ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < n && s[i] != '='; i++) {
         int d = b64val((unsigned char)s[i]);
         if (d < 0) {
-            free(out);
-            return -1;
+            rc = -1;
+            break;
         }
         acc = (acc << 6) | (unsigned)d;
         if ((bits += 6) >= 8) {
@@ -272,8 +272,10 @@ int sl_json_set_base64(avro_value_t *v, const char *s, size_t n)
             out[o++] = (unsigned char)(acc >> bits);
         }
     }
-    int rc = avro_value_set_bytes(v, out, o);
-    free(out);
+    if (rc == 0)
+        rc = avro_value_set_bytes(v, out, o);
+    if (out != small)
+        free(out);
     return rc;
 }
 
