@@ -84,10 +84,15 @@ static int64_t wall_ms(void)
 }
 
 /* 0 / 1 / -1 (s3.h) -> the callback's status, with the message. */
+/* -2: the host already recorded the error (a value it could not decode). */
+#define S3_HOST_REPORTED (-2)
+
 static int status_of(sluice_ctx *ctx, int rc, const char *err)
 {
     if (rc == 0)
         return SLUICE_OK;
+    if (rc == S3_HOST_REPORTED)
+        return SLUICE_ERROR;
     return sluice_error(ctx, rc > 0, "%s", err);
 }
 
@@ -307,7 +312,7 @@ static int record_taken(s3_task *t, sluice_ctx *ctx, s3_tp *tp, s3_file *f, int6
 }
 
 /* Takes one record; now: the wall clock at the start of the batch.
- * 0 / 1 / -1 with t->err. */
+ * 0 / 1 / -1 with t->err, or S3_HOST_REPORTED. */
 static int record_put(s3_task *t, sluice_ctx *ctx, const sluice_record *rec, int64_t now)
 {
     const s3_conf *c = t->conf;
@@ -334,15 +339,13 @@ static int record_put(s3_task *t, sluice_ctx *ctx, const sluice_record *rec, int
     }
     sluice_record dec; /* rec with its value decoded, for the partitioner */
     const sluice_record *prec = rec;
-    if (c->part_kind == S3_PART_FIELD || c->ts_kind == S3_TS_FIELD) {
+    if (c->needs_value) {
         dec = *rec;
-        if (!(dec.value = sluice_record_value(ctx, rec))) {
-            snprintf(t->err, sizeof(t->err), "the value could not be decoded for the partitioner");
-            return record_fail(t, rec);
-        }
+        if (!(dec.value = sluice_record_value(ctx, rec)))
+            return S3_HOST_REPORTED; /* it names the record and why */
         prec = &dec;
     }
-    if ((c->part_kind == S3_PART_TIME || c->rotate_interval_ms > 0) &&
+    if (c->needs_record_time &&
         s3_partition_timestamp(c, prec, now, &ts, t->err, sizeof(t->err)) != 0)
         return record_fail(t, rec);
     if (c->part_kind == S3_PART_DEFAULT)
@@ -534,7 +537,17 @@ static int s3_precommit(void *state, sluice_ctx *ctx, sluice_offset *offsets, si
 static int s3_close_partitions(void *state, sluice_ctx *ctx, const sluice_offset *parts, size_t n)
 {
     s3_task *t = state;
-    (void)parts;
+    /* it discards every partition's objects: only right when it gives up
+     * every partition it holds, as the host's eager rebalancing asks */
+    for (s3_tp *tp = t->tps; tp; tp = tp->next) {
+        size_t i = 0;
+        while (i < n && !tp_matches(tp, &parts[i], parts, n))
+            i++;
+        if (i == n)
+            return sluice_error(ctx, 0, "asked to give up some partitions but not %s [%d], which "
+                                "it holds: this sink gives up all of them at once",
+                                tp->topic, (int)tp->partition);
+    }
     int discarded = discard_all(t);
     sluice_log(ctx, SLUICE_LOG_INFO,
                "rebalance: gave up %zu partitions, %d incomplete objects discarded (their "

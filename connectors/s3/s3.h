@@ -71,6 +71,8 @@ typedef struct s3_conf {
     s3_codec codec;
     s3_part_kind part_kind;
     s3_ts_kind ts_kind;
+    int needs_record_time; /* the record's time is read: time partitioning or rotate.interval.ms */
+    int needs_value;       /* a field of the value is read: field partitioning or its time */
     int ignore_nulls;
     char *file_dir;        /* store.url file://DIR: the lake directory, else NULL */
     char *endpoint;        /* scheme://host[:port] without a trailing '/' */
