@@ -963,20 +963,24 @@ char *sl_worker_metrics(sl_worker *w)
     return t.buf;
 }
 
+static void count_state(int count[3], const char *s)
+{
+    count[0] += !strcmp(s, "RUNNING");
+    count[1] += !strcmp(s, "PAUSED");
+    count[2] += !strcmp(s, "FAILED");
+}
+
 json_t *sl_worker_health(sl_worker *w, int *ok)
 {
-    int running = 0, paused = 0, failed = 0, n = 0;
+    int count[3] = {0, 0, 0}, n = 0; /* RUNNING, PAUSED, FAILED */
     pthread_mutex_lock(&w->lock);
     for (sl_wconn *c = w->conns; c; c = c->next) {
         n++;
-        for (int i = 0; i < (c->n_tasks ? c->n_tasks : 1); i++) {
-            if (c->n_tasks && !c->tasks[i])
-                continue;
-            const char *s = c->n_tasks ? c->tasks[i]->state : c->state;
-            running += !strcmp(s, "RUNNING");
-            paused += !strcmp(s, "PAUSED");
-            failed += !strcmp(s, "FAILED");
-        }
+        if (!c->n_tasks) /* no task (yet): the connector's own state counts */
+            count_state(count, c->state);
+        for (int i = 0; i < c->n_tasks; i++)
+            if (c->tasks[i])
+                count_state(count, c->tasks[i]->state);
     }
     pthread_mutex_unlock(&w->lock);
     *ok = atomic_load(&w->ready);
@@ -984,5 +988,5 @@ json_t *sl_worker_health(sl_worker *w, int *ok)
         "{s:s, s:s, s:i, s:{s:i, s:i, s:i}}", "status", *ok ? "healthy" : "starting", "message",
         *ok ? "Worker has completed startup and is ready to handle requests."
             : "Worker is still starting up.",
-        "connectors", n, "tasks", "running", running, "paused", paused, "failed", failed);
+        "connectors", n, "tasks", "running", count[0], "paused", count[1], "failed", count[2]);
 }
