@@ -189,8 +189,10 @@ static int task_prepare(sl_worker *w, sl_wtask *wt, const json_t *raw, char *err
         !(wt->value_conv = sl_converter_create(cfg_str(wt->config, "value.converter", "json"), 0,
                                                wt->config, err, errlen)))
         return -1;
-    const char *d = cfg_str(wt->config, "errors.retry.delay.max.ms", "60000");
-    wt->retry_max_delay_ms = atoll(d) > 0 ? atoll(d) : 60000;
+    int64_t d;
+    if (sl_config_worker_int(wt->config, "errors.retry.delay.max.ms", &d, err, errlen) != 0)
+        return -1;
+    wt->retry_max_delay_ms = d > 0 ? d : 60000;
     return 0;
 }
 
@@ -243,14 +245,13 @@ static int class_kind(sl_worker *w, const json_t *config, const sl_plugin **p, c
  * its plugin allows (logged when that lowers it) and SL_MAX_TASKS. */
 static int tasks_wanted(const sl_wconn *c)
 {
-    const char *s = cfg_str(c->config, "tasks.max", "1");
-    long n = strtol(s, NULL, 10);
+    char err[512];
+    int64_t n; /* validated with the config: 1 (the default) should it be bad */
+    sl_config_worker_int(c->config, "tasks.max", &n, err, sizeof(err));
     unsigned cap = sl_plugin_max_tasks(c->plugin);
-    if (n < 1)
-        n = 1;
     if ((unsigned long)n > cap || n > SL_MAX_TASKS) {
         long to = (unsigned long)cap < SL_MAX_TASKS ? (long)cap : SL_MAX_TASKS;
-        sl_info(c->name, "tasks.max %ld: the %s plugin runs %ld task%s per connector", n,
+        sl_info(c->name, "tasks.max %lld: the %s plugin runs %ld task%s per connector", (long long)n,
                 sl_plugin_def(c->plugin)->name, to, to == 1 ? "" : "s");
         n = to;
     }

@@ -322,6 +322,57 @@ int sl_config_is_worker_key(const char *key)
     return 0;
 }
 
+/* The worker keys that hold integers: the least value and what else a bad
+ * value is told. Validated with the rest of a config (PUT .../validate,
+ * create), read by sl_config_worker_int: one parser for all of them. */
+static const struct worker_int {
+    const char *key;
+    int64_t min, dflt;
+    const char *expect;
+} worker_ints[] = {
+    {"tasks.max", 1, 1, "must be an integer >= 1"},
+    {"errors.retry.timeout", -1, 0, "expected milliseconds (or -1 for forever)"},
+    {"errors.retry.delay.max.ms", 0, 60000, "expected milliseconds >= 0"},
+};
+
+static const struct worker_int *worker_int_of(const char *key)
+{
+    for (size_t i = 0; i < sizeof(worker_ints) / sizeof(worker_ints[0]); i++)
+        if (!strcmp(worker_ints[i].key, key))
+            return &worker_ints[i];
+    return NULL;
+}
+
+/* v (a JSON integer or decimal string) as an integer >= min: 0, or -1. */
+static int int_value(const json_t *v, int64_t min, int64_t *out)
+{
+    const char *s = json_string_value(v);
+    char *end = NULL;
+    if (json_is_integer(v))
+        *out = json_integer_value(v);
+    else if (!s || !*s || ((void)(*out = strtoll(s, &end, 10)), *end))
+        return -1;
+    return *out >= min ? 0 : -1;
+}
+
+int sl_config_worker_int(const json_t *config, const char *key, int64_t *out, char *err,
+                         size_t errlen)
+{
+    const struct worker_int *wi = worker_int_of(key);
+    const json_t *v = json_object_get(config, key);
+    *out = wi ? wi->dflt : 0;
+    if (!wi || !v)
+        return 0;
+    if (int_value(v, wi->min, out) == 0)
+        return 0;
+    char *text = value_text(v);
+    snprintf(err, errlen, "Invalid value %s for configuration %s: %s", text ? text : "(not a string)",
+             key, wi->expect);
+    free(text);
+    *out = wi->dflt;
+    return -1;
+}
+
 /* ======================================================================== */
 /* Loading                                                                   */
 /* ======================================================================== */
@@ -736,15 +787,12 @@ static json_t *other_entry(const sluice_plugin_def *d, const char *key, const js
         for (const sluice_option *o = d->options; o && o->name && off < sizeof(msg); o++)
             off += (size_t)snprintf(msg + off, sizeof(msg) - off, " %s", o->name);
         json_array_append_new(errs, json_string(msg));
-    } else if (strcmp(key, "tasks.max") == 0) {
-        char *end = NULL;
-        long n = text ? strtol(text, &end, 10) : 0;
-        if (!text || !*text || *end || n < 1) {
-            snprintf(msg, sizeof(msg),
-                     "Invalid value %s for configuration tasks.max: must be an integer >= 1",
-                     text ? text : "(not a string)");
+    } else if (worker_int_of(key)) {
+        int64_t n;
+        json_t *one = json_pack("{sO}", key, val);
+        if (sl_config_worker_int(one, key, &n, msg, sizeof(msg)) != 0)
             json_array_append_new(errs, json_string(msg));
-        }
+        json_decref(one);
     } else if (strcmp(key, "connector.class") == 0 && text && strcmp(text, d->name) != 0) {
         snprintf(msg, sizeof(msg), "connector.class is %s but this plugin is %s", text, d->name);
         json_array_append_new(errs, json_string(msg));

@@ -53,6 +53,13 @@ const char *sl_plugin_file(const sl_plugin *p);
 /* 1 when key belongs to the worker (name, connector.class, tasks.max,
  * converters, transforms*, errors.*, ...) rather than to the plugin. */
 int sl_config_is_worker_key(const char *key);
+/* A worker key holding an integer (tasks.max, errors.retry.timeout,
+ * errors.retry.delay.max.ms): 0 with *out its value, or its default when
+ * absent; -1 with err ("Invalid value X for configuration K: ...") and *out
+ * the default when it is not an integer in range. Config validation
+ * refuses such values up front with the same message. */
+int sl_config_worker_int(const json_t *config, const char *key, int64_t *out, char *err,
+                         size_t errlen);
 
 /* Replaces ${env:NAME} and ${file:path:key} (a key of a properties file) in
  * every string value. Returns 0 with *out a new object, or -1 with err naming

@@ -53,16 +53,10 @@ int sl_errpolicy_init(sl_errpolicy *p, sl_wtask *wt, char *err, size_t errlen)
         return -1;
     }
     p->tolerate_all = tol && !strcmp(tol, "all");
-    const json_t *rt = json_object_get(c, "errors.retry.timeout");
-    const char *rts = json_string_value(rt);
-    char *end = NULL;
-    p->retry_timeout_ms = json_is_integer(rt) ? json_integer_value(rt)
-                          : rts                ? strtoll(rts, &end, 10)
-                                               : 0;
-    if ((rt && !json_is_integer(rt) && (!rts || !*rts || *end)) || p->retry_timeout_ms < -1) {
-        snprintf(err, errlen, "errors.retry.timeout: expected milliseconds (or -1 for forever)");
+    int64_t rt;
+    if (sl_config_worker_int(c, "errors.retry.timeout", &rt, err, errlen) != 0)
         return -1;
-    }
+    p->retry_timeout_ms = rt;
     p->log_enable = conf_bool(c, "errors.log.enable");
     p->log_messages = conf_bool(c, "errors.log.include.messages");
     p->dlq_headers = conf_bool(c, "errors.deadletterqueue.context.headers.enable");

@@ -111,6 +111,10 @@ expect 200 "d['name'] == 'file' and d['error_count'] == 4 and isinstance(d['grou
     "validate: ConfigInfos with per-field errors (missing file, unknown rate, bad boolean, no topics)"
 req PUT /connector-plugins/file/config/validate '{"connector.class": "file", "topics": "a", "file": "/tmp/x"}'
 expect 200 "d['error_count'] == 0" "validate: a good config has no error"
+# the worker's integer keys are checked with the rest, each naming what it expects
+req PUT /connector-plugins/file/config/validate '{"connector.class": "file", "topics": "a", "file": "/tmp/x", "tasks.max": "0", "errors.retry.timeout": "soon", "errors.retry.delay.max.ms": "-5"}'
+expect 200 "d['error_count'] == 3 and all(any('Invalid value' in e for e in c['value']['errors']) for c in d['configs'] if c['value']['name'] in ('tasks.max', 'errors.retry.timeout', 'errors.retry.delay.max.ms'))" \
+    "validate: tasks.max 0, errors.retry.timeout soon, errors.retry.delay.max.ms -5 each refused"
 req PUT /connector-plugins/file/config/validate '{"connector.class": "datagen"}'
 expect 400 "'does not match' in d['message']" "validate: a config of another plugin is 400"
 
