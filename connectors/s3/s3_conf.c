@@ -183,9 +183,6 @@ static int conf_derive(sluice_ctx *ctx, s3_conf *c)
     c->ts_kind = strcmp(c->ts_extractor, "RecordField") == 0 ? S3_TS_FIELD
                  : strcmp(c->ts_extractor, "Wallclock") == 0 ? S3_TS_WALLCLOCK
                                                              : S3_TS_RECORD;
-    c->needs_record_time = c->part_kind == S3_PART_TIME || c->rotate_interval_ms > 0;
-    c->needs_value = c->part_kind == S3_PART_FIELD ||
-                     (c->ts_kind == S3_TS_FIELD && c->needs_record_time);
     c->ignore_nulls = strcmp(c->null_behavior, "ignore") == 0;
     c->connect_timeout_ms = 5000;
     c->request_timeout_ms = 120000;
@@ -200,6 +197,10 @@ static int conf_derive(sluice_ctx *ctx, s3_conf *c)
         return sluice_error(ctx, 0, "s3.bucket.name '%s': not a bucket name", c->bucket);
     if (conf_partitioner(ctx, c) != 0)
         return -1;
+    /* what each record is asked for, now that the partitioner is known */
+    c->needs_record_time = c->part_kind == S3_PART_TIME || c->rotate_interval_ms > 0;
+    c->needs_value = c->part_kind == S3_PART_FIELD ||
+                     (c->ts_kind == S3_TS_FIELD && c->needs_record_time);
     return conf_store(ctx, c);
 }
 
