@@ -49,6 +49,7 @@ typedef struct from_slot {
     char *raw;      /* a message's "schema" text this slot answered (the reader's key) */
     size_t raw_len;
     sl_jplan *plan;    /* of schema, for the reader; NULL: the tree path only */
+    int peeked;        /* handed out by a peek since the last retire */
 } from_slot;
 
 typedef struct backend {
@@ -71,6 +72,9 @@ struct sl_converter {
     char *scratch; /* from_bytes: the reader's decoded strings, reused */
     size_t scratch_cap;
     int last_inferred, last_declared; /* from slots the last messages used (checked on use) */
+    /* Schemas of evicted slots a peek handed out: released by retire. */
+    avro_schema_t *retired;
+    size_t n_retired, cap_retired;
 };
 
 /* ======================================================================== */
@@ -366,36 +370,61 @@ static int reader_room(sl_converter *c, size_t len)
     return 0;
 }
 
+/* Where the reader starts on a message: *r at its payload, and the slot of
+ * the class to read it as; NULL when the tree path must read it. */
+static from_slot *reader_start(sl_converter *c, const char *bytes, size_t len, sl_jreader *r,
+                               int *envelope)
+{
+    int i = c->last_inferred;
+    *r = (sl_jreader){bytes, bytes + len, NULL, FNV_BASIS, 1, 0};
+    *envelope = 0;
+    if (reader_room(c, len))
+        return NULL;
+    r->scratch = c->scratch;
+    if (c->schemas_enable && envelope_open(r)) {
+        int d = declared_slot(c, r);
+        if (d >= 0) {
+            r->p += c->from[d].raw_len;
+            r->hash = 0;
+            i = d;
+        } else if (sl_jreader_lit(r, "null", 4)) {
+            return NULL; /* a schema not seen before */
+        }
+        if (envelope_middle(r))
+            return NULL;
+        *envelope = 1;
+    } else if (c->schemas_enable) {
+        return NULL; /* not {"schema": first: the tree path decides what it is */
+    }
+    from_slot *slot = &c->from[i];
+    if (!slot->connect || !slot->plan || slot->inferred != r->hash || sl_jreader_peek(r) == 'n')
+        return NULL; /* a null payload is no value: the tree path says so */
+    return slot;
+}
+
+/* After the payload: the envelope's end, nothing more, and the shape the
+ * slot was made for. 0 (the slot becomes the last used), or -1. */
+static int reader_end(sl_converter *c, sl_jreader *r, const from_slot *slot, int envelope)
+{
+    if (envelope && sl_jreader_peek(r) != '}')
+        return -1;
+    r->p += envelope;
+    if (sl_jreader_peek(r) != -1 || (slot->inferred && r->h != slot->hash))
+        return -1; /* trailing bytes; or another shape, so another slot */
+    *(slot->inferred ? &c->last_inferred : &c->last_declared) = (int)(slot - c->from);
+    return 0;
+}
+
 /* Reads bytes into *value (read into in place when it is of the class,
  * else replaced) and returns 0, or returns 1 leaving *value a value the
  * tree path may reuse or release. */
 static int reader_from(sl_converter *c, const char *bytes, size_t len, avro_value_t *value)
 {
-    sl_jreader r = {bytes, bytes + len, NULL, FNV_BASIS, 1, 0};
-    int i = c->last_inferred, envelope = 0;
-    if (reader_room(c, len))
+    sl_jreader r;
+    int envelope;
+    from_slot *slot = reader_start(c, bytes, len, &r, &envelope);
+    if (!slot)
         return 1;
-    r.scratch = c->scratch;
-    if (c->schemas_enable && envelope_open(&r)) {
-        int d = declared_slot(c, &r);
-        if (d >= 0) {
-            r.p += c->from[d].raw_len;
-            r.hash = 0;
-            i = d;
-        } else if (sl_jreader_lit(&r, "null", 4)) {
-            return 1; /* a schema not seen before */
-        }
-        if (envelope_middle(&r))
-            return 1;
-        envelope = 1;
-    } else if (c->schemas_enable) {
-        return 1; /* not {"schema": first: the tree path decides what it is */
-    } else {
-        r.p = bytes;
-    }
-    from_slot *slot = &c->from[i];
-    if (!slot->connect || !slot->plan || slot->inferred != r.hash || sl_jreader_peek(&r) == 'n')
-        return 1; /* a null payload is no value: the tree path says so */
     avro_value_t fresh = {NULL, NULL}, *dst = value;
     if (value->iface == slot->iface)
         avro_value_reset(value);
@@ -403,12 +432,7 @@ static int reader_from(sl_converter *c, const char *bytes, size_t len, avro_valu
         dst = &fresh;
     else
         return 1;
-    int rc = sl_jreader_fill(&r, slot->plan, dst);
-    if (!rc && envelope)
-        rc = sl_jreader_peek(&r) == '}' ? (r.p++, 0) : -1;
-    if (!rc && (sl_jreader_peek(&r) != -1 || (slot->inferred && r.h != slot->hash)))
-        rc = -1; /* trailing bytes; or another shape, so another slot */
-    if (rc) {
+    if (sl_jreader_fill(&r, slot->plan, dst) || reader_end(c, &r, slot, envelope)) {
         if (dst == &fresh)
             avro_value_decref(&fresh);
         return 1;
@@ -418,7 +442,27 @@ static int reader_from(sl_converter *c, const char *bytes, size_t len, avro_valu
             avro_value_decref(value);
         *value = fresh;
     }
-    *(slot->inferred ? &c->last_inferred : &c->last_declared) = i;
+    return 0;
+}
+
+/* sl_converter_peek for json: the payload's text, checked by the reader
+ * without filling anything, when the reader takes the message and the
+ * text is one line (a sink may write it as a JSON line); else 1. */
+static int json_peek(sl_converter *c, const char *bytes, size_t len, sl_peeked *out)
+{
+    sl_jreader r;
+    int envelope;
+    from_slot *slot = reader_start(c, bytes, len, &r, &envelope);
+    if (!slot)
+        return 1;
+    const char *p0 = r.p; /* reader_start stopped at the payload's first byte */
+    if (sl_jreader_fill(&r, slot->plan, NULL))
+        return 1;
+    size_t n = (size_t)(r.p - p0);
+    if (reader_end(c, &r, slot, envelope) || memchr(p0, '\n', n) || memchr(p0, '\r', n))
+        return 1;
+    slot->peeked = 1;
+    *out = (sl_peeked){.schema = slot->schema, .data = p0, .len = n, .json = 1};
     return 0;
 }
 
@@ -561,6 +605,20 @@ static uint64_t json_hash(const json_t *j, uint64_t h, int shape)
     }
 }
 
+/* Room to retire one more schema. */
+static int retire_room(sl_converter *c)
+{
+    if (c->n_retired < c->cap_retired)
+        return 0;
+    size_t cap = c->cap_retired ? c->cap_retired * 2 : 8;
+    avro_schema_t *r = realloc(c->retired, cap * sizeof(*r));
+    if (!r)
+        return -1;
+    c->retired = r;
+    c->cap_retired = cap;
+    return 0;
+}
+
 /* The class for a message whose schema is cs (a Connect schema, or NULL:
  * inferred from payload). */
 static from_slot *cached_from(sl_converter *c, const json_t *cs, const json_t *payload)
@@ -582,15 +640,26 @@ static from_slot *cached_from(sl_converter *c, const json_t *cs, const json_t *p
         json_decref(own);
         return NULL;
     }
-    from_slot *slot = &c->from[c->from_next++ % CACHE_SLOTS];
+    from_slot *slot = &c->from[c->from_next % CACHE_SLOTS];
+    if (slot->peeked && retire_room(c)) { /* a record of the batch may point at its schema */
+        avro_value_iface_decref(iface);
+        avro_schema_decref(schema);
+        json_decref(own);
+        return NULL;
+    }
+    c->from_next++;
     if (slot->connect) {
         json_decref(slot->connect);
         avro_value_iface_decref(slot->iface);
-        avro_schema_decref(slot->schema);
+        if (slot->peeked)
+            c->retired[c->n_retired++] = slot->schema;
+        else
+            avro_schema_decref(slot->schema);
         free(slot->raw);
         slot->raw = NULL;
         sl_jplan_destroy(slot->plan);
     }
+    slot->peeked = 0;
     slot->plan = sl_jplan_create(schema);
     slot->connect = own;
     slot->hash = h;
@@ -755,6 +824,8 @@ void sl_converter_destroy(sl_converter *c)
         }
     }
     free(c->scratch);
+    sl_converter_retire(c);
+    free(c->retired);
     sl_avro_conv_destroy(c->avro);
     free(c);
 }
@@ -777,16 +848,26 @@ int sl_converter_from_bytes(sl_converter *c, const char *topic, const void *byte
 }
 
 int sl_converter_peek(sl_converter *c, const char *topic, const void *bytes, size_t len,
-                      avro_schema_t *schema, const sluice_avro_plan **plan, const void **payload,
-                      size_t *plen, char *err, size_t errlen)
+                      sl_peeked *out, char *err, size_t errlen)
 {
-    if (!c->avro)
-        return 1;
-    return sl_avro_conv_peek(c->avro, topic, bytes, len, schema, plan, payload, plen, err, errlen);
+    *out = (sl_peeked){0};
+    if (!bytes)
+        return 0; /* a tombstone */
+    if (c->avro)
+        return sl_avro_conv_peek(c->avro, topic, bytes, len, &out->schema, &out->plan, &out->data,
+                                 &out->len, err, errlen);
+    return json_peek(c, bytes, len, out);
 }
 
 void sl_converter_retire(sl_converter *c)
 {
-    if (c && c->avro)
+    if (!c)
+        return;
+    if (c->avro)
         sl_avro_conv_retire(c->avro);
+    for (size_t i = 0; i < c->n_retired; i++)
+        avro_schema_decref(c->retired[i]);
+    c->n_retired = 0;
+    for (int i = 0; i < CACHE_SLOTS; i++)
+        c->from[i].peeked = 0;
 }

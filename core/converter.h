@@ -62,16 +62,27 @@ int sl_converter_to_bytes(sl_converter *conv, const char *topic, avro_schema_t s
 int sl_converter_from_bytes(sl_converter *conv, const char *topic, const void *bytes, size_t len,
                             avro_value_t *value, char *err, size_t errlen);
 
+/* What a peek found: a value's writer schema and its encoding within the
+ * message, not decoded. */
+typedef struct sl_peeked {
+    avro_schema_t schema;
+    const sluice_avro_plan *plan; /* avro: schema's compiled plan; json: NULL */
+    const void *data;             /* avro: the binary datum; json: the payload's text */
+    size_t len;
+    int json; /* data is JSON text, on one line, of schema's shape */
+} sl_peeked;
+
 /* Without decoding: checks that bytes are a value the converter could read
- * and hands back its writer schema, that schema's compiled plan and the
- * Avro binary datum within bytes (a sink passing values on raw). Returns 0
- * (bytes NULL, a tombstone: *payload NULL), 1 when it cannot tell (not the
- * avro converter, or bytes the plan refuses: decode with from_bytes, which
- * names the error), or -1 / SL_CONV_RETRY with err. The schema and plan
- * stay valid until sl_converter_retire. */
+ * and fills *out (a sink passing values on raw). avro: the datum after the
+ * Confluent wire-format prefix, checked by the schema's plan. json: the
+ * payload's text as sent, checked as from_bytes's reader would read it
+ * (a message the reader does not take, or a text spanning lines, is not
+ * peeked). Returns 0 (bytes NULL, a tombstone: out->data NULL), 1 when it
+ * cannot tell (decode with from_bytes, which names the error), or -1 /
+ * SL_CONV_RETRY with err. The schema and plan stay valid until
+ * sl_converter_retire. */
 int sl_converter_peek(sl_converter *conv, const char *topic, const void *bytes, size_t len,
-                      avro_schema_t *schema, const sluice_avro_plan **plan, const void **payload,
-                      size_t *plen, char *err, size_t errlen);
+                      sl_peeked *out, char *err, size_t errlen);
 /* Frees cached schemas evicted since the last call: call it when nothing
  * peeked before is used any more (after a batch was put). */
 void sl_converter_retire(sl_converter *conv);

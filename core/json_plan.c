@@ -30,7 +30,9 @@
  * surrogate, an integer beyond int64, a real beyond double, a value that
  * does not fit. The caller then reads the text through jansson, whose
  * answer (or error message) is the one that counts; on -1 the value is
- * half filled and r->p anywhere.
+ * half filled and r->p anywhere. Given no value, the reader only checks:
+ * the same walk, the same answers, nothing set (a sink taking the text as it
+ * came, converter.c's peek).
  *
  * Runs on: the caller's thread; a plan is immutable once built.
  */
@@ -272,7 +274,7 @@ int sl_json_set_base64(avro_value_t *v, const char *s, size_t n)
             out[o++] = (unsigned char)(acc >> bits);
         }
     }
-    if (rc == 0)
+    if (rc == 0 && v)
         rc = avro_value_set_bytes(v, out, o);
     if (out != small)
         free(out);
@@ -639,8 +641,8 @@ static int jr_record(sl_jreader *r, avro_value_t *v, const sl_jplan *p)
                 seen[idx / 64] |= 1ull << (idx % 64);
                 got++;
                 next = idx + 1;
-                if (avro_value_get_by_index(v, idx, &child, NULL) ||
-                    jr_fill(r, &child, p->sub[idx]))
+                if ((v && avro_value_get_by_index(v, idx, &child, NULL)) ||
+                    jr_fill(r, v ? &child : NULL, p->sub[idx]))
                     return -1;
             }
             int end = jr_after_item(r, '}');
@@ -655,8 +657,10 @@ static int jr_record(sl_jreader *r, avro_value_t *v, const sl_jplan *p)
         avro_value_t b;
         if (seen[f / 64] >> (f % 64) & 1)
             continue;
-        if (p->sub[f]->type != AVRO_UNION || avro_value_get_by_index(v, f, &child, NULL) ||
-            avro_value_set_branch(&child, 0, &b) || avro_value_set_null(&b))
+        if (p->sub[f]->type != AVRO_UNION)
+            return -1;
+        if (v && (avro_value_get_by_index(v, f, &child, NULL) ||
+                  avro_value_set_branch(&child, 0, &b) || avro_value_set_null(&b)))
             return -1;
     }
     return 0;
@@ -676,7 +680,8 @@ static int jr_array(sl_jreader *r, avro_value_t *v, const sl_jplan *p)
     } else
         for (;;) {
             avro_value_t child;
-            if (avro_value_append(v, &child, NULL) || jr_fill(r, &child, p->sub[0]))
+            if ((v && avro_value_append(v, &child, NULL)) ||
+                jr_fill(r, v ? &child : NULL, p->sub[0]))
                 break;
             r->hash = 0;
             int end = jr_after_item(r, ']');
@@ -695,7 +700,7 @@ static int jr_map(sl_jreader *r, avro_value_t *v, const sl_jplan *p)
 {
     const char *k;
     size_t kn;
-    if (*r->p != '{')
+    if (*r->p != '{' || !v) /* checking could not see a key twice */
         return -1;
     r->p++;
     jr_type(r, JSON_OBJECT);
@@ -744,23 +749,24 @@ static int jr_fill(sl_jreader *r, avro_value_t *v, const sl_jplan *p)
             break;
         if (ch == 'n') {
             jr_type(r, JSON_NULL);
-            rc = jr_lit(r, "null", 4) || avro_value_set_branch(v, 0, &child) ||
-                         avro_value_set_null(&child)
+            rc = jr_lit(r, "null", 4) ||
+                         (v && (avro_value_set_branch(v, 0, &child) || avro_value_set_null(&child)))
                      ? -1
                      : 0;
         } else
-            rc = avro_value_set_branch(v, 1, &child) ? -1 : jr_fill(r, &child, p->sub[1]);
+            rc = v && avro_value_set_branch(v, 1, &child) ? -1
+                                                          : jr_fill(r, v ? &child : NULL, p->sub[1]);
         break;
     case AVRO_NULL:
         jr_type(r, JSON_NULL);
-        rc = ch == 'n' && !jr_lit(r, "null", 4) ? avro_value_set_null(v) : -1;
+        rc = ch == 'n' && !jr_lit(r, "null", 4) ? (v ? avro_value_set_null(v) : 0) : -1;
         break;
     case AVRO_BOOLEAN:
         jr_type(r, JSON_TRUE);
         if (ch == 't' && !jr_lit(r, "true", 4))
-            rc = avro_value_set_boolean(v, 1);
+            rc = v ? avro_value_set_boolean(v, 1) : 0;
         else if (ch == 'f' && !jr_lit(r, "false", 5))
-            rc = avro_value_set_boolean(v, 0);
+            rc = v ? avro_value_set_boolean(v, 0) : 0;
         break;
     case AVRO_INT32:
     case AVRO_INT64:
@@ -772,6 +778,10 @@ static int jr_fill(sl_jreader *r, avro_value_t *v, const sl_jplan *p)
             break;
         jr_type(r, is_real ? JSON_REAL : JSON_INTEGER);
         d = is_real ? d : (double)i; /* json_number_value */
+        if (!v) {
+            rc = is_real && (p->type == AVRO_INT32 || p->type == AVRO_INT64) ? -1 : 0;
+            break;
+        }
         switch (p->type) {
         case AVRO_INT32:
             rc = is_real ? -1 : avro_value_set_int(v, (int32_t)i);
@@ -790,7 +800,7 @@ static int jr_fill(sl_jreader *r, avro_value_t *v, const sl_jplan *p)
     case AVRO_STRING:
         jr_type(r, JSON_STRING);
         if (ch == '"' && !jr_str(r, &s, &n))
-            rc = avro_value_set_string_len(v, s, n + 1);
+            rc = v ? avro_value_set_string_len(v, s, n + 1) : 0;
         break;
     case AVRO_BYTES:
         jr_type(r, JSON_STRING);

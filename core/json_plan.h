@@ -49,7 +49,8 @@ int sl_jreader_skip(sl_jreader *r);
 /* Reads one JSON value into value (of plan's schema; reset or fresh) as
  * converter.c's fill() would from jansson's tree of it. 0, or -1: not done
  * (invalid, or something fill() and jansson do otherwise); value is then
- * half filled. */
+ * half filled. value NULL: only checks, answering what filling would (a
+ * map under it answers -1: a key twice could not be seen). */
 int sl_jreader_fill(sl_jreader *r, const sl_jplan *plan, avro_value_t *value);
 
 /* The 64-bit FNV-1a step json_hash and the reader share. */

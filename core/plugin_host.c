@@ -1110,7 +1110,7 @@ static void api_schema_json(sluice_ctx *ctx, avro_schema_t schema, const char *j
 static avro_value_t *api_record_value(sluice_ctx *ctx, const sluice_record *rec)
 {
     sl_task *t = (sl_task *)ctx;
-    if (rec->value || !rec->value_avro)
+    if (rec->value || sluice_record_is_tombstone(rec))
         return rec->value;
     char why[512];
     avro_value_t *v = t->raw.value ? t->raw.value(t->raw.arg, rec, why, sizeof(why)) : NULL;
@@ -1126,6 +1126,8 @@ static int api_record_value_json(sluice_ctx *ctx, const sluice_record *rec, char
 {
     sl_task *t = (sl_task *)ctx;
     const sluice_avro_plan *plan;
+    if (!rec->value && rec->value_json)
+        return sluice_json_append_raw(rec->value_json, rec->value_json_len, buf, len, cap);
     if (rec->value || !rec->value_avro || !t->raw.plan || !(plan = t->raw.plan(t->raw.arg, rec)))
         return sluice_value_json_append(sluice_record_value(ctx, rec), buf, len, cap);
     return sluice_avro_json_append(plan, rec->value_avro, rec->value_avro_len, buf, len, cap);

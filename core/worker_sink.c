@@ -47,10 +47,10 @@ typedef struct sink_state {
      * the next record of the same schema into them in place: decoding then
      * allocates nothing. Every slot is NULL or a value the slot owns. */
     avro_value_t keys[SINK_BATCH], values[SINK_BATCH];
-    /* Raw values (the plugin takes them, the value converter is avro, no
-     * transforms): a record's value stays the Avro bytes in msgs[i], checked
-     * against its writer schema, whose plan is plans[i]; values[i] holds it
-     * decoded only once the plugin asked (decoded[i]). */
+    /* Raw values (the plugin takes them, no transforms): a record's value
+     * stays the bytes in msgs[i] (Avro, checked against its writer schema,
+     * whose plan is plans[i]; or JSON text, plans[i] NULL); values[i] holds
+     * it decoded only once the plugin asked (decoded[i]). */
     int raw;
     const sluice_avro_plan *plans[SINK_BATCH];
     unsigned char decoded[SINK_BATCH];
@@ -285,9 +285,7 @@ static int batch_add(sink_state *s, rd_kafka_message_t *m, char *err, size_t err
     const char *topic = rd_kafka_topic_name(m->rkt), *stage;
     int bad;
     sl_retry retry = {0};
-    avro_schema_t raw_schema = NULL;
-    const void *raw = NULL;
-    size_t raw_len = 0;
+    sl_peeked raw = {0};
     int peeked = 0; /* the value came through peek: values[i] is not its value */
     do {
         stage = "KEY_CONVERTER";
@@ -295,8 +293,7 @@ static int batch_add(sink_state *s, rd_kafka_message_t *m, char *err, size_t err
                                       errlen);
         if (!bad) {
             stage = "VALUE_CONVERTER";
-            bad = s->raw ? sl_converter_peek(wt->value_conv, topic, m->payload, m->len,
-                                             &raw_schema, &s->plans[i], &raw, &raw_len, err,
+            bad = s->raw ? sl_converter_peek(wt->value_conv, topic, m->payload, m->len, &raw, err,
                                              errlen)
                          : 1;
             peeked = bad == 0 && s->raw;
@@ -323,18 +320,21 @@ static int batch_add(sink_state *s, rd_kafka_message_t *m, char *err, size_t err
         if (t <= 0)
             return t;
     }
-    if (peeked && !raw) /* a tombstone: the slot's kept value is an earlier record's */
+    if (peeked && !raw.data) /* a tombstone: the slot's kept value is an earlier record's */
         value_release(&s->values[i]);
-    s->decoded[i] = !raw;
+    s->decoded[i] = !raw.data;
+    s->plans[i] = raw.plan;
     s->recs[i] = (sluice_record){
         .topic = topic,
         .key_schema = s->keys[i].iface ? avro_value_get_schema(&s->keys[i]) : NULL,
         .key = s->keys[i].iface ? &s->keys[i] : NULL,
-        .value_schema = raw ? raw_schema
+        .value_schema = raw.data ? raw.schema
                       : s->values[i].iface ? avro_value_get_schema(&s->values[i]) : NULL,
         .value = !peeked && s->values[i].iface ? &s->values[i] : NULL,
-        .value_avro = raw,
-        .value_avro_len = raw_len,
+        .value_avro = raw.json ? NULL : raw.data,
+        .value_avro_len = raw.json ? 0 : raw.len,
+        .value_json = raw.json ? (const char *)raw.data : NULL,
+        .value_json_len = raw.json ? raw.len : 0,
         .timestamp_ms = ts,
         .headers = nh ? s->headers[i] : NULL,
         .n_headers = nh,

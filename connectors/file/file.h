@@ -8,6 +8,10 @@
  * Each record becomes one line
  *   {"topic": "...", "key": <key>, "value": <value or null>, "timestamp": ms}
  * where key and value are in the Debezium JSON form (sluice_value_json_append).
+ * A value that came as JSON (the json converter, no transform) is written as
+ * its producer sent it: the same JSON, with the producer's spacing and key
+ * order, once the converter has read one message of its class (a value
+ * spanning lines is decoded and written on one line).
  * flush = fflush + fdatasync: OK means every line put so far is on disk.
  */
 #ifndef FILE_SINK_H
@@ -29,7 +33,7 @@ void fs_conf_destroy(fs_conf *conf);
 
 /* Appends rec as one line (with its '\n') to *buf (see
  * sluice_value_json_append; a value that came raw is rendered from its Avro
- * bytes). Returns 0, or -1 with errno set (EINVAL: the record has no JSON
+ * bytes, or copied when it came as JSON). Returns 0, or -1 with errno set (EINVAL: the record has no JSON
  * form, such as a NaN double; ENOMEM). */
 int fs_format_line(sluice_ctx *ctx, const sluice_record *rec, char **buf, size_t *len,
                    size_t *cap);

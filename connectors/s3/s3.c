@@ -337,9 +337,11 @@ static int record_put(s3_task *t, sluice_ctx *ctx, const sluice_record *rec, int
                  rec->topic, (int)rec->partition, rec->offset);
         return -1;
     }
-    sluice_record dec; /* rec with its value decoded, for the partitioner */
+    /* rec with its value decoded: for the partitioner, and for an Avro
+     * object when the value came as JSON text (JSON objects take it as is) */
+    sluice_record dec;
     const sluice_record *prec = rec;
-    if (c->needs_value) {
+    if (c->needs_value || (rec->value_json && c->format != S3_FORMAT_JSON)) {
         dec = *rec;
         if (!(dec.value = sluice_record_value(ctx, rec)))
             return S3_HOST_REPORTED; /* it names the record and why */
@@ -364,7 +366,8 @@ static int record_put(s3_task *t, sluice_ctx *ctx, const sluice_record *rec, int
     }
     if (!f && !(f = file_open(t, tp, encoded, rec)))
         return -1;
-    if (s3_writer_append(f->w, ctx, rec, t->err, sizeof(t->err)) != 0)
+    if (s3_writer_append(f->w, ctx, c->format == S3_FORMAT_JSON ? rec : prec, t->err,
+                         sizeof(t->err)) != 0)
         return record_fail(t, rec);
     return record_taken(t, ctx, tp, f, rec->offset, ts, now);
 }

@@ -57,6 +57,7 @@ static size_t wcap, fcap;
 /* Outcomes, printed at exit when SLUICE_FUZZ_STATS is set: [mode][0] both
  * rejected, [1] both accepted, [2] of those, a null payload (no value). */
 static long stats[2][3];
+static long peeked[2]; /* of those accepted, how many a peek took as they came */
 
 /* ======================================================================== */
 /* Templates                                                                 */
@@ -333,8 +334,10 @@ static void print_stats(void)
 {
     for (int mode = 0; mode < 2; mode++)
         fprintf(stderr,
-                "schemas.enable=%s: %ld rejected by both, %ld accepted by both (%ld null)\n",
-                mode ? "true" : "false", stats[mode][0], stats[mode][1], stats[mode][2]);
+                "schemas.enable=%s: %ld rejected by both, %ld accepted by both (%ld null, %ld "
+                "peeked)\n",
+                mode ? "true" : "false", stats[mode][0], stats[mode][1], stats[mode][2],
+                peeked[mode]);
 }
 
 static int setup(void)
@@ -565,8 +568,23 @@ static size_t edits(char *m, size_t len, int mode, const uint8_t *data, size_t s
 /* The target                                                                */
 /* ======================================================================== */
 
+/* Whether the peeked text is not the message's payload (the envelope's
+ * "payload" under schemas.enable, else the message) as jansson reads it. */
+static int peeked_differs(int mode, const char *msg, size_t len, const sl_peeked *pk)
+{
+    json_t *root = json_loadb(msg, len, JSON_DECODE_ANY, NULL);
+    json_t *alone = json_loadb(pk->data, pk->len, JSON_DECODE_ANY, NULL);
+    json_t *payload = mode && json_is_object(root) ? json_object_get(root, "payload") : root;
+    int differs = !payload || !alone || !json_equal(payload, alone);
+    json_decref(alone);
+    json_decref(root);
+    return differs;
+}
+
 /* Reads msg with w (the warm converter, into its reused *wv) and with a
- * fresh converter: the same answer. */
+ * fresh converter: the same answer. w peeks first, as a sink taking values
+ * as they came does: what it takes, reading must take, as the same class,
+ * and its text must be the payload. */
 static void check(sl_converter *w, avro_value_t *wv, int mode, const char *m, size_t len)
 {
     char errw[512] = "", errf[512] = "";
@@ -576,7 +594,17 @@ static void check(sl_converter *w, avro_value_t *wv, int mode, const char *m, si
     if (!exact || !f)
         abort();
     memcpy(exact, m, len);
+    sl_peeked pk;
+    int rcp = sl_converter_peek(w, "t", exact, len, &pk, errw, sizeof(errw));
     int rcw = sl_converter_from_bytes(w, "t", exact, len, wv, errw, sizeof(errw));
+    if (rcp != 0 && rcp != 1)
+        report("a json peek failed", mode, exact, len, rcp, errw, 0, "");
+    if (rcp == 0 && pk.data &&
+        (rcw || !wv->iface || pk.schema != avro_value_get_schema(wv) ||
+         memchr(pk.data, '\n', pk.len) || peeked_differs(mode, exact, len, &pk)))
+        report("a peek took what reading does not", mode, exact, len, rcw, errw, 0, "");
+    peeked[mode] += rcp == 0 && pk.data;
+    sl_converter_retire(w);
     int rcf = sl_converter_from_bytes(f, "t", exact, len, &fv, errf, sizeof(errf));
     int tw = text_of(wv, &wbuf, &wcap), tf = text_of(&fv, &fbuf, &fcap);
     if (rcw != rcf)

@@ -10,6 +10,12 @@
 #     load, restart: no seq is missing, and the duplicates (records repeated
 #     after the kill) are bounded by the unacknowledged window: positions are
 #     stored every offset.flush.interval.ms, the sink commits after flush.
+#  3. JSON values as their producer sent them: kcat writes values spaced,
+#     reordered, escaped, spread over lines, in and out of Connect's
+#     {"schema","payload"} envelope; the file sink (json converter) writes
+#     one line per record whose value is the same JSON, and one-line
+#     values after the first of their class as sent (no decode and
+#     re-render).
 . "$(dirname "$0")/lib.sh"
 test_init worker
 
@@ -114,4 +120,70 @@ pass "kill -9 under load: no seq missing (1..$last)"
 bound=$((RATE * 3))
 [ "$dups" -le "$bound" ] || fail "live: $dups duplicates, more than 3 s of records ($bound)"
 pass "duplicates after kill -9: $dups, within the unacknowledged window (bound $bound = 3 s at $RATE/s)"
+
+# ---- 3. JSON values as sent -----------------------------------------------
+rm -f "$P/live.json"
+# messages end at a line holding only '%' (kcat -D), so a value may span lines
+cat >"$T/sent.txt" <<'EOF'
+{"id":1,"name":"a","tags":["x"],"score":1.5}
+%
+{"id": 2, "name": "b", "tags": ["y", "z"], "score": 2.25}
+%
+{"score":3.0,"tags":[],"name":"c\"\u00e9\\","id":3}
+%
+{
+  "id": 4,
+  "name": "pretty",
+  "tags": ["p"],
+  "score": 4.5
+}
+%
+{"id": 5, "name": "last", "tags": ["q"], "score": -1e-3}
+%
+EOF
+S='{"type":"struct","fields":[{"field":"id","type":"int64"},{"field":"name","type":"string","optional":true}],"optional":false}'
+printf '{"schema":%s,"payload":{"id":10,"name":"e1"}}\n%%\n{"schema":%s,"payload":{"id": 11, "name": null}}\n%%\n{"schema":%s,"payload":{"id":12}}\n%%\n' \
+    "$S" "$S" "$S" >"$T/enveloped.txt"
+kcat -P -b "$BOOTSTRAP" -t sent.plain -D '\n%\n' -l "$T/sent.txt" 2>/dev/null || fail "kcat could not produce"
+kcat -P -b "$BOOTSTRAP" -t sent.enveloped -D '\n%\n' -l "$T/enveloped.txt" 2>/dev/null ||
+    fail "kcat could not produce"
+cat >"$P/sent.json" <<JSON
+{"name": "sent",
+ "sinks": {"plain": {"connector.class": "file", "topics": "sent.plain", "file": "$T/plain.jsonl",
+                     "value.converter": "json", "value.converter.schemas.enable": "false"},
+           "env": {"connector.class": "file", "topics": "sent.enveloped", "file": "$T/env.jsonl",
+                   "value.converter": "json"}}}
+JSON
+start_worker
+wait_for 30 have_lines "$T/plain.jsonl" 5 || fail "sent.plain: $(lines "$T/plain.jsonl") of 5 lines"
+wait_for 30 have_lines "$T/env.jsonl" 3 || fail "sent.enveloped: $(lines "$T/env.jsonl") of 3 lines"
+python3 - "$T/sent.txt" "$T/plain.jsonl" "$T/enveloped.txt" "$T/env.jsonl" <<'PY' || fail "JSON values as sent: see above"
+import json, sys
+def msgs(path):
+    return [m for m in open(path).read().split("\n%\n") if m.strip()]
+def check(sent, out, payload):
+    lines = open(out).read().splitlines()
+    assert len(lines) == len(sent), "%s: %d lines for %d messages" % (out, len(lines), len(sent))
+    for m, line in zip(sent, lines):
+        want = json.loads(m)
+        want = want["payload"] if payload else want
+        got = json.loads(line)["value"]
+        assert got == want, "%s: value %r, sent %r" % (out, got, want)
+    return lines
+sent = msgs(sys.argv[1])
+lines = check(sent, sys.argv[2], False)
+# the first of its class is decoded (written compact); a spaced one after
+# it goes through as sent; keys in another order are another class (its
+# first: decoded); the pretty one is decoded
+assert '"value":{"id":1,"name":"a","tags":["x"],"score":1.5}' in lines[0], lines[0]
+assert '"value":' + sent[1] + "," in lines[1], lines[1]
+assert '"value":{"id":4,"name":"pretty","tags":["p"],"score":4.5}' in lines[3], lines[3]
+assert '"value":' + sent[4] + "," in lines[4], lines[4]
+env = msgs(sys.argv[3])
+lines = check(env, sys.argv[4], True)
+assert '"value":{"id": 11, "name": null},' in lines[1], lines[1]
+PY
+pass "JSON values as sent: the same JSON in the file, one line each; after the first of a class, the producer's text"
+kill -TERM "$worker_pid"
+wait "$worker_pid"
 finish

@@ -263,17 +263,34 @@ static int same_value(const avro_value_t *a, const avro_value_t *b)
     }
 }
 
+static sl_peeked last_peek; /* agree()'s peek of its message, when it took it */
+static int peeks;
+
 /* Reads msg with the streaming converter (into its reused slot) and with a
- * fresh one: the same answer. Returns the streaming rc. */
+ * fresh one: the same answer. The streaming one peeks first, as a sink
+ * taking raw values does: a peek may take only a message reading takes,
+ * as the class reading uses, its text within the message. Returns the
+ * streaming rc. */
 static int agree(sl_converter *stream, const char *schemas_enable, avro_value_t *slot,
                  const char *msg, size_t len, const char *label)
 {
     char err2[1024];
     sl_converter *fresh = conv(schemas_enable);
     avro_value_t tree = {NULL, NULL};
+    sl_peeked pk;
     err[0] = err2[0] = 0;
+    int prc = sl_converter_peek(stream, "t", msg, len, &pk, err2, sizeof(err2));
     int rc = sl_converter_from_bytes(stream, "t", msg, len, slot, err, sizeof(err));
     int rc2 = sl_converter_from_bytes(fresh, "t", msg, len, &tree, err2, sizeof(err2));
+    int took = prc == 0 && pk.data;
+    CU_ASSERT(prc == 1 || prc == 0);
+    CU_ASSERT(!took || (rc == 0 && slot->iface && pk.json && !pk.plan &&
+                        pk.schema == avro_value_get_schema(slot) && pk.data >= (const void *)msg &&
+                        (const char *)pk.data + pk.len <= msg + len &&
+                        !memchr(pk.data, '\n', pk.len)));
+    last_peek = took ? pk : (sl_peeked){0};
+    peeks += took;
+    sl_converter_retire(stream);
     int ok = rc == rc2 && !strcmp(err, err2) && (slot->iface == NULL) == (tree.iface == NULL) &&
              (!slot->iface || same_value(slot, &tree));
     CU_ASSERT(ok);
@@ -619,7 +636,11 @@ static void test_generated(void)
                                     !memcmp(msg + pre - 11, ",\"payload\":", 11)));
                 free(text);
                 reads++;
+                int before = peeks;
                 if (agree(stream, se, &slot, msg, blen, "generated") == 0 && slot.iface) {
+                    /* a peeked text is the payload exactly */
+                    if (peeks > before)
+                        CU_ASSERT(last_peek.data == msg + pre && last_peek.len == tl);
                     char *want = text_of(&v), *got = text_of(&slot);
                     if (!round) { /* typed: an exact round trip */
                         CU_ASSERT_STRING_EQUAL(got, want);
@@ -659,8 +680,10 @@ static void test_generated(void)
         sl_converter_destroy(to);
         sl_converter_destroy(stream);
     }
-    fprintf(stderr, "\n  %d messages compared (and 3 broken copies of each), %d typed round trips exact\n",
-            reads, exact);
+    fprintf(stderr, "\n  %d messages compared (and 3 broken copies of each), %d typed round trips "
+            "exact, %d peeked as they came\n", reads, exact, peeks);
+    /* every class after its first message is read by the reader: most are peeked */
+    CU_ASSERT(peeks > reads / 2);
 }
 
 /* A recursive schema has no plan (nor a Connect schema): schemaless, its

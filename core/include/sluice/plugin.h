@@ -53,7 +53,7 @@ extern "C" {
  * ------------------------------------------------------------------------- */
 
 #define SLUICE_PLUGIN_MAGIC       0x534c4350u /* "SLCP" */
-#define SLUICE_PLUGIN_ABI_VERSION 3u
+#define SLUICE_PLUGIN_ABI_VERSION 4u
 
 #define SLUICE_STR_(x) #x
 #define SLUICE_STR(x)  SLUICE_STR_(x)
@@ -143,12 +143,19 @@ typedef struct sluice_record {
      * sluice_record_value_json() renders it. Otherwise NULL / 0. */
     const void *value_avro;
     size_t value_avro_len;
+    /* ABI 4. Likewise when the value came as JSON (the json converter) and
+     * no transform ran: value is NULL and these hold the payload's text as
+     * sent (not NUL-terminated), on one line, already checked to read as a
+     * value of value_schema. sluice_record_value() decodes it on demand;
+     * sluice_record_value_json() appends it as it is. Otherwise NULL / 0. */
+    const char *value_json;
+    size_t value_json_len;
 } sluice_record;
 
 /* A tombstone: no value, decoded or raw. */
 static inline int sluice_record_is_tombstone(const sluice_record *rec)
 {
-    return !rec->value && !rec->value_avro;
+    return !rec->value && !rec->value_avro && !rec->value_json;
 }
 
 /* A consumed position a sink may commit: the next offset to read. */
@@ -209,7 +216,8 @@ typedef struct sluice_host_api {
     avro_value_t *(*record_value)(sluice_ctx *ctx, const sluice_record *rec);
     /* Appends the value's Debezium JSON text (sluice_value_json_append's
      * form, null for a tombstone) to a growing buffer, rendered straight
-     * from the raw bytes when it came raw. 0, or -1 (out of memory, NaN). */
+     * from the raw bytes when it came as Avro, the text as sent when it
+     * came as JSON. 0, or -1 (out of memory, NaN). */
     int (*record_value_json)(sluice_ctx *ctx, const sluice_record *rec, char **buf, size_t *len,
                              size_t *cap);
 } sluice_host_api;
@@ -289,7 +297,8 @@ static inline void sluice_metric_set(sluice_ctx *ctx, const char *name, int64_t 
 }
 static inline avro_value_t *sluice_record_value(sluice_ctx *ctx, const sluice_record *rec)
 {
-    return rec->value || !rec->value_avro ? rec->value : ctx->api->record_value(ctx, rec);
+    return rec->value || sluice_record_is_tombstone(rec) ? rec->value
+                                                         : ctx->api->record_value(ctx, rec);
 }
 static inline int sluice_record_value_json(sluice_ctx *ctx, const sluice_record *rec, char **buf,
                                            size_t *len, size_t *cap)
@@ -367,10 +376,10 @@ typedef struct sluice_plugin_def {
      * tasks of a connector share its config, and each knows its id
      * (sluice_task_id). */
     uint32_t max_tasks;
-    /* ABI 3. A sink that reads values in Avro binary (sluice_record's
-     * value_avro) when it can, sparing the host's decode: 1. Such a sink
-     * must get values through sluice_record_value / _value_json or
-     * value_avro, and test tombstones with sluice_record_is_tombstone. */
+    /* ABI 3. A sink that takes values as they came (sluice_record's
+     * value_avro, value_json) when it can, sparing the host's decode: 1.
+     * Such a sink must get values through sluice_record_value / _value_json
+     * or those fields, and test tombstones with sluice_record_is_tombstone. */
     int raw_values;
 } sluice_plugin_def;
 
