@@ -13,6 +13,20 @@
  * flushed: it is asked instead which offsets its target already holds, and
  * only those are committed.
  *
+ * Prefetch: librdkafka 2.0's fetcher (a broker thread) stops fetching a
+ * partition once the consumer queue holds queued.min.messages messages or
+ * queued.max.messages.kbytes of payload, and decides again only when that
+ * thread wakes: on a fetch response, an op, or its one-second timer. A sink
+ * that drains the queue faster than that sat idle for the rest of the
+ * second (avro end to end at half the sink's own rate). So the loop notes
+ * when the queue came near a bound, and when it then finds the queue empty
+ * it seeks every assigned partition to its position (prefetch_refill): a
+ * seek wakes the fetcher at once. Nothing is read twice or lost: the queue
+ * is empty, the position is the offset after the last message polled, and
+ * the seek's version barrier drops anything a fetch in flight still brings
+ * from the old position. Since an idle queue now costs one fetch round trip
+ * instead of up to a second, the bounds stay small (memory).
+ *
  * Errors: SLUICE_RETRY from put or flush backs off (100 ms doubling up to
  * errors.retry.delay.max.ms) and retries the same batch; SLUICE_ERROR and
  * conversion errors (errors.tolerance=none) make the task FAILED.
@@ -57,6 +71,12 @@ typedef struct sink_state {
     size_t n;
     int64_t unflushed, backoff;
     int rk_paused; /* the assignment is paused in the consumer */
+    /* the prefetch (see the top of the file) */
+    rd_kafka_queue_t *cq;            /* the consumer queue: its length */
+    int64_t q_min_msgs, q_max_bytes; /* the bounds the fetcher stops at */
+    int64_t polled, polled_bytes;    /* messages polled, their key+value bytes */
+    int q_full;                      /* the queue came near a bound since the last refill */
+    rd_kafka_topic_partition_list_t *sought; /* where the last refill sought to */
     int revoke_failed; /* a rebalance failed the task: revoke_err says why */
     int closing;       /* the consumer is being closed: a revoke only unassigns */
     char revoke_err[1024];
@@ -64,6 +84,16 @@ typedef struct sink_state {
 
 static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                       rd_kafka_topic_partition_list_t *parts, void *opaque);
+
+/* An integer property of the consumer's configuration (0 if unreadable). */
+static int64_t conf_int(rd_kafka_t *rk, const char *name)
+{
+    char v[32];
+    size_t len = sizeof(v);
+    if (rd_kafka_conf_get(rd_kafka_conf(rk), name, v, &len) != RD_KAFKA_CONF_OK)
+        return 0;
+    return strtoll(v, NULL, 10);
+}
 
 static rd_kafka_t *consumer_create(sink_state *s, char *err, size_t errlen)
 {
@@ -79,20 +109,20 @@ static rd_kafka_t *consumer_create(sink_state *s, char *err, size_t errlen)
                            {"client.id", wt->w->worker_id},
                            /* how soon topics.regex sees a topic created later */
                            {"topic.metadata.refresh.interval.ms", "5000"},
-                           /* prefetch: librdkafka 2.0 stops fetching a
-                            * partition whose queue passed either bound and
-                            * looks at it again only on its once-a-second
-                            * timer (debug=fetch: "not fetchable"), so a sink
-                            * that drains the queue faster idles for the rest
-                            * of that second. Bytes: 128 MB, about a second of
-                            * 1 KiB rows (16 MB cut the S3 sink to a third).
-                            * Count: 150000 (librdkafka's 100000 halved the
-                            * file sink on 200-byte rows); each queued message
-                            * costs about 400 bytes of memory, so this keeps
-                            * a worker with one sink task under 100 MB there.
-                            * Per task: tasks.max sink tasks prefetch each. */
+                           /* prefetch: the fetcher stops at either bound
+                            * (debug=fetch: "not fetchable") and the loop
+                            * restarts it once the queue ran empty
+                            * (prefetch_refill), which costs a fetch round
+                            * trip each time the queue fills. Count: 50000,
+                            * a quarter of a second of the file sink's
+                            * 200-byte rows; each queued message costs about
+                            * 400 bytes of memory beyond its payload, so a
+                            * worker with one such sink task peaks near 50 MB
+                            * (150000: 90 MB). Bytes: 128 MB, for rows over
+                            * 2.6 KB. Per task: tasks.max sink tasks
+                            * prefetch each. */
                            {"queued.max.messages.kbytes", "131072"},
-                           {"queued.min.messages", "150000"}};
+                           {"queued.min.messages", "50000"}};
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
         if (rd_kafka_conf_set(c, kv[i][0], kv[i][1], e, sizeof(e)) != RD_KAFKA_CONF_OK) {
@@ -138,6 +168,9 @@ static rd_kafka_t *consumer_create(sink_state *s, char *err, size_t errlen)
         return NULL;
     }
     rd_kafka_poll_set_consumer(rk);
+    /* the bounds as set (the worker's values or a consumer.override) */
+    s->q_min_msgs = conf_int(rk, "queued.min.messages");
+    s->q_max_bytes = conf_int(rk, "queued.max.messages.kbytes") * 1024;
     /* topics.regex: librdkafka subscribes to a pattern given with a leading
      * '^' (and follows topics created later), as Kafka Connect does. */
     const char *topics = json_string_value(json_object_get(wt->config, "topics"));
@@ -170,6 +203,7 @@ static rd_kafka_t *consumer_create(sink_state *s, char *err, size_t errlen)
         return NULL;
     }
     sl_info(wt->connector, "task %d: group %s subscribed to %s", wt->id, group, topics);
+    s->cq = rd_kafka_queue_get_consumer(rk);
     return rk;
 }
 
@@ -478,6 +512,22 @@ static int flush_commit(sink_state *s, int final, char *err, size_t errlen)
     return 0;
 }
 
+/* Sets the offsets of a (assigned partitions) to the positions consumed.
+ * A seek makes librdkafka forget a partition's position until its next
+ * message is polled: until then it is where the last refill sought. */
+static int positions(sink_state *s, rd_kafka_topic_partition_list_t *a)
+{
+    if (rd_kafka_position(s->rk, a))
+        return -1;
+    for (int i = 0; i < a->cnt; i++) {
+        rd_kafka_topic_partition_t *p = &a->elems[i], *r;
+        if (p->offset < 0 &&
+            (r = rd_kafka_topic_partition_list_find(s->sought, p->topic, p->partition)))
+            p->offset = r->offset;
+    }
+    return 0;
+}
+
 /* Pauses (or resumes) fetching the task's assigned partitions. Only those
  * with a consumed position are paused: librdkafka 2.0 may never fetch again
  * from a partition paused while it still looks up its start offset (what
@@ -487,7 +537,7 @@ static void assignment_pause(sink_state *s, int pause)
 {
     rd_kafka_topic_partition_list_t *a = NULL;
     if (!rd_kafka_assignment(s->rk, &a) && a) {
-        if (pause && !rd_kafka_position(s->rk, a)) {
+        if (pause && !positions(s, a)) {
             rd_kafka_topic_partition_list_t *known = rd_kafka_topic_partition_list_new(a->cnt);
             for (int i = 0; i < a->cnt; i++)
                 if (a->elems[i].offset >= 0)
@@ -518,7 +568,7 @@ static void lag_note(sink_state *s)
         return;
     int64_t lag = 0;
     int known = 0;
-    if (a->cnt > 0 && !rd_kafka_position(s->rk, a)) {
+    if (a->cnt > 0 && !positions(s, a)) {
         for (int i = 0; i < a->cnt; i++) {
             int64_t lo, hi;
             rd_kafka_topic_partition_t *p = &a->elems[i];
@@ -552,6 +602,9 @@ static void revoke(sink_state *s, const rd_kafka_topic_partition_list_t *parts)
     batch_release(s, 0);
     rd_kafka_topic_partition_list_destroy(s->skipped);
     s->skipped = rd_kafka_topic_partition_list_new(4);
+    rd_kafka_topic_partition_list_destroy(s->sought);
+    s->sought = rd_kafka_topic_partition_list_new(4);
+    s->q_full = 0;
     /* partitions lost (the group moved on without us: the task did not poll
      * for max.poll.interval.ms) may be written by their new owner already:
      * then nothing is finished or committed, only forgotten */
@@ -627,6 +680,49 @@ static const sluice_avro_plan *raw_plan(void *arg, const sluice_record *rec)
     return rec >= s->recs && rec < s->recs + s->n ? s->plans[rec - s->recs] : NULL;
 }
 
+/* After a batch was polled: notes whether the consumer queue came near a
+ * bound, where the fetcher may have stopped. The queue is seen only
+ * between batches, so what it holds plus the batch just taken from it
+ * counts, and half a bound is near: a refill when the fetcher had not
+ * stopped costs no more than refetching what was in flight. The bytes are
+ * estimated from the mean size of the messages polled. */
+static void prefetch_note(sink_state *s)
+{
+    int64_t q = (int64_t)rd_kafka_queue_length(s->cq) + (int64_t)s->n;
+    int64_t mean = s->polled ? s->polled_bytes / s->polled : 0;
+    if (2 * q >= s->q_min_msgs || 2 * q * mean >= s->q_max_bytes)
+        s->q_full = 1;
+}
+
+/* The consumer queue is empty. If it came near a bound since the last
+ * refill, the fetcher may be idle until its timer: seeking each assigned
+ * partition to its position (asynchronously) wakes it now. Partitions
+ * without a position yet (nothing polled since they were assigned) are
+ * left alone: they are still looking up their start. */
+static void prefetch_refill(sink_state *s)
+{
+    rd_kafka_topic_partition_list_t *a = NULL;
+    if (!s->q_full || rd_kafka_assignment(s->rk, &a) || !a)
+        return;
+    s->q_full = 0;
+    if (positions(s, a) == 0) {
+        rd_kafka_topic_partition_list_t *at = rd_kafka_topic_partition_list_new(a->cnt);
+        for (int i = 0; i < a->cnt; i++)
+            if (a->elems[i].offset >= 0)
+                rd_kafka_topic_partition_list_add(at, a->elems[i].topic, a->elems[i].partition)
+                    ->offset = a->elems[i].offset;
+        rd_kafka_error_t *e = at->cnt ? rd_kafka_seek_partitions(s->rk, at, 0) : NULL;
+        if (e) { /* the fetcher wakes on its timer, as before */
+            sl_warn(s->wt->connector, "task %d: restarting the fetch: %s", s->wt->id,
+                    rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+        rd_kafka_topic_partition_list_destroy(s->sought);
+        s->sought = at;
+    }
+    rd_kafka_topic_partition_list_destroy(a);
+}
+
 static int sink_loop(sink_state *s, char *err, size_t errlen)
 {
     sl_wtask *wt = s->wt;
@@ -659,9 +755,14 @@ static int sink_loop(sink_state *s, char *err, size_t errlen)
         if (s->rk_paused)
             assignment_pause(s, 0);
         while (s->n < SINK_BATCH) {
-            rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, s->n ? 0 : 100);
-            if (!m)
-                break;
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 0);
+            if (!m) { /* the queue ran empty: refill it, then wait if there is nothing to put */
+                prefetch_refill(s);
+                if (s->n || !(m = rd_kafka_consumer_poll(s->rk, 100)))
+                    break;
+            }
+            s->polled++;
+            s->polled_bytes += (int64_t)(m->len + m->key_len);
             int added = batch_add(s, m, err, errlen);
             if (added < 0)
                 return -1;
@@ -670,6 +771,7 @@ static int sink_loop(sink_state *s, char *err, size_t errlen)
         }
         if (s->revoke_failed)
             continue; /* fails above */
+        prefetch_note(s);
         while (s->n > 0 && !atomic_load(&wt->stop)) {
             int r = outcome(s, sl_task_put(wt->task, s->recs, s->n), err, errlen);
             if (r < 0)
@@ -710,6 +812,7 @@ void *sl_sink_thread(void *arg)
     s->pending = rd_kafka_topic_partition_list_new(8);
     s->committed = rd_kafka_topic_partition_list_new(8);
     s->skipped = rd_kafka_topic_partition_list_new(4);
+    s->sought = rd_kafka_topic_partition_list_new(4);
     wt->errpol = &s->errors;
     if (sl_errpolicy_init(&s->errors, wt, err, sizeof(err)) != 0 ||
         sl_transforms_create(wt->config, &wt->xf, err, sizeof(err)) != 0)
@@ -738,6 +841,8 @@ out:
             value_release(&s->values[i]);
         }
         sl_task_set_raw_values(wt->task, &(sl_raw_values){0});
+        if (s->cq)
+            rd_kafka_queue_destroy(s->cq);
         if (s->rk) {
             s->closing = 1;
             rd_kafka_consumer_close(s->rk);
@@ -749,6 +854,8 @@ out:
             rd_kafka_topic_partition_list_destroy(s->committed);
         if (s->skipped)
             rd_kafka_topic_partition_list_destroy(s->skipped);
+        if (s->sought)
+            rd_kafka_topic_partition_list_destroy(s->sought);
         free(s);
     }
     sl_task_close(wt->task);

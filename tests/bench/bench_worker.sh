@@ -8,8 +8,11 @@
 # consuming them back: what moving those bytes through the broker costs
 # without any conversion. Prints records/s, the ratio to the baseline, the
 # worker process's CPU time (user + sys, source and sink together) per
-# record, and its peak RSS. Never fails on time. On a shared machine compare
-# the CPU per record: the rates move with whatever else runs.
+# record, its peak RSS, and when the first record reached the topic and the
+# first and last lines the file (end to end includes the sink's start: it
+# subscribes before the source creates the topic). Never fails on time. On a
+# shared machine compare the CPU per record: the rates move with whatever
+# else runs.
 #
 # Environment: SLUICE (default build/sluice), BENCH_WORKER_N (500000).
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -93,6 +96,9 @@ JSON
     mb=$(($(stat -c %s "$out") / 1048576 + 1))
     printf '%-5s %7s rec/s (%4.2fx)  source %7s rec/s  sink %7s rec/s  worker CPU %s us/rec  RSS %s MiB\n' \
         "$name" "$rps" "$(echo "scale=2; $rps / $BASE_RPS" | bc)" "$src" "$snk" "$cpu_us" "$hwm" \
+        >>"$T/table"
+    printf '      since the start: first record in the topic %.2f s, lines %.2f .. %.2f s\n' \
+        "$(echo "$ts0 - $t0" | bc)" "$(echo "$tk0 - $t0" | bc)" "$(echo "$tk1 - $t0" | bc)" \
         >>"$T/table"
     printf '      sink output %d MiB in %.2f s = %s MB/s (%s bytes a line)\n' "$mb" \
         "$(echo "$tk1 - $tk0 + 0.05" | bc)" "$(echo "$mb * 1.048576 / ($tk1 - $tk0 + 0.05)" | bc)" \
