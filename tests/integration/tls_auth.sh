@@ -13,7 +13,14 @@
 #     or bad credentials 401 with WWW-Authenticate and the JSON error body;
 #  3. the worker's REST API on https:// with BASIC: the same, its realm
 #     "sluice";
-#  4. no password (users file, key password) appears in any log.
+#  4. sluice's own HTTP client (core/restclient.c) against them: `sluice
+#     schemas` and `sluice connectors` refuse the untrusted certificate with
+#     a message saying what to do, trust it from SSL_CERT_FILE, report a 401
+#     with the URL; a worker whose avro converters use the https+BASIC
+#     registry (basic.auth.user.info) carries datagen rows to a file sink,
+#     while a connector with a wrong password FAILS naming the registry and
+#     the 401;
+#  5. no password (users file, key password) appears in any log.
 . "$(dirname "$0")/lib.sh"
 test_init tls_auth
 
@@ -163,14 +170,84 @@ pass "worker: no or wrong credentials -> 401 with realm \"sluice\" and the JSON 
 call "http://127.0.0.1:$W_PORT/connectors" -u alice:Al1ce-pw-5150
 [ "$STATUS" = 000 ] || fail "plain http to the worker's https listener got HTTP $STATUS"
 pass "worker: plain http:// to the https listener gets no HTTP answer"
+
+# ---- 4. sluice's HTTP client: CLIs, then the avro converter end to end --------
+unset SSL_CERT_FILE # as set on some machines for the system's CAs, which do not know ours
+out="$("$SLUICE" schemas -r "$REG" -u alice:Al1ce-pw-5150 list 2>&1)" &&
+    fail "sluice schemas trusted the self-signed certificate: $out"
+case "$out" in *"$REG/subjects"*certificate*"give the client the PEM file of the server's CA"*) ;;
+*) fail "sluice schemas, untrusted certificate: unclear message: $out" ;; esac
+pass "sluice schemas: an untrusted certificate is refused, the message names the URL and the fix"
+export SSL_CERT_FILE="$T/cert.pem"
+echo '{"type":"record","name":"R","fields":[{"name":"a","type":"long"}]}' >"$T/r.avsc"
+out="$("$SLUICE" schemas -r "$REG" -u alice:Al1ce-pw-5150 register cli-value "$T/r.avsc" 2>&1)" ||
+    fail "sluice schemas register over https (SSL_CERT_FILE): $out"
+[ "$out" = 1 ] || fail "sluice schemas register printed '$out', expected id 1"
+pass "sluice schemas: https with the CA from SSL_CERT_FILE and basic auth -> registered id 1"
+out="$("$SLUICE" schemas -r "$REG" -u alice:wrong list 2>&1)" && fail "a wrong password listed: $out"
+case "$out" in *401*) ;; *) fail "sluice schemas, wrong password: no 401 in: $out" ;; esac
+pass "sluice schemas: a wrong password is reported with the 401"
+out="$("$SLUICE" connectors -w "$WORKER" -u alice:Al1ce-pw-5150 list 2>&1)" ||
+    fail "sluice connectors over https: $out"
+pass "sluice connectors: https with SSL_CERT_FILE and basic auth"
 stop_worker
 
-# ---- 4. no secret in any log ----------------------------------------------------
+P="$T/pipelines"
+mkdir -p "$P"
+# avro_pipe NAME USER_INFO: datagen -> avro (the https registry) -> file sink
+avro_pipe()
+{
+    local conv="\"key.converter\": \"avro\", \"value.converter\": \"avro\",
+      \"key.converter.schema.registry.url\": \"$REG\", \"value.converter.schema.registry.url\": \"$REG\",
+      \"key.converter.basic.auth.credentials.source\": \"USER_INFO\",
+      \"value.converter.basic.auth.credentials.source\": \"USER_INFO\",
+      \"key.converter.basic.auth.user.info\": \"$2\", \"value.converter.basic.auth.user.info\": \"$2\""
+    cat >"$P/$1.json" <<JSON
+{"name": "$1",
+ "source": {"connector.class": "datagen", "topic": "$1.rows", "max.records": 40, $conv},
+ "sinks": {"out": {"connector.class": "file", "topics": "$1.rows", "file": "$T/$1.jsonl", $conv}}}
+JSON
+}
+avro_pipe good alice:Al1ce-pw-5150
+avro_pipe badpw alice:not-her-password
+SECRETS+=(not-her-password)
+"$SLUICE" worker --set "bootstrap.servers=$BOOTSTRAP" --set "listeners=$WORKER" \
+    --set "ssl.certificate.location=$T/cert.pem" --set "ssl.key.location=$T/key.pem" \
+    --set authentication.method=BASIC --set "authentication.users.file=$T/users" \
+    --set "pipelines.dir=$P" --set offset.flush.interval.ms=500 2>>"$T/worker.log" &
+worker_pid=$!
+track_pid $worker_pid
+lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
+have_lines() { [ "$(lines "$1")" -ge "$2" ]; }
+wait_for 60 have_lines "$T/good.jsonl" 40 || fail "good: $(lines "$T/good.jsonl") of 40 rows in the file"
+call "$REG/subjects" --cacert "$T/cert.pem" -u bob:b0b:pw-9922
+python3 -c 'import json,sys; s=json.loads(sys.argv[1]); assert {"good.rows-key","good.rows-value"} <= set(s), s' \
+    "$BODY" || fail "the registry lacks the good.rows subjects: $BODY"
+pass "avro over https+BASIC: 40 datagen rows reached the file sink, schemas registered"
+
+task_failed() # CONNECTOR: its task 0 is FAILED; the trace in $T/trace
+{
+    call "$WORKER/connectors/$1/status" --cacert "$T/cert.pem" -u alice:Al1ce-pw-5150
+    python3 -c 'import json,sys; d=json.loads(sys.argv[1]); t=d["tasks"][0]; assert t["state"] == "FAILED"
+open(sys.argv[2], "w").write(t.get("trace") or "")' "$BODY" "$T/trace" 2>/dev/null
+}
+wait_for 30 task_failed badpw.source || fail "badpw.source did not fail: $BODY"
+trace="$(cat "$T/trace")"
+case "$trace" in *"$REG/subjects/badpw.rows-"*"HTTP 401"*) ;;
+*) fail "badpw.source: the trace does not name the registry URL and HTTP 401: $trace" ;; esac
+pass "a wrong basic.auth.user.info fails the task: $(head -c 200 "$T/trace")"
+call "$WORKER/connectors/good.source/status" --cacert "$T/cert.pem" -u alice:Al1ce-pw-5150
+case "$BODY" in *FAILED*) fail "good.source failed beside badpw: $BODY" ;; esac
+pass "the good connector keeps running beside the failed one"
+stop_worker
+unset SSL_CERT_FILE
+
+# ---- 5. no secret in any log ----------------------------------------------------
 for s in "${SECRETS[@]}"; do
     if grep -rqF -- "$s" "$T"/*.log "$T/b/broker.log"; then
         fail "a log holds the secret '$s': $(grep -rlF -- "$s" "$T"/*.log)"
     fi
 done
-pass "no log holds the key password or a user's password"
+pass "no log holds the key password or a user's password (nor basic.auth.user.info's)"
 
 finish
