@@ -23,9 +23,7 @@
  *     is handed to MHD decrypted, so no password format differences between
  *     the two libraries matter, and the copy is wiped at stop.
  *   - authentication.method=BASIC: the accepted "user:password" pairs are
- *     kept only as SHA-256 digests; a request's pair is hashed and compared
- *     with every digest with CRYPTO_memcmp, never stopping early, so the time
- *     taken says nothing about which pair, or how much of it, matched. A
+ *     an sl_users (users.h: SHA-256 digests compared in constant time). A
  *     refused request gets 401, WWW-Authenticate: Basic realm="<realm>" and
  *     {"error_code":401,"message":...}, before any of its body is read.
  */
@@ -38,7 +36,6 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
-#include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -49,8 +46,7 @@
 #include <sys/socket.h>
 
 #include "logging.h"
-
-typedef unsigned char cred_digest[SHA256_DIGEST_LENGTH]; /* of "user:password" */
+#include "users.h"
 
 /* What sl_http_security amounts to once its files are read. */
 typedef struct security {
@@ -58,8 +54,7 @@ typedef struct security {
     char *cert_pem, *key_pem; /* for MHD; key_pem decrypted, wiped when freed */
     size_t key_len;
     int basic_auth;
-    cred_digest *creds;
-    size_t n_creds;
+    sl_users *users; /* with basic_auth */
 } security;
 
 struct sl_http {
@@ -188,13 +183,7 @@ static int b64decode(const char *in, char *out, size_t outlen)
     return 0;
 }
 
-static void digest(const char *text, size_t len, cred_digest out)
-{
-    SHA256((const unsigned char *)text, len, out);
-}
-
-/* Is the request's "Authorization: Basic" pair one of the accepted ones?
- * Every digest is compared, whatever matched before. */
+/* Is the request's "Authorization: Basic" pair one of the accepted ones? */
 static int authorized(sl_http *h, struct MHD_Connection *c)
 {
     const char *hdr = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
@@ -202,12 +191,8 @@ static int authorized(sl_http *h, struct MHD_Connection *c)
     if (!hdr || strncasecmp(hdr, "Basic ", 6) || b64decode(hdr + 6, cred, sizeof(cred)) ||
         !strchr(cred, ':'))
         return 0;
-    cred_digest d;
-    digest(cred, strlen(cred), d);
+    int ok = sl_users_check_pair(h->sec.users, cred, strlen(cred));
     OPENSSL_cleanse(cred, sizeof(cred));
-    int ok = 0;
-    for (size_t i = 0; i < h->sec.n_creds; i++)
-        ok |= CRYPTO_memcmp(d, h->sec.creds[i], sizeof(d)) == 0;
     return ok;
 }
 
@@ -528,83 +513,13 @@ done:
     return rc;
 }
 
-static int add_cred(security *out, const char *pair, size_t len)
-{
-    cred_digest *n = realloc(out->creds, (out->n_creds + 1) * sizeof(*n));
-    if (!n)
-        return -1;
-    out->creds = n;
-    digest(pair, len, out->creds[out->n_creds++]);
-    return 0;
-}
-
-/* authentication.users: "user:password,user2:password2". */
-static int load_users_list(const char *users, security *out, char *err, size_t errlen)
-{
-    for (const char *u = users; u && *u;) {
-        const char *end = strchr(u, ',');
-        size_t len = end ? (size_t)(end - u) : strlen(u);
-        const char *colon = memchr(u, ':', len);
-        if (len && (!colon || colon == u)) {
-            snprintf(err, errlen, "authentication.users: entry %zu is not 'user:password'",
-                     out->n_creds + 1);
-            return -1;
-        }
-        if (len && add_cred(out, u, len)) {
-            snprintf(err, errlen, "authentication.users: out of memory");
-            return -1;
-        }
-        u = end ? end + 1 : NULL;
-    }
-    return 0;
-}
-
-/* authentication.users.file: "user:password" lines; blank lines and lines
- * starting with '#' are skipped. A bad line is named by its number only:
- * it may hold a password. */
-static int load_users_file(const char *path, security *out, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "r");
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    int lineno = 0, rc = 0;
-    if (!f) {
-        snprintf(err, errlen, "authentication.users.file '%s': cannot read: %s", path,
-                 strerror(errno));
-        return -1;
-    }
-    while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-            line[--n] = 0;
-        if (n == 0 || line[0] == '#')
-            continue;
-        const char *colon = strchr(line, ':');
-        if (!colon || colon == line) {
-            snprintf(err, errlen,
-                     "authentication.users.file '%s' line %d: expected "
-                     "user:password",
-                     path, lineno);
-            rc = -1;
-        } else if (add_cred(out, line, (size_t)n)) {
-            snprintf(err, errlen, "authentication.users.file: out of memory");
-            rc = -1;
-        }
-        OPENSSL_cleanse(line, cap);
-    }
-    free(line);
-    fclose(f);
-    return rc;
-}
-
 static void security_free(security *s)
 {
     free(s->cert_pem);
     if (s->key_pem)
         OPENSSL_cleanse(s->key_pem, s->key_len);
     free(s->key_pem);
-    free(s->creds);
+    sl_users_destroy(s->users);
     memset(s, 0, sizeof(*s));
 }
 
@@ -633,10 +548,15 @@ static int security_load(const sl_http_security *sec, int https, const char *com
     out->basic_auth = !strcasecmp(method, "BASIC");
     if (!out->basic_auth)
         return 0;
-    if (load_users_list(sec->users, out, err, errlen) ||
-        (sec->users_file && *sec->users_file && load_users_file(sec->users_file, out, err, errlen)))
+    if (!(out->users = sl_users_create())) {
+        snprintf(err, errlen, "authentication.users: out of memory");
         goto fail;
-    if (out->n_creds == 0) {
+    }
+    if (sl_users_add_list(out->users, "authentication.users", sec->users, err, errlen) ||
+        (sec->users_file && *sec->users_file &&
+         sl_users_add_file(out->users, "authentication.users.file", sec->users_file, err, errlen)))
+        goto fail;
+    if (sl_users_count(out->users) == 0) {
         snprintf(err, errlen,
                  "authentication.method=BASIC needs users: "
                  "authentication.users.file (one user:password a line) or authentication.users");
