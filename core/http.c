@@ -500,7 +500,7 @@ static int load_tls(const sl_http_security *sec, security *out, const char *comp
                  sec->key_file, sec->cert_file);
         goto done;
     }
-    if (X509_cmp_current_time(X509_get0_notAfter(x)) < 0)
+    if (comp && X509_cmp_current_time(X509_get0_notAfter(x)) < 0)
         sl_warn(comp,
                 "ssl.certificate.location '%s': the certificate has expired; clients will "
                 "refuse it",
@@ -523,7 +523,9 @@ static void security_free(security *s)
     memset(s, 0, sizeof(*s));
 }
 
-/* Reads everything sec names; https says what the listener's scheme asks. */
+/* Reads everything sec names; https says what the listener's scheme asks.
+ * Warnings (an expired certificate, TLS files for an http:// listener) are
+ * logged under comp, or not at all when comp is NULL (a check before start). */
 static int security_load(const sl_http_security *sec, int https, const char *comp, security *out,
                          char *err, size_t errlen)
 {
@@ -542,7 +544,8 @@ static int security_load(const sl_http_security *sec, int https, const char *com
     }
     if (https && load_tls(sec, out, comp, err, errlen))
         goto fail;
-    if (!https && sec && ((sec->cert_file && *sec->cert_file) || (sec->key_file && *sec->key_file)))
+    if (comp && !https && sec &&
+        ((sec->cert_file && *sec->cert_file) || (sec->key_file && *sec->key_file)))
         sl_warn(comp, "ssl.certificate.location / ssl.key.location are set but the listener is "
                       "http://, not https://: they are not used");
     out->basic_auth = !strcasecmp(method, "BASIC");
@@ -619,7 +622,7 @@ int sl_http_security_check(const char *listeners, const sl_http_security *sec, c
     int https;
     security s;
     if (parse_listener(listeners, &ss, &sslen, &https, err, errlen) ||
-        security_load(sec, https, "http", &s, err, errlen))
+        security_load(sec, https, NULL, &s, err, errlen))
         return -1;
     security_free(&s);
     return 0;
