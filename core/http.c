@@ -13,13 +13,32 @@
  *   2. body chunks: appended up to the cap; a chunked body that outgrows it
  *      is dropped on the floor (never buffered) and answered 413;
  *   3. last call: check the content type, route, run the handler, send.
+ *
+ * Security (sl_http_security, read once at start):
+ *   - https:// listeners: MHD's own TLS (libmicrohttpd is built on GnuTLS,
+ *     and takes no other TLS library), fed from memory. The PEM files are
+ *     first read with OpenSSL, which names what is wrong in a config (no
+ *     certificate in the file, a key that is encrypted without a password or
+ *     with another one, a key that does not match the certificate); the key
+ *     is handed to MHD decrypted, so no password format differences between
+ *     the two libraries matter, and the copy is wiped at stop.
+ *   - authentication.method=BASIC: the accepted "user:password" pairs are
+ *     an sl_users (users.h: SHA-256 digests compared in constant time). A
+ *     refused request gets 401, WWW-Authenticate: Basic realm="<realm>" and
+ *     {"error_code":401,"message":...}, before any of its body is read.
  */
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,15 +46,27 @@
 #include <sys/socket.h>
 
 #include "logging.h"
+#include "users.h"
+
+/* What sl_http_security amounts to once its files are read. */
+typedef struct security {
+    int https;
+    char *cert_pem, *key_pem; /* for MHD; key_pem decrypted, wiped when freed */
+    size_t key_len;
+    int basic_auth;
+    sl_users *users; /* with basic_auth */
+} security;
 
 struct sl_http {
     struct MHD_Daemon *d;
     const sl_http_route *routes;
     void *app;
     int64_t max_body;
-    int basic_auth;
-    char *users, *realm, *content_type, *comp;
+    security sec;
+    char *realm, *content_type, *comp;
     int port;
+    atomic_int serving;  /* MHD_start_daemon returned: MHD's messages are logged */
+    char start_err[256]; /* MHD's last message while starting */
 };
 
 typedef struct request {
@@ -152,15 +183,7 @@ static int b64decode(const char *in, char *out, size_t outlen)
     return 0;
 }
 
-/* Constant-time comparison of equal-length strings; length leaks only. */
-static int same(const char *a, const char *b, size_t n)
-{
-    unsigned char d = 0;
-    for (size_t i = 0; i < n; i++)
-        d |= (unsigned char)(a[i] ^ b[i]);
-    return d == 0;
-}
-
+/* Is the request's "Authorization: Basic" pair one of the accepted ones? */
 static int authorized(sl_http *h, struct MHD_Connection *c)
 {
     const char *hdr = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
@@ -168,15 +191,9 @@ static int authorized(sl_http *h, struct MHD_Connection *c)
     if (!hdr || strncasecmp(hdr, "Basic ", 6) || b64decode(hdr + 6, cred, sizeof(cred)) ||
         !strchr(cred, ':'))
         return 0;
-    size_t clen = strlen(cred);
-    for (const char *u = h->users; u && *u;) {
-        const char *end = strchr(u, ',');
-        size_t len = end ? (size_t)(end - u) : strlen(u);
-        if (len == clen && same(u, cred, len))
-            return 1;
-        u = end ? end + 1 : NULL;
-    }
-    return 0;
+    int ok = sl_users_check_pair(h->sec.users, cred, strlen(cred));
+    OPENSSL_cleanse(cred, sizeof(cred));
+    return ok;
 }
 
 /* ================= routing ================= */
@@ -288,8 +305,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!rq)
             return MHD_NO;
         *con_cls = rq;
-        if (h->basic_auth && !authorized(h, c))
-            return send_error(c, h, 401, 401, "Unauthorized");
+        if (h->sec.basic_auth && !authorized(h, c)) {
+            sl_debug(h->comp, "%s %s -> 401 (no or wrong credentials)", method, url);
+            return send_error(c, h, 401, 401,
+                              "Unauthorized: this server requires HTTP basic authentication "
+                              "with a known user and password");
+        }
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoll(cl, NULL, 10) > h->max_body) {
             char msg[160];
@@ -341,19 +362,228 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
 }
 
+/* ================= security: certificate, key, users ================= */
+
+/* The reason of OpenSSL's last error (its queue is emptied). */
+static const char *ossl_reason(void)
+{
+    unsigned long e = ERR_peek_last_error();
+    const char *r = e ? ERR_reason_error_string(e) : NULL;
+    ERR_clear_error();
+    return r ? r : "unknown";
+}
+
+/* A whole file into a NUL-terminated buffer (files here are small). */
+static char *slurp(const char *key, const char *path, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n = -1;
+    if (!f) {
+        snprintf(err, errlen, "%s '%s': cannot read: %s", key, path, strerror(errno));
+        return NULL;
+    }
+    if (fseek(f, 0, SEEK_END) == 0)
+        n = ftell(f);
+    if (n < 0 || n > (1 << 20) || fseek(f, 0, SEEK_SET) || !(buf = malloc((size_t)n + 1)) ||
+        fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        snprintf(err, errlen, "%s '%s': cannot read it whole (%s)", key, path,
+                 n > (1 << 20) ? "over 1 MiB: not a PEM file?" : "a read error");
+        free(buf);
+        buf = NULL;
+    } else {
+        buf[n] = 0;
+        *len = (size_t)n;
+    }
+    fclose(f);
+    return buf;
+}
+
+typedef struct key_pw {
+    const char *password;
+    int asked; /* the key is encrypted */
+} key_pw;
+
+/* OpenSSL's pem_password_cb: the configured password, never a prompt. */
+static int give_password(char *buf, int size, int rwflag, void *arg)
+{
+    key_pw *kp = arg;
+    (void)rwflag;
+    kp->asked = 1;
+    if (!kp->password)
+        return -1;
+    int n = (int)strlen(kp->password);
+    if (n > size)
+        return -1;
+    memcpy(buf, kp->password, (size_t)n);
+    return n;
+}
+
+/* The key of sec->key_file, decrypted, as unencrypted PKCS#8 PEM. */
+static int load_key(const sl_http_security *sec, security *out, EVP_PKEY **pkey, char *err,
+                    size_t errlen)
+{
+    key_pw kp = {sec->key_password && *sec->key_password ? sec->key_password : NULL, 0};
+    BIO *in = BIO_new_file(sec->key_file, "r"), *mem = NULL;
+    int rc = -1;
+    if (!in) {
+        snprintf(err, errlen, "ssl.key.location '%s': cannot read: %s", sec->key_file,
+                 strerror(errno ? errno : ENOENT));
+        ERR_clear_error();
+        return -1;
+    }
+    *pkey = PEM_read_bio_PrivateKey(in, NULL, give_password, &kp);
+    if (!*pkey && kp.asked && !kp.password)
+        snprintf(err, errlen, "ssl.key.location '%s': the key is encrypted: set ssl.key.password",
+                 sec->key_file);
+    else if (!*pkey && kp.asked)
+        snprintf(err, errlen,
+                 "ssl.key.password: cannot decrypt ssl.key.location '%s' with it "
+                 "(wrong password?)",
+                 sec->key_file);
+    else if (!*pkey)
+        snprintf(err, errlen, "ssl.key.location '%s': no PEM private key in it", sec->key_file);
+    else if (!(mem = BIO_new(BIO_s_mem())) ||
+             !PEM_write_bio_PrivateKey(mem, *pkey, NULL, NULL, 0, NULL, NULL))
+        snprintf(err, errlen, "ssl.key.location '%s': cannot re-encode the key (%s)", sec->key_file,
+                 ossl_reason());
+    else {
+        char *data;
+        long n = BIO_get_mem_data(mem, &data);
+        if ((out->key_pem = malloc((size_t)n + 1))) {
+            memcpy(out->key_pem, data, (size_t)n);
+            out->key_pem[n] = 0;
+            out->key_len = (size_t)n;
+            rc = 0;
+        } else {
+            snprintf(err, errlen, "ssl.key.location: out of memory");
+        }
+        OPENSSL_cleanse(data, (size_t)n);
+    }
+    ERR_clear_error();
+    BIO_free(mem);
+    BIO_free(in);
+    return rc;
+}
+
+/* The certificate file (kept whole for MHD: the chain follows the
+ * certificate) and its key; the key must be the certificate's. */
+static int load_tls(const sl_http_security *sec, security *out, const char *comp, char *err,
+                    size_t errlen)
+{
+    size_t len;
+    X509 *x = NULL;
+    EVP_PKEY *pkey = NULL;
+    int rc = -1;
+    if (!sec->cert_file || !*sec->cert_file || !sec->key_file || !*sec->key_file) {
+        snprintf(err, errlen,
+                 "an https:// listener needs ssl.certificate.location and "
+                 "ssl.key.location (PEM files)");
+        return -1;
+    }
+    if (!(out->cert_pem = slurp("ssl.certificate.location", sec->cert_file, &len, err, errlen)))
+        return -1;
+    BIO *b = BIO_new_mem_buf(out->cert_pem, (int)len);
+    x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    BIO_free(b);
+    if (!x) {
+        snprintf(err, errlen, "ssl.certificate.location '%s': no PEM certificate in it",
+                 sec->cert_file);
+        goto done;
+    }
+    if (load_key(sec, out, &pkey, err, errlen))
+        goto done;
+    if (X509_check_private_key(x, pkey) != 1) {
+        snprintf(err, errlen,
+                 "ssl.key.location '%s' is not the key of the certificate in "
+                 "ssl.certificate.location '%s'",
+                 sec->key_file, sec->cert_file);
+        goto done;
+    }
+    if (comp && X509_cmp_current_time(X509_get0_notAfter(x)) < 0)
+        sl_warn(comp,
+                "ssl.certificate.location '%s': the certificate has expired; clients will "
+                "refuse it",
+                sec->cert_file);
+    rc = 0;
+done:
+    ERR_clear_error();
+    X509_free(x);
+    EVP_PKEY_free(pkey);
+    return rc;
+}
+
+static void security_free(security *s)
+{
+    free(s->cert_pem);
+    if (s->key_pem)
+        OPENSSL_cleanse(s->key_pem, s->key_len);
+    free(s->key_pem);
+    sl_users_destroy(s->users);
+    memset(s, 0, sizeof(*s));
+}
+
+/* Reads everything sec names; https says what the listener's scheme asks.
+ * Warnings (an expired certificate, TLS files for an http:// listener) are
+ * logged under comp, or not at all when comp is NULL (a check before start). */
+static int security_load(const sl_http_security *sec, int https, const char *comp, security *out,
+                         char *err, size_t errlen)
+{
+    const char *method = sec && sec->auth_method ? sec->auth_method : "NONE";
+    memset(out, 0, sizeof(*out));
+    out->https = https;
+    if (strcasecmp(method, "NONE") && strcasecmp(method, "BASIC")) {
+        snprintf(err, errlen, "authentication.method: '%s' must be NONE or BASIC", method);
+        return -1;
+    }
+    if (https && !sec) {
+        snprintf(err, errlen,
+                 "an https:// listener needs ssl.certificate.location and "
+                 "ssl.key.location (PEM files)");
+        return -1;
+    }
+    if (https && load_tls(sec, out, comp, err, errlen))
+        goto fail;
+    if (comp && !https && sec &&
+        ((sec->cert_file && *sec->cert_file) || (sec->key_file && *sec->key_file)))
+        sl_warn(comp, "ssl.certificate.location / ssl.key.location are set but the listener is "
+                      "http://, not https://: they are not used");
+    out->basic_auth = !strcasecmp(method, "BASIC");
+    if (!out->basic_auth)
+        return 0;
+    if (!(out->users = sl_users_create())) {
+        snprintf(err, errlen, "authentication.users: out of memory");
+        goto fail;
+    }
+    if (sl_users_add_list(out->users, "authentication.users", sec->users, err, errlen) ||
+        (sec->users_file && *sec->users_file &&
+         sl_users_add_file(out->users, "authentication.users.file", sec->users_file, err, errlen)))
+        goto fail;
+    if (sl_users_count(out->users) == 0) {
+        snprintf(err, errlen,
+                 "authentication.method=BASIC needs users: "
+                 "authentication.users.file (one user:password a line) or authentication.users");
+        goto fail;
+    }
+    return 0;
+fail:
+    security_free(out);
+    return -1;
+}
+
 /* ================= lifecycle ================= */
 
-/* "http://host:port" -> address. An empty host or 0.0.0.0 means any. */
+/* "http://host:port" or "https://host:port" -> address and *https. An empty
+ * host or 0.0.0.0 means any. */
 static int parse_listener(const char *listeners, struct sockaddr_storage *ss, socklen_t *sslen,
-                          char *err, size_t errlen)
+                          int *https, char *err, size_t errlen)
 {
     char buf[256], host[200] = "";
     snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(listeners, ","), listeners);
     const char *p = strstr(buf, "://");
-    if (!p || strncasecmp(buf, "http", 4) || p - buf != 4) {
-        snprintf(err, errlen,
-                 "listeners '%s': expected http://host:port (https is not "
-                 "supported)",
+    *https = p && p - buf == 5 && !strncasecmp(buf, "https", 5);
+    if (!p || (!*https && (p - buf != 4 || strncasecmp(buf, "http", 4)))) {
+        snprintf(err, errlen, "listeners '%s': expected http://host:port or https://host:port",
                  listeners);
         return -1;
     }
@@ -384,36 +614,81 @@ static int parse_listener(const char *listeners, struct sockaddr_storage *ss, so
     return 0;
 }
 
+int sl_http_security_check(const char *listeners, const sl_http_security *sec, char *err,
+                           size_t errlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    int https;
+    security s;
+    if (parse_listener(listeners, &ss, &sslen, &https, err, errlen) ||
+        security_load(sec, https, NULL, &s, err, errlen))
+        return -1;
+    security_free(&s);
+    return 0;
+}
+
+/* MHD's messages (a failed TLS handshake, a client gone): while starting,
+ * kept for the error; afterwards, debug lines. runs on: any MHD thread. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    sl_http *h = cls;
+    char line[256];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    line[strcspn(line, "\n")] = 0;
+    if (!atomic_load(&h->serving))
+        snprintf(h->start_err, sizeof(h->start_err), "%s", line);
+    else
+        sl_debug(h->comp, "%s", line);
+}
+
 int sl_http_start(const sl_http_conf *conf, const sl_http_route *routes, void *app, sl_http **out,
                   char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
     socklen_t sslen;
+    int https;
     *out = NULL;
-    if (parse_listener(conf->listeners, &ss, &sslen, err, errlen))
+    if (parse_listener(conf->listeners, &ss, &sslen, &https, err, errlen))
         return -1;
     sl_http *h = calloc(1, sizeof(*h));
+    if (!h) {
+        snprintf(err, errlen, "listeners '%s': out of memory", conf->listeners);
+        return -1;
+    }
     h->routes = routes;
     h->app = app;
     h->max_body = conf->max_body_bytes;
-    h->basic_auth = conf->basic_auth;
-    h->users = strdup(conf->users ? conf->users : "");
-    h->realm = strdup(conf->realm ? conf->realm : "SchemaRegistry");
-    h->content_type = strdup(conf->content_type);
     h->comp = strdup(conf->component ? conf->component : "http");
-    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
-    if (ss.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    h->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)(conf->threads > 0 ? conf->threads : 8), MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
-    if (!h->d) {
-        snprintf(err, errlen, "listeners '%s': cannot listen (address in use or not local?)",
-                 conf->listeners);
+    if (security_load(conf->security, https, h->comp, &h->sec, err, errlen)) {
         sl_http_stop(h);
         return -1;
     }
+    const char *realm = conf->security ? conf->security->realm : NULL;
+    h->realm = strdup(realm ? realm : "sluice");
+    h->content_type = strdup(conf->content_type);
+    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    if (https)
+        flags |= MHD_USE_TLS;
+    struct MHD_OptionItem tls[] = {
+        {https ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, h->sec.cert_pem},
+        {https ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, h->sec.key_pem},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    h->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)(conf->threads > 0 ? conf->threads : 8), MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, h, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+    if (!h->d) {
+        snprintf(err, errlen, "listeners '%s': cannot listen: %s", conf->listeners,
+                 h->start_err[0] ? h->start_err : "address in use or not local?");
+        sl_http_stop(h);
+        return -1;
+    }
+    atomic_store(&h->serving, 1);
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
     h->port = di ? di->port : 0;
     *out = h;
@@ -431,7 +706,7 @@ void sl_http_stop(sl_http *h)
         return;
     if (h->d)
         MHD_stop_daemon(h->d);
-    free(h->users);
+    security_free(&h->sec);
     free(h->realm);
     free(h->content_type);
     free(h->comp);

@@ -2,8 +2,8 @@
  * http.h - a small REST server on libmicrohttpd, shared by the schema
  * registry (schemas/api.c) and the worker's Kafka Connect API (core/rest.c):
  * routes from a table of method + path pattern -> handler, JSON bodies with a
- * size cap, optional HTTP basic authentication, and Confluent / Kafka
- * Connect error bodies {"error_code": N, "message": "..."}.
+ * size cap, optional TLS (https:// listeners) and HTTP basic authentication,
+ * and Confluent / Kafka Connect error bodies {"error_code": N, "message": "..."}.
  *
  * Patterns are paths whose segments are literals or "*" (one segment,
  * captured in order into req->params). A path that matches some pattern but
@@ -14,6 +14,8 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "config.h"
 
 typedef struct sl_http sl_http;
 
@@ -46,19 +48,63 @@ typedef struct sl_http_route {
     sl_http_handler handler;
 } sl_http_route;
 
+/* What protects a listener: TLS for an https:// listener and who may call
+ * it. A role embeds one in its config struct and declares its keys with
+ * SL_HTTP_SECURITY_OPTIONS, so that every role serving HTTP names them
+ * alike (the names are Confluent's / Kafka Connect's where they have one; PEM
+ * files rather than Java keystores, hence ssl.certificate.location and
+ * ssl.key.location). Strings are the config's (sl_config_free frees them). */
+typedef struct sl_http_security {
+    char *cert_file;    /* ssl.certificate.location: PEM, the certificate then its chain */
+    char *key_file;     /* ssl.key.location: PEM private key (PKCS#8 or traditional) */
+    char *key_password; /* ssl.key.password: of an encrypted key; secret */
+    char *auth_method;  /* authentication.method: NONE or BASIC */
+    char *realm;        /* authentication.realm: named in WWW-Authenticate */
+    char *users;        /* authentication.users: "user:password,..."; secret */
+    char *users_file;   /* authentication.users.file: one "user:password" a line */
+} sl_http_security;
+
+/* The option rows of an sl_http_security held at `member` of the role's
+ * config struct `type`; realm_default is the role's realm. */
+/* clang-format off */
+#define SL_HTTP_SECURITY_OPTIONS(type, member, realm_default)                                      \
+    {"ssl.certificate.location", SL_OPT_STRING, NULL, offsetof(type, member.cert_file),            \
+     "with an https:// listener: the server certificate (PEM, then its chain)", 0, 0, 0},          \
+    {"ssl.key.location", SL_OPT_STRING, NULL, offsetof(type, member.key_file),                     \
+     "with an https:// listener: the certificate's private key (PEM)", 0, 0, 0},                   \
+    {"ssl.key.password", SL_OPT_STRING, NULL, offsetof(type, member.key_password),                 \
+     "the password of an encrypted ssl.key.location (secret)", 0, 0, 0},                           \
+    {"authentication.method", SL_OPT_STRING, "NONE", offsetof(type, member.auth_method),           \
+     "NONE, or BASIC for HTTP basic authentication of every request", 0, 0, 0},                    \
+    {"authentication.realm", SL_OPT_STRING, realm_default, offsetof(type, member.realm),           \
+     "realm named in the WWW-Authenticate challenge", 0, 0, 0},                                    \
+    {"authentication.users.file", SL_OPT_STRING, NULL, offsetof(type, member.users_file),          \
+     "with BASIC: a file of accepted credentials, one 'user:password' a line, "                    \
+     "'#' comments", 0, 0, 0},                                                                     \
+    {"authentication.users", SL_OPT_STRING, NULL, offsetof(type, member.users),                    \
+     "with BASIC: more accepted credentials, 'user:password' separated by commas "                 \
+     "(secret)", 0, 0, 0}
+/* clang-format on */
+
 typedef struct sl_http_conf {
-    const char *listeners;  /* "http://host:port" (the first of a comma list) */
+    const char *listeners;  /* "http://host:port" or "https://host:port" (the first of a list) */
     int64_t max_body_bytes; /* larger bodies are answered 413 unread */
-    int basic_auth;         /* require Authorization: Basic */
-    const char *users;      /* "user:password,user2:password2" */
-    const char *realm;
-    const char *content_type; /* of every response */
+    const sl_http_security *security; /* NULL: plain http, nobody authenticated */
+    const char *content_type;         /* of every response */
     int threads;
     const char *component; /* log tag; NULL: "http" */
 } sl_http_conf;
 
+/* Checks a listener and its security the way sl_http_start will (the
+ * scheme; the certificate, key and password; the users), so that a role
+ * refuses a bad config before it connects to anything. 0, or -1 with err
+ * naming the key, the file and what is wrong (never a password). */
+int sl_http_security_check(const char *listeners, const sl_http_security *sec, char *err,
+                           size_t errlen);
+
 /* Start serving `routes` (terminated by a NULL method) with `app` passed to
- * every handler. -1 with err on failure (bad listener, port in use). */
+ * every handler. The certificate, key and users files are read once, here.
+ * -1 with err on failure (bad listener or security, port in use). */
 int sl_http_start(const sl_http_conf *conf, const sl_http_route *routes, void *app, sl_http **out,
                   char *err, size_t errlen);
 void sl_http_stop(sl_http *h);

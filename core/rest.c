@@ -473,7 +473,8 @@ static const sl_http_route routes[] = {
 /* Life cycle                                                                */
 /* ======================================================================== */
 
-int sl_rest_start(sl_worker *w, const char *listeners, sl_rest **out, char *err, size_t errlen)
+int sl_rest_start(sl_worker *w, const char *listeners, const sl_http_security *security,
+                  sl_rest **out, char *err, size_t errlen)
 {
     sl_rest *r = calloc(1, sizeof(*r));
     *out = NULL;
@@ -484,6 +485,7 @@ int sl_rest_start(sl_worker *w, const char *listeners, sl_rest **out, char *err,
     r->w = w;
     sl_http_conf hc = {.listeners = listeners,
                        .max_body_bytes = 4 << 20,
+                       .security = security,
                        .content_type = "application/json",
                        .threads = 4,
                        .component = "rest"};

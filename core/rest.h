@@ -12,13 +12,16 @@
 
 #include <stddef.h>
 
+#include "http.h"
 #include "worker.h"
 
 typedef struct sl_rest sl_rest;
 
-/* Serves the API for w on listeners ("http://host:port"). -1 with err when
- * the listener is bad or the port is taken. */
-int sl_rest_start(sl_worker *w, const char *listeners, sl_rest **out, char *err, size_t errlen);
+/* Serves the API for w on listeners ("http://host:port" or https://),
+ * protected as security says (NULL: not at all). -1 with err when the
+ * listener or its security is bad or the port is taken. */
+int sl_rest_start(sl_worker *w, const char *listeners, const sl_http_security *security,
+                  sl_rest **out, char *err, size_t errlen);
 /* Stops serving (waits for requests in progress). NULL is fine. */
 void sl_rest_stop(sl_rest *r);
 int sl_rest_port(const sl_rest *r);

@@ -6,19 +6,27 @@
  * JSON part and the error message, so a caller wanting its own messages
  * (`sluice schemas`) still shares the request code.
  *
+ * TLS is libcurl's (built on OpenSSL in Debian's libcurl4-openssl-dev):
+ * peer and host verification stay on; the CA file is checked readable when
+ * the client is made, so a wrong path is named then, not at the first call.
+ *
  * Runs on: the calling thread; one client is never shared between threads.
  */
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "restclient.h"
 
 struct sl_restclient {
     CURL *curl;
-    char *base, *userpwd;
+    char *base, *userpwd, *ca_file;
+    int ca_from_env; /* ca_file is SSL_CERT_FILE's */
     struct curl_slist *headers;
+    char curl_err[CURL_ERROR_SIZE]; /* libcurl's detail of the last failure */
 };
 
 typedef struct body_buf {
@@ -26,25 +34,109 @@ typedef struct body_buf {
     size_t len;
 } body_buf;
 
-sl_restclient *sl_restclient_create(const char *base_url, const char *userpwd,
-                                    const char *content_type)
+sl_restclient *sl_restclient_open(const char *base_url, const sl_restclient_opts *o, char *err,
+                                  size_t errlen)
 {
     static int curl_ready; /* curl_global_init is done once, before threads start using curl */
+    static const sl_restclient_opts none = {0};
+    if (!o)
+        o = &none;
+    const char *ca = o->ca_file && *o->ca_file ? o->ca_file : getenv("SSL_CERT_FILE");
+    FILE *f = o->ca_file && *o->ca_file ? fopen(o->ca_file, "r") : NULL;
+    if (o->ca_file && *o->ca_file && !f) {
+        snprintf(err, errlen, "CA file '%s': cannot read: %s", o->ca_file, strerror(errno));
+        return NULL;
+    }
+    if (f)
+        fclose(f);
     if (!curl_ready && curl_global_init(CURL_GLOBAL_DEFAULT) == 0)
         curl_ready = 1;
     sl_restclient *c = calloc(1, sizeof(*c));
     char ct[256];
-    snprintf(ct, sizeof(ct), "Content-Type: %s", content_type ? content_type : "application/json");
+    snprintf(ct, sizeof(ct), "Content-Type: %s",
+             o->content_type ? o->content_type : "application/json");
     if (!c || !(c->curl = curl_easy_init()) || !(c->base = strdup(base_url)) ||
-        (userpwd && !(c->userpwd = strdup(userpwd))) ||
-        !(c->headers = curl_slist_append(NULL, ct))) {
+        (o->userpwd && !(c->userpwd = strdup(o->userpwd))) ||
+        (ca && *ca && !(c->ca_file = strdup(ca))) || !(c->headers = curl_slist_append(NULL, ct))) {
+        snprintf(err, errlen, "%s: out of memory", base_url);
         sl_restclient_destroy(c);
         return NULL;
     }
+    c->ca_from_env = c->ca_file && !(o->ca_file && *o->ca_file);
     size_t n = strlen(c->base);
     while (n > 0 && c->base[n - 1] == '/')
         c->base[--n] = 0;
     return c;
+}
+
+sl_restclient *sl_restclient_create(const char *base_url, const char *userpwd,
+                                    const char *content_type)
+{
+    char err[256];
+    sl_restclient_opts o = {.userpwd = userpwd, .content_type = content_type};
+    return sl_restclient_open(base_url, &o, err, sizeof(err));
+}
+
+static const char *conf_get(const json_t *config, const char *prefix, const char *key, char *full,
+                            size_t len)
+{
+    snprintf(full, len, "%s%s", prefix, key);
+    return json_string_value(json_object_get(config, full));
+}
+
+sl_restclient *sl_restclient_registry(const json_t *config, const char *prefix, char *err,
+                                      size_t errlen)
+{
+    char k_url[160], k_src[160], k_info[160], k_ca[160], first[2048];
+    const char *url = conf_get(config, prefix, "schema.registry.url", k_url, sizeof(k_url));
+    const char *src =
+        conf_get(config, prefix, "basic.auth.credentials.source", k_src, sizeof(k_src));
+    const char *info = conf_get(config, prefix, "basic.auth.user.info", k_info, sizeof(k_info));
+    const char *ca =
+        conf_get(config, prefix, "schema.registry.ssl.ca.location", k_ca, sizeof(k_ca));
+    if (!url || !*url) {
+        snprintf(err, errlen, "%s: required (the schema registry, e.g. http://localhost:8081)",
+                 k_url);
+        return NULL;
+    }
+    if (strncasecmp(url, "http://", 7) && strncasecmp(url, "https://", 8)) {
+        snprintf(err, errlen, "%s: '%s' is not an http:// or https:// URL", k_url, url);
+        return NULL;
+    }
+    if (src && *src && strcasecmp(src, "USER_INFO") && strcasecmp(src, "URL")) {
+        snprintf(err, errlen, "%s: '%s' is not USER_INFO or URL", k_src, src);
+        return NULL;
+    }
+    int user_info = src && *src ? !strcasecmp(src, "USER_INFO") : info && *info;
+    if (user_info && (!info || !strchr(info, ':'))) {
+        snprintf(err, errlen, "%s=USER_INFO needs %s ('user:password')", k_src, k_info);
+        return NULL;
+    }
+    snprintf(first, sizeof(first), "%.*s", (int)strcspn(url, ","), url);
+    sl_restclient_opts o = {.userpwd = user_info ? info : NULL,
+                            .ca_file = ca,
+                            .content_type = "application/vnd.schemaregistry.v1+json"};
+    char why[512];
+    sl_restclient *c = sl_restclient_open(first, &o, why, sizeof(why));
+    if (!c)
+        snprintf(err, errlen, "%s: %s", ca && *ca && !strncmp(why, "CA file", 7) ? k_ca : k_url,
+                 why);
+    return c;
+}
+
+int sl_restclient_secret_key(const char *key)
+{
+    static const char *const secrets[] = {"basic.auth.user.info", "bearer.auth.token",
+                                          "ssl.key.password", "ssl.keystore.password",
+                                          "ssl.truststore.password"};
+    size_t klen = strlen(key);
+    for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
+        size_t slen = strlen(secrets[i]);
+        if (klen >= slen && !strcmp(key + klen - slen, secrets[i]) &&
+            (klen == slen || key[klen - slen - 1] == '.'))
+            return 1;
+    }
+    return 0;
 }
 
 void sl_restclient_destroy(sl_restclient *c)
@@ -56,6 +148,7 @@ void sl_restclient_destroy(sl_restclient *c)
     curl_slist_free_all(c->headers);
     free(c->base);
     free(c->userpwd);
+    free(c->ca_file);
     free(c);
 }
 
@@ -72,6 +165,19 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
     return size * n;
 }
 
+/* What to do about a server certificate that did not verify. */
+static void untrusted_hint(const sl_restclient *c, char *out, size_t len)
+{
+    const char *fix = "give the client the PEM file of the server's CA "
+                      "(schema.registry.ssl.ca.location for a registry client)";
+    if (!c->ca_file)
+        snprintf(out, len, "; %s", fix);
+    else if (c->ca_from_env)
+        snprintf(out, len, "; the server's CA is not in '%s' (SSL_CERT_FILE): %s", c->ca_file, fix);
+    else
+        snprintf(out, len, "; is the server's CA in '%s'?", c->ca_file);
+}
+
 long sl_restclient_send(sl_restclient *c, const char *method, const char *path, const char *body,
                         char **answer, size_t *len, char *err, size_t errlen)
 {
@@ -80,9 +186,12 @@ long sl_restclient_send(sl_restclient *c, const char *method, const char *path, 
     long status = -1;
     /* a path that did not fit (sl_restclient_path leaves it empty) or a URL
      * that would be cut short is never sent: it would name something else */
-    if (path[0] != '/' || (size_t)snprintf(url, sizeof(url), "%s%s", c->base, path) >= sizeof(url)) {
-        snprintf(err, errlen, "%s %s%.60s...: the request path is empty or too long (a name over "
-                 "about 1000 bytes?)", method, c->base, path);
+    if (path[0] != '/' ||
+        (size_t)snprintf(url, sizeof(url), "%s%s", c->base, path) >= sizeof(url)) {
+        snprintf(err, errlen,
+                 "%s %s%.60s...: the request path is empty or too long (a name over "
+                 "about 1000 bytes?)",
+                 method, c->base, path);
         return -1;
     }
     curl_easy_reset(c->curl);
@@ -97,9 +206,17 @@ long sl_restclient_send(sl_restclient *c, const char *method, const char *path, 
         curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
     if (c->userpwd)
         curl_easy_setopt(c->curl, CURLOPT_USERPWD, c->userpwd);
+    if (c->ca_file)
+        curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_file);
+    c->curl_err[0] = 0;
+    curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->curl_err);
     CURLcode rc = curl_easy_perform(c->curl);
     if (rc != CURLE_OK) {
-        snprintf(err, errlen, "%s %s: %s", method, url, curl_easy_strerror(rc));
+        char hint[600] = "";
+        if (rc == CURLE_PEER_FAILED_VERIFICATION)
+            untrusted_hint(c, hint, sizeof(hint));
+        snprintf(err, errlen, "%s %s: %s%s%s%s%s", method, url, curl_easy_strerror(rc),
+                 c->curl_err[0] ? " (" : "", c->curl_err, c->curl_err[0] ? ")" : "", hint);
         free(b.data);
         b = (body_buf){0};
     } else {

@@ -8,6 +8,12 @@
  * connection is kept alive between calls). Errors never print: they are
  * returned in err, naming the method, URL and what the server said (its
  * {"error_code","message"} body when it sent one).
+ *
+ * https:// URLs: the server's certificate must chain to a CA of the client's
+ * ca_file (PEM) and name the URL's host; without ca_file, the CAs of the
+ * file named by the environment's SSL_CERT_FILE (OpenSSL's and curl's
+ * convention), else the system's. A failed verification is an error naming
+ * the URL and how to fix it, never a silent downgrade.
  */
 #ifndef SL_RESTCLIENT_H
 #define SL_RESTCLIENT_H
@@ -17,11 +23,43 @@
 
 typedef struct sl_restclient sl_restclient;
 
-/* base_url "http://host:port" (a trailing '/' is fine); userpwd
- * "user:password" for basic auth or NULL; content_type of request bodies.
- * NULL when out of memory. */
+/* base_url "http://host:port" or "https://host:port" (a trailing '/' is
+ * fine); userpwd "user:password" for basic auth or NULL; content_type of
+ * request bodies. NULL when out of memory. */
 sl_restclient *sl_restclient_create(const char *base_url, const char *userpwd,
                                     const char *content_type);
+
+/* What else a client may be told than its URL. */
+typedef struct sl_restclient_opts {
+    const char *userpwd;      /* "user:password" for basic auth, or NULL */
+    const char *ca_file;      /* PEM CAs an https server must chain to; NULL: see above */
+    const char *content_type; /* of request bodies; NULL: application/json */
+} sl_restclient_opts;
+
+/* sl_restclient_create with options (o may be NULL). NULL with err when
+ * base_url is not http(s):// or ca_file cannot be read. */
+sl_restclient *sl_restclient_open(const char *base_url, const sl_restclient_opts *o, char *err,
+                                  size_t errlen);
+
+/* A schema registry client from a Confluent client's keys, each read as
+ * prefix + key ("value.converter." + "schema.registry.url") from config,
+ * an object of string values:
+ *   schema.registry.url              required; the first of a comma list
+ *   basic.auth.credentials.source    USER_INFO (basic.auth.user.info) or URL
+ *                                    (user:password@ in the URL); without it,
+ *                                    basic.auth.user.info when set
+ *   basic.auth.user.info             "user:password" (secret)
+ *   schema.registry.ssl.ca.location  PEM CA file for an https:// registry
+ * NULL with err naming the key (prefix included) and what is wrong, never a
+ * password. */
+sl_restclient *sl_restclient_registry(const json_t *config, const char *prefix, char *err,
+                                      size_t errlen);
+
+/* 1 when key, after any prefix, is a secret of a Confluent registry client
+ * (basic.auth.user.info, bearer.auth.token, schema.registry.ssl.*.password):
+ * a config shown to users hides its value. */
+int sl_restclient_secret_key(const char *key);
+
 void sl_restclient_destroy(sl_restclient *c);
 
 /* One request; body is JSON text or NULL. Returns the HTTP status with

@@ -70,7 +70,8 @@ static const sl_option worker_options[] = {
     {"value.converter", SL_OPT_STRING, "json", OFF(value_converter),
      "Converter of values for connectors that set none (json, avro)"},
     {"listeners", SL_OPT_STRING, DEFAULT_LISTENERS, OFF(listeners),
-     "Kafka Connect REST API listener, http://host:port (port 0: any free port)"},
+     "Kafka Connect REST API listener, http:// or https://host:port (port 0: any free port)"},
+    SL_HTTP_SECURITY_OPTIONS(sl_worker_conf, http, "sluice"),
     {NULL},
 };
 #undef OFF
@@ -562,7 +563,8 @@ sl_worker *sl_worker_create(int argc, char **argv, char *err, size_t errlen)
     pthread_mutex_init(&w->lock, NULL);
     pthread_mutex_init(&w->ctl, NULL);
     if (sl_config_defaults(worker_options, &w->conf, err, errlen) ||
-        sl_config_parse_args(worker_options, &w->conf, argc, argv, err, errlen))
+        sl_config_parse_args(worker_options, &w->conf, argc, argv, err, errlen) ||
+        sl_http_security_check(w->conf.listeners, &w->conf.http, err, errlen))
         goto fail;
     if (!w->conf.plugin_path && !(w->conf.plugin_path = default_plugin_path()))
         goto fail;
@@ -600,7 +602,7 @@ static int state_read(sl_worker *w, json_t **configs, json_t **status, char *err
  * without `listeners` (tests, `sluice run` pairs) do not fail each other. */
 static int rest_start(sl_worker *w, char *err, size_t errlen)
 {
-    if (sl_rest_start(w, w->conf.listeners, &w->rest, err, errlen) != 0) {
+    if (sl_rest_start(w, w->conf.listeners, &w->conf.http, &w->rest, err, errlen) != 0) {
         if (strcmp(w->conf.listeners, DEFAULT_LISTENERS))
             return -1;
         sl_error("worker", "REST API not served: %s (set listeners=http://host:port)", err);

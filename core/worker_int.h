@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "converter.h"
+#include "http.h"
 #include "plugin_host.h"
 #include "worker.h"
 
@@ -38,6 +39,7 @@ typedef struct sl_worker_conf {
     char *schema_registry_url, *key_converter, *value_converter; /* connector defaults */
     int64_t offset_flush_interval_ms;
     int64_t sink_flush_records;
+    sl_http_security http; /* the REST API's TLS and authentication */
 } sl_worker_conf;
 
 typedef struct sl_errpolicy sl_errpolicy;

@@ -34,9 +34,7 @@ typedef struct sl_registry_conf {
     int64_t timeout_ms;
     int idempotence;
     char *compatibility;
-    char *auth_method;
-    char *auth_realm;
-    char *auth_users;
+    sl_http_security http; /* listener TLS and authentication (http.h) */
     int64_t max_body;
     int64_t threads;
 } sl_registry_conf;
@@ -58,7 +56,7 @@ struct sl_registry {
 
 static const sl_option registry_options[] = {
     OPT("listeners", SL_OPT_STRING, "http://0.0.0.0:8081", listeners,
-        "where the REST API listens (http://host:port; the first of a list)"),
+        "where the REST API listens (http:// or https://host:port; the first of a list)"),
     OPT("kafkastore.bootstrap.servers", SL_OPT_STRING, "localhost:9092", bootstrap,
         "the Kafka-protocol broker holding the schemas topic (PLAINTEXT:// prefixes are fine)"),
     OPT("kafkastore.topic", SL_OPT_STRING, "_schemas", topic,
@@ -69,12 +67,7 @@ static const sl_option registry_options[] = {
         "write with an idempotent producer (acks=all either way)"),
     OPT("schema.compatibility.level", SL_OPT_STRING, "BACKWARD", compatibility,
         "compatibility level when no global config record exists"),
-    OPT("authentication.method", SL_OPT_STRING, "NONE", auth_method,
-        "NONE, or BASIC for HTTP basic authentication of every request"),
-    OPT("authentication.realm", SL_OPT_STRING, "SchemaRegistry", auth_realm,
-        "realm named in the WWW-Authenticate challenge"),
-    OPT("authentication.users", SL_OPT_STRING, NULL, auth_users,
-        "with BASIC: the accepted credentials, 'user:password' separated by commas (secret)"),
+    SL_HTTP_SECURITY_OPTIONS(sl_registry_conf, http, "SchemaRegistry"),
     OPTR("request.max.bytes", "1048576", max_body, 1024, 1073741824,
          "largest request body; larger ones are answered 413 without being read"),
     OPTR("http.threads", "8", threads, 1, 256, "HTTP worker threads"),
@@ -115,17 +108,7 @@ static int check_conf(const sl_registry_conf *c, char *err, size_t errlen)
                  c->compatibility);
         return -1;
     }
-    if (strcmp(c->auth_method, "NONE") && strcmp(c->auth_method, "BASIC")) {
-        snprintf(err, errlen, "authentication.method: '%s' must be NONE or BASIC", c->auth_method);
-        return -1;
-    }
-    if (!strcmp(c->auth_method, "BASIC") && (!c->auth_users || !strchr(c->auth_users, ':'))) {
-        snprintf(err, errlen,
-                 "authentication.method=BASIC needs authentication.users "
-                 "('user:password,...')");
-        return -1;
-    }
-    return 0;
+    return sl_http_security_check(c->listeners, &c->http, err, errlen);
 }
 
 int sl_registry_start(int argc, char **argv, sl_registry **out, char *err, size_t errlen)
@@ -153,9 +136,7 @@ int sl_registry_start(int argc, char **argv, sl_registry **out, char *err, size_
     sl_http_conf hc = {.component = "registry",
                        .listeners = reg->conf.listeners,
                        .max_body_bytes = reg->conf.max_body,
-                       .basic_auth = !strcmp(reg->conf.auth_method, "BASIC"),
-                       .users = reg->conf.auth_users,
-                       .realm = reg->conf.auth_realm,
+                       .security = &reg->conf.http,
                        .content_type = "application/vnd.schemaregistry.v1+json",
                        .threads = (int)reg->conf.threads};
     if (sl_http_start(&hc, sl_api_routes, &reg->api, &reg->http, err, errlen))

@@ -19,7 +19,8 @@
 #                 libmariadb) with CUnit for the unit tests
 #   integration:  postgresql, mariadb-server (real source databases), kcat
 #                 (a real Kafka client), nodejs + npm (kafkajs, s3rver), awscli
-#                 (S3 client), curl (REST), wrk (HTTP load), python3,
+#                 (S3 client), curl (REST), openssl (test certificates), wrk (HTTP
+#                 load), python3,
 #                 procps + iproute2 (pgrep, ss: waiting for ports)
 #
 # PostgreSQL and MariaDB are installed for their binaries only: the tests start
@@ -41,7 +42,7 @@ PACKAGES=(
     libzstd-dev liblz4-dev libsnappy-dev zlib1g-dev libavro-dev
     libcurl4-openssl-dev libssl-dev libpq-dev libmariadb-dev
     kcat postgresql mariadb-server nodejs npm awscli
-    procps iproute2 curl ca-certificates wrk python3
+    procps iproute2 curl ca-certificates openssl wrk python3
 )
 
 say() { echo "install-deps: $*"; }
