@@ -31,7 +31,10 @@
 
 static const sl_option broker_options[] = {
     OPT("listeners", SL_OPT_STRING, "PLAINTEXT://:9092", listeners,
-        "comma-separated PLAINTEXT://host:port to listen on (empty host = all interfaces)"),
+        "comma-separated PLAINTEXT:// or SASL_PLAINTEXT://host:port to listen on (empty host = "
+        "all interfaces)"),
+    OPT("sasl.users.file", SL_OPT_STRING, NULL, sasl_users_file,
+        "SASL/PLAIN users of SASL_PLAINTEXT listeners: one user:password a line, '#' comments"),
     OPT("advertised.listeners", SL_OPT_STRING, NULL, advertised_listeners,
         "address clients are told to connect to (default: the first listener; localhost when it binds all)"),
     OPT("log.dirs", SL_OPT_STRING, "/tmp/sluice-logs", log_dirs, "comma-separated data directories"),

@@ -37,6 +37,8 @@ enum {
     KERR_INVALID_TOPIC = 17,
     KERR_RECORD_LIST_TOO_LARGE = 18,
     KERR_INVALID_REQUIRED_ACKS = 21,
+    KERR_UNSUPPORTED_SASL_MECHANISM = 33,
+    KERR_ILLEGAL_SASL_STATE = 34,
     KERR_UNSUPPORTED_VERSION = 35,
     KERR_TOPIC_ALREADY_EXISTS = 36,
     KERR_INVALID_PARTITIONS = 37,
@@ -46,6 +48,7 @@ enum {
     KERR_INVALID_REQUEST = 42,
     KERR_POLICY_VIOLATION = 44,
     KERR_KAFKA_STORAGE_ERROR = 56,
+    KERR_SASL_AUTHENTICATION_FAILED = 58,
     KERR_FETCH_SESSION_ID_NOT_FOUND = 70,
     KERR_INVALID_RECORD = 87,
 };
@@ -57,6 +60,7 @@ typedef struct sl_broker_conf {
     char *advertised_listeners;
     char *log_dirs;
     char *admin_listeners;
+    char *sasl_users_file; /* SASL/PLAIN users of SASL_PLAINTEXT listeners (server.c) */
     int64_t node_id;
     int64_t num_partitions;
     int auto_create_topics;
@@ -127,6 +131,7 @@ typedef struct sl_listener {
     uv_poll_t poll;
     char host[256];
     int port;
+    int sasl; /* SASL_PLAINTEXT: a client authenticates (SASL/PLAIN) before anything else */
 } sl_listener;
 
 /* one piece of a response: memory inside resp->w, or a file range */
@@ -176,7 +181,11 @@ struct sl_conn {
     int nresp;
     int64_t out_bytes;
     sl_conn *next, *prev;
+    /* SASL (server.c): 0 on a PLAINTEXT listener; else SL_SASL_* */
+    int sasl;
+    char user[128]; /* the authenticated SASL user */
 };
+enum { SL_SASL_NONE = 0, SL_SASL_START, SL_SASL_HANDSHAKEN, SL_SASL_AUTHENTICATED };
 
 struct sl_broker {
     sl_broker_conf conf;
@@ -220,6 +229,7 @@ struct sl_broker {
     uv_async_t shutdown;                 /* sl_broker_shutdown(), any thread */
     int stopping;
     void *admin; /* metrics.c */
+    struct sl_users *sasl_users; /* sasl.users.file, when a listener is SASL_PLAINTEXT */
     struct sl_cleaner *cleaner; /* cleaner.c */
 };
 
@@ -287,6 +297,9 @@ typedef struct sl_request {
 /* Handle one request; returns <0 when the connection must be closed. When
  * woken is set, this is a parked fetch being re-evaluated (resp given). */
 int sl_handle_request(sl_broker *b, sl_conn *c, const sl_request *req);
+/* server.c: SaslHandshake and SaslAuthenticate (KIP-152), in the handlers' table */
+int sl_server_sasl_handshake(sl_broker *b, sl_conn *c, const sl_request *req, kr *r);
+int sl_server_sasl_authenticate(sl_broker *b, sl_conn *c, const sl_request *req, kr *r);
 void sl_fetch_reevaluate(sl_broker *b, sl_resp *r, int expired);
 void sl_handlers_supported(void (*fn)(int16_t key, int16_t min, int16_t max, void *arg), void *arg);
 const char *sl_api_name(int16_t key);

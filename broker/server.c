@@ -24,6 +24,14 @@
  *    on restart truncates what did not reach the disk.
  *  - Backpressure: a connection with too many queued responses or bytes
  *    stops being read until its queue drains; other connections go on.
+ *  - SASL_PLAINTEXT listeners (KIP-152, SASL/PLAIN only): until a client
+ *    has authenticated, only ApiVersions, SaslHandshake and SaslAuthenticate
+ *    are answered; any other request closes the connection, as does any
+ *    request after a failed authentication (which is answered
+ *    SASL_AUTHENTICATION_FAILED). Users come from sasl.users.file (users.h:
+ *    digests compared in constant time). SaslHandshake v0's raw token
+ *    framing is not spoken: clients use SaslAuthenticate (librdkafka does
+ *    whenever the broker lists it in ApiVersions).
  *
  * Runs on: the broker I/O loop thread, except sync_work (thread pool).
  */
@@ -46,6 +54,7 @@
 #include "cleaner.h"
 #include "group.h"
 #include "logging.h"
+#include "users.h"
 
 #define NET "net"
 #define MAX_QUEUED_RESP 4096
@@ -418,7 +427,129 @@ static void conn_flush(sl_conn *c)
     }
 }
 
-/* Dispatch one complete frame (size prefix stripped). Returns <0 to close. */
+/* ================= SASL (KIP-152) ================= */
+/*
+ * SaslHandshake v0-1     request:  mechanism STRING
+ *                        response: error_code INT16, mechanisms [STRING]
+ * SaslAuthenticate v0-1  request:  auth_bytes BYTES
+ *                        response: error_code INT16, error_message NULLABLE_STRING,
+ *                                  auth_bytes BYTES, (v1) session_lifetime_ms INT64
+ * SASL/PLAIN's message (RFC 4616), the auth_bytes: [authzid] NUL authcid NUL
+ * passwd; an authzid, when given, must be the authcid (as Kafka's).
+ */
+#define SASL_FAILED (SL_SASL_AUTHENTICATED + 1) /* answered; the next request closes */
+
+/* A user name fit for a log line: printable ASCII, at most 64 bytes. */
+static void printable(const uint8_t *p, size_t n, char *out, size_t len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 1 < len && o < 64; i++)
+        out[o++] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?';
+    out[o] = 0;
+}
+
+/* Checks a PLAIN message; 1 with the user in c->user when it is accepted. */
+static int plain_ok(sl_broker *b, sl_conn *c, const uint8_t *tok, int32_t len)
+{
+    const uint8_t *nul1 = tok && len > 0 ? memchr(tok, 0, (size_t)len) : NULL;
+    const uint8_t *end = nul1 ? tok + len : NULL, *user = nul1 ? nul1 + 1 : NULL;
+    const uint8_t *nul2 = user ? memchr(user, 0, (size_t)(end - user)) : NULL;
+    c->user[0] = 0;
+    if (!nul2) {
+        sl_warn(NET, "%s: SASL/PLAIN: malformed message (%d bytes)", c->peer, (int)len);
+        return 0;
+    }
+    const uint8_t *pw = nul2 + 1;
+    size_t ulen = (size_t)(nul2 - user), zlen = (size_t)(nul1 - tok);
+    printable(user, ulen, c->user, sizeof(c->user));
+    if (memchr(pw, 0, (size_t)(end - pw)) || (zlen && (zlen != ulen || memcmp(tok, user, ulen)))) {
+        sl_warn(NET, "%s: SASL/PLAIN: malformed message or authorization id other than user '%s'",
+                c->peer, c->user);
+        return 0;
+    }
+    if (!sl_users_check(b->sasl_users, (const char *)user, ulen, (const char *)pw,
+                        (size_t)(end - pw))) {
+        sl_warn(NET, "%s: SASL/PLAIN authentication failed for user '%s'", c->peer, c->user);
+        return 0;
+    }
+    return 1;
+}
+
+int sl_server_sasl_handshake(sl_broker *b, sl_conn *c, const sl_request *req, kr *r)
+{
+    (void)b;
+    kstr mech = kr_str(r);
+    if (r->err)
+        return -1;
+    int16_t ec = KERR_NONE;
+    if (c->sasl != SL_SASL_START)
+        ec = KERR_ILLEGAL_SASL_STATE; /* a PLAINTEXT listener, or a second handshake */
+    else if (!kstr_eq(mech, "PLAIN"))
+        ec = KERR_UNSUPPORTED_SASL_MECHANISM;
+    else
+        c->sasl = SL_SASL_HANDSHAKEN;
+    if (ec) {
+        char m[64];
+        printable((const uint8_t *)mech.s, mech.len > 0 ? (size_t)mech.len : 0, m, sizeof(m));
+        sl_info(NET, "%s: SaslHandshake for '%s' refused (error %d)", c->peer, m, ec);
+    }
+    sl_resp *resp = sl_resp_new(c, req->api_key, req->api_version, req->correlation_id);
+    kw_i16(&resp->w, ec);
+    kw_i32(&resp->w, c->sasl ? 1 : 0); /* enabled mechanisms */
+    if (c->sasl)
+        kw_str(&resp->w, "PLAIN");
+    sl_resp_finish(resp);
+    sl_resp_ready(resp);
+    return 0;
+}
+
+int sl_server_sasl_authenticate(sl_broker *b, sl_conn *c, const sl_request *req, kr *r)
+{
+    int32_t len;
+    const uint8_t *tok = kr_bytes(r, &len);
+    if (r->err)
+        return -1;
+    int16_t ec = KERR_NONE;
+    const char *msg = NULL;
+    if (c->sasl != SL_SASL_HANDSHAKEN) {
+        ec = KERR_ILLEGAL_SASL_STATE;
+        msg = "SaslAuthenticate is answered once, after a SaslHandshake for PLAIN on a "
+              "SASL_PLAINTEXT listener";
+    } else if (plain_ok(b, c, tok, len)) {
+        c->sasl = SL_SASL_AUTHENTICATED;
+        sl_debug(NET, "%s: authenticated as '%s' (SASL/PLAIN)", c->peer, c->user);
+    } else {
+        c->sasl = SASL_FAILED;
+        ec = KERR_SASL_AUTHENTICATION_FAILED;
+        msg = "Authentication failed: Invalid username or password";
+    }
+    sl_resp *resp = sl_resp_new(c, req->api_key, req->api_version, req->correlation_id);
+    kw_i16(&resp->w, ec);
+    kw_str(&resp->w, msg);
+    kw_i32(&resp->w, 0); /* auth_bytes: PLAIN has no server message */
+    if (req->api_version >= 1)
+        kw_i64(&resp->w, 0); /* session_lifetime_ms: no re-authentication */
+    sl_resp_finish(resp);
+    sl_resp_ready(resp);
+    return 0;
+}
+
+/* On a SASL listener before authentication: may this request be answered? */
+static int sasl_allows(sl_conn *c, int16_t api_key)
+{
+    if (c->sasl == SL_SASL_NONE || c->sasl == SL_SASL_AUTHENTICATED)
+        return 1;
+    if (c->sasl != SASL_FAILED && (api_key == 18 || api_key == 17 || api_key == 36))
+        return 1;
+    sl_warn(NET, "connection from %s: %s (key %d) %s; closing", c->peer, sl_api_name(api_key),
+            api_key,
+            c->sasl == SASL_FAILED ? "after a failed SASL authentication"
+                                   : "before SASL authentication (SASL_PLAINTEXT listener)");
+    return 0;
+}
+
+/* Dispatch one complete frame (size prefix stripped). Returns <0 to close:
+ * -2 when a SASL listener refuses the request (already logged). */
 static int conn_dispatch(sl_conn *c, const uint8_t *frame, size_t len)
 {
     sl_request req;
@@ -441,6 +572,8 @@ static int conn_dispatch(sl_conn *c, const uint8_t *frame, size_t len)
         sl_warn(NET, "connection from %s: bad request header tags", c->peer);
         return -1;
     }
+    if (!sasl_allows(c, req.api_key))
+        return -2;
     req.body = r.p;
     req.body_len = kr_left(&r);
     return sl_handle_request(c->b, c, &req);
@@ -463,8 +596,9 @@ static void conn_process(sl_conn *c)
         }
         if (c->rlen - off < 4 + (size_t)size)
             break;
-        if (conn_dispatch(c, c->rbuf + off + 4, (size_t)size) < 0) {
-            conn_close(c, "malformed request");
+        int rc = conn_dispatch(c, c->rbuf + off + 4, (size_t)size);
+        if (rc < 0) {
+            conn_close(c, rc == -2 ? NULL : "malformed request");
             break;
         }
         off += 4 + (size_t)size;
@@ -563,6 +697,7 @@ static void on_accept(uv_poll_t *h, int status, int events)
         sl_conn *c = calloc(1, sizeof(*c));
         c->b = b;
         c->fd = fd;
+        c->sasl = l->sasl ? SL_SASL_START : SL_SASL_NONE;
         char host[INET6_ADDRSTRLEN] = "?";
         int port = 0;
         if (ss.ss_family == AF_INET) {
@@ -911,6 +1046,28 @@ static void on_signal(uv_signal_t *s, int signum)
     sl_server_stop(b);
 }
 
+/* sasl.users.file, for the first SASL_PLAINTEXT listener (named in errors). */
+static int sasl_users_load(sl_broker *b, const char *listener, char *err, size_t errlen)
+{
+    const char *path = b->conf.sasl_users_file;
+    if (!path || !*path) {
+        snprintf(err, errlen,
+                 "listeners: '%s' needs sasl.users.file (the SASL/PLAIN users, one "
+                 "user:password a line)",
+                 listener);
+        return -1;
+    }
+    if (!(b->sasl_users = sl_users_create()) ||
+        sl_users_add_file(b->sasl_users, "sasl.users.file", path, err, errlen))
+        return -1;
+    if (sl_users_count(b->sasl_users) == 0) {
+        snprintf(err, errlen, "sasl.users.file '%s': no user:password line in it", path);
+        return -1;
+    }
+    sl_info(NET, "SASL/PLAIN: %zu user(s) from %s", sl_users_count(b->sasl_users), path);
+    return 0;
+}
+
 int sl_server_start(sl_broker *b, char *err, size_t errlen)
 {
     char *spec = strdup(b->conf.listeners), *save = NULL, *tok;
@@ -924,8 +1081,11 @@ int sl_server_start(sl_broker *b, char *err, size_t errlen)
             snprintf(err, errlen, "listeners: at most %d", SL_MAX_LISTENERS);
             goto fail;
         }
-        if (strncmp(tok, "PLAINTEXT://", 12) && strstr(tok, "://")) {
-            snprintf(err, errlen, "listeners: '%s': only PLAINTEXT listeners are supported so far",
+        int sasl = !strncmp(tok, "SASL_PLAINTEXT://", 17);
+        if (strncmp(tok, "PLAINTEXT://", 12) && !sasl && strstr(tok, "://")) {
+            snprintf(err, errlen,
+                     "listeners: '%s': only PLAINTEXT and SASL_PLAINTEXT listeners are supported "
+                     "(SSL and SASL_SSL are not)",
                      tok);
             goto fail;
         }
@@ -934,6 +1094,9 @@ int sl_server_start(sl_broker *b, char *err, size_t errlen)
             snprintf(err, errlen, "listeners: '%s' is not PLAINTEXT://host:port", tok);
             goto fail;
         }
+        l->sasl = sasl;
+        if (sasl && !b->sasl_users && sasl_users_load(b, tok, err, errlen))
+            goto fail;
         if (listen_on(b, l, err, errlen))
             goto fail;
         b->nlisteners++;
@@ -997,6 +1160,8 @@ fail:
         close(b->listeners[i].fd);
     }
     b->nlisteners = 0;
+    sl_users_destroy(b->sasl_users);
+    b->sasl_users = NULL;
     return -1;
 }
 
@@ -1023,4 +1188,6 @@ void sl_server_stop(sl_broker *b)
     uv_close((uv_handle_t *)&b->sigterm, NULL);
     atomic_store(&running, NULL);
     uv_close((uv_handle_t *)&b->shutdown, NULL);
+    sl_users_destroy(b->sasl_users); /* no connection is left to check against them */
+    b->sasl_users = NULL;
 }

@@ -24,7 +24,9 @@
  * Options (Confluent's names, prefixed "key.converter." / "value.converter."):
  *   schema.registry.url      required (the worker or `sluice run` may
  *                            supply it for every connector)
+ *   basic.auth.credentials.source  USER_INFO / URL
  *   basic.auth.user.info     "user:password"
+ *   schema.registry.ssl.ca.location  PEM CA file of an https:// registry
  *   auto.register.schemas    true (default) / false
  *
  * Runs on: the owning task's thread.
@@ -104,9 +106,9 @@ static const char *conf_str(const json_t *config, int is_key, const char *opt)
 sl_avro_conv *sl_avro_conv_create(int is_key, const json_t *config, char *err, size_t errlen)
 {
     const char *url = conf_str(config, is_key, "schema.registry.url");
-    const char *user = conf_str(config, is_key, "basic.auth.user.info");
     const char *reg = conf_str(config, is_key, "auto.register.schemas");
     const char *s = is_key ? "key" : "value";
+    char prefix[32];
     if (!url || !*url) {
         snprintf(err, errlen,
                  "%s.converter.schema.registry.url: required by the avro converter (the registry "
@@ -114,21 +116,16 @@ sl_avro_conv *sl_avro_conv_create(int is_key, const json_t *config, char *err, s
                  s);
         return NULL;
     }
-    if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)) {
-        snprintf(err, errlen, "%s.converter.schema.registry.url: '%s' is not an http(s):// URL", s,
-                 url);
+    sl_avro_conv *a = calloc(1, sizeof(*a));
+    if (!a || !(a->reader = avro_reader_memory(NULL, 0))) {
+        snprintf(err, errlen, "avro converter: out of memory");
+        sl_avro_conv_destroy(a);
         return NULL;
     }
-    sl_avro_conv *a = calloc(1, sizeof(*a));
-    char first[2048];
-    snprintf(first, sizeof(first), "%s", url); /* Confluent allows a comma list: use the first */
-    char *comma = strchr(first, ',');
-    if (comma)
-        *comma = 0;
-    if (!a || !(a->rc = sl_restclient_create(first, user,
-                                             "application/vnd.schemaregistry.v1+json")) ||
-        !(a->reader = avro_reader_memory(NULL, 0))) {
-        snprintf(err, errlen, "avro converter: out of memory");
+    /* the registry client reads Confluent's keys: url (the first of a list),
+     * basic.auth.*, schema.registry.ssl.ca.location */
+    snprintf(prefix, sizeof(prefix), "%s.converter.", s);
+    if (!(a->rc = sl_restclient_registry(config, prefix, err, errlen))) {
         sl_avro_conv_destroy(a);
         return NULL;
     }

@@ -54,6 +54,7 @@
 #include <string.h>
 
 #include "logging.h"
+#include "restclient.h"
 #include "transforms.h"
 #include "worker_conn.h"
 
@@ -106,7 +107,7 @@ json_t *sl_conn_shown(const sl_plugin *p, const json_t *config)
     json_object_foreach(out, key, val)
     {
         const char *s = json_string_value(val);
-        if (s && (strstr(s, "${env:") || strstr(s, "${file:")))
+        if (s && (strstr(s, "${env:") || strstr(s, "${file:") || sl_restclient_secret_key(key)))
             json_object_set_new(out, key, json_string("[hidden]"));
     }
     return out;

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "logging.h"
+#include "restclient.h"
 #include "transforms.h"
 #include "worker_conn.h"
 
@@ -734,7 +735,8 @@ static json_t *topics_entry(const json_t *config, int is_sink, int order, int *e
     return json_pack("{s:o, s:o}", "definition", def, "value", value);
 }
 
-/* Hides, in a validate answer, the values given as ${env:} / ${file:}. */
+/* Hides, in a validate answer, the values given as ${env:} / ${file:} and
+ * registry-client secrets. */
 static void answer_hide(json_t *answer, const json_t *raw)
 {
     size_t i;
@@ -744,7 +746,8 @@ static void answer_hide(json_t *answer, const json_t *raw)
         json_t *value = json_object_get(c, "value");
         const char *key = json_string_value(json_object_get(value, "name"));
         const char *given = key ? json_string_value(json_object_get(raw, key)) : NULL;
-        if (given && (strstr(given, "${env:") || strstr(given, "${file:")))
+        if ((given && (strstr(given, "${env:") || strstr(given, "${file:"))) ||
+            (key && sl_restclient_secret_key(key)))
             json_object_set_new(value, "value", json_string("[hidden]"));
     }
 }

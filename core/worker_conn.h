@@ -38,7 +38,8 @@ void sl_conns_free_all(sl_worker *w);
 /* The connector named `name`, or NULL. w->lock held. */
 sl_wconn *sl_conn_find(sl_worker *w, const char *name);
 /* A copy of config as shown to users: secret options of plugin p (may be
- * NULL) and values holding ${env:} / ${file:} references are "[hidden]". */
+ * NULL), registry-client secrets (sl_restclient_secret_key) and values holding
+ * ${env:} / ${file:} references are "[hidden]". */
 json_t *sl_conn_shown(const sl_plugin *p, const json_t *config);
 /* "source" / "sink" / "unknown". */
 const char *sl_conn_type(const sl_wconn *c);

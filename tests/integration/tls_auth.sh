@@ -17,9 +17,10 @@
 #     schemas` and `sluice connectors` refuse the untrusted certificate with
 #     a message saying what to do, trust it from SSL_CERT_FILE, report a 401
 #     with the URL; a worker whose avro converters use the https+BASIC
-#     registry (basic.auth.user.info) carries datagen rows to a file sink,
-#     while a connector with a wrong password FAILS naming the registry and
-#     the 401;
+#     registry (basic.auth.user.info, schema.registry.ssl.ca.location)
+#     carries datagen rows to a file sink, while a connector with a wrong
+#     password FAILS naming the registry and the 401; basic.auth.user.info is
+#     [hidden] in GET /connectors/<n>/config and in a validate answer;
 #  5. no password (users file, key password) appears in any log.
 . "$(dirname "$0")/lib.sh"
 test_init tls_auth
@@ -201,7 +202,9 @@ avro_pipe()
       \"key.converter.schema.registry.url\": \"$REG\", \"value.converter.schema.registry.url\": \"$REG\",
       \"key.converter.basic.auth.credentials.source\": \"USER_INFO\",
       \"value.converter.basic.auth.credentials.source\": \"USER_INFO\",
-      \"key.converter.basic.auth.user.info\": \"$2\", \"value.converter.basic.auth.user.info\": \"$2\""
+      \"key.converter.basic.auth.user.info\": \"$2\", \"value.converter.basic.auth.user.info\": \"$2\",
+      \"key.converter.schema.registry.ssl.ca.location\": \"$T/cert.pem\",
+      \"value.converter.schema.registry.ssl.ca.location\": \"$T/cert.pem\""
     cat >"$P/$1.json" <<JSON
 {"name": "$1",
  "source": {"connector.class": "datagen", "topic": "$1.rows", "max.records": 40, $conv},
@@ -211,6 +214,7 @@ JSON
 avro_pipe good alice:Al1ce-pw-5150
 avro_pipe badpw alice:not-her-password
 SECRETS+=(not-her-password)
+unset SSL_CERT_FILE # the converters trust the registry from schema.registry.ssl.ca.location
 "$SLUICE" worker --set "bootstrap.servers=$BOOTSTRAP" --set "listeners=$WORKER" \
     --set "ssl.certificate.location=$T/cert.pem" --set "ssl.key.location=$T/key.pem" \
     --set authentication.method=BASIC --set "authentication.users.file=$T/users" \
@@ -239,8 +243,22 @@ pass "a wrong basic.auth.user.info fails the task: $(head -c 200 "$T/trace")"
 call "$WORKER/connectors/good.source/status" --cacert "$T/cert.pem" -u alice:Al1ce-pw-5150
 case "$BODY" in *FAILED*) fail "good.source failed beside badpw: $BODY" ;; esac
 pass "the good connector keeps running beside the failed one"
+for c in good.source good.out; do
+    call "$WORKER/connectors/$c/config" --cacert "$T/cert.pem" -u alice:Al1ce-pw-5150
+    python3 -c 'import json,sys; d=json.loads(sys.argv[1])
+assert d["value.converter.basic.auth.user.info"] == "[hidden]" and d["key.converter.basic.auth.user.info"] == "[hidden]", d
+assert d["value.converter.schema.registry.url"].startswith("https://"), d' "$BODY" ||
+        fail "GET /connectors/$c/config shows basic.auth.user.info: $BODY"
+done
+case "$(cat "$T/body")" in *Al1ce-pw*) fail "a config answer holds alice's password" ;; esac
+pass "GET /connectors/<n>/config: basic.auth.user.info is [hidden]"
+call "$WORKER/connector-plugins/file/config/validate" --cacert "$T/cert.pem" -u alice:Al1ce-pw-5150 \
+    -X PUT -H 'Content-Type: application/json' \
+    --data '{"connector.class":"file","topics":"t","file":"/tmp/x","value.converter.basic.auth.user.info":"alice:Al1ce-pw-5150"}'
+[ "$STATUS" = 200 ] || fail "validate: HTTP $STATUS $BODY"
+case "$BODY" in *Al1ce-pw*) fail "the validate answer shows basic.auth.user.info: $BODY" ;; esac
+pass "validate: basic.auth.user.info is [hidden]"
 stop_worker
-unset SSL_CERT_FILE
 
 # ---- 5. no secret in any log ----------------------------------------------------
 for s in "${SECRETS[@]}"; do
