@@ -95,6 +95,29 @@ static int64_t conf_int(rd_kafka_t *rk, const char *name)
     return strtoll(v, NULL, 10);
 }
 
+/* Asks the broker for each topic of the subscription before subscribing,
+ * which creates one not there yet where the broker allows it. Otherwise the
+ * group's first assignment has none of its partitions, and librdkafka 2.0
+ * rejoins only once its metadata sees the topic (a second or more: a
+ * pipeline's sink, started beside its source, began that late). What the
+ * broker answers does not matter here: subscribing reports the rest. */
+static void topics_ensure(sink_state *s, rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *sub)
+{
+    for (int i = 0; i < sub->cnt; i++) {
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, sub->elems[i].topic, NULL);
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t e = rkt ? rd_kafka_metadata(rk, 0, rkt, &md, 5000)
+                                    : RD_KAFKA_RESP_ERR__INVALID_ARG;
+        if (e)
+            sl_debug(s->wt->connector, "task %d: metadata of %s: %s", s->wt->id,
+                     sub->elems[i].topic, rd_kafka_err2str(e));
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        if (rkt)
+            rd_kafka_topic_destroy(rkt);
+    }
+}
+
 static rd_kafka_t *consumer_create(sink_state *s, char *err, size_t errlen)
 {
     sl_wtask *wt = s->wt;
@@ -109,6 +132,10 @@ static rd_kafka_t *consumer_create(sink_state *s, char *err, size_t errlen)
                            {"client.id", wt->w->worker_id},
                            /* how soon topics.regex sees a topic created later */
                            {"topic.metadata.refresh.interval.ms", "5000"},
+                           /* a topic not there yet is created by the broker
+                            * (when auto.create.topics.enable), as Kafka's
+                            * consumer does by default (topics_ensure) */
+                           {"allow.auto.create.topics", "true"},
                            /* prefetch: the fetcher stops at either bound
                             * (debug=fetch: "not fetchable") and the loop
                             * restarts it once the queue ran empty
@@ -194,6 +221,7 @@ static rd_kafka_t *consumer_create(sink_state *s, char *err, size_t errlen)
         for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
             rd_kafka_topic_partition_list_add(sub, t, RD_KAFKA_PARTITION_UA);
         free(copy);
+        topics_ensure(s, rk, sub);
     }
     rd_kafka_resp_err_t se = rd_kafka_subscribe(rk, sub);
     rd_kafka_topic_partition_list_destroy(sub);

@@ -15,7 +15,8 @@
 #     {"schema","payload"} envelope; the file sink (json converter) writes
 #     one line per record whose value is the same JSON, and one-line
 #     values after the first of their class as sent (no decode and
-#     re-render).
+#     re-render). A sink of a topic not there yet has it created (as Kafka's
+#     consumer does) and takes its records.
 . "$(dirname "$0")/lib.sh"
 test_init worker
 
@@ -152,7 +153,8 @@ cat >"$P/sent.json" <<JSON
  "sinks": {"plain": {"connector.class": "file", "topics": "sent.plain", "file": "$T/plain.jsonl",
                      "value.converter": "json", "value.converter.schemas.enable": "false"},
            "env": {"connector.class": "file", "topics": "sent.enveloped", "file": "$T/env.jsonl",
-                   "value.converter": "json"}}}
+                   "value.converter": "json"},
+           "early": {"connector.class": "file", "topics": "sent.later", "file": "$T/later.jsonl"}}}
 JSON
 start_worker
 wait_for 30 have_lines "$T/plain.jsonl" 5 || fail "sent.plain: $(lines "$T/plain.jsonl") of 5 lines"
@@ -184,6 +186,13 @@ lines = check(env, sys.argv[4], True)
 assert '"value":{"id": 11, "name": null},' in lines[1], lines[1]
 PY
 pass "JSON values as sent: the same JSON in the file, one line each; after the first of a class, the producer's text"
+# a sink whose topic is not there yet creates it (the broker allows it), as
+# Kafka's consumer does, and takes what is written to it from then on
+topic_there() { kcat -L -b "$BOOTSTRAP" -t sent.later 2>/dev/null | grep -q 'partition 0,'; }
+wait_for 20 topic_there || fail "the sink of sent.later did not have its topic created"
+printf '{"n":1}\n{"n":2}\n' | kcat -P -b "$BOOTSTRAP" -t sent.later 2>/dev/null || fail "kcat could not produce"
+wait_for 30 have_lines "$T/later.jsonl" 2 || fail "sent.later: $(lines "$T/later.jsonl") of 2 lines"
+pass "a sink of a topic not there yet: the topic is created at its start, and its records arrive"
 kill -TERM "$worker_pid"
 wait "$worker_pid"
 finish
