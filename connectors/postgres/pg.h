@@ -165,28 +165,6 @@ typedef struct pg_col {
     int field; /* index in the row record, -1 when excluded */
 } pg_col;
 
-/* Fields of the value envelope and of its io.sluice.connector.Source
- * record, by position (resolved once per schema: records are filled by
- * index, not by name). */
-enum { PG_ENV_BEFORE, PG_ENV_AFTER, PG_ENV_SOURCE, PG_ENV_OP, PG_ENV_TS, PG_ENV_NFIELDS };
-enum {
-    PG_SRC_VERSION,
-    PG_SRC_CONNECTOR,
-    PG_SRC_NAME,
-    PG_SRC_TS,
-    PG_SRC_SNAPSHOT,
-    PG_SRC_DB,
-    PG_SRC_SCHEMA,
-    PG_SRC_TABLE,
-    PG_SRC_TXID,
-    PG_SRC_LSN,
-    PG_SRC_FILE,
-    PG_SRC_POS,
-    PG_SRC_GTID,
-    PG_SRC_SEQ,
-    PG_SRC_NFIELDS
-};
-
 typedef struct pg_rel {
     uint32_t relid;
     char *nspname, *relname, *topic;
@@ -196,8 +174,7 @@ typedef struct pg_rel {
     int ncols, nkeys;
     avro_schema_t key_schema, value_schema; /* key NULL: no primary key */
     avro_value_iface_t *key_iface, *value_iface;
-    int env_idx[PG_ENV_NFIELDS]; /* field positions in value_schema */
-    int src_idx[PG_SRC_NFIELDS]; /* and in its source record */
+    sluice_envelope_layout lay; /* value_schema's envelope and source fields */
     int64_t version; /* bumped at every schema rebuild */
     int retired;     /* replaced by a newer definition; kept for queued records */
     struct pg_rel *next;

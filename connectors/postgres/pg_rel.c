@@ -14,7 +14,8 @@
  *                            has one of a primitive type), ["null", T]
  *                            default null for the others }
  *             source: io.sluice.connector.Source (the same record as
- *                     core/envelope.c, so sluice_envelope_set_source fills it)
+ *                     core/envelope.c: its layout, sluice_envelope_layout,
+ *                     is resolved once per schema and fills every record)
  *             op: string, ts_ms: null | long }
  *
  * The JSON text is written with jansson, parsed by avro-c, and handed to the
@@ -157,23 +158,6 @@ static int schema_parse(pg_relcache *rc, json_t *j, avro_schema_t *out, avro_val
     return 0;
 }
 
-/* Where each envelope and source field sits in rel's value schema. */
-static int field_positions(pg_rel *rel, char *err, size_t errlen)
-{
-    static const char *env[PG_ENV_NFIELDS] = {"before", "after", "source", "op", "ts_ms"};
-    static const char *src[PG_SRC_NFIELDS] = {"version", "connector", "name",  "ts_ms", "snapshot",
-                                              "db",      "schema",    "table", "txId",  "lsn",
-                                              "file",    "pos",       "gtid",  "seq"};
-    avro_schema_t source = avro_schema_record_field_get(rel->value_schema, "source");
-    for (int i = 0; i < PG_ENV_NFIELDS; i++)
-        if ((rel->env_idx[i] = avro_schema_record_field_get_index(rel->value_schema, env[i])) < 0)
-            return snprintf(err, errlen, "envelope schema: no field %s", env[i]), -1;
-    for (int i = 0; i < PG_SRC_NFIELDS; i++)
-        if (!source || (rel->src_idx[i] = avro_schema_record_field_get_index(source, src[i])) < 0)
-            return snprintf(err, errlen, "source schema: no field %s", src[i]), -1;
-    return 0;
-}
-
 static int rel_schemas(pg_relcache *rc, pg_rel *rel, char *err, size_t errlen)
 {
     char *ns = avro_name(rel->topic, 1);
@@ -185,8 +169,10 @@ static int rel_schemas(pg_relcache *rc, pg_rel *rel, char *err, size_t errlen)
     char cname[600];
     snprintf(cname, sizeof(cname), "%s.Envelope", ns);
     json_object_set_new(env, "connect.name", json_string(cname));
-    if (schema_parse(rc, env, &rel->value_schema, &rel->value_iface, err, errlen) != 0 ||
-        field_positions(rel, err, errlen) != 0)
+    if (schema_parse(rc, env, &rel->value_schema, &rel->value_iface, err, errlen) != 0)
+        goto out;
+    /* where the envelope's and the source's fields sit: once per schema */
+    if (sluice_envelope_layout_resolve(rel->value_schema, &rel->lay, err, errlen) != 0)
         goto out;
     if (rel->nkeys &&
         schema_parse(rc, row_json(rc, rel, ns, 1), &rel->key_schema, &rel->key_iface, err,
