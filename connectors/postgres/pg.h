@@ -162,6 +162,10 @@ typedef struct pg_col {
      * its Avro form, the field's "default"; both NULL when it has none */
     char *def;
     json_t *def_json;
+    /* def as the row field's value, parsed once when the schema is built
+     * (set_missing copies it); iface NULL when def is NULL or does not parse */
+    avro_value_iface_t *def_iface;
+    avro_value_t def_value;
     int field; /* index in the row record, -1 when excluded */
 } pg_col;
 
@@ -193,7 +197,7 @@ typedef struct pg_relcache {
     const pg_conf *conf;
     sluice_ctx *ctx;
     PGconn *catalog; /* a regular connection for type and key lookups */
-    char *scratch;   /* NUL-terminated copies of pgoutput values */
+    char *scratch;   /* NUL-terminated copies of pgoutput values (pg_datum.nul 0) */
     size_t scratch_cap;
 } pg_relcache;
 
@@ -210,11 +214,14 @@ pg_rel *pg_rel_load(pg_relcache *rc, uint32_t relid, char *err, size_t errlen);
 void pg_relcache_clear(pg_relcache *rc);
 
 /* A tuple's columns as text (pgoutput TupleData or a result row). kind:
- * 'n' null, 'u' unchanged TOAST, 't' text. */
+ * 'n' null, 'u' unchanged TOAST, 't' text. nul: data[len] is '\0', so the
+ * text is used in place (COPY rows decoded by pg_copy_row, libpq results);
+ * 0: it is copied to be NUL-terminated (pgoutput values, inside a message). */
 typedef struct pg_datum {
     char kind;
     const char *data;
     uint32_t len;
+    int nul;
 } pg_datum;
 
 /* Fills row record `row` from datums (ncols of them, in column order). */
@@ -270,7 +277,8 @@ int pg_decode(pg_decoder *d, const uint8_t *buf, size_t len, int in_stream, pg_m
 /* Splits one COPY text row (buf, n bytes; buf[n] must be writable, as
  * libpq's NUL terminator is) in place into datums (at most cap). Returns
  * the number of columns (cap + 1 when the row has more), or -1 when it is
- * malformed (a backslash at its end). Datums point into buf. */
+ * malformed (a backslash at its end). Datums point into buf, each text
+ * NUL-terminated there (nul 1). */
 int pg_copy_row(char *buf, size_t n, pg_datum *datums, int cap);
 
 /* ---- pg_repl.c ---------------------------------------------------------- */
@@ -388,7 +396,17 @@ typedef struct pg_src {
     const char *snapshot; /* "true", "last" or NULL */
     int64_t tx_id;        /* SLUICE_NULL_POS: none */
     uint64_t lsn;
+    /* the records' position, when the caller formatted it once for many
+     * (every row a snapshot step reads has the same: pg_task_snapshot_position),
+     * pos_len bytes; NULL: formatted per record (streaming: it moves) */
+    const char *pos;
+    size_t pos_len;
 } pg_src;
+
+/* The position of every initial snapshot row, {"lsn":L,"snapshot":true}
+ * (with the incremental snapshot's state while one is in progress), into
+ * buf (PG_POS_MAX bytes). Returns its length. */
+size_t pg_task_snapshot_position(const pg_task *t, char *buf);
 
 /* Queues the record(s) of one change of rel: op 'c' 'u' 'd' 'r' (and a
  * tombstone after 'd' when tombstones.on.delete), or 't' (no key). before /

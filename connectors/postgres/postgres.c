@@ -182,13 +182,20 @@ static char *put_lit(char *p, const char *s)
  * dropped. */
 _Static_assert(PG_POS_MAX >= 112 + PG_INCR_POS_MAX, "pg_out.pos holds the longest position");
 
+size_t pg_task_snapshot_position(const pg_task *t, char *buf)
+{
+    char *p = put_u64(put_lit(buf, "{\"lsn\":"), t->start_lsn);
+    p = put_lit(put_lit(put_lit(p, ",\"snapshot\":true"), t->incr_pos), "}");
+    *p = '\0';
+    return (size_t)(p - buf);
+}
+
 static int task_position(pg_task *t, char *buf, size_t len)
 {
     char *p = buf;
     (void)len;
     if (t->phase == PG_PHASE_SNAPSHOT) {
-        p = put_u64(put_lit(p, "{\"lsn\":"), t->start_lsn);
-        *put_lit(put_lit(put_lit(p, ",\"snapshot\":true"), t->incr_pos), "}") = '\0';
+        pg_task_snapshot_position(t, buf);
         return 0;
     }
     t->tx_n++;
@@ -259,15 +266,17 @@ static int queue_record(pg_task *t, pg_rel *rel, char op, const pg_datum *keyd, 
                         const pg_datum *before, int nb, const pg_datum *after, int na,
                         const pg_src *src, int tombstone, char *err, size_t errlen)
 {
-    char pos[PG_POS_MAX];
-    if (task_position(t, pos, sizeof(pos)) == 1)
-        return 0;
     pg_out *o = queue_push(&t->q);
     if (!o)
         return snprintf(err, errlen, "out of memory"), -1;
+    if (src->pos) { /* formatted once for many records: a snapshot step's */
+        memcpy(o->pos, src->pos, src->pos_len + 1);
+    } else if (task_position(t, o->pos, sizeof(o->pos)) == 1) {
+        t->q.n--; /* already stored (resume): nothing queued */
+        return 0;
+    }
     o->topic = rel->topic;
     o->ts_ms = src->ts_ms;
-    memcpy(o->pos, pos, strlen(pos) + 1);
     o->value_schema = avro_schema_incref(rel->value_schema);
     if (rel->key_schema && keyd) {
         o->key_schema = avro_schema_incref(rel->key_schema);
