@@ -440,8 +440,8 @@ int sluice_field_resolve(avro_schema_t rec, const char *name, sluice_field_pos *
     if (!is_avro_union(t))
         return 0;
     for (size_t b = 0; b < avro_schema_union_size(t); b++) {
-        int *which = is_avro_null(avro_schema_union_branch(t, b)) ? &f->null_branch
-                                                                  : &f->value_branch;
+        int *which =
+            is_avro_null(avro_schema_union_branch(t, b)) ? &f->null_branch : &f->value_branch;
         if (*which >= 0 || avro_schema_union_size(t) != 2) {
             snprintf(err, errlen, "record %s field %s: a union other than [\"null\", T]",
                      avro_schema_name(rec), name);
@@ -461,7 +461,10 @@ static avro_schema_t field_schema(avro_schema_t rec, const sluice_field_pos *f)
     return follow_link(t);
 }
 
-int sluice_field_at(avro_value_t *rec, const sluice_field_pos *f, avro_value_t *slot)
+/* The per-record primitives, static inline so that the fill below inlines
+ * them: in a plugin (PIC) a call to the exported names goes through the PLT
+ * and is never inlined, which cost datagen about a tenth of its record. */
+static inline int field_at(avro_value_t *rec, const sluice_field_pos *f, avro_value_t *slot)
 {
     if (f->value_branch < 0)
         return avro_value_get_by_index(rec, (size_t)f->index, slot, NULL);
@@ -470,7 +473,7 @@ int sluice_field_at(avro_value_t *rec, const sluice_field_pos *f, avro_value_t *
     return rc ? rc : avro_value_set_branch(&u, f->value_branch, slot);
 }
 
-int sluice_field_null_at(avro_value_t *rec, const sluice_field_pos *f)
+static inline int null_at(avro_value_t *rec, const sluice_field_pos *f)
 {
     avro_value_t u, b;
     if (f->null_branch < 0)
@@ -480,18 +483,33 @@ int sluice_field_null_at(avro_value_t *rec, const sluice_field_pos *f)
     return rc ? rc : avro_value_set_null(&b);
 }
 
-int sluice_field_lend_string_at(avro_value_t *rec, const sluice_field_pos *f, const char *s,
-                                size_t len)
+static inline int lend_at(avro_value_t *rec, const sluice_field_pos *f, const char *s, size_t len)
 {
     avro_value_t slot;
     avro_wrapped_buffer_t buf;
     if (!s)
-        return sluice_field_null_at(rec, f);
-    int rc = sluice_field_at(rec, f, &slot);
+        return null_at(rec, f);
+    int rc = field_at(rec, f, &slot);
     if (rc != 0)
         return rc;
     avro_wrapped_buffer_new(&buf, s, len + 1); /* free = NULL: only borrowed */
     return avro_value_give_string_len(&slot, &buf);
+}
+
+int sluice_field_at(avro_value_t *rec, const sluice_field_pos *f, avro_value_t *slot)
+{
+    return field_at(rec, f, slot);
+}
+
+int sluice_field_null_at(avro_value_t *rec, const sluice_field_pos *f)
+{
+    return null_at(rec, f);
+}
+
+int sluice_field_lend_string_at(avro_value_t *rec, const sluice_field_pos *f, const char *s,
+                                size_t len)
+{
+    return lend_at(rec, f, s, len);
 }
 
 /* ======================================================================== */
@@ -506,13 +524,13 @@ static const struct {
     const char *name;
     char kind;
 } src_fields[SLUICE_SRC_NFIELDS] = {
-    [SLUICE_SRC_VERSION] = {"version", 'S'}, [SLUICE_SRC_CONNECTOR] = {"connector", 'S'},
-    [SLUICE_SRC_NAME] = {"name", 'S'},       [SLUICE_SRC_TS_MS] = {"ts_ms", 'L'},
+    [SLUICE_SRC_VERSION] = {"version", 'S'},   [SLUICE_SRC_CONNECTOR] = {"connector", 'S'},
+    [SLUICE_SRC_NAME] = {"name", 'S'},         [SLUICE_SRC_TS_MS] = {"ts_ms", 'L'},
     [SLUICE_SRC_SNAPSHOT] = {"snapshot", 's'}, [SLUICE_SRC_DB] = {"db", 's'},
-    [SLUICE_SRC_SCHEMA] = {"schema", 's'},   [SLUICE_SRC_TABLE] = {"table", 's'},
-    [SLUICE_SRC_TXID] = {"txId", 'l'},       [SLUICE_SRC_LSN] = {"lsn", 'l'},
-    [SLUICE_SRC_FILE] = {"file", 's'},       [SLUICE_SRC_POS] = {"pos", 'l'},
-    [SLUICE_SRC_GTID] = {"gtid", 's'},       [SLUICE_SRC_SEQ] = {"seq", 'l'},
+    [SLUICE_SRC_SCHEMA] = {"schema", 's'},     [SLUICE_SRC_TABLE] = {"table", 's'},
+    [SLUICE_SRC_TXID] = {"txId", 'l'},         [SLUICE_SRC_LSN] = {"lsn", 'l'},
+    [SLUICE_SRC_FILE] = {"file", 's'},         [SLUICE_SRC_POS] = {"pos", 'l'},
+    [SLUICE_SRC_GTID] = {"gtid", 's'},         [SLUICE_SRC_SEQ] = {"seq", 'l'},
 };
 
 /* 0 when field f of rec holds `type` (and may be null when `nullable`);
@@ -528,8 +546,7 @@ static int field_is(avro_schema_t rec, const sluice_field_pos *f, const char *wh
     return -1;
 }
 
-static int layout_source(avro_schema_t src, sluice_envelope_layout *lay, char *err,
-                         size_t errlen)
+static int layout_source(avro_schema_t src, sluice_envelope_layout *lay, char *err, size_t errlen)
 {
     for (int i = 0; i < SLUICE_SRC_NFIELDS; i++) {
         char kind = src_fields[i].kind;
@@ -580,8 +597,8 @@ static int set_string_at(avro_value_t *rec, const sluice_field_pos *f, const cha
 {
     avro_value_t slot;
     if (lend || !s)
-        return sluice_field_lend_string_at(rec, f, s, s ? strlen(s) : 0);
-    int rc = sluice_field_at(rec, f, &slot);
+        return lend_at(rec, f, s, s ? strlen(s) : 0);
+    int rc = field_at(rec, f, &slot);
     return rc ? rc : avro_value_set_string(&slot, s);
 }
 
@@ -589,9 +606,14 @@ static int set_long_at(avro_value_t *rec, const sluice_field_pos *f, int64_t v)
 {
     avro_value_t slot;
     if (v == SLUICE_NULL_POS)
-        return sluice_field_null_at(rec, f);
-    int rc = sluice_field_at(rec, f, &slot);
+        return null_at(rec, f);
+    int rc = field_at(rec, f, &slot);
     return rc ? rc : avro_value_set_long(&slot, v);
+}
+
+static const char *or_empty(const char *s)
+{
+    return s ? s : "";
 }
 
 /* The source record from src, by position (version, connector and name
@@ -601,13 +623,11 @@ static int fill_source(const sluice_envelope_layout *lay, avro_value_t *value,
 {
     const sluice_field_pos *f = lay->src;
     avro_value_t s, ts;
-    int rc = sluice_field_at(value, &lay->env[SLUICE_ENV_SOURCE], &s);
-    rc = rc ? rc : set_string_at(&s, &f[SLUICE_SRC_VERSION], src->version ? src->version : "", lend);
-    rc = rc ? rc
-            : set_string_at(&s, &f[SLUICE_SRC_CONNECTOR], src->connector ? src->connector : "",
-                            lend);
-    rc = rc ? rc : set_string_at(&s, &f[SLUICE_SRC_NAME], src->name ? src->name : "", lend);
-    rc = rc ? rc : sluice_field_at(&s, &f[SLUICE_SRC_TS_MS], &ts);
+    int rc = field_at(value, &lay->env[SLUICE_ENV_SOURCE], &s);
+    rc = rc ? rc : set_string_at(&s, &f[SLUICE_SRC_VERSION], or_empty(src->version), lend);
+    rc = rc ? rc : set_string_at(&s, &f[SLUICE_SRC_CONNECTOR], or_empty(src->connector), lend);
+    rc = rc ? rc : set_string_at(&s, &f[SLUICE_SRC_NAME], or_empty(src->name), lend);
+    rc = rc ? rc : field_at(&s, &f[SLUICE_SRC_TS_MS], &ts);
     rc = rc ? rc : avro_value_set_long(&ts, src->ts_ms);
     rc = rc ? rc : set_string_at(&s, &f[SLUICE_SRC_SNAPSHOT], src->snapshot, lend);
     rc = rc ? rc : set_string_at(&s, &f[SLUICE_SRC_DB], src->db, lend);
@@ -636,7 +656,7 @@ static int set_op_at(const sluice_envelope_layout *lay, avro_value_t *value, cha
     const char *lit = op_literal(op);
     char s[2] = {op, '\0'};
     if (lit)
-        return sluice_field_lend_string_at(value, &lay->env[SLUICE_ENV_OP], lit, 1);
+        return lend_at(value, &lay->env[SLUICE_ENV_OP], lit, 1);
     return set_string_at(value, &lay->env[SLUICE_ENV_OP], s, 0);
 }
 
@@ -653,8 +673,7 @@ int sluice_envelope_row_at(const sluice_envelope_layout *lay, avro_value_t *valu
 {
     if (which != SLUICE_ENV_BEFORE && which != SLUICE_ENV_AFTER)
         return EINVAL;
-    return row ? sluice_field_at(value, &lay->env[which], row)
-               : sluice_field_null_at(value, &lay->env[which]);
+    return row ? field_at(value, &lay->env[which], row) : null_at(value, &lay->env[which]);
 }
 
 /* ---- by name: one envelope field found in value's own schema -------------- */
@@ -662,8 +681,8 @@ int sluice_envelope_row_at(const sluice_envelope_layout *lay, avro_value_t *valu
 static int env_field(avro_value_t *value, sluice_env_field which, sluice_field_pos *f)
 {
     char err[256];
-    if (sluice_field_resolve(avro_value_get_schema(value), env_names[which], f, err,
-                             sizeof(err)) == 0)
+    avro_schema_t schema = avro_value_get_schema(value);
+    if (sluice_field_resolve(schema, env_names[which], f, err, sizeof(err)) == 0)
         return 0;
     avro_set_error("%s", err);
     return EINVAL;
@@ -673,7 +692,7 @@ static int row_by_name(avro_value_t *value, sluice_env_field which, avro_value_t
 {
     sluice_field_pos f;
     int rc = env_field(value, which, &f);
-    return rc ? rc : sluice_field_at(value, &f, row);
+    return rc ? rc : field_at(value, &f, row);
 }
 
 int sluice_envelope_before(avro_value_t *value, avro_value_t *row)
@@ -699,7 +718,7 @@ int sluice_envelope_set_ts(avro_value_t *value, int64_t ts_ms)
     sluice_field_pos f;
     avro_value_t slot;
     int rc = env_field(value, SLUICE_ENV_TS_MS, &f);
-    rc = rc ? rc : sluice_field_at(value, &f, &slot);
+    rc = rc ? rc : field_at(value, &f, &slot);
     return rc ? rc : avro_value_set_long(&slot, ts_ms);
 }
 

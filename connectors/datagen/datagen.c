@@ -38,9 +38,10 @@ typedef struct dg_task {
     const sluice_envelope_layout *envlay; /* the envelope's fields (env's) */
     avro_value_iface_t *value_iface;      /* the envelope's value class */
     dg_layout layout;                     /* columns in the row and key records */
-    sluice_source_info src; /* what every record's source holds but ts_ms and seq; its
-                             * strings are lent (table: the topic's last segment) */
-    int64_t next_seq;       /* the next record to generate */
+    /* what every record's source holds but ts_ms and seq; its strings are
+     * lent (table: the topic's last segment) */
+    sluice_source_info src;
+    int64_t next_seq;          /* the next record to generate */
     int64_t pending_tombstone; /* seq of a delete whose tombstone is owed, or 0 */
     int64_t rate_start_ms, rate_emitted;
     int64_t committed;

@@ -131,8 +131,9 @@ static int set_string(avro_value_t *slot, const sluice_column *col, int64_t id, 
     return avro_value_set_string_len(slot, t.s, t.n + 1);
 }
 
-static int set_value(const sluice_column *col, size_t i, avro_value_t *rec, const sluice_field_pos *f,
-                     int64_t id, int64_t version, int64_t now_ms, int64_t seed)
+static int set_value(const sluice_column *col, size_t i, avro_value_t *rec,
+                     const sluice_field_pos *f, int64_t id, int64_t version, int64_t now_ms,
+                     int64_t seed)
 {
     uint64_t h = hash3(seed, id, col->key ? (int64_t)i : (int64_t)i * 1000003 + version);
     avro_value_t s;

@@ -76,10 +76,10 @@ static sluice_envelope *orders_envelope(void)
     sluice_column *cols;
     size_t ncols;
     sluice_envelope *env = NULL;
-    CU_ASSERT_FATAL(sluice_columns_parse("id:long,name:string?", NULL, &cols, &ncols, err,
-                                         sizeof(err)) == 0);
-    CU_ASSERT_FATAL(sluice_envelope_create("db.public.orders", cols, ncols, &env, err,
-                                           sizeof(err)) == 0);
+    CU_ASSERT_FATAL(
+        sluice_columns_parse("id:long,name:string?", NULL, &cols, &ncols, err, sizeof(err)) == 0);
+    CU_ASSERT_FATAL(
+        sluice_envelope_create("db.public.orders", cols, ncols, &env, err, sizeof(err)) == 0);
     sluice_columns_free(cols, ncols);
     return env;
 }
@@ -205,10 +205,10 @@ static char *shuffled_schema(const char *drop, const char *retype)
     static const struct {
         const char *name, *type;
         int nullable;
-    } f[] = {{"seq", "long", 1},       {"gtid", "string", 1},   {"pos", "long", 1},
-             {"file", "string", 1},    {"lsn", "long", 1},      {"txId", "long", 1},
-             {"table", "string", 1},   {"schema", "string", 1}, {"db", "string", 1},
-             {"snapshot", "string", 1}, {"ts_ms", "long", 0},   {"name", "string", 0},
+    } f[] = {{"seq", "long", 1},         {"gtid", "string", 1},   {"pos", "long", 1},
+             {"file", "string", 1},      {"lsn", "long", 1},      {"txId", "long", 1},
+             {"table", "string", 1},     {"schema", "string", 1}, {"db", "string", 1},
+             {"snapshot", "string", 1},  {"ts_ms", "long", 0},    {"name", "string", 0},
              {"connector", "string", 0}, {"version", "string", 0}};
     char *out = malloc(8192);
     size_t n = 0;
