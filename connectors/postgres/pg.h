@@ -373,6 +373,12 @@ typedef struct pg_task {
     char incr_pos[PG_INCR_POS_MAX]; /* ,"incr":{...} in every position while one
                                      * is in progress (pg_incr.c), else "" */
     char *open_pos;                 /* the position stored when the task opened (or NULL) */
+    /* what every streamed record's position starts with while safe_lsn and
+     * xid stay, {"lsn":S,"txId":X,"lsn_proc": (task_position) */
+    char pos_head[80];
+    size_t pos_head_len; /* 0: not formatted yet */
+    uint64_t pos_head_lsn;
+    uint32_t pos_head_xid;
     int64_t commit_ts_ms;
     uint64_t change_lsn; /* dataStart of the current XLogData */
     int64_t tx_n;        /* records of the current transaction so far */

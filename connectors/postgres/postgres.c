@@ -181,6 +181,7 @@ static char *put_lit(char *p, const char *s)
  * Returns 0, or 1 when the record is already stored (resume) and must be
  * dropped. */
 _Static_assert(PG_POS_MAX >= 112 + PG_INCR_POS_MAX, "pg_out.pos holds the longest position");
+_Static_assert(sizeof(((pg_task *)0)->pos_head) >= 7 + 20 + 8 + 10 + 12, "pos_head holds its text");
 
 size_t pg_task_snapshot_position(const pg_task *t, char *buf)
 {
@@ -199,9 +200,15 @@ static int task_position(pg_task *t, char *buf, size_t len)
         return 0;
     }
     t->tx_n++;
-    p = put_u64(put_lit(p, "{\"lsn\":"), t->safe_lsn);
-    p = put_u64(put_lit(p, ",\"txId\":"), t->xid);
-    p = put_u64(put_lit(p, ",\"lsn_proc\":"), t->change_lsn);
+    if (!t->pos_head_len || t->pos_head_lsn != t->safe_lsn || t->pos_head_xid != t->xid) {
+        char *h = put_u64(put_lit(t->pos_head, "{\"lsn\":"), t->safe_lsn);
+        h = put_lit(put_u64(put_lit(h, ",\"txId\":"), t->xid), ",\"lsn_proc\":");
+        t->pos_head_len = (size_t)(h - t->pos_head);
+        t->pos_head_lsn = t->safe_lsn;
+        t->pos_head_xid = t->xid;
+    }
+    memcpy(p, t->pos_head, t->pos_head_len); /* only what moves is formatted per record */
+    p = put_u64(p + t->pos_head_len, t->change_lsn);
     p = put_u64(put_lit(p, ",\"n\":"), (uint64_t)t->tx_n);
     *put_lit(put_lit(p, t->incr_pos), "}") = '\0';
     return t->skip_xid && t->xid == t->skip_xid && t->tx_n <= t->skip_n;
