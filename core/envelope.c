@@ -1,8 +1,16 @@
 /*
  * envelope.c - Debezium-envelope schemas built once per table, field setters,
- * the Debezium JSON form of avro-c values, and the same JSON read straight
- * from Avro binary by a compiled plan (the last section, which says how).
- * See sluice/envelope.h.
+ * the envelope's layout and filling by position, the Debezium JSON form of
+ * avro-c values, and the same JSON read straight from Avro binary by a
+ * compiled plan (the last section, which says how). See sluice/envelope.h.
+ *
+ * The envelope is filled in one place: the layout (where before, after,
+ * source, op, ts_ms and every source field sit) is resolved once per value
+ * schema from one table of names, and sources fill each record by position
+ * (sluice_envelope_fill), lending the strings that outlive the record. The
+ * by-name calls (sluice_envelope_set_source and the like) resolve the same
+ * table against the value's schema per call and copy: they are for plugins
+ * that fill an envelope now and then, not per row.
  *
  * Design: the schemas are written as Avro JSON with jansson and parsed by
  * avro-c (avro_schema_from_json_length) rather than assembled with the
@@ -29,6 +37,7 @@ struct sluice_envelope {
     avro_value_iface_t *key_iface;
     avro_value_iface_t *value_iface;
     char *key_json, *value_json; /* the full texts (avro-c drops logicalType) */
+    sluice_envelope_layout layout; /* of value_schema */
 };
 
 /* ======================================================================== */
@@ -278,6 +287,8 @@ int sluice_envelope_create(const char *topic, const sluice_column *cols, size_t 
         snprintf(err, errlen, "topic %s: avro value class: %s", topic, avro_strerror());
         goto fail;
     }
+    if (sluice_envelope_layout_resolve(env->value_schema, &env->layout, err, errlen) != 0)
+        goto fail;
     json_decref(kj);
     json_decref(vj);
     free(ns);
@@ -340,12 +351,13 @@ int sluice_envelope_new_key(sluice_envelope *env, avro_value_t *key)
  * branch, and would not encode. */
 int sluice_envelope_new_value(sluice_envelope *env, avro_value_t *value)
 {
+    const sluice_field_pos *e = env->layout.env;
     int rc = avro_generic_value_new(env->value_iface, value);
     if (rc != 0)
         return rc;
-    rc = sluice_field_set_null(value, "before");
-    rc = rc ? rc : sluice_field_set_null(value, "after");
-    rc = rc ? rc : sluice_field_set_null(value, "ts_ms");
+    rc = sluice_field_null_at(value, &e[SLUICE_ENV_BEFORE]);
+    rc = rc ? rc : sluice_field_null_at(value, &e[SLUICE_ENV_AFTER]);
+    rc = rc ? rc : sluice_field_null_at(value, &e[SLUICE_ENV_TS_MS]);
     if (rc != 0)
         avro_value_decref(value);
     return rc;
@@ -404,60 +416,321 @@ int sluice_field_set_bytes(avro_value_t *rec, const char *name, const void *v, s
 }
 
 /* ======================================================================== */
+/* Fields by position                                                        */
+/* ======================================================================== */
+
+static avro_schema_t follow_link(avro_schema_t s)
+{
+    return s && is_avro_link(s) ? avro_schema_link_target(s) : s;
+}
+
+int sluice_field_resolve(avro_schema_t rec, const char *name, sluice_field_pos *f, char *err,
+                         size_t errlen)
+{
+    rec = follow_link(rec);
+    int i = rec && is_avro_record(rec) ? avro_schema_record_field_get_index(rec, name) : -1;
+    if (i < 0 && rec && is_avro_record(rec))
+        snprintf(err, errlen, "record %s has no field %s", avro_schema_name(rec), name);
+    else if (i < 0)
+        snprintf(err, errlen, "looking for field %s in a schema that is no record", name);
+    if (i < 0)
+        return -1;
+    avro_schema_t t = avro_schema_record_field_get_by_index(rec, i);
+    *f = (sluice_field_pos){.index = i, .null_branch = -1, .value_branch = -1};
+    if (!is_avro_union(t))
+        return 0;
+    for (size_t b = 0; b < avro_schema_union_size(t); b++) {
+        int *which =
+            is_avro_null(avro_schema_union_branch(t, b)) ? &f->null_branch : &f->value_branch;
+        if (*which >= 0 || avro_schema_union_size(t) != 2) {
+            snprintf(err, errlen, "record %s field %s: a union other than [\"null\", T]",
+                     avro_schema_name(rec), name);
+            return -1;
+        }
+        *which = (int)b;
+    }
+    return 0;
+}
+
+/* The schema a value of field f holds when it is not null (links followed). */
+static avro_schema_t field_schema(avro_schema_t rec, const sluice_field_pos *f)
+{
+    avro_schema_t t = avro_schema_record_field_get_by_index(follow_link(rec), f->index);
+    if (f->value_branch >= 0)
+        t = avro_schema_union_branch(t, f->value_branch);
+    return follow_link(t);
+}
+
+/* The per-record primitives, static inline so that the fill below inlines
+ * them: in a plugin (PIC) a call to the exported names goes through the PLT
+ * and is never inlined, which cost datagen about a tenth of its record. */
+static inline int field_at(avro_value_t *rec, const sluice_field_pos *f, avro_value_t *slot)
+{
+    if (f->value_branch < 0)
+        return avro_value_get_by_index(rec, (size_t)f->index, slot, NULL);
+    avro_value_t u;
+    int rc = avro_value_get_by_index(rec, (size_t)f->index, &u, NULL);
+    return rc ? rc : avro_value_set_branch(&u, f->value_branch, slot);
+}
+
+static inline int null_at(avro_value_t *rec, const sluice_field_pos *f)
+{
+    avro_value_t u, b;
+    if (f->null_branch < 0)
+        return EINVAL;
+    int rc = avro_value_get_by_index(rec, (size_t)f->index, &u, NULL);
+    rc = rc ? rc : avro_value_set_branch(&u, f->null_branch, &b);
+    return rc ? rc : avro_value_set_null(&b);
+}
+
+static inline int lend_at(avro_value_t *rec, const sluice_field_pos *f, const char *s, size_t len)
+{
+    avro_value_t slot;
+    avro_wrapped_buffer_t buf;
+    if (!s)
+        return null_at(rec, f);
+    int rc = field_at(rec, f, &slot);
+    if (rc != 0)
+        return rc;
+    avro_wrapped_buffer_new(&buf, s, len + 1); /* free = NULL: only borrowed */
+    return avro_value_give_string_len(&slot, &buf);
+}
+
+int sluice_field_at(avro_value_t *rec, const sluice_field_pos *f, avro_value_t *slot)
+{
+    return field_at(rec, f, slot);
+}
+
+int sluice_field_null_at(avro_value_t *rec, const sluice_field_pos *f)
+{
+    return null_at(rec, f);
+}
+
+int sluice_field_lend_string_at(avro_value_t *rec, const sluice_field_pos *f, const char *s,
+                                size_t len)
+{
+    return lend_at(rec, f, s, len);
+}
+
+/* ======================================================================== */
+/* The envelope's layout                                                     */
+/* ======================================================================== */
+
+/* The one table of the envelope's and the source record's field names (and
+ * what a source field holds: 's' string, 'l' long; upper case: required). */
+static const char *const env_names[SLUICE_ENV_NFIELDS] = {"before", "after", "source", "op",
+                                                          "ts_ms"};
+static const struct {
+    const char *name;
+    char kind;
+} src_fields[SLUICE_SRC_NFIELDS] = {
+    [SLUICE_SRC_VERSION] = {"version", 'S'},   [SLUICE_SRC_CONNECTOR] = {"connector", 'S'},
+    [SLUICE_SRC_NAME] = {"name", 'S'},         [SLUICE_SRC_TS_MS] = {"ts_ms", 'L'},
+    [SLUICE_SRC_SNAPSHOT] = {"snapshot", 's'}, [SLUICE_SRC_DB] = {"db", 's'},
+    [SLUICE_SRC_SCHEMA] = {"schema", 's'},     [SLUICE_SRC_TABLE] = {"table", 's'},
+    [SLUICE_SRC_TXID] = {"txId", 'l'},         [SLUICE_SRC_LSN] = {"lsn", 'l'},
+    [SLUICE_SRC_FILE] = {"file", 's'},         [SLUICE_SRC_POS] = {"pos", 'l'},
+    [SLUICE_SRC_GTID] = {"gtid", 's'},         [SLUICE_SRC_SEQ] = {"seq", 'l'},
+};
+
+/* 0 when field f of rec holds `type` (and may be null when `nullable`);
+ * else -1 with err saying what it should be. */
+static int field_is(avro_schema_t rec, const sluice_field_pos *f, const char *what,
+                    avro_type_t type, int nullable, char *err, size_t errlen)
+{
+    avro_schema_t t = field_schema(rec, f);
+    if (t && avro_typeof(t) == type && (!nullable || f->null_branch >= 0))
+        return 0;
+    snprintf(err, errlen, "record %s field %s: expected %s%s", avro_schema_name(rec),
+             avro_schema_record_field_name(rec, f->index), nullable ? "a nullable " : "a ", what);
+    return -1;
+}
+
+static int layout_source(avro_schema_t src, sluice_envelope_layout *lay, char *err, size_t errlen)
+{
+    for (int i = 0; i < SLUICE_SRC_NFIELDS; i++) {
+        char kind = src_fields[i].kind;
+        int lower = kind == 's' || kind == 'l', string = kind == 's' || kind == 'S';
+        if (sluice_field_resolve(src, src_fields[i].name, &lay->src[i], err, errlen) != 0 ||
+            field_is(src, &lay->src[i], string ? "string" : "long",
+                     string ? AVRO_STRING : AVRO_INT64, lower, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int sluice_envelope_layout_resolve(avro_schema_t value_schema, sluice_envelope_layout *lay,
+                                   char *err, size_t errlen)
+{
+    avro_schema_t v = follow_link(value_schema);
+    sluice_field_pos *e = lay->env;
+    memset(lay, 0, sizeof(*lay));
+    for (int i = 0; i < SLUICE_ENV_NFIELDS; i++)
+        if (sluice_field_resolve(v, env_names[i], &e[i], err, errlen) != 0)
+            return -1;
+    if (field_is(v, &e[SLUICE_ENV_BEFORE], "row record", AVRO_RECORD, 1, err, errlen) != 0 ||
+        field_is(v, &e[SLUICE_ENV_AFTER], "row record", AVRO_RECORD, 1, err, errlen) != 0 ||
+        field_is(v, &e[SLUICE_ENV_SOURCE], "record", AVRO_RECORD, 0, err, errlen) != 0 ||
+        field_is(v, &e[SLUICE_ENV_OP], "string", AVRO_STRING, 0, err, errlen) != 0 ||
+        field_is(v, &e[SLUICE_ENV_TS_MS], "long", AVRO_INT64, 0, err, errlen) != 0)
+        return -1;
+    lay->row = field_schema(v, &e[SLUICE_ENV_BEFORE]);
+    avro_schema_t after = field_schema(v, &e[SLUICE_ENV_AFTER]);
+    if (after != lay->row && !avro_schema_equal(after, lay->row)) {
+        snprintf(err, errlen, "record %s: before and after are not the same row record",
+                 avro_schema_name(v));
+        return -1;
+    }
+    return layout_source(field_schema(v, &e[SLUICE_ENV_SOURCE]), lay, err, errlen);
+}
+
+const sluice_envelope_layout *sluice_envelope_value_layout(const sluice_envelope *env)
+{
+    return &env->layout;
+}
+
+/* ======================================================================== */
 /* Envelope values                                                           */
 /* ======================================================================== */
 
+static int set_string_at(avro_value_t *rec, const sluice_field_pos *f, const char *s, int lend)
+{
+    avro_value_t slot;
+    if (lend || !s)
+        return lend_at(rec, f, s, s ? strlen(s) : 0);
+    int rc = field_at(rec, f, &slot);
+    return rc ? rc : avro_value_set_string(&slot, s);
+}
+
+static int set_long_at(avro_value_t *rec, const sluice_field_pos *f, int64_t v)
+{
+    avro_value_t slot;
+    if (v == SLUICE_NULL_POS)
+        return null_at(rec, f);
+    int rc = field_at(rec, f, &slot);
+    return rc ? rc : avro_value_set_long(&slot, v);
+}
+
+static const char *or_empty(const char *s)
+{
+    return s ? s : "";
+}
+
+/* The source record from src, by position (version, connector and name
+ * NULL are written ""; ts_ms is required). */
+static int fill_source(const sluice_envelope_layout *lay, avro_value_t *value,
+                       const sluice_source_info *src, int lend)
+{
+    const sluice_field_pos *f = lay->src;
+    avro_value_t s, ts;
+    int rc = field_at(value, &lay->env[SLUICE_ENV_SOURCE], &s);
+    rc = rc ? rc : set_string_at(&s, &f[SLUICE_SRC_VERSION], or_empty(src->version), lend);
+    rc = rc ? rc : set_string_at(&s, &f[SLUICE_SRC_CONNECTOR], or_empty(src->connector), lend);
+    rc = rc ? rc : set_string_at(&s, &f[SLUICE_SRC_NAME], or_empty(src->name), lend);
+    rc = rc ? rc : field_at(&s, &f[SLUICE_SRC_TS_MS], &ts);
+    rc = rc ? rc : avro_value_set_long(&ts, src->ts_ms);
+    rc = rc ? rc : set_string_at(&s, &f[SLUICE_SRC_SNAPSHOT], src->snapshot, lend);
+    rc = rc ? rc : set_string_at(&s, &f[SLUICE_SRC_DB], src->db, lend);
+    rc = rc ? rc : set_string_at(&s, &f[SLUICE_SRC_SCHEMA], src->schema, lend);
+    rc = rc ? rc : set_string_at(&s, &f[SLUICE_SRC_TABLE], src->table, lend);
+    rc = rc ? rc : set_long_at(&s, &f[SLUICE_SRC_TXID], src->tx_id);
+    rc = rc ? rc : set_long_at(&s, &f[SLUICE_SRC_LSN], src->lsn);
+    rc = rc ? rc : set_string_at(&s, &f[SLUICE_SRC_FILE], src->file, lend);
+    rc = rc ? rc : set_long_at(&s, &f[SLUICE_SRC_POS], src->pos);
+    rc = rc ? rc : set_string_at(&s, &f[SLUICE_SRC_GTID], src->gtid, lend);
+    rc = rc ? rc : set_long_at(&s, &f[SLUICE_SRC_SEQ], src->seq);
+    return rc;
+}
+
+/* op as a literal the value may point at ("c" for 'c', ...); NULL for an op
+ * outside a-z. */
+static const char *op_literal(char op)
+{
+    static const char ops[] = "a\0b\0c\0d\0e\0f\0g\0h\0i\0j\0k\0l\0m\0n\0o\0p\0q\0r\0s\0t\0u\0"
+                              "v\0w\0x\0y\0z";
+    return op >= 'a' && op <= 'z' ? &ops[(op - 'a') * 2] : NULL;
+}
+
+static int set_op_at(const sluice_envelope_layout *lay, avro_value_t *value, char op)
+{
+    const char *lit = op_literal(op);
+    char s[2] = {op, '\0'};
+    if (lit)
+        return lend_at(value, &lay->env[SLUICE_ENV_OP], lit, 1);
+    return set_string_at(value, &lay->env[SLUICE_ENV_OP], s, 0);
+}
+
+int sluice_envelope_fill(const sluice_envelope_layout *lay, avro_value_t *value, char op,
+                         int64_t ts_ms, const sluice_source_info *src, int lend)
+{
+    int rc = fill_source(lay, value, src, lend);
+    rc = rc ? rc : set_op_at(lay, value, op);
+    return rc ? rc : set_long_at(value, &lay->env[SLUICE_ENV_TS_MS], ts_ms);
+}
+
+int sluice_envelope_row_at(const sluice_envelope_layout *lay, avro_value_t *value,
+                           sluice_env_field which, avro_value_t *row)
+{
+    if (which != SLUICE_ENV_BEFORE && which != SLUICE_ENV_AFTER)
+        return EINVAL;
+    return row ? field_at(value, &lay->env[which], row) : null_at(value, &lay->env[which]);
+}
+
+/* ---- by name: one envelope field found in value's own schema -------------- */
+
+static int env_field(avro_value_t *value, sluice_env_field which, sluice_field_pos *f)
+{
+    char err[256];
+    avro_schema_t schema = avro_value_get_schema(value);
+    if (sluice_field_resolve(schema, env_names[which], f, err, sizeof(err)) == 0)
+        return 0;
+    avro_set_error("%s", err);
+    return EINVAL;
+}
+
+static int row_by_name(avro_value_t *value, sluice_env_field which, avro_value_t *row)
+{
+    sluice_field_pos f;
+    int rc = env_field(value, which, &f);
+    return rc ? rc : field_at(value, &f, row);
+}
+
 int sluice_envelope_before(avro_value_t *value, avro_value_t *row)
 {
-    return field_slot(value, "before", row);
+    return row_by_name(value, SLUICE_ENV_BEFORE, row);
 }
 
 int sluice_envelope_after(avro_value_t *value, avro_value_t *row)
 {
-    return field_slot(value, "after", row);
+    return row_by_name(value, SLUICE_ENV_AFTER, row);
 }
 
 int sluice_envelope_set_op(avro_value_t *value, char op)
 {
     char s[2] = {op, '\0'};
-    return sluice_field_set_string(value, "op", s);
+    sluice_field_pos f;
+    int rc = env_field(value, SLUICE_ENV_OP, &f);
+    return rc ? rc : set_string_at(value, &f, s, 0);
 }
 
 int sluice_envelope_set_ts(avro_value_t *value, int64_t ts_ms)
 {
-    return sluice_field_set_long(value, "ts_ms", ts_ms);
-}
-
-static int set_opt_string(avro_value_t *rec, const char *name, const char *v)
-{
-    return v ? sluice_field_set_string(rec, name, v) : sluice_field_set_null(rec, name);
-}
-
-static int set_opt_long(avro_value_t *rec, const char *name, int64_t v)
-{
-    return v != SLUICE_NULL_POS ? sluice_field_set_long(rec, name, v)
-                                : sluice_field_set_null(rec, name);
+    sluice_field_pos f;
+    avro_value_t slot;
+    int rc = env_field(value, SLUICE_ENV_TS_MS, &f);
+    rc = rc ? rc : field_at(value, &f, &slot);
+    return rc ? rc : avro_value_set_long(&slot, ts_ms);
 }
 
 int sluice_envelope_set_source(avro_value_t *value, const sluice_source_info *src)
 {
-    avro_value_t s;
-    int rc = avro_value_get_by_name(value, "source", &s, NULL);
-    rc = rc ? rc : sluice_field_set_string(&s, "version", src->version ? src->version : "");
-    rc = rc ? rc : sluice_field_set_string(&s, "connector", src->connector ? src->connector : "");
-    rc = rc ? rc : sluice_field_set_string(&s, "name", src->name ? src->name : "");
-    rc = rc ? rc : sluice_field_set_long(&s, "ts_ms", src->ts_ms);
-    rc = rc ? rc : set_opt_string(&s, "snapshot", src->snapshot);
-    rc = rc ? rc : set_opt_string(&s, "db", src->db);
-    rc = rc ? rc : set_opt_string(&s, "schema", src->schema);
-    rc = rc ? rc : set_opt_string(&s, "table", src->table);
-    rc = rc ? rc : set_opt_long(&s, "txId", src->tx_id);
-    rc = rc ? rc : set_opt_long(&s, "lsn", src->lsn);
-    rc = rc ? rc : set_opt_string(&s, "file", src->file);
-    rc = rc ? rc : set_opt_long(&s, "pos", src->pos);
-    rc = rc ? rc : set_opt_string(&s, "gtid", src->gtid);
-    rc = rc ? rc : set_opt_long(&s, "seq", src->seq);
-    return rc;
+    char err[256];
+    sluice_envelope_layout lay;
+    if (sluice_envelope_layout_resolve(avro_value_get_schema(value), &lay, err, sizeof(err)) != 0) {
+        avro_set_error("%s", err);
+        return EINVAL;
+    }
+    return fill_source(&lay, value, src, SLUICE_COPY);
 }
 
 /* ======================================================================== */

@@ -10,10 +10,11 @@
  * elapsed seconds x rate; poll waits at most 100 ms for the next one.
  *
  * Cost per record (the ceiling of every benchmark that uses datagen): the
- * envelope's, source's and row's fields are found by name once, in open;
- * strings that are the same in every record (source.version, connector,
- * name, db, schema, table; op) are lent to the values, not copied: avro-c
- * wraps them and never frees them. They are literals or live until the task
+ * row's fields are found by name once, in open, and the envelope's and
+ * source's come with the envelope (sluice_envelope_value_layout); strings
+ * that are the same in every record (source.version, connector, name, db,
+ * schema, table; op) are lent to the values (SLUICE_LEND), not copied:
+ * avro-c wraps them and never frees them. They are literals or live until the task
  * is closed (the connector name, the topic), and the host has converted a
  * batch's values before it polls again or closes the task; releasing a
  * value later frees only the wrapper. The position and the string columns
@@ -31,44 +32,16 @@
 
 #define DG_VERSION "0.1.0"
 
-/* The fields datagen sets, in the order of their names below. */
-enum { ENV_BEFORE, ENV_AFTER, ENV_SOURCE, ENV_OP, ENV_TS_MS, ENV_NFIELDS };
-static const char *const env_fields[ENV_NFIELDS] = {"before", "after", "source", "op", "ts_ms"};
-enum {
-    SRC_VERSION,
-    SRC_CONNECTOR,
-    SRC_NAME,
-    SRC_TS_MS,
-    SRC_SNAPSHOT,
-    SRC_DB,
-    SRC_SCHEMA,
-    SRC_TABLE,
-    SRC_TXID,
-    SRC_LSN,
-    SRC_FILE,
-    SRC_POS,
-    SRC_GTID,
-    SRC_SEQ,
-    SRC_NFIELDS
-};
-static const char *const src_fields[SRC_NFIELDS] = {
-    "version", "connector", "name", "ts_ms", "snapshot", "db",   "schema",
-    "table",   "txId",      "lsn",  "file",  "pos",      "gtid", "seq"};
-
-/* A string lent to values (never copied, never freed by them). */
-typedef struct dg_str {
-    const char *s;
-    size_t len;
-} dg_str;
-
 typedef struct dg_task {
     dg_conf *conf;
     sluice_envelope *env;
-    avro_value_iface_t *value_iface; /* the envelope's value class */
-    dg_layout layout;                /* columns in the row and key records */
-    dg_slot env_slot[ENV_NFIELDS], src_slot[SRC_NFIELDS];
-    dg_str version, connector, name, db, schema, table; /* table: the topic's last segment */
-    int64_t next_seq;                                   /* the next record to generate */
+    const sluice_envelope_layout *envlay; /* the envelope's fields (env's) */
+    avro_value_iface_t *value_iface;      /* the envelope's value class */
+    dg_layout layout;                     /* columns in the row and key records */
+    /* what every record's source holds but ts_ms and seq; its strings are
+     * lent (table: the topic's last segment) */
+    sluice_source_info src;
+    int64_t next_seq;          /* the next record to generate */
     int64_t pending_tombstone; /* seq of a delete whose tombstone is owed, or 0 */
     int64_t rate_start_ms, rate_emitted;
     int64_t committed;
@@ -107,40 +80,14 @@ static void dg_close(void *state, sluice_ctx *ctx)
     free(t);
 }
 
-static dg_str str_of(const char *s)
-{
-    return (dg_str){s, strlen(s)};
-}
-
-/* The schema of a ["null", T] union's T, followed through a link. */
-static avro_schema_t nonnull_branch(avro_schema_t s)
-{
-    if (!s || !is_avro_union(s) || avro_schema_union_size(s) != 2)
-        return NULL;
-    s = avro_schema_union_branch(s, 1);
-    return is_avro_link(s) ? avro_schema_link_target(s) : s;
-}
-
-/* Resolves, once, every field index a record needs (see Cost above). */
+/* Resolves, once, every field position a record needs (see Cost above). */
 static int resolve_layout(dg_task *t, char *err, size_t errlen)
 {
-    avro_schema_t env = sluice_envelope_value_schema(t->env), src;
-    for (int i = 0; i < ENV_NFIELDS; i++)
-        if (dg_slot_resolve(env, env_fields[i], &t->env_slot[i], err, errlen) != 0)
-            return -1;
-    src = avro_schema_record_field_get(env, "source");
-    for (int i = 0; i < SRC_NFIELDS; i++)
-        if (dg_slot_resolve(src, src_fields[i], &t->src_slot[i], err, errlen) != 0)
-            return -1;
-    avro_schema_t row = nonnull_branch(avro_schema_record_field_get(env, "before"));
-    if (!row) {
-        snprintf(err, errlen, "the envelope's before is not a nullable row record");
+    t->envlay = sluice_envelope_value_layout(t->env);
+    if (dg_layout_resolve(t->conf, t->envlay->row, sluice_envelope_key_schema(t->env), &t->layout,
+                          err, errlen) != 0)
         return -1;
-    }
-    if (dg_layout_resolve(t->conf, row, sluice_envelope_key_schema(t->env), &t->layout, err,
-                          errlen) != 0)
-        return -1;
-    if (!(t->value_iface = avro_generic_class_from_schema(env))) {
+    if (!(t->value_iface = avro_generic_class_from_schema(sluice_envelope_value_schema(t->env)))) {
         snprintf(err, errlen, "avro value class: %s", avro_strerror());
         return -1;
     }
@@ -170,12 +117,16 @@ static int dg_open(sluice_ctx *ctx, void **state)
         goto fail;
     }
     const char *dot = strrchr(t->conf->topic, '.');
-    t->table = str_of(dot ? dot + 1 : t->conf->topic);
-    t->version = str_of(DG_VERSION);
-    t->connector = str_of("datagen");
-    t->name = str_of(ctx->api->connector_name(ctx)); /* the host's: lives as long as the task */
-    t->db = str_of("datagen");
-    t->schema = str_of("public");
+    t->src = (sluice_source_info){.version = DG_VERSION,
+                                  .connector = "datagen",
+                                  /* the host's: lives as long as the task */
+                                  .name = ctx->api->connector_name(ctx),
+                                  .db = "datagen",
+                                  .schema = "public",
+                                  .table = dot ? dot + 1 : t->conf->topic,
+                                  .tx_id = SLUICE_NULL_POS,
+                                  .lsn = SLUICE_NULL_POS,
+                                  .pos = SLUICE_NULL_POS};
     int64_t last = position_seq(sluice_position(ctx));
     if (last < 0) {
         sluice_error(ctx, 0, "stored position %s is not {\"seq\": N}", sluice_position(ctx));
@@ -195,68 +146,26 @@ fail:
 
 /* ---- building one record ------------------------------------------------ */
 
-/* Lends s to string (or ["null", string]) field f of rec. */
-static int set_lent(avro_value_t *rec, const dg_slot *f, const dg_str *s)
-{
-    avro_value_t slot;
-    avro_wrapped_buffer_t buf;
-    int rc = dg_field(rec, f, &slot);
-    if (rc != 0)
-        return rc;
-    avro_wrapped_buffer_new(&buf, s->s, s->len + 1); /* free = NULL: only borrowed */
-    return avro_value_give_string_len(&slot, &buf);
-}
-
-static int set_long(avro_value_t *rec, const dg_slot *f, int64_t v)
-{
-    avro_value_t slot;
-    int rc = dg_field(rec, f, &slot);
-    return rc ? rc : avro_value_set_long(&slot, v);
-}
-
-/* source: what sluice_envelope_set_source writes for datagen's fields
- * (snapshot, txId, lsn, file, pos and gtid null), by index. */
-static int fill_source(dg_task *t, avro_value_t *value, int64_t seq, int64_t ts)
-{
-    const dg_slot *f = t->src_slot;
-    avro_value_t s;
-    int rc = dg_field(value, &t->env_slot[ENV_SOURCE], &s);
-    rc = rc ? rc : set_lent(&s, &f[SRC_VERSION], &t->version);
-    rc = rc ? rc : set_lent(&s, &f[SRC_CONNECTOR], &t->connector);
-    rc = rc ? rc : set_lent(&s, &f[SRC_NAME], &t->name);
-    rc = rc ? rc : set_long(&s, &f[SRC_TS_MS], ts);
-    rc = rc ? rc : dg_field_null(&s, &f[SRC_SNAPSHOT]);
-    rc = rc ? rc : set_lent(&s, &f[SRC_DB], &t->db);
-    rc = rc ? rc : set_lent(&s, &f[SRC_SCHEMA], &t->schema);
-    rc = rc ? rc : set_lent(&s, &f[SRC_TABLE], &t->table);
-    rc = rc ? rc : dg_field_null(&s, &f[SRC_TXID]);
-    rc = rc ? rc : dg_field_null(&s, &f[SRC_LSN]);
-    rc = rc ? rc : dg_field_null(&s, &f[SRC_FILE]);
-    rc = rc ? rc : dg_field_null(&s, &f[SRC_POS]);
-    rc = rc ? rc : dg_field_null(&s, &f[SRC_GTID]);
-    rc = rc ? rc : set_long(&s, &f[SRC_SEQ], seq);
-    return rc;
-}
-
-/* A fresh envelope value: before and after null unless the op has them. */
+/* A fresh envelope value: before and after null unless the op has them;
+ * source as t->src (snapshot, txId, lsn, file, pos and gtid null). */
 static int fill_value(dg_task *t, avro_value_t *value, int64_t seq, char op, int64_t id, int64_t ts)
 {
-    static const dg_str ops[] = {{"c", 1}, {"u", 1}, {"d", 1}};
-    const dg_slot *e = t->env_slot;
+    const sluice_envelope_layout *lay = t->envlay;
+    sluice_source_info src = t->src;
     avro_value_t row;
-    int rc = fill_source(t, value, seq, ts);
-    rc = rc ? rc : set_lent(value, &e[ENV_OP], &ops[op == 'c' ? 0 : op == 'u' ? 1 : 2]);
-    rc = rc ? rc : set_long(value, &e[ENV_TS_MS], ts);
+    src.ts_ms = ts;
+    src.seq = seq;
+    int rc = sluice_envelope_fill(lay, value, op, ts, &src, SLUICE_LEND);
     if (!rc && op == 'c')
-        rc = dg_field_null(value, &e[ENV_BEFORE]);
+        rc = sluice_envelope_row_at(lay, value, SLUICE_ENV_BEFORE, NULL);
     else if (!rc) {
-        rc = dg_field(value, &e[ENV_BEFORE], &row);
+        rc = sluice_envelope_row_at(lay, value, SLUICE_ENV_BEFORE, &row);
         rc = rc ? rc : dg_gen_row(t->conf, &t->layout, &row, id, 0, ts);
     }
     if (!rc && op == 'd')
-        rc = dg_field_null(value, &e[ENV_AFTER]);
+        rc = sluice_envelope_row_at(lay, value, SLUICE_ENV_AFTER, NULL);
     else if (!rc) {
-        rc = dg_field(value, &e[ENV_AFTER], &row);
+        rc = sluice_envelope_row_at(lay, value, SLUICE_ENV_AFTER, &row);
         rc = rc ? rc : dg_gen_row(t->conf, &t->layout, &row, id, seq, ts);
     }
     return rc;

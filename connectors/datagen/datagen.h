@@ -40,22 +40,12 @@ extern const sluice_option dg_options[];
 dg_conf *dg_conf_create(sluice_ctx *ctx);
 void dg_conf_destroy(dg_conf *conf);
 
-/* A record field found once by name: its index, and whether it is a
- * ["null", T] union (so no record asks its value for its type either). */
-typedef struct dg_slot {
-    size_t index;
-    int is_union;
-} dg_slot;
-
-/* 0, or -1 when record schema rec has no field `name` (err filled). */
-int dg_slot_resolve(avro_schema_t rec, const char *name, dg_slot *slot, char *err, size_t errlen);
-
 /* Where each column sits in the row record (<ns>.Value) and, for a key
  * column, in the key record. Resolved once per task (dg_layout_resolve),
  * so that no record looks a field up by name. */
 typedef struct dg_layout {
-    dg_slot *row; /* ncols entries */
-    dg_slot *key; /* ncols entries; meaningful for key columns only */
+    sluice_field_pos *row; /* ncols entries */
+    sluice_field_pos *key; /* ncols entries; meaningful for key columns only */
 } dg_layout;
 
 /* 0, or -1 when a column is missing from the schemas (err filled). Free
@@ -63,12 +53,6 @@ typedef struct dg_layout {
 int dg_layout_resolve(const dg_conf *conf, avro_schema_t row, avro_schema_t key, dg_layout *lay,
                       char *err, size_t errlen);
 void dg_layout_free(dg_layout *lay);
-
-/* The settable part of field f of record rec: the field itself or, for a
- * ["null", T] union, its T branch (selected). 0 or an avro-c error code. */
-int dg_field(avro_value_t *rec, const dg_slot *f, avro_value_t *slot);
-/* Sets field f, a ["null", T] union, to null. */
-int dg_field_null(avro_value_t *rec, const dg_slot *f);
 
 /* What record `seq` is: its op ('c', 'u', 'd') and the row id it touches. */
 char dg_gen_op(const dg_conf *conf, int64_t seq, int64_t *id);

@@ -11,8 +11,9 @@
  * its key); other columns on (id, version), where version is the seq that
  * wrote them. Nullable columns are null for one row in five.
  *
- * Cost: this runs once per record, so fields are set by index (dg_layout,
- * resolved once per task) and strings are formatted without printf.
+ * Cost: this runs once per record, so fields are set by position
+ * (dg_layout: sluice_field_pos, resolved once per task) and strings are
+ * formatted without printf.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,40 +48,6 @@ char dg_gen_op(const dg_conf *conf, int64_t seq, int64_t *id)
     return pick < 9 ? 'u' : 'd';
 }
 
-/* ---- fields by index ---------------------------------------------------- */
-
-int dg_field(avro_value_t *rec, const dg_slot *f, avro_value_t *slot)
-{
-    if (!f->is_union)
-        return avro_value_get_by_index(rec, f->index, slot, NULL);
-    avro_value_t u;
-    int rc = avro_value_get_by_index(rec, f->index, &u, NULL);
-    return rc ? rc : avro_value_set_branch(&u, 1, slot);
-}
-
-int dg_field_null(avro_value_t *rec, const dg_slot *f)
-{
-    avro_value_t u, branch;
-    if (!f->is_union)
-        return EINVAL;
-    int rc = avro_value_get_by_index(rec, f->index, &u, NULL);
-    rc = rc ? rc : avro_value_set_branch(&u, 0, &branch);
-    return rc ? rc : avro_value_set_null(&branch);
-}
-
-int dg_slot_resolve(avro_schema_t rec, const char *name, dg_slot *slot, char *err, size_t errlen)
-{
-    int i = rec ? avro_schema_record_field_get_index(rec, name) : -1;
-    if (i < 0) {
-        snprintf(err, errlen, "%s: not a field of the %s record", name,
-                 rec ? avro_schema_name(rec) : "(missing)");
-        return -1;
-    }
-    slot->index = (size_t)i;
-    slot->is_union = is_avro_union(avro_schema_record_field_get_by_index(rec, i));
-    return 0;
-}
-
 int dg_layout_resolve(const dg_conf *conf, avro_schema_t row, avro_schema_t key, dg_layout *lay,
                       char *err, size_t errlen)
 {
@@ -92,8 +59,8 @@ int dg_layout_resolve(const dg_conf *conf, avro_schema_t row, avro_schema_t key,
     }
     for (size_t i = 0; i < conf->ncols; i++) {
         const sluice_column *col = &conf->cols[i];
-        if (dg_slot_resolve(row, col->name, &lay->row[i], err, errlen) != 0 ||
-            (col->key && dg_slot_resolve(key, col->name, &lay->key[i], err, errlen) != 0))
+        if (sluice_field_resolve(row, col->name, &lay->row[i], err, errlen) != 0 ||
+            (col->key && sluice_field_resolve(key, col->name, &lay->key[i], err, errlen) != 0))
             return -1;
     }
     return 0;
@@ -164,14 +131,15 @@ static int set_string(avro_value_t *slot, const sluice_column *col, int64_t id, 
     return avro_value_set_string_len(slot, t.s, t.n + 1);
 }
 
-static int set_value(const sluice_column *col, size_t i, avro_value_t *rec, const dg_slot *f,
-                     int64_t id, int64_t version, int64_t now_ms, int64_t seed)
+static int set_value(const sluice_column *col, size_t i, avro_value_t *rec,
+                     const sluice_field_pos *f, int64_t id, int64_t version, int64_t now_ms,
+                     int64_t seed)
 {
     uint64_t h = hash3(seed, id, col->key ? (int64_t)i : (int64_t)i * 1000003 + version);
     avro_value_t s;
     if (col->optional && hash3(seed, id, (int64_t)i) % 5 == 0)
-        return dg_field_null(rec, f);
-    int rc = dg_field(rec, f, &s);
+        return sluice_field_null_at(rec, f);
+    int rc = sluice_field_at(rec, f, &s);
     if (rc != 0)
         return rc;
     switch (col->type) {

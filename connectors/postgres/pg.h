@@ -162,30 +162,12 @@ typedef struct pg_col {
      * its Avro form, the field's "default"; both NULL when it has none */
     char *def;
     json_t *def_json;
+    /* def as the row field's value, parsed once when the schema is built
+     * (set_missing copies it); iface NULL when def is NULL or does not parse */
+    avro_value_iface_t *def_iface;
+    avro_value_t def_value;
     int field; /* index in the row record, -1 when excluded */
 } pg_col;
-
-/* Fields of the value envelope and of its io.sluice.connector.Source
- * record, by position (resolved once per schema: records are filled by
- * index, not by name). */
-enum { PG_ENV_BEFORE, PG_ENV_AFTER, PG_ENV_SOURCE, PG_ENV_OP, PG_ENV_TS, PG_ENV_NFIELDS };
-enum {
-    PG_SRC_VERSION,
-    PG_SRC_CONNECTOR,
-    PG_SRC_NAME,
-    PG_SRC_TS,
-    PG_SRC_SNAPSHOT,
-    PG_SRC_DB,
-    PG_SRC_SCHEMA,
-    PG_SRC_TABLE,
-    PG_SRC_TXID,
-    PG_SRC_LSN,
-    PG_SRC_FILE,
-    PG_SRC_POS,
-    PG_SRC_GTID,
-    PG_SRC_SEQ,
-    PG_SRC_NFIELDS
-};
 
 typedef struct pg_rel {
     uint32_t relid;
@@ -196,8 +178,7 @@ typedef struct pg_rel {
     int ncols, nkeys;
     avro_schema_t key_schema, value_schema; /* key NULL: no primary key */
     avro_value_iface_t *key_iface, *value_iface;
-    int env_idx[PG_ENV_NFIELDS]; /* field positions in value_schema */
-    int src_idx[PG_SRC_NFIELDS]; /* and in its source record */
+    sluice_envelope_layout lay; /* value_schema's envelope and source fields */
     int64_t version; /* bumped at every schema rebuild */
     int retired;     /* replaced by a newer definition; kept for queued records */
     struct pg_rel *next;
@@ -216,7 +197,7 @@ typedef struct pg_relcache {
     const pg_conf *conf;
     sluice_ctx *ctx;
     PGconn *catalog; /* a regular connection for type and key lookups */
-    char *scratch;   /* NUL-terminated copies of pgoutput values */
+    char *scratch;   /* NUL-terminated copies of pgoutput values (pg_datum.nul 0) */
     size_t scratch_cap;
 } pg_relcache;
 
@@ -233,11 +214,14 @@ pg_rel *pg_rel_load(pg_relcache *rc, uint32_t relid, char *err, size_t errlen);
 void pg_relcache_clear(pg_relcache *rc);
 
 /* A tuple's columns as text (pgoutput TupleData or a result row). kind:
- * 'n' null, 'u' unchanged TOAST, 't' text. */
+ * 'n' null, 'u' unchanged TOAST, 't' text. nul: data[len] is '\0', so the
+ * text is used in place (COPY rows decoded by pg_copy_row, libpq results);
+ * 0: it is copied to be NUL-terminated (pgoutput values, inside a message). */
 typedef struct pg_datum {
     char kind;
     const char *data;
     uint32_t len;
+    int nul;
 } pg_datum;
 
 /* Fills row record `row` from datums (ncols of them, in column order). */
@@ -293,7 +277,8 @@ int pg_decode(pg_decoder *d, const uint8_t *buf, size_t len, int in_stream, pg_m
 /* Splits one COPY text row (buf, n bytes; buf[n] must be writable, as
  * libpq's NUL terminator is) in place into datums (at most cap). Returns
  * the number of columns (cap + 1 when the row has more), or -1 when it is
- * malformed (a backslash at its end). Datums point into buf. */
+ * malformed (a backslash at its end). Datums point into buf, each text
+ * NUL-terminated there (nul 1). */
 int pg_copy_row(char *buf, size_t n, pg_datum *datums, int cap);
 
 /* ---- pg_repl.c ---------------------------------------------------------- */
@@ -388,6 +373,12 @@ typedef struct pg_task {
     char incr_pos[PG_INCR_POS_MAX]; /* ,"incr":{...} in every position while one
                                      * is in progress (pg_incr.c), else "" */
     char *open_pos;                 /* the position stored when the task opened (or NULL) */
+    /* what every streamed record's position starts with while safe_lsn and
+     * xid stay, {"lsn":S,"txId":X,"lsn_proc": (task_position) */
+    char pos_head[80];
+    size_t pos_head_len; /* 0: not formatted yet */
+    uint64_t pos_head_lsn;
+    uint32_t pos_head_xid;
     int64_t commit_ts_ms;
     uint64_t change_lsn; /* dataStart of the current XLogData */
     int64_t tx_n;        /* records of the current transaction so far */
@@ -411,7 +402,17 @@ typedef struct pg_src {
     const char *snapshot; /* "true", "last" or NULL */
     int64_t tx_id;        /* SLUICE_NULL_POS: none */
     uint64_t lsn;
+    /* the records' position, when the caller formatted it once for many
+     * (every row a snapshot step reads has the same: pg_task_snapshot_position),
+     * pos_len bytes; NULL: formatted per record (streaming: it moves) */
+    const char *pos;
+    size_t pos_len;
 } pg_src;
+
+/* The position of every initial snapshot row, {"lsn":L,"snapshot":true}
+ * (with the incremental snapshot's state while one is in progress), into
+ * buf (PG_POS_MAX bytes). Returns its length. */
+size_t pg_task_snapshot_position(const pg_task *t, char *buf);
 
 /* Queues the record(s) of one change of rel: op 'c' 'u' 'd' 'r' (and a
  * tombstone after 'd' when tombstones.on.delete), or 't' (no key). before /

@@ -162,6 +162,7 @@ static int rd_tuple(pg_decoder *d, rd *r, int which, pg_tuple *t)
         c->kind = (char)kind;
         c->data = NULL;
         c->len = 0;
+        c->nul = 0; /* inside the message: not NUL-terminated */
         if (kind == 'n' || kind == 'u')
             continue;
         r->what = "TupleData column kind (not n, u, t or b)";
@@ -479,7 +480,7 @@ int pg_copy_row(char *buf, size_t n, pg_datum *datums, int cap)
                 copy_unescape(&r, end, &w);
             }
             *w = '\0'; /* w <= r <= end, and end is buf[n] at most */
-            *d = (pg_datum){'t', start, (uint32_t)(w - start)};
+            *d = (pg_datum){'t', start, (uint32_t)(w - start), 1};
         }
         if (r == end)
             return nf;

@@ -518,8 +518,9 @@ static int emit_chunk(pg_task *t, pg_rel *rel, char *err, size_t errlen)
         if (in->dropped[r])
             continue;
         for (int c = 0; c < nf; c++)
-            d[c] = (pg_datum){PQgetisnull(in->chunk, r, c) ? 'n' : 't',
-                              PQgetvalue(in->chunk, r, c), (uint32_t)PQgetlength(in->chunk, r, c)};
+            d[c] = (pg_datum){PQgetisnull(in->chunk, r, c) ? 'n' : 't', PQgetvalue(in->chunk, r, c),
+                              (uint32_t)PQgetlength(in->chunk, r, c),
+                              1 /* libpq NUL-terminates values */};
         if (pg_task_queue_change(t, rel, 'r', NULL, 0, d, nf, &src, err, errlen) != 0) {
             free(d);
             return -1;

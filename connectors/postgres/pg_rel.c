@@ -14,7 +14,8 @@
  *                            has one of a primitive type), ["null", T]
  *                            default null for the others }
  *             source: io.sluice.connector.Source (the same record as
- *                     core/envelope.c, so sluice_envelope_set_source fills it)
+ *                     core/envelope.c: its layout, sluice_envelope_layout,
+ *                     is resolved once per schema and fills every record)
  *             op: string, ts_ms: null | long }
  *
  * The JSON text is written with jansson, parsed by avro-c, and handed to the
@@ -54,6 +55,10 @@ static void rel_free(pg_rel *r)
         free(r->cols[i].avro_name);
         free(r->cols[i].def);
         json_decref(r->cols[i].def_json);
+        if (r->cols[i].def_iface) {
+            avro_value_decref(&r->cols[i].def_value);
+            avro_value_iface_decref(r->cols[i].def_iface);
+        }
         pg_type_free(r->cols[i].type);
     }
     free(r->cols);
@@ -157,20 +162,34 @@ static int schema_parse(pg_relcache *rc, json_t *j, avro_schema_t *out, avro_val
     return 0;
 }
 
-/* Where each envelope and source field sits in rel's value schema. */
-static int field_positions(pg_rel *rel, char *err, size_t errlen)
+/* Parses each NOT NULL column's DEFAULT into a value of its row field, once
+ * per schema: set_missing copies it into every record that lacks the column.
+ * A default that does not parse gets no value (the type's fallback, as
+ * before). Returns 0, or -1 (out of memory) with err filled. */
+static int parse_defaults(pg_relcache *rc, pg_rel *rel, char *err, size_t errlen)
 {
-    static const char *env[PG_ENV_NFIELDS] = {"before", "after", "source", "op", "ts_ms"};
-    static const char *src[PG_SRC_NFIELDS] = {"version", "connector", "name",  "ts_ms", "snapshot",
-                                              "db",      "schema",    "table", "txId",  "lsn",
-                                              "file",    "pos",       "gtid",  "seq"};
-    avro_schema_t source = avro_schema_record_field_get(rel->value_schema, "source");
-    for (int i = 0; i < PG_ENV_NFIELDS; i++)
-        if ((rel->env_idx[i] = avro_schema_record_field_get_index(rel->value_schema, env[i])) < 0)
-            return snprintf(err, errlen, "envelope schema: no field %s", env[i]), -1;
-    for (int i = 0; i < PG_SRC_NFIELDS; i++)
-        if (!source || (rel->src_idx[i] = avro_schema_record_field_get_index(source, src[i])) < 0)
-            return snprintf(err, errlen, "source schema: no field %s", src[i]), -1;
+    char why[128];
+    for (int i = 0; i < rel->ncols; i++) {
+        pg_col *c = &rel->cols[i];
+        if (!c->def || c->field < 0)
+            continue;
+        avro_schema_t f = avro_schema_record_field_get_by_index(rel->lay.row, c->field);
+        if (!(c->def_iface = avro_generic_class_from_schema(f)) ||
+            avro_generic_value_new(c->def_iface, &c->def_value) != 0) {
+            if (c->def_iface)
+                avro_value_iface_decref(c->def_iface);
+            c->def_iface = NULL;
+            snprintf(err, errlen, "table %s.%s column %s: default value: %s", rel->nspname,
+                     rel->relname, c->name, avro_strerror());
+            return -1;
+        }
+        if (pg_type_set(&c->def_value, c->type, rc->conf, c->def, strlen(c->def), why,
+                        sizeof(why)) != 0) {
+            avro_value_decref(&c->def_value);
+            avro_value_iface_decref(c->def_iface);
+            c->def_iface = NULL;
+        }
+    }
     return 0;
 }
 
@@ -185,8 +204,11 @@ static int rel_schemas(pg_relcache *rc, pg_rel *rel, char *err, size_t errlen)
     char cname[600];
     snprintf(cname, sizeof(cname), "%s.Envelope", ns);
     json_object_set_new(env, "connect.name", json_string(cname));
-    if (schema_parse(rc, env, &rel->value_schema, &rel->value_iface, err, errlen) != 0 ||
-        field_positions(rel, err, errlen) != 0)
+    if (schema_parse(rc, env, &rel->value_schema, &rel->value_iface, err, errlen) != 0)
+        goto out;
+    /* where the envelope's and the source's fields sit: once per schema */
+    if (sluice_envelope_layout_resolve(rel->value_schema, &rel->lay, err, errlen) != 0 ||
+        parse_defaults(rc, rel, err, errlen) != 0)
         goto out;
     if (rel->nkeys &&
         schema_parse(rc, row_json(rc, rel, ns, 1), &rel->key_schema, &rel->key_iface, err,
@@ -450,9 +472,13 @@ static int set_null(avro_value_t *field)
     return rc ? rc : avro_value_set_null(&b);
 }
 
-/* A NUL-terminated copy of d's text in the cache's scratch buffer. */
+/* d's text, NUL-terminated: in place when it is (d->nul: a snapshot's COPY
+ * row, a result row), else a copy in the cache's scratch buffer (pgoutput
+ * values sit inside their message). NULL: out of memory. */
 static const char *datum_text(pg_relcache *rc, const pg_datum *d)
 {
+    if (d->nul)
+        return d->data;
     if (d->len + 1 > rc->scratch_cap) {
         size_t cap = rc->scratch_cap ? rc->scratch_cap : 256;
         while (cap < (size_t)d->len + 1)
@@ -477,12 +503,10 @@ static const char *datum_text(pg_relcache *rc, const pg_datum *d)
  * of now). */
 static int set_missing(pg_relcache *rc, const pg_col *c, avro_value_t *field, int required)
 {
-    char err[128];
     if (!required)
         return set_null(field);
-    if (c->def &&
-        pg_type_set(field, c->type, rc->conf, c->def, strlen(c->def), err, sizeof(err)) == 0)
-        return 0; /* the column's DEFAULT, as Debezium's schema default */
+    if (c->def_iface) /* the column's DEFAULT, as Debezium's schema default (parse_defaults) */
+        return avro_value_copy_fast(field, &c->def_value);
     return pg_type_fallback(field, c->type, rc->conf);
 }
 

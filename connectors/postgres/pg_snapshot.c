@@ -260,7 +260,10 @@ static int copy_rows(pg_task *t, pg_snap *s, pg_rel *rel, size_t max, char *err,
         s->datums = d;
         s->datums_cap = want;
     }
-    pg_src src = {pg_now_ms(), "true", SLUICE_NULL_POS, t->start_lsn};
+    /* every row of the step: one source and one position, formatted once */
+    char pos[PG_POS_MAX];
+    size_t pos_len = pg_task_snapshot_position(t, pos);
+    pg_src src = {pg_now_ms(), "true", SLUICE_NULL_POS, t->start_lsn, pos, pos_len};
     size_t rows = 0;
     int rc = 0;
     while (rows < max) {

@@ -181,20 +181,34 @@ static char *put_lit(char *p, const char *s)
  * Returns 0, or 1 when the record is already stored (resume) and must be
  * dropped. */
 _Static_assert(PG_POS_MAX >= 112 + PG_INCR_POS_MAX, "pg_out.pos holds the longest position");
+_Static_assert(sizeof(((pg_task *)0)->pos_head) >= 7 + 20 + 8 + 10 + 12, "pos_head holds its text");
+
+size_t pg_task_snapshot_position(const pg_task *t, char *buf)
+{
+    char *p = put_u64(put_lit(buf, "{\"lsn\":"), t->start_lsn);
+    p = put_lit(put_lit(put_lit(p, ",\"snapshot\":true"), t->incr_pos), "}");
+    *p = '\0';
+    return (size_t)(p - buf);
+}
 
 static int task_position(pg_task *t, char *buf, size_t len)
 {
     char *p = buf;
     (void)len;
     if (t->phase == PG_PHASE_SNAPSHOT) {
-        p = put_u64(put_lit(p, "{\"lsn\":"), t->start_lsn);
-        *put_lit(put_lit(put_lit(p, ",\"snapshot\":true"), t->incr_pos), "}") = '\0';
+        pg_task_snapshot_position(t, buf);
         return 0;
     }
     t->tx_n++;
-    p = put_u64(put_lit(p, "{\"lsn\":"), t->safe_lsn);
-    p = put_u64(put_lit(p, ",\"txId\":"), t->xid);
-    p = put_u64(put_lit(p, ",\"lsn_proc\":"), t->change_lsn);
+    if (!t->pos_head_len || t->pos_head_lsn != t->safe_lsn || t->pos_head_xid != t->xid) {
+        char *h = put_u64(put_lit(t->pos_head, "{\"lsn\":"), t->safe_lsn);
+        h = put_lit(put_u64(put_lit(h, ",\"txId\":"), t->xid), ",\"lsn_proc\":");
+        t->pos_head_len = (size_t)(h - t->pos_head);
+        t->pos_head_lsn = t->safe_lsn;
+        t->pos_head_xid = t->xid;
+    }
+    memcpy(p, t->pos_head, t->pos_head_len); /* only what moves is formatted per record */
+    p = put_u64(p + t->pos_head_len, t->change_lsn);
     p = put_u64(put_lit(p, ",\"n\":"), (uint64_t)t->tx_n);
     *put_lit(put_lit(p, t->incr_pos), "}") = '\0';
     return t->skip_xid && t->xid == t->skip_xid && t->tx_n <= t->skip_n;
@@ -207,119 +221,48 @@ int pg_task_queue_position(pg_task *t, pg_out *o)
     return 0;
 }
 
-/* ---- filling the envelope by field position -------------------------------
+/* ---- filling the envelope ----------------------------------------------------
  *
- * The hot path of every record: fields are reached by index (resolved once
- * per schema, pg_rel.c) and the source strings, which live as long as the
- * task (options, the relation's names, literals), are handed to avro-c as
- * wrapped buffers without a free function: no copy, no allocation. Records
- * never outlive the task (the host releases them after producing). */
-
-/* The settable part of field idx of rec: a ["null", T] union's T branch. */
-static int slot_at(avro_value_t *rec, int idx, avro_value_t *slot)
-{
-    avro_value_t f;
-    int rc = avro_value_get_by_index(rec, (size_t)idx, &f, NULL);
-    if (rc != 0)
-        return rc;
-    if (avro_value_get_type(&f) != AVRO_UNION) {
-        *slot = f;
-        return 0;
-    }
-    return avro_value_set_branch(&f, 1, slot);
-}
-
-static int null_at(avro_value_t *rec, int idx)
-{
-    avro_value_t f, b;
-    int rc = avro_value_get_by_index(rec, (size_t)idx, &f, NULL);
-    rc = rc ? rc : avro_value_set_branch(&f, 0, &b);
-    return rc ? rc : avro_value_set_null(&b);
-}
-
-/* A string field pointing at s (not copied: s must outlive the record). */
-static int str_at(avro_value_t *rec, int idx, const char *s)
-{
-    avro_value_t slot;
-    avro_wrapped_buffer_t buf;
-    if (!s)
-        return null_at(rec, idx);
-    int rc = slot_at(rec, idx, &slot);
-    rc = rc ? rc : avro_wrapped_buffer_new_string(&buf, s);
-    return rc ? rc : avro_value_give_string_len(&slot, &buf);
-}
-
-static int long_at(avro_value_t *rec, int idx, int64_t v)
-{
-    avro_value_t slot;
-    if (v == SLUICE_NULL_POS)
-        return null_at(rec, idx);
-    int rc = slot_at(rec, idx, &slot);
-    return rc ? rc : avro_value_set_long(&slot, v);
-}
-
-/* The source record of a change of rel (sluice_envelope_set_source's
- * fields, by position). */
-static int set_source(pg_task *t, const pg_rel *rel, avro_value_t *v, const pg_src *src)
-{
-    static const char version[] = PG_VERSION_STR;
-    const int *i = rel->src_idx;
-    avro_value_t s;
-    int rc = avro_value_get_by_index(v, (size_t)rel->env_idx[PG_ENV_SOURCE], &s, NULL);
-    rc = rc ? rc : str_at(&s, i[PG_SRC_VERSION], version);
-    rc = rc ? rc : str_at(&s, i[PG_SRC_CONNECTOR], "postgresql");
-    rc = rc ? rc : str_at(&s, i[PG_SRC_NAME], t->conf->topic_prefix);
-    rc = rc ? rc : long_at(&s, i[PG_SRC_TS], src->ts_ms);
-    rc = rc ? rc : str_at(&s, i[PG_SRC_SNAPSHOT], src->snapshot ? src->snapshot : "false");
-    rc = rc ? rc : str_at(&s, i[PG_SRC_DB], t->conf->dbname);
-    rc = rc ? rc : str_at(&s, i[PG_SRC_SCHEMA], rel->nspname);
-    rc = rc ? rc : str_at(&s, i[PG_SRC_TABLE], rel->relname);
-    rc = rc ? rc : long_at(&s, i[PG_SRC_TXID], src->tx_id);
-    rc = rc ? rc : long_at(&s, i[PG_SRC_LSN], src->lsn ? (int64_t)src->lsn : SLUICE_NULL_POS);
-    rc = rc ? rc : null_at(&s, i[PG_SRC_FILE]);
-    rc = rc ? rc : null_at(&s, i[PG_SRC_POS]);
-    rc = rc ? rc : null_at(&s, i[PG_SRC_GTID]);
-    return rc ? rc : null_at(&s, i[PG_SRC_SEQ]);
-}
-
-/* op as a string literal (a record's op field points at it). */
-static const char *op_text(char op)
-{
-    switch (op) {
-    case 'c':
-        return "c";
-    case 'u':
-        return "u";
-    case 'd':
-        return "d";
-    case 'r':
-        return "r";
-    default:
-        return "t";
-    }
-}
+ * The hot path of every record: the envelope is filled by position
+ * (rel->lay, resolved once per schema, sluice_envelope_fill), and the source
+ * strings, which live as long as the task (options, the relation's names,
+ * literals; retired relations are kept), are lent to avro-c, not copied.
+ * Records never outlive the task (the host converts a batch before the next
+ * poll or close). */
 
 static int fill_envelope(pg_task *t, pg_rel *rel, avro_value_t *v, char op, const pg_datum *before,
                          int nb, const pg_datum *after, int na, const pg_src *src, char *err,
                          size_t errlen)
 {
-    const int *e = rel->env_idx;
+    const sluice_envelope_layout *lay = &rel->lay;
+    sluice_source_info si = {.version = PG_VERSION_STR,
+                             .connector = "postgresql",
+                             .name = t->conf->topic_prefix,
+                             .ts_ms = src->ts_ms,
+                             .snapshot = src->snapshot ? src->snapshot : "false",
+                             .db = t->conf->dbname,
+                             .schema = rel->nspname,
+                             .table = rel->relname,
+                             .tx_id = src->tx_id,
+                             .lsn = src->lsn ? (int64_t)src->lsn : SLUICE_NULL_POS,
+                             .pos = SLUICE_NULL_POS,
+                             .seq = SLUICE_NULL_POS};
     avro_value_t row;
-    int rc = null_at(v, e[PG_ENV_BEFORE]);
-    rc = rc ? rc : null_at(v, e[PG_ENV_AFTER]);
-    rc = rc ? rc : set_source(t, rel, v, src);
-    rc = rc ? rc : str_at(v, e[PG_ENV_OP], op_text(op));
-    rc = rc ? rc : long_at(v, e[PG_ENV_TS], t->now_ms);
+    int rc = sluice_envelope_fill(lay, v, op, t->now_ms, &si, SLUICE_LEND);
+    rc = rc ? rc : sluice_envelope_row_at(lay, v, SLUICE_ENV_BEFORE, before ? &row : NULL);
     if (rc) {
         snprintf(err, errlen, "table %s.%s: envelope: %s", rel->nspname, rel->relname,
                  avro_strerror());
         return -1;
     }
-    if (before && (slot_at(v, e[PG_ENV_BEFORE], &row) != 0 ||
-                   pg_rel_fill_row(&t->rels, rel, &row, before, nb, err, errlen) != 0))
+    if (before && pg_rel_fill_row(&t->rels, rel, &row, before, nb, err, errlen) != 0)
         return -1;
-    if (after && (slot_at(v, e[PG_ENV_AFTER], &row) != 0 ||
-                  pg_rel_fill_row(&t->rels, rel, &row, after, na, err, errlen) != 0))
+    if (sluice_envelope_row_at(lay, v, SLUICE_ENV_AFTER, after ? &row : NULL) != 0) {
+        snprintf(err, errlen, "table %s.%s: envelope: %s", rel->nspname, rel->relname,
+                 avro_strerror());
+        return -1;
+    }
+    if (after && pg_rel_fill_row(&t->rels, rel, &row, after, na, err, errlen) != 0)
         return -1;
     return 0;
 }
@@ -330,15 +273,17 @@ static int queue_record(pg_task *t, pg_rel *rel, char op, const pg_datum *keyd, 
                         const pg_datum *before, int nb, const pg_datum *after, int na,
                         const pg_src *src, int tombstone, char *err, size_t errlen)
 {
-    char pos[PG_POS_MAX];
-    if (task_position(t, pos, sizeof(pos)) == 1)
-        return 0;
     pg_out *o = queue_push(&t->q);
     if (!o)
         return snprintf(err, errlen, "out of memory"), -1;
+    if (src->pos) { /* formatted once for many records: a snapshot step's */
+        memcpy(o->pos, src->pos, src->pos_len + 1);
+    } else if (task_position(t, o->pos, sizeof(o->pos)) == 1) {
+        t->q.n--; /* already stored (resume): nothing queued */
+        return 0;
+    }
     o->topic = rel->topic;
     o->ts_ms = src->ts_ms;
-    memcpy(o->pos, pos, strlen(pos) + 1);
     o->value_schema = avro_schema_incref(rel->value_schema);
     if (rel->key_schema && keyd) {
         o->key_schema = avro_schema_incref(rel->key_schema);

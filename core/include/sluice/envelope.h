@@ -101,7 +101,106 @@ json_t *sluice_envelope_source_schema(void);
 int sluice_envelope_new_key(sluice_envelope *env, avro_value_t *key);
 int sluice_envelope_new_value(sluice_envelope *env, avro_value_t *value);
 
-/* Select the row branch of before/after and return the row record in *row. */
+/* ---- Fields by position ----------------------------------------------------
+ * A record field found once by name: its position, and for a ["null", T]
+ * union (either order) which branch is null and which is T. Hot paths
+ * resolve fields once per schema and fill every record by position: no name
+ * lookup, no type question per record. */
+typedef struct sluice_field_pos {
+    int index;        /* the field's position in its record */
+    int null_branch;  /* the union's null branch; -1: the field is not nullable */
+    int value_branch; /* the union's T branch; -1: the field is T itself, no union */
+} sluice_field_pos;
+
+/* Resolves field `name` of record schema rec. Returns 0, or -1 with err
+ * filled (rec is no record, has no such field, or the field is a union
+ * other than ["null", T]). */
+int sluice_field_resolve(avro_schema_t rec, const char *name, sluice_field_pos *f, char *err,
+                         size_t errlen);
+/* The settable part of field f of rec: the field, or a union's T branch
+ * (selected as a side effect). 0 or an avro-c error code. */
+int sluice_field_at(avro_value_t *rec, const sluice_field_pos *f, avro_value_t *slot);
+/* Sets field f (nullable) to null. 0, EINVAL (not nullable) or an avro-c code. */
+int sluice_field_null_at(avro_value_t *rec, const sluice_field_pos *f);
+/* Sets string field f to s (s[len] must be '\0'), lent, not copied: the
+ * value points at s and never frees it, so s must stay unchanged until the
+ * value is released (for a source: until the host converted the batch, which
+ * it does before the next poll or close). s NULL sets the field null. */
+int sluice_field_lend_string_at(avro_value_t *rec, const sluice_field_pos *f, const char *s,
+                                size_t len);
+
+/* ---- The envelope's layout --------------------------------------------------
+ * Where an envelope value schema (the Envelope record above, or any record
+ * with the same fields, in any order) keeps before, after, source, op and
+ * ts_ms, and where its source record keeps each of its fields. Resolved once
+ * per schema (sluice_envelope_layout_resolve, or sluice_envelope_value_layout
+ * for an envelope built here); every record is then filled by position. The
+ * layout holds no reference: it is valid while its schema is. */
+typedef enum sluice_env_field {
+    SLUICE_ENV_BEFORE,
+    SLUICE_ENV_AFTER,
+    SLUICE_ENV_SOURCE,
+    SLUICE_ENV_OP,
+    SLUICE_ENV_TS_MS,
+    SLUICE_ENV_NFIELDS
+} sluice_env_field;
+
+/* The fields of io.sluice.connector.Source, as sluice_source_info has them. */
+typedef enum sluice_src_field {
+    SLUICE_SRC_VERSION,
+    SLUICE_SRC_CONNECTOR,
+    SLUICE_SRC_NAME,
+    SLUICE_SRC_TS_MS,
+    SLUICE_SRC_SNAPSHOT,
+    SLUICE_SRC_DB,
+    SLUICE_SRC_SCHEMA,
+    SLUICE_SRC_TABLE,
+    SLUICE_SRC_TXID,
+    SLUICE_SRC_LSN,
+    SLUICE_SRC_FILE,
+    SLUICE_SRC_POS,
+    SLUICE_SRC_GTID,
+    SLUICE_SRC_SEQ,
+    SLUICE_SRC_NFIELDS
+} sluice_src_field;
+
+typedef struct sluice_envelope_layout {
+    sluice_field_pos env[SLUICE_ENV_NFIELDS]; /* in the envelope record */
+    sluice_field_pos src[SLUICE_SRC_NFIELDS]; /* in its source record */
+    avro_schema_t row; /* the row record of before and after (not referenced) */
+} sluice_envelope_layout;
+
+/* Resolves value_schema's layout into *lay. Returns 0, or -1 with err
+ * naming the field that is missing or of another type (before and after
+ * must be ["null", <one row record>], source a record whose string and long
+ * fields are those of sluice_envelope_source_schema(), nullable but for
+ * version, connector, name and ts_ms; op a string; ts_ms a long, nullable
+ * or not). */
+int sluice_envelope_layout_resolve(avro_schema_t value_schema, sluice_envelope_layout *lay,
+                                   char *err, size_t errlen);
+/* The layout of an envelope's value schema, resolved when it was created. */
+const sluice_envelope_layout *sluice_envelope_value_layout(const sluice_envelope *env);
+
+/* sluice_envelope_fill's lend: how src's strings go into the value. */
+#define SLUICE_COPY 0 /* copied: src may go away as soon as the call returns */
+#define SLUICE_LEND 1 /* lent (see sluice_field_lend_string_at): live as long as the value */
+
+/* Fills value's source (from src), op and ts_ms (SLUICE_NULL_POS: null)
+ * by position; before and after are left alone (sluice_envelope_row_at).
+ * op's text is always lent from a literal. Returns 0 or an avro-c error
+ * code (avro_strerror() says more). */
+int sluice_envelope_fill(const sluice_envelope_layout *lay, avro_value_t *value, char op,
+                         int64_t ts_ms, const sluice_source_info *src, int lend);
+/* which: SLUICE_ENV_BEFORE or SLUICE_ENV_AFTER. Selects its row branch and
+ * returns the row record in *row, or, row NULL, sets it null. 0 or an
+ * avro-c error code (EINVAL for another field). */
+int sluice_envelope_row_at(const sluice_envelope_layout *lay, avro_value_t *value,
+                           sluice_env_field which, avro_value_t *row);
+
+/* The same by name, for plugins that fill an envelope now and then: each
+ * call finds its fields in value's schema (sluice_envelope_set_source
+ * resolves the whole layout) and copies strings. Select the row branch of
+ * before/after and return the row record in *row; set op, ts_ms, source. */
 int sluice_envelope_before(avro_value_t *value, avro_value_t *row);
 int sluice_envelope_after(avro_value_t *value, avro_value_t *row);
 int sluice_envelope_set_op(avro_value_t *value, char op);
