@@ -104,6 +104,10 @@ JSON
         "$(echo "$tk1 - $tk0 + 0.05" | bc)" "$(echo "$mb * 1.048576 / ($tk1 - $tk0 + 0.05)" | bc)" \
         "$(($(stat -c %s "$out") / N))" >>"$T/table"
     SINK_MB=$mb
+    # what each record costs the disk: the broker's log of it and the line
+    local logb
+    logb=$(du -sb "$T/b/data/bench.$name-0" 2>/dev/null | cut -f1)
+    echo "$name ${logb:-0} $(stat -c %s "$out")" >>"$T/disk"
 }
 
 start_registry
@@ -123,4 +127,11 @@ echo " source: first to last record in the topic; sink: first to last line writt
 echo "baseline: kcat produce + consume of the same count of 200 B lines: $BASE_RPS records/s"
 cat "$T/table"
 echo "disk baseline: dd of as many bytes with fdatasync: $DISK_MBS MB/s"
+# both the broker's log and the sink's file go to this disk: at the dd
+# rate, their bytes per record bound any end-to-end rate on this machine
+while read -r name logb fileb; do
+    per=$(((logb + fileb) / N))
+    [ "$per" -gt 0 ] && printf '%-5s disk bytes a record: %d (broker log %d + sink file %d) -> at most %d rec/s at %s MB/s\n' \
+        "$name" "$per" "$((logb / N))" "$((fileb / N))" "$(echo "$DISK_MBS * 1000000 / $per" | bc)" "$DISK_MBS"
+done <"$T/disk"
 echo "(target: >= 300,000 records/s on 2 cores, worker RSS < 100 MB)"
