@@ -245,8 +245,8 @@ static int h_metadata(sl_broker *b, sl_conn *c, const sl_request *req, kr *r)
         kw_i32(w, 0); /* throttle_time_ms */
     kw_i32(w, 1);     /* brokers */
     kw_i32(w, (int32_t)b->conf.node_id);
-    kw_str(w, b->adv_host);
-    kw_i32(w, b->adv_port);
+    kw_str(w, c->listener->adv_host); /* the listener this client came in on */
+    kw_i32(w, c->listener->adv_port);
     if (v >= 1)
         kw_str(w, NULL); /* rack */
     if (v >= 2)
