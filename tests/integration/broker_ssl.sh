@@ -8,8 +8,9 @@
 #     ssl.client.auth, ssl.client.auth=required without ssl.ca.location;
 #  2. one broker with PLAINTEXT, SSL and SASL_SSL listeners side by side
 #     (its key encrypted, the right password given): kcat produces and
-#     consumes over SSL trusting the test CA, and each listener advertises
-#     its own address in Metadata;
+#     consumes over SSL trusting the test CA, alone and in a consumer group,
+#     and each listener advertises its own address (Metadata,
+#     FindCoordinator);
 #  3. SASL_SSL: the right password produces and consumes, a wrong one gets
 #     "Authentication failed";
 #  4. a plaintext client on the SSL port, a client that does not trust the
@@ -96,7 +97,7 @@ refused "listeners: 'SSL_PLAIN://127.0.0.1:$SSL_PORT': the protocol must be PLAI
 # ---- 2. PLAINTEXT, SSL and SASL_SSL side by side ------------------------------
 BROKER_PORT="$PORT"
 start_broker "$T/b" --set "listeners=PLAINTEXT://127.0.0.1:$PORT,SSL://127.0.0.1:$SSL_PORT,SASL_SSL://127.0.0.1:$SASL_PORT" \
-    "${TLS_KEYS[@]}" --set "sasl.users.file=$T/users"
+    "${TLS_KEYS[@]}" --set "sasl.users.file=$T/users" --set group.initial.rebalance.delay.ms=0
 for p in "$SSL_PORT" "$SASL_PORT"; do
     wait_for 10 port_open "$p" || fail "the broker does not listen on $p"
 done
@@ -118,6 +119,10 @@ kcat -L -b "$BOOTSTRAP" >"$T/meta.plain" 2>"$T/kcat.err" || fail "kcat -L over P
 grep -q "broker 1 at 127.0.0.1:$PORT" "$T/meta.plain" ||
     fail "Metadata over PLAINTEXT does not advertise the PLAINTEXT listener: $(head -4 "$T/meta.plain")"
 pass "each listener advertises its own address (SSL $SSL_PORT, PLAINTEXT $PORT)"
+got="$(timeout 60 kcat -b "$SSL_BOOT" -G ssl-group secured -c 20 -q "${SSLX[@]}" -X auto.offset.reset=earliest \
+    2>"$T/kcat.err" | grep -c '^tls-row-')"
+[ "$got" = 20 ] || fail "a consumer group over SSL consumed $got of 20 records: $(tail -5 "$T/kcat.err")"
+pass "a consumer group over SSL (the coordinator is named at the SSL address) consumed the 20 records"
 
 # ---- 3. SASL_SSL -------------------------------------------------------------
 sasl_ssl() { echo -X security.protocol=SASL_SSL -X "ssl.ca.location=$C/ca.pem" -X sasl.mechanisms=PLAIN \
