@@ -35,8 +35,8 @@
  *  - SSL and SASL_SSL listeners: OpenSSL on the connection's own socket
  *    (SSL_set_fd), non-blocking, TLS 1.2 or later. The handshake runs from
  *    the poll events (WANT_READ/WANT_WRITE become the events we wait for);
- *    a first byte that is not a TLS record (0x16) is a plaintext client and
- *    is closed at once. Afterwards SSL_read fills the same rbuf as read(2),
+ *    a first byte that is no TLS record type (0x14-0x17; a ClientHello is
+ *    0x16) is a plaintext client and is closed at once. Afterwards SSL_read fills the same rbuf as read(2),
  *    so framing, SASL (SASL_SSL = TLS, then SASL/PLAIN) and backpressure are
  *    shared. Writes cannot use writev or sendfile: the ready responses are
  *    staged (memory copied, segment bytes pread) into a fixed 64 KiB buffer
@@ -794,11 +794,13 @@ static void tls_handshake(sl_conn *c)
         ssize_t n = recv(c->fd, &first, 1, MSG_PEEK);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             return;
-        if (n <= 0) {
-            conn_close(c, n ? strerror(errno) : "closed before the TLS handshake");
+        if (n <= 0) { /* gone before a byte (a port probe): no line, as on PLAINTEXT */
+            sl_debug(NET, "connection from %s: %s before the TLS handshake", c->peer,
+                     n ? strerror(errno) : "closed");
+            conn_close(c, NULL);
             return;
         }
-        if (first != 0x16) { /* a TLS record of type handshake */
+        if (first < 0x14 || first > 0x17) { /* TLS record types: 0x16 handshake, 0x15 alert.. */
             sl_warn(NET,
                     "closing connection from %s: not a TLS client on %s listener %s:%d (first "
                     "byte 0x%02x; a PLAINTEXT client?)",
@@ -902,8 +904,10 @@ static void tls_write(sl_conn *c)
                           (int)(c->tls_out_len - c->tls_out_off));
         if (n <= 0) {
             int e = SSL_get_error(c->ssl, n);
-            if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
-                c->tls_want = e == SSL_ERROR_WANT_READ ? UV_READABLE : 0;
+            if (e == SSL_ERROR_WANT_WRITE) /* the staged bytes keep UV_WRITABLE asked */
+                return;
+            if (e == SSL_ERROR_WANT_READ) {
+                c->tls_want |= UV_READABLE;
                 return;
             }
             tls_fail(c, e, "write");
@@ -930,7 +934,7 @@ static void tls_read(sl_conn *c)
             if (e == SSL_ERROR_WANT_READ)
                 break;
             if (e == SSL_ERROR_WANT_WRITE) { /* a post-handshake message to answer */
-                c->tls_want = UV_WRITABLE;
+                c->tls_want |= UV_WRITABLE;
                 break;
             }
             tls_fail(c, e, "read");
@@ -974,11 +978,30 @@ static void tls_event(sl_conn *c, int events)
         conn_update_poll(c);
 }
 
+/* libuv turns POLLERR (say, a reset by the peer) into UV_EBADF: name the
+ * socket's own error instead. A TLS client that refuses our certificate
+ * sends its alert and closes, often with a reset; the alert is still
+ * queued, so the handshake reads it once more and names the reason. */
+static void conn_poll_error(sl_conn *c, int status)
+{
+    int e = 0;
+    socklen_t len = sizeof(e);
+    char why[128];
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &len) || !e)
+        snprintf(why, sizeof(why), "%s", uv_strerror(status));
+    else
+        snprintf(why, sizeof(why), "%s", strerror(e));
+    if (c->ssl && !c->tls_ready)
+        tls_handshake(c);
+    if (!c->closing)
+        conn_close(c, why);
+}
+
 static void on_conn_event(uv_poll_t *h, int status, int events)
 {
     sl_conn *c = h->data;
     if (status < 0) {
-        conn_close(c, uv_strerror(status));
+        conn_poll_error(c, status);
         return;
     }
     if (c->ssl) {
@@ -1447,8 +1470,8 @@ static int tls_ctx_create(sl_broker *b, const char *listener, char *err, size_t 
     /* a client gone without close_notify is a close, not an error worth a line */
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
                                  SSL_OP_IGNORE_UNEXPECTED_EOF);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                              SSL_MODE_RELEASE_BUFFERS);
+    /* no SSL_MODE_RELEASE_BUFFERS: it would free and allocate buffers per record */
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"sluice", 6);
     if (SSL_CTX_use_certificate_chain_file(ctx, cf->ssl_certificate_location) != 1) {
         snprintf(err, errlen, "ssl.certificate.location '%s': %s", cf->ssl_certificate_location,

@@ -19,7 +19,8 @@
 #     listener keeps answering;
 #  5. ssl.client.auth=required: a client without a certificate is refused,
 #     one with a certificate from ssl.ca.location produces and consumes, one
-#     with a certificate from another CA is refused;
+#     with a certificate from another CA is refused; with requested, no
+#     certificate is accepted but one from another CA is not;
 #  6. no password in the logs;
 #  7. information only (never asserted): 200k messages produced and
 #     consumed with kcat over SSL and over PLAINTEXT on the same broker,
@@ -94,6 +95,10 @@ refused "ssl.client.auth=required needs ssl.ca.location" \
 refused "listeners: 'SSL_PLAIN://127.0.0.1:$SSL_PORT': the protocol must be PLAINTEXT, SASL_PLAINTEXT, SSL or SASL_SSL" \
     --set "listeners=SSL_PLAIN://127.0.0.1:$SSL_PORT"
 
+# logged FILE PATTERN: the line shows up within 5 s (the broker writes it when
+# it reads the client's alert or close, which may be after the client exited)
+logged() { wait_for 5 grep -q "$2" "$1"; }
+
 # ---- 2. PLAINTEXT, SSL and SASL_SSL side by side ------------------------------
 BROKER_PORT="$PORT"
 start_broker "$T/b" --set "listeners=PLAINTEXT://127.0.0.1:$PORT,SSL://127.0.0.1:$SSL_PORT,SASL_SSL://127.0.0.1:$SASL_PORT" \
@@ -140,7 +145,7 @@ if timeout 30 kcat -L -b "127.0.0.1:$SASL_PORT" -m 3 $(sasl_ssl alice wrong-pw-8
 fi
 grep -q "Authentication failed" "$T/kcat.err" ||
     fail "SASL_SSL, wrong password: kcat shows no authentication failure: $(cat "$T/kcat.err")"
-grep -q "SASL/PLAIN authentication failed for user 'alice'" "$T/b/broker.log" ||
+logged "$T/b/broker.log" "SASL/PLAIN authentication failed for user 'alice'" ||
     fail "the broker did not log the failed SASL_SSL authentication"
 pass "SASL_SSL: a wrong password gets 'Authentication failed' (and a log line)"
 
@@ -161,13 +166,13 @@ if timeout 20 kcat -L -b "$SSL_BOOT" -m 2 -X security.protocol=ssl -X "ssl.ca.lo
     >"$T/kcat.out" 2>"$T/kcat.err"; then
     fail "a client trusting another CA read metadata"
 fi
-grep -q "closing connection from 127.0.0.1:[0-9]*: TLS handshake failed: tlsv1 alert unknown ca" "$T/b/broker.log" ||
+logged "$T/b/broker.log" "closing connection from 127.0.0.1:[0-9]*: TLS handshake failed: tlsv1 alert unknown ca" ||
     fail "the broker did not log the client's refusal of its certificate"
 pass "a client that does not trust the certificate: 'TLS handshake failed: tlsv1 alert unknown ca' logged"
 
 echo | timeout 10 openssl s_client -connect "$SSL_BOOT" -tls1_1 -cipher 'DEFAULT@SECLEVEL=0' \
     >"$T/s_client.out" 2>&1
-grep -q "TLS handshake failed: unsupported protocol" "$T/b/broker.log" ||
+logged "$T/b/broker.log" "TLS handshake failed: unsupported protocol" ||
     fail "a TLS 1.1 client was not refused: $(tail -5 "$T/s_client.out")"
 pass "a TLS 1.1 client is refused ('unsupported protocol')"
 echo | timeout 10 openssl s_client -connect "$SSL_BOOT" -CAfile "$C/ca.pem" -verify_return_error \
@@ -222,7 +227,7 @@ wait_for 10 port_open "$SSL_PORT" || fail "the broker does not listen on $SSL_PO
 if timeout 20 kcat -L -b "$SSL_BOOT" -m 2 "${SSLX[@]}" >"$T/kcat.out" 2>"$T/kcat.err"; then
     fail "ssl.client.auth=required: a client without a certificate read metadata"
 fi
-grep -q "closing connection from 127.0.0.1:[0-9]*: TLS handshake failed: peer did not return a certificate" "$T/b2/broker.log" ||
+logged "$T/b2/broker.log" "closing connection from 127.0.0.1:[0-9]*: TLS handshake failed: peer did not return a certificate" ||
     fail "ssl.client.auth=required: the refusal of a client without a certificate is not logged"
 pass "ssl.client.auth=required: a client without a certificate is refused (logged)"
 CLIENTX=(-X "ssl.certificate.location=$C/client.pem" -X "ssl.key.location=$C/client.key")
@@ -235,16 +240,29 @@ if timeout 20 kcat -L -b "$SSL_BOOT" -m 2 "${SSLX[@]}" -X "ssl.certificate.locat
     -X "ssl.key.location=$C/stranger.key" >"$T/kcat.out" 2>"$T/kcat.err"; then
     fail "ssl.client.auth=required: a certificate from another CA was accepted"
 fi
-grep -q "TLS handshake failed: certificate verify failed" "$T/b2/broker.log" ||
+logged "$T/b2/broker.log" "TLS handshake failed: certificate verify failed" ||
     fail "the refusal of a certificate from another CA is not logged"
 pass "ssl.client.auth=required: a certificate from another CA is refused ('certificate verify failed')"
 kcat -L -b "$BOOTSTRAP" -m 5 >/dev/null 2>"$T/kcat.err" || fail "PLAINTEXT beside mutual TLS: $(cat "$T/kcat.err")"
 stop_broker
 pass "the broker stops cleanly"
 
+# ssl.client.auth=requested: no certificate is fine, a bad one is not
+start_broker "$T/b3" --set "listeners=PLAINTEXT://127.0.0.1:$PORT,SSL://127.0.0.1:$SSL_PORT" \
+    "${TLS_KEYS[@]}" --set ssl.client.auth=requested --set "ssl.ca.location=$C/ca.pem"
+wait_for 10 port_open "$SSL_PORT" || fail "the broker does not listen on $SSL_PORT"
+kcat -L -b "$SSL_BOOT" -m 10 "${SSLX[@]}" >/dev/null 2>"$T/kcat.err" ||
+    fail "ssl.client.auth=requested: a client without a certificate was refused: $(cat "$T/kcat.err")"
+if timeout 20 kcat -L -b "$SSL_BOOT" -m 2 "${SSLX[@]}" -X "ssl.certificate.location=$C/stranger.pem" \
+    -X "ssl.key.location=$C/stranger.key" >"$T/kcat.out" 2>"$T/kcat.err"; then
+    fail "ssl.client.auth=requested: a certificate from another CA was accepted"
+fi
+stop_broker
+pass "ssl.client.auth=requested: no certificate is accepted, one from another CA is refused"
+
 # ---- 6. no password in the logs ---------------------------------------------------
 for s in "${SECRETS[@]}"; do
-    grep -qF -- "$s" "$T/b/broker.log" "$T/b2/broker.log" && fail "a broker log holds the password '$s'"
+    grep -qF -- "$s" "$T/b/broker.log" "$T/b2/broker.log" "$T/b3/broker.log" && fail "a broker log holds the password '$s'"
 done
 pass "no password in the broker's logs"
 
