@@ -36,18 +36,20 @@
  *    (SSL_set_fd), non-blocking, TLS 1.2 or later. The handshake runs from
  *    the poll events (WANT_READ/WANT_WRITE become the events we wait for);
  *    a first byte that is no TLS record type (0x14-0x17; a ClientHello is
- *    0x16) is a plaintext client and is closed at once. Afterwards SSL_read fills the same rbuf as read(2),
- *    so framing, SASL (SASL_SSL = TLS, then SASL/PLAIN) and backpressure are
- *    shared. Writes cannot use writev or sendfile: the ready responses are
- *    staged (memory copied, segment bytes pread) into a fixed 64 KiB buffer
- *    per connection, and SSL_write sends it, partial writes allowed, retried
- *    from the same bytes after WANT_WRITE. A PLAINTEXT connection has
- *    ssl == NULL and goes through the same code as before: one test of
- *    c->ssl per poll event, nothing per request.
+ *    0x16) is a plaintext client and is closed at once. Afterwards SSL_read
+ *    fills the same rbuf as read(2), so framing, SASL (SASL_SSL = TLS, then
+ *    SASL/PLAIN) and backpressure are shared. Writes cannot use writev or
+ *    sendfile: the ready responses are staged (memory copied, segment
+ *    bytes pread) into a fixed 64 KiB buffer per connection, and SSL_write
+ *    sends it, partial writes allowed, retried from the same bytes after
+ *    WANT_WRITE. A PLAINTEXT connection has ssl == NULL and goes through the
+ *    same code as before: one test of c->ssl per poll event, nothing per
+ *    request. Client certificates (ssl.client.auth) are checked by OpenSSL
+ *    against ssl.ca.location; the subject is kept in c->user.
  *  - Advertising: each listener has its own advertised address (its entry
  *    of advertised.listeners with the same security protocol, else the
- *    first entry, else its own address), and Metadata tells a client the
- *    one of the listener it connected to.
+ *    first entry, else its own address), and Metadata and FindCoordinator
+ *    tell a client the one of the listener it connected to.
  *
  * Runs on: the broker I/O loop thread, except sync_work (thread pool).
  */
@@ -900,8 +902,8 @@ static void tls_write(sl_conn *c)
         }
         ERR_clear_error();
         errno = 0;
-        int n = SSL_write(c->ssl, c->tls_out + c->tls_out_off,
-                          (int)(c->tls_out_len - c->tls_out_off));
+        int n =
+            SSL_write(c->ssl, c->tls_out + c->tls_out_off, (int)(c->tls_out_len - c->tls_out_off));
         if (n <= 0) {
             int e = SSL_get_error(c->ssl, n);
             if (e == SSL_ERROR_WANT_WRITE) /* the staged bytes keep UV_WRITABLE asked */
@@ -1454,8 +1456,8 @@ static int tls_ctx_create(sl_broker *b, const char *listener, char *err, size_t 
     const sl_broker_conf *cf = &b->conf;
     EVP_PKEY *pkey = NULL;
     SSL_CTX *ctx = NULL;
-    if (!cf->ssl_certificate_location || !*cf->ssl_certificate_location ||
-        !cf->ssl_key_location || !*cf->ssl_key_location) {
+    if (!cf->ssl_certificate_location || !*cf->ssl_certificate_location || !cf->ssl_key_location ||
+        !*cf->ssl_key_location) {
         snprintf(err, errlen,
                  "listeners: '%s' needs ssl.certificate.location and ssl.key.location (PEM "
                  "files)",
@@ -1490,8 +1492,9 @@ static int tls_ctx_create(sl_broker *b, const char *listener, char *err, size_t 
     }
     X509 *x = SSL_CTX_get0_certificate(ctx);
     if (x && X509_cmp_current_time(X509_get0_notAfter(x)) < 0)
-        sl_warn(NET, "ssl.certificate.location '%s': the certificate has expired; clients will "
-                     "refuse it",
+        sl_warn(NET,
+                "ssl.certificate.location '%s': the certificate has expired; clients will "
+                "refuse it",
                 cf->ssl_certificate_location);
     if (tls_client_auth(ctx, cf, err, errlen))
         goto fail;
