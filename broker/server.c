@@ -561,7 +561,7 @@ int sl_server_sasl_authenticate(sl_broker *b, sl_conn *c, const sl_request *req,
     if (c->sasl != SL_SASL_HANDSHAKEN) {
         ec = KERR_ILLEGAL_SASL_STATE;
         msg = "SaslAuthenticate is answered once, after a SaslHandshake for PLAIN on a "
-              "SASL_PLAINTEXT listener";
+              "SASL_PLAINTEXT or SASL_SSL listener";
     } else if (plain_ok(b, c, tok, len)) {
         c->sasl = SL_SASL_AUTHENTICATED;
         sl_debug(NET, "%s: authenticated as '%s' (SASL/PLAIN)", c->peer, c->user);
@@ -588,10 +588,12 @@ static int sasl_allows(sl_conn *c, int16_t api_key)
         return 1;
     if (c->sasl != SASL_FAILED && (api_key == 18 || api_key == 17 || api_key == 36))
         return 1;
-    sl_warn(NET, "connection from %s: %s (key %d) %s; closing", c->peer, sl_api_name(api_key),
-            api_key,
+    sl_warn(NET, "connection from %s: %s (key %d) %s%s%s; closing", c->peer,
+            sl_api_name(api_key), api_key,
             c->sasl == SASL_FAILED ? "after a failed SASL authentication"
-                                   : "before SASL authentication (SASL_PLAINTEXT listener)");
+                                   : "before SASL authentication (",
+            c->sasl == SASL_FAILED ? "" : c->listener->proto,
+            c->sasl == SASL_FAILED ? "" : " listener)");
     return 0;
 }
 

@@ -148,6 +148,12 @@ grep -q "Authentication failed" "$T/kcat.err" ||
 logged "$T/b/broker.log" "SASL/PLAIN authentication failed for user 'alice'" ||
     fail "the broker did not log the failed SASL_SSL authentication"
 pass "SASL_SSL: a wrong password gets 'Authentication failed' (and a log line)"
+if timeout 30 kcat -L -b "127.0.0.1:$SASL_PORT" -m 3 "${SSLX[@]}" >"$T/kcat.out" 2>"$T/kcat.err"; then
+    fail "TLS without SASL read metadata from the SASL_SSL listener"
+fi
+logged "$T/b/broker.log" "before SASL authentication (SASL_SSL listener); closing" ||
+    fail "the broker did not log the request made without SASL on its SASL_SSL listener"
+pass "SASL_SSL: TLS alone is not enough (Metadata before SASL closes the connection, logged)"
 
 # ---- 4. clients that do not speak our TLS -----------------------------------------
 n_lines() { grep -c "$1" "$T/b/broker.log"; }
