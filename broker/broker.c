@@ -31,12 +31,26 @@
 
 static const sl_option broker_options[] = {
     OPT("listeners", SL_OPT_STRING, "PLAINTEXT://:9092", listeners,
-        "comma-separated PLAINTEXT:// or SASL_PLAINTEXT://host:port to listen on (empty host = "
-        "all interfaces)"),
+        "comma-separated PLAINTEXT://, SASL_PLAINTEXT://, SSL:// or SASL_SSL://host:port to "
+        "listen on (empty host = all interfaces)"),
     OPT("sasl.users.file", SL_OPT_STRING, NULL, sasl_users_file,
-        "SASL/PLAIN users of SASL_PLAINTEXT listeners: one user:password a line, '#' comments"),
+        "SASL/PLAIN users of SASL_PLAINTEXT and SASL_SSL listeners: one user:password a line, "
+        "'#' comments"),
+    OPT("ssl.certificate.location", SL_OPT_STRING, NULL, ssl_certificate_location,
+        "SSL and SASL_SSL listeners: the server certificate (PEM, then its chain)"),
+    OPT("ssl.key.location", SL_OPT_STRING, NULL, ssl_key_location,
+        "SSL and SASL_SSL listeners: the certificate's private key (PEM)"),
+    OPT("ssl.key.password", SL_OPT_STRING, NULL, ssl_key_password,
+        "the password of an encrypted ssl.key.location (secret)"),
+    OPT("ssl.client.auth", SL_OPT_STRING, "none", ssl_client_auth,
+        "client certificates on SSL and SASL_SSL listeners: none, requested (checked when "
+        "sent) or required"),
+    OPT("ssl.ca.location", SL_OPT_STRING, NULL, ssl_ca_location,
+        "CA certificates (PEM) that client certificates must chain to (ssl.client.auth)"),
     OPT("advertised.listeners", SL_OPT_STRING, NULL, advertised_listeners,
-        "address clients are told to connect to (default: the first listener; localhost when it binds all)"),
+        "addresses clients are told to connect to, one per listener type (SSL://h:p,...); a "
+        "client is told the one of the listener it came in on (default: that listener; "
+        "localhost when it binds all)"),
     OPT("log.dirs", SL_OPT_STRING, "/tmp/sluice-logs", log_dirs, "comma-separated data directories"),
     OPT("log.dir", SL_OPT_STRING, NULL, log_dirs, "alias of log.dirs"),
     OPT("admin.listeners", SL_OPT_STRING, "http://127.0.0.1:9644", admin_listeners,
@@ -148,7 +162,9 @@ void sl_broker_describe_configs(sl_broker *b, sl_config_fn fn, void *arg)
             snprintf(buf, sizeof(buf), "%lld", (long long)*(const int64_t *)base);
             val = buf;
         }
-        fn(o->name, val, o->defval && val && !strcmp(o->defval, val), 1, 0, o->doc, arg);
+        int secret = !strcmp(o->name, "ssl.key.password");
+        fn(o->name, secret ? NULL : val, o->defval && val && !strcmp(o->defval, val), 1, secret,
+           o->doc, arg);
     }
 }
 

@@ -61,6 +61,12 @@ typedef struct sl_broker_conf {
     char *log_dirs;
     char *admin_listeners;
     char *sasl_users_file; /* SASL/PLAIN users of SASL_PLAINTEXT listeners (server.c) */
+    /* SSL and SASL_SSL listeners (server.c): PEM files, librdkafka's key names */
+    char *ssl_certificate_location; /* the certificate, then its chain */
+    char *ssl_key_location;         /* its private key */
+    char *ssl_key_password;         /* of an encrypted key; secret */
+    char *ssl_client_auth;          /* none, requested or required */
+    char *ssl_ca_location;          /* CA certificates that sign client certificates */
     int64_t node_id;
     int64_t num_partitions;
     int auto_create_topics;
@@ -131,7 +137,11 @@ typedef struct sl_listener {
     uv_poll_t poll;
     char host[256];
     int port;
-    int sasl; /* SASL_PLAINTEXT: a client authenticates (SASL/PLAIN) before anything else */
+    int sasl; /* SASL_*: a client authenticates (SASL/PLAIN) before anything else */
+    int tls;  /* SSL, SASL_SSL: TLS from the first byte */
+    const char *proto; /* PLAINTEXT, SASL_PLAINTEXT, SSL or SASL_SSL */
+    char adv_host[256]; /* what Metadata tells a client connected here */
+    int adv_port;
 } sl_listener;
 
 /* one piece of a response: memory inside resp->w, or a file range */
@@ -181,9 +191,18 @@ struct sl_conn {
     int nresp;
     int64_t out_bytes;
     sl_conn *next, *prev;
+    sl_listener *listener; /* the one it came in on (advertised address) */
+    /* TLS (server.c): NULL on PLAINTEXT and SASL_PLAINTEXT listeners */
+    struct ssl_st *ssl;
+    int tls_ready;      /* handshake finished */
+    int tls_failed;     /* a fatal TLS error: no close_notify */
+    int tls_peeked;     /* the first byte looked like TLS */
+    int tls_want;       /* UV_READABLE/UV_WRITABLE the TLS layer waits for */
+    uint8_t *tls_out;   /* plaintext staged for SSL_write (fixed size) */
+    size_t tls_out_len, tls_out_off;
     /* SASL (server.c): 0 on a PLAINTEXT listener; else SL_SASL_* */
     int sasl;
-    char user[128]; /* the authenticated SASL user */
+    char user[128]; /* the authenticated SASL user, or the client certificate's subject */
 };
 enum { SL_SASL_NONE = 0, SL_SASL_START, SL_SASL_HANDSHAKEN, SL_SASL_AUTHENTICATED };
 
@@ -194,8 +213,9 @@ struct sl_broker {
     int ndirs;
     sl_listener listeners[SL_MAX_LISTENERS];
     int nlisteners;
-    char adv_host[256];
+    char adv_host[256]; /* the first listener's advertised address */
     int adv_port;
+    struct ssl_ctx_st *ssl_ctx; /* SSL and SASL_SSL listeners (server.c) */
     /* topics */
     sl_topic **tbuckets;
     size_t ntbuckets;

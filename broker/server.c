@@ -32,6 +32,24 @@
  *    digests compared in constant time). SaslHandshake v0's raw token
  *    framing is not spoken: clients use SaslAuthenticate (librdkafka does
  *    whenever the broker lists it in ApiVersions).
+ *  - SSL and SASL_SSL listeners: OpenSSL on the connection's own socket
+ *    (SSL_set_fd), non-blocking, TLS 1.2 or later. The handshake runs from
+ *    the poll events (WANT_READ/WANT_WRITE become the events we wait for);
+ *    a first byte that is no TLS record type (0x14-0x17; a ClientHello is
+ *    0x16) is a plaintext client and is closed at once. Afterwards SSL_read
+ *    fills the same rbuf as read(2), so framing, SASL (SASL_SSL = TLS, then
+ *    SASL/PLAIN) and backpressure are shared. Writes cannot use writev or
+ *    sendfile: the ready responses are staged (memory copied, segment
+ *    bytes pread) into a fixed 64 KiB buffer per connection, and SSL_write
+ *    sends it, partial writes allowed, retried from the same bytes after
+ *    WANT_WRITE. A PLAINTEXT connection has ssl == NULL and goes through the
+ *    same code as before: one test of c->ssl per poll event, nothing per
+ *    request. Client certificates (ssl.client.auth) are checked by OpenSSL
+ *    against ssl.ca.location; the subject is kept in c->user.
+ *  - Advertising: each listener has its own advertised address (its entry
+ *    of advertised.listeners with the same security protocol, else the
+ *    first entry, else its own address), and Metadata and FindCoordinator
+ *    tell a client the one of the listener it connected to.
  *
  * Runs on: the broker I/O loop thread, except sync_work (thread pool).
  */
@@ -49,6 +67,11 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <strings.h>
 
 #include "broker_internal.h"
 #include "cleaner.h"
@@ -60,6 +83,7 @@
 #define MAX_QUEUED_RESP 4096
 #define MAX_QUEUED_BYTES (64LL << 20)
 #define READ_CHUNK (256 * 1024)
+#define TLS_OUT_CAP (64 * 1024) /* plaintext staged per SSL_write round */
 
 static void conn_flush(sl_conn *c);
 static void conn_close(sl_conn *c, const char *why);
@@ -67,6 +91,9 @@ static void conn_update_poll(sl_conn *c);
 static void conn_process(sl_conn *c);
 static void start_sync_cycle(sl_broker *b);
 static void fetch_timer_arm(sl_broker *b);
+static void tls_write(sl_conn *c);
+static void tls_read(sl_conn *c);
+static int tls_poll_events(const sl_conn *c);
 
 uint64_t sl_now_ms(void)
 {
@@ -248,7 +275,14 @@ void sl_resp_drop(sl_resp *r)
 static void on_conn_closed(uv_handle_t *h)
 {
     sl_conn *c = h->data;
+    if (c->ssl) {
+        if (c->tls_ready && !c->tls_failed)
+            SSL_shutdown(c->ssl); /* best effort close_notify; never waits */
+        SSL_free(c->ssl);
+        ERR_clear_error();
+    }
     close(c->fd);
+    free(c->tls_out);
     free(c->rbuf);
     free(c);
 }
@@ -301,10 +335,14 @@ static void conn_update_poll(sl_conn *c)
     int want = 0;
     if (c->closing)
         return;
-    if (!conn_backpressured(c))
-        want |= UV_READABLE;
-    if (c->head && c->head->ready)
-        want |= UV_WRITABLE;
+    if (c->ssl)
+        want = tls_poll_events(c);
+    else {
+        if (!conn_backpressured(c))
+            want |= UV_READABLE;
+        if (c->head && c->head->ready)
+            want |= UV_WRITABLE;
+    }
     if (want != c->poll_events) {
         c->poll_events = want;
         if (want)
@@ -327,8 +365,8 @@ static void on_resume_idle(uv_idle_t *h)
     }
 }
 
-/* Write as much of the ready head of the queue as the socket takes. */
-static void conn_flush(sl_conn *c)
+/* Write as much of the ready head of the queue as the plain socket takes. */
+static void sock_write(sl_conn *c)
 {
     struct iovec iov[64];
     while (!c->closing && c->head && c->head->ready) {
@@ -415,6 +453,15 @@ static void conn_flush(sl_conn *c)
         if (w < want)
             break; /* short write: the socket is full */
     }
+}
+
+/* Send what is ready (TLS or not), then poll and resume as the queue says. */
+static void conn_flush(sl_conn *c)
+{
+    if (c->ssl)
+        tls_write(c);
+    else
+        sock_write(c);
     if (c->closing)
         return;
     conn_update_poll(c);
@@ -514,7 +561,7 @@ int sl_server_sasl_authenticate(sl_broker *b, sl_conn *c, const sl_request *req,
     if (c->sasl != SL_SASL_HANDSHAKEN) {
         ec = KERR_ILLEGAL_SASL_STATE;
         msg = "SaslAuthenticate is answered once, after a SaslHandshake for PLAIN on a "
-              "SASL_PLAINTEXT listener";
+              "SASL_PLAINTEXT or SASL_SSL listener";
     } else if (plain_ok(b, c, tok, len)) {
         c->sasl = SL_SASL_AUTHENTICATED;
         sl_debug(NET, "%s: authenticated as '%s' (SASL/PLAIN)", c->peer, c->user);
@@ -541,10 +588,12 @@ static int sasl_allows(sl_conn *c, int16_t api_key)
         return 1;
     if (c->sasl != SASL_FAILED && (api_key == 18 || api_key == 17 || api_key == 36))
         return 1;
-    sl_warn(NET, "connection from %s: %s (key %d) %s; closing", c->peer, sl_api_name(api_key),
-            api_key,
+    sl_warn(NET, "connection from %s: %s (key %d) %s%s%s; closing", c->peer,
+            sl_api_name(api_key), api_key,
             c->sasl == SASL_FAILED ? "after a failed SASL authentication"
-                                   : "before SASL authentication (SASL_PLAINTEXT listener)");
+                                   : "before SASL authentication (",
+            c->sasl == SASL_FAILED ? "" : c->listener->proto,
+            c->sasl == SASL_FAILED ? "" : " listener)");
     return 0;
 }
 
@@ -615,28 +664,53 @@ static void conn_process(sl_conn *c)
     conn_update_poll(c);
 }
 
+/* Room in rbuf for the next read: READ_CHUNK, or the rest of the frame we
+ * are in when that is larger. Returns the room wanted, 0 when out of memory
+ * (the connection is closed). */
+static size_t rbuf_reserve(sl_conn *c)
+{
+    size_t need = READ_CHUNK;
+    if (c->rlen >= 4) { /* make room for the whole frame we are in */
+        int32_t size = (int32_t)sl_be32(c->rbuf);
+        if (size > 0 && size <= c->b->conf.socket_request_max_bytes &&
+            (size_t)size + 4 > c->rlen + need)
+            need = (size_t)size + 4 - c->rlen;
+    }
+    if (c->rcap - c->rlen < need) {
+        size_t cap = c->rcap ? c->rcap : READ_CHUNK;
+        while (cap - c->rlen < need)
+            cap *= 2;
+        uint8_t *nb = realloc(c->rbuf, cap);
+        if (!nb) {
+            conn_close(c, "out of memory for request buffer");
+            return 0;
+        }
+        c->rbuf = nb;
+        c->rcap = cap;
+    }
+    return need;
+}
+
+/* A buffer that grew for one huge request goes once it is empty. */
+static void rbuf_shrink(sl_conn *c)
+{
+    if (!c->closing && c->rlen == 0 && c->rcap > 4 * READ_CHUNK) {
+        free(c->rbuf);
+        c->rbuf = NULL;
+        c->rcap = 0;
+    }
+}
+
 static void conn_read(sl_conn *c)
 {
+    if (c->ssl) {
+        tls_read(c);
+        return;
+    }
     for (int rounds = 0; rounds < 16 && !c->closing; rounds++) {
-        size_t need = READ_CHUNK;
-        if (c->rlen >= 4) { /* make room for the whole frame we are in */
-            int32_t size = (int32_t)sl_be32(c->rbuf);
-            if (size > 0 && size <= c->b->conf.socket_request_max_bytes &&
-                (size_t)size + 4 > c->rlen + need)
-                need = (size_t)size + 4 - c->rlen;
-        }
-        if (c->rcap - c->rlen < need) {
-            size_t cap = c->rcap ? c->rcap : READ_CHUNK;
-            while (cap - c->rlen < need)
-                cap *= 2;
-            uint8_t *nb = realloc(c->rbuf, cap);
-            if (!nb) {
-                conn_close(c, "out of memory for request buffer");
-                return;
-            }
-            c->rbuf = nb;
-            c->rcap = cap;
-        }
+        size_t need = rbuf_reserve(c);
+        if (!need)
+            return;
         ssize_t n = read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
         if (n == 0) {
             conn_close(c, NULL);
@@ -657,19 +731,285 @@ static void conn_read(sl_conn *c)
         if ((size_t)n < need)
             break;
     }
-    /* shrink a buffer that grew for one huge request */
-    if (!c->closing && c->rlen == 0 && c->rcap > 4 * READ_CHUNK) {
-        free(c->rbuf);
-        c->rbuf = NULL;
-        c->rcap = 0;
+    rbuf_shrink(c);
+}
+
+/* ================= TLS connections (SSL and SASL_SSL) ================= */
+
+/* A new server-side TLS session on fd; NULL when OpenSSL is out of memory. */
+static struct ssl_st *tls_conn_new(sl_broker *b, int fd)
+{
+    SSL *ssl = SSL_new(b->ssl_ctx);
+    if (ssl && SSL_set_fd(ssl, fd) == 1) {
+        SSL_set_accept_state(ssl);
+        return ssl;
     }
+    SSL_free(ssl);
+    ERR_clear_error();
+    return NULL;
+}
+
+/* OpenSSL's reason for the last failure, its error queue emptied. */
+static const char *tls_reason(char *buf, size_t len)
+{
+    unsigned long e, last = 0;
+    while ((e = ERR_get_error()))
+        last = e;
+    const char *r = last ? ERR_reason_error_string(last) : NULL;
+    snprintf(buf, len, "%s", r ? r : last ? "unknown OpenSSL error" : strerror(errno));
+    return buf;
+}
+
+/* A TLS call failed with SSL_get_error's code e: one line, then close. */
+static void tls_fail(sl_conn *c, int e, const char *during)
+{
+    char why[256];
+    c->tls_failed = 1;
+    if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && !ERR_peek_error() && !errno))
+        snprintf(why, sizeof(why), "the client closed the connection");
+    else
+        tls_reason(why, sizeof(why));
+    ERR_clear_error();
+    if (!c->tls_ready)
+        sl_warn(NET, "closing connection from %s: TLS handshake failed: %s", c->peer, why);
+    else if (e == SSL_ERROR_ZERO_RETURN || !strcmp(why, "the client closed the connection"))
+        sl_debug(NET, "connection from %s: %s", c->peer, why);
+    else
+        sl_warn(NET, "closing connection from %s: TLS %s failed: %s", c->peer, during, why);
+    conn_close(c, NULL);
+}
+
+/* The client certificate's subject, for the log and c->user (mutual TLS). */
+static void tls_note_peer(sl_conn *c)
+{
+    X509 *x = SSL_get1_peer_certificate(c->ssl);
+    if (!x)
+        return;
+    X509_NAME_oneline(X509_get_subject_name(x), c->user, sizeof(c->user));
+    X509_free(x);
+    sl_debug(NET, "%s: client certificate '%s' verified", c->peer, c->user);
+}
+
+/* Runs until the handshake is done, from the connection's poll events. */
+static void tls_handshake(sl_conn *c)
+{
+    if (!c->tls_peeked) {
+        uint8_t first;
+        ssize_t n = recv(c->fd, &first, 1, MSG_PEEK);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (n <= 0) { /* gone before a byte (a port probe): no line, as on PLAINTEXT */
+            sl_debug(NET, "connection from %s: %s before the TLS handshake", c->peer,
+                     n ? strerror(errno) : "closed");
+            conn_close(c, NULL);
+            return;
+        }
+        if (first < 0x14 || first > 0x17) { /* TLS record types: 0x16 handshake, 0x15 alert.. */
+            sl_warn(NET,
+                    "closing connection from %s: not a TLS client on %s listener %s:%d (first "
+                    "byte 0x%02x; a PLAINTEXT client?)",
+                    c->peer, c->listener->proto, c->listener->host, c->listener->port, first);
+            c->tls_failed = 1;
+            conn_close(c, NULL);
+            return;
+        }
+        c->tls_peeked = 1;
+    }
+    ERR_clear_error();
+    errno = 0;
+    int rc = SSL_do_handshake(c->ssl);
+    if (rc != 1) {
+        int e = SSL_get_error(c->ssl, rc);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+            c->tls_want = e == SSL_ERROR_WANT_READ ? UV_READABLE : UV_WRITABLE;
+            conn_update_poll(c);
+        } else {
+            tls_fail(c, e, "handshake");
+        }
+        return;
+    }
+    c->tls_ready = 1;
+    c->tls_want = 0;
+    if (!(c->tls_out = malloc(TLS_OUT_CAP))) {
+        conn_close(c, "out of memory for the TLS output buffer");
+        return;
+    }
+    tls_note_peer(c);
+    sl_debug(NET, "%s: %s established (%s)", c->peer, SSL_get_version(c->ssl),
+             SSL_get_cipher_name(c->ssl));
+    tls_read(c); /* a request may have come with the handshake's last flight */
+    if (!c->closing)
+        conn_update_poll(c);
+}
+
+/* Copy ready responses into tls_out: memory chunks by memcpy, segment
+ * ranges by pread. A response leaves the queue once it is all staged. */
+static void tls_stage(sl_conn *c)
+{
+    while (c->head && c->head->ready && c->tls_out_len < TLS_OUT_CAP) {
+        sl_resp *r = c->head;
+        if (r->cur >= r->nchunks) {
+            c->head = r->next;
+            if (!c->head)
+                c->tail = NULL;
+            c->nresp--;
+            resp_free(r);
+            continue;
+        }
+        sl_chunk *ch = &r->chunks[r->cur];
+        uint8_t *dst = c->tls_out + c->tls_out_len;
+        int64_t take = ch->len - r->cur_off;
+        if (take > (int64_t)(TLS_OUT_CAP - c->tls_out_len))
+            take = (int64_t)(TLS_OUT_CAP - c->tls_out_len);
+        if (ch->fd >= 0) {
+            ssize_t n = pread(ch->fd, dst, (size_t)take, (off_t)(ch->off + r->cur_off));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                conn_close(c, n ? strerror(errno)
+                                : "segment file shorter than expected while sending");
+                return;
+            }
+            take = n;
+        } else {
+            memcpy(dst, r->w.buf + ch->off + r->cur_off, (size_t)take);
+        }
+        c->tls_out_len += (size_t)take;
+        c->out_bytes -= take;
+        atomic_fetch_add(&sl_broker_metrics.bytes_out, (uint64_t)take);
+        r->cur_off += take;
+        if (r->cur_off == ch->len) {
+            if (ch->fd >= 0) {
+                close(ch->fd);
+                ch->fd = -2; /* sent */
+            }
+            r->cur++;
+            r->cur_off = 0;
+        }
+    }
+}
+
+/* SSL_write the staged bytes, restaging until the queue or the socket is
+ * exhausted. After WANT_WRITE the same bytes are offered again. */
+static void tls_write(sl_conn *c)
+{
+    if (!c->tls_ready)
+        return; /* responses wait for the handshake (none can exist yet) */
+    while (!c->closing) {
+        if (c->tls_out_off == c->tls_out_len) {
+            c->tls_out_off = c->tls_out_len = 0;
+            tls_stage(c);
+            if (c->closing || !c->tls_out_len)
+                return;
+        }
+        ERR_clear_error();
+        errno = 0;
+        int n =
+            SSL_write(c->ssl, c->tls_out + c->tls_out_off, (int)(c->tls_out_len - c->tls_out_off));
+        if (n <= 0) {
+            int e = SSL_get_error(c->ssl, n);
+            if (e == SSL_ERROR_WANT_WRITE) /* the staged bytes keep UV_WRITABLE asked */
+                return;
+            if (e == SSL_ERROR_WANT_READ) {
+                c->tls_want |= UV_READABLE;
+                return;
+            }
+            tls_fail(c, e, "write");
+            return;
+        }
+        c->tls_out_off += (size_t)n;
+    }
+}
+
+/* SSL_read into rbuf (the same framing as a plain socket) until the socket
+ * has nothing more, backpressure, or a bound that keeps the loop fair. */
+static void tls_read(sl_conn *c)
+{
+    for (int rounds = 0; rounds < 64 && !c->closing; rounds++) {
+        size_t need = rbuf_reserve(c);
+        if (!need)
+            return;
+        size_t room = c->rcap - c->rlen;
+        ERR_clear_error();
+        errno = 0;
+        int n = SSL_read(c->ssl, c->rbuf + c->rlen, room > INT32_MAX ? INT32_MAX : (int)room);
+        if (n <= 0) {
+            int e = SSL_get_error(c->ssl, n);
+            if (e == SSL_ERROR_WANT_READ)
+                break;
+            if (e == SSL_ERROR_WANT_WRITE) { /* a post-handshake message to answer */
+                c->tls_want |= UV_WRITABLE;
+                break;
+            }
+            tls_fail(c, e, "read");
+            return;
+        }
+        c->rlen += (size_t)n;
+        atomic_fetch_add(&sl_broker_metrics.bytes_in, (uint64_t)n);
+        conn_process(c);
+        if (c->closing || conn_backpressured(c))
+            return;
+    }
+    rbuf_shrink(c);
+}
+
+/* The poll events a TLS connection waits for. */
+static int tls_poll_events(const sl_conn *c)
+{
+    if (!c->tls_ready)
+        return c->tls_want;
+    int want = c->tls_want;
+    if (!conn_backpressured(c))
+        want |= UV_READABLE;
+    if ((c->head && c->head->ready) || c->tls_out_off < c->tls_out_len)
+        want |= UV_WRITABLE;
+    return want;
+}
+
+static void tls_event(sl_conn *c, int events)
+{
+    if (!c->tls_ready) {
+        tls_handshake(c);
+        return;
+    }
+    int retry = c->tls_want; /* an SSL_read or SSL_write waiting for these events */
+    c->tls_want = 0;
+    if ((events & UV_WRITABLE) || (retry & events & UV_READABLE))
+        conn_flush(c);
+    if (!c->closing && ((events & UV_READABLE) || (retry & events & UV_WRITABLE)))
+        conn_read(c);
+    if (!c->closing)
+        conn_update_poll(c);
+}
+
+/* libuv turns POLLERR (say, a reset by the peer) into UV_EBADF: name the
+ * socket's own error instead. A TLS client that refuses our certificate
+ * sends its alert and closes, often with a reset; the alert is still
+ * queued, so the handshake reads it once more and names the reason. */
+static void conn_poll_error(sl_conn *c, int status)
+{
+    int e = 0;
+    socklen_t len = sizeof(e);
+    char why[128];
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &len) || !e)
+        snprintf(why, sizeof(why), "%s", uv_strerror(status));
+    else
+        snprintf(why, sizeof(why), "%s", strerror(e));
+    if (c->ssl && !c->tls_ready)
+        tls_handshake(c);
+    if (!c->closing)
+        conn_close(c, why);
 }
 
 static void on_conn_event(uv_poll_t *h, int status, int events)
 {
     sl_conn *c = h->data;
     if (status < 0) {
-        conn_close(c, uv_strerror(status));
+        conn_poll_error(c, status);
+        return;
+    }
+    if (c->ssl) {
+        tls_event(c, events);
         return;
     }
     if (events & UV_WRITABLE)
@@ -695,8 +1035,16 @@ static void on_accept(uv_poll_t *h, int status, int events)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
         sl_conn *c = calloc(1, sizeof(*c));
+        if (!c || (l->tls && !(c->ssl = tls_conn_new(b, fd)))) {
+            sl_warn(NET, "accept on %s:%d: out of memory for a connection", l->host, l->port);
+            free(c);
+            close(fd);
+            continue;
+        }
         c->b = b;
         c->fd = fd;
+        c->listener = l;
+        c->tls_want = UV_READABLE; /* a TLS handshake starts with the client's hello */
         c->sasl = l->sasl ? SL_SASL_START : SL_SASL_NONE;
         char host[INET6_ADDRSTRLEN] = "?";
         int port = 0;
@@ -1017,6 +1365,227 @@ fail:
     return -1;
 }
 
+/* ================= TLS set-up (SSL and SASL_SSL listeners) ================= */
+
+typedef struct key_pw {
+    const char *password;
+    int asked; /* the key is encrypted */
+} key_pw;
+
+/* OpenSSL's pem_password_cb: ssl.key.password, never a prompt. */
+static int give_password(char *buf, int size, int rwflag, void *arg)
+{
+    key_pw *kp = arg;
+    (void)rwflag;
+    kp->asked = 1;
+    if (!kp->password)
+        return -1;
+    int n = (int)strlen(kp->password);
+    if (n > size)
+        return -1;
+    memcpy(buf, kp->password, (size_t)n);
+    return n;
+}
+
+/* ssl.key.location, decrypted with ssl.key.password; NULL with err naming
+ * the key that is wrong (never the password). */
+static EVP_PKEY *tls_load_key(const sl_broker_conf *cf, char *err, size_t errlen)
+{
+    key_pw kp = {cf->ssl_key_password && *cf->ssl_key_password ? cf->ssl_key_password : NULL, 0};
+    BIO *in = BIO_new_file(cf->ssl_key_location, "r");
+    EVP_PKEY *pkey = NULL;
+    if (!in) {
+        snprintf(err, errlen, "ssl.key.location '%s': cannot read: %s", cf->ssl_key_location,
+                 strerror(errno ? errno : ENOENT));
+        return NULL;
+    }
+    pkey = PEM_read_bio_PrivateKey(in, NULL, give_password, &kp);
+    BIO_free(in);
+    if (!pkey && kp.asked && !kp.password)
+        snprintf(err, errlen, "ssl.key.location '%s': the key is encrypted: set ssl.key.password",
+                 cf->ssl_key_location);
+    else if (!pkey && kp.asked)
+        snprintf(err, errlen,
+                 "ssl.key.password: cannot decrypt ssl.key.location '%s' with it (wrong "
+                 "password?)",
+                 cf->ssl_key_location);
+    else if (!pkey)
+        snprintf(err, errlen, "ssl.key.location '%s': no PEM private key in it",
+                 cf->ssl_key_location);
+    return pkey;
+}
+
+/* ssl.client.auth and ssl.ca.location: who may connect with what. */
+static int tls_client_auth(SSL_CTX *ctx, const sl_broker_conf *cf, char *err, size_t errlen)
+{
+    const char *mode = cf->ssl_client_auth ? cf->ssl_client_auth : "none";
+    const char *ca = cf->ssl_ca_location;
+    int required = !strcasecmp(mode, "required");
+    if (!strcasecmp(mode, "none")) {
+        if (ca && *ca)
+            sl_warn(NET, "ssl.ca.location is set but ssl.client.auth is none: client "
+                         "certificates are not asked for");
+        return 0;
+    }
+    if (!required && strcasecmp(mode, "requested")) {
+        snprintf(err, errlen, "ssl.client.auth: '%s' must be none, requested or required", mode);
+        return -1;
+    }
+    if (!ca || !*ca) {
+        snprintf(err, errlen,
+                 "ssl.client.auth=%s needs ssl.ca.location (PEM certificates of the CAs that "
+                 "sign client certificates)",
+                 mode);
+        return -1;
+    }
+    STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(ca);
+    if (!names || SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+        sk_X509_NAME_pop_free(names, X509_NAME_free);
+        snprintf(err, errlen, "ssl.ca.location '%s': %s", ca,
+                 access(ca, R_OK) ? strerror(errno) : "no PEM certificate in it");
+        return -1;
+    }
+    SSL_CTX_set_client_CA_list(ctx, names); /* takes names */
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (required ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+                       NULL);
+    return 0;
+}
+
+/* The broker's SSL_CTX, from the ssl.* keys; `listener` is named in errors.
+ * TLS 1.2 or later, no renegotiation. -1 with err naming the key. */
+static int tls_ctx_create(sl_broker *b, const char *listener, char *err, size_t errlen)
+{
+    const sl_broker_conf *cf = &b->conf;
+    EVP_PKEY *pkey = NULL;
+    SSL_CTX *ctx = NULL;
+    if (!cf->ssl_certificate_location || !*cf->ssl_certificate_location || !cf->ssl_key_location ||
+        !*cf->ssl_key_location) {
+        snprintf(err, errlen,
+                 "listeners: '%s' needs ssl.certificate.location and ssl.key.location (PEM "
+                 "files)",
+                 listener);
+        return -1;
+    }
+    if (!(ctx = SSL_CTX_new(TLS_server_method())) ||
+        !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION)) {
+        snprintf(err, errlen, "TLS: cannot set up OpenSSL: %s", tls_reason(err, errlen));
+        goto fail;
+    }
+    /* a client gone without close_notify is a close, not an error worth a line */
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+                                 SSL_OP_IGNORE_UNEXPECTED_EOF);
+    /* no SSL_MODE_RELEASE_BUFFERS: it would free and allocate buffers per record */
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"sluice", 6);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cf->ssl_certificate_location) != 1) {
+        snprintf(err, errlen, "ssl.certificate.location '%s': %s", cf->ssl_certificate_location,
+                 access(cf->ssl_certificate_location, R_OK) ? strerror(errno)
+                                                            : "no PEM certificate in it");
+        goto fail;
+    }
+    if (!(pkey = tls_load_key(cf, err, errlen)))
+        goto fail;
+    if (SSL_CTX_use_PrivateKey(ctx, pkey) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+        snprintf(err, errlen,
+                 "ssl.key.location '%s' is not the key of the certificate in "
+                 "ssl.certificate.location '%s'",
+                 cf->ssl_key_location, cf->ssl_certificate_location);
+        goto fail;
+    }
+    X509 *x = SSL_CTX_get0_certificate(ctx);
+    if (x && X509_cmp_current_time(X509_get0_notAfter(x)) < 0)
+        sl_warn(NET,
+                "ssl.certificate.location '%s': the certificate has expired; clients will "
+                "refuse it",
+                cf->ssl_certificate_location);
+    if (tls_client_auth(ctx, cf, err, errlen))
+        goto fail;
+    EVP_PKEY_free(pkey);
+    ERR_clear_error();
+    b->ssl_ctx = ctx;
+    sl_info(NET, "TLS: certificate %s, client certificates %s", cf->ssl_certificate_location,
+            cf->ssl_client_auth ? cf->ssl_client_auth : "none");
+    return 0;
+fail:
+    EVP_PKEY_free(pkey);
+    SSL_CTX_free(ctx);
+    ERR_clear_error();
+    return -1;
+}
+
+/* ================= advertised addresses ================= */
+
+/* The entry of advertised.listeners for l: the one with l's security
+ * protocol, else the first one; NULL when the key is not set. */
+static const char *adv_entry(const char *adv, const sl_listener *l, char *buf, size_t len)
+{
+    char *save = NULL, *first = NULL;
+    size_t plen = strlen(l->proto);
+    if (!adv || !*adv)
+        return NULL;
+    snprintf(buf, len, "%s", adv);
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ')
+            tok++;
+        if (!first)
+            first = tok;
+        if (!strncmp(tok, l->proto, plen) && !strncmp(tok + plen, "://", 3))
+            return tok;
+    }
+    return first;
+}
+
+/* Each listener's advertised host:port (see the design notes above). */
+static int advertise(sl_broker *b, char *err, size_t errlen)
+{
+    for (int i = 0; i < b->nlisteners; i++) {
+        sl_listener *l = &b->listeners[i];
+        char buf[1024];
+        const char *e = adv_entry(b->conf.advertised_listeners, l, buf, sizeof(buf));
+        if (e && parse_hostport(e, l->adv_host, sizeof(l->adv_host), &l->adv_port)) {
+            snprintf(err, errlen, "advertised.listeners: '%s' is not PROTOCOL://host:port", e);
+            return -1;
+        }
+        if (!e) {
+            snprintf(l->adv_host, sizeof(l->adv_host), "%s", l->host);
+            l->adv_port = l->port;
+        }
+        if (!l->adv_host[0] || !strcmp(l->adv_host, "0.0.0.0") || !strcmp(l->adv_host, "::"))
+            snprintf(l->adv_host, sizeof(l->adv_host), "localhost");
+        if (l->adv_port == 0) { /* port 0: tell the real one */
+            struct sockaddr_storage ss;
+            socklen_t sl = sizeof(ss);
+            if (!getsockname(l->fd, (struct sockaddr *)&ss, &sl))
+                l->adv_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        }
+    }
+    snprintf(b->adv_host, sizeof(b->adv_host), "%s", b->listeners[0].adv_host);
+    b->adv_port = b->listeners[0].adv_port;
+    return 0;
+}
+
+/* "SSL://h:p" -> its security protocol; NULL when it is none we serve. */
+static const char *listener_proto(const char *spec, int *sasl, int *tls)
+{
+    static const struct {
+        const char *name;
+        int sasl, tls;
+    } protos[] = {{"PLAINTEXT", 0, 0}, {"SASL_PLAINTEXT", 1, 0}, {"SSL", 0, 1}, {"SASL_SSL", 1, 1}};
+    if (!strstr(spec, "://")) {
+        *sasl = *tls = 0;
+        return "PLAINTEXT";
+    }
+    for (size_t i = 0; i < sizeof(protos) / sizeof(protos[0]); i++) {
+        size_t n = strlen(protos[i].name);
+        if (!strncmp(spec, protos[i].name, n) && !strncmp(spec + n, "://", 3)) {
+            *sasl = protos[i].sasl;
+            *tls = protos[i].tls;
+            return protos[i].name;
+        }
+    }
+    return NULL;
+}
+
 /* The one running broker, for sl_broker_shutdown(); set while it serves. */
 static _Atomic(sl_broker *) running;
 
@@ -1081,21 +1650,26 @@ int sl_server_start(sl_broker *b, char *err, size_t errlen)
             snprintf(err, errlen, "listeners: at most %d", SL_MAX_LISTENERS);
             goto fail;
         }
-        int sasl = !strncmp(tok, "SASL_PLAINTEXT://", 17);
-        if (strncmp(tok, "PLAINTEXT://", 12) && !sasl && strstr(tok, "://")) {
+        int sasl, tls;
+        const char *proto = listener_proto(tok, &sasl, &tls);
+        if (!proto) {
             snprintf(err, errlen,
-                     "listeners: '%s': only PLAINTEXT and SASL_PLAINTEXT listeners are supported "
-                     "(SSL and SASL_SSL are not)",
+                     "listeners: '%s': the protocol must be PLAINTEXT, SASL_PLAINTEXT, SSL or "
+                     "SASL_SSL",
                      tok);
             goto fail;
         }
         l = &b->listeners[b->nlisteners];
         if (parse_hostport(tok, l->host, sizeof(l->host), &l->port)) {
-            snprintf(err, errlen, "listeners: '%s' is not PLAINTEXT://host:port", tok);
+            snprintf(err, errlen, "listeners: '%s' is not %s://host:port", tok, proto);
             goto fail;
         }
         l->sasl = sasl;
+        l->tls = tls;
+        l->proto = proto;
         if (sasl && !b->sasl_users && sasl_users_load(b, tok, err, errlen))
+            goto fail;
+        if (tls && !b->ssl_ctx && tls_ctx_create(b, tok, err, errlen))
             goto fail;
         if (listen_on(b, l, err, errlen))
             goto fail;
@@ -1106,29 +1680,13 @@ int sl_server_start(sl_broker *b, char *err, size_t errlen)
         goto fail;
     }
     free(spec);
-    /* what Metadata tells clients */
-    if (b->conf.advertised_listeners && *b->conf.advertised_listeners) {
-        char first[512];
-        snprintf(first, sizeof(first), "%s", b->conf.advertised_listeners);
-        char *comma = strchr(first, ',');
-        if (comma)
-            *comma = 0;
-        if (parse_hostport(first, b->adv_host, sizeof(b->adv_host), &b->adv_port)) {
-            snprintf(err, errlen, "advertised.listeners: '%s' is not PLAINTEXT://host:port", first);
-            return -1;
-        }
-    } else {
-        snprintf(b->adv_host, sizeof(b->adv_host), "%s", b->listeners[0].host);
-        b->adv_port = b->listeners[0].port;
-    }
-    if (!b->adv_host[0] || !strcmp(b->adv_host, "0.0.0.0") || !strcmp(b->adv_host, "::"))
-        snprintf(b->adv_host, sizeof(b->adv_host), "localhost");
-    if (b->adv_port == 0) { /* port 0: tell the real one */
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof(ss);
-        if (!getsockname(b->listeners[0].fd, (struct sockaddr *)&ss, &sl))
-            b->adv_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    }
+    spec = NULL;
+    if (!b->ssl_ctx && ((b->conf.ssl_certificate_location && *b->conf.ssl_certificate_location) ||
+                        (b->conf.ssl_key_location && *b->conf.ssl_key_location)))
+        sl_warn(NET, "ssl.certificate.location / ssl.key.location are set but no listener is "
+                     "SSL or SASL_SSL: they are not used");
+    if (advertise(b, err, errlen)) /* what Metadata tells clients */
+        goto fail;
     uv_idle_init(b->loop, &b->resume_idle);
     b->resume_idle.data = b;
     uv_timer_init(b->loop, &b->fetch_timer);
@@ -1162,6 +1720,8 @@ fail:
     b->nlisteners = 0;
     sl_users_destroy(b->sasl_users);
     b->sasl_users = NULL;
+    SSL_CTX_free(b->ssl_ctx);
+    b->ssl_ctx = NULL;
     return -1;
 }
 
@@ -1190,4 +1750,8 @@ void sl_server_stop(sl_broker *b)
     uv_close((uv_handle_t *)&b->shutdown, NULL);
     sl_users_destroy(b->sasl_users); /* no connection is left to check against them */
     b->sasl_users = NULL;
+    /* connections hold references to ssl_ctx until their handles close:
+     * SSL_CTX_free only drops ours */
+    SSL_CTX_free(b->ssl_ctx);
+    b->ssl_ctx = NULL;
 }

@@ -35,7 +35,7 @@ refused "listeners: 'SASL_PLAINTEXT://127.0.0.1:$PORT' needs sasl.users.file" \
 printf 'alice:x\nno colon here\n' >"$T/badusers"
 refused "sasl.users.file '$T/badusers' line 2: expected user:password" \
     --set "listeners=SASL_PLAINTEXT://127.0.0.1:$PORT" --set "sasl.users.file=$T/badusers"
-refused "only PLAINTEXT and SASL_PLAINTEXT listeners are supported" \
+refused "listeners: 'SASL_SSL://127.0.0.1:$PORT' needs ssl.certificate.location" \
     --set "listeners=SASL_SSL://127.0.0.1:$PORT" --set "sasl.users.file=$T/users"
 
 # ---- the broker -----------------------------------------------------------------
