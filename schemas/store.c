@@ -35,6 +35,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kafka_client.h"
 #include "logging.h"
 
 #define COMP "registry"
@@ -352,7 +353,10 @@ static rd_kafka_t *make_client(sl_store *st, rd_kafka_type_t type, int idempoten
     char tmo[32], e[256];
     snprintf(tmo, sizeof(tmo), "%lld", (long long)st->conf.timeout_ms);
     if (conf_set(c, "bootstrap.servers", st->bootstrap, err, errlen) ||
-        conf_set(c, "client.id", "sluice-registry", err, errlen))
+        conf_set(c, "client.id", "sluice-registry", err, errlen) ||
+        (st->conf.security &&
+         sl_kafka_client_conf_sec(c, st->conf.security, "kafkastore.", err, errlen)) ||
+        sl_kafka_client_check(c, "kafkastore", err, errlen))
         goto fail;
     if (type == RD_KAFKA_PRODUCER) {
         if (conf_set(c, "acks", "all", err, errlen) ||
