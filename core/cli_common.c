@@ -231,7 +231,7 @@ rd_kafka_conf_t *sl_cli_common_conf(const sl_cli_common *common, const char *con
         if (x_property(conf, key, value, err, errlen) < 0)
             goto fail;
     }
-    if (sl_kafka_client_check(conf, "the client", err, errlen) < 0)
+    if (sl_kafka_client_check(conf, "the client", "", err, errlen) < 0)
         goto fail;
     return conf;
 

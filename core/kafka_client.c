@@ -348,7 +348,8 @@ int sl_kafka_security_check(const sl_kafka_security *sec, const char *prefix, ch
     return sl_kafka_client_conf_sec(NULL, sec, prefix, err, errlen);
 }
 
-int sl_kafka_client_check(rd_kafka_conf_t *c, const char *who, char *err, size_t errlen)
+int sl_kafka_client_check(rd_kafka_conf_t *c, const char *who, const char *prefix, char *err,
+                          size_t errlen)
 {
     char proto[64], mech[64];
     size_t len = sizeof(proto), ul = 0, pl = 0;
@@ -365,11 +366,12 @@ int sl_kafka_client_check(rd_kafka_conf_t *c, const char *who, char *err, size_t
     if (has_user && has_pass && one_of(mech, mechanisms))
         return 0;
     if (has_user && has_pass) { /* GSSAPI, librdkafka's default, or OAUTHBEARER */
-        snprintf(err, errlen, "%s: sasl.mechanism %s is not supported: PLAIN, SCRAM-SHA-256 or "
-                              "SCRAM-SHA-512", who, mech);
+        snprintf(err, errlen, "%s: %ssasl.mechanism %s is not supported: PLAIN, SCRAM-SHA-256 or "
+                              "SCRAM-SHA-512", who, prefix, mech);
         return -1;
     }
-    snprintf(err, errlen, "%s: security.protocol %s needs credentials: set sasl.jaas.config "
-                          "(or sasl.username and sasl.password)", who, proto);
+    snprintf(err, errlen, "%s: %ssecurity.protocol %s needs credentials: set %ssasl.jaas.config "
+                          "(or %ssasl.username and %ssasl.password)", who, prefix, proto, prefix,
+             prefix, prefix);
     return -1;
 }

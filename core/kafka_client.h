@@ -102,9 +102,11 @@ int sl_kafka_client_conf_sec(rd_kafka_conf_t *c, const sl_kafka_security *sec, c
 int sl_kafka_security_check(const sl_kafka_security *sec, const char *prefix, char *err,
                             size_t errlen);
 
-/* After the last layer: a SASL protocol needs credentials. who names the
- * client ("worker producer"). 0, or -1 with err. */
-int sl_kafka_client_check(rd_kafka_conf_t *c, const char *who, char *err, size_t errlen);
+/* After the last layer: a SASL protocol needs credentials and a mechanism
+ * sluice speaks. who names the client ("worker producer"), prefix the keys
+ * in the message ("kafkastore."). 0, or -1 with err. */
+int sl_kafka_client_check(rd_kafka_conf_t *c, const char *who, const char *prefix, char *err,
+                          size_t errlen);
 
 /* The JAAS text's user and password (as Kafka's JaasConfig parses a
  * PlainLoginModule / ScramLoginModule entry: options key="value", quotes

@@ -227,7 +227,7 @@ rd_kafka_conf_t *sl_worker_client_conf(const sl_worker *w, enum sl_wclient kind,
         sl_kafka_client_conf_sec(c, by_kind[kind], prefixes[kind], err, errlen) ||
         (conn_config && kind == SL_WCLIENT_CONSUMER &&
          sl_kafka_client_conf(c, conn_config, "consumer.override.", err, errlen)) ||
-        sl_kafka_client_check(c, who[kind], err, errlen)) {
+        sl_kafka_client_check(c, who[kind], "", err, errlen)) {
         rd_kafka_conf_destroy(c);
         return NULL;
     }
@@ -652,6 +652,12 @@ static char *default_plugin_path(void)
  * connects. */
 static int clients_check(const sl_worker *w, char *err, size_t errlen)
 {
+    /* each layer's values first: their messages name the key exactly */
+    if (sl_kafka_security_check(&w->conf.kafka, "", err, errlen) ||
+        sl_kafka_security_check(&w->conf.kafka_producer, "producer.", err, errlen) ||
+        sl_kafka_security_check(&w->conf.kafka_consumer, "consumer.", err, errlen) ||
+        sl_kafka_security_check(&w->conf.kafka_admin, "admin.", err, errlen))
+        return -1;
     for (int kind = SL_WCLIENT_PRODUCER; kind <= SL_WCLIENT_ADMIN; kind++) {
         rd_kafka_conf_t *c = sl_worker_client_conf(w, (enum sl_wclient)kind, NULL, err, errlen);
         if (!c)

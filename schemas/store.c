@@ -356,7 +356,7 @@ static rd_kafka_t *make_client(sl_store *st, rd_kafka_type_t type, int idempoten
         conf_set(c, "client.id", "sluice-registry", err, errlen) ||
         (st->conf.security &&
          sl_kafka_client_conf_sec(c, st->conf.security, "kafkastore.", err, errlen)) ||
-        sl_kafka_client_check(c, "kafkastore", err, errlen))
+        sl_kafka_client_check(c, "kafkastore", "kafkastore.", err, errlen))
         goto fail;
     if (type == RD_KAFKA_PRODUCER) {
         if (conf_set(c, "acks", "all", err, errlen) ||
