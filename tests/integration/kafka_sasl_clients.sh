@@ -19,7 +19,11 @@
 #  5. `sluice topics list --command-config FILE` (a Kafka client properties
 #     file) lists the topics; without credentials it fails saying how to
 #     give them;
-#  6. no password appears in any log.
+#  6. `sluice run` with a SASL_PLAINTEXT broker listener: the worker and the
+#     registry log in with worker.sasl.jaas.config and
+#     registry.kafkastore.sasl.jaas.config (the protocol follows the
+#     listener);
+#  7. no password appears in any log.
 . "$(dirname "$0")/lib.sh"
 test_init kafka_sasl_clients
 command -v curl >/dev/null || fail "curl is needed"
@@ -165,7 +169,23 @@ pass "a wrong password in --command-config: the CLI says Authentication failed"
 kill -TERM "$worker_pid"
 wait "$worker_pid" || fail "the worker exited with $? after SIGTERM"
 
-# ---- 6. no password in any log -------------------------------------------------------------
+# ---- 6. sluice run with a SASL listener: the user gives the roles' credentials ----------------
+RUN_B="$(free_port)" RUN_R="$(free_port)" RUN_W="$(free_port)"
+"$SLUICE" run --set "data.dir=$T/run" --set "broker.listeners=SASL_PLAINTEXT://127.0.0.1:$RUN_B" \
+    --set "broker.sasl.users.file=$T/users" --set broker.admin.listeners= \
+    --set "registry.listeners=http://127.0.0.1:$RUN_R" --set "worker.listeners=http://127.0.0.1:$RUN_W" \
+    --set "worker.sasl.jaas.config=$(jaas alice "$ALICE_PW")" \
+    --set "registry.kafkastore.sasl.jaas.config=$(jaas bob "$BOB_PW")" 2>>"$T/run.log" &
+run_pid=$!
+track_pid "$run_pid"
+wait_for 60 port_open "$RUN_W" || fail "sluice run over SASL: the worker did not serve: $(tail -3 "$T/run.log")"
+[ "$(curl -s "http://127.0.0.1:$RUN_R/subjects")" = "[]" ] || fail "sluice run: the registry does not answer"
+grep -q "SASL/PLAIN authentication failed" "$T/run.log" && fail "sluice run: a role failed to log in"
+pass "sluice run, SASL_PLAINTEXT broker: worker.sasl.jaas.config and registry.kafkastore.sasl.jaas.config suffice"
+kill -TERM "$run_pid"
+wait "$run_pid" || fail "sluice run exited with $? after SIGTERM"
+
+# ---- 7. no password in any log -------------------------------------------------------------
 for s in "${SECRETS[@]}"; do
     grep -lF -- "$s" "$T"/*.log "$T/b/broker.log" && fail "a log holds a password"
 done
