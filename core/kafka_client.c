@@ -130,12 +130,14 @@ static char jaas_module(const char **pp, char *err, size_t errlen)
         return 'S';
     /* a class name is no secret; anything else might be one: not quoted */
     if (n > 11 && n < 200 && !strncmp(p + n - 11, "LoginModule", 11))
-        snprintf(err, errlen, "login module %.*s is not supported: give " PLAIN_MODULE
-                 " (or " SCRAM_MODULE ") required username=\"...\" password=\"...\";",
+        snprintf(err, errlen,
+                 "login module %.*s is not supported: give " PLAIN_MODULE " (or " SCRAM_MODULE
+                 ") required username=\"...\" password=\"...\";",
                  (int)n, p);
     else
-        snprintf(err, errlen, "expected '" PLAIN_MODULE " required username=\"...\" "
-                              "password=\"...\";' (or " SCRAM_MODULE ")");
+        snprintf(err, errlen,
+                 "expected '" PLAIN_MODULE " required username=\"...\" "
+                 "password=\"...\";' (or " SCRAM_MODULE ")");
     return 0;
 }
 
@@ -165,16 +167,19 @@ int sl_kafka_jaas_parse(const char *jaas, char *module, char *user, size_t userl
         int is_user = n == 8 && !strncmp(name, "username", n);
         int is_pass = n == 8 && !strncmp(name, "password", n);
         if (jaas_value(&p, is_user ? user : is_pass ? pass : NULL, is_user ? userlen : passlen)) {
-            snprintf(err, errlen, "the value of option %.*s is empty, too long or its quote is "
-                                  "not closed", (int)(n < 64 ? n : 64), name);
+            snprintf(err, errlen,
+                     "the value of option %.*s is empty, too long or its quote is "
+                     "not closed",
+                     (int)(n < 64 ? n : 64), name);
             return -1;
         }
         have_user |= is_user;
         have_pass |= is_pass;
     }
     if (*p != ';' || *skip_ws(p + 1)) {
-        snprintf(err, errlen, *p != ';' ? "the entry must end with ';'"
-                                        : "one login module only: nothing may follow its ';'");
+        snprintf(err, errlen,
+                 *p != ';' ? "the entry must end with ';'"
+                           : "one login module only: nothing may follow its ';'");
         return -1;
     }
     if (!have_user || !have_pass) {
@@ -190,7 +195,7 @@ int sl_kafka_jaas_parse(const char *jaas, char *module, char *user, size_t userl
 
 /* Where a layer's values come from. */
 typedef struct layer {
-    const json_t *config;          /* a JSON object of strings, or */
+    const json_t *config;         /* a JSON object of strings, or */
     const sl_kafka_security *sec; /* an option-table struct */
     const char *prefix;
 } layer;
@@ -289,24 +294,31 @@ static int apply_layer(rd_kafka_conf_t *c, const layer *l, char *err, size_t err
         v[i] = layer_get(l, i, key_names[i]);
     for (size_t i = 0; l->config && i < N_JKS; i++)
         if (layer_get(l, -1, jks_keys[i])) {
-            snprintf(err, errlen, "%s%s: Java keystores (JKS) are not read: give the CA "
-                                  "certificates as a PEM file in %sssl.ca.location",
+            snprintf(err, errlen,
+                     "%s%s: Java keystores (JKS) are not read: give the CA "
+                     "certificates as a PEM file in %sssl.ca.location",
                      pfx, jks_keys[i], pfx);
             return -1;
         }
     if (v[SL_KC_PROTOCOL] && !one_of(v[SL_KC_PROTOCOL], protocols)) {
-        snprintf(err, errlen, "%ssecurity.protocol: '%s' is not one of PLAINTEXT, SASL_PLAINTEXT, "
-                              "SSL, SASL_SSL", pfx, v[SL_KC_PROTOCOL]);
+        snprintf(err, errlen,
+                 "%ssecurity.protocol: '%s' is not one of PLAINTEXT, SASL_PLAINTEXT, "
+                 "SSL, SASL_SSL",
+                 pfx, v[SL_KC_PROTOCOL]);
         return -1;
     }
     if (v[SL_KC_MECHANISM] && !one_of(v[SL_KC_MECHANISM], mechanisms)) {
-        snprintf(err, errlen, "%ssasl.mechanism: '%s' is not supported: PLAIN, SCRAM-SHA-256 "
-                              "or SCRAM-SHA-512", pfx, v[SL_KC_MECHANISM]);
+        snprintf(err, errlen,
+                 "%ssasl.mechanism: '%s' is not supported: PLAIN, SCRAM-SHA-256 "
+                 "or SCRAM-SHA-512",
+                 pfx, v[SL_KC_MECHANISM]);
         return -1;
     }
     if (v[SL_KC_ENDPOINT] && *v[SL_KC_ENDPOINT] && strcasecmp(v[SL_KC_ENDPOINT], "https")) {
-        snprintf(err, errlen, "%sssl.endpoint.identification.algorithm: '%s' must be https or "
-                              "empty (no check)", pfx, v[SL_KC_ENDPOINT]);
+        snprintf(err, errlen,
+                 "%sssl.endpoint.identification.algorithm: '%s' must be https or "
+                 "empty (no check)",
+                 pfx, v[SL_KC_ENDPOINT]);
         return -1;
     }
     if ((v[SL_KC_PROTOCOL] &&
@@ -320,8 +332,8 @@ static int apply_layer(rd_kafka_conf_t *c, const layer *l, char *err, size_t err
          set(c, "sasl.password", v[SL_KC_PASSWORD], pfx, key_names[4], err, errlen)) ||
         (v[SL_KC_CA_LOCATION] && apply_ca(c, l, v[SL_KC_CA_LOCATION], err, errlen)) ||
         (v[SL_KC_ENDPOINT] &&
-         set(c, "ssl.endpoint.identification.algorithm", *v[SL_KC_ENDPOINT] ? "https" : "none",
-             pfx, key_names[6], err, errlen)))
+         set(c, "ssl.endpoint.identification.algorithm", *v[SL_KC_ENDPOINT] ? "https" : "none", pfx,
+             key_names[6], err, errlen)))
         return -1;
     if (!v[SL_KC_JAAS] && (v[SL_KC_USERNAME] || v[SL_KC_PASSWORD]))
         return default_mechanism(c, l, 'P', err, errlen);
@@ -366,12 +378,15 @@ int sl_kafka_client_check(rd_kafka_conf_t *c, const char *who, const char *prefi
     if (has_user && has_pass && one_of(mech, mechanisms))
         return 0;
     if (has_user && has_pass) { /* GSSAPI, librdkafka's default, or OAUTHBEARER */
-        snprintf(err, errlen, "%s: %ssasl.mechanism %s is not supported: PLAIN, SCRAM-SHA-256 or "
-                              "SCRAM-SHA-512", who, prefix, mech);
+        snprintf(err, errlen,
+                 "%s: %ssasl.mechanism %s is not supported: PLAIN, SCRAM-SHA-256 or "
+                 "SCRAM-SHA-512",
+                 who, prefix, mech);
         return -1;
     }
-    snprintf(err, errlen, "%s: %ssecurity.protocol %s needs credentials: set %ssasl.jaas.config "
-                          "(or %ssasl.username and %ssasl.password)", who, prefix, proto, prefix,
-             prefix, prefix);
+    snprintf(err, errlen,
+             "%s: %ssecurity.protocol %s needs credentials: set %ssasl.jaas.config "
+             "(or %ssasl.username and %ssasl.password)",
+             who, prefix, proto, prefix, prefix, prefix);
     return -1;
 }

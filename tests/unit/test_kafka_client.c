@@ -76,8 +76,9 @@ static const char *get(rd_kafka_conf_t *c, const char *k)
 static void test_layers(void)
 {
     rd_kafka_conf_t *c = rd_kafka_conf_new();
-    json_t *base = json_pack("{s:s, s:s}", "security.protocol", "SASL_PLAINTEXT",
-                             "sasl.jaas.config", PLAIN " required username=\"alice\" password=\"a1\";");
+    json_t *base =
+        json_pack("{s:s, s:s}", "security.protocol", "SASL_PLAINTEXT", "sasl.jaas.config",
+                  PLAIN " required username=\"alice\" password=\"a1\";");
     json_t *over = json_pack("{s:s, s:s}", "consumer.override.sasl.username", "bob",
                              "consumer.override.sasl.password", "b2");
     CU_ASSERT_EQUAL(sl_kafka_client_check(c, "t", "", err, sizeof(err)), 0); /* plaintext */
@@ -120,17 +121,16 @@ static void test_bad_values(void)
                   "ssl.truststore.location: Java keystores (JKS) are not read");
     layer_refused("", "ssl.ca.location", "/nonexistent/ca.pem",
                   "ssl.ca.location '/nonexistent/ca.pem': cannot read");
-    layer_refused("", "ssl.endpoint.identification.algorithm", "http",
-                  "must be https or empty");
+    layer_refused("", "ssl.endpoint.identification.algorithm", "http", "must be https or empty");
     /* SASL without credentials: refused by the check, naming the prefix */
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     sl_kafka_security sec = {{0}};
     sec.v[SL_KC_PROTOCOL] = "SASL_SSL";
     CU_ASSERT_EQUAL(sl_kafka_client_conf_sec(c, &sec, "kafkastore.", err, sizeof(err)), 0);
     CU_ASSERT_EQUAL(sl_kafka_client_check(c, "kafkastore", "kafkastore.", err, sizeof(err)), -1);
-    CU_ASSERT_PTR_NOT_NULL(
-        strstr(err, "kafkastore.security.protocol SASL_SSL needs credentials: set "
-                    "kafkastore.sasl.jaas.config"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err,
+                                  "kafkastore.security.protocol SASL_SSL needs credentials: set "
+                                  "kafkastore.sasl.jaas.config"));
     rd_kafka_conf_destroy(c);
 }
 
