@@ -14,8 +14,8 @@
 #     (through the registry) -> file sink delivers every seq exactly once;
 #     the REST API shows consumer.override.sasl.jaas.config as [hidden]
 #     (GET .../config and validate);
-#  4. a worker with a wrong password stops with the broker's "Authentication
-#     failed" in its log (exit status 1, not a crash);
+#  4. a worker or a registry with a wrong password stops with the broker's
+#     "Authentication failed" in its log (exit status 1, not a crash);
 #  5. `sluice topics list --command-config FILE` (a Kafka client properties
 #     file) lists the topics; without credentials it fails saying how to
 #     give them;
@@ -141,6 +141,16 @@ case "$out" in *"SASL authentication error: Authentication failed"*) ;;
 case "$(echo "$out" | tail -1)" in *"creating internal topics"*"Authentication failed"*) ;;
 *) fail "the worker's last line does not say authentication failed: $(echo "$out" | tail -1)" ;; esac
 pass "a wrong password: the worker stops (status 1) saying: $(echo "$out" | tail -1 | cut -c1-160)"
+
+out="$(timeout 60 "$SLUICE" registry --set "listeners=http://127.0.0.1:$(free_port)" \
+    --set "kafkastore.bootstrap.servers=$BOOTSTRAP" --set kafkastore.security.protocol=SASL_PLAINTEXT \
+    --set kafkastore.sasl.username=alice --set "kafkastore.sasl.password=$BAD_PW" 2>&1)"
+rc=$?
+echo "$out" >>"$T/badregistry.log"
+[ "$rc" = 1 ] || fail "a registry with a wrong password exited with $rc (expected 1): $(echo "$out" | tail -2)"
+case "$out" in *"ERROR [registry] kafkastore "*"SASL authentication error: Authentication failed"*) ;;
+*) fail "a registry with a wrong password does not log why: $(echo "$out" | tail -3)" ;; esac
+pass "a wrong kafkastore.sasl.password: the registry logs the refused login and stops (status 1)"
 
 # ---- 5. the CLI with --command-config ------------------------------------------------------
 cat >"$T/client.properties" <<PROPS
