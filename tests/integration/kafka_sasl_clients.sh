@@ -12,7 +12,9 @@
 #     sasl.mechanism and sasl.jaas.config (alice), whose file sink logs in
 #     as bob through consumer.override.sasl.jaas.config: datagen -> avro
 #     (through the registry) -> file sink delivers every seq exactly once;
-#     the REST API shows consumer.override.sasl.jaas.config as [hidden]
+#     a second sink with a wrong override password is refused by the broker
+#     and gets no rows; the REST API shows consumer.override.sasl.jaas.config
+#     as [hidden]
 #     (GET .../config and validate);
 #  4. a worker or a registry with a wrong password stops with the broker's
 #     "Authentication failed" in its log (exit status 1, not a crash);
@@ -97,13 +99,16 @@ json.dump({"bootstrap.servers": bootstrap, "listeners": listeners, "pipelines.di
            "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN",
            "sasl.jaas.config": jaas}, open(path, "w"))
 PY
-python3 - "$P/sasl.json" "$T/out.jsonl" "$N" "$(jaas bob "$BOB_PW")" <<'PY'
+python3 - "$P/sasl.json" "$T/out.jsonl" "$N" "$(jaas bob "$BOB_PW")" "$(jaas bob "$BAD_PW")" <<'PY'
 import json, sys
-path, out, n, jaas = sys.argv[1:]
+path, out, n, jaas, bad = sys.argv[1:]
 json.dump({"name": "sasl",
            "source": {"connector.class": "datagen", "topic": "sasl.rows", "max.records": int(n)},
            "sinks": {"out": {"connector.class": "file", "topics": "sasl.rows", "file": out,
-                             "consumer.override.sasl.jaas.config": jaas}}}, open(path, "w"))
+                             "consumer.override.sasl.jaas.config": jaas},
+                     "badpw": {"connector.class": "file", "topics": "sasl.rows",
+                               "file": out + ".badpw", "consumer.override.sasl.jaas.config": bad}}},
+          open(path, "w"))
 PY
 "$SLUICE" worker --config "$T/worker.json" 2>>"$T/worker.log" &
 worker_pid=$!
@@ -118,6 +123,11 @@ uniq_n="$(grep -o '"seq":[0-9]*' "$T/out.jsonl" | sort -u | wc -l)"
 subjects="$(curl -s "$REGISTRY/subjects")"
 case "$subjects" in *'"sasl.rows-value"'*) ;; *) fail "the registry lacks sasl.rows-value: $subjects" ;; esac
 pass "datagen -> avro (registry over SASL) -> file sink as bob: every seq 1..$N exactly once"
+# the override is what the sink's consumer logs in with: a wrong one is refused
+grep -q "SASL/PLAIN authentication failed for user 'bob'" "$T/b/broker.log" ||
+    fail "the sink with a wrong consumer.override.sasl.jaas.config did not try to log in as bob"
+[ "$(lines "$T/out.jsonl.badpw")" = 0 ] || fail "the sink with a wrong password received records"
+pass "consumer.override.sasl.jaas.config reaches the sink's consumer (a wrong one: refused, no rows)"
 
 body="$(curl -s "$WORKER/connectors/sasl.out/config")"
 python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["consumer.override.sasl.jaas.config"] == "[hidden]", d' \
