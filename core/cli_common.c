@@ -9,6 +9,13 @@
  * example -X acks=1 or -X delivery.timeout.ms=300000). A property librdkafka
  * rejects is reported with librdkafka's own reason.
  *
+ * --command-config FILE is Kafka's tools' way to a secured cluster: a Java
+ * properties file (key=value or key: value lines, '#' and '!' comments, a
+ * trailing '\' continues a line). Its security keys and those of -X go
+ * through kafka_client.c (sasl.jaas.config parsed, ssl.truststore.* refused
+ * with what to give instead); other keys are librdkafka's. A tool that could
+ * not reach the broker without any security setting says how to give them.
+ *
  * Tools with actions (topics, groups) describe themselves in an sl_cli_tool
  * (options, actions, callbacks) and sl_cli_common_run does the rest: the
  * action as a first word or an option (as kafka-topics.sh takes it), the
@@ -21,12 +28,16 @@
  */
 #include "cli_common.h"
 
+#include <jansson.h>
+
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "kafka_client.h"
 
 void sl_cli_common_init(sl_cli_common *common, const char *prog)
 {
@@ -50,6 +61,9 @@ int sl_cli_common_opt(sl_cli_common *common, int opt, const char *optarg_value)
             return SL_CLI_USAGE;
         }
         common->props[common->nprops++] = optarg_value;
+        return 1;
+    case SL_CLI_OPT_COMMAND_CONFIG:
+        common->command_config = optarg_value;
         return 1;
     default:
         return 0;
@@ -79,6 +93,118 @@ static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, c
     return -1;
 }
 
+/* One logical line of a properties file into key and value (both
+ * NUL-terminated in line, which is modified). 1 a property, 0 blank or a
+ * comment, -1 no key. */
+static int prop_split(char *line, char **key, char **value)
+{
+    char *p = line + strspn(line, " \t\f");
+    if (!*p || *p == '#' || *p == '!')
+        return 0;
+    size_t kl = strcspn(p, "=: \t\f");
+    if (kl == 0)
+        return -1;
+    char *v = p + kl;
+    v += strspn(v, " \t\f");
+    if (*v == '=' || *v == ':')
+        v++;
+    v += strspn(v, " \t\f");
+    p[kl] = 0;
+    *key = p;
+    *value = v;
+    return 1;
+}
+
+/* Reads a properties file into an object of strings. NULL with err naming
+ * the file and line. */
+static json_t *props_load(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    json_t *props = json_object();
+    char line[8192];
+    size_t have = 0;
+    int lineno = 0, start = 0;
+    if (!f) {
+        snprintf(err, errlen, "--command-config '%s': %s", path, strerror(errno));
+        json_decref(props);
+        return NULL;
+    }
+    while (fgets(line + have, (int)(sizeof(line) - have), f)) {
+        lineno++;
+        start = start ? start : lineno;
+        size_t n = strlen(line);
+        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = 0;
+        if (n && line[n - 1] == '\\' && n + 1 < sizeof(line)) { /* continued */
+            have = n - 1;
+            continue;
+        }
+        char *key, *value;
+        int rc = prop_split(line, &key, &value);
+        if (rc < 0) {
+            snprintf(err, errlen, "--command-config '%s' line %d: expected key=value", path, start);
+            fclose(f);
+            json_decref(props);
+            return NULL;
+        }
+        if (rc > 0)
+            json_object_set_new(props, key, json_string(value));
+        have = 0;
+        start = 0;
+    }
+    fclose(f);
+    return props;
+}
+
+/* The --command-config file: its security keys through kafka_client.c, the
+ * others as librdkafka's properties (bootstrap.servers only when neither -b
+ * nor $SLUICE_BOOTSTRAP gave one). */
+static int command_config(const sl_cli_common *common, rd_kafka_conf_t *conf, char *err,
+                          size_t errlen)
+{
+    char origin[512], why[512];
+    json_t *props = props_load(common->command_config, err, errlen);
+    const char *key, *bs = getenv("SLUICE_BOOTSTRAP");
+    json_t *v;
+    int rc = -1;
+    if (!props)
+        return -1;
+    snprintf(origin, sizeof(origin), "--command-config '%s':", common->command_config);
+    if (sl_kafka_client_conf(conf, props, "", why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "%s %s", origin, why); /* why names the key */
+        goto out;
+    }
+    json_object_foreach(props, key, v)
+    {
+        int given = (common->bootstrap && *common->bootstrap) || (bs && *bs);
+        if (sl_kafka_client_key(key) || (!strcmp(key, "bootstrap.servers") && given))
+            continue;
+        if (rd_kafka_conf_set(conf, key, json_string_value(v), why, sizeof(why))) {
+            snprintf(err, errlen, "%s %s: %s", origin, key, why); /* no value: a secret? */
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    json_decref(props);
+    return rc;
+}
+
+/* One -X property: a security key through kafka_client.c, else librdkafka's. */
+static int x_property(rd_kafka_conf_t *conf, const char *key, const char *value, char *err,
+                      size_t errlen)
+{
+    if (!sl_kafka_client_key(key))
+        return conf_set(conf, key, value, "-X", err, errlen);
+    json_t *one = json_pack("{s:s}", key, value);
+    char why[512];
+    int rc = sl_kafka_client_conf(conf, one, "", why, sizeof(why));
+    json_decref(one);
+    if (rc < 0)
+        snprintf(err, errlen, "-X %s", why);
+    return rc;
+}
+
 rd_kafka_conf_t *sl_cli_common_conf(const sl_cli_common *common, const char *const *defaults,
                                     char *err, size_t errlen)
 {
@@ -95,19 +221,37 @@ rd_kafka_conf_t *sl_cli_common_conf(const sl_cli_common *common, const char *con
         if (conf_set(conf, defaults[i], defaults[i + 1], "default", err, errlen) < 0)
             goto fail;
     }
+    if (common->command_config && command_config(common, conf, err, errlen) < 0)
+        goto fail;
     for (int i = 0; i < common->nprops; i++) {
         if (sl_cli_common_split_kv(common->props[i], key, sizeof(key), &value) < 0) {
             snprintf(err, errlen, "-X expects key=value, got '%s'", common->props[i]);
             goto fail;
         }
-        if (conf_set(conf, key, value, "-X", err, errlen) < 0)
+        if (x_property(conf, key, value, err, errlen) < 0)
             goto fail;
     }
+    if (sl_kafka_client_check(conf, "the client", "", err, errlen) < 0)
+        goto fail;
     return conf;
 
 fail:
     rd_kafka_conf_destroy(conf);
     return NULL;
+}
+
+/* Whether the command line said anything of security: when not, a broker
+ * that cannot be reached may want it, and the message says how. */
+static const char *security_hint(const sl_cli_common *common)
+{
+    if (common->command_config)
+        return "";
+    for (int i = 0; i < common->nprops; i++)
+        if (!strncmp(common->props[i], "security.protocol=", 18))
+            return "";
+    return " (if the broker requires authentication, give --command-config FILE with "
+           "security.protocol, sasl.mechanism and sasl.jaas.config, or -X security.protocol=... "
+           "-X sasl.username=... -X sasl.password=...)";
 }
 
 rd_kafka_t *sl_cli_common_client(const sl_cli_common *common, rd_kafka_type_t type,
@@ -201,8 +345,9 @@ const rd_kafka_metadata_t *sl_cli_common_metadata(const sl_cli_common *common, r
     rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, SL_CLI_TIMEOUT_MS);
 
     if (err) {
-        sl_cli_common_fail(common, "cannot fetch metadata from %s: %s",
-                           sl_cli_common_bootstrap(common), rd_kafka_err2str(err));
+        sl_cli_common_fail(common, "cannot fetch metadata from %s: %s%s",
+                           sl_cli_common_bootstrap(common), rd_kafka_err2str(err),
+                           security_hint(common));
         return NULL;
     }
     return md;
@@ -287,6 +432,7 @@ static int parse_one(const sl_cli_tool *tool, void *args, sl_cli_common *common,
     case ':':
     case 'b':
     case 'X':
+    case SL_CLI_OPT_COMMAND_CONFIG:
         return sl_cli_common_other_opt(common, opt, argv, optind, tool->usage);
     default:
         return tool->option(args, opt, optarg) == 0 ? -1 : SL_CLI_USAGE;
@@ -396,12 +542,17 @@ rd_kafka_event_t *sl_cli_admin_wait(const sl_cli_common *common, sl_cli_admin *a
     admin->options = NULL;
     admin->queue = NULL;
     if (!ev) {
-        sl_cli_common_fail(common, "cannot %s: no answer from %s within %d ms", doing,
-                           sl_cli_common_bootstrap(common), SL_CLI_TIMEOUT_MS + 5000);
+        sl_cli_common_fail(common, "cannot %s: no answer from %s within %d ms%s", doing,
+                           sl_cli_common_bootstrap(common), SL_CLI_TIMEOUT_MS + 5000,
+                           security_hint(common));
         return NULL;
     }
     if (rd_kafka_event_error(ev)) {
-        sl_cli_common_fail(common, "cannot %s: %s", doing, rd_kafka_event_error_string(ev));
+        rd_kafka_resp_err_t e = rd_kafka_event_error(ev);
+        sl_cli_common_fail(common, "cannot %s: %s%s", doing, rd_kafka_event_error_string(ev),
+                           e == RD_KAFKA_RESP_ERR__TIMED_OUT || e == RD_KAFKA_RESP_ERR__TRANSPORT
+                               ? security_hint(common)
+                               : "");
         rd_kafka_event_destroy(ev);
         return NULL;
     }

@@ -11,6 +11,10 @@
  *   -b, --bootstrap-server HOST:PORT[,...]   default $SLUICE_BOOTSTRAP, else localhost:9092
  *   -X key=value                            any librdkafka property, applied last so it
  *                                           overrides the tool's own defaults
+ *   --command-config FILE                   a Kafka client properties file, as Kafka's own
+ *                                           tools take it: security.protocol, sasl.mechanism,
+ *                                           sasl.jaas.config, ssl.ca.location ... (core/
+ *                                           kafka_client.h), other keys as librdkafka's
  *
  * Exit codes, the same for every tool: 0 done, 1 something failed (the
  * message says what), 2 the command line was wrong (usage on stderr).
@@ -37,15 +41,18 @@ typedef struct sl_cli_common {
     const char *bootstrap;               /* -b; NULL until given */
     const char *props[SL_CLI_MAX_PROPS]; /* -X key=value, in order */
     int nprops;
+    const char *command_config;          /* --command-config FILE; NULL until given */
 } sl_cli_common;
 
 /* The common options in getopt_long form: a tool appends these long options
  * to its own table and its optstring includes SL_CLI_COMMON_SHORT. */
 #define SL_CLI_COMMON_SHORT "b:X:h"
 #define SL_CLI_OPT_HELP     'h'
+#define SL_CLI_OPT_COMMAND_CONFIG 500 /* long only; tools' own options are 256.. */
 /* clang-format off */
 #define SL_CLI_COMMON_LONG \
-    {"bootstrap-server", 1, NULL, 'b'}, {"broker-list", 1, NULL, 'b'}, {"help", 0, NULL, 'h'}
+    {"bootstrap-server", 1, NULL, 'b'}, {"broker-list", 1, NULL, 'b'}, {"help", 0, NULL, 'h'}, \
+    {"command-config", 1, NULL, SL_CLI_OPT_COMMAND_CONFIG}
 /* clang-format on */
 #define SL_CLI_COMMON_USAGE                                                                        \
     "connection:\n"                                                                                \
@@ -53,6 +60,8 @@ typedef struct sl_cli_common {
     "                                else localhost:9092)\n"                                       \
     "  -X key=value                  set a librdkafka property (repeatable; overrides the\n"       \
     "                                tool's defaults)\n"                                           \
+    "      --command-config FILE     client properties (security.protocol, sasl.mechanism,\n"      \
+    "                                sasl.jaas.config, ssl.ca.location ...), as Kafka's tools\n"   \
     "  -h, --help                    this text\n"
 
 /* Start a tool's option state. prog is kept for messages. */
@@ -66,9 +75,13 @@ int sl_cli_common_opt(sl_cli_common *common, int opt, const char *optarg_value);
 const char *sl_cli_common_bootstrap(const sl_cli_common *common);
 
 /* Build a configuration: bootstrap.servers, client.id, the tool's defaults
- * (defaults[] is NULL-terminated key, value pairs; may be NULL), then every
- * -X property. Returns NULL and fills err on an unknown property or a bad
- * value. The caller owns the result (rd_kafka_new takes it over). */
+ * (defaults[] is NULL-terminated key, value pairs; may be NULL), then the
+ * --command-config file's properties, then every -X property (the security
+ * keys of kafka_client.h, in Kafka's or librdkafka's names, through
+ * sl_kafka_client_conf), then a check that SASL has credentials. Returns
+ * NULL and fills err on an unknown property or a bad value (naming the file
+ * and line, never a password). The caller owns the result (rd_kafka_new
+ * takes it over). */
 rd_kafka_conf_t *sl_cli_common_conf(const sl_cli_common *common, const char *const *defaults,
                                     char *err, size_t errlen);
 

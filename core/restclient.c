@@ -126,9 +126,13 @@ sl_restclient *sl_restclient_registry(const json_t *config, const char *prefix, 
 
 int sl_restclient_secret_key(const char *key)
 {
+    /* the one list of secret keys: registry clients' and Kafka clients'
+     * (kafka_client.h: sasl.jaas.config, sasl.password, as such or as
+     * consumer.override.*, producer.override.* ...) */
     static const char *const secrets[] = {"basic.auth.user.info", "bearer.auth.token",
-                                          "ssl.key.password", "ssl.keystore.password",
-                                          "ssl.truststore.password"};
+                                          "ssl.key.password",     "ssl.keystore.password",
+                                          "ssl.truststore.password", "sasl.jaas.config",
+                                          "sasl.password"};
     size_t klen = strlen(key);
     for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
         size_t slen = strlen(secrets[i]);

@@ -19,6 +19,14 @@
  *   worker.bootstrap.servers               the broker's listener
  *   worker.schema.registry.url             the registry's listener
  *   worker.pipelines.dir                   <data.dir>/pipelines (created)
+ *   worker.security.protocol,              the scheme of the broker's first listener
+ *   registry.kafkastore.security.protocol  when it is SASL_PLAINTEXT, SSL or SASL_SSL
+ *
+ * A broker with a SASL listener needs the worker's and the registry's
+ * credentials from the user, as for an external cluster:
+ * worker.sasl.jaas.config (or worker.sasl.username / worker.sasl.password)
+ * and registry.kafkastore.sasl.jaas.config; every Kafka client key
+ * (core/kafka_client.h) passes through under its role's prefix.
  *
  * Life cycle: the broker runs its libuv loop on the main thread. Once it
  * serves, a companion thread starts the registry (which reads _schemas to
@@ -34,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "broker.h"
@@ -235,6 +244,27 @@ static int mkdirs(const char *path)
     return mkdir(buf, 0755) && errno != EEXIST ? -1 : 0;
 }
 
+/* The broker's first listener is SASL_PLAINTEXT://, SSL:// or SASL_SSL://:
+ * the worker's and the registry's clients speak that protocol unless told
+ * otherwise (their credentials are the user's to give). */
+static void listener_protocol(run_state *st)
+{
+    static const char *const secured[] = {"SASL_PLAINTEXT", "SSL", "SASL_SSL"};
+    const char *l = role_get(&st->broker, "listeners"), *sep = l ? strstr(l, "://") : NULL;
+    const char *comma = l ? strchr(l, ',') : NULL;
+    if (!sep || (comma && comma < sep))
+        return;
+    for (size_t i = 0; i < sizeof(secured) / sizeof(secured[0]); i++) {
+        size_t n = strlen(secured[i]);
+        if ((size_t)(sep - l) != n || strncasecmp(l, secured[i], n))
+            continue;
+        if (!role_get(&st->worker, "security.protocol"))
+            role_set(&st->worker, "security.protocol", secured[i]);
+        if (!role_get(&st->registry, "kafkastore.security.protocol"))
+            role_set(&st->registry, "kafkastore.security.protocol", secured[i]);
+    }
+}
+
 /* Fills every default that ties the roles together. */
 static int run_defaults(run_state *st, char *err, size_t errlen)
 {
@@ -245,6 +275,7 @@ static int run_defaults(run_state *st, char *err, size_t errlen)
         snprintf(path, sizeof(path), "%s/broker", st->data_dir);
         role_set(&st->broker, "log.dirs", path);
     }
+    listener_protocol(st);
     local_address(role_get(&st->broker, "listeners"), 0, addr, sizeof(addr));
     if (!role_get(&st->registry, "kafkastore.bootstrap.servers"))
         role_set(&st->registry, "kafkastore.bootstrap.servers", addr);

@@ -72,6 +72,10 @@ static const sl_option worker_options[] = {
     {"listeners", SL_OPT_STRING, DEFAULT_LISTENERS, OFF(listeners),
      "Kafka Connect REST API listener, http:// or https://host:port (port 0: any free port)"},
     SL_HTTP_SECURITY_OPTIONS(sl_worker_conf, http, "sluice"),
+    SL_KAFKA_SECURITY_OPTIONS(sl_worker_conf, kafka, "", "Kafka clients"),
+    SL_KAFKA_SECURITY_OPTIONS(sl_worker_conf, kafka_producer, "producer.", "the producer"),
+    SL_KAFKA_SECURITY_OPTIONS(sl_worker_conf, kafka_consumer, "consumer.", "consumers"),
+    SL_KAFKA_SECURITY_OPTIONS(sl_worker_conf, kafka_admin, "admin.", "the admin client"),
     {NULL},
 };
 #undef OFF
@@ -206,12 +210,58 @@ static int conf_set(rd_kafka_conf_t *c, const char *k, const char *v, char *err,
     return -1;
 }
 
+/* ======================================================================== */
+/* Kafka clients' configuration                                              */
+/* ======================================================================== */
+
+rd_kafka_conf_t *sl_worker_client_conf(const sl_worker *w, enum sl_wclient kind,
+                                       const json_t *conn_config, char *err, size_t errlen)
+{
+    static const char *const prefixes[] = {"producer.", "consumer.", "admin."};
+    static const char *const who[] = {"worker producer", "worker consumer", "worker admin client"};
+    const sl_kafka_security *by_kind[] = {&w->conf.kafka_producer, &w->conf.kafka_consumer,
+                                          &w->conf.kafka_admin};
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    if (conf_set(c, "bootstrap.servers", w->conf.bootstrap_servers, err, errlen) ||
+        sl_kafka_client_conf_sec(c, &w->conf.kafka, "", err, errlen) ||
+        sl_kafka_client_conf_sec(c, by_kind[kind], prefixes[kind], err, errlen) ||
+        (conn_config && kind == SL_WCLIENT_CONSUMER &&
+         sl_kafka_client_conf(c, conn_config, "consumer.override.", err, errlen)) ||
+        sl_kafka_client_check(c, who[kind], "", err, errlen)) {
+        rd_kafka_conf_destroy(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* The last error a client reported (its error callback's opaque). */
+typedef struct client_errors {
+    char last[512];
+} client_errors;
+
+/* Errors of the producer and the admin client (a broker down, a refused
+ * SASL login...) go to the worker's log; librdkafka's reasons never hold
+ * a password. runs on: the thread polling the client (the producer-poll
+ * thread; the control thread for the admin client). */
+static void client_error(rd_kafka_t *rk, int e, const char *reason, void *opaque)
+{
+    client_errors *ce = opaque;
+    if (ce)
+        snprintf(ce->last, sizeof(ce->last), "%s", reason);
+    if (e == RD_KAFKA_RESP_ERR__AUTHENTICATION || e == RD_KAFKA_RESP_ERR__SSL ||
+        e == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED)
+        sl_error("worker", "%s: %s", rd_kafka_name(rk), reason);
+    else
+        sl_warn("worker", "%s: %s", rd_kafka_name(rk), reason);
+}
+
 static int producer_create(sl_worker *w, char *err, size_t errlen)
 {
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_t *c = sl_worker_client_conf(w, SL_WCLIENT_PRODUCER, NULL, err, errlen);
     char e[512];
-    if (conf_set(c, "bootstrap.servers", w->conf.bootstrap_servers, err, errlen) ||
-        conf_set(c, "enable.idempotence", "true", err, errlen) ||
+    if (!c)
+        return -1;
+    if (conf_set(c, "enable.idempotence", "true", err, errlen) ||
         conf_set(c, "acks", "all", err, errlen) || conf_set(c, "linger.ms", "5", err, errlen) ||
         /* what sources may have in flight: 16 MB keeps a fast source's
          * backlog (and the worker's RSS) small; producev answers
@@ -222,8 +272,10 @@ static int producer_create(sl_worker *w, char *err, size_t errlen)
         return -1;
     }
     rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
+    rd_kafka_conf_set_error_cb(c, client_error);
     if (!(w->producer = rd_kafka_new(RD_KAFKA_PRODUCER, c, e, sizeof(e)))) {
         snprintf(err, errlen, "producer for %s: %s", w->conf.bootstrap_servers, e);
+        rd_kafka_conf_destroy(c);
         return -1;
     }
     return 0;
@@ -233,25 +285,64 @@ static int producer_create(sl_worker *w, char *err, size_t errlen)
 /* Internal topics                                                           */
 /* ======================================================================== */
 
+/* An admin client (the worker's admin. keys): NULL with err. */
+static rd_kafka_t *admin_create(sl_worker *w, client_errors *ce, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *c = sl_worker_client_conf(w, SL_WCLIENT_ADMIN, NULL, err, errlen);
+    char e[512];
+    if (!c)
+        return NULL;
+    if (conf_set(c, "client.id", w->worker_id, err, errlen)) {
+        rd_kafka_conf_destroy(c);
+        return NULL;
+    }
+    rd_kafka_conf_set_error_cb(c, client_error);
+    rd_kafka_conf_set_opaque(c, ce);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, e, sizeof(e));
+    if (!rk) {
+        snprintf(err, errlen, "admin client for %s: %s", w->conf.bootstrap_servers, e);
+        rd_kafka_conf_destroy(c);
+    }
+    return rk;
+}
+
+/* Waits up to ms for the admin request's result on q, serving the admin
+ * client's error callback meanwhile. */
+static rd_kafka_event_t *admin_wait(rd_kafka_t *rk, rd_kafka_queue_t *q, int64_t ms)
+{
+    int64_t deadline = sl_worker_now_ms() + ms;
+    rd_kafka_event_t *ev = NULL;
+    while (!ev && sl_worker_now_ms() < deadline) {
+        ev = rd_kafka_queue_poll(q, 200);
+        rd_kafka_poll(rk, 0);
+    }
+    return ev;
+}
+
 static int topics_create(sl_worker *w, char *err, size_t errlen)
 {
     const char *names[] = {SL_OFFSETS_TOPIC, SL_CONFIGS_TOPIC, SL_STATUS_TOPIC};
     rd_kafka_NewTopic_t *nt[3];
+    client_errors ce = {""};
     char e[256];
     int rc = 0;
+    rd_kafka_t *rk = admin_create(w, &ce, err, errlen);
+    if (!rk)
+        return -1;
     for (int i = 0; i < 3; i++) {
         nt[i] = rd_kafka_NewTopic_new(names[i], 1, 1, e, sizeof(e));
         rd_kafka_NewTopic_set_config(nt[i], "cleanup.policy", "compact");
     }
-    rd_kafka_queue_t *q = rd_kafka_queue_new(w->producer);
-    rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(w->producer, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     rd_kafka_AdminOptions_set_request_timeout(opt, 15000, e, sizeof(e));
-    rd_kafka_CreateTopics(w->producer, nt, 3, opt, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 20000);
+    rd_kafka_CreateTopics(rk, nt, 3, opt, q);
+    rd_kafka_event_t *ev = admin_wait(rk, q, 20000);
     const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
-    if (!res) {
-        snprintf(err, errlen, "creating internal topics at %s: %s", w->conf.bootstrap_servers,
-                 ev ? rd_kafka_event_error_string(ev) : "no answer within 20 s");
+    if (!res || rd_kafka_event_error(ev)) {
+        snprintf(err, errlen, "creating internal topics at %s: %s%s%s%s", w->conf.bootstrap_servers,
+                 ev ? rd_kafka_event_error_string(ev) : "no answer within 20 s",
+                 ce.last[0] ? " (last client error: " : "", ce.last, ce.last[0] ? ")" : "");
         rc = -1;
     } else {
         size_t n;
@@ -270,6 +361,7 @@ static int topics_create(sl_worker *w, char *err, size_t errlen)
     rd_kafka_AdminOptions_destroy(opt);
     rd_kafka_queue_destroy(q);
     rd_kafka_NewTopic_destroy_array(nt, 3);
+    rd_kafka_destroy(rk);
     return rc;
 }
 
@@ -282,13 +374,14 @@ static int topics_create(sl_worker *w, char *err, size_t errlen)
  * replace earlier ones, a null value deletes. runs on: the caller's thread. */
 int sl_worker_topic_read(sl_worker *w, const char *topic, json_t *map, char *err, size_t errlen)
 {
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_t *c = sl_worker_client_conf(w, SL_WCLIENT_CONSUMER, NULL, err, errlen);
     char e[512];
     int rc = -1;
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_topic_partition_list_t *tps = NULL;
-    if (conf_set(c, "bootstrap.servers", w->conf.bootstrap_servers, err, errlen) ||
-        conf_set(c, "group.id", w->conf.group_id, err, errlen) ||
+    if (!c)
+        return -1;
+    if (conf_set(c, "group.id", w->conf.group_id, err, errlen) ||
         conf_set(c, "enable.auto.commit", "false", err, errlen)) {
         rd_kafka_conf_destroy(c);
         return -1;
@@ -296,6 +389,7 @@ int sl_worker_topic_read(sl_worker *w, const char *topic, json_t *map, char *err
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e, sizeof(e));
     if (!rk) {
         snprintf(err, errlen, "%s reader: %s", topic, e);
+        rd_kafka_conf_destroy(c); /* rd_kafka_new owns it only on success */
         return -1;
     }
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
@@ -553,6 +647,26 @@ static char *default_plugin_path(void)
     return strdup(path);
 }
 
+/* The Kafka clients' settings, checked at start: a bad value or SASL
+ * without credentials is a config error naming the key, before anything
+ * connects. */
+static int clients_check(const sl_worker *w, char *err, size_t errlen)
+{
+    /* each layer's values first: their messages name the key exactly */
+    if (sl_kafka_security_check(&w->conf.kafka, "", err, errlen) ||
+        sl_kafka_security_check(&w->conf.kafka_producer, "producer.", err, errlen) ||
+        sl_kafka_security_check(&w->conf.kafka_consumer, "consumer.", err, errlen) ||
+        sl_kafka_security_check(&w->conf.kafka_admin, "admin.", err, errlen))
+        return -1;
+    for (int kind = SL_WCLIENT_PRODUCER; kind <= SL_WCLIENT_ADMIN; kind++) {
+        rd_kafka_conf_t *c = sl_worker_client_conf(w, (enum sl_wclient)kind, NULL, err, errlen);
+        if (!c)
+            return -1;
+        rd_kafka_conf_destroy(c);
+    }
+    return 0;
+}
+
 sl_worker *sl_worker_create(int argc, char **argv, char *err, size_t errlen)
 {
     sl_worker *w = calloc(1, sizeof(*w));
@@ -564,7 +678,8 @@ sl_worker *sl_worker_create(int argc, char **argv, char *err, size_t errlen)
     pthread_mutex_init(&w->ctl, NULL);
     if (sl_config_defaults(worker_options, &w->conf, err, errlen) ||
         sl_config_parse_args(worker_options, &w->conf, argc, argv, err, errlen) ||
-        sl_http_security_check(w->conf.listeners, &w->conf.http, err, errlen))
+        sl_http_security_check(w->conf.listeners, &w->conf.http, err, errlen) ||
+        clients_check(w, err, errlen))
         goto fail;
     if (!w->conf.plugin_path && !(w->conf.plugin_path = default_plugin_path()))
         goto fail;

@@ -23,6 +23,7 @@
 
 #include "converter.h"
 #include "http.h"
+#include "kafka_client.h"
 #include "plugin_host.h"
 #include "worker.h"
 
@@ -40,6 +41,9 @@ typedef struct sl_worker_conf {
     int64_t offset_flush_interval_ms;
     int64_t sink_flush_records;
     sl_http_security http; /* the REST API's TLS and authentication */
+    /* the Kafka clients' security (kafka_client.h): the top-level keys,
+     * then the producer. / consumer. / admin. overrides of one kind */
+    sl_kafka_security kafka, kafka_producer, kafka_consumer, kafka_admin;
 } sl_worker_conf;
 
 typedef struct sl_errpolicy sl_errpolicy;
@@ -155,6 +159,15 @@ typedef struct sl_wconn {
 enum { SL_TARGET_STARTED = 0, SL_TARGET_PAUSED, SL_TARGET_STOPPED };
 
 /* worker.c */
+enum sl_wclient { SL_WCLIENT_PRODUCER, SL_WCLIENT_CONSUMER, SL_WCLIENT_ADMIN };
+/* A configuration for one of the worker's Kafka clients: bootstrap.servers,
+ * then the security keys (kafka_client.h) as Kafka Connect layers them: the
+ * worker's top-level ones, its producer. / consumer. / admin. ones for the
+ * kind, and, when conn_config is not NULL, the connector's
+ * consumer.override. ones (a consumer) -- then checked as a whole. NULL with
+ * err naming the key; the caller owns the result (rd_kafka_new takes it). */
+rd_kafka_conf_t *sl_worker_client_conf(const sl_worker *w, enum sl_wclient kind,
+                                       const json_t *conn_config, char *err, size_t errlen);
 /* Publishes a connector (task_id < 0) or task state to _sluice_status and
  * logs it. state: RUNNING, FAILED, PAUSED, UNASSIGNED; trace may be NULL. */
 void sl_worker_status(sl_worker *w, const char *connector, int task_id, const char *state,

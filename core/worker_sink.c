@@ -123,8 +123,7 @@ static rd_kafka_t *consumer_create(sink_state *s, char *err, size_t errlen)
     sl_wtask *wt = s->wt;
     char group[600], e[512];
     snprintf(group, sizeof(group), "connect-%s", wt->connector);
-    const char *kv[][2] = {{"bootstrap.servers", wt->w->conf.bootstrap_servers},
-                           {"group.id", group},
+    const char *kv[][2] = {{"group.id", group},
                            {"enable.auto.commit", "false"},
                            {"auto.offset.reset", "earliest"},
                            {"session.timeout.ms", "6000"},
@@ -150,7 +149,11 @@ static rd_kafka_t *consumer_create(sink_state *s, char *err, size_t errlen)
                             * prefetch each. */
                            {"queued.max.messages.kbytes", "131072"},
                            {"queued.min.messages", "50000"}};
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    /* bootstrap.servers and the security keys: the worker's, its
+     * consumer.* ones, this connector's consumer.override.* ones */
+    rd_kafka_conf_t *c = sl_worker_client_conf(wt->w, SL_WCLIENT_CONSUMER, wt->config, err, errlen);
+    if (!c)
+        return NULL;
     for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
         if (rd_kafka_conf_set(c, kv[i][0], kv[i][1], e, sizeof(e)) != RD_KAFKA_CONF_OK) {
             snprintf(err, errlen, "consumer %s=%s: %s", kv[i][0], kv[i][1], e);
@@ -165,8 +168,8 @@ static rd_kafka_t *consumer_create(sink_state *s, char *err, size_t errlen)
     {
         static const char pfx[] = "consumer.override.";
         const char *ck = k + sizeof(pfx) - 1;
-        if (strncmp(k, pfx, sizeof(pfx) - 1) || !json_is_string(v))
-            continue;
+        if (strncmp(k, pfx, sizeof(pfx) - 1) || !json_is_string(v) || sl_kafka_client_key(ck))
+            continue; /* the security keys were applied above */
         if (!strcmp(ck, "group.id") || !strcmp(ck, "enable.auto.commit"))
             snprintf(e, sizeof(e), "the worker sets %s itself", ck);
         else if (!strcmp(ck, "partition.assignment.strategy") &&

@@ -22,6 +22,7 @@
 #include "compat.h"
 #include "config.h"
 #include "http.h"
+#include "kafka_client.h"
 #include "logging.h"
 #include "store.h"
 
@@ -35,6 +36,7 @@ typedef struct sl_registry_conf {
     int idempotence;
     char *compatibility;
     sl_http_security http; /* listener TLS and authentication (http.h) */
+    sl_kafka_security kafka; /* kafkastore.security.protocol ... (kafka_client.h) */
     int64_t max_body;
     int64_t threads;
 } sl_registry_conf;
@@ -65,6 +67,7 @@ static const sl_option registry_options[] = {
          "how long a write waits for the broker's ack and for the reader to see it"),
     OPT("kafkastore.enable.idempotence", SL_OPT_BOOL, "true", idempotence,
         "write with an idempotent producer (acks=all either way)"),
+    SL_KAFKA_SECURITY_OPTIONS(sl_registry_conf, kafka, "kafkastore.", "kafkastore clients"),
     OPT("schema.compatibility.level", SL_OPT_STRING, "BACKWARD", compatibility,
         "compatibility level when no global config record exists"),
     SL_HTTP_SECURITY_OPTIONS(sl_registry_conf, http, "SchemaRegistry"),
@@ -127,6 +130,7 @@ int sl_registry_start(int argc, char **argv, sl_registry **out, char *err, size_
     snprintf(reg->api.default_level, sizeof(reg->api.default_level), "%s", reg->conf.compatibility);
     bootstrap = strip_protocols(reg->conf.bootstrap);
     sl_store_conf sc = {.bootstrap = bootstrap,
+                        .security = &reg->conf.kafka,
                         .topic = reg->conf.topic,
                         .timeout_ms = reg->conf.timeout_ms,
                         .idempotence = reg->conf.idempotence,

@@ -35,6 +35,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kafka_client.h"
 #include "logging.h"
 
 #define COMP "registry"
@@ -342,7 +343,13 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 
 static void on_error(rd_kafka_t *rk, int e, const char *reason, void *opaque)
 {
-    sl_debug(COMP, "kafkastore %s: %s", rd_kafka_name(rk), reason);
+    /* a refused login or TLS handshake will not heal by retrying: say it
+     * (librdkafka's reasons hold no password) */
+    if (e == RD_KAFKA_RESP_ERR__AUTHENTICATION || e == RD_KAFKA_RESP_ERR__SSL ||
+        e == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED)
+        sl_error(COMP, "kafkastore %s: %s", rd_kafka_name(rk), reason);
+    else
+        sl_debug(COMP, "kafkastore %s: %s", rd_kafka_name(rk), reason);
 }
 
 static rd_kafka_t *make_client(sl_store *st, rd_kafka_type_t type, int idempotent, char *err,
@@ -352,7 +359,10 @@ static rd_kafka_t *make_client(sl_store *st, rd_kafka_type_t type, int idempoten
     char tmo[32], e[256];
     snprintf(tmo, sizeof(tmo), "%lld", (long long)st->conf.timeout_ms);
     if (conf_set(c, "bootstrap.servers", st->bootstrap, err, errlen) ||
-        conf_set(c, "client.id", "sluice-registry", err, errlen))
+        conf_set(c, "client.id", "sluice-registry", err, errlen) ||
+        (st->conf.security &&
+         sl_kafka_client_conf_sec(c, st->conf.security, "kafkastore.", err, errlen)) ||
+        sl_kafka_client_check(c, "kafkastore", "kafkastore.", err, errlen))
         goto fail;
     if (type == RD_KAFKA_PRODUCER) {
         if (conf_set(c, "acks", "all", err, errlen) ||
@@ -380,6 +390,8 @@ fail:
     return NULL;
 }
 
+static int64_t now_ms(void);
+
 static int create_topic(sl_store *st, char *err, size_t errlen)
 {
     char e[256];
@@ -396,7 +408,12 @@ static int create_topic(sl_store *st, char *err, size_t errlen)
     rd_kafka_AdminOptions_set_operation_timeout(opt, (int)st->conf.timeout_ms, e, sizeof(e));
     rd_kafka_AdminOptions_set_request_timeout(opt, (int)st->conf.timeout_ms, e, sizeof(e));
     rd_kafka_CreateTopics(st->producer, &nt, 1, opt, q);
-    ev = rd_kafka_queue_poll(q, (int)st->conf.timeout_ms + 2000);
+    /* polling the producer meanwhile serves on_error: a refused login is
+     * logged as it happens, not only as this request's time-out */
+    for (int64_t end = now_ms() + st->conf.timeout_ms + 2000; !ev && now_ms() < end;) {
+        ev = rd_kafka_queue_poll(q, 200);
+        rd_kafka_poll(st->producer, 0);
+    }
     if (!ev) {
         snprintf(err, errlen, "kafkastore: creating topic '%s' on %s timed out", st->topic,
                  st->bootstrap);

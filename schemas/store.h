@@ -62,8 +62,13 @@ typedef struct sl_store_view sl_store_view;
 typedef int (*sl_store_same_fn)(void *arg, const sl_store_view *v, const sl_store_schema *have,
                                 const char *schema, json_t *refs);
 
+struct sl_kafka_security;
+
 typedef struct sl_store_conf {
     const char *bootstrap;
+    /* kafkastore.security.protocol, .sasl.*, .ssl.* (core/kafka_client.h);
+     * NULL: plaintext. Borrowed: must outlive the store. */
+    const struct sl_kafka_security *security;
     const char *topic;
     int64_t timeout_ms; /* how long a write waits for its ack and the reader */
     int idempotence;

@@ -1,0 +1,119 @@
+/*
+ * kafka_client.h - the security settings of every librdkafka handle sluice
+ * creates (the worker's producer, consumers and admin client, the sink
+ * tasks' consumers, the registry's kafkastore, the command-line tools),
+ * under the names users know from Kafka's clients:
+ *
+ *   security.protocol                      PLAINTEXT, SASL_PLAINTEXT, SSL, SASL_SSL
+ *   sasl.mechanism                         PLAIN (default with credentials),
+ *                                          SCRAM-SHA-256, SCRAM-SHA-512
+ *   sasl.jaas.config                       org.apache.kafka.common.security.plain.PlainLoginModule
+ *                                          required username="alice" password="s3cret";
+ *                                          (or ...scram.ScramLoginModule); secret
+ *   sasl.username, sasl.password           librdkafka's way of saying the same; password secret
+ *   ssl.ca.location                        PEM file of the CAs that sign the brokers'
+ *                                          certificates (Kafka's JKS ssl.truststore.* is refused
+ *                                          with a message saying so)
+ *   ssl.endpoint.identification.algorithm  https (the default: the broker's certificate must
+ *                                          name its host) or empty (not checked)
+ *
+ * A role holds such settings under a prefix: the worker's top-level keys and
+ * their producer. / consumer. / admin. overrides (as a Kafka Connect worker),
+ * a connector's consumer.override., the registry's kafkastore., a tool's
+ * --command-config file. Each source is one layer applied onto an
+ * rd_kafka_conf_t, later layers overriding earlier ones; sl_kafka_client_check
+ * then says whether the whole makes sense (SASL without credentials...).
+ *
+ * Errors name the key with its prefix ("consumer.sasl.jaas.config: ...") and
+ * never hold a password or a JAAS text.
+ */
+#ifndef SL_KAFKA_CLIENT_H
+#define SL_KAFKA_CLIENT_H
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+
+#include "config.h"
+
+/* The keys, as indexes of sl_kafka_security.v. */
+enum {
+    SL_KC_PROTOCOL = 0,
+    SL_KC_MECHANISM,
+    SL_KC_JAAS,
+    SL_KC_USERNAME,
+    SL_KC_PASSWORD,
+    SL_KC_CA_LOCATION,
+    SL_KC_ENDPOINT,
+    SL_KC_NKEYS
+};
+
+/* One layer held in a role's option table (SL_KAFKA_SECURITY_OPTIONS): v[i]
+ * is the value of key i, NULL when unset. The strings are the config's
+ * (sl_config_free frees them). */
+typedef struct sl_kafka_security {
+    char *v[SL_KC_NKEYS];
+} sl_kafka_security;
+
+/* The option rows of an sl_kafka_security at `member` of the role's config
+ * struct `type`, each key named prefix + key (prefix a string literal: "",
+ * "producer.", "kafkastore."); who says what the keys are for in the usage
+ * text. */
+/* clang-format off */
+#define SL_KAFKA_SECURITY_OPTIONS(type, member, prefix, who)                                       \
+    {prefix "security.protocol", SL_OPT_STRING, NULL, offsetof(type, member.v[SL_KC_PROTOCOL]),    \
+     who ": PLAINTEXT (default), SASL_PLAINTEXT, SSL or SASL_SSL", 0, 0, 0},                       \
+    {prefix "sasl.mechanism", SL_OPT_STRING, NULL, offsetof(type, member.v[SL_KC_MECHANISM]),      \
+     who ": PLAIN (default with credentials), SCRAM-SHA-256 or SCRAM-SHA-512", 0, 0, 0},           \
+    {prefix "sasl.jaas.config", SL_OPT_STRING, NULL, offsetof(type, member.v[SL_KC_JAAS]),         \
+     who ": '...PlainLoginModule required username=\"u\" password=\"p\";' (secret)", 0, 0, 0},     \
+    {prefix "sasl.username", SL_OPT_STRING, NULL, offsetof(type, member.v[SL_KC_USERNAME]),        \
+     who ": SASL user (instead of sasl.jaas.config)", 0, 0, 0},                                    \
+    {prefix "sasl.password", SL_OPT_STRING, NULL, offsetof(type, member.v[SL_KC_PASSWORD]),        \
+     who ": SASL password (secret)", 0, 0, 0},                                                     \
+    {prefix "ssl.ca.location", SL_OPT_STRING, NULL, offsetof(type, member.v[SL_KC_CA_LOCATION]),   \
+     who ": PEM file of the CAs of the brokers' certificates (SSL, SASL_SSL)", 0, 0, 0},           \
+    {prefix "ssl.endpoint.identification.algorithm", SL_OPT_STRING, NULL,                          \
+     offsetof(type, member.v[SL_KC_ENDPOINT]),                                                     \
+     who ": https (default: check the broker's host name) or empty (do not)", 0, 0, 0}
+/* clang-format on */
+
+/* 1 when key (without prefix) is one of the keys above, or one this module
+ * refuses with a reason (Kafka's JKS ssl.truststore.* / ssl.keystore.*):
+ * callers that pass other keys to librdkafka as they are leave these to
+ * sl_kafka_client_conf. */
+int sl_kafka_client_key(const char *key);
+
+/* Applies the layer held in config (an object of string values) under
+ * prefix: prefix + "security.protocol" and so on; keys absent leave c as it
+ * is. 0, or -1 with err naming the key (prefix included) and what is wrong:
+ * an unknown protocol or mechanism, a JAAS text that is not a
+ * PlainLoginModule / ScramLoginModule with username and password, an
+ * unreadable ssl.ca.location, a JKS key. */
+int sl_kafka_client_conf(rd_kafka_conf_t *c, const json_t *config, const char *prefix, char *err,
+                         size_t errlen);
+
+/* The same for a layer held in an option table. */
+int sl_kafka_client_conf_sec(rd_kafka_conf_t *c, const sl_kafka_security *sec, const char *prefix,
+                             char *err, size_t errlen);
+
+/* Checks a layer without a client (at start, before connecting): the same
+ * errors as sl_kafka_client_conf. */
+int sl_kafka_security_check(const sl_kafka_security *sec, const char *prefix, char *err,
+                            size_t errlen);
+
+/* After the last layer: a SASL protocol needs credentials and a mechanism
+ * sluice speaks. who names the client ("worker producer"), prefix the keys
+ * in the message ("kafkastore."). 0, or -1 with err. */
+int sl_kafka_client_check(rd_kafka_conf_t *c, const char *who, const char *prefix, char *err,
+                          size_t errlen);
+
+/* The JAAS text's user and password (as Kafka's JaasConfig parses a
+ * PlainLoginModule / ScramLoginModule entry: options key="value", quotes
+ * with backslash escapes, or bare words; ';' ends it). *module is 'P' for
+ * Plain, 'S' for Scram. user and pass are filled (NUL-terminated); 0, or -1
+ * with err saying what is wrong without quoting the text. */
+int sl_kafka_jaas_parse(const char *jaas, char *module, char *user, size_t userlen, char *pass,
+                        size_t passlen, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# kafka_sasl_clients.sh - sluice's own Kafka clients against a broker that
+# has only a SASL_PLAINTEXT listener (SASL/PLAIN, users from a file), set up
+# with the names a Kafka user knows (core/kafka_client.h):
+#
+#  1. bad values are config errors naming the key, at start, never a crash:
+#     an unknown security.protocol, a JAAS text that is not a
+#     PlainLoginModule, SASL without credentials, a JKS truststore;
+#  2. `sluice registry` with kafkastore.security.protocol,
+#     kafkastore.sasl.mechanism and kafkastore.sasl.jaas.config;
+#  3. `sluice worker` from a worker.json holding security.protocol,
+#     sasl.mechanism and sasl.jaas.config (alice), whose file sink logs in
+#     as bob through consumer.override.sasl.jaas.config: datagen -> avro
+#     (through the registry) -> file sink delivers every seq exactly once;
+#     a second sink with a wrong override password is refused by the broker
+#     and gets no rows; the REST API shows consumer.override.sasl.jaas.config
+#     as [hidden]
+#     (GET .../config and validate);
+#  4. a worker or a registry with a wrong password stops with the broker's
+#     "Authentication failed" in its log (exit status 1, not a crash);
+#  5. `sluice topics list --command-config FILE` (a Kafka client properties
+#     file) lists the topics; without credentials it fails saying how to
+#     give them;
+#  6. `sluice run` with a SASL_PLAINTEXT broker listener: the worker and the
+#     registry log in with worker.sasl.jaas.config and
+#     registry.kafkastore.sasl.jaas.config (the protocol follows the
+#     listener);
+#  7. no password appears in any log.
+. "$(dirname "$0")/lib.sh"
+test_init kafka_sasl_clients
+command -v curl >/dev/null || fail "curl is needed"
+
+ALICE_PW='Al1ce-kc-3141'
+BOB_PW='b0b-kc-2718'
+BAD_PW='wr0ng-kc-1618'
+SECRETS=("$ALICE_PW" "$BOB_PW" "$BAD_PW")
+printf '# SASL/PLAIN users\nalice:%s\nbob:%s\n' "$ALICE_PW" "$BOB_PW" >"$T/users"
+jaas() { echo "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"$1\" password=\"$2\";"; }
+
+# start_broker adds a PLAINTEXT listener on BROKER_PORT: replace it by ours
+BROKER_PORT="$(free_port)"
+start_broker "$T/b" --set "listeners=SASL_PLAINTEXT://127.0.0.1:$BROKER_PORT" \
+    --set "sasl.users.file=$T/users" --set group.initial.rebalance.delay.ms=0
+
+# ---- 1. config errors at start ----------------------------------------------------
+# refused ROLE WANT ARGS...: the role exits non-zero (not by a signal) at once,
+# its output holding WANT
+refused()
+{
+    local role="$1" want="$2" out rc
+    shift 2
+    out="$(timeout 20 "$SLUICE" "$role" "$@" 2>&1 >/dev/null)"
+    rc=$?
+    echo "$out" >>"$T/refused.log"
+    [ "$rc" != 0 ] && [ "$rc" -lt 124 ] || fail "$role $*: expected a refusal, exit status $rc"
+    case "$out" in *"$want"*) ;; *) fail "$role: expected '$want' in: $out" ;; esac
+    pass "$role refuses: $want"
+}
+W_ANY=(--set "bootstrap.servers=$BOOTSTRAP" --set "listeners=http://127.0.0.1:$(free_port)")
+R_ANY=(--set "kafkastore.bootstrap.servers=$BOOTSTRAP" --set "listeners=http://127.0.0.1:$(free_port)")
+refused worker "security.protocol: 'SASL_PLAIN' is not one of PLAINTEXT, SASL_PLAINTEXT, SSL, SASL_SSL" \
+    "${W_ANY[@]}" --set security.protocol=SASL_PLAIN
+refused worker "sasl.jaas.config: the entry must end with ';'" "${W_ANY[@]}" \
+    --set security.protocol=SASL_PLAINTEXT --set "sasl.jaas.config=$(jaas alice "$BAD_PW" | tr -d ';')"
+refused worker "consumer.sasl.jaas.config: login module com.sun.security.auth.module.Krb5LoginModule is not supported" \
+    "${W_ANY[@]}" --set security.protocol=SASL_PLAINTEXT \
+    --set "consumer.sasl.jaas.config=com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true;"
+refused worker "sasl.mechanism: 'GSSAPI' is not supported" "${W_ANY[@]}" --set sasl.mechanism=GSSAPI
+refused registry "kafkastore.security.protocol SASL_PLAINTEXT needs credentials: set kafkastore.sasl.jaas.config" \
+    "${R_ANY[@]}" --set kafkastore.security.protocol=SASL_PLAINTEXT
+refused registry "kafkastore.ssl.ca.location '$T/none.pem': cannot read" \
+    "${R_ANY[@]}" --set kafkastore.security.protocol=SSL --set "kafkastore.ssl.ca.location=$T/none.pem"
+grep -qF "$BAD_PW" "$T/refused.log" && fail "a refusal message shows the password of the JAAS text"
+pass "refusal messages name the key, never the password"
+
+# ---- 2. the registry over SASL ------------------------------------------------------
+REG_PORT="$(free_port)"
+REGISTRY="http://127.0.0.1:$REG_PORT"
+"$SLUICE" registry --set "listeners=$REGISTRY" --set "kafkastore.bootstrap.servers=$BOOTSTRAP" \
+    --set kafkastore.security.protocol=SASL_PLAINTEXT --set kafkastore.sasl.mechanism=PLAIN \
+    --set "kafkastore.sasl.jaas.config=$(jaas alice "$ALICE_PW")" 2>>"$T/registry.log" &
+track_pid $!
+wait_for 30 port_open "$REG_PORT" || fail "the registry did not serve on $REG_PORT: $(tail -5 "$T/registry.log")"
+[ "$(curl -s "$REGISTRY/subjects")" = "[]" ] || fail "the registry over SASL: GET /subjects is not []"
+pass "sluice registry reads and writes _schemas as alice (kafkastore.sasl.jaas.config)"
+
+# ---- 3. the worker over SASL: datagen -> avro -> file sink ----------------------------
+N=500
+P="$T/pipelines"
+mkdir -p "$P"
+W_PORT="$(free_port)"
+WORKER="http://127.0.0.1:$W_PORT"
+python3 - "$T/worker.json" "$BOOTSTRAP" "$WORKER" "$P" "$REGISTRY" "$(jaas alice "$ALICE_PW")" <<'PY'
+import json, sys
+path, bootstrap, listeners, pdir, registry, jaas = sys.argv[1:]
+json.dump({"bootstrap.servers": bootstrap, "listeners": listeners, "pipelines.dir": pdir,
+           "offset.flush.interval.ms": 500, "schema.registry.url": registry,
+           "key.converter": "avro", "value.converter": "avro",
+           "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN",
+           "sasl.jaas.config": jaas}, open(path, "w"))
+PY
+python3 - "$P/sasl.json" "$T/out.jsonl" "$N" "$(jaas bob "$BOB_PW")" "$(jaas bob "$BAD_PW")" <<'PY'
+import json, sys
+path, out, n, jaas, bad = sys.argv[1:]
+json.dump({"name": "sasl",
+           "source": {"connector.class": "datagen", "topic": "sasl.rows", "max.records": int(n)},
+           "sinks": {"out": {"connector.class": "file", "topics": "sasl.rows", "file": out,
+                             "consumer.override.sasl.jaas.config": jaas},
+                     "badpw": {"connector.class": "file", "topics": "sasl.rows",
+                               "file": out + ".badpw", "consumer.override.sasl.jaas.config": bad}}},
+          open(path, "w"))
+PY
+"$SLUICE" worker --config "$T/worker.json" 2>>"$T/worker.log" &
+worker_pid=$!
+track_pid "$worker_pid"
+lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
+have_lines() { [ "$(lines "$1")" -ge "$2" ]; }
+wait_for 90 have_lines "$T/out.jsonl" "$N" ||
+    fail "the file sink has $(lines "$T/out.jsonl") of $N rows; worker log: $(tail -5 "$T/worker.log")"
+uniq_n="$(grep -o '"seq":[0-9]*' "$T/out.jsonl" | sort -u | wc -l)"
+[ "$(lines "$T/out.jsonl")" = "$N" ] && [ "$uniq_n" = "$N" ] ||
+    fail "expected seqs 1..$N exactly once: $(lines "$T/out.jsonl") lines, $uniq_n distinct"
+subjects="$(curl -s "$REGISTRY/subjects")"
+case "$subjects" in *'"sasl.rows-value"'*) ;; *) fail "the registry lacks sasl.rows-value: $subjects" ;; esac
+pass "datagen -> avro (registry over SASL) -> file sink as bob: every seq 1..$N exactly once"
+# the override is what the sink's consumer logs in with: a wrong one is refused
+grep -q "SASL/PLAIN authentication failed for user 'bob'" "$T/b/broker.log" ||
+    fail "the sink with a wrong consumer.override.sasl.jaas.config did not try to log in as bob"
+[ "$(lines "$T/out.jsonl.badpw")" = 0 ] || fail "the sink with a wrong password received records"
+pass "consumer.override.sasl.jaas.config reaches the sink's consumer (a wrong one: refused, no rows)"
+
+body="$(curl -s "$WORKER/connectors/sasl.out/config")"
+python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["consumer.override.sasl.jaas.config"] == "[hidden]", d' \
+    "$body" || fail "GET /connectors/sasl.out/config: $body"
+case "$body" in *"$BOB_PW"*) fail "a config answer holds bob's password" ;; esac
+body="$(curl -s -X PUT -H 'Content-Type: application/json' "$WORKER/connector-plugins/file/config/validate" \
+    --data "{\"connector.class\":\"file\",\"topics\":\"t\",\"file\":\"/tmp/x\",\"consumer.override.sasl.jaas.config\":$(jaas bob "$BOB_PW" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read().strip()))'),\"consumer.override.sasl.password\":\"$BOB_PW\"}")"
+case "$body" in *'"[hidden]"'*) ;; *) fail "validate: no [hidden] value: $body" ;; esac
+case "$body" in *"$BOB_PW"*) fail "the validate answer shows bob's password: $body" ;; esac
+pass "REST: consumer.override.sasl.jaas.config and sasl.password are [hidden] (config, validate)"
+
+# ---- 4. a wrong password ----------------------------------------------------------------
+out="$(timeout 60 "$SLUICE" worker --set "bootstrap.servers=$BOOTSTRAP" \
+    --set "listeners=http://127.0.0.1:$(free_port)" --set security.protocol=SASL_PLAINTEXT \
+    --set "sasl.jaas.config=$(jaas alice "$BAD_PW")" 2>&1)"
+rc=$?
+echo "$out" >>"$T/badworker.log"
+[ "$rc" = 1 ] || fail "a worker with a wrong password exited with $rc (expected 1): $(echo "$out" | tail -3)"
+case "$out" in *"SASL authentication error: Authentication failed"*) ;;
+*) fail "a worker with a wrong password does not say why: $(echo "$out" | tail -3)" ;; esac
+case "$(echo "$out" | tail -1)" in *"creating internal topics"*"Authentication failed"*) ;;
+*) fail "the worker's last line does not say authentication failed: $(echo "$out" | tail -1)" ;; esac
+pass "a wrong password: the worker stops (status 1) saying: $(echo "$out" | tail -1 | cut -c1-160)"
+
+out="$(timeout 60 "$SLUICE" registry --set "listeners=http://127.0.0.1:$(free_port)" \
+    --set "kafkastore.bootstrap.servers=$BOOTSTRAP" --set kafkastore.security.protocol=SASL_PLAINTEXT \
+    --set kafkastore.sasl.username=alice --set "kafkastore.sasl.password=$BAD_PW" 2>&1)"
+rc=$?
+echo "$out" >>"$T/badregistry.log"
+[ "$rc" = 1 ] || fail "a registry with a wrong password exited with $rc (expected 1): $(echo "$out" | tail -2)"
+case "$out" in *"ERROR [registry] kafkastore "*"SASL authentication error: Authentication failed"*) ;;
+*) fail "a registry with a wrong password does not log why: $(echo "$out" | tail -3)" ;; esac
+pass "a wrong kafkastore.sasl.password: the registry logs the refused login and stops (status 1)"
+
+# ---- 5. the CLI with --command-config ------------------------------------------------------
+cat >"$T/client.properties" <<PROPS
+# as for kafka-topics.sh --command-config
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=PLAIN
+sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required \\
+    username="alice" password="$ALICE_PW";
+PROPS
+out="$("$SLUICE" topics list -b "$BOOTSTRAP" --command-config "$T/client.properties" 2>>"$T/cli.log")" ||
+    fail "sluice topics list --command-config: $(tail -3 "$T/cli.log")"
+echo "$out" | grep -qx sasl.rows || fail "sluice topics list --command-config does not list sasl.rows: $out"
+pass "sluice topics list --command-config lists the topics"
+out="$(timeout 60 "$SLUICE" topics list -b "$BOOTSTRAP" 2>&1)" && fail "sluice topics list without credentials: $out"
+echo "$out" >>"$T/cli.log"
+case "$(echo "$out" | tail -1)" in *"cannot fetch metadata"*"give --command-config FILE"*) ;;
+*) fail "sluice topics list without credentials: unclear message: $(echo "$out" | tail -1)" ;; esac
+pass "without credentials: $(echo "$out" | tail -1 | cut -c1-150)..."
+sed "s/$ALICE_PW/$BAD_PW/" "$T/client.properties" >"$T/bad.properties"
+out="$(timeout 60 "$SLUICE" topics list -b "$BOOTSTRAP" --command-config "$T/bad.properties" 2>&1)" &&
+    fail "sluice topics list with a wrong password: $out"
+echo "$out" >>"$T/cli.log"
+case "$out" in *"Authentication failed"*) ;; *) fail "the CLI, wrong password: $(echo "$out" | tail -2)" ;; esac
+pass "a wrong password in --command-config: the CLI says Authentication failed"
+
+kill -TERM "$worker_pid"
+wait "$worker_pid" || fail "the worker exited with $? after SIGTERM"
+
+# ---- 6. sluice run with a SASL listener: the user gives the roles' credentials ----------------
+RUN_B="$(free_port)" RUN_R="$(free_port)" RUN_W="$(free_port)"
+"$SLUICE" run --set "data.dir=$T/run" --set "broker.listeners=SASL_PLAINTEXT://127.0.0.1:$RUN_B" \
+    --set "broker.sasl.users.file=$T/users" --set broker.admin.listeners= \
+    --set "registry.listeners=http://127.0.0.1:$RUN_R" --set "worker.listeners=http://127.0.0.1:$RUN_W" \
+    --set "worker.sasl.jaas.config=$(jaas alice "$ALICE_PW")" \
+    --set "registry.kafkastore.sasl.jaas.config=$(jaas bob "$BOB_PW")" 2>>"$T/run.log" &
+run_pid=$!
+track_pid "$run_pid"
+wait_for 60 port_open "$RUN_W" || fail "sluice run over SASL: the worker did not serve: $(tail -3 "$T/run.log")"
+[ "$(curl -s "http://127.0.0.1:$RUN_R/subjects")" = "[]" ] || fail "sluice run: the registry does not answer"
+grep -q "SASL/PLAIN authentication failed" "$T/run.log" && fail "sluice run: a role failed to log in"
+pass "sluice run, SASL_PLAINTEXT broker: worker.sasl.jaas.config and registry.kafkastore.sasl.jaas.config suffice"
+kill -TERM "$run_pid"
+wait "$run_pid" || fail "sluice run exited with $? after SIGTERM"
+
+# ---- 7. no password in any log -------------------------------------------------------------
+for s in "${SECRETS[@]}"; do
+    grep -lF -- "$s" "$T"/*.log "$T/b/broker.log" && fail "a log holds a password"
+done
+pass "no password in the broker, registry, worker or CLI logs"
+finish
