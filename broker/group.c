@@ -954,8 +954,10 @@ int sl_group_find_coordinator(sl_broker *b, sl_conn *c, const sl_request *req, k
     if (v >= 1)
         kw_str(w, NULL);
     kw_i32(w, (int32_t)b->conf.node_id);
-    kw_str(w, b->adv_host);
-    kw_i32(w, b->adv_port);
+    /* the address of the listener the client came in on (an SSL client
+     * told a PLAINTEXT port would move there and fail) */
+    kw_str(w, c->listener->adv_host);
+    kw_i32(w, c->listener->adv_port);
     return h_done(resp);
 }
 

@@ -47,7 +47,6 @@ static int h_delete_topics(sl_broker *b, sl_conn *c, const sl_request *req, kr *
 static int h_describe_configs(sl_broker *b, sl_conn *c, const sl_request *req, kr *r);
 static int h_alter_configs(sl_broker *b, sl_conn *c, const sl_request *req, kr *r);
 static int h_create_partitions(sl_broker *b, sl_conn *c, const sl_request *req, kr *r);
-static int h_find_coordinator(sl_broker *b, sl_conn *c, const sl_request *req, kr *r);
 
 static const api_def apis[] = {
     {0, 3, 7, h_produce, "Produce"},
@@ -56,7 +55,7 @@ static const api_def apis[] = {
     {3, 0, 8, h_metadata, "Metadata"},
     {8, 0, 7, sl_group_offset_commit, "OffsetCommit"},
     {9, 0, 5, sl_group_offset_fetch, "OffsetFetch"},
-    {10, 0, 2, h_find_coordinator, "FindCoordinator"},
+    {10, 0, 2, sl_group_find_coordinator, "FindCoordinator"},
     {11, 0, 5, sl_group_join, "JoinGroup"},
     {12, 0, 3, sl_group_heartbeat, "Heartbeat"},
     {13, 0, 3, sl_group_leave, "LeaveGroup"},
@@ -110,26 +109,6 @@ static void write_api_array(kw *w, int compact)
         if (compact)
             kw_uvarint(w, 0);
     }
-}
-
-/* FindCoordinator is group.c's, and it names b->adv_host:adv_port, the first
- * listener's address. A client must be told the address of the listener it
- * came in on (an SSL client told the PLAINTEXT port moves its connection
- * there and fails), so for this call they are that listener's. */
-static int h_find_coordinator(sl_broker *b, sl_conn *c, const sl_request *req, kr *r)
-{
-    const sl_listener *l = c->listener;
-    if (l->adv_port == b->adv_port && !strcmp(l->adv_host, b->adv_host))
-        return sl_group_find_coordinator(b, c, req, r);
-    char host[sizeof(b->adv_host)];
-    int port = b->adv_port;
-    memcpy(host, b->adv_host, sizeof(host));
-    snprintf(b->adv_host, sizeof(b->adv_host), "%s", l->adv_host);
-    b->adv_port = l->adv_port;
-    int rc = sl_group_find_coordinator(b, c, req, r);
-    memcpy(b->adv_host, host, sizeof(host));
-    b->adv_port = port;
-    return rc;
 }
 
 int sl_handle_request(sl_broker *b, sl_conn *c, const sl_request *req)
