@@ -77,6 +77,7 @@
 #include "cleaner.h"
 #include "group.h"
 #include "logging.h"
+#include "pem_key.h"
 #include "users.h"
 
 #define NET "net"
@@ -1367,54 +1368,6 @@ fail:
 
 /* ================= TLS set-up (SSL and SASL_SSL listeners) ================= */
 
-typedef struct key_pw {
-    const char *password;
-    int asked; /* the key is encrypted */
-} key_pw;
-
-/* OpenSSL's pem_password_cb: ssl.key.password, never a prompt. */
-static int give_password(char *buf, int size, int rwflag, void *arg)
-{
-    key_pw *kp = arg;
-    (void)rwflag;
-    kp->asked = 1;
-    if (!kp->password)
-        return -1;
-    int n = (int)strlen(kp->password);
-    if (n > size)
-        return -1;
-    memcpy(buf, kp->password, (size_t)n);
-    return n;
-}
-
-/* ssl.key.location, decrypted with ssl.key.password; NULL with err naming
- * the key that is wrong (never the password). */
-static EVP_PKEY *tls_load_key(const sl_broker_conf *cf, char *err, size_t errlen)
-{
-    key_pw kp = {cf->ssl_key_password && *cf->ssl_key_password ? cf->ssl_key_password : NULL, 0};
-    BIO *in = BIO_new_file(cf->ssl_key_location, "r");
-    EVP_PKEY *pkey = NULL;
-    if (!in) {
-        snprintf(err, errlen, "ssl.key.location '%s': cannot read: %s", cf->ssl_key_location,
-                 strerror(errno ? errno : ENOENT));
-        return NULL;
-    }
-    pkey = PEM_read_bio_PrivateKey(in, NULL, give_password, &kp);
-    BIO_free(in);
-    if (!pkey && kp.asked && !kp.password)
-        snprintf(err, errlen, "ssl.key.location '%s': the key is encrypted: set ssl.key.password",
-                 cf->ssl_key_location);
-    else if (!pkey && kp.asked)
-        snprintf(err, errlen,
-                 "ssl.key.password: cannot decrypt ssl.key.location '%s' with it (wrong "
-                 "password?)",
-                 cf->ssl_key_location);
-    else if (!pkey)
-        snprintf(err, errlen, "ssl.key.location '%s': no PEM private key in it",
-                 cf->ssl_key_location);
-    return pkey;
-}
-
 /* ssl.client.auth and ssl.ca.location: who may connect with what. */
 static int tls_client_auth(SSL_CTX *ctx, const sl_broker_conf *cf, char *err, size_t errlen)
 {
@@ -1483,7 +1436,7 @@ static int tls_ctx_create(sl_broker *b, const char *listener, char *err, size_t 
                                                             : "no PEM certificate in it");
         goto fail;
     }
-    if (!(pkey = tls_load_key(cf, err, errlen)))
+    if (!(pkey = sl_pem_key_read(cf->ssl_key_location, cf->ssl_key_password, err, errlen)))
         goto fail;
     if (SSL_CTX_use_PrivateKey(ctx, pkey) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
         snprintf(err, errlen,

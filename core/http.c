@@ -28,6 +28,7 @@
  *     {"error_code":401,"message":...}, before any of its body is read.
  */
 #include "http.h"
+#include "pem_key.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -399,52 +400,16 @@ static char *slurp(const char *key, const char *path, size_t *len, char *err, si
     return buf;
 }
 
-typedef struct key_pw {
-    const char *password;
-    int asked; /* the key is encrypted */
-} key_pw;
-
-/* OpenSSL's pem_password_cb: the configured password, never a prompt. */
-static int give_password(char *buf, int size, int rwflag, void *arg)
-{
-    key_pw *kp = arg;
-    (void)rwflag;
-    kp->asked = 1;
-    if (!kp->password)
-        return -1;
-    int n = (int)strlen(kp->password);
-    if (n > size)
-        return -1;
-    memcpy(buf, kp->password, (size_t)n);
-    return n;
-}
-
 /* The key of sec->key_file, decrypted, as unencrypted PKCS#8 PEM. */
 static int load_key(const sl_http_security *sec, security *out, EVP_PKEY **pkey, char *err,
                     size_t errlen)
 {
-    key_pw kp = {sec->key_password && *sec->key_password ? sec->key_password : NULL, 0};
-    BIO *in = BIO_new_file(sec->key_file, "r"), *mem = NULL;
+    BIO *mem = NULL;
     int rc = -1;
-    if (!in) {
-        snprintf(err, errlen, "ssl.key.location '%s': cannot read: %s", sec->key_file,
-                 strerror(errno ? errno : ENOENT));
-        ERR_clear_error();
+    if (!(*pkey = sl_pem_key_read(sec->key_file, sec->key_password, err, errlen)))
         return -1;
-    }
-    *pkey = PEM_read_bio_PrivateKey(in, NULL, give_password, &kp);
-    if (!*pkey && kp.asked && !kp.password)
-        snprintf(err, errlen, "ssl.key.location '%s': the key is encrypted: set ssl.key.password",
-                 sec->key_file);
-    else if (!*pkey && kp.asked)
-        snprintf(err, errlen,
-                 "ssl.key.password: cannot decrypt ssl.key.location '%s' with it "
-                 "(wrong password?)",
-                 sec->key_file);
-    else if (!*pkey)
-        snprintf(err, errlen, "ssl.key.location '%s': no PEM private key in it", sec->key_file);
-    else if (!(mem = BIO_new(BIO_s_mem())) ||
-             !PEM_write_bio_PrivateKey(mem, *pkey, NULL, NULL, 0, NULL, NULL))
+    if (!(mem = BIO_new(BIO_s_mem())) ||
+        !PEM_write_bio_PrivateKey(mem, *pkey, NULL, NULL, 0, NULL, NULL))
         snprintf(err, errlen, "ssl.key.location '%s': cannot re-encode the key (%s)", sec->key_file,
                  ossl_reason());
     else {
@@ -462,7 +427,6 @@ static int load_key(const sl_http_security *sec, security *out, EVP_PKEY **pkey,
     }
     ERR_clear_error();
     BIO_free(mem);
-    BIO_free(in);
     return rc;
 }
 
