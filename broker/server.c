@@ -366,6 +366,17 @@ static void on_resume_idle(uv_idle_t *h)
     }
 }
 
+/* The head response, all sent (or staged), leaves the queue. */
+static void resp_pop(sl_conn *c)
+{
+    sl_resp *r = c->head;
+    c->head = r->next;
+    if (!c->head)
+        c->tail = NULL;
+    c->nresp--;
+    resp_free(r);
+}
+
 /* Write as much of the ready head of the queue as the plain socket takes. */
 static void sock_write(sl_conn *c)
 {
@@ -376,11 +387,7 @@ static void sock_write(sl_conn *c)
         sl_resp *r = c->head;
         sl_chunk *ch = &r->chunks[r->cur];
         if (r->cur >= r->nchunks) {
-            c->head = r->next;
-            if (!c->head)
-                c->tail = NULL;
-            c->nresp--;
-            resp_free(r);
+            resp_pop(c);
             continue;
         }
         if (ch->fd >= 0) {
@@ -439,13 +446,8 @@ static void sock_write(sl_conn *c)
                 w -= left;
                 x->cur++;
                 x->cur_off = 0;
-                if (x->cur >= x->nchunks) {
-                    c->head = x->next;
-                    if (!c->head)
-                        c->tail = NULL;
-                    c->nresp--;
-                    resp_free(x);
-                }
+                if (x->cur >= x->nchunks) /* x is the head */
+                    resp_pop(c);
             } else {
                 x->cur_off += w;
                 w = 0;
@@ -850,11 +852,7 @@ static void tls_stage(sl_conn *c)
     while (c->head && c->head->ready && c->tls_out_len < TLS_OUT_CAP) {
         sl_resp *r = c->head;
         if (r->cur >= r->nchunks) {
-            c->head = r->next;
-            if (!c->head)
-                c->tail = NULL;
-            c->nresp--;
-            resp_free(r);
+            resp_pop(c);
             continue;
         }
         sl_chunk *ch = &r->chunks[r->cur];
