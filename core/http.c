@@ -27,6 +27,7 @@
  *     refused request gets 401, WWW-Authenticate: Basic realm="<realm>" and
  *     {"error_code":401,"message":...}, before any of its body is read.
  */
+#include "base64.h"
 #include "http.h"
 #include "pem_key.h"
 
@@ -150,36 +151,12 @@ static enum MHD_Result send_error(struct MHD_Connection *c, sl_http *h, int stat
 
 /* ================= basic authentication ================= */
 
-static int b64val(int ch)
-{
-    if (ch >= 'A' && ch <= 'Z')
-        return ch - 'A';
-    if (ch >= 'a' && ch <= 'z')
-        return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9')
-        return ch - '0' + 52;
-    return ch == '+' ? 62 : ch == '/' ? 63 : -1;
-}
-
 /* Decode base64 into out (NUL-terminated); -1 if malformed or too long. */
 static int b64decode(const char *in, char *out, size_t outlen)
 {
-    size_t n = 0;
-    int bits = 0;
-    unsigned acc = 0; /* only the low 14 bits matter: mask so it never overflows */
-    for (; *in && *in != '='; in++) {
-        int v = b64val((unsigned char)*in);
-        if (v < 0)
-            return -1;
-        acc = ((acc << 6) | (unsigned)v) & 0x3fffu;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (n + 1 >= outlen)
-                return -1;
-            out[n++] = (char)((acc >> bits) & 0xff);
-        }
-    }
+    ssize_t n = sl_base64_decode(in, strlen(in), (unsigned char *)out, outlen - 1);
+    if (n < 0)
+        return -1;
     out[n] = 0;
     return 0;
 }

@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "json_plan.h"
 #include "sluice/envelope.h"
 
@@ -240,42 +241,13 @@ sl_jplan *sl_jplan_create(avro_schema_t schema)
 /* JSON text -> avro value                                                   */
 /* ======================================================================== */
 
-static int b64val(int ch)
-{
-    if (ch >= 'A' && ch <= 'Z')
-        return ch - 'A';
-    if (ch >= 'a' && ch <= 'z')
-        return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9')
-        return ch - '0' + 52;
-    if (ch == '+' || ch == '-')
-        return 62;
-    if (ch == '/' || ch == '_')
-        return 63;
-    return -1;
-}
-
 int sl_json_set_base64(avro_value_t *v, const char *s, size_t n)
 {
     unsigned char small[256]; /* decimals and short bytes: no allocation */
-    size_t need = n / 4 * 3 + 3, o = 0;
+    size_t need = n / 4 * 3 + 3;
     unsigned char *out = need <= sizeof(small) ? small : malloc(need);
-    unsigned acc = 0, bits = 0;
-    int rc = out ? 0 : -1;
-    for (size_t i = 0; rc == 0 && i < n && s[i] != '='; i++) {
-        int d = b64val((unsigned char)s[i]);
-        if (d < 0) {
-            rc = -1;
-            break;
-        }
-        acc = (acc << 6) | (unsigned)d;
-        if ((bits += 6) >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-        }
-    }
-    if (rc == 0 && v)
-        rc = avro_value_set_bytes(v, out, o);
+    ssize_t o = out ? sl_base64_decode(s, n, out, need) : -1;
+    int rc = o < 0 ? -1 : v ? avro_value_set_bytes(v, out, (size_t)o) : 0;
     if (out != small)
         free(out);
     return rc;
