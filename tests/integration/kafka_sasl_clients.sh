@@ -43,19 +43,6 @@ start_broker "$T/b" --set "listeners=SASL_PLAINTEXT://127.0.0.1:$BROKER_PORT" \
     --set "sasl.users.file=$T/users" --set group.initial.rebalance.delay.ms=0
 
 # ---- 1. config errors at start ----------------------------------------------------
-# refused ROLE WANT ARGS...: the role exits non-zero (not by a signal) at once,
-# its output holding WANT
-refused()
-{
-    local role="$1" want="$2" out rc
-    shift 2
-    out="$(timeout 20 "$SLUICE" "$role" "$@" 2>&1 >/dev/null)"
-    rc=$?
-    echo "$out" >>"$T/refused.log"
-    [ "$rc" != 0 ] && [ "$rc" -lt 124 ] || fail "$role $*: expected a refusal, exit status $rc"
-    case "$out" in *"$want"*) ;; *) fail "$role: expected '$want' in: $out" ;; esac
-    pass "$role refuses: $want"
-}
 W_ANY=(--set "bootstrap.servers=$BOOTSTRAP" --set "listeners=http://127.0.0.1:$(free_port)")
 R_ANY=(--set "kafkastore.bootstrap.servers=$BOOTSTRAP" --set "listeners=http://127.0.0.1:$(free_port)")
 refused worker "security.protocol: 'SASL_PLAIN' is not one of PLAINTEXT, SASL_PLAINTEXT, SSL, SASL_SSL" \

@@ -330,3 +330,22 @@ s3_records()
     grep "\[$1/[0-9]*\] object .* complete: " "$T/worker.log" | grep -o 'complete: [0-9]*' |
         awk '{s += $2} END {print s + 0}'
 }
+
+# refused ROLE WANT ARGS...: `sluice ROLE ARGS` must exit non-zero at once
+# (not by a signal or the 20 s timeout), its output holding WANT and none
+# of the strings in the caller's SECRETS array (a refusal never shows a
+# password). The output is kept in $T/refused.log.
+refused()
+{
+    local role="$1" want="$2" out rc s
+    shift 2
+    out="$(timeout 20 "$SLUICE" "$role" "$@" 2>&1)"
+    rc=$?
+    echo "$out" >>"$T/refused.log"
+    [ "$rc" != 0 ] && [ "$rc" -lt 124 ] || fail "$role $*: expected a refusal, exit status $rc"
+    case "$out" in *"$want"*) ;; *) fail "$role: expected '$want' in: $out" ;; esac
+    for s in ${SECRETS[@]+"${SECRETS[@]}"}; do
+        case "$out" in *"$s"*) fail "the refusal shows the password '$s': $out" ;; esac
+    done
+    pass "$role refuses: $want"
+}

@@ -45,19 +45,6 @@ SECRETS=("$KEYPW" Al1ce-pw-5150 b0b:pw-9922)
 start_broker "$T/b"
 
 # ---- 1. config errors ---------------------------------------------------------
-# refused: ROLE WANT-IN-MESSAGE ARGS... - the role exits non-zero at once,
-# its last log line holding WANT
-refused()
-{
-    local role="$1" want="$2" out rc
-    shift 2
-    out="$(timeout 20 "$SLUICE" "$role" "$@" 2>&1 >/dev/null)"
-    rc=$?
-    echo "$out" >>"$T/refused.log"
-    [ "$rc" != 0 ] && [ "$rc" != 124 ] || fail "$role $*: expected a refusal, exit status $rc"
-    case "$out" in *"$want"*) ;; *) fail "$role: expected '$want' in: $out" ;; esac
-    pass "$role refuses: $want"
-}
 REG_BASE=(--set "kafkastore.bootstrap.servers=$BOOTSTRAP")
 HTTPS_ANY=(--set "listeners=https://127.0.0.1:$(free_port)")
 refused registry "an https:// listener needs ssl.certificate.location and ssl.key.location" \
