@@ -83,9 +83,8 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* 0 / 1 / -1 (s3.h) -> the callback's status, with the message. */
-/* -2: the host already recorded the error (a value it could not decode). */
-#define S3_HOST_REPORTED (-2)
+/* 0 / 1 / -1 (s3.h) -> the callback's status, with the message;
+ * S3_HOST_REPORTED: the host's message stands. */
 
 static int status_of(sluice_ctx *ctx, int rc, const char *err)
 {
@@ -337,11 +336,9 @@ static int record_put(s3_task *t, sluice_ctx *ctx, const sluice_record *rec, int
                  rec->topic, (int)rec->partition, rec->offset);
         return -1;
     }
-    /* rec with its value decoded: for the partitioner, and for an Avro
-     * object when the value came as JSON text (JSON objects take it as is) */
-    sluice_record dec;
+    sluice_record dec; /* rec with its value decoded, for the partitioner */
     const sluice_record *prec = rec;
-    if (c->needs_value || (rec->value_json && c->format != S3_FORMAT_JSON)) {
+    if (c->needs_value) {
         dec = *rec;
         if (!(dec.value = sluice_record_value(ctx, rec)))
             return S3_HOST_REPORTED; /* it names the record and why */
@@ -366,9 +363,9 @@ static int record_put(s3_task *t, sluice_ctx *ctx, const sluice_record *rec, int
     }
     if (!f && !(f = file_open(t, tp, encoded, rec)))
         return -1;
-    if (s3_writer_append(f->w, ctx, c->format == S3_FORMAT_JSON ? rec : prec, t->err,
-                         sizeof(t->err)) != 0)
-        return record_fail(t, rec);
+    int rc = s3_writer_append(f->w, ctx, rec, t->err, sizeof(t->err));
+    if (rc != 0)
+        return rc == S3_HOST_REPORTED ? rc : record_fail(t, rec);
     return record_taken(t, ctx, tp, f, rec->offset, ts, now);
 }
 

@@ -189,8 +189,13 @@ s3_writer *s3_writer_create(const s3_conf *conf, avro_schema_t schema, const cha
 void s3_writer_destroy(s3_writer *w);
 /* 1 when values of `schema` can go into this object. */
 int s3_writer_accepts(const s3_writer *w, avro_schema_t schema);
+/* A failure the host already reported (a value it could not decode): its
+ * message names the record and why. */
+#define S3_HOST_REPORTED (-2)
 /* Appends rec's value: a raw value (value_avro) as the Avro bytes it came
- * in, or rendered as JSON from them; a decoded one written from the value. */
+ * in, or rendered as JSON from them (value_json: its text); otherwise the
+ * value, decoded by the host if it came raw, written. 0, -1 with err, or
+ * S3_HOST_REPORTED. */
 int s3_writer_append(s3_writer *w, sluice_ctx *ctx, const sluice_record *rec, char *err,
                      size_t errlen);
 /* Ends the object: the last block is written to the output. */

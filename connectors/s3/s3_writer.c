@@ -203,7 +203,8 @@ static int block_close(s3_writer *w, char *err, size_t errlen)
 /* Serialises into the free room of the block buffer in one pass; when the
  * record does not fit (the memory writer says ENOSPC), grows the buffer and
  * writes again. */
-static int avro_append(s3_writer *w, const sluice_record *rec, char *err, size_t errlen)
+static int avro_append(s3_writer *w, sluice_ctx *ctx, const sluice_record *rec, char *err,
+                       size_t errlen)
 {
     if (rec->value_avro) { /* the bytes it came in: checked against this schema */
         if (s3_buf_append(&w->block, rec->value_avro, rec->value_avro_len) != 0) {
@@ -213,7 +214,9 @@ static int avro_append(s3_writer *w, const sluice_record *rec, char *err, size_t
         w->block_count++;
         return w->block.len >= BLOCK_BYTES ? block_close(w, err, errlen) : 0;
     }
-    avro_value_t *value = rec->value;
+    avro_value_t *value = sluice_record_value(ctx, rec); /* came as JSON: decoded now */
+    if (!value)
+        return S3_HOST_REPORTED;
     size_t room = w->last_size * 2 > 4096 ? w->last_size * 2 : 4096;
     for (;;) {
         if (s3_buf_reserve(&w->block, room) != 0) {
@@ -319,7 +322,7 @@ int s3_writer_append(s3_writer *w, sluice_ctx *ctx, const sluice_record *rec, ch
                      size_t errlen)
 {
     return w->conf->format == S3_FORMAT_JSON ? json_append(w, ctx, rec, err, errlen)
-                                             : avro_append(w, rec, err, errlen);
+                                             : avro_append(w, ctx, rec, err, errlen);
 }
 
 int s3_writer_finish(s3_writer *w, char *err, size_t errlen)
