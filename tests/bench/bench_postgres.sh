@@ -45,6 +45,8 @@ PLUGIN_ARGS=()
 [ -n "${SLUICE_PLUGIN_PATH:-}" ] && PLUGIN_ARGS=(--set "plugin.path=$SLUICE_PLUGIN_PATH")
 now() { date +%s.%N; }
 rate() { echo "$1 / ($3 - $2)" | bc -l | xargs printf '%.0f'; }
+# each timed phase, baselines included, starts after warm_memory: see lib.sh
+warm_memory_init $((ROWS * 6 / 10000 + 64))
 
 # synchronous_commit back to PostgreSQL's default (pg_lib.sh turns it off for
 # the tests): an asynchronous commit reaches the walsender only at the WAL
@@ -79,6 +81,7 @@ pg_sql main bench "INSERT INTO snap SELECT g, g, md5(g::text) FROM generate_seri
 pg_sql main bench "ANALYZE snap"
 
 # ---- pg_recvlogical ------------------------------------------------------------
+warm_memory
 t0=$(now)
 "$PG_BIN/pg_recvlogical" -h 127.0.0.1 -p "$PORT" -U postgres -d bench --slot recv --start \
     -o proto_version=1 -o publication_names=bench_pub --endpos "$END_LSN" -f /dev/null ||
@@ -136,6 +139,7 @@ run_worker()
 "$SLUICE" topics create -b "$BOOTSTRAP" -t bench.public.snap --partitions 1 >/dev/null 2>&1
 echo "{\"name\": \"stream\", \"source\": $(source_json sluice bench_pub no_data)}" >"$P/stream.json"
 perf_start stream
+warm_memory
 t0=$(now)
 run_worker
 wait_for 600 all_in bench.public.s "$ROWS" || fail "sluice: $(hw bench.public.s) of $ROWS changes in the broker"
@@ -153,6 +157,7 @@ cat >"$P/gen.json" <<JSON
 {"name": "gen", "source": {"connector.class": "datagen", "topic": "bench.public.gen",
  "schema.fields": "id:int,v:int,pad:string", "max.records": $ROWS, "batch.size": 1000}}
 JSON
+warm_memory
 t0=$(now)
 run_worker
 wait_for 600 all_in bench.public.gen "$ROWS" || fail "datagen: $(hw bench.public.gen) of $ROWS records"
@@ -164,11 +169,13 @@ wait "$WORKER"
 rm -f "$P/gen.json"
 
 # ---- snapshot -----------------------------------------------------------------------
+warm_memory
 t0=$(now)
 pg_sql main bench "COPY snap TO '/dev/null'"
 t1=$(now)
 copy_rate=$(rate "$ROWS" "$t0" "$t1")
 log "COPY TO '/dev/null': $ROWS rows in $(echo "$t1 - $t0" | bc) s = $copy_rate rows/s"
+warm_memory
 t0=$(now)
 psql -h 127.0.0.1 -p "$PORT" -U postgres -d bench -XAtq -c "COPY snap TO STDOUT" >/dev/null
 t1=$(now)
@@ -176,6 +183,7 @@ copy_out_rate=$(rate "$ROWS" "$t0" "$t1")
 log "COPY TO STDOUT: $ROWS rows in $(echo "$t1 - $t0" | bc) s = $copy_out_rate rows/s"
 echo "{\"name\": \"snap\", \"source\": $(source_json snapslot snap_pub initial_only)}" >"$P/snap.json"
 perf_start snapshot
+warm_memory
 t0=$(now)
 run_worker
 wait_for 600 all_in bench.public.snap "$ROWS" || fail "snapshot: $(hw bench.public.snap) of $ROWS rows in the broker"
@@ -236,3 +244,4 @@ printf 'ceiling:   datagen -> broker %s rows/s in the same worker (sluice stream
 printf 'latency:   commit-to-broker p50 %s ms, p99 %s ms, max %s ms over %s transactions at %s tx/s (target: p99 < 100 ms at 2000 tx/s)\n' \
     "${lat_p50:-?}" "${lat_p99:-?}" "${lat_max:-?}" "${lat_n:-0}" "${tps:-?}"
 printf 'converter: %s\n' "$CONVERTER"
+printf '%s (each timed phase starts after such a write)\n' "$WARM_NOTE"

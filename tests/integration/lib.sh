@@ -263,6 +263,31 @@ wait_for()
     return 1
 }
 
+# ---- benchmarks: memory the hypervisor has backed ---------------------------
+# The hypervisor of a fresh VM backs guest memory on first touch and takes
+# back what the guest frees (virtio free page reporting). Page-cache writes on
+# such memory cost up to 8x the copy here (perf: copy_folio_from_iter_atomic;
+# dd into the page cache: about 540 MB/s the first time, 4,400 MB/s right
+# after), which made the third run of one pipeline on one broker 1.7x slower
+# than the first with the worker's own CPU per record unchanged. A host that
+# has been up a while recycles page cache it already holds. To measure that,
+# a bench calls warm_memory before each timed run: it writes and deletes
+# about as many bytes as the run will leave in the page cache, so the run
+# gets memory that is backed.
+
+# warm_memory_init MB: sets WARM_MB and WARM_NOTE (what the first write and
+# the one right after it cost, to print with the figures).
+warm_memory_init()
+{
+    WARM_MB="$1"
+    local t0 t1 t2
+    t0=$(date +%s.%N); warm_memory; t1=$(date +%s.%N); warm_memory; t2=$(date +%s.%N)
+    WARM_NOTE=$(printf 'page cache writes of %d MB: %s MB/s the first time, %s MB/s right after' \
+        "$WARM_MB" "$(echo "$WARM_MB / ($t1 - $t0)" | bc)" "$(echo "$WARM_MB / ($t2 - $t1)" | bc)")
+}
+
+warm_memory() { dd if=/dev/zero of="$T/warm" bs=1M count="$WARM_MB" status=none; rm -f "$T/warm"; }
+
 # ---- the worker's companions ------------------------------------------------
 
 # start_registry: `sluice registry` on a free port over $BOOTSTRAP (start the
