@@ -342,6 +342,71 @@ avro_schema_t sluice_envelope_value_schema(const sluice_envelope *env)
     return env->value_schema;
 }
 
+/* ---- Reusing values ------------------------------------------------------- */
+
+void sluice_pool_init(sluice_value_pool *p, avro_value_iface_t *iface)
+{
+    memset(p, 0, sizeof(*p));
+    p->iface = avro_value_iface_incref(iface);
+}
+
+int sluice_pool_get(sluice_value_pool *p, avro_value_t *v)
+{
+    p->taken++;
+    if (p->n_free) {
+        *v = p->free_v[--p->n_free];
+        return 0;
+    }
+    return avro_generic_value_new(p->iface, v);
+}
+
+/* Room for one more in *arr (doubling): 0, or -1 out of memory. */
+static int pool_room(avro_value_t **arr, size_t n, size_t *cap)
+{
+    if (n < *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : 64;
+    avro_value_t *a = realloc(*arr, c * sizeof(*a));
+    if (!a)
+        return -1;
+    *arr = a;
+    *cap = c;
+    return 0;
+}
+
+void sluice_pool_lent(sluice_value_pool *p, const avro_value_t *v)
+{
+    if (pool_room(&p->lent_v, p->n_lent, &p->cap_lent) != 0)
+        return;
+    avro_value_copy_ref(&p->lent_v[p->n_lent++], v);
+}
+
+void sluice_pool_reclaim(sluice_value_pool *p)
+{
+    size_t keep = p->taken;
+    p->taken = 0;
+    for (size_t i = 0; i < p->n_lent; i++) {
+        if (p->n_free < keep && pool_room(&p->free_v, p->n_free, &p->cap_free) == 0)
+            p->free_v[p->n_free++] = p->lent_v[i];
+        else
+            avro_value_decref(&p->lent_v[i]);
+    }
+    p->n_lent = 0;
+    while (p->n_free > keep)
+        avro_value_decref(&p->free_v[--p->n_free]);
+}
+
+void sluice_pool_done(sluice_value_pool *p)
+{
+    p->taken = 0;
+    sluice_pool_reclaim(p);
+    free(p->free_v);
+    free(p->lent_v);
+    if (p->iface)
+        avro_value_iface_decref(p->iface);
+    memset(p, 0, sizeof(*p));
+}
+
 int sluice_envelope_new_key(sluice_envelope *env, avro_value_t *key)
 {
     return env->key_iface ? avro_generic_value_new(env->key_iface, key) : EINVAL;

@@ -37,6 +37,7 @@ typedef struct dg_task {
     sluice_envelope *env;
     const sluice_envelope_layout *envlay; /* the envelope's fields (env's) */
     avro_value_iface_t *value_iface;      /* the envelope's value class */
+    sluice_value_pool values;             /* of value_iface: reused per batch */
     dg_layout layout;                     /* columns in the row and key records */
     /* what every record's source holds but ts_ms and seq; its strings are
      * lent (table: the topic's last segment) */
@@ -73,6 +74,7 @@ static void dg_close(void *state, sluice_ctx *ctx)
     if (!t)
         return;
     dg_layout_free(&t->layout);
+    sluice_pool_done(&t->values);
     if (t->value_iface)
         avro_value_iface_decref(t->value_iface);
     sluice_envelope_destroy(t->env);
@@ -91,6 +93,7 @@ static int resolve_layout(dg_task *t, char *err, size_t errlen)
         snprintf(err, errlen, "avro value class: %s", avro_strerror());
         return -1;
     }
+    sluice_pool_init(&t->values, t->value_iface);
     return 0;
 }
 
@@ -210,7 +213,7 @@ static int emit_one(dg_task *t, sluice_ctx *ctx, sluice_batch *batch, int64_t se
         return sluice_error(ctx, 1, "new key: %s", avro_strerror());
     int rc = dg_gen_key(t->conf, &t->layout, &key, id);
     if (!rc && !tombstone) {
-        rc = avro_generic_value_new(t->value_iface, &value);
+        rc = sluice_pool_get(&t->values, &value);
         if (!rc && (rc = fill_value(t, &value, seq, op, id, ts)) != 0)
             avro_value_decref(&value);
     }
@@ -224,6 +227,8 @@ static int emit_one(dg_task *t, sluice_ctx *ctx, sluice_batch *batch, int64_t se
             avro_value_decref(&value);
         return 1;
     }
+    if (!tombstone)
+        sluice_pool_lent(&t->values, &value);
     if (!tombstone && op == 'd' && t->conf->tombstones)
         t->pending_tombstone = seq;
     return 0;
@@ -249,6 +254,7 @@ static int64_t rate_allows(dg_task *t)
 static int dg_poll(void *state, sluice_ctx *ctx, sluice_batch *batch)
 {
     dg_task *t = state;
+    sluice_pool_reclaim(&t->values); /* the host released the last batch */
     if (t->pending_tombstone) {
         int rc = emit_one(t, ctx, batch, t->pending_tombstone, 1);
         if (rc != 0)

@@ -178,6 +178,8 @@ typedef struct pg_rel {
     int ncols, nkeys;
     avro_schema_t key_schema, value_schema; /* key NULL: no primary key */
     avro_value_iface_t *key_iface, *value_iface;
+    /* the values of this definition's records, reused (set up on first use) */
+    sluice_value_pool key_pool, value_pool;
     sluice_envelope_layout lay; /* value_schema's envelope and source fields */
     int64_t version; /* bumped at every schema rebuild */
     int retired;     /* replaced by a newer definition; kept for queued records */
@@ -332,6 +334,8 @@ typedef struct pg_out {
     avro_schema_t key_schema, value_schema;
     avro_value_t key, value;
     int has_key, has_value;
+    /* where key and value came from (NULL: not pooled), told when emitted */
+    sluice_value_pool *key_pool, *value_pool;
     int64_t ts_ms;
     char pos[PG_POS_MAX];
 } pg_out;

@@ -62,6 +62,8 @@ static void rel_free(pg_rel *r)
         pg_type_free(r->cols[i].type);
     }
     free(r->cols);
+    sluice_pool_done(&r->key_pool);
+    sluice_pool_done(&r->value_pool);
     if (r->key_iface)
         avro_value_iface_decref(r->key_iface);
     if (r->value_iface)

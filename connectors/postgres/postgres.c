@@ -140,6 +140,10 @@ static int queue_drain(pg_task *t, sluice_batch *batch, int hold)
                              .position = o->pos};
         if (sluice_emit(t->ctx, batch, &rec) != 0)
             return 1;
+        if (o->key_pool && o->has_key)
+            sluice_pool_lent(o->key_pool, &o->key);
+        if (o->value_pool && o->has_value)
+            sluice_pool_lent(o->value_pool, &o->value);
         o->has_key = o->has_value = 0; /* the host owns them now */
         memcpy(t->last_pos, o->pos, strlen(o->pos) + 1);
         t->all_acked = 0;
@@ -287,16 +291,22 @@ static int queue_record(pg_task *t, pg_rel *rel, char op, const pg_datum *keyd, 
     o->value_schema = avro_schema_incref(rel->value_schema);
     if (rel->key_schema && keyd) {
         o->key_schema = avro_schema_incref(rel->key_schema);
-        if (avro_generic_value_new(rel->key_iface, &o->key) != 0)
+        if (!rel->key_pool.iface)
+            sluice_pool_init(&rel->key_pool, rel->key_iface);
+        if (sluice_pool_get(&rel->key_pool, &o->key) != 0)
             goto avro_fail;
+        o->key_pool = &rel->key_pool;
         o->has_key = 1;
         if (pg_rel_fill_key(&t->rels, rel, &o->key, keyd, nk, err, errlen) != 0)
             goto fail;
     }
     if (tombstone)
         return 0;
-    if (avro_generic_value_new(rel->value_iface, &o->value) != 0)
+    if (!rel->value_pool.iface)
+        sluice_pool_init(&rel->value_pool, rel->value_iface);
+    if (sluice_pool_get(&rel->value_pool, &o->value) != 0)
         goto avro_fail;
+    o->value_pool = &rel->value_pool;
     o->has_value = 1;
     if (fill_envelope(t, rel, &o->value, op, before, nb, after, na, src, err, errlen) != 0)
         goto fail;
@@ -1067,6 +1077,11 @@ static int pg_poll(void *state, sluice_ctx *ctx, sluice_batch *batch)
     int rc = 0;
     t->ctx = ctx;
     t->now_ms = pg_now_ms();
+    /* the host released the last batch's values: they are the pools' again */
+    for (pg_rel *r = t->rels.head; r; r = r->next) {
+        sluice_pool_reclaim(&r->key_pool);
+        sluice_pool_reclaim(&r->value_pool);
+    }
     switch (t->phase) {
     case PG_PHASE_SNAPSHOT: rc = poll_snapshot(t, batch, err, sizeof(err)); break;
     case PG_PHASE_STREAM:

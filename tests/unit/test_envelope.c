@@ -11,6 +11,9 @@
  *     value, read back by name;
  *   - lent strings are not copied (the value points at the caller's text),
  *     copied ones are;
+ *   - a value pool reuses what was emitted once reclaimed, never a value
+ *     still held by the source, keeps nothing once idle, and its values
+ *     outlive it where the host still holds them;
  *   - a schema without a source field, with a field of another type, or
  *     with a union other than ["null", T] fails with an error naming the
  *     field, and the by-name sluice_envelope_set_source refuses it too.
@@ -345,6 +348,55 @@ static void test_refused(void)
     expect_refused("\"string\"", "before");
 }
 
+/* ---- the value pool ------------------------------------------------------------ */
+
+static void test_pool(void)
+{
+    avro_schema_t sc = schema_of("{\"type\":\"record\",\"name\":\"r\",\"fields\":["
+                                 "{\"name\":\"id\",\"type\":\"long\"},"
+                                 "{\"name\":\"name\",\"type\":\"string\"}]}");
+    avro_value_iface_t *iface = avro_generic_class_from_schema(sc);
+    sluice_value_pool pool;
+    avro_value_t v, held, again, f;
+    int64_t id = 0;
+    CU_ASSERT_FATAL(iface != NULL);
+    sluice_pool_init(&pool, iface);
+    /* poll 1: one record emitted (the host owns v), one still queued (held) */
+    CU_ASSERT_FATAL(sluice_pool_get(&pool, &v) == 0);
+    CU_ASSERT_FATAL(avro_value_get_by_index(&v, 1, &f, NULL) == 0);
+    CU_ASSERT_FATAL(avro_value_set_string(&f, "first") == 0);
+    sluice_pool_lent(&pool, &v);
+    CU_ASSERT_FATAL(sluice_pool_get(&pool, &held) == 0);
+    void *first = v.self;
+    avro_value_decref(&v); /* the host converted the batch (NULLs v) */
+    /* poll 2: the emitted value comes back, the queued one never */
+    sluice_pool_reclaim(&pool);
+    CU_ASSERT_FATAL(sluice_pool_get(&pool, &again) == 0);
+    CU_ASSERT(again.self == first);
+    CU_ASSERT(again.self != held.self);
+    CU_ASSERT_FATAL(sluice_pool_get(&pool, &v) == 0); /* the pool is empty: a new one */
+    CU_ASSERT(v.self != again.self && v.self != held.self);
+    avro_value_decref(&v);
+    avro_value_decref(&held);
+    /* emitted and still held by the host when the pool goes */
+    CU_ASSERT_FATAL(avro_value_get_by_index(&again, 0, &f, NULL) == 0);
+    CU_ASSERT_FATAL(avro_value_set_long(&f, 42) == 0);
+    sluice_pool_lent(&pool, &again);
+    sluice_pool_reclaim(&pool);
+    CU_ASSERT(pool.n_free == 1); /* 3 taken since the last reclaim: kept */
+    sluice_pool_reclaim(&pool);
+    CU_ASSERT(pool.n_free == 0); /* idle: nothing kept */
+    CU_ASSERT_FATAL(sluice_pool_get(&pool, &v) == 0);
+    sluice_pool_lent(&pool, &v);
+    sluice_pool_done(&pool);
+    CU_ASSERT_FATAL(avro_value_get_by_index(&v, 0, &f, NULL) == 0);
+    CU_ASSERT(avro_value_get_long(&f, &id) == 0);
+    avro_value_decref(&v); /* the host's reference, the last one */
+    avro_value_decref(&again);
+    avro_value_iface_decref(iface);
+    avro_schema_decref(sc);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -354,6 +406,7 @@ int main(void)
     CU_add_test(s, "lent strings are not copied", test_lend_and_copy);
     CU_add_test(s, "fields in another order", test_other_order);
     CU_add_test(s, "missing or mistyped fields are refused", test_refused);
+    CU_add_test(s, "the value pool", test_pool);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();

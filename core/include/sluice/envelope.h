@@ -101,6 +101,35 @@ json_t *sluice_envelope_source_schema(void);
 int sluice_envelope_new_key(sluice_envelope *env, avro_value_t *key);
 int sluice_envelope_new_value(sluice_envelope *env, avro_value_t *value);
 
+/* ---- Reusing values -------------------------------------------------------
+ * A fresh value per record costs a source a malloc and a free for each of
+ * its fields (a tenth of a postgres snapshot's time). A pool hands out
+ * values of one class, reused where it can: sluice_pool_get gives one the
+ * caller owns; right after sluice_emit took it, sluice_pool_lent keeps a
+ * reference for the pool; at the top of the next poll sluice_pool_reclaim
+ * takes every lent value back, as the host converts and releases a batch
+ * before the next poll or close (see emit in plugin.h). A reused value keeps
+ * its last contents and buffers: the source sets every field of it (an
+ * array field is reset first). Each reclaim keeps at most as many values as
+ * were taken since the last one, so an idle pool holds nothing. Single
+ * thread: the task's. */
+typedef struct sluice_value_pool {
+    avro_value_iface_t *iface; /* a reference */
+    avro_value_t *free_v, *lent_v;
+    size_t n_free, cap_free, n_lent, cap_lent, taken;
+} sluice_value_pool;
+
+/* iface is referenced (avro_value_iface_incref). */
+void sluice_pool_init(sluice_value_pool *p, avro_value_iface_t *iface);
+/* A value the caller owns. 0 or an avro-c error code. */
+int sluice_pool_get(sluice_value_pool *p, avro_value_t *v);
+/* v (got from p) was emitted: the pool keeps a reference to reuse it. Out
+ * of memory, it is simply not reused. */
+void sluice_pool_lent(sluice_value_pool *p, const avro_value_t *v);
+void sluice_pool_reclaim(sluice_value_pool *p);
+/* Drops the pool's references (lent values stay valid for the host). */
+void sluice_pool_done(sluice_value_pool *p);
+
 /* ---- Fields by position ----------------------------------------------------
  * A record field found once by name: its position, and for a ["null", T]
  * union (either order) which branch is null and which is T. Hot paths

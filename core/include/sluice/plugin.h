@@ -192,7 +192,10 @@ typedef struct sluice_host_api {
     /* The last position stored for this task, or NULL on a first start. */
     const char *(*position)(sluice_ctx *ctx);
     /* Source only. Returns 0 and takes ownership of rec->key and rec->value
-     * (the host avro_value_decref()s them), copying everything else; returns
+     * (the host avro_value_decref()s them once it converted the batch,
+     * before the next poll or close: a source may keep its own reference
+     * and reuse the value from then on, see sluice_value_pool), copying
+     * everything else; returns
      * -1 without taking ownership when the batch is full (or, logged, out of
      * memory). */
     int (*emit)(sluice_ctx *ctx, sluice_batch *batch, const sluice_record *rec);
