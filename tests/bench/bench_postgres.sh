@@ -13,7 +13,10 @@
 #    server alone, the issue's baseline) and `COPY snap TO STDOUT` through
 #    psql to /dev/null (the same rows over the wire) against sluice's
 #    snapshot (snapshot.mode=initial_only) into the broker (target: >= 0.5x
-#    COPY TO '/dev/null').
+#    COPY TO '/dev/null'). The same again for a table of as many rows with
+#    ten typed columns (bigint, int, varchar, text, numeric, float8,
+#    timestamptz, date, bool, uuid), where COPY's output functions and
+#    sluice's type conversions weigh more than on (int, int, text).
 #  ceiling: datagen -> broker through the same worker, converter and acks:
 #    what the worker and broker allow any source.
 #  latency: pgbench commits BENCH_PG_TPS (2000) one-row transactions a
@@ -79,6 +82,14 @@ done
 END_LSN=$(pg_sql main bench "SELECT pg_current_wal_lsn()")
 pg_sql main bench "INSERT INTO snap SELECT g, g, md5(g::text) FROM generate_series(1, $ROWS) g"
 pg_sql main bench "ANALYZE snap"
+pg_sql main bench "CREATE TABLE typed (id bigint PRIMARY KEY, customer int, name varchar(40),
+    email text, amount numeric(12,2), price float8, created timestamptz, day date, active bool,
+    ref uuid)"
+pg_sql main bench "INSERT INTO typed SELECT g, g % 10000, 'customer ' || g, 'user' || g || '@example.com',
+    (g % 100000) / 100.0, g * 1.5, now() - g * interval '1 second', current_date - g % 1000,
+    g % 2 = 0, md5(g::text)::uuid FROM generate_series(1, $ROWS) g"
+pg_sql main bench "CREATE PUBLICATION typed_pub FOR TABLE typed"
+pg_sql main bench "ANALYZE typed"
 
 # ---- pg_recvlogical ------------------------------------------------------------
 warm_memory
@@ -150,6 +161,7 @@ run_worker()
 }
 "$SLUICE" topics create -b "$BOOTSTRAP" -t bench.public.s --partitions 1 >/dev/null 2>&1
 "$SLUICE" topics create -b "$BOOTSTRAP" -t bench.public.snap --partitions 1 >/dev/null 2>&1
+"$SLUICE" topics create -b "$BOOTSTRAP" -t bench.public.typed --partitions 1 >/dev/null 2>&1
 echo "{\"name\": \"stream\", \"source\": $(source_json sluice bench_pub no_data)}" >"$P/stream.json"
 perf_start stream
 warm_memory
@@ -182,32 +194,46 @@ wait "$WORKER"
 rm -f "$P/gen.json"
 
 # ---- snapshot -----------------------------------------------------------------------
-warm_memory
-t0=$(now)
-pg_sql main bench "COPY snap TO '/dev/null'"
-t1=$(now)
-copy_rate=$(rate "$ROWS" "$t0" "$t1")
-log "COPY TO '/dev/null': $ROWS rows in $(echo "$t1 - $t0" | bc) s = $copy_rate rows/s"
-warm_memory
-t0=$(now)
-psql -h 127.0.0.1 -p "$PORT" -U postgres -d bench -XAtq -c "COPY snap TO STDOUT" >/dev/null
-t1=$(now)
-copy_out_rate=$(rate "$ROWS" "$t0" "$t1")
-log "COPY TO STDOUT: $ROWS rows in $(echo "$t1 - $t0" | bc) s = $copy_out_rate rows/s"
-echo "{\"name\": \"snap\", \"source\": $(source_json snapslot snap_pub initial_only)}" >"$P/snap.json"
-perf_start snapshot
-warm_memory
-t0=$(now)
-run_worker
-all_in_within 600 bench.public.snap "$ROWS" || fail "snapshot: $(hw bench.public.snap) of $ROWS rows in the broker"
-t1=$(now)
-perf_stop
-snap_rate=$(rate "$ROWS" "$t0" "$t1")
-log "sluice snapshot: $ROWS rows in $(echo "$t1 - $t0" | bc) s = $snap_rate rows/s"
-grep -o 'snapshot: public.snap, .*' "$T/worker.log" | tail -2 >&2
-kill -TERM "$WORKER"
-wait "$WORKER"
-rm -f "$P/snap.json"
+# snapshot_phase TABLE: COPY TO '/dev/null', COPY TO STDOUT through psql, then
+# sluice's snapshot (its own slot and publication <TABLE>_pub) into the broker;
+# sets COPY_RATE, COPY_OUT_RATE, SNAP_RATE.
+snapshot_phase()
+{
+    local tb="$1" t0 t1
+    warm_memory
+    t0=$(now)
+    pg_sql main bench "COPY $tb TO '/dev/null'"
+    t1=$(now)
+    COPY_RATE=$(rate "$ROWS" "$t0" "$t1")
+    log "$tb: COPY TO '/dev/null': $ROWS rows in $(echo "$t1 - $t0" | bc) s = $COPY_RATE rows/s"
+    warm_memory
+    t0=$(now)
+    psql -h 127.0.0.1 -p "$PORT" -U postgres -d bench -XAtq -c "COPY $tb TO STDOUT" >/dev/null
+    t1=$(now)
+    COPY_OUT_RATE=$(rate "$ROWS" "$t0" "$t1")
+    log "$tb: COPY TO STDOUT: $ROWS rows in $(echo "$t1 - $t0" | bc) s = $COPY_OUT_RATE rows/s"
+    echo "{\"name\": \"$tb\", \"source\": $(source_json "${tb}slot" "${tb}_pub" initial_only)}" \
+        >"$P/$tb.json"
+    perf_start "$tb"
+    warm_memory
+    t0=$(now)
+    run_worker
+    all_in_within 600 "bench.public.$tb" "$ROWS" ||
+        fail "$tb: $(hw "bench.public.$tb") of $ROWS rows in the broker"
+    t1=$(now)
+    perf_stop
+    SNAP_RATE=$(rate "$ROWS" "$t0" "$t1")
+    log "$tb: sluice snapshot: $ROWS rows in $(echo "$t1 - $t0" | bc) s = $SNAP_RATE rows/s"
+    grep -o "snapshot: public.$tb, .*" "$T/worker.log" | tail -2 >&2
+    kill -TERM "$WORKER"
+    wait "$WORKER"
+    rm -f "$P/$tb.json"
+}
+snapshot_phase snap
+snap_rate=$SNAP_RATE copy_rate=$COPY_RATE copy_out_rate=$COPY_OUT_RATE
+# the same count of rows with ten typed columns, as an orders table has:
+# output functions weigh on COPY, type conversion on sluice
+snapshot_phase typed
 
 # ---- commit-to-broker latency at $TPS transactions/s -----------------------------------
 "$SLUICE" topics create -b "$BOOTSTRAP" -t bench.public.lat --partitions 1 >/dev/null 2>&1
@@ -252,6 +278,9 @@ printf 'streaming: sluice %s rows/s, pg_recvlogical %s rows/s, ratio %.2f (targe
 printf "snapshot:  sluice %s rows/s, COPY TO '/dev/null' %s rows/s, ratio %.2f (target >= 0.5); COPY TO STDOUT via psql %s rows/s, ratio %.2f\n" \
     "$snap_rate" "$copy_rate" "$(echo "$snap_rate / $copy_rate" | bc -l)" \
     "$copy_out_rate" "$(echo "$snap_rate / $copy_out_rate" | bc -l)"
+printf "           typed (10 columns: bigint, int, varchar, text, numeric, float8, timestamptz, date, bool, uuid): sluice %s rows/s, COPY TO '/dev/null' %s rows/s, ratio %.2f; COPY TO STDOUT %s rows/s, ratio %.2f\n" \
+    "$SNAP_RATE" "$COPY_RATE" "$(echo "$SNAP_RATE / $COPY_RATE" | bc -l)" \
+    "$COPY_OUT_RATE" "$(echo "$SNAP_RATE / $COPY_OUT_RATE" | bc -l)"
 printf 'ceiling:   datagen -> broker %s rows/s in the same worker (sluice streaming = %.2f of it)\n' \
     "$gen_rate" "$(echo "$sluice_rate / $gen_rate" | bc -l)"
 printf 'latency:   commit-to-broker p50 %s ms, p99 %s ms, max %s ms over %s transactions at %s tx/s (target: p99 < 100 ms at 2000 tx/s)\n' \
