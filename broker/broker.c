@@ -89,6 +89,9 @@ static const sl_option broker_options[] = {
          "largest record batch a producer may send"),
     OPTR("socket.request.max.bytes", "104857600", socket_request_max_bytes, 64, 2147483647,
          "largest request frame; larger ones close the connection"),
+    OPTR("connections.max.idle.ms", "600000", connections_max_idle_ms, 1, INT64_MAX,
+         "close a connection with no complete request read and nothing to send for this long "
+         "(a stalled TLS or SASL handshake, half a request, a client that went silent)"),
     OPT("log.message.timestamp.type", SL_OPT_STRING, "CreateTime", log_message_timestamp_type,
         "CreateTime or LogAppendTime"),
     OPT("log.cleanup.policy", SL_OPT_STRING, "delete", log_cleanup_policy,

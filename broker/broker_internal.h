@@ -85,6 +85,7 @@ typedef struct sl_broker_conf {
     int64_t log_flush_scheduler_interval_ms;
     int64_t message_max_bytes;
     int64_t socket_request_max_bytes;
+    int64_t connections_max_idle_ms; /* server.c: the idle sweep */
     char *log_message_timestamp_type;
     char *log_cleanup_policy;
     int64_t log_cleaner_backoff_ms;         /* cleaner.c */
@@ -184,6 +185,7 @@ struct sl_conn {
     int closing;
     int processing; /* inside conn_process: no re-entry */
     int resume;     /* frames wait in rbuf: process from the idle handle */
+    uint64_t active_ms; /* uv_now when a request last completed or a response left (idle sweep) */
     char peer[64];
     uint8_t *rbuf;
     size_t rlen, rcap;
@@ -244,6 +246,7 @@ struct sl_broker {
     /* housekeeping */
     uv_timer_t retention_timer;
     uv_timer_t flush_timer;
+    uv_timer_t idle_timer; /* closes connections idle past connections.max.idle.ms */
     uv_signal_t sigint, sigterm;
     const struct sl_broker_embed *embed; /* sluice run: the roles beside us */
     uv_async_t shutdown;                 /* sl_broker_shutdown(), any thread */

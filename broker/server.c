@@ -46,6 +46,16 @@
  *    same code as before: one test of c->ssl per poll event, nothing per
  *    request. Client certificates (ssl.client.auth) are checked by OpenSSL
  *    against ssl.ca.location; the subject is kept in c->user.
+ *  - Idle connections (connections.max.idle.ms, Kafka's name and default):
+ *    a connection is idle while no response is queued or being written
+ *    (a parked Fetch, a held JoinGroup, a Produce waiting for its sync
+ *    cycle all count as busy); its clock, c->active_ms, restarts when a
+ *    request frame completes and when a response leaves the queue. Partial
+ *    bytes do not restart it: a client stalled in the TLS or SASL handshake
+ *    or inside a request frame is idle, and holds its buffers no longer
+ *    than the limit. One repeating timer sweeps the connection list every
+ *    min(limit / 4, 1 s); the clock is libuv's cached loop time (uv_now),
+ *    so the hot path pays a store, not a syscall.
  *  - Advertising: each listener has its own advertised address (its entry
  *    of advertised.listeners with the same security protocol, else the
  *    first entry, else its own address), and Metadata and FindCoordinator
@@ -331,6 +341,13 @@ static int conn_backpressured(const sl_conn *c)
 
 static void on_conn_event(uv_poll_t *h, int status, int events);
 
+/* A response is queued (being served or written) or TLS bytes wait to be
+ * sent: never idle, whatever the clock says. */
+static int conn_busy(const sl_conn *c)
+{
+    return c->head || c->tls_out_off < c->tls_out_len;
+}
+
 static void conn_update_poll(sl_conn *c)
 {
     int want = 0;
@@ -374,6 +391,7 @@ static void resp_pop(sl_conn *c)
     if (!c->head)
         c->tail = NULL;
     c->nresp--;
+    c->active_ms = uv_now(c->b->loop); /* the idle clock restarts */
     resp_free(r);
 }
 
@@ -659,6 +677,7 @@ static void conn_process(sl_conn *c)
     if (c->closing)
         return;
     if (off) {
+        c->active_ms = uv_now(c->b->loop); /* a request completed: the idle clock restarts */
         memmove(c->rbuf, c->rbuf + off, c->rlen - off);
         c->rlen -= off;
     }
@@ -917,6 +936,8 @@ static void tls_write(sl_conn *c)
             return;
         }
         c->tls_out_off += (size_t)n;
+        if (c->tls_out_off == c->tls_out_len) /* all sent: the idle clock restarts */
+            c->active_ms = uv_now(c->b->loop);
     }
 }
 
@@ -1043,6 +1064,7 @@ static void on_accept(uv_poll_t *h, int status, int events)
         c->b = b;
         c->fd = fd;
         c->listener = l;
+        c->active_ms = uv_now(b->loop);
         c->tls_want = UV_READABLE; /* a TLS handshake starts with the client's hello */
         c->sasl = l->sasl ? SL_SASL_START : SL_SASL_NONE;
         char host[INET6_ADDRSTRLEN] = "?";
@@ -1250,6 +1272,48 @@ static void fetch_timer_arm(sl_broker *b)
         return;
     b->fetch_timer_due = due;
     uv_timer_start(&b->fetch_timer, on_fetch_timer, due > now ? due - now : 0, 0);
+}
+
+/* What an idle connection was stalled in, for its log line. */
+static const char *idle_stage(const sl_conn *c, char *buf, size_t len)
+{
+    if (c->ssl && !c->tls_ready)
+        return c->tls_peeked ? " in the TLS handshake" : " before the TLS handshake (no byte sent)";
+    if (c->rlen) {
+        snprintf(buf, len, " with %zu bytes of an unfinished request", c->rlen);
+        return buf;
+    }
+    if (c->sasl == SL_SASL_START || c->sasl == SL_SASL_HANDSHAKEN)
+        return " before SASL authentication";
+    return "";
+}
+
+/* connections.max.idle.ms: close what has been idle that long (see the
+ * design notes). A busy connection's clock is moved along too, so that it
+ * counts from when the connection stopped being busy however its queue
+ * emptied (resp_pop sets the exact time on the usual path). */
+static void on_idle_timer(uv_timer_t *t)
+{
+    sl_broker *b = t->data;
+    uint64_t now = uv_now(b->loop), limit = (uint64_t)b->conf.connections_max_idle_ms;
+    for (sl_conn *c = b->conns, *next; c; c = next) {
+        next = c->next; /* conn_close unlinks c */
+        if (conn_busy(c)) {
+            c->active_ms = now;
+            continue;
+        }
+        if (now - c->active_ms < limit)
+            continue;
+        char buf[64];
+        const sl_listener *l = c->listener;
+        sl_info(NET,
+                "closing connection from %s on %s listener %s:%d: idle for %llu ms%s "
+                "(connections.max.idle.ms=%lld)",
+                c->peer, l->proto, l->host[0] ? l->host : "*", l->port,
+                (unsigned long long)(now - c->active_ms), idle_stage(c, buf, sizeof(buf)),
+                (long long)limit);
+        conn_close(c, NULL);
+    }
 }
 
 typedef struct retain_ctx {
@@ -1651,6 +1715,11 @@ int sl_server_start(sl_broker *b, char *err, size_t errlen)
     b->flush_timer.data = b;
     uint64_t fi = b->flush_on_ack ? 1000 : (uint64_t)b->conf.log_flush_interval_ms;
     uv_timer_start(&b->flush_timer, on_flush_timer, fi, fi);
+    uv_timer_init(b->loop, &b->idle_timer);
+    b->idle_timer.data = b;
+    uint64_t sweep = (uint64_t)b->conf.connections_max_idle_ms / 4;
+    sweep = sweep < 1 ? 1 : sweep > 1000 ? 1000 : sweep;
+    uv_timer_start(&b->idle_timer, on_idle_timer, sweep, sweep);
     uv_signal_init(b->loop, &b->sigint);
     b->sigint.data = b;
     uv_signal_start(&b->sigint, on_signal, SIGINT);
@@ -1695,6 +1764,7 @@ void sl_server_stop(sl_broker *b)
     uv_close((uv_handle_t *)&b->fetch_timer, NULL);
     uv_close((uv_handle_t *)&b->retention_timer, NULL);
     uv_close((uv_handle_t *)&b->flush_timer, NULL);
+    uv_close((uv_handle_t *)&b->idle_timer, NULL);
     uv_close((uv_handle_t *)&b->sigint, NULL);
     uv_close((uv_handle_t *)&b->sigterm, NULL);
     atomic_store(&running, NULL);

@@ -11,7 +11,12 @@
 #     its Metadata closes the connection;
 #  4. a SASL_PLAINTEXT listener without sasl.users.file, or with a bad
 #     line in it, stops the broker at start with a message naming the key;
-#  5. no password in the broker's log.
+#  5. no password in the broker's log;
+#  6. connections.max.idle.ms=1000: a client that stops after SaslHandshake
+#     and one that goes quiet once authenticated are closed after about a
+#     second (one log line each, naming the listener, the peer and, for the
+#     first, that it had not authenticated); a kcat producer quiet for 3 s
+#     is cut, reconnects, authenticates again and delivers.
 . "$(dirname "$0")/lib.sh"
 test_init broker_sasl
 
@@ -145,9 +150,72 @@ grep -q "before SASL authentication (SASL_PLAINTEXT listener); closing" "$T/b/br
     fail "the broker did not log the unauthenticated request"
 pass "a client without SASL gets nothing but ApiVersions (logged)"
 
+# ---- 6. idle connections: connections.max.idle.ms ---------------------------------
+stop_broker
+start_broker "$T/b2" --set "listeners=SASL_PLAINTEXT://127.0.0.1:$PORT" \
+    --set "sasl.users.file=$T/users" --set connections.max.idle.ms=1000
+# prints each connection's local port and the stage its log line must name
+python3 - "$PORT" >"$T/idle.expect" <<'PY' || fail "idle SASL connections (see above)"
+import socket, struct, sys, time
+port = int(sys.argv[1])
+
+def call(s, key, ver, corr, body=b""):
+    msg = struct.pack(">hhih", key, ver, corr, 4) + b"test" + body
+    s.sendall(struct.pack(">i", len(msg)) + msg)
+    buf = b""
+    while len(buf) < 4 or len(buf) < 4 + struct.unpack(">i", buf[:4])[0]:
+        chunk = s.recv(65536)
+        if not chunk:
+            sys.exit("FAIL: connection closed while waiting for the answer to key %d" % key)
+        buf += chunk
+    return buf[8:]
+
+def quiet_until_closed(s, what, stage):
+    t0 = time.monotonic()
+    s.settimeout(6)
+    try:
+        data = s.recv(1)
+    except socket.timeout:
+        sys.exit("FAIL: %s: still open after 6 s (connections.max.idle.ms=1000)" % what)
+    except ConnectionResetError:
+        data = b""
+    dt = time.monotonic() - t0
+    if data or dt < 0.8:
+        sys.exit("FAIL: %s: %r after %.2f s, expected EOF after about 1 s" % (what, data, dt))
+    print("ok: %s: closed by the broker after %.1f s" % (what, dt), file=sys.stderr)
+    print("%d %s" % (s.getsockname()[1], stage))
+
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+call(s, 18, 0, 1)
+assert struct.unpack(">h", call(s, 17, 1, 2, struct.pack(">h", 5) + b"PLAIN")[:2])[0] == 0
+quiet_until_closed(s, "SaslHandshake, then nothing", "before SASL authentication")
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+call(s, 17, 1, 1, struct.pack(">h", 5) + b"PLAIN")
+tok = b"\0alice\0Al1ce-sasl-4410"
+assert struct.unpack(">h", call(s, 36, 1, 2, struct.pack(">i", len(tok)) + tok)[:2])[0] == 0
+call(s, 3, 1, 3, struct.pack(">i", -1))
+quiet_until_closed(s, "authenticated, Metadata, then nothing", "(connections.max.idle.ms=1000)")
+PY
+while read -r lport stage; do
+    want="closing connection from 127.0.0.1:$lport on SASL_PLAINTEXT listener 127.0.0.1:$PORT: idle for [0-9]* ms $stage"
+    n="$(grep -c "$want" "$T/b2/broker.log")"
+    [ "$n" = 1 ] || fail "expected one line '$want' in the broker log, found $n"
+done <"$T/idle.expect"
+pass "idle SASL connections are closed, one line each: $(grep -m1 'idle for' "$T/b2/broker.log" | sed 's/.*\] //')"
+# shellcheck disable=SC2046
+(sleep 3 && seq 1 5 | sed 's/^/after-idle-/') | kcat -E -P -b "$BOOTSTRAP" -t idle-rt $(sasl alice Al1ce-sasl-4410) \
+    2>"$T/kcat.err" || fail "a kcat producer quiet for 3 s could not produce: $(cat "$T/kcat.err")"
+[ "$(grep -c 'SASL_PLAINTEXT listener.*: idle for' "$T/b2/broker.log")" -gt 2 ] ||
+    fail "the quiet kcat producer's connection was not closed"
+# shellcheck disable=SC2046
+got="$(kcat -C -b "$BOOTSTRAP" -t idle-rt -e -q $(sasl bob b0b:sasl-7781) 2>"$T/kcat.err" | grep -c '^after-idle-')"
+[ "$got" = 5 ] || fail "consumed $got of the 5 records produced after the idle close: $(cat "$T/kcat.err")"
+pass "a kcat producer quiet for 3 s is cut, authenticates again on reconnecting and delivers"
+stop_broker
+
 # ---- 5. no password in the log ------------------------------------------------------
 for s in "${SECRETS[@]}"; do
-    grep -qF -- "$s" "$T/b/broker.log" && fail "the broker log holds the password '$s'"
+    grep -qF -- "$s" "$T/b/broker.log" "$T/b2/broker.log" && fail "a broker log holds the password '$s'"
 done
 pass "no password in the broker's log"
 

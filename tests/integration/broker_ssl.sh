@@ -22,6 +22,16 @@
 #     with a certificate from another CA is refused; with requested, no
 #     certificate is accepted but one from another CA is not;
 #  6. no password in the logs;
+#  8. connections.max.idle.ms=1000: a connection to the SSL listener that
+#     sends nothing, one that stops inside its ClientHello, one that stops
+#     after the TLS handshake, a SASL_SSL one that stops after SaslHandshake
+#     and a PLAINTEXT one that sends half a request are each closed after
+#     about a second, with one log line naming the listener and the peer; a
+#     connection that keeps sending requests is not; kcat consuming with
+#     fetch.wait.max.ms=10000 receives records produced 3 s later and a
+#     consumer group waiting 3 s for its first rebalance is served (neither
+#     is cut); an idle kcat producer is cut, reconnects and delivers; a value
+#     that is no positive integer stops the broker at start naming the key;
 #  7. information only (never asserted): 200k messages produced and
 #     consumed with kcat over SSL and over PLAINTEXT on the same broker,
 #     wall time and the broker's CPU time per message.
@@ -82,6 +92,8 @@ refused_broker "ssl.client.auth=required needs ssl.ca.location" \
     --set "$L" "${TLS_KEYS[@]}" --set ssl.client.auth=required
 refused_broker "listeners: 'SSL_PLAIN://127.0.0.1:$SSL_PORT': the protocol must be PLAINTEXT, SASL_PLAINTEXT, SSL or SASL_SSL" \
     --set "listeners=SSL_PLAIN://127.0.0.1:$SSL_PORT"
+refused_broker "'connections.max.idle.ms' must be an integer, got 'soon'" --set connections.max.idle.ms=soon
+refused_broker "'connections.max.idle.ms' must be between 1 and" --set connections.max.idle.ms=0
 
 # logged FILE PATTERN: the line shows up within 5 s (the broker writes it when
 # it reads the client's alert or close, which may be after the client exited)
@@ -254,9 +266,119 @@ fi
 stop_broker
 pass "ssl.client.auth=requested: no certificate is accepted, one from another CA is refused"
 
+# ---- 8. idle connections: connections.max.idle.ms -----------------------------------
+start_broker "$T/b4" --set "listeners=PLAINTEXT://127.0.0.1:$PORT,SSL://127.0.0.1:$SSL_PORT,SASL_SSL://127.0.0.1:$SASL_PORT" \
+    "${TLS_KEYS[@]}" --set "sasl.users.file=$T/users" --set connections.max.idle.ms=1000 \
+    --set group.initial.rebalance.delay.ms=3000
+for p in "$SSL_PORT" "$SASL_PORT"; do
+    wait_for 10 port_open "$p" || fail "the broker does not listen on $p"
+done
+# Each raw connection must see EOF between 0.8 and 6 s after it went quiet;
+# its local port and what the broker's line must say go to idle.expect.
+python3 - "$PORT" "$SSL_PORT" "$SASL_PORT" "$C/ca.pem" >"$T/idle.expect" <<'PY' || fail "idle connections (see above)"
+import socket, ssl, struct, sys, time
+plain, tls_port, sasl_port = (int(a) for a in sys.argv[1:4])
+ctx = ssl.create_default_context(cafile=sys.argv[4])
+
+def connect(port):
+    return socket.create_connection(("127.0.0.1", port), timeout=10)
+
+def closed(s, what, listener, port, stage, since=None):
+    """The broker closes s about connections.max.idle.ms after it went quiet (since)."""
+    t0 = since or time.monotonic()
+    s.settimeout(6)
+    try:
+        data = s.recv(1)
+    except socket.timeout:
+        sys.exit("FAIL: %s: still open after 6 s (connections.max.idle.ms=1000)" % what)
+    except (ConnectionResetError, ssl.SSLError):
+        data = b""
+    dt = time.monotonic() - t0
+    if data or dt < 0.8:
+        sys.exit("FAIL: %s: %r after %.2f s, expected EOF after about 1 s" % (what, data, dt))
+    print("ok: %s: closed by the broker after %.1f s" % (what, dt), file=sys.stderr)
+    print("%d %s %d %s" % (s.getsockname()[1], listener, port, stage))
+
+def frame(key, ver, corr, body=b""):
+    msg = struct.pack(">hhih", key, ver, corr, 4) + b"test" + body
+    return struct.pack(">i", len(msg)) + msg
+
+def call(s, key, ver, corr, body=b""):
+    s.sendall(frame(key, ver, corr, body))
+    buf = b""
+    while len(buf) < 4 or len(buf) < 4 + struct.unpack(">i", buf[:4])[0]:
+        chunk = s.recv(65536)
+        if not chunk:
+            sys.exit("FAIL: connection closed while waiting for the answer to key %d" % key)
+        buf += chunk
+    return buf[8:]
+
+closed(connect(tls_port), "SSL listener, nothing sent", "SSL", tls_port,
+       "idle for [0-9]* ms before the TLS handshake (no byte sent)")
+s = connect(tls_port)
+s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01")  # a ClientHello's first 8 of 517 bytes
+closed(s, "SSL listener, a partial ClientHello", "SSL", tls_port, "idle for [0-9]* ms in the TLS handshake")
+t = ctx.wrap_socket(connect(tls_port), server_hostname="localhost")
+closed(t, "SSL listener, TLS handshake done, then nothing", "SSL", tls_port,
+       "idle for [0-9]* ms (connections")
+t = ctx.wrap_socket(connect(sasl_port), server_hostname="localhost")
+r = call(t, 17, 1, 1, struct.pack(">h", 5) + b"PLAIN")
+assert struct.unpack(">h", r[:2])[0] == 0, "SaslHandshake: %r" % r
+closed(t, "SASL_SSL listener, SaslHandshake, then nothing", "SASL_SSL", sasl_port,
+       "idle for [0-9]* ms before SASL authentication")
+s = connect(plain)
+s.sendall(frame(18, 0, 1)[:6])
+closed(s, "PLAINTEXT listener, half a request frame", "PLAINTEXT", plain,
+       "idle for [0-9]* ms with 6 bytes of an unfinished request")
+s = connect(plain)
+t0 = time.monotonic()
+for corr in range(10):  # one ApiVersions every 0.3 s: 3 s, never 1 s quiet
+    time.sleep(0.3)
+    call(s, 18, 0, corr)
+answered = time.monotonic()
+print("ok: a PLAINTEXT connection asking every 0.3 s is still open after %.1f s" % (answered - t0),
+      file=sys.stderr)
+closed(s, "PLAINTEXT listener, quiet after 10 requests", "PLAINTEXT", plain,
+       "idle for [0-9]* ms (connections", answered)
+PY
+while read -r lport listener port stage; do
+    want="closing connection from 127.0.0.1:$lport on $listener listener 127.0.0.1:$port: $stage"
+    n="$(grep -c "$want" "$T/b4/broker.log")"
+    [ "$n" = 1 ] || fail "expected one line '$want' in the broker log, found $n"
+done <"$T/idle.expect"
+pass "each idle connection is closed with one line naming listener, peer and stage: $(grep 'idle for' "$T/b4/broker.log" | head -2 | tail -1 | sed 's/.*\] //')"
+
+# busy connections are not cut: a long-poll Fetch, a JoinGroup held 3 s
+echo first | kcat -P -b "$SSL_BOOT" -t idle-poll "${SSLX[@]}" 2>"$T/kcat.err" || fail "produce: $(cat "$T/kcat.err")"
+timeout 40 kcat -C -b "$SSL_BOOT" -t idle-poll -o 1 -c 3 -q "${SSLX[@]}" -X fetch.wait.max.ms=10000 \
+    >"$T/poll.out" 2>"$T/poll.err" &
+POLL_PID=$!
+track_pid "$POLL_PID"
+sleep 3
+seq 1 3 | sed 's/^/late-/' | kcat -P -b "$SSL_BOOT" -t idle-poll "${SSLX[@]}" 2>"$T/kcat.err" ||
+    fail "produce: $(cat "$T/kcat.err")"
+wait "$POLL_PID" || fail "kcat consuming with fetch.wait.max.ms=10000 failed: $(cat "$T/poll.err")"
+[ "$(grep -c '^late-' "$T/poll.out")" = 3 ] || fail "the long-poll consumer got: $(cat "$T/poll.out") $(cat "$T/poll.err")"
+grep -q Disconnected "$T/poll.err" && fail "the long-poll consumer was disconnected: $(cat "$T/poll.err")"
+pass "kcat with fetch.wait.max.ms=10000 received 3 records produced 3 s later (its connection, waiting in Fetch, is not idle)"
+
+idle_ssl() { grep -c "on SSL listener 127.0.0.1:$SSL_PORT: idle for" "$T/b4/broker.log"; }
+before="$(idle_ssl)"
+(sleep 3 && seq 1 5 | sed 's/^/after-idle-/') | kcat -E -P -b "$SSL_BOOT" -t idle-rt "${SSLX[@]}" 2>"$T/kcat.err" ||
+    fail "a kcat producer quiet for 3 s could not produce: $(cat "$T/kcat.err")"
+[ "$(idle_ssl)" -gt "$before" ] || fail "the quiet kcat producer's connection was not closed"
+got="$(timeout 60 kcat -b "$SSL_BOOT" -G idle-group idle-rt -c 5 -q "${SSLX[@]}" -X auto.offset.reset=earliest \
+    2>"$T/kcat.err" | grep -c '^after-idle-')"
+[ "$got" = 5 ] || fail "a consumer group (first rebalance after 3 s) consumed $got of 5: $(tail -5 "$T/kcat.err")"
+grep -q Disconnected "$T/kcat.err" && fail "the group consumer was disconnected: $(cat "$T/kcat.err")"
+pass "a kcat producer quiet for 3 s is cut, reconnects and delivers; a group consumer whose JoinGroup waits 3 s consumes it"
+broker_alive || fail "the broker died"
+stop_broker
+
 # ---- 6. no password in the logs ---------------------------------------------------
 for s in "${SECRETS[@]}"; do
-    grep -qF -- "$s" "$T/b/broker.log" "$T/b2/broker.log" "$T/b3/broker.log" && fail "a broker log holds the password '$s'"
+    grep -qF -- "$s" "$T/b/broker.log" "$T/b2/broker.log" "$T/b3/broker.log" "$T/b4/broker.log" &&
+        fail "a broker log holds the password '$s'"
 done
 pass "no password in the broker's logs"
 
