@@ -16,6 +16,10 @@
 #     and gets no rows; the REST API shows consumer.override.sasl.jaas.config
 #     as [hidden]
 #     (GET .../config and validate);
+#  3b. that second sink's task is FAILED, its trace naming the refused login
+#     (never a password), while the worker goes on (a sink created then
+#     delivers); a PUT with the right password and
+#     restart?includeTasks=true make it RUNNING and it delivers every row;
 #  4. a worker or a registry with a wrong password stops with the broker's
 #     "Authentication failed" in its log (exit status 1, not a crash);
 #  5. `sluice topics list --command-config FILE` (a Kafka client properties
@@ -125,6 +129,57 @@ body="$(curl -s -X PUT -H 'Content-Type: application/json' "$WORKER/connector-pl
 case "$body" in *'"[hidden]"'*) ;; *) fail "validate: no [hidden] value: $body" ;; esac
 case "$body" in *"$BOB_PW"*) fail "the validate answer shows bob's password: $body" ;; esac
 pass "REST: consumer.override.sasl.jaas.config and sasl.password are [hidden] (config, validate)"
+
+# ---- 3b. the sink with the wrong password fails; fixed and restarted, it delivers ----------
+# (Kafka Connect: the consumer's poll throws an authentication exception and
+# the task is FAILED with it in its trace; the worker and other connectors
+# go on; a PUT of the corrected config and a restart bring the task back)
+task_field() { # task_field CONNECTOR FIELD: tasks[0][FIELD] of GET .../status
+    curl -s "$WORKER/connectors/$1/status" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["tasks"][0].get(sys.argv[1]) or "")' "$2" 2>/dev/null
+}
+task_is() { [ "$(task_field "$1" state)" = "$2" ]; }
+wait_for 30 task_is sasl.badpw FAILED ||
+    fail "the sink with a wrong password is not FAILED but $(task_field sasl.badpw state): $(tail -3 "$T/worker.log")"
+trace="$(task_field sasl.badpw trace)"
+case "$trace" in *"could not authenticate to $BOOTSTRAP"*"Authentication failed"*) ;;
+*) fail "the FAILED task's trace does not say who failed to authenticate where and why: $trace" ;; esac
+for s in "${SECRETS[@]}"; do
+    case "$trace" in *"$s"*) fail "the FAILED task's trace shows a password: $trace" ;; esac
+done
+task_is sasl.out RUNNING || fail "sasl.out is $(task_field sasl.out state) beside the failed sink"
+kill -0 "$worker_pid" || fail "the worker exited after a sink failed to authenticate"
+pass "a wrong consumer.override password: the task is FAILED: $(echo "$trace" | cut -c1-150)..."
+# the worker goes on: a connector created now delivers every row
+python3 - "$T/late.json" "$T/late.jsonl" "$(jaas bob "$BOB_PW")" <<'PY2'
+import json, sys
+path, out, jaas = sys.argv[1:]
+json.dump({"connector.class": "file", "topics": "sasl.rows", "file": out,
+           "consumer.override.sasl.jaas.config": jaas}, open(path, "w"))
+PY2
+code="$(curl -s -o "$T/body" -w '%{http_code}' -X PUT -H 'Content-Type: application/json' \
+    "$WORKER/connectors/late/config" --data @"$T/late.json")"
+[ "$code" = 201 ] || [ "$code" = 200 ] || fail "PUT /connectors/late/config: $code $(cat "$T/body")"
+wait_for 60 have_lines "$T/late.jsonl" "$N" ||
+    fail "a sink created after the failure has $(lines "$T/late.jsonl") of $N rows"
+pass "beside the FAILED sink, a sink created later delivers all $N rows"
+# the user corrects the password and restarts the task
+python3 - "$T/fixed.json" "$T/out.jsonl.badpw" "$(jaas bob "$BOB_PW")" <<'PY2'
+import json, sys
+path, out, jaas = sys.argv[1:]
+json.dump({"connector.class": "file", "topics": "sasl.rows", "file": out,
+           "consumer.override.sasl.jaas.config": jaas}, open(path, "w"))
+PY2
+code="$(curl -s -o "$T/body" -w '%{http_code}' -X PUT -H 'Content-Type: application/json' \
+    "$WORKER/connectors/sasl.badpw/config" --data @"$T/fixed.json")"
+[ "$code" = 200 ] || fail "PUT /connectors/sasl.badpw/config: $code $(cat "$T/body")"
+code="$(curl -s -o "$T/body" -w '%{http_code}' -X POST \
+    "$WORKER/connectors/sasl.badpw/restart?includeTasks=true")"
+case "$code" in 20[024]) ;; *) fail "POST /connectors/sasl.badpw/restart?includeTasks=true: $code $(cat "$T/body")" ;; esac
+wait_for 60 have_lines "$T/out.jsonl.badpw" "$N" ||
+    fail "the corrected sink has $(lines "$T/out.jsonl.badpw") of $N rows (task $(task_field sasl.badpw state))"
+task_is sasl.badpw RUNNING || fail "the corrected sink's task is $(task_field sasl.badpw state)"
+pass "PUT with the right password, restart?includeTasks=true: RUNNING, all $N rows delivered"
 
 # ---- 4. a wrong password ----------------------------------------------------------------
 out="$(timeout 60 "$SLUICE" worker --set "bootstrap.servers=$BOOTSTRAP" \
