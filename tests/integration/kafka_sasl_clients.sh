@@ -20,6 +20,9 @@
 #     (never a password), while the worker goes on (a sink created then
 #     delivers); a PUT with the right password and
 #     restart?includeTasks=true make it RUNNING and it delivers every row;
+#     a sink whose consumer does not trust the broker's certificate (the SSL
+#     listener, consumer.override.ssl.ca.location of another CA) is FAILED
+#     too, its trace saying so;
 #  4. a worker or a registry with a wrong password stops with the broker's
 #     "Authentication failed" in its log (exit status 1, not a crash);
 #  5. `sluice topics list --command-config FILE` (a Kafka client properties
@@ -41,9 +44,25 @@ SECRETS=("$ALICE_PW" "$BOB_PW" "$BAD_PW")
 printf '# SASL/PLAIN users\nalice:%s\nbob:%s\n' "$ALICE_PW" "$BOB_PW" >"$T/users"
 jaas() { echo "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"$1\" password=\"$2\";"; }
 
+# an SSL listener too, its certificate signed by a test CA (3b: a client
+# trusting another CA refuses it)
+command -v openssl >/dev/null || fail "openssl is not installed (scripts/install-deps.sh)"
+C="$T/certs"
+mkdir -p "$C"
+ossl() { openssl "$@" 2>>"$C/openssl.log" || fail "openssl $1 failed: $(tail -3 "$C/openssl.log")"; }
+for ca in ca other-ca; do
+    ossl req -x509 -newkey rsa:2048 -nodes -keyout "$C/$ca.key" -out "$C/$ca.pem" -days 2 -subj "/CN=$ca"
+done
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$C/san.cnf"
+ossl req -newkey rsa:2048 -nodes -keyout "$C/server.key" -out "$C/server.csr" -subj "/CN=localhost"
+ossl x509 -req -in "$C/server.csr" -CA "$C/ca.pem" -CAkey "$C/ca.key" -CAcreateserial \
+    -out "$C/server.pem" -days 2 -extfile "$C/san.cnf"
+
 # start_broker adds a PLAINTEXT listener on BROKER_PORT: replace it by ours
 BROKER_PORT="$(free_port)"
-start_broker "$T/b" --set "listeners=SASL_PLAINTEXT://127.0.0.1:$BROKER_PORT" \
+SSL_PORT="$(free_port)"
+start_broker "$T/b" --set "listeners=SASL_PLAINTEXT://127.0.0.1:$BROKER_PORT,SSL://127.0.0.1:$SSL_PORT" \
+    --set "ssl.certificate.location=$C/server.pem" --set "ssl.key.location=$C/server.key" \
     --set "sasl.users.file=$T/users" --set group.initial.rebalance.delay.ms=0
 
 # ---- 1. config errors at start ----------------------------------------------------
@@ -90,15 +109,22 @@ json.dump({"bootstrap.servers": bootstrap, "listeners": listeners, "pipelines.di
            "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN",
            "sasl.jaas.config": jaas}, open(path, "w"))
 PY
-python3 - "$P/sasl.json" "$T/out.jsonl" "$N" "$(jaas bob "$BOB_PW")" "$(jaas bob "$BAD_PW")" <<'PY'
+python3 - "$P/sasl.json" "$T/out.jsonl" "$N" "$(jaas bob "$BOB_PW")" "$(jaas bob "$BAD_PW")" \
+    "127.0.0.1:$SSL_PORT" "$C/other-ca.pem" <<'PY'
 import json, sys
-path, out, n, jaas, bad = sys.argv[1:]
+path, out, n, jaas, bad, ssl_servers, other_ca = sys.argv[1:]
 json.dump({"name": "sasl",
            "source": {"connector.class": "datagen", "topic": "sasl.rows", "max.records": int(n)},
            "sinks": {"out": {"connector.class": "file", "topics": "sasl.rows", "file": out,
                              "consumer.override.sasl.jaas.config": jaas},
                      "badpw": {"connector.class": "file", "topics": "sasl.rows",
-                               "file": out + ".badpw", "consumer.override.sasl.jaas.config": bad}}},
+                               "file": out + ".badpw", "consumer.override.sasl.jaas.config": bad},
+                     # the SSL listener, trusting a CA that did not sign its certificate
+                     "untrusted": {"connector.class": "file", "topics": "sasl.rows",
+                                   "file": out + ".untrusted",
+                                   "consumer.override.bootstrap.servers": ssl_servers,
+                                   "consumer.override.security.protocol": "SSL",
+                                   "consumer.override.ssl.ca.location": other_ca}}},
           open(path, "w"))
 PY
 "$SLUICE" worker --config "$T/worker.json" 2>>"$T/worker.log" &
@@ -150,6 +176,13 @@ done
 task_is sasl.out RUNNING || fail "sasl.out is $(task_field sasl.out state) beside the failed sink"
 kill -0 "$worker_pid" || fail "the worker exited after a sink failed to authenticate"
 pass "a wrong consumer.override password: the task is FAILED: $(echo "$trace" | cut -c1-150)..."
+wait_for 30 task_is sasl.untrusted FAILED ||
+    fail "the sink that does not trust the broker is not FAILED but $(task_field sasl.untrusted state)"
+trace="$(task_field sasl.untrusted trace)"
+case "$trace" in *"could not authenticate to 127.0.0.1:$SSL_PORT"*"SSL handshake failed"*"certificate verify failed"*) ;;
+*) fail "the untrusting sink's trace does not say the broker's certificate was refused: $trace" ;; esac
+[ "$(lines "$T/out.jsonl.untrusted")" = 0 ] || fail "the sink that does not trust the broker received records"
+pass "a broker certificate the consumer does not trust: the task is FAILED: $(echo "$trace" | cut -c1-150)..."
 # the worker goes on: a connector created now delivers every row
 python3 - "$T/late.json" "$T/late.jsonl" "$(jaas bob "$BOB_PW")" <<'PY2'
 import json, sys
