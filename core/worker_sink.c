@@ -29,7 +29,9 @@
  *
  * Errors: SLUICE_RETRY from put or flush backs off (100 ms doubling up to
  * errors.retry.delay.max.ms) and retries the same batch; SLUICE_ERROR and
- * conversion errors (errors.tolerance=none) make the task FAILED.
+ * conversion errors (errors.tolerance=none) make the task FAILED, and so
+ * does a consumer whose login the broker refuses or whose TLS handshake
+ * fails (consumer_error; librdkafka retries other client errors itself).
  *
  * Runs on: this task's thread (the consumer's callbacks too: they are
  * served from rd_kafka_consumer_poll).
