@@ -239,6 +239,23 @@ typedef struct client_errors {
     char last[512];
 } client_errors;
 
+/* librdkafka 2.0 reports with the same codes what a login refused for good
+ * and a connection lost during one: a refused SASL login is
+ * SASL_AUTHENTICATION_FAILED from the broker or __AUTHENTICATION ("SASL
+ * authentication error: Authentication failed: ..."), a lost connection
+ * __AUTHENTICATION with the transport error in its reason ("... failed:
+ * Local: Broker transport failure"); a certificate refused on either side is
+ * __SSL "SSL handshake failed: ...", a TLS connection lost later __SSL
+ * "SSL transport error". */
+int sl_worker_auth_error(int e, const char *reason)
+{
+    if (e == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED)
+        return 1;
+    if (e == RD_KAFKA_RESP_ERR__AUTHENTICATION)
+        return !strstr(reason, rd_kafka_err2str(RD_KAFKA_RESP_ERR__TRANSPORT));
+    return e == RD_KAFKA_RESP_ERR__SSL && strstr(reason, "handshake");
+}
+
 /* Errors of the producer and the admin client (a broker down, a refused
  * SASL login...) go to the worker's log; librdkafka's reasons never hold
  * a password. runs on: the thread polling the client (the producer-poll
@@ -248,8 +265,7 @@ static void client_error(rd_kafka_t *rk, int e, const char *reason, void *opaque
     client_errors *ce = opaque;
     if (ce)
         snprintf(ce->last, sizeof(ce->last), "%s", reason);
-    if (e == RD_KAFKA_RESP_ERR__AUTHENTICATION || e == RD_KAFKA_RESP_ERR__SSL ||
-        e == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED)
+    if (sl_worker_auth_error(e, reason))
         sl_error("worker", "%s: %s", rd_kafka_name(rk), reason);
     else
         sl_warn("worker", "%s: %s", rd_kafka_name(rk), reason);

@@ -168,6 +168,11 @@ enum sl_wclient { SL_WCLIENT_PRODUCER, SL_WCLIENT_CONSUMER, SL_WCLIENT_ADMIN };
  * err naming the key; the caller owns the result (rd_kafka_new takes it). */
 rd_kafka_conf_t *sl_worker_client_conf(const sl_worker *w, enum sl_wclient kind,
                                        const json_t *conn_config, char *err, size_t errlen);
+/* 1 when a Kafka client's error (error callback: code e, librdkafka's
+ * reason) says the broker refused the client's login or the client refused
+ * the broker's certificate: retrying cannot help until the configuration
+ * changes. A connection lost during the login is not one. */
+int sl_worker_auth_error(int e, const char *reason);
 /* Publishes a connector (task_id < 0) or task state to _sluice_status and
  * logs it. state: RUNNING, FAILED, PAUSED, UNASSIGNED; trace may be NULL. */
 void sl_worker_status(sl_worker *w, const char *connector, int task_id, const char *state,

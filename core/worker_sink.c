@@ -29,11 +29,14 @@
  *
  * Errors: SLUICE_RETRY from put or flush backs off (100 ms doubling up to
  * errors.retry.delay.max.ms) and retries the same batch; SLUICE_ERROR and
- * conversion errors (errors.tolerance=none) make the task FAILED.
+ * conversion errors (errors.tolerance=none) make the task FAILED, and so
+ * does a consumer whose login the broker refuses or whose TLS handshake
+ * fails (consumer_error; librdkafka retries other client errors itself).
  *
  * Runs on: this task's thread (the consumer's callbacks too: they are
  * served from rd_kafka_consumer_poll).
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,13 +80,17 @@ typedef struct sink_state {
     int64_t polled, polled_bytes;    /* messages polled, their key+value bytes */
     int q_full;                      /* the queue came near a bound since the last refill */
     rd_kafka_topic_partition_list_t *sought; /* where the last refill sought to */
-    int revoke_failed; /* a rebalance failed the task: revoke_err says why */
-    int closing;       /* the consumer is being closed: a revoke only unassigns */
-    char revoke_err[1024];
+    /* A callback served inside a poll (rebalance, the consumer's errors)
+     * failed the task: cb_err says why, and the loop fails it after the poll
+     * (cb_fail). */
+    int cb_failed;
+    int closing; /* the consumer is being closed: a revoke only unassigns */
+    char cb_err[1024];
 } sink_state;
 
 static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                       rd_kafka_topic_partition_list_t *parts, void *opaque);
+static void consumer_error(rd_kafka_t *rk, int e, const char *reason, void *opaque);
 
 /* An integer property of the consumer's configuration (0 if unreadable). */
 static int64_t conf_int(rd_kafka_t *rk, const char *name)
@@ -192,6 +199,7 @@ static rd_kafka_t *consumer_create(sink_state *s, char *err, size_t errlen)
     }
     rd_kafka_conf_set_opaque(c, s);
     rd_kafka_conf_set_rebalance_cb(c, rebalance);
+    rd_kafka_conf_set_error_cb(c, consumer_error);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e, sizeof(e));
     if (!rk) {
         snprintf(err, errlen, "consumer: %s", e);
@@ -620,6 +628,43 @@ static void lag_note(sink_state *s)
     rd_kafka_topic_partition_list_destroy(a);
 }
 
+/* Notes that a callback served inside a poll failed the task (the first
+ * reason is kept); sink_loop fails it once the poll returned. */
+__attribute__((format(printf, 2, 3))) static void cb_fail(sink_state *s, const char *fmt, ...)
+{
+    if (s->cb_failed)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->cb_err, sizeof(s->cb_err), fmt, ap);
+    va_end(ap);
+    s->cb_failed = 1;
+}
+
+/* librdkafka's error callback for the task's consumer, served from
+ * rd_kafka_consumer_poll (and rd_kafka_consumer_close) on the task's thread.
+ * A refused login (a wrong SASL password, a broker certificate the client
+ * does not trust) never heals by retrying, so the task fails, as Kafka
+ * Connect's does when its consumer's poll throws an authentication
+ * exception; a PUT of the corrected config and a restart bring it back.
+ * Other errors (a broker down) are retried by librdkafka and only logged.
+ * librdkafka's reasons never hold a password (client_error in worker.c). */
+static void consumer_error(rd_kafka_t *rk, int e, const char *reason, void *opaque)
+{
+    sink_state *s = opaque;
+    if (!sl_worker_auth_error(e, reason)) {
+        sl_warn(s->wt->connector, "task %d: consumer: %s", s->wt->id, reason);
+        return;
+    }
+    char servers[512] = "?";
+    size_t len = sizeof(servers);
+    rd_kafka_conf_get(rd_kafka_conf(rk), "bootstrap.servers", servers, &len);
+    cb_fail(s, "the consumer of group connect-%s could not authenticate to %s "
+            "(bootstrap.servers): %s; its credentials are this connector's "
+            "consumer.override.* keys, else the worker's consumer.* and security keys",
+            s->wt->connector, servers, reason);
+}
+
 /* The task gives up every partition it has (an eager rebalance of the
  * connector's group: other tasks joined or left). Records fetched but not
  * put are dropped: the partition's next owner reads them again from the
@@ -647,21 +692,15 @@ static void revoke(sink_state *s, const rd_kafka_topic_partition_list_t *parts)
                 "the next owner", wt->id);
     else if (fc > 0) /* retriable: nothing is committed now, the next owner reads it again */
         sl_warn(wt->connector, "task %d: committing before a rebalance: %s", wt->id, err);
-    else if (fc < 0) { /* the task fails once the rebalance is done */
-        s->revoke_failed = 1;
-        snprintf(s->revoke_err, sizeof(s->revoke_err), "%s", err);
-    }
+    else if (fc < 0) /* the task fails once the rebalance is done */
+        cb_fail(s, "%s", err);
     sluice_offset *offs = calloc((size_t)parts->cnt + 1, sizeof(*offs));
     if (offs) {
         for (int i = 0; i < parts->cnt; i++)
             offs[i] = (sluice_offset){parts->elems[i].topic, parts->elems[i].partition, -1};
     }
-    if ((!offs || sl_task_close_partitions(wt->task, offs, (size_t)parts->cnt) != SLUICE_OK) &&
-        !s->revoke_failed) {
-        s->revoke_failed = 1;
-        snprintf(s->revoke_err, sizeof(s->revoke_err), "giving up partitions: %s",
-                 offs ? sl_task_error(wt->task) : "out of memory");
-    }
+    if (!offs || sl_task_close_partitions(wt->task, offs, (size_t)parts->cnt) != SLUICE_OK)
+        cb_fail(s, "giving up partitions: %s", offs ? sl_task_error(wt->task) : "out of memory");
     free(offs);
     rd_kafka_topic_partition_list_destroy(s->pending);
     s->pending = rd_kafka_topic_partition_list_new(8);
@@ -760,8 +799,8 @@ static int sink_loop(sink_state *s, char *err, size_t errlen)
     sl_wtask *wt = s->wt;
     int64_t last_flush = sl_worker_now_ms(), interval = wt->w->conf.offset_flush_interval_ms;
     while (!atomic_load(&wt->stop)) {
-        if (s->revoke_failed) { /* set by the rebalance callback inside a poll */
-            snprintf(err, errlen, "%s", s->revoke_err);
+        if (s->cb_failed) { /* set by a callback inside a poll */
+            snprintf(err, errlen, "%s", s->cb_err);
             return -1;
         }
         if (atomic_load(&wt->paused)) {
@@ -801,7 +840,7 @@ static int sink_loop(sink_state *s, char *err, size_t errlen)
             if (added == 2) /* stopping: nothing after it */
                 break;
         }
-        if (s->revoke_failed)
+        if (s->cb_failed)
             continue; /* fails above */
         prefetch_note(s);
         while (s->n > 0 && !atomic_load(&wt->stop)) {

@@ -16,6 +16,13 @@
 #     and gets no rows; the REST API shows consumer.override.sasl.jaas.config
 #     as [hidden]
 #     (GET .../config and validate);
+#  3b. that second sink's task is FAILED, its trace naming the refused login
+#     (never a password), while the worker goes on (a sink created then
+#     delivers); a PUT with the right password and
+#     restart?includeTasks=true make it RUNNING and it delivers every row;
+#     a sink whose consumer does not trust the broker's certificate (the SSL
+#     listener, consumer.override.ssl.ca.location of another CA) is FAILED
+#     too, its trace saying so;
 #  4. a worker or a registry with a wrong password stops with the broker's
 #     "Authentication failed" in its log (exit status 1, not a crash);
 #  5. `sluice topics list --command-config FILE` (a Kafka client properties
@@ -37,9 +44,25 @@ SECRETS=("$ALICE_PW" "$BOB_PW" "$BAD_PW")
 printf '# SASL/PLAIN users\nalice:%s\nbob:%s\n' "$ALICE_PW" "$BOB_PW" >"$T/users"
 jaas() { echo "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"$1\" password=\"$2\";"; }
 
+# an SSL listener too, its certificate signed by a test CA (3b: a client
+# trusting another CA refuses it)
+command -v openssl >/dev/null || fail "openssl is not installed (scripts/install-deps.sh)"
+C="$T/certs"
+mkdir -p "$C"
+ossl() { openssl "$@" 2>>"$C/openssl.log" || fail "openssl $1 failed: $(tail -3 "$C/openssl.log")"; }
+for ca in ca other-ca; do
+    ossl req -x509 -newkey rsa:2048 -nodes -keyout "$C/$ca.key" -out "$C/$ca.pem" -days 2 -subj "/CN=$ca"
+done
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$C/san.cnf"
+ossl req -newkey rsa:2048 -nodes -keyout "$C/server.key" -out "$C/server.csr" -subj "/CN=localhost"
+ossl x509 -req -in "$C/server.csr" -CA "$C/ca.pem" -CAkey "$C/ca.key" -CAcreateserial \
+    -out "$C/server.pem" -days 2 -extfile "$C/san.cnf"
+
 # start_broker adds a PLAINTEXT listener on BROKER_PORT: replace it by ours
 BROKER_PORT="$(free_port)"
-start_broker "$T/b" --set "listeners=SASL_PLAINTEXT://127.0.0.1:$BROKER_PORT" \
+SSL_PORT="$(free_port)"
+start_broker "$T/b" --set "listeners=SASL_PLAINTEXT://127.0.0.1:$BROKER_PORT,SSL://127.0.0.1:$SSL_PORT" \
+    --set "ssl.certificate.location=$C/server.pem" --set "ssl.key.location=$C/server.key" \
     --set "sasl.users.file=$T/users" --set group.initial.rebalance.delay.ms=0
 
 # ---- 1. config errors at start ----------------------------------------------------
@@ -86,15 +109,22 @@ json.dump({"bootstrap.servers": bootstrap, "listeners": listeners, "pipelines.di
            "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN",
            "sasl.jaas.config": jaas}, open(path, "w"))
 PY
-python3 - "$P/sasl.json" "$T/out.jsonl" "$N" "$(jaas bob "$BOB_PW")" "$(jaas bob "$BAD_PW")" <<'PY'
+python3 - "$P/sasl.json" "$T/out.jsonl" "$N" "$(jaas bob "$BOB_PW")" "$(jaas bob "$BAD_PW")" \
+    "127.0.0.1:$SSL_PORT" "$C/other-ca.pem" <<'PY'
 import json, sys
-path, out, n, jaas, bad = sys.argv[1:]
+path, out, n, jaas, bad, ssl_servers, other_ca = sys.argv[1:]
 json.dump({"name": "sasl",
            "source": {"connector.class": "datagen", "topic": "sasl.rows", "max.records": int(n)},
            "sinks": {"out": {"connector.class": "file", "topics": "sasl.rows", "file": out,
                              "consumer.override.sasl.jaas.config": jaas},
                      "badpw": {"connector.class": "file", "topics": "sasl.rows",
-                               "file": out + ".badpw", "consumer.override.sasl.jaas.config": bad}}},
+                               "file": out + ".badpw", "consumer.override.sasl.jaas.config": bad},
+                     # the SSL listener, trusting a CA that did not sign its certificate
+                     "untrusted": {"connector.class": "file", "topics": "sasl.rows",
+                                   "file": out + ".untrusted",
+                                   "consumer.override.bootstrap.servers": ssl_servers,
+                                   "consumer.override.security.protocol": "SSL",
+                                   "consumer.override.ssl.ca.location": other_ca}}},
           open(path, "w"))
 PY
 "$SLUICE" worker --config "$T/worker.json" 2>>"$T/worker.log" &
@@ -125,6 +155,64 @@ body="$(curl -s -X PUT -H 'Content-Type: application/json' "$WORKER/connector-pl
 case "$body" in *'"[hidden]"'*) ;; *) fail "validate: no [hidden] value: $body" ;; esac
 case "$body" in *"$BOB_PW"*) fail "the validate answer shows bob's password: $body" ;; esac
 pass "REST: consumer.override.sasl.jaas.config and sasl.password are [hidden] (config, validate)"
+
+# ---- 3b. the sink with the wrong password fails; fixed and restarted, it delivers ----------
+# (Kafka Connect: the consumer's poll throws an authentication exception and
+# the task is FAILED with it in its trace; the worker and other connectors
+# go on; a PUT of the corrected config and a restart bring the task back)
+task_field() { # task_field CONNECTOR FIELD: tasks[0][FIELD] of GET .../status
+    curl -s "$WORKER/connectors/$1/status" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["tasks"][0].get(sys.argv[1]) or "")' "$2" 2>/dev/null
+}
+task_is() { [ "$(task_field "$1" state)" = "$2" ]; }
+wait_for 30 task_is sasl.badpw FAILED ||
+    fail "the sink with a wrong password is not FAILED but $(task_field sasl.badpw state): $(tail -3 "$T/worker.log")"
+trace="$(task_field sasl.badpw trace)"
+case "$trace" in *"could not authenticate to $BOOTSTRAP"*"Authentication failed"*) ;;
+*) fail "the FAILED task's trace does not say who failed to authenticate where and why: $trace" ;; esac
+for s in "${SECRETS[@]}"; do
+    case "$trace" in *"$s"*) fail "the FAILED task's trace shows a password: $trace" ;; esac
+done
+task_is sasl.out RUNNING || fail "sasl.out is $(task_field sasl.out state) beside the failed sink"
+kill -0 "$worker_pid" || fail "the worker exited after a sink failed to authenticate"
+pass "a wrong consumer.override password: the task is FAILED: $(echo "$trace" | cut -c1-150)..."
+wait_for 30 task_is sasl.untrusted FAILED ||
+    fail "the sink that does not trust the broker is not FAILED but $(task_field sasl.untrusted state)"
+trace="$(task_field sasl.untrusted trace)"
+case "$trace" in *"could not authenticate to 127.0.0.1:$SSL_PORT"*"SSL handshake failed"*"certificate verify failed"*) ;;
+*) fail "the untrusting sink's trace does not say the broker's certificate was refused: $trace" ;; esac
+[ "$(lines "$T/out.jsonl.untrusted")" = 0 ] || fail "the sink that does not trust the broker received records"
+pass "a broker certificate the consumer does not trust: the task is FAILED: $(echo "$trace" | cut -c1-150)..."
+# the worker goes on: a connector created now delivers every row
+python3 - "$T/late.json" "$T/late.jsonl" "$(jaas bob "$BOB_PW")" <<'PY2'
+import json, sys
+path, out, jaas = sys.argv[1:]
+json.dump({"connector.class": "file", "topics": "sasl.rows", "file": out,
+           "consumer.override.sasl.jaas.config": jaas}, open(path, "w"))
+PY2
+code="$(curl -s -o "$T/body" -w '%{http_code}' -X PUT -H 'Content-Type: application/json' \
+    "$WORKER/connectors/late/config" --data @"$T/late.json")"
+[ "$code" = 201 ] || [ "$code" = 200 ] || fail "PUT /connectors/late/config: $code $(cat "$T/body")"
+wait_for 60 have_lines "$T/late.jsonl" "$N" ||
+    fail "a sink created after the failure has $(lines "$T/late.jsonl") of $N rows"
+pass "beside the FAILED sink, a sink created later delivers all $N rows"
+# the user corrects the password and restarts the task
+python3 - "$T/fixed.json" "$T/out.jsonl.badpw" "$(jaas bob "$BOB_PW")" <<'PY2'
+import json, sys
+path, out, jaas = sys.argv[1:]
+json.dump({"connector.class": "file", "topics": "sasl.rows", "file": out,
+           "consumer.override.sasl.jaas.config": jaas}, open(path, "w"))
+PY2
+code="$(curl -s -o "$T/body" -w '%{http_code}' -X PUT -H 'Content-Type: application/json' \
+    "$WORKER/connectors/sasl.badpw/config" --data @"$T/fixed.json")"
+[ "$code" = 200 ] || fail "PUT /connectors/sasl.badpw/config: $code $(cat "$T/body")"
+code="$(curl -s -o "$T/body" -w '%{http_code}' -X POST \
+    "$WORKER/connectors/sasl.badpw/restart?includeTasks=true")"
+case "$code" in 20[024]) ;; *) fail "POST /connectors/sasl.badpw/restart?includeTasks=true: $code $(cat "$T/body")" ;; esac
+wait_for 60 have_lines "$T/out.jsonl.badpw" "$N" ||
+    fail "the corrected sink has $(lines "$T/out.jsonl.badpw") of $N rows (task $(task_field sasl.badpw state))"
+task_is sasl.badpw RUNNING || fail "the corrected sink's task is $(task_field sasl.badpw state)"
+pass "PUT with the right password, restart?includeTasks=true: RUNNING, all $N rows delivered"
 
 # ---- 4. a wrong password ----------------------------------------------------------------
 out="$(timeout 60 "$SLUICE" worker --set "bootstrap.servers=$BOOTSTRAP" \
