@@ -155,46 +155,21 @@ stop_broker
 start_broker "$T/b2" --set "listeners=SASL_PLAINTEXT://127.0.0.1:$PORT" \
     --set "sasl.users.file=$T/users" --set connections.max.idle.ms=1000
 # prints each connection's local port and the stage its log line must name
-python3 - "$PORT" >"$T/idle.expect" <<'PY' || fail "idle SASL connections (see above)"
-import socket, struct, sys, time
+PYTHONPATH="$(dirname "$0")" python3 - "$PORT" >"$T/idle.expect" <<'PY' || fail "idle SASL connections (see above)"
+import socket, struct, sys
+from idle_conn import call, closed
 port = int(sys.argv[1])
-
-def call(s, key, ver, corr, body=b""):
-    msg = struct.pack(">hhih", key, ver, corr, 4) + b"test" + body
-    s.sendall(struct.pack(">i", len(msg)) + msg)
-    buf = b""
-    while len(buf) < 4 or len(buf) < 4 + struct.unpack(">i", buf[:4])[0]:
-        chunk = s.recv(65536)
-        if not chunk:
-            sys.exit("FAIL: connection closed while waiting for the answer to key %d" % key)
-        buf += chunk
-    return buf[8:]
-
-def quiet_until_closed(s, what, stage):
-    t0 = time.monotonic()
-    s.settimeout(6)
-    try:
-        data = s.recv(1)
-    except socket.timeout:
-        sys.exit("FAIL: %s: still open after 6 s (connections.max.idle.ms=1000)" % what)
-    except ConnectionResetError:
-        data = b""
-    dt = time.monotonic() - t0
-    if data or dt < 0.8:
-        sys.exit("FAIL: %s: %r after %.2f s, expected EOF after about 1 s" % (what, data, dt))
-    print("ok: %s: closed by the broker after %.1f s" % (what, dt), file=sys.stderr)
-    print("%d %s" % (s.getsockname()[1], stage))
 
 s = socket.create_connection(("127.0.0.1", port), timeout=10)
 call(s, 18, 0, 1)
 assert struct.unpack(">h", call(s, 17, 1, 2, struct.pack(">h", 5) + b"PLAIN")[:2])[0] == 0
-quiet_until_closed(s, "SaslHandshake, then nothing", "before SASL authentication")
+closed(s, "SaslHandshake, then nothing", "before SASL authentication")
 s = socket.create_connection(("127.0.0.1", port), timeout=10)
 call(s, 17, 1, 1, struct.pack(">h", 5) + b"PLAIN")
 tok = b"\0alice\0Al1ce-sasl-4410"
 assert struct.unpack(">h", call(s, 36, 1, 2, struct.pack(">i", len(tok)) + tok)[:2])[0] == 0
 call(s, 3, 1, 3, struct.pack(">i", -1))
-quiet_until_closed(s, "authenticated, Metadata, then nothing", "(connections.max.idle.ms=1000)")
+closed(s, "authenticated, Metadata, then nothing", "(connections.max.idle.ms=1000)")
 PY
 while read -r lport stage; do
     want="closing connection from 127.0.0.1:$lport on SASL_PLAINTEXT listener 127.0.0.1:$PORT: idle for [0-9]* ms $stage"

@@ -275,61 +275,28 @@ for p in "$SSL_PORT" "$SASL_PORT"; do
 done
 # Each raw connection must see EOF between 0.8 and 6 s after it went quiet;
 # its local port and what the broker's line must say go to idle.expect.
-python3 - "$PORT" "$SSL_PORT" "$SASL_PORT" "$C/ca.pem" >"$T/idle.expect" <<'PY' || fail "idle connections (see above)"
+PYTHONPATH="$(dirname "$0")" python3 - "$PORT" "$SSL_PORT" "$SASL_PORT" "$C/ca.pem" >"$T/idle.expect" <<'PY' || fail "idle connections (see above)"
 import socket, ssl, struct, sys, time
+from idle_conn import call, closed, frame
 plain, tls_port, sasl_port = (int(a) for a in sys.argv[1:4])
 ctx = ssl.create_default_context(cafile=sys.argv[4])
 
 def connect(port):
     return socket.create_connection(("127.0.0.1", port), timeout=10)
 
-def closed(s, what, listener, port, stage, since=None):
-    """The broker closes s about connections.max.idle.ms after it went quiet (since)."""
-    t0 = since or time.monotonic()
-    s.settimeout(6)
-    try:
-        data = s.recv(1)
-    except socket.timeout:
-        sys.exit("FAIL: %s: still open after 6 s (connections.max.idle.ms=1000)" % what)
-    except (ConnectionResetError, ssl.SSLError):
-        data = b""
-    dt = time.monotonic() - t0
-    if data or dt < 0.8:
-        sys.exit("FAIL: %s: %r after %.2f s, expected EOF after about 1 s" % (what, data, dt))
-    print("ok: %s: closed by the broker after %.1f s" % (what, dt), file=sys.stderr)
-    print("%d %s %d %s" % (s.getsockname()[1], listener, port, stage))
-
-def frame(key, ver, corr, body=b""):
-    msg = struct.pack(">hhih", key, ver, corr, 4) + b"test" + body
-    return struct.pack(">i", len(msg)) + msg
-
-def call(s, key, ver, corr, body=b""):
-    s.sendall(frame(key, ver, corr, body))
-    buf = b""
-    while len(buf) < 4 or len(buf) < 4 + struct.unpack(">i", buf[:4])[0]:
-        chunk = s.recv(65536)
-        if not chunk:
-            sys.exit("FAIL: connection closed while waiting for the answer to key %d" % key)
-        buf += chunk
-    return buf[8:]
-
-closed(connect(tls_port), "SSL listener, nothing sent", "SSL", tls_port,
-       "idle for [0-9]* ms before the TLS handshake (no byte sent)")
+closed(connect(tls_port), "SSL listener, nothing sent", "SSL %d idle for [0-9]* ms before the TLS handshake (no byte sent)" % tls_port)
 s = connect(tls_port)
 s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01")  # a ClientHello's first 8 of 517 bytes
-closed(s, "SSL listener, a partial ClientHello", "SSL", tls_port, "idle for [0-9]* ms in the TLS handshake")
+closed(s, "SSL listener, a partial ClientHello", "SSL %d idle for [0-9]* ms in the TLS handshake" % tls_port)
 t = ctx.wrap_socket(connect(tls_port), server_hostname="localhost")
-closed(t, "SSL listener, TLS handshake done, then nothing", "SSL", tls_port,
-       "idle for [0-9]* ms (connections")
+closed(t, "SSL listener, TLS handshake done, then nothing", "SSL %d idle for [0-9]* ms (connections" % tls_port)
 t = ctx.wrap_socket(connect(sasl_port), server_hostname="localhost")
 r = call(t, 17, 1, 1, struct.pack(">h", 5) + b"PLAIN")
 assert struct.unpack(">h", r[:2])[0] == 0, "SaslHandshake: %r" % r
-closed(t, "SASL_SSL listener, SaslHandshake, then nothing", "SASL_SSL", sasl_port,
-       "idle for [0-9]* ms before SASL authentication")
+closed(t, "SASL_SSL listener, SaslHandshake, then nothing", "SASL_SSL %d idle for [0-9]* ms before SASL authentication" % sasl_port)
 s = connect(plain)
 s.sendall(frame(18, 0, 1)[:6])
-closed(s, "PLAINTEXT listener, half a request frame", "PLAINTEXT", plain,
-       "idle for [0-9]* ms with 6 bytes of an unfinished request")
+closed(s, "PLAINTEXT listener, half a request frame", "PLAINTEXT %d idle for [0-9]* ms with 6 bytes of an unfinished request" % plain)
 s = connect(plain)
 t0 = time.monotonic()
 for corr in range(10):  # one ApiVersions every 0.3 s: 3 s, never 1 s quiet
@@ -338,8 +305,7 @@ for corr in range(10):  # one ApiVersions every 0.3 s: 3 s, never 1 s quiet
 answered = time.monotonic()
 print("ok: a PLAINTEXT connection asking every 0.3 s is still open after %.1f s" % (answered - t0),
       file=sys.stderr)
-closed(s, "PLAINTEXT listener, quiet after 10 requests", "PLAINTEXT", plain,
-       "idle for [0-9]* ms (connections", answered)
+closed(s, "PLAINTEXT listener, quiet after 10 requests", "PLAINTEXT %d idle for [0-9]* ms (connections" % plain, answered)
 PY
 while read -r lport listener port stage; do
     want="closing connection from 127.0.0.1:$lport on $listener listener 127.0.0.1:$port: $stage"
