@@ -269,8 +269,10 @@ wait_for()
 # such memory cost up to 8x the copy here (perf: copy_folio_from_iter_atomic;
 # dd into the page cache: about 540 MB/s the first time, 4,400 MB/s right
 # after), which made the third run of one pipeline on one broker 1.7x slower
-# than the first with the worker's own CPU per record unchanged. A host that
-# has been up a while recycles page cache it already holds. To measure that,
+# than the first: the broker's writes slow, and the worker's librdkafka
+# producer, polling without a pause while its five requests are out, took
+# 3.4x the CPU. A host that has been up a while recycles page cache it
+# already holds. To measure that,
 # a bench calls warm_memory before each timed run: it writes and deletes
 # about as many bytes as the run will leave in the page cache, so the run
 # gets memory that is backed.
