@@ -303,8 +303,10 @@ static void producer_error(rd_kafka_t *rk, int e, const char *reason, void *opaq
     pthread_mutex_unlock(&w->pauth_lock);
     atomic_store(&w->pauth_ms, now ? now : 1); /* after the reason: a reader sees both */
     if (fresh)
-        sl_error("worker", "%s: %s (source tasks fail on it; the same refusal is not logged "
-                 "again while it lasts)", rd_kafka_name(rk), reason);
+        sl_error("worker",
+                 "%s: %s (source tasks fail on it; the same refusal is not logged "
+                 "again while it lasts)",
+                 rd_kafka_name(rk), reason);
     else
         sl_debug("worker", "%s: %s", rd_kafka_name(rk), reason);
 }
@@ -854,7 +856,7 @@ void sl_worker_stop(sl_worker *w)
         int stuck = refused && sl_worker_now_ms() - refused < SL_PRODUCER_AUTH_WINDOW_MS &&
                     rd_kafka_outq_len(w->producer) > 0;
         if (stuck) {
-            sl_warn("worker", "producer: the broker refuses its login: %d messages not written",
+            sl_warn("worker", "producer: cannot authenticate: %d messages not written",
                     rd_kafka_outq_len(w->producer));
             rd_kafka_purge(w->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         }

@@ -86,7 +86,7 @@ typedef struct sl_wtask {
     atomic_int failed_claim;    /* the first failing report writes failed_where */
     char failed_where[320];     /* "<topic> [<partition>]", set before failed_delivery */
     int64_t retry_max_delay_ms;
-    int64_t started_ms;         /* source: sl_worker_now_ms() when its thread began */
+    int64_t started_ms; /* source: sl_worker_now_ms() when its thread began */
     /* source: a ring of batches in flight; [tail, head) are in use */
     sl_inflight ring[SL_RING_SIZE];
     unsigned head, tail;
@@ -137,9 +137,9 @@ struct sl_worker {
     atomic_int ready;        /* connectors loaded: /health answers healthy */
     /* the shared producer's last refused login (sl_worker_producer_refused):
      * written by the producer-poll thread, read by source task threads */
-    atomic_llong pauth_ms;        /* sl_worker_now_ms() of the last report; 0 none */
-    pthread_mutex_t pauth_lock;   /* guards pauth_reason */
-    char pauth_reason[512];       /* librdkafka's reason of the last report */
+    atomic_llong pauth_ms;      /* sl_worker_now_ms() of the last report; 0 none */
+    pthread_mutex_t pauth_lock; /* guards pauth_reason */
+    char pauth_reason[512];     /* librdkafka's reason of the last report */
 };
 
 /* A connector (pipeline.c). Fields other than the list link are read and

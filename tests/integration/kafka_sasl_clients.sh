@@ -13,7 +13,8 @@
 #     its trace naming the worker's producer, the broker and the refused
 #     login (never a password); the worker goes on and its REST API answers;
 #     SIGTERM stops it within a few seconds (no wait for acknowledgements
-#     that cannot come);
+#     that cannot come); the same for a producer that does not trust the
+#     broker's certificate;
 #  3. `sluice worker` from a worker.json holding security.protocol,
 #     sasl.mechanism and sasl.jaas.config (alice), whose file sink logs in
 #     as bob through consumer.override.sasl.jaas.config: datagen -> avro
@@ -155,8 +156,30 @@ wait "$pauth_pid"
 rc=$?
 pa_ms="$(( $(now_ms) - pa_t0 ))"
 [ "$rc" = 0 ] || fail "the worker whose producer is refused exited with $rc after SIGTERM"
-[ "$pa_ms" -lt 15000 ] || fail "the worker whose producer is refused took $pa_ms ms to stop after SIGTERM"
+[ "$pa_ms" -lt 5000 ] || fail "the worker whose producer is refused took $pa_ms ms to stop after SIGTERM"
 pass "SIGTERM: the worker whose producer is refused stopped in $pa_ms ms"
+# the same when the producer does not trust the broker's certificate (the
+# SSL listener; the worker's other clients trust its CA)
+PA_PORT="$(free_port)"
+PAUTH="http://127.0.0.1:$PA_PORT"
+"$SLUICE" worker --set "bootstrap.servers=127.0.0.1:$SSL_PORT" --set "listeners=$PAUTH" \
+    --set "pipelines.dir=$T/pauth" --set group.id=sluice-pauth --set security.protocol=SSL \
+    --set "ssl.ca.location=$C/ca.pem" --set "producer.ssl.ca.location=$C/other-ca.pem" \
+    2>>"$T/pauth-ssl.log" &
+pauth_pid=$!
+track_pid "$pauth_pid"
+wait_for 20 pa_failed ||
+    fail "the source of a worker whose producer distrusts the broker is not FAILED but '$(pa_field state)': $(tail -3 "$T/pauth-ssl.log")"
+trace="$(pa_field trace)"
+case "$trace" in *"worker's producer could not authenticate to 127.0.0.1:$SSL_PORT"*"SSL handshake failed"*"certificate verify failed"*) ;;
+*) fail "the FAILED source task's trace does not say the broker's certificate was refused: $trace" ;; esac
+kill -0 "$pauth_pid" || fail "the worker whose producer distrusts the broker exited"
+pa_t0="$(now_ms)"
+kill -TERM "$pauth_pid"
+wait "$pauth_pid" || fail "the worker whose producer distrusts the broker exited with $? after SIGTERM"
+pa_ms="$(( $(now_ms) - pa_t0 ))"
+[ "$pa_ms" -lt 5000 ] || fail "the worker whose producer distrusts the broker took $pa_ms ms to stop"
+pass "a broker certificate the producer does not trust: the source task is FAILED, SIGTERM stops the worker in $pa_ms ms"
 
 # ---- 3. the worker over SASL: datagen -> avro -> file sink ----------------------------
 N=500
