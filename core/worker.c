@@ -271,6 +271,57 @@ static void client_error(rd_kafka_t *rk, int e, const char *reason, void *opaque
         sl_warn("worker", "%s: %s", rd_kafka_name(rk), reason);
 }
 
+/* librdkafka's reason without its " (after 3ms in state AUTH_REQ, 2
+ * identical error(s) suppressed)" tail: what tells one refusal from another. */
+static size_t reason_key_len(const char *reason)
+{
+    const char *tail = strstr(reason, " (after ");
+    return tail ? (size_t)(tail - reason) : strlen(reason);
+}
+
+/* The shared producer's error callback (opaque: the worker). A refused
+ * login is noted for the source tasks, which fail on it (worker_source.c:
+ * Kafka Connect's tasks each have a producer whose send throws an
+ * authentication exception); it is logged once per distinct reason, not at
+ * every retry (librdkafka retries every reconnect.backoff.max.ms at most),
+ * and again when it comes back after SL_PRODUCER_AUTH_WINDOW_MS without
+ * one. Other errors are client_error's. runs on: the producer-poll thread
+ * (and the control thread in rd_kafka_flush). */
+static void producer_error(rd_kafka_t *rk, int e, const char *reason, void *opaque)
+{
+    sl_worker *w = opaque;
+    if (!sl_worker_auth_error(e, reason)) {
+        client_error(rk, e, reason, NULL);
+        return;
+    }
+    int64_t now = sl_worker_now_ms(), prev = atomic_load(&w->pauth_ms);
+    size_t klen = reason_key_len(reason);
+    pthread_mutex_lock(&w->pauth_lock);
+    int fresh = !prev || now - prev >= SL_PRODUCER_AUTH_WINDOW_MS ||
+                reason_key_len(w->pauth_reason) != klen || strncmp(w->pauth_reason, reason, klen);
+    snprintf(w->pauth_reason, sizeof(w->pauth_reason), "%s", reason);
+    pthread_mutex_unlock(&w->pauth_lock);
+    atomic_store(&w->pauth_ms, now ? now : 1); /* after the reason: a reader sees both */
+    if (fresh)
+        sl_error("worker",
+                 "%s: %s (source tasks fail on it; the same refusal is not logged "
+                 "again while it lasts)",
+                 rd_kafka_name(rk), reason);
+    else
+        sl_debug("worker", "%s: %s", rd_kafka_name(rk), reason);
+}
+
+int64_t sl_worker_producer_refused(sl_worker *w, char *reason, size_t len)
+{
+    int64_t at = atomic_load(&w->pauth_ms);
+    if (at && reason) {
+        pthread_mutex_lock(&w->pauth_lock);
+        snprintf(reason, len, "%s", w->pauth_reason);
+        pthread_mutex_unlock(&w->pauth_lock);
+    }
+    return at;
+}
+
 static int producer_create(sl_worker *w, char *err, size_t errlen)
 {
     rd_kafka_conf_t *c = sl_worker_client_conf(w, SL_WCLIENT_PRODUCER, NULL, err, errlen);
@@ -288,7 +339,8 @@ static int producer_create(sl_worker *w, char *err, size_t errlen)
         return -1;
     }
     rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
-    rd_kafka_conf_set_error_cb(c, client_error);
+    rd_kafka_conf_set_error_cb(c, producer_error);
+    rd_kafka_conf_set_opaque(c, w);
     if (!(w->producer = rd_kafka_new(RD_KAFKA_PRODUCER, c, e, sizeof(e)))) {
         snprintf(err, errlen, "producer for %s: %s", w->conf.bootstrap_servers, e);
         rd_kafka_conf_destroy(c);
@@ -692,6 +744,7 @@ sl_worker *sl_worker_create(int argc, char **argv, char *err, size_t errlen)
     }
     pthread_mutex_init(&w->lock, NULL);
     pthread_mutex_init(&w->ctl, NULL);
+    pthread_mutex_init(&w->pauth_lock, NULL);
     if (sl_config_defaults(worker_options, &w->conf, err, errlen) ||
         sl_config_parse_args(worker_options, &w->conf, argc, argv, err, errlen) ||
         sl_http_security_check(w->conf.listeners, &w->conf.http, err, errlen) ||
@@ -793,7 +846,21 @@ void sl_worker_stop(sl_worker *w)
     sl_conns_halt_all(w);
     pthread_mutex_unlock(&w->ctl);
     if (w->producer) {
-        rd_kafka_resp_err_t e = rd_kafka_flush(w->producer, 10000);
+        /* A producer the broker still refuses delivers nothing: flushing it
+         * would only wait out the 10 s. Nothing it drops is lost: the source
+         * records and positions in it were not acknowledged, so the stored
+         * positions are where they were and the next start reads those
+         * records again; the status records are written again as the tasks
+         * start. (The purged messages' reports are served by the flush.) */
+        int64_t refused = sl_worker_producer_refused(w, NULL, 0);
+        int stuck = refused && sl_worker_now_ms() - refused < SL_PRODUCER_AUTH_WINDOW_MS &&
+                    rd_kafka_outq_len(w->producer) > 0;
+        if (stuck) {
+            sl_warn("worker", "producer: cannot authenticate: %d messages not written",
+                    rd_kafka_outq_len(w->producer));
+            rd_kafka_purge(w->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        }
+        rd_kafka_resp_err_t e = rd_kafka_flush(w->producer, stuck ? 2000 : 10000);
         if (e)
             sl_warn("worker", "producer flush: %s (%d messages left)", rd_kafka_err2str(e),
                     rd_kafka_outq_len(w->producer));
@@ -818,6 +885,7 @@ void sl_worker_destroy(sl_worker *w)
     sl_config_free(worker_options, &w->conf);
     pthread_mutex_destroy(&w->lock);
     pthread_mutex_destroy(&w->ctl);
+    pthread_mutex_destroy(&w->pauth_lock);
     free(w);
 }
 

@@ -86,6 +86,7 @@ typedef struct sl_wtask {
     atomic_int failed_claim;    /* the first failing report writes failed_where */
     char failed_where[320];     /* "<topic> [<partition>]", set before failed_delivery */
     int64_t retry_max_delay_ms;
+    int64_t started_ms; /* source: sl_worker_now_ms() when its thread began */
     /* source: a ring of batches in flight; [tail, head) are in use */
     sl_inflight ring[SL_RING_SIZE];
     unsigned head, tail;
@@ -134,6 +135,11 @@ struct sl_worker {
     sl_wtask *graveyard;     /* halted tasks freed after the producer flush */
     struct sl_rest *rest;
     atomic_int ready;        /* connectors loaded: /health answers healthy */
+    /* the shared producer's last refused login (sl_worker_producer_refused):
+     * written by the producer-poll thread, read by source task threads */
+    atomic_llong pauth_ms;      /* sl_worker_now_ms() of the last report; 0 none */
+    pthread_mutex_t pauth_lock; /* guards pauth_reason */
+    char pauth_reason[512];     /* librdkafka's reason of the last report */
 };
 
 /* A connector (pipeline.c). Fields other than the list link are read and
@@ -173,6 +179,16 @@ rd_kafka_conf_t *sl_worker_client_conf(const sl_worker *w, enum sl_wclient kind,
  * the broker's certificate: retrying cannot help until the configuration
  * changes. A connection lost during the login is not one. */
 int sl_worker_auth_error(int e, const char *reason);
+/* How long after the shared producer's last refused login a source task
+ * still fails on it: librdkafka retries the connection with a backoff of
+ * at most reconnect.backoff.max.ms (10 s) and reports every refused try, so
+ * a producer still refused has reported again within this window. */
+#define SL_PRODUCER_AUTH_WINDOW_MS 15000
+/* When the shared producer last reported a refused login (an
+ * sl_worker_auth_error from its error callback): its sl_worker_now_ms()
+ * time, 0 if never; reason (if not NULL) gets librdkafka's reason (never a
+ * password). runs on: any thread. */
+int64_t sl_worker_producer_refused(sl_worker *w, char *reason, size_t len);
 /* Publishes a connector (task_id < 0) or task state to _sluice_status and
  * logs it. state: RUNNING, FAILED, PAUSED, UNASSIGNED; trace may be NULL. */
 void sl_worker_status(sl_worker *w, const char *connector, int task_id, const char *state,

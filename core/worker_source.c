@@ -17,7 +17,10 @@
  * errors.retry.delay.max.ms, default 60000, retried indefinitely as Kafka
  * Connect does for RetriableException); SLUICE_ERROR, a conversion error
  * (errors.tolerance=none, errors.retry.timeout=0: Kafka Connect's defaults)
- * or a failed delivery make the task FAILED; the other tasks go on.
+ * or a failed delivery make the task FAILED; the other tasks go on. So
+ * does a refused login of the worker's shared producer (producer_refused):
+ * every source task fails, with the reason in its trace, as each Kafka
+ * Connect task's own producer would; the worker and its REST API go on.
  *
  * Per record (this path is the ceiling of every source, a PostgreSQL
  * snapshot's included): no transform configured -> the record's values are
@@ -145,6 +148,33 @@ static int offset_commit(sl_wtask *wt, char *err, size_t errlen)
     return 0;
 }
 
+/* Did the worker's shared producer report a refused login (a wrong
+ * producer.sasl.jaas.config, a broker certificate it does not trust) since
+ * this task started, or within the last SL_PRODUCER_AUTH_WINDOW_MS (a
+ * producer still refused reports again within it; a task restarted once the
+ * login works again runs)? Then err says so and the task fails, as Kafka
+ * Connect's does when its producer's send throws an authentication
+ * exception. Retrying cannot help until the configuration (or the broker's
+ * users) change, and no record of the task would ever be acknowledged.
+ * Failing loses nothing: the records in flight are not acknowledged, so no
+ * position past them is stored, and a restarted task reads them again
+ * from the stored position. */
+static int producer_refused(sl_wtask *wt, char *err, size_t errlen)
+{
+    char reason[512] = "";
+    int64_t at = sl_worker_producer_refused(wt->w, NULL, 0);
+    if (!at || (at < wt->started_ms && sl_worker_now_ms() - at >= SL_PRODUCER_AUTH_WINDOW_MS))
+        return 0;
+    sl_worker_producer_refused(wt->w, reason, sizeof(reason));
+    snprintf(err, errlen,
+             "the worker's producer could not authenticate to %s (bootstrap.servers): %s; its "
+             "credentials are the worker's producer.* and security keys (every source task "
+             "shares that producer: there is no producer.override.*); no position past the "
+             "records in flight is stored (last written: %s)",
+             wt->w->conf.bootstrap_servers, reason, wt->written[0] ? wt->written : "(none)");
+    return 1;
+}
+
 static void xrec_release(sl_xrec *x)
 {
     if (x->key.iface)
@@ -269,6 +299,10 @@ static int produce_one(sl_wtask *wt, topic_cache *tc, const sluice_record *rec, 
             rc = -2;
             break;
         }
+        if (producer_refused(wt, err, errlen)) { /* the queue cannot drain */
+            rc = -1;
+            break;
+        }
         struct timespec ts = {0, 2 * 1000000L}; /* the poll thread drains the queue */
         nanosleep(&ts, NULL);
     }
@@ -342,7 +376,9 @@ static int delivery_failed(sl_wtask *wt, char *err, size_t errlen)
 }
 
 /* Waits (up to 30 s) for the ring to drain and the last position to be
- * stored and committed: the clean-shutdown path. */
+ * stored and committed: the clean-shutdown path. A producer the broker
+ * refuses ends the wait at once (producer_refused: nothing can be
+ * acknowledged, and nothing is lost by not waiting). */
 static void drain(sl_wtask *wt, char *err, size_t errlen)
 {
     int64_t deadline = sl_worker_now_ms() + 30000;
@@ -355,6 +391,8 @@ static void drain(sl_wtask *wt, char *err, size_t errlen)
             return;
         if (wt->tail == wt->head && atomic_load(&wt->offw.state) == 0 &&
             (!wt->acked[0] || !strcmp(wt->acked, wt->written)))
+            return;
+        if (producer_refused(wt, err, errlen))
             return;
         struct timespec ts = {0, 5 * 1000000L};
         nanosleep(&ts, NULL);
@@ -371,6 +409,7 @@ void *sl_source_thread(void *arg)
     sluice_batch *batch = sl_batch_create(SOURCE_BATCH);
     topic_cache topics = {0};
     sl_errpolicy errors;
+    wt->started_ms = sl_worker_now_ms();
     wt->errpol = &errors;
     if (sl_errpolicy_init(&errors, wt, err, sizeof(err)) != 0 ||
         sl_transforms_create(wt->config, &wt->xf, err, sizeof(err)) != 0) {
@@ -385,7 +424,7 @@ void *sl_source_thread(void *arg)
     sl_worker_status(wt->w, wt->connector, wt->id, "RUNNING", NULL);
     while (!atomic_load(&wt->stop)) {
         advance(wt);
-        if (delivery_failed(wt, err, sizeof(err))) {
+        if (delivery_failed(wt, err, sizeof(err)) || producer_refused(wt, err, sizeof(err))) {
             failed = 1;
             break;
         }

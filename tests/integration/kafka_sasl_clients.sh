@@ -8,6 +8,13 @@
 #     PlainLoginModule, SASL without credentials, a JKS truststore;
 #  2. `sluice registry` with kafkastore.security.protocol,
 #     kafkastore.sasl.mechanism and kafkastore.sasl.jaas.config;
+#  2b. a worker whose producer.sasl.jaas.config has a wrong password (its
+#     other clients log in): its datagen source task is FAILED within 20 s,
+#     its trace naming the worker's producer, the broker and the refused
+#     login (never a password); the worker goes on and its REST API answers;
+#     SIGTERM stops it within a few seconds (no wait for acknowledgements
+#     that cannot come); the same for a producer that does not trust the
+#     broker's certificate;
 #  3. `sluice worker` from a worker.json holding security.protocol,
 #     sasl.mechanism and sasl.jaas.config (alice), whose file sink logs in
 #     as bob through consumer.override.sasl.jaas.config: datagen -> avro
@@ -93,6 +100,86 @@ track_pid $!
 wait_for 30 port_open "$REG_PORT" || fail "the registry did not serve on $REG_PORT: $(tail -5 "$T/registry.log")"
 [ "$(curl -s "$REGISTRY/subjects")" = "[]" ] || fail "the registry over SASL: GET /subjects is not []"
 pass "sluice registry reads and writes _schemas as alice (kafkastore.sasl.jaas.config)"
+
+# ---- 2b. a worker whose producer cannot log in: its source tasks fail, it goes on ----------
+# (Kafka Connect: each source task's producer is built from the worker's
+# producer.* keys; its send throws an authentication exception and the task
+# is FAILED with it in its trace; the worker and its REST API go on.) It
+# runs before 3, when the internal topics hold nothing: this worker stores
+# nothing (its producer is refused) and starts nobody else's connectors.
+PA_PORT="$(free_port)"
+PAUTH="http://127.0.0.1:$PA_PORT"
+mkdir -p "$T/pauth"
+echo '{"name": "pauth", "source": {"connector.class": "datagen", "topic": "pauth.rows", "max.records": 1000}}' \
+    >"$T/pauth/pauth.json"
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+pa_t0="$(now_ms)"
+"$SLUICE" worker --set "bootstrap.servers=$BOOTSTRAP" --set "listeners=$PAUTH" \
+    --set "pipelines.dir=$T/pauth" --set group.id=sluice-pauth --set security.protocol=SASL_PLAINTEXT \
+    --set "sasl.jaas.config=$(jaas alice "$ALICE_PW")" \
+    --set "producer.sasl.jaas.config=$(jaas alice "$BAD_PW")" 2>>"$T/pauth.log" &
+pauth_pid=$!
+track_pid "$pauth_pid"
+pa_field() { # pa_field FIELD: tasks[0][FIELD] of pauth.source's status
+    curl -s "$PAUTH/connectors/pauth.source/status" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["tasks"][0].get(sys.argv[1]) or "")' "$1" 2>/dev/null
+}
+pa_failed() { [ "$(pa_field state)" = FAILED ]; }
+wait_for 30 pa_failed ||
+    fail "the source of a worker whose producer is refused is not FAILED but '$(pa_field state)': $(tail -3 "$T/pauth.log")"
+pa_secs="$(( ($(now_ms) - pa_t0) / 1000 ))"
+[ "$pa_secs" -le 20 ] || fail "the source task was FAILED only $pa_secs s after the worker started"
+trace="$(pa_field trace)"
+case "$trace" in *"worker's producer could not authenticate to $BOOTSTRAP"*"Authentication failed"*"producer.*"*) ;;
+*) fail "the FAILED source task's trace does not say the worker's producer was refused where and why: $trace" ;; esac
+for s in "${SECRETS[@]}"; do
+    case "$trace" in *"$s"*) fail "the FAILED source task's trace shows a password: $trace" ;; esac
+done
+pass "a wrong producer.sasl.jaas.config: the source task is FAILED in ${pa_secs}s: $(echo "$trace" | cut -c1-150)..."
+code="$(curl -s -o "$T/body" -w '%{http_code}' "$PAUTH/connectors")"
+[ "$code" = 200 ] || fail "GET /connectors of the worker whose producer is refused: $code $(cat "$T/body")"
+kill -0 "$pauth_pid" || fail "the worker whose producer is refused exited"
+for s in "${SECRETS[@]}"; do
+    grep -qF -- "$s" "$T/body" && fail "GET /connectors shows a password"
+done
+pass "the worker whose producer is refused goes on: GET /connectors is 200: $(cat "$T/body")"
+# librdkafka retries the login (backoff 100 ms doubling up to 10 s) and
+# reports every refusal: the worker logs it once, not at each retry
+alice_refused() { [ "$(grep -c "authentication failed for user 'alice'" "$T/b/broker.log")" -ge "$1" ]; }
+wait_for 15 alice_refused 4 || fail "the refused producer did not retry its login 4 times"
+n="$(grep -c "ERROR \[worker\] [^ ]*#producer-[0-9]*: .*Authentication failed" "$T/pauth.log")"
+[ "$n" = 1 ] || fail "the producer's refused login is logged $n times in 4 refusals (expected once)"
+pass "the producer's refused login is logged once, not at each of its retries"
+pa_t0="$(now_ms)"
+kill -TERM "$pauth_pid"
+wait "$pauth_pid"
+rc=$?
+pa_ms="$(( $(now_ms) - pa_t0 ))"
+[ "$rc" = 0 ] || fail "the worker whose producer is refused exited with $rc after SIGTERM"
+[ "$pa_ms" -lt 5000 ] || fail "the worker whose producer is refused took $pa_ms ms to stop after SIGTERM"
+pass "SIGTERM: the worker whose producer is refused stopped in $pa_ms ms"
+# the same when the producer does not trust the broker's certificate (the
+# SSL listener; the worker's other clients trust its CA)
+PA_PORT="$(free_port)"
+PAUTH="http://127.0.0.1:$PA_PORT"
+"$SLUICE" worker --set "bootstrap.servers=127.0.0.1:$SSL_PORT" --set "listeners=$PAUTH" \
+    --set "pipelines.dir=$T/pauth" --set group.id=sluice-pauth --set security.protocol=SSL \
+    --set "ssl.ca.location=$C/ca.pem" --set "producer.ssl.ca.location=$C/other-ca.pem" \
+    2>>"$T/pauth-ssl.log" &
+pauth_pid=$!
+track_pid "$pauth_pid"
+wait_for 20 pa_failed ||
+    fail "the source of a worker whose producer distrusts the broker is not FAILED but '$(pa_field state)': $(tail -3 "$T/pauth-ssl.log")"
+trace="$(pa_field trace)"
+case "$trace" in *"worker's producer could not authenticate to 127.0.0.1:$SSL_PORT"*"SSL handshake failed"*"certificate verify failed"*) ;;
+*) fail "the FAILED source task's trace does not say the broker's certificate was refused: $trace" ;; esac
+kill -0 "$pauth_pid" || fail "the worker whose producer distrusts the broker exited"
+pa_t0="$(now_ms)"
+kill -TERM "$pauth_pid"
+wait "$pauth_pid" || fail "the worker whose producer distrusts the broker exited with $? after SIGTERM"
+pa_ms="$(( $(now_ms) - pa_t0 ))"
+[ "$pa_ms" -lt 5000 ] || fail "the worker whose producer distrusts the broker took $pa_ms ms to stop"
+pass "a broker certificate the producer does not trust: the source task is FAILED, SIGTERM stops the worker in $pa_ms ms"
 
 # ---- 3. the worker over SASL: datagen -> avro -> file sink ----------------------------
 N=500
