@@ -270,28 +270,27 @@ case "$trace" in *"could not authenticate to 127.0.0.1:$SSL_PORT"*"SSL handshake
 *) fail "the untrusting sink's trace does not say the broker's certificate was refused: $trace" ;; esac
 [ "$(lines "$T/out.jsonl.untrusted")" = 0 ] || fail "the sink that does not trust the broker received records"
 pass "a broker certificate the consumer does not trust: the task is FAILED: $(echo "$trace" | cut -c1-150)..."
-# the worker goes on: a connector created now delivers every row
-python3 - "$T/late.json" "$T/late.jsonl" "$(jaas bob "$BOB_PW")" <<'PY2'
+# put_bob_sink NAME FILE: PUT a file sink of sasl.rows with bob's right
+# password as connector NAME; prints the HTTP status (the body in $T/body)
+put_bob_sink()
+{
+    python3 - "$T/$1.json" "$2" "$(jaas bob "$BOB_PW")" <<'PY2'
 import json, sys
 path, out, jaas = sys.argv[1:]
 json.dump({"connector.class": "file", "topics": "sasl.rows", "file": out,
            "consumer.override.sasl.jaas.config": jaas}, open(path, "w"))
 PY2
-code="$(curl -s -o "$T/body" -w '%{http_code}' -X PUT -H 'Content-Type: application/json' \
-    "$WORKER/connectors/late/config" --data @"$T/late.json")"
+    curl -s -o "$T/body" -w '%{http_code}' -X PUT -H 'Content-Type: application/json' \
+        "$WORKER/connectors/$1/config" --data @"$T/$1.json"
+}
+# the worker goes on: a connector created now delivers every row
+code="$(put_bob_sink late "$T/late.jsonl")"
 [ "$code" = 201 ] || [ "$code" = 200 ] || fail "PUT /connectors/late/config: $code $(cat "$T/body")"
 wait_for 60 have_lines "$T/late.jsonl" "$N" ||
     fail "a sink created after the failure has $(lines "$T/late.jsonl") of $N rows"
 pass "beside the FAILED sink, a sink created later delivers all $N rows"
 # the user corrects the password and restarts the task
-python3 - "$T/fixed.json" "$T/out.jsonl.badpw" "$(jaas bob "$BOB_PW")" <<'PY2'
-import json, sys
-path, out, jaas = sys.argv[1:]
-json.dump({"connector.class": "file", "topics": "sasl.rows", "file": out,
-           "consumer.override.sasl.jaas.config": jaas}, open(path, "w"))
-PY2
-code="$(curl -s -o "$T/body" -w '%{http_code}' -X PUT -H 'Content-Type: application/json' \
-    "$WORKER/connectors/sasl.badpw/config" --data @"$T/fixed.json")"
+code="$(put_bob_sink sasl.badpw "$T/out.jsonl.badpw")"
 [ "$code" = 200 ] || fail "PUT /connectors/sasl.badpw/config: $code $(cat "$T/body")"
 code="$(curl -s -o "$T/body" -w '%{http_code}' -X POST \
     "$WORKER/connectors/sasl.badpw/restart?includeTasks=true")"
