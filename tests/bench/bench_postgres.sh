@@ -239,6 +239,7 @@ snapshot_phase typed
 "$SLUICE" topics create -b "$BOOTSTRAP" -t bench.public.lat --partitions 1 >/dev/null 2>&1
 pg_sql main bench "SELECT 1 FROM pg_create_logical_replication_slot('latslot', 'pgoutput')" >/dev/null
 echo "{\"name\": \"lat\", \"source\": $(source_json latslot lat_pub no_data)}" >"$P/lat.json"
+warm_memory
 run_worker
 pg_sql main bench "INSERT INTO lat (v) VALUES (0)"
 all_in_within 60 bench.public.lat 1 || fail "latency: the first row never reached the broker"

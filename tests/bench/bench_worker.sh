@@ -47,7 +47,6 @@ import sys
 row = 'x' * 190
 w = sys.stdout.write
 for i in range($N): w('%09d%s\n' % (i, row))" >"$T/lines.txt"
-sync
 warm_memory
 t0=$(now)
 kcat -P -b "$BOOTSTRAP" -t base -X acks=all -X linger.ms=5 -l "$T/lines.txt" 2>/dev/null
@@ -73,7 +72,6 @@ one_run() # NAME CONVERTER
 JSON
     local t0 t1 pid
     # what earlier runs left to write back is not this run's to pay for
-    sync
     warm_memory
     SEEN_BYTES=0 SEEN_LINES=0
     t0=$(now)
