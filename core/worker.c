@@ -311,15 +311,17 @@ static void producer_error(rd_kafka_t *rk, int e, const char *reason, void *opaq
         sl_debug("worker", "%s: %s", rd_kafka_name(rk), reason);
 }
 
-int64_t sl_worker_producer_refused(sl_worker *w, char *reason, size_t len)
+int sl_worker_producer_refused(sl_worker *w, int64_t since_ms, char *reason, size_t len)
 {
     int64_t at = atomic_load(&w->pauth_ms);
-    if (at && reason) {
+    if (!at || (at < since_ms && sl_worker_now_ms() - at >= SL_PRODUCER_AUTH_WINDOW_MS))
+        return 0;
+    if (reason) {
         pthread_mutex_lock(&w->pauth_lock);
         snprintf(reason, len, "%s", w->pauth_reason);
         pthread_mutex_unlock(&w->pauth_lock);
     }
-    return at;
+    return 1;
 }
 
 static int producer_create(sl_worker *w, char *err, size_t errlen)
@@ -544,8 +546,18 @@ int sl_worker_topic_put(sl_worker *w, const char *topic, const char *key, const 
         free(d);
         return -1;
     }
-    int64_t deadline = sl_worker_now_ms() + 15000;
+    int64_t start = sl_worker_now_ms(), deadline = start + 15000;
+    char reason[512];
     while (!atomic_load(&d->done) && sl_worker_now_ms() < deadline) {
+        /* a producer the broker refuses acknowledges nothing: say so now
+         * rather than after 15 s (a REST call's answer, a task's status) */
+        if (sl_worker_producer_refused(w, start, reason, sizeof(reason))) {
+            snprintf(err, errlen,
+                     "writing %s to %s: the worker's producer could not authenticate to %s "
+                     "(bootstrap.servers): %s",
+                     key, topic, w->conf.bootstrap_servers, reason);
+            return -1; /* the report may still come: d is left to it */
+        }
         struct timespec ts = {0, 2 * 1000000L};
         nanosleep(&ts, NULL);
     }
@@ -852,8 +864,7 @@ void sl_worker_stop(sl_worker *w)
          * positions are where they were and the next start reads those
          * records again; the status records are written again as the tasks
          * start. (The purged messages' reports are served by the flush.) */
-        int64_t refused = sl_worker_producer_refused(w, NULL, 0);
-        int stuck = refused && sl_worker_now_ms() - refused < SL_PRODUCER_AUTH_WINDOW_MS &&
+        int stuck = sl_worker_producer_refused(w, INT64_MAX, NULL, 0) &&
                     rd_kafka_outq_len(w->producer) > 0;
         if (stuck) {
             sl_warn("worker", "producer: cannot authenticate: %d messages not written",

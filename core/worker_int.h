@@ -184,11 +184,13 @@ int sl_worker_auth_error(int e, const char *reason);
  * at most reconnect.backoff.max.ms (10 s) and reports every refused try, so
  * a producer still refused has reported again within this window. */
 #define SL_PRODUCER_AUTH_WINDOW_MS 15000
-/* When the shared producer last reported a refused login (an
- * sl_worker_auth_error from its error callback): its sl_worker_now_ms()
- * time, 0 if never; reason (if not NULL) gets librdkafka's reason (never a
- * password). runs on: any thread. */
-int64_t sl_worker_producer_refused(sl_worker *w, char *reason, size_t len);
+/* Is the shared producer refused: did it report a refused login (an
+ * sl_worker_auth_error from its error callback) after since_ms (an
+ * sl_worker_now_ms() time; INT64_MAX: none) or within the last
+ * SL_PRODUCER_AUTH_WINDOW_MS? 1 with reason (if not NULL) set to
+ * librdkafka's reason (never a password), else 0. The check is one atomic
+ * load when not. runs on: any thread. */
+int sl_worker_producer_refused(sl_worker *w, int64_t since_ms, char *reason, size_t len);
 /* Publishes a connector (task_id < 0) or task state to _sluice_status and
  * logs it. state: RUNNING, FAILED, PAUSED, UNASSIGNED; trace may be NULL. */
 void sl_worker_status(sl_worker *w, const char *connector, int task_id, const char *state,

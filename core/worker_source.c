@@ -162,10 +162,8 @@ static int offset_commit(sl_wtask *wt, char *err, size_t errlen)
 static int producer_refused(sl_wtask *wt, char *err, size_t errlen)
 {
     char reason[512] = "";
-    int64_t at = sl_worker_producer_refused(wt->w, NULL, 0);
-    if (!at || (at < wt->started_ms && sl_worker_now_ms() - at >= SL_PRODUCER_AUTH_WINDOW_MS))
+    if (!sl_worker_producer_refused(wt->w, wt->started_ms, reason, sizeof(reason)))
         return 0;
-    sl_worker_producer_refused(wt->w, reason, sizeof(reason));
     snprintf(err, errlen,
              "the worker's producer could not authenticate to %s (bootstrap.servers): %s; its "
              "credentials are the worker's producer.* and security keys (every source task "

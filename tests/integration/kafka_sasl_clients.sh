@@ -143,6 +143,21 @@ for s in "${SECRETS[@]}"; do
     grep -qF -- "$s" "$T/body" && fail "GET /connectors shows a password"
 done
 pass "the worker whose producer is refused goes on: GET /connectors is 200: $(cat "$T/body")"
+# a config write goes through that producer: refused, the REST call says so
+# at once (Kafka Connect answers 500 with the producer's exception)
+pa_t0="$(now_ms)"
+code="$(curl -s -o "$T/body" -w '%{http_code}' -X PUT -H 'Content-Type: application/json' \
+    "$PAUTH/connectors/pauth.more/config" \
+    --data '{"connector.class": "datagen", "topic": "pauth.more", "max.records": 10}')"
+pa_ms="$(($(now_ms) - pa_t0))"
+[ "$code" = 500 ] || fail "PUT a connector on the worker whose producer is refused: $code $(cat "$T/body")"
+grep -q '"error_code": *500' "$T/body" && grep -q "worker's producer could not authenticate to $BOOTSTRAP" "$T/body" ||
+    fail "the refused config write's answer does not say why: $(cat "$T/body")"
+[ "$pa_ms" -lt 5000 ] || fail "the refused config write was answered after $pa_ms ms"
+for s in "${SECRETS[@]}"; do
+    grep -qF -- "$s" "$T/body" && fail "the refused config write's answer shows a password"
+done
+pass "a config write through the refused producer is answered 500 in $pa_ms ms, saying why: $(cut -c1-150 "$T/body")"
 # librdkafka retries the login (backoff 100 ms doubling up to 10 s) and
 # reports every refusal: the worker logs it once, not at each retry
 alice_refused() { [ "$(grep -c "authentication failed for user 'alice'" "$T/b/broker.log")" -ge "$1" ]; }
