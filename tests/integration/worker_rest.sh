@@ -36,12 +36,23 @@ cat >"$P/filed.json" <<JSON
  "sinks": {"out": {"connector.class": "file", "topics": "filed.rows", "file": "$T/filed.jsonl"}}}
 JSON
 
+# plugin.path: the shipped plugins and one built for another ABI version
+# (tests/unit/plugins/badabi.c), which must not take the worker or the
+# other connectors down
+PLUGINS="$T/plugins"
+mkdir -p "$PLUGINS"
+ln -s "$(dirname "$SLUICE")"/plugins/*.so "$PLUGINS/"
+BADABI="$(dirname "$SLUICE")/test-plugins/badabi.so"
+[ -f "$BADABI" ] || fail "$BADABI is not built (the unit tests' plugins: CUnit)"
+ln -s "$BADABI" "$PLUGINS/badabi.so"
+
 worker_pid=""
 healthy() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$U/health")" = 200 ]; }
 start_worker()
 {
     "$SLUICE" worker --set "bootstrap.servers=$BOOTSTRAP" --set "pipelines.dir=$P" \
         --set "listeners=http://127.0.0.1:$WPORT" --set offset.flush.interval.ms=300 \
+        --set "plugin.path=$PLUGINS" \
         2>>"$T/worker.log" &
     worker_pid=$!
     track_pid "$worker_pid"
@@ -133,6 +144,12 @@ expect 400 "d['error_code'] == 400 and 'Missing required configuration \"file\"'
     "POST with a bad config: 400 naming every field"
 req POST /connectors '{"name": "bad", "config": {"connector.class": "nosuchplugin"}}'
 expect 400 "'nosuchplugin' in d['message']" "POST with an unknown connector.class: 400"
+req POST /connectors '{"name": "bad", "config": {"connector.class": "badabi"}}'
+expect 400 "d['error_code'] == 400 and 'badabi.so' in d['message'] and 'ABI version' in d['message']" \
+    "POST of a plugin built for another ABI version: 400 saying so"
+req GET /connectors
+expect 200 "'gen' in d and 'out' in d and 'filed.source' in d and 'bad' not in d" \
+    "after the refused plugin the worker serves on, its connectors listed"
 req POST /connectors '{"config": {"connector.class": "datagen"}}'
 expect 400 "'name' in d['message']" "POST without a name: 400"
 req POST /connectors '{"name": "x", "config": '
