@@ -342,6 +342,30 @@ avro_schema_t sluice_envelope_value_schema(const sluice_envelope *env)
     return env->value_schema;
 }
 
+/* ---- Numbers as text ------------------------------------------------------- */
+
+char *sluice_put_u64(char *p, uint64_t v, int width)
+{
+    char d[20];
+    int n = 0;
+    do
+        d[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    for (int i = n; i < width; i++)
+        *p++ = '0';
+    while (n)
+        *p++ = d[--n];
+    return p;
+}
+
+char *sluice_put_i64(char *p, int64_t v, int width)
+{
+    if (v >= 0)
+        return sluice_put_u64(p, (uint64_t)v, width);
+    *p++ = '-';
+    return sluice_put_u64(p, 0 - (uint64_t)v, width - 1);
+}
+
 /* ---- Reusing values ------------------------------------------------------- */
 
 void sluice_pool_init(sluice_value_pool *p, avro_value_iface_t *iface)

@@ -178,20 +178,10 @@ static int fill_value(dg_task *t, avro_value_t *value, int64_t seq, char op, int
 static void format_position(char pos[48], int64_t seq)
 {
     static const char head[] = "{\"seq\": ";
-    char d[24];
-    size_t i = sizeof(d), n = sizeof(head) - 1;
-    uint64_t u = seq < 0 ? 0 - (uint64_t)seq : (uint64_t)seq;
-    do {
-        d[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (seq < 0)
-        d[--i] = '-';
-    memcpy(pos, head, n);
-    memcpy(pos + n, d + i, sizeof(d) - i);
-    n += sizeof(d) - i;
-    pos[n++] = '}';
-    pos[n] = '\0';
+    memcpy(pos, head, sizeof(head) - 1);
+    char *p = sluice_put_i64(pos + sizeof(head) - 1, seq, 0);
+    *p++ = '}';
+    *p = '\0';
 }
 
 /* Emits record seq (or its tombstone). Returns 0, 1 when the batch was full

@@ -95,15 +95,7 @@ static void text_put(dg_text *t, const char *p, size_t n)
 static void text_dec(dg_text *t, int64_t v)
 {
     char d[24];
-    size_t i = sizeof(d);
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        d[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        d[--i] = '-';
-    text_put(t, d + i, sizeof(d) - i);
+    text_put(t, d, (size_t)(sluice_put_i64(d, v, 0) - d));
 }
 
 static void text_hex(dg_text *t, uint64_t v)

@@ -603,48 +603,25 @@ static int parse_offset(const char *p, int64_t *secs)
     return 0;
 }
 
-/* v in decimal, zero-padded to width (a '-' counting in it), as printf's
- * %0*lld: the number of chars written at out. */
-static size_t put_padded(char *out, int64_t v, int width)
-{
-    char d[24];
-    int n = 0;
-    size_t o = 0;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        d[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0) {
-        out[o++] = '-';
-        width--;
-    }
-    for (int i = n; i < width; i++)
-        out[o++] = '0';
-    while (n)
-        out[o++] = d[--n];
-    return o;
-}
-
 /* "HH:MM:SS[.ffffff]Z" of micros into a day (fraction without trailing
- * zeros, none when 0) at out; the chars written, NUL not counted. */
-static size_t put_time_z(char *out, int64_t in_day_us)
+ * zeros, none when 0) at p, NUL-terminated; returns the NUL. */
+static char *put_time_z(char *p, int64_t in_day_us)
 {
     int64_t secs = in_day_us / 1000000, frac = in_day_us % 1000000;
-    size_t o = put_padded(out, secs / 3600, 2);
-    out[o++] = ':';
-    o += put_padded(out + o, secs / 60 % 60, 2);
-    out[o++] = ':';
-    o += put_padded(out + o, secs % 60, 2);
+    p = sluice_put_i64(p, secs / 3600, 2);
+    *p++ = ':';
+    p = sluice_put_i64(p, secs / 60 % 60, 2);
+    *p++ = ':';
+    p = sluice_put_i64(p, secs % 60, 2);
     if (frac) {
-        out[o++] = '.';
-        o += put_padded(out + o, frac, 6);
-        while (out[o - 1] == '0')
-            o--;
+        *p++ = '.';
+        p = sluice_put_i64(p, frac, 6);
+        while (p[-1] == '0')
+            p--;
     }
-    out[o++] = 'Z';
-    out[o] = '\0';
-    return o;
+    *p++ = 'Z';
+    *p = '\0';
+    return p;
 }
 
 static int set_timestamptz(avro_value_t *slot, const char *text, char *err, size_t errlen)
@@ -662,14 +639,14 @@ static int set_timestamptz(avro_value_t *slot, const char *text, char *err, size
     unsigned m, d;
     char buf[80];
     civil_from_days(day, &y, &m, &d);
-    size_t o = put_padded(buf, y, 4);
-    buf[o++] = '-';
-    o += put_padded(buf + o, m, 2);
-    buf[o++] = '-';
-    o += put_padded(buf + o, d, 2);
-    buf[o++] = 'T';
-    o += put_time_z(buf + o, in_day);
-    return avro_value_set_string_len(slot, buf, o + 1);
+    char *p = sluice_put_i64(buf, y, 4);
+    *p++ = '-';
+    p = sluice_put_i64(p, m, 2);
+    *p++ = '-';
+    p = sluice_put_i64(p, d, 2);
+    *p++ = 'T';
+    p = put_time_z(p, in_day);
+    return avro_value_set_string_len(slot, buf, (size_t)(p - buf) + 1);
 }
 
 static int set_timetz(avro_value_t *slot, const char *text, char *err, size_t errlen)
@@ -681,7 +658,7 @@ static int set_timetz(avro_value_t *slot, const char *text, char *err, size_t er
         return ERR("timetz '%s'", text);
     int64_t day = 86400000000LL;
     us = ((us - off * 1000000) % day + day) % day;
-    return avro_value_set_string_len(slot, buf, put_time_z(buf, us) + 1);
+    return avro_value_set_string_len(slot, buf, (size_t)(put_time_z(buf, us) - buf) + 1);
 }
 
 static int set_temporal(avro_value_t *slot, const pg_type *ty, const pg_conf *conf,

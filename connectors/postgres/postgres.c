@@ -158,20 +158,6 @@ static int queue_drain(pg_task *t, sluice_batch *batch, int hold)
 /* Records                                                                   */
 /* ======================================================================== */
 
-/* Decimal digits of v at p; returns the end. (snprintf per record was 5%
- * of the streaming task's time.) */
-static char *put_u64(char *p, uint64_t v)
-{
-    char tmp[20];
-    int n = 0;
-    do
-        tmp[n++] = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
-}
-
 static char *put_lit(char *p, const char *s)
 {
     while (*s)
@@ -189,7 +175,7 @@ _Static_assert(sizeof(((pg_task *)0)->pos_head) >= 7 + 20 + 8 + 10 + 12, "pos_he
 
 size_t pg_task_snapshot_position(const pg_task *t, char *buf)
 {
-    char *p = put_u64(put_lit(buf, "{\"lsn\":"), t->start_lsn);
+    char *p = sluice_put_u64(put_lit(buf, "{\"lsn\":"), t->start_lsn, 0);
     p = put_lit(put_lit(put_lit(p, ",\"snapshot\":true"), t->incr_pos), "}");
     *p = '\0';
     return (size_t)(p - buf);
@@ -205,15 +191,15 @@ static int task_position(pg_task *t, char *buf, size_t len)
     }
     t->tx_n++;
     if (!t->pos_head_len || t->pos_head_lsn != t->safe_lsn || t->pos_head_xid != t->xid) {
-        char *h = put_u64(put_lit(t->pos_head, "{\"lsn\":"), t->safe_lsn);
-        h = put_lit(put_u64(put_lit(h, ",\"txId\":"), t->xid), ",\"lsn_proc\":");
+        char *h = sluice_put_u64(put_lit(t->pos_head, "{\"lsn\":"), t->safe_lsn, 0);
+        h = put_lit(sluice_put_u64(put_lit(h, ",\"txId\":"), t->xid, 0), ",\"lsn_proc\":");
         t->pos_head_len = (size_t)(h - t->pos_head);
         t->pos_head_lsn = t->safe_lsn;
         t->pos_head_xid = t->xid;
     }
     memcpy(p, t->pos_head, t->pos_head_len); /* only what moves is formatted per record */
-    p = put_u64(p + t->pos_head_len, t->change_lsn);
-    p = put_u64(put_lit(p, ",\"n\":"), (uint64_t)t->tx_n);
+    p = sluice_put_u64(p + t->pos_head_len, t->change_lsn, 0);
+    p = sluice_put_u64(put_lit(p, ",\"n\":"), (uint64_t)t->tx_n, 0);
     *put_lit(put_lit(p, t->incr_pos), "}") = '\0';
     return t->skip_xid && t->xid == t->skip_xid && t->tx_n <= t->skip_n;
 }

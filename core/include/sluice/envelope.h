@@ -101,6 +101,14 @@ json_t *sluice_envelope_source_schema(void);
 int sluice_envelope_new_key(sluice_envelope *env, avro_value_t *key);
 int sluice_envelope_new_value(sluice_envelope *env, avro_value_t *value);
 
+/* ---- Numbers as text ---------------------------------------------------------
+ * v in decimal at p, zero-padded to width chars (a '-' counting in them),
+ * as printf's %0*llu / %0*lld without printf's cost on a per-record path;
+ * returns the end (nothing is NUL-terminated). p has room for 21 chars or
+ * width, whichever is more. */
+char *sluice_put_u64(char *p, uint64_t v, int width);
+char *sluice_put_i64(char *p, int64_t v, int width);
+
 /* ---- Reusing values -------------------------------------------------------
  * A fresh value per record costs a source a malloc and a free for each of
  * its fields (a tenth of a postgres snapshot's time). A pool hands out
