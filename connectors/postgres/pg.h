@@ -178,7 +178,7 @@ typedef struct pg_rel {
     int ncols, nkeys;
     avro_schema_t key_schema, value_schema; /* key NULL: no primary key */
     avro_value_iface_t *key_iface, *value_iface;
-    /* the values of this definition's records, reused (set up on first use) */
+    /* the values of this definition's records, reused (rel_schemas) */
     sluice_value_pool key_pool, value_pool;
     sluice_envelope_layout lay; /* value_schema's envelope and source fields */
     int64_t version; /* bumped at every schema rebuild */

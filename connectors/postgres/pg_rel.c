@@ -216,6 +216,9 @@ static int rel_schemas(pg_relcache *rc, pg_rel *rel, char *err, size_t errlen)
         schema_parse(rc, row_json(rc, rel, ns, 1), &rel->key_schema, &rel->key_iface, err,
                      errlen) != 0)
         goto out;
+    sluice_pool_init(&rel->value_pool, rel->value_iface);
+    if (rel->key_iface)
+        sluice_pool_init(&rel->key_pool, rel->key_iface);
     rcode = 0;
 out:
     free(ns);

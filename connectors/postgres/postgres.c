@@ -277,8 +277,6 @@ static int queue_record(pg_task *t, pg_rel *rel, char op, const pg_datum *keyd, 
     o->value_schema = avro_schema_incref(rel->value_schema);
     if (rel->key_schema && keyd) {
         o->key_schema = avro_schema_incref(rel->key_schema);
-        if (!rel->key_pool.iface)
-            sluice_pool_init(&rel->key_pool, rel->key_iface);
         if (sluice_pool_get(&rel->key_pool, &o->key) != 0)
             goto avro_fail;
         o->key_pool = &rel->key_pool;
@@ -288,8 +286,6 @@ static int queue_record(pg_task *t, pg_rel *rel, char op, const pg_datum *keyd, 
     }
     if (tombstone)
         return 0;
-    if (!rel->value_pool.iface)
-        sluice_pool_init(&rel->value_pool, rel->value_iface);
     if (sluice_pool_get(&rel->value_pool, &o->value) != 0)
         goto avro_fail;
     o->value_pool = &rel->value_pool;
