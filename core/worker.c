@@ -311,14 +311,15 @@ static void producer_error(rd_kafka_t *rk, int e, const char *reason, void *opaq
         sl_debug("worker", "%s: %s", rd_kafka_name(rk), reason);
 }
 
-int sl_worker_producer_refused(sl_worker *w, int64_t since_ms, char *reason, size_t len)
+int sl_worker_producer_refused(sl_worker *w, int64_t since_ms, char *msg, size_t len)
 {
     int64_t at = atomic_load(&w->pauth_ms);
     if (!at || (at < since_ms && sl_worker_now_ms() - at >= SL_PRODUCER_AUTH_WINDOW_MS))
         return 0;
-    if (reason) {
+    if (msg) {
         pthread_mutex_lock(&w->pauth_lock);
-        snprintf(reason, len, "%s", w->pauth_reason);
+        snprintf(msg, len, "the worker's producer could not authenticate to %s (bootstrap.servers): %s",
+                 w->conf.bootstrap_servers, w->pauth_reason);
         pthread_mutex_unlock(&w->pauth_lock);
     }
     return 1;
@@ -547,15 +548,12 @@ int sl_worker_topic_put(sl_worker *w, const char *topic, const char *key, const 
         return -1;
     }
     int64_t start = sl_worker_now_ms(), deadline = start + 15000;
-    char reason[512];
+    char why[1024];
     while (!atomic_load(&d->done) && sl_worker_now_ms() < deadline) {
         /* a producer the broker refuses acknowledges nothing: say so now
          * rather than after 15 s (a REST call's answer, a task's status) */
-        if (sl_worker_producer_refused(w, start, reason, sizeof(reason))) {
-            snprintf(err, errlen,
-                     "writing %s to %s: the worker's producer could not authenticate to %s "
-                     "(bootstrap.servers): %s",
-                     key, topic, w->conf.bootstrap_servers, reason);
+        if (sl_worker_producer_refused(w, start, why, sizeof(why))) {
+            snprintf(err, errlen, "writing %s to %s: %s", key, topic, why);
             return -1; /* the report may still come: d is left to it */
         }
         struct timespec ts = {0, 2 * 1000000L};

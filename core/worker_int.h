@@ -187,10 +187,11 @@ int sl_worker_auth_error(int e, const char *reason);
 /* Is the shared producer refused: did it report a refused login (an
  * sl_worker_auth_error from its error callback) after since_ms (an
  * sl_worker_now_ms() time; INT64_MAX: none) or within the last
- * SL_PRODUCER_AUTH_WINDOW_MS? 1 with reason (if not NULL) set to
- * librdkafka's reason (never a password), else 0. The check is one atomic
- * load when not. runs on: any thread. */
-int sl_worker_producer_refused(sl_worker *w, int64_t since_ms, char *reason, size_t len);
+ * SL_PRODUCER_AUTH_WINDOW_MS? 1 with msg (if not NULL) saying so: "the
+ * worker's producer could not authenticate to <bootstrap.servers> ...:
+ * <librdkafka's reason>" (never a password), else 0. The check is one
+ * atomic load when not. runs on: any thread. */
+int sl_worker_producer_refused(sl_worker *w, int64_t since_ms, char *msg, size_t len);
 /* Publishes a connector (task_id < 0) or task state to _sluice_status and
  * logs it. state: RUNNING, FAILED, PAUSED, UNASSIGNED; trace may be NULL. */
 void sl_worker_status(sl_worker *w, const char *connector, int task_id, const char *state,

@@ -161,15 +161,14 @@ static int offset_commit(sl_wtask *wt, char *err, size_t errlen)
  * from the stored position. */
 static int producer_refused(sl_wtask *wt, char *err, size_t errlen)
 {
-    char reason[512] = "";
-    if (!sl_worker_producer_refused(wt->w, wt->started_ms, reason, sizeof(reason)))
+    char why[1024];
+    if (!sl_worker_producer_refused(wt->w, wt->started_ms, why, sizeof(why)))
         return 0;
     snprintf(err, errlen,
-             "the worker's producer could not authenticate to %s (bootstrap.servers): %s; its "
-             "credentials are the worker's producer.* and security keys (every source task "
-             "shares that producer: there is no producer.override.*); no position past the "
+             "%s; its credentials are the worker's producer.* and security keys (every source "
+             "task shares that producer: there is no producer.override.*); no position past the "
              "records in flight is stored (last written: %s)",
-             wt->w->conf.bootstrap_servers, reason, wt->written[0] ? wt->written : "(none)");
+             why, wt->written[0] ? wt->written : "(none)");
     return 1;
 }
 
