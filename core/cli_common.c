@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "kafka_client.h"
+#include "props.h"
 
 void sl_cli_common_init(sl_cli_common *common, const char *prog)
 {
@@ -93,69 +94,6 @@ static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, c
     return -1;
 }
 
-/* One logical line of a properties file into key and value (both
- * NUL-terminated in line, which is modified). 1 a property, 0 blank or a
- * comment, -1 no key. */
-static int prop_split(char *line, char **key, char **value)
-{
-    char *p = line + strspn(line, " \t\f");
-    if (!*p || *p == '#' || *p == '!')
-        return 0;
-    size_t kl = strcspn(p, "=: \t\f");
-    if (kl == 0)
-        return -1;
-    char *v = p + kl;
-    v += strspn(v, " \t\f");
-    if (*v == '=' || *v == ':')
-        v++;
-    v += strspn(v, " \t\f");
-    p[kl] = 0;
-    *key = p;
-    *value = v;
-    return 1;
-}
-
-/* Reads a properties file into an object of strings. NULL with err naming
- * the file and line. */
-static json_t *props_load(const char *path, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "r");
-    json_t *props = json_object();
-    char line[8192];
-    size_t have = 0;
-    int lineno = 0, start = 0;
-    if (!f) {
-        snprintf(err, errlen, "--command-config '%s': %s", path, strerror(errno));
-        json_decref(props);
-        return NULL;
-    }
-    while (fgets(line + have, (int)(sizeof(line) - have), f)) {
-        lineno++;
-        start = start ? start : lineno;
-        size_t n = strlen(line);
-        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-            line[--n] = 0;
-        if (n && line[n - 1] == '\\' && n + 1 < sizeof(line)) { /* continued */
-            have = n - 1;
-            continue;
-        }
-        char *key, *value;
-        int rc = prop_split(line, &key, &value);
-        if (rc < 0) {
-            snprintf(err, errlen, "--command-config '%s' line %d: expected key=value", path, start);
-            fclose(f);
-            json_decref(props);
-            return NULL;
-        }
-        if (rc > 0)
-            json_object_set_new(props, key, json_string(value));
-        have = 0;
-        start = 0;
-    }
-    fclose(f);
-    return props;
-}
-
 /* The --command-config file: its security keys through kafka_client.c, the
  * others as librdkafka's properties (bootstrap.servers only when neither -b
  * nor $SLUICE_BOOTSTRAP gave one). */
@@ -163,12 +101,14 @@ static int command_config(const sl_cli_common *common, rd_kafka_conf_t *conf, ch
                           size_t errlen)
 {
     char origin[512], why[512];
-    json_t *props = props_load(common->command_config, err, errlen);
+    json_t *props = sl_props_load(common->command_config, why, sizeof(why));
     const char *key, *bs = getenv("SLUICE_BOOTSTRAP");
     json_t *v;
     int rc = -1;
-    if (!props)
+    if (!props) {
+        snprintf(err, errlen, "--command-config: %s", why);
         return -1;
+    }
     snprintf(origin, sizeof(origin), "--command-config '%s':", common->command_config);
     if (sl_kafka_client_conf(conf, props, "", why, sizeof(why)) < 0) {
         snprintf(err, errlen, "%s %s", origin, why); /* why names the key */

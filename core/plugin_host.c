@@ -25,6 +25,7 @@
  * thread, inside a callback.
  */
 #include "plugin_host.h"
+#include "props.h"
 #include "schema_text.h"
 
 #include <ctype.h>
@@ -582,37 +583,16 @@ const char *sl_plugin_file(const sl_plugin *p)
 /* Config: ${env:NAME} and ${file:path:key}                                  */
 /* ======================================================================== */
 
-/* Looks key up in a Java-style properties file ("key=value", "key: value",
- * '#' and '!' comments; no line continuations). Returns a malloc'd value. */
+/* The value of key in a properties file (props.h: Kafka Connect's
+ * FileConfigProvider reads the same format), malloc'd; NULL with err. */
 static char *properties_lookup(const char *path, const char *key, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
-    char line[4096], *found = NULL;
-    if (!f) {
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    while (!found && fgets(line, sizeof(line), f)) {
-        char *s = line;
-        while (isspace((unsigned char)*s))
-            s++;
-        if (!*s || *s == '#' || *s == '!')
-            continue;
-        size_t klen = strcspn(s, "=: \t\r\n");
-        char *v = s + klen;
-        while (*v == ' ' || *v == '\t')
-            v++;
-        if (*v == '=' || *v == ':')
-            v++;
-        while (*v == ' ' || *v == '\t')
-            v++;
-        v[strcspn(v, "\r\n")] = '\0';
-        if (klen == strlen(key) && strncmp(s, key, klen) == 0)
-            found = strdup(v);
-    }
-    fclose(f);
-    if (!found)
+    json_t *props = sl_props_load(path, err, errlen);
+    const char *v = props ? json_string_value(json_object_get(props, key)) : NULL;
+    char *found = v ? strdup(v) : NULL;
+    if (props && !v)
         snprintf(err, errlen, "no key %s in %s", key, path);
+    json_decref(props);
     return found;
 }
 
