@@ -337,6 +337,12 @@ static int producer_create(sl_worker *w, char *err, size_t errlen)
          * backlog (and the worker's RSS) small; producev answers
          * QUEUE_FULL beyond it and the source waits */
         conf_set(c, "queue.buffering.max.kbytes", "16384", err, errlen) ||
+        /* a key's partition is the Java producer's (murmur2 of the key
+         * bytes, random without a key), as Kafka Connect's producer picks
+         * it, not librdkafka's default CRC32: a topic Debezium wrote before
+         * sluice, or one co-partitioned with others for a Kafka Streams
+         * join, keeps each row's changes on one partition, in order */
+        conf_set(c, "partitioner", "murmur2_random", err, errlen) ||
         conf_set(c, "client.id", w->worker_id, err, errlen)) {
         rd_kafka_conf_destroy(c);
         return -1;
