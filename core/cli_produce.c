@@ -10,8 +10,10 @@
  *   DELIM has no key. With -Z an empty key or value is sent as null, so
  *   "id-7:" with -K : -Z is a tombstone for key id-7.
  * - -H headers are attached to every message. Without -p the partitioner
- *   picks (librdkafka's default, consistent_random: same key -> same
- *   partition).
+ *   picks as the Java producer (kafka-console-producer, Kafka Connect and
+ *   so the worker) does: murmur2 of the key, so a key lands where the
+ *   worker and Java clients put it; keyless lines spread at random.
+ *   -X partitioner=consistent_random gives kcat's (librdkafka's default).
  * - acks=all by default: a message counts as delivered only when the broker
  *   has made it durable. delivery.timeout.ms defaults to 30 s (librdkafka's is
  *   5 min), so a broker that is down fails the run in half a minute instead
@@ -295,6 +297,8 @@ int sl_cli_produce(int argc, char **argv)
     defaults[n++] = a.acks;
     defaults[n++] = "delivery.timeout.ms";
     defaults[n++] = "30000";
+    defaults[n++] = "partitioner";
+    defaults[n++] = "murmur2_random";
     if (a.codec) {
         defaults[n++] = "compression.codec";
         defaults[n++] = a.codec;

@@ -18,7 +18,8 @@
 #     re-render). A sink of a topic not there yet has it created (as Kafka's
 #     consumer does) and takes its records.
 #  4. Keyed records into a 6-partition topic land where the Java producer
-#     (Kafka Connect's) puts each key: murmur2, as kafkajs computes it.
+#     (Kafka Connect's) puts each key: murmur2, as kafkajs computes it;
+#     so do `sluice produce -K` lines.
 . "$(dirname "$0")/lib.sh"
 test_init worker
 
@@ -219,6 +220,14 @@ out=$(node "$(dirname "$0")/partition_of.js" 6 <"$T/keyed.txt") ||
 used=$(cut -f1 "$T/keyed.txt" | sort -u | wc -l)
 [ "$used" = 6 ] || fail "keyed.rows: only $used of 6 partitions used"
 pass "3000 keyed records over 6 partitions, each on the Java producer's partition for its key (murmur2; checked with kafkajs's partitioner)"
+# `sluice produce` puts a key where the worker does
+"$SLUICE" topics create -b "$BOOTSTRAP" -t keyed.cli --partitions 6 >/dev/null || fail "create keyed.cli"
+seq 1 600 | sed 's/^/order-/; s/$/:v/' | "$SLUICE" produce -b "$BOOTSTRAP" -t keyed.cli -K : 2>/dev/null ||
+    fail "sluice produce -K : into keyed.cli"
+kcat -C -b "$BOOTSTRAP" -t keyed.cli -e -q -f '%p\t%k\n' 2>/dev/null >"$T/keyed_cli.txt"
+out=$(node "$(dirname "$0")/partition_of.js" 6 <"$T/keyed_cli.txt") ||
+    { echo "$out" >&2; fail "keyed.cli: sluice produce put keys on another partition than the Java producer's"; }
+pass "sluice produce -K: $out (records, mismatches) against the Java producer's partitions"
 kill -TERM "$worker_pid"
 wait "$worker_pid"
 finish
