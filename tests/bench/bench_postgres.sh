@@ -18,7 +18,9 @@
 #    timestamptz, date, bool, uuid), where COPY's output functions and
 #    sluice's type conversions weigh more than on (int, int, text).
 #  ceiling: datagen -> broker through the same worker, converter and acks:
-#    what the worker and broker allow any source.
+#    what the worker and broker allow any source; and kcat -P of as many
+#    pre-made records of the snapshot's mean size: what librdkafka and the
+#    broker allow with no source at all (the snapshot target's context).
 #  latency: pgbench commits BENCH_PG_TPS (2000) one-row transactions a
 #    second for BENCH_PG_LAT_SECS (10) while sluice streams them; a consumer
 #    (kcat, fetch.wait.max.ms=5, so at most 5 ms of its own) stamps each
@@ -231,6 +233,22 @@ snapshot_phase()
 }
 snapshot_phase snap
 snap_rate=$SNAP_RATE copy_rate=$COPY_RATE copy_out_rate=$COPY_OUT_RATE
+# What librdkafka and the broker alone allow, with no source at all: kcat -P
+# of as many records of the snapshot's mean size (key + value), read from a
+# file, through the same producer settings (idempotent, acks=all,
+# linger.ms=5) until every one is acknowledged.
+rec_bytes=$(kcat -C -b "$BOOTSTRAP" -t bench.public.snap -c 10000 -e -q -f '%K %S\n' 2>/dev/null |
+    awk '{ n++; b += $1 + $2 } END { if (n) printf "%d", b / n }')
+python3 -c "import sys; sys.stdout.buffer.write((b'x' * ($rec_bytes - 1) + b'\n') * $ROWS)" >"$T/records"
+"$SLUICE" topics create -b "$BOOTSTRAP" -t bench.kcat --partitions 1 >/dev/null 2>&1
+warm_memory
+t0=$(now)
+kcat -P -b "$BOOTSTRAP" -t bench.kcat -X enable.idempotence=true -X acks=all -X linger.ms=5 \
+    -l "$T/records" || fail "kcat -P into bench.kcat"
+t1=$(now)
+rm -f "$T/records"
+kcat_rate=$(rate "$ROWS" "$t0" "$t1")
+log "kcat -P: $ROWS records of $rec_bytes bytes in $(echo "$t1 - $t0" | bc) s = $kcat_rate rows/s"
 # the same count of rows with ten typed columns, as an orders table has:
 # output functions weigh on COPY, type conversion on sluice
 snapshot_phase typed
@@ -279,6 +297,8 @@ printf 'streaming: sluice %s rows/s, pg_recvlogical %s rows/s, ratio %.2f (targe
 printf "snapshot:  sluice %s rows/s, COPY TO '/dev/null' %s rows/s, ratio %.2f (target >= 0.5); COPY TO STDOUT via psql %s rows/s, ratio %.2f\n" \
     "$snap_rate" "$copy_rate" "$(echo "$snap_rate / $copy_rate" | bc -l)" \
     "$copy_out_rate" "$(echo "$snap_rate / $copy_out_rate" | bc -l)"
+printf "           the producer's ceiling, no source: kcat -P of %s records of %s bytes (the snapshot's mean) %s rows/s = %.2f of COPY TO '/dev/null' (sluice's snapshot = %.2f of it)\n" \
+    "$ROWS" "$rec_bytes" "$kcat_rate" "$(echo "$kcat_rate / $copy_rate" | bc -l)" "$(echo "$snap_rate / $kcat_rate" | bc -l)"
 printf "           typed (10 columns: bigint, int, varchar, text, numeric, float8, timestamptz, date, bool, uuid): sluice %s rows/s, COPY TO '/dev/null' %s rows/s, ratio %.2f; COPY TO STDOUT %s rows/s, ratio %.2f\n" \
     "$SNAP_RATE" "$COPY_RATE" "$(echo "$SNAP_RATE / $COPY_RATE" | bc -l)" \
     "$COPY_OUT_RATE" "$(echo "$SNAP_RATE / $COPY_OUT_RATE" | bc -l)"
