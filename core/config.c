@@ -10,12 +10,23 @@
 #include <string.h>
 #include <strings.h>
 
+/* The row of key: its own, else the longest SL_OPT_PREFIX row it starts
+ * with (and is longer than), else NULL. */
 static const sl_option *find_option(const sl_option *opts, const char *key)
 {
-    for (; opts->name; opts++)
+    const sl_option *prefix = NULL;
+    size_t best = 0;
+    for (; opts->name; opts++) {
         if (!strcmp(opts->name, key))
             return opts;
-    return NULL;
+        size_t n = strlen(opts->name);
+        if (opts->type == SL_OPT_PREFIX && n > best && strlen(key) > n &&
+            !strncmp(opts->name, key, n)) {
+            prefix = opts;
+            best = n;
+        }
+    }
+    return prefix;
 }
 
 static int parse_int(const char *s, int64_t *out)
@@ -55,6 +66,14 @@ int sl_config_set(const sl_option *opts, void *conf, const char *key, const char
         return -1;
     }
     switch (o->type) {
+    case SL_OPT_PREFIX: {
+        json_t **obj = (json_t **)(base + o->offset);
+        if (!*obj && !(*obj = json_object()))
+            return snprintf(err, errlen, "%s: out of memory", source), -1;
+        if (json_object_set_new(*obj, key + strlen(o->name), json_string(value ? value : "")))
+            return snprintf(err, errlen, "%s: '%s': not UTF-8", source, key), -1;
+        return 0;
+    }
     case SL_OPT_STRING: {
         char **dst = (char **)(base + o->offset);
         free(*dst);
@@ -93,8 +112,8 @@ int sl_config_set(const sl_option *opts, void *conf, const char *key, const char
 int sl_config_defaults(const sl_option *opts, void *conf, char *err, size_t errlen)
 {
     for (const sl_option *o = opts; o->name; o++) {
-        if (o->type == SL_OPT_MS_HOURS || o->type == SL_OPT_MS_MINUTES)
-            continue; /* aliases: the ms key carries the default */
+        if (o->type == SL_OPT_MS_HOURS || o->type == SL_OPT_MS_MINUTES || o->type == SL_OPT_PREFIX)
+            continue; /* aliases: the ms key carries the default; prefixes have none */
         if (!o->defval && o->type == SL_OPT_STRING)
             continue;
         if (sl_config_set(opts, conf, o->name, o->defval, "default", err, errlen))
@@ -215,6 +234,10 @@ void sl_config_free(const sl_option *opts, void *conf)
             char **dst = (char **)((char *)conf + o->offset);
             free(*dst);
             *dst = NULL;
+        } else if (o->type == SL_OPT_PREFIX) {
+            json_t **obj = (json_t **)((char *)conf + o->offset);
+            json_decref(*obj);
+            *obj = NULL;
         }
     }
 }
@@ -222,6 +245,11 @@ void sl_config_free(const sl_option *opts, void *conf)
 void sl_config_usage(const sl_option *opts, void *file)
 {
     FILE *f = file;
-    for (const sl_option *o = opts; o->name; o++)
-        fprintf(f, "  %-36s %s (default: %s)\n", o->name, o->doc, o->defval ? o->defval : "unset");
+    for (const sl_option *o = opts; o->name; o++) {
+        if (o->type == SL_OPT_PREFIX)
+            fprintf(f, "  %s%-*s %s\n", o->name, (int)(36 - strlen(o->name)), "*", o->doc);
+        else
+            fprintf(f, "  %-36s %s (default: %s)\n", o->name, o->doc,
+                    o->defval ? o->defval : "unset");
+    }
 }

@@ -15,13 +15,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum sl_option_type { SL_OPT_STRING, SL_OPT_INT, SL_OPT_BOOL, SL_OPT_MS_HOURS, SL_OPT_MS_MINUTES };
+/* SL_OPT_PREFIX: a name ending in '.' ("producer."): every key that starts
+ * with it and no other row names is kept, without the prefix, in the
+ * json_t * object at offset (created on the first such key; string values),
+ * for a library that has keys of its own (librdkafka) to check and take. */
+enum sl_option_type {
+    SL_OPT_STRING,
+    SL_OPT_INT,
+    SL_OPT_BOOL,
+    SL_OPT_MS_HOURS,
+    SL_OPT_MS_MINUTES,
+    SL_OPT_PREFIX
+};
 
 typedef struct sl_option {
     const char *name;
     enum sl_option_type type;
     const char *defval; /* textual default; NULL for an unset string */
-    size_t offset;      /* offsetof(struct, field): char * or int64_t or int */
+    size_t offset;      /* offsetof(struct, field): char *, int64_t, int or json_t * */
     const char *doc;
     int64_t min, max;   /* for SL_OPT_INT when min < max */
     size_t alias_of;    /* SL_OPT_MS_*: this key sets the int64 at offset in ms */

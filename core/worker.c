@@ -76,6 +76,14 @@ static const sl_option worker_options[] = {
     SL_KAFKA_SECURITY_OPTIONS(sl_worker_conf, kafka_producer, "producer.", "the producer"),
     SL_KAFKA_SECURITY_OPTIONS(sl_worker_conf, kafka_consumer, "consumer.", "consumers"),
     SL_KAFKA_SECURITY_OPTIONS(sl_worker_conf, kafka_admin, "admin.", "the admin client"),
+    {"producer.", SL_OPT_PREFIX, NULL, OFF(client_keys[SL_WCLIENT_PRODUCER]),
+     "Any other key of the sources' producer, librdkafka's names (most of Java's work: "
+     "compression.type, linger.ms, batch.size...); not acks or enable.idempotence"},
+    {"consumer.", SL_OPT_PREFIX, NULL, OFF(client_keys[SL_WCLIENT_CONSUMER]),
+     "Any other key of the sinks' consumers (fetch.min.bytes, max.partition.fetch.bytes...); "
+     "not group.id or enable.auto.commit"},
+    {"admin.", SL_OPT_PREFIX, NULL, OFF(client_keys[SL_WCLIENT_ADMIN]),
+     "Any other key of the admin client"},
     {NULL},
 };
 #undef OFF
@@ -214,20 +222,86 @@ static int conf_set(rd_kafka_conf_t *c, const char *k, const char *v, char *err,
 /* Kafka clients' configuration                                              */
 /* ======================================================================== */
 
+/* Why a user may not set key (= value) on a client of this kind, or NULL.
+ * from_rest: a connector's override, which anyone the REST API admits may
+ * write, so nothing that runs a command or loads a library on the worker. */
+static const char *client_key_refused(enum sl_wclient kind, const char *key, const char *value,
+                                      int from_rest)
+{
+    static const char *const producer_own[] = {"acks", "request.required.acks",
+                                               "enable.idempotence", "transactional.id", NULL};
+    static const char *const consumer_own[] = {"group.id", "enable.auto.commit", NULL};
+    static const char *const runs_code[] = {"sasl.kerberos.kinit.cmd", "plugin.library.paths",
+                                            "ssl.engine.location", NULL};
+    for (const char *const *k = producer_own; kind == SL_WCLIENT_PRODUCER && *k; k++)
+        if (!strcmp(key, *k))
+            return "the sources' producer is idempotent with acks=all, so that nothing is "
+                   "acknowledged to a source before the broker has it durably";
+    for (const char *const *k = consumer_own; kind == SL_WCLIENT_CONSUMER && *k; k++)
+        if (!strcmp(key, *k))
+            return "the worker sets it itself (group connect-<connector>, offsets committed "
+                   "after the sink's flush)";
+    if (kind == SL_WCLIENT_CONSUMER && !strcmp(key, "partition.assignment.strategy") &&
+        strstr(value, "cooperative"))
+        return "sink tasks give up partitions the eager way (range, roundrobin): cooperative "
+               "rebalancing is not supported";
+    for (const char *const *k = runs_code; from_rest && *k; k++)
+        if (!strcmp(key, *k))
+            return "it runs a command or loads a library on the worker: only the worker's own "
+                   "config may set it";
+    return NULL;
+}
+
+/* Applies the string members of obj that are not security keys (those are
+ * kafka_client.c's layers): with a `strip` prefix (a connector's config)
+ * only the keys under it, without it; errors name the key as given, after
+ * `shown` (the worker's producer. / consumer. / admin., which its config
+ * object holds stripped). Values are never shown (one may be a secret).
+ * 0, or -1 with err. */
+static int client_keys_apply(rd_kafka_conf_t *c, enum sl_wclient kind, const json_t *obj,
+                             const char *strip, const char *shown, int from_rest, char *err,
+                             size_t errlen)
+{
+    size_t slen = strlen(strip);
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        char e[512];
+        const char *key = k + slen, *why;
+        if (strncmp(k, strip, slen) || !json_is_string(v) || sl_kafka_client_key(key))
+            continue;
+        why = client_key_refused(kind, key, json_string_value(v), from_rest);
+        if (!why &&
+            rd_kafka_conf_set(c, key, json_string_value(v), e, sizeof(e)) == RD_KAFKA_CONF_OK)
+            continue;
+        snprintf(err, errlen, "%s%s: %s", shown, k, why ? why : e);
+        return -1;
+    }
+    return 0;
+}
+
 rd_kafka_conf_t *sl_worker_client_conf(const sl_worker *w, enum sl_wclient kind,
-                                       const json_t *conn_config, char *err, size_t errlen)
+                                       const char *const *defaults, const json_t *conn_config,
+                                       char *err, size_t errlen)
 {
     static const char *const prefixes[] = {"producer.", "consumer.", "admin."};
     static const char *const who[] = {"worker producer", "worker consumer", "worker admin client"};
     const sl_kafka_security *by_kind[] = {&w->conf.kafka_producer, &w->conf.kafka_consumer,
                                           &w->conf.kafka_admin};
+    const json_t *own = w->conf.client_keys[kind];
     rd_kafka_conf_t *c = rd_kafka_conf_new();
-    if (conf_set(c, "bootstrap.servers", w->conf.bootstrap_servers, err, errlen) ||
-        sl_kafka_client_conf_sec(c, &w->conf.kafka, "", err, errlen) ||
-        sl_kafka_client_conf_sec(c, by_kind[kind], prefixes[kind], err, errlen) ||
-        (conn_config && kind == SL_WCLIENT_CONSUMER &&
-         sl_kafka_client_conf(c, conn_config, "consumer.override.", err, errlen)) ||
-        sl_kafka_client_check(c, who[kind], "", err, errlen)) {
+    int rc = conf_set(c, "bootstrap.servers", w->conf.bootstrap_servers, err, errlen) ||
+             sl_kafka_client_conf_sec(c, &w->conf.kafka, "", err, errlen) ||
+             sl_kafka_client_conf_sec(c, by_kind[kind], prefixes[kind], err, errlen);
+    for (size_t i = 0; !rc && defaults && defaults[i]; i += 2)
+        rc = conf_set(c, defaults[i], defaults[i + 1], err, errlen);
+    if (!rc && own)
+        rc = client_keys_apply(c, kind, own, "", prefixes[kind], 0, err, errlen);
+    if (!rc && conn_config && kind == SL_WCLIENT_CONSUMER)
+        rc = sl_kafka_client_conf(c, conn_config, "consumer.override.", err, errlen) ||
+             client_keys_apply(c, kind, conn_config, "consumer.override.", "", 1, err, errlen);
+    if (rc || sl_kafka_client_check(c, who[kind], "", err, errlen)) {
         rd_kafka_conf_destroy(c);
         return NULL;
     }
@@ -327,23 +401,26 @@ int sl_worker_producer_refused(sl_worker *w, int64_t since_ms, char *msg, size_t
 
 static int producer_create(sl_worker *w, char *err, size_t errlen)
 {
-    rd_kafka_conf_t *c = sl_worker_client_conf(w, SL_WCLIENT_PRODUCER, NULL, err, errlen);
-    char e[512];
-    if (!c)
-        return -1;
-    if (conf_set(c, "enable.idempotence", "true", err, errlen) ||
-        conf_set(c, "acks", "all", err, errlen) || conf_set(c, "linger.ms", "5", err, errlen) ||
+    /* the worker's choices, which its producer. keys may change */
+    const char *const defaults[] = {
+        "linger.ms", "5",
         /* what sources may have in flight: 16 MB keeps a fast source's
          * backlog (and the worker's RSS) small; producev answers
          * QUEUE_FULL beyond it and the source waits */
-        conf_set(c, "queue.buffering.max.kbytes", "16384", err, errlen) ||
+        "queue.buffering.max.kbytes", "16384",
         /* a key's partition is the Java producer's (murmur2 of the key
          * bytes, random without a key), as Kafka Connect's producer picks
          * it, not librdkafka's default CRC32: a topic Debezium wrote before
          * sluice, or one co-partitioned with others for a Kafka Streams
          * join, keeps each row's changes on one partition, in order */
-        conf_set(c, "partitioner", "murmur2_random", err, errlen) ||
-        conf_set(c, "client.id", w->worker_id, err, errlen)) {
+        "partitioner", "murmur2_random", "client.id", w->worker_id, NULL};
+    rd_kafka_conf_t *c = sl_worker_client_conf(w, SL_WCLIENT_PRODUCER, defaults, NULL, err, errlen);
+    char e[512];
+    if (!c)
+        return -1;
+    /* the delivery guarantee: no one's to change (client_key_refused) */
+    if (conf_set(c, "enable.idempotence", "true", err, errlen) ||
+        conf_set(c, "acks", "all", err, errlen)) {
         rd_kafka_conf_destroy(c);
         return -1;
     }
@@ -365,7 +442,7 @@ static int producer_create(sl_worker *w, char *err, size_t errlen)
 /* An admin client (the worker's admin. keys): NULL with err. */
 static rd_kafka_t *admin_create(sl_worker *w, client_errors *ce, char *err, size_t errlen)
 {
-    rd_kafka_conf_t *c = sl_worker_client_conf(w, SL_WCLIENT_ADMIN, NULL, err, errlen);
+    rd_kafka_conf_t *c = sl_worker_client_conf(w, SL_WCLIENT_ADMIN, NULL, NULL, err, errlen);
     char e[512];
     if (!c)
         return NULL;
@@ -451,7 +528,7 @@ static int topics_create(sl_worker *w, char *err, size_t errlen)
  * replace earlier ones, a null value deletes. runs on: the caller's thread. */
 int sl_worker_topic_read(sl_worker *w, const char *topic, json_t *map, char *err, size_t errlen)
 {
-    rd_kafka_conf_t *c = sl_worker_client_conf(w, SL_WCLIENT_CONSUMER, NULL, err, errlen);
+    rd_kafka_conf_t *c = sl_worker_client_conf(w, SL_WCLIENT_CONSUMER, NULL, NULL, err, errlen);
     char e[512];
     int rc = -1;
     const struct rd_kafka_metadata *md = NULL;
@@ -743,7 +820,8 @@ static int clients_check(const sl_worker *w, char *err, size_t errlen)
         sl_kafka_security_check(&w->conf.kafka_admin, "admin.", err, errlen))
         return -1;
     for (int kind = SL_WCLIENT_PRODUCER; kind <= SL_WCLIENT_ADMIN; kind++) {
-        rd_kafka_conf_t *c = sl_worker_client_conf(w, (enum sl_wclient)kind, NULL, err, errlen);
+        rd_kafka_conf_t *c =
+            sl_worker_client_conf(w, (enum sl_wclient)kind, NULL, NULL, err, errlen);
         if (!c)
             return -1;
         rd_kafka_conf_destroy(c);

@@ -44,6 +44,9 @@ typedef struct sl_worker_conf {
     /* the Kafka clients' security (kafka_client.h): the top-level keys,
      * then the producer. / consumer. / admin. overrides of one kind */
     sl_kafka_security kafka, kafka_producer, kafka_consumer, kafka_admin;
+    /* every other producer. / consumer. / admin. key (librdkafka's names,
+     * which take most of Java's), by enum sl_wclient: NULL or an object */
+    json_t *client_keys[3];
 } sl_worker_conf;
 
 typedef struct sl_errpolicy sl_errpolicy;
@@ -166,14 +169,21 @@ enum { SL_TARGET_STARTED = 0, SL_TARGET_PAUSED, SL_TARGET_STOPPED };
 
 /* worker.c */
 enum sl_wclient { SL_WCLIENT_PRODUCER, SL_WCLIENT_CONSUMER, SL_WCLIENT_ADMIN };
-/* A configuration for one of the worker's Kafka clients: bootstrap.servers,
- * then the security keys (kafka_client.h) as Kafka Connect layers them: the
- * worker's top-level ones, its producer. / consumer. / admin. ones for the
- * kind, and, when conn_config is not NULL, the connector's
- * consumer.override. ones (a consumer) -- then checked as a whole. NULL with
- * err naming the key; the caller owns the result (rd_kafka_new takes it). */
+/* A configuration for one of the worker's Kafka clients, layered as Kafka
+ * Connect does, each layer over the ones before: bootstrap.servers; the
+ * security keys (kafka_client.h) at the top level, then the kind's
+ * producer. / consumer. / admin. ones; `defaults` (NULL or key, value, ...,
+ * NULL: what the worker chose for this client); the kind's other producer. /
+ * consumer. / admin. keys of the worker's config; when conn_config is not
+ * NULL, the connector's consumer.override. keys (a consumer) -- then
+ * checked as a whole. A key the worker must set itself (acks, group.id...)
+ * is refused, and so, in a connector's overrides (which the REST API
+ * takes), is one that runs a command or loads code on the worker. NULL
+ * with err naming the key (never a value); the caller owns the result
+ * (rd_kafka_new takes it) and sets what it must after. */
 rd_kafka_conf_t *sl_worker_client_conf(const sl_worker *w, enum sl_wclient kind,
-                                       const json_t *conn_config, char *err, size_t errlen);
+                                       const char *const *defaults, const json_t *conn_config,
+                                       char *err, size_t errlen);
 /* 1 when a Kafka client's error (error callback: code e, librdkafka's
  * reason) says the broker refused the client's login or the client refused
  * the broker's certificate: retrying cannot help until the configuration

@@ -130,65 +130,39 @@ static rd_kafka_t *consumer_create(sink_state *s, char *err, size_t errlen)
     sl_wtask *wt = s->wt;
     char group[600], e[512];
     snprintf(group, sizeof(group), "connect-%s", wt->connector);
-    const char *kv[][2] = {{"group.id", group},
-                           {"enable.auto.commit", "false"},
-                           {"auto.offset.reset", "earliest"},
-                           {"session.timeout.ms", "6000"},
-                           {"heartbeat.interval.ms", "1000"},
-                           {"client.id", wt->w->worker_id},
-                           /* how soon topics.regex sees a topic created later */
-                           {"topic.metadata.refresh.interval.ms", "5000"},
-                           /* a topic not there yet is created by the broker
-                            * (when auto.create.topics.enable), as Kafka's
-                            * consumer does by default (topics_ensure) */
-                           {"allow.auto.create.topics", "true"},
-                           /* prefetch: the fetcher stops at either bound
-                            * (debug=fetch: "not fetchable") and the loop
-                            * restarts it once the queue ran empty
-                            * (prefetch_refill), which costs a fetch round
-                            * trip each time the queue fills. Count: 50000,
-                            * a quarter of a second of the file sink's
-                            * 200-byte rows; each queued message costs about
-                            * 400 bytes of memory beyond its payload, so a
-                            * worker with one such sink task peaks near 50 MB
-                            * (150000: 90 MB). Bytes: 128 MB, for rows over
-                            * 2.6 KB. Per task: tasks.max sink tasks
-                            * prefetch each. */
-                           {"queued.max.messages.kbytes", "131072"},
-                           {"queued.min.messages", "50000"}};
-    /* bootstrap.servers and the security keys: the worker's, its
-     * consumer.* ones, this connector's consumer.override.* ones */
-    rd_kafka_conf_t *c = sl_worker_client_conf(wt->w, SL_WCLIENT_CONSUMER, wt->config, err, errlen);
+    /* group.id and enable.auto.commit are no one else's to set
+     * (sl_worker_client_conf refuses them); the rest, the worker's choices,
+     * its consumer.* keys and the connector's consumer.override.* change */
+    const char *const kv[] = {"group.id", group,
+                              "enable.auto.commit", "false",
+                              "auto.offset.reset", "earliest",
+                              "session.timeout.ms", "6000",
+                              "heartbeat.interval.ms", "1000",
+                              "client.id", wt->w->worker_id,
+                              /* how soon topics.regex sees a topic created later */
+                              "topic.metadata.refresh.interval.ms", "5000",
+                              /* a topic not there yet is created by the broker
+                               * (when auto.create.topics.enable), as Kafka's
+                               * consumer does by default (topics_ensure) */
+                              "allow.auto.create.topics", "true",
+                              /* prefetch: the fetcher stops at either bound
+                               * (debug=fetch: "not fetchable") and the loop
+                               * restarts it once the queue ran empty
+                               * (prefetch_refill), which costs a fetch round
+                               * trip each time the queue fills. Count: 50000,
+                               * a quarter of a second of the file sink's
+                               * 200-byte rows; each queued message costs about
+                               * 400 bytes of memory beyond its payload, so a
+                               * worker with one such sink task peaks near 50 MB
+                               * (150000: 90 MB). Bytes: 128 MB, for rows over
+                               * 2.6 KB. Per task: tasks.max sink tasks
+                               * prefetch each. */
+                              "queued.max.messages.kbytes", "131072",
+                              "queued.min.messages", "50000", NULL};
+    rd_kafka_conf_t *c =
+        sl_worker_client_conf(wt->w, SL_WCLIENT_CONSUMER, kv, wt->config, err, errlen);
     if (!c)
         return NULL;
-    for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
-        if (rd_kafka_conf_set(c, kv[i][0], kv[i][1], e, sizeof(e)) != RD_KAFKA_CONF_OK) {
-            snprintf(err, errlen, "consumer %s=%s: %s", kv[i][0], kv[i][1], e);
-            rd_kafka_conf_destroy(c);
-            return NULL;
-        }
-    /* consumer.override.<key> (Kafka Connect's per-connector client
-     * overrides, policy All): librdkafka takes Kafka's consumer key names */
-    const char *k;
-    json_t *v;
-    json_object_foreach(wt->config, k, v)
-    {
-        static const char pfx[] = "consumer.override.";
-        const char *ck = k + sizeof(pfx) - 1;
-        if (strncmp(k, pfx, sizeof(pfx) - 1) || !json_is_string(v) || sl_kafka_client_key(ck))
-            continue; /* the security keys were applied above */
-        if (!strcmp(ck, "group.id") || !strcmp(ck, "enable.auto.commit"))
-            snprintf(e, sizeof(e), "the worker sets %s itself", ck);
-        else if (!strcmp(ck, "partition.assignment.strategy") &&
-                 strstr(json_string_value(v), "cooperative"))
-            snprintf(e, sizeof(e), "sink tasks give up partitions the eager way (range, "
-                                   "roundrobin): cooperative rebalancing is not supported");
-        else if (rd_kafka_conf_set(c, ck, json_string_value(v), e, sizeof(e)) == RD_KAFKA_CONF_OK)
-            continue;
-        snprintf(err, errlen, "%s: %s", k, e);
-        rd_kafka_conf_destroy(c);
-        return NULL;
-    }
     /* a topics.regex never matches internal topics (_schemas, _sluice_*),
      * as the offsets API lists them */
     if (json_object_get(wt->config, "topics.regex") &&

@@ -19,7 +19,10 @@
 #     consumer does) and takes its records.
 #  4. Keyed records into a 6-partition topic land where the Java producer
 #     (Kafka Connect's) puts each key: murmur2, as kafkajs computes it;
-#     so do `sluice produce -K` lines.
+#     so do `sluice produce -K` lines. The worker's producer.* keys reach
+#     its producer (compression.type=zstd: every batch in the broker's log
+#     is zstd); acks, idempotence, group.id and unknown keys are refused at
+#     start; a connector's consumer.override cannot run a command.
 . "$(dirname "$0")/lib.sh"
 test_init worker
 
@@ -33,7 +36,7 @@ start_worker()
 {
     "$SLUICE" worker --set "bootstrap.servers=$BOOTSTRAP" --set "pipelines.dir=$P" \
         --set "listeners=http://127.0.0.1:$(free_port)" \
-        --set offset.flush.interval.ms=1000 2>>"$T/worker.log" &
+        --set offset.flush.interval.ms=1000 "$@" 2>>"$T/worker.log" &
     worker_pid=$!
     track_pid "$worker_pid"
 }
@@ -209,9 +212,12 @@ rm -f "$P/sent.json"
 "$SLUICE" topics create -b "$BOOTSTRAP" -t keyed.rows --partitions 6 >/dev/null || fail "create keyed.rows"
 cat >"$P/keyed.json" <<JSON
 {"name": "keyed",
- "source": {"connector.class": "datagen", "topic": "keyed.rows", "max.records": 3000}}
+ "source": {"connector.class": "datagen", "topic": "keyed.rows", "max.records": 3000},
+ "sinks": {"krb": {"connector.class": "file", "topics": "keyed.rows", "file": "$T/krb.jsonl",
+                   "consumer.override.sasl.kerberos.kinit.cmd": "touch $T/pwned"}}}
 JSON
-start_worker
+# the worker's producer. keys reach its producer: zstd batches
+start_worker --set producer.compression.type=zstd --set producer.linger.ms=20
 keyed_in() { [ "$(kcat -C -b "$BOOTSTRAP" -t keyed.rows -e -q -f '.\n' 2>/dev/null | wc -l)" -ge 3000 ]; }
 wait_for 60 keyed_in || fail "keyed.rows: not all 3000 records within 60 s"
 kcat -C -b "$BOOTSTRAP" -t keyed.rows -e -q -f '%p\t%k\n' 2>/dev/null >"$T/keyed.txt"
@@ -220,6 +226,26 @@ out=$(node "$(dirname "$0")/partition_of.js" 6 <"$T/keyed.txt") ||
 used=$(cut -f1 "$T/keyed.txt" | sort -u | wc -l)
 [ "$used" = 6 ] || fail "keyed.rows: only $used of 6 partitions used"
 pass "3000 keyed records over 6 partitions, each on the Java producer's partition for its key (murmur2; checked with kafkajs's partitioner)"
+# attributes (bits 0-2: the codec) of each record batch in the broker's log
+python3 - "$T/b" >"$T/codecs.txt" <<'PY' || fail "keyed.rows: could not read the broker's segments"
+import glob, struct, sys
+codecs = set()
+for seg in glob.glob(sys.argv[1] + "/**/keyed.rows-*/*.log", recursive=True):
+    data, off = open(seg, "rb").read(), 0
+    while off + 23 <= len(data):
+        length = struct.unpack(">i", data[off + 8:off + 12])[0]
+        codecs.add(struct.unpack(">h", data[off + 21:off + 23])[0] & 7)
+        off += 12 + length
+print(" ".join(str(c) for c in sorted(codecs)))
+PY
+[ "$(cat "$T/codecs.txt")" = 4 ] || fail "keyed.rows: batch codecs $(cat "$T/codecs.txt"), not only zstd (4)"
+pass "producer.compression.type=zstd in the worker's config: every batch of keyed.rows is zstd"
+# a connector's config (which the REST API takes) cannot make the worker run
+# a command: the sink fails, naming the key, and the command never ran
+krb_failed() { grep -q 'consumer.override.sasl.kerberos.kinit.cmd: it runs a command' "$T/worker.log"; }
+wait_for 20 krb_failed || fail "a sink with consumer.override.sasl.kerberos.kinit.cmd is not refused"
+[ ! -e "$T/pwned" ] || fail "consumer.override.sasl.kerberos.kinit.cmd ran"
+pass "consumer.override.sasl.kerberos.kinit.cmd refused: $(grep -o 'consumer.override.sasl.kerberos.kinit.cmd: [^;]*' "$T/worker.log" | head -1)"
 # `sluice produce` puts a key where the worker does
 "$SLUICE" topics create -b "$BOOTSTRAP" -t keyed.cli --partitions 6 >/dev/null || fail "create keyed.cli"
 seq 1 600 | sed 's/^/order-/; s/$/:v/' | "$SLUICE" produce -b "$BOOTSTRAP" -t keyed.cli -K : 2>/dev/null ||
@@ -230,4 +256,16 @@ out=$(node "$(dirname "$0")/partition_of.js" 6 <"$T/keyed_cli.txt") ||
 pass "sluice produce -K: $out (records, mismatches) against the Java producer's partitions"
 kill -TERM "$worker_pid"
 wait "$worker_pid"
+# what the worker must set itself, and keys librdkafka does not know, stop
+# it at start with the key named (and never its value)
+for kv in producer.acks=1 producer.enable.idempotence=false consumer.group.id=mine \
+    producer.no.such.key=secret-value; do
+    "$SLUICE" worker --set "bootstrap.servers=$BOOTSTRAP" --set "pipelines.dir=$P" \
+        --set "listeners=http://127.0.0.1:$(free_port)" --set "$kv" >"$T/refused.out" 2>&1 &&
+        fail "the worker started with $kv"
+    grep -q "${kv%%=*}: " "$T/refused.out" || { cat "$T/refused.out" >&2; fail "$kv: the key is not named"; }
+    ! grep -q "secret-value" "$T/refused.out" || fail "$kv: the value is shown"
+    log "$kv: $(grep -o "${kv%%=*}: .*" "$T/refused.out" | head -1)"
+done
+pass "producer.acks, producer.enable.idempotence, consumer.group.id and an unknown producer. key are refused at start, naming the key"
 finish
