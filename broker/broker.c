@@ -54,7 +54,10 @@ static const sl_option broker_options[] = {
     OPT("log.dirs", SL_OPT_STRING, "/tmp/sluice-logs", log_dirs, "comma-separated data directories"),
     OPT("log.dir", SL_OPT_STRING, NULL, log_dirs, "alias of log.dirs"),
     OPT("admin.listeners", SL_OPT_STRING, "http://127.0.0.1:9644", admin_listeners,
-        "HTTP listener for GET /metrics and /health (empty to disable)"),
+        "http:// or https://host:port serving GET /metrics and /health (empty to disable)"),
+    /* the registry's and the worker's listener keys, under admin. so that
+     * they do not meet the Kafka listeners' ssl.* above */
+    SL_HTTP_SECURITY_OPTIONS_PREFIXED(sl_broker_conf, admin_http, "admin.", "sluice"),
     OPTR("node.id", "1", node_id, 0, 2147483647, "this broker's id"),
     OPTR("broker.id", "1", node_id, 0, 2147483647, "alias of node.id"),
     OPTR("num.partitions", "1", num_partitions, 1, 100000, "partitions of auto-created topics"),
@@ -165,7 +168,9 @@ void sl_broker_describe_configs(sl_broker *b, sl_config_fn fn, void *arg)
             snprintf(buf, sizeof(buf), "%lld", (long long)*(const int64_t *)base);
             val = buf;
         }
-        int secret = !strcmp(o->name, "ssl.key.password");
+        int secret = !strcmp(o->name, "ssl.key.password") ||
+                     !strcmp(o->name, "admin.ssl.key.password") ||
+                     !strcmp(o->name, "admin.authentication.users");
         fn(o->name, secret ? NULL : val, o->defval && val && !strcmp(o->defval, val), 1, secret,
            o->doc, arg);
     }
@@ -254,6 +259,15 @@ int sl_broker_run(int argc, char **argv, const sl_broker_embed *embed)
         sl_error(SL_BROKER_COMPONENT,
                  "config: log.message.timestamp.type must be CreateTime or LogAppendTime, got '%s'",
                  b->conf.log_message_timestamp_type);
+        rc = 2;
+        goto out;
+    }
+    /* the admin listener's files and users are read now, before any topic
+     * is opened, so that a bad one stops the broker naming the key */
+    b->conf.admin_http.key_prefix = "admin.";
+    if (b->conf.admin_listeners && *b->conf.admin_listeners &&
+        sl_http_security_check(b->conf.admin_listeners, &b->conf.admin_http, err, sizeof(err))) {
+        sl_error(SL_BROKER_COMPONENT, "config: %s", err);
         rc = 2;
         goto out;
     }

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "http.h"
 #include "kproto.h"
 #include "log.h"
 
@@ -60,6 +61,7 @@ typedef struct sl_broker_conf {
     char *advertised_listeners;
     char *log_dirs;
     char *admin_listeners;
+    sl_http_security admin_http; /* admin.ssl.*, admin.authentication.* (metrics.c) */
     char *sasl_users_file; /* SASL/PLAIN users of SASL_PLAINTEXT listeners (server.c) */
     /* SSL and SASL_SSL listeners (server.c): PEM files, librdkafka's key names */
     char *ssl_certificate_location; /* the certificate, then its chain */
@@ -251,7 +253,7 @@ struct sl_broker {
     const struct sl_broker_embed *embed; /* sluice run: the roles beside us */
     uv_async_t shutdown;                 /* sl_broker_shutdown(), any thread */
     int stopping;
-    void *admin; /* metrics.c */
+    sl_http *admin;              /* metrics.c: the admin listener */
     struct sl_users *sasl_users; /* sasl.users.file, when a listener is SASL_PLAINTEXT */
     struct sl_cleaner *cleaner; /* cleaner.c */
 };

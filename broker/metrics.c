@@ -5,21 +5,24 @@
  *   GET /metrics   Prometheus text format 0.0.4
  *   GET /health    {"status":"UP", ...} (200) - the process serves requests
  *
+ * The listener is core/http.c's, as the registry's and the worker's are: an
+ * https:// listener and authentication.method=BASIC come with it, under the
+ * keys admin.ssl.* and admin.authentication.* (broker.c), read and checked
+ * at start.
+ *
  * Counters are C11 atomics bumped with relaxed ordering on the I/O loop and
- * read by libmicrohttpd's own thread; gauges that need the topic table
+ * read by the admin listener's threads; gauges that need the topic table
  * (log bytes) are refreshed by the I/O loop once a second, never read across
  * threads. Latency histograms per API use fixed buckets (seconds, as
  * Prometheus expects): 0.1ms ... 2.5s, +Inf.
  *
- * Runs on: the I/O loop (observe), libmicrohttpd's thread (answers).
+ * Runs on: the I/O loop (observe), the admin listener's MHD threads (answers).
  */
-#include <microhttpd.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "broker_internal.h"
 #include "logging.h"
@@ -145,83 +148,59 @@ static char *render_metrics(size_t *len)
     return t.s;
 }
 
-static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char *url,
-                              const char *method, const char *version, const char *upload,
-                              size_t *upload_size, void **ptr)
-{
-    struct MHD_Response *resp;
-    unsigned code = 200;
-    const char *ctype = "application/json";
-    char *body;
-    size_t len;
-    enum MHD_Result ret;
+/* ================= the admin listener (core/http.c) ================= */
 
-    if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
-        code = 405;
-        body = strdup("{\"error_code\":405,\"message\":\"only GET is supported\"}");
-        len = strlen(body);
-    } else if (!strcmp(url, "/metrics")) {
-        body = render_metrics(&len);
-        ctype = "text/plain; version=0.0.4; charset=utf-8";
-    } else if (!strcmp(url, "/health")) {
-        body = strdup("{\"status\":\"UP\",\"role\":\"broker\"}");
-        len = strlen(body);
-    } else {
-        code = 404;
-        body = malloc(512);
-        len = (size_t)snprintf(body, 512, "{\"error_code\":404,\"message\":\"no such path: %.200s "
-                               "(try /metrics or /health)\"}", url);
-    }
-    resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(resp, "Content-Type", ctype);
-    ret = MHD_queue_response(conn, code, resp);
-    MHD_destroy_response(resp);
-    return ret;
+/* runs on: an MHD worker thread of the admin listener (these three) */
+static void get_metrics(void *app, const sl_http_req *req, sl_http_resp *resp)
+{
+    size_t len;
+    resp->text = render_metrics(&len);
+    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }
+
+static void get_health(void *app, const sl_http_req *req, sl_http_resp *resp)
+{
+    resp->body = json_pack("{s:s, s:s}", "status", "UP", "role", "broker");
+}
+
+static void not_found(void *app, const sl_http_req *req, sl_http_resp *resp)
+{
+    sl_http_error(resp, 404, 404, "no such path: %.200s (try /metrics or /health)", req->path);
+}
+
+/* HEAD as GET: MHD sends the headers only. */
+static const sl_http_route admin_routes[] = {
+    {"GET", "/metrics", get_metrics},
+    {"HEAD", "/metrics", get_metrics},
+    {"GET", "/health", get_health},
+    {"HEAD", "/health", get_health},
+    {NULL, NULL, NULL},
+};
 
 int sl_admin_start(sl_broker *b, char *err, size_t errlen)
 {
-    const char *spec = b->conf.admin_listeners;
-    char host[256] = "";
-    int port = 0;
-    struct sockaddr_in sa;
-    if (!spec || !*spec)
+    const sl_http_security *sec = &b->conf.admin_http;
+    if (!b->conf.admin_listeners || !*b->conf.admin_listeners)
         return 0;
-    const char *p = strstr(spec, "://");
-    p = p ? p + 3 : spec;
-    const char *colon = strrchr(p, ':');
-    if (!colon || (size_t)(colon - p) >= sizeof(host) || sscanf(colon + 1, "%d", &port) != 1) {
-        snprintf(err, errlen, "admin.listeners: '%s' is not http://host:port", spec);
+    /* two threads: a scrape and a health probe at once; nothing here blocks */
+    sl_http_conf hc = {.component = SL_BROKER_COMPONENT,
+                       .listeners = b->conf.admin_listeners,
+                       .max_body_bytes = 65536,
+                       .security = sec,
+                       .content_type = "application/json",
+                       .threads = 2,
+                       .not_found = not_found};
+    if (sl_http_start(&hc, admin_routes, b, &b->admin, err, errlen))
         return -1;
-    }
-    memcpy(host, p, (size_t)(colon - p));
-    host[colon - p] = 0;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    if (!host[0] || !strcmp(host, "0.0.0.0"))
-        sa.sin_addr.s_addr = htonl(INADDR_ANY);
-    else if (!strcmp(host, "localhost"))
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    else if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
-        snprintf(err, errlen, "admin.listeners: host '%s' must be an IPv4 address", host);
-        return -1;
-    }
-    b->admin = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port,
-                                NULL, NULL, answer, b, MHD_OPTION_SOCK_ADDR, &sa,
-                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
-    if (!b->admin) {
-        snprintf(err, errlen, "admin.listeners: cannot listen on %s:%d", host[0] ? host : "*", port);
-        return -1;
-    }
-    sl_info(SL_BROKER_COMPONENT, "admin HTTP (/metrics, /health) on %s:%d", host[0] ? host : "*",
-            port);
+    sl_info(SL_BROKER_COMPONENT, "admin HTTP (/metrics, /health) on %s (port %d)%s",
+            b->conf.admin_listeners, sl_http_port(b->admin),
+            sec->auth_method && !strcasecmp(sec->auth_method, "BASIC") ? ", basic authentication"
+                                                                       : "");
     return 0;
 }
 
 void sl_admin_stop(sl_broker *b)
 {
-    if (b->admin)
-        MHD_stop_daemon(b->admin);
+    sl_http_stop(b->admin);
     b->admin = NULL;
 }

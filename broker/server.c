@@ -1498,7 +1498,7 @@ static int tls_ctx_create(sl_broker *b, const char *listener, char *err, size_t 
                                                             : "no PEM certificate in it");
         goto fail;
     }
-    if (!(pkey = sl_pem_key_read(cf->ssl_key_location, cf->ssl_key_password, err, errlen)))
+    if (!(pkey = sl_pem_key_read("", cf->ssl_key_location, cf->ssl_key_password, err, errlen)))
         goto fail;
     if (SSL_CTX_use_PrivateKey(ctx, pkey) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
         snprintf(err, errlen,

@@ -1,6 +1,6 @@
 /*
- * http.c - the REST server of the registry and the worker, on
- * libmicrohttpd (see http.h).
+ * http.c - the REST server of the registry, the worker and the broker's
+ * admin listener, on libmicrohttpd (see http.h).
  *
  * Threads: MHD_USE_AUTO_INTERNAL_THREAD with a pool of worker threads (the
  * kernel's best poller: epoll on Linux); each request runs start to end on
@@ -26,6 +26,8 @@
  *     an sl_users (users.h: SHA-256 digests compared in constant time). A
  *     refused request gets 401, WWW-Authenticate: Basic realm="<realm>" and
  *     {"error_code":401,"message":...}, before any of its body is read.
+ *   - every message names the key as the role's user wrote it: prefixed
+ *     with sec->key_prefix ("admin.ssl.key.password" for the broker).
  */
 #include "base64.h"
 #include "http.h"
@@ -62,6 +64,7 @@ typedef struct security {
 struct sl_http {
     struct MHD_Daemon *d;
     const sl_http_route *routes;
+    sl_http_handler not_found; /* NULL: the default 404 */
     void *app;
     int64_t max_body;
     security sec;
@@ -230,6 +233,19 @@ static int content_type_ok(struct MHD_Connection *c)
     return 0;
 }
 
+/* A path no route has, answered by the role's not_found handler. */
+static enum MHD_Result answer_not_found(sl_http *h, struct MHD_Connection *c, const char *method,
+                                        const char *url)
+{
+    sl_http_req req = {.method = method, .path = url, .body = "", .conn = c};
+    sl_http_resp resp = {.status = 404};
+    h->not_found(h->app, &req, &resp);
+    enum MHD_Result rc = send_answer(c, h, resp.status, resp.body, resp.text, resp.content_type);
+    sl_debug(h->comp, "%s %s -> %d", method, url, resp.status);
+    json_decref(resp.body);
+    return rc;
+}
+
 static enum MHD_Result dispatch(sl_http *h, struct MHD_Connection *c, const char *method,
                                 const char *url, request *rq)
 {
@@ -245,6 +261,10 @@ static enum MHD_Result dispatch(sl_http *h, struct MHD_Connection *c, const char
         path_known = 1;
         if (!strcmp(r->method, method))
             found = r;
+    }
+    if (!found && !path_known && h->not_found) {
+        free(buf);
+        return answer_not_found(h, c, method, url);
     }
     if (!found) {
         free(buf);
@@ -351,21 +371,29 @@ static const char *ossl_reason(void)
     return r ? r : "unknown";
 }
 
-/* A whole file into a NUL-terminated buffer (files here are small). */
-static char *slurp(const char *key, const char *path, size_t *len, char *err, size_t errlen)
+/* The prefix of sec's keys ("" or "admin."). */
+static const char *prefix_of(const sl_http_security *sec)
+{
+    return sec && sec->key_prefix ? sec->key_prefix : "";
+}
+
+/* A whole file into a NUL-terminated buffer (files here are small); key
+ * (pfx + key) names it in errors. */
+static char *slurp(const char *pfx, const char *key, const char *path, size_t *len, char *err,
+                   size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     char *buf = NULL;
     long n = -1;
     if (!f) {
-        snprintf(err, errlen, "%s '%s': cannot read: %s", key, path, strerror(errno));
+        snprintf(err, errlen, "%s%s '%s': cannot read: %s", pfx, key, path, strerror(errno));
         return NULL;
     }
     if (fseek(f, 0, SEEK_END) == 0)
         n = ftell(f);
     if (n < 0 || n > (1 << 20) || fseek(f, 0, SEEK_SET) || !(buf = malloc((size_t)n + 1)) ||
         fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        snprintf(err, errlen, "%s '%s': cannot read it whole (%s)", key, path,
+        snprintf(err, errlen, "%s%s '%s': cannot read it whole (%s)", pfx, key, path,
                  n > (1 << 20) ? "over 1 MiB: not a PEM file?" : "a read error");
         free(buf);
         buf = NULL;
@@ -381,14 +409,15 @@ static char *slurp(const char *key, const char *path, size_t *len, char *err, si
 static int load_key(const sl_http_security *sec, security *out, EVP_PKEY **pkey, char *err,
                     size_t errlen)
 {
+    const char *pfx = prefix_of(sec);
     BIO *mem = NULL;
     int rc = -1;
-    if (!(*pkey = sl_pem_key_read(sec->key_file, sec->key_password, err, errlen)))
+    if (!(*pkey = sl_pem_key_read(pfx, sec->key_file, sec->key_password, err, errlen)))
         return -1;
     if (!(mem = BIO_new(BIO_s_mem())) ||
         !PEM_write_bio_PrivateKey(mem, *pkey, NULL, NULL, 0, NULL, NULL))
-        snprintf(err, errlen, "ssl.key.location '%s': cannot re-encode the key (%s)", sec->key_file,
-                 ossl_reason());
+        snprintf(err, errlen, "%sssl.key.location '%s': cannot re-encode the key (%s)", pfx,
+                 sec->key_file, ossl_reason());
     else {
         char *data;
         long n = BIO_get_mem_data(mem, &data);
@@ -398,7 +427,7 @@ static int load_key(const sl_http_security *sec, security *out, EVP_PKEY **pkey,
             out->key_len = (size_t)n;
             rc = 0;
         } else {
-            snprintf(err, errlen, "ssl.key.location: out of memory");
+            snprintf(err, errlen, "%sssl.key.location: out of memory", pfx);
         }
         OPENSSL_cleanse(data, (size_t)n);
     }
@@ -412,23 +441,26 @@ static int load_key(const sl_http_security *sec, security *out, EVP_PKEY **pkey,
 static int load_tls(const sl_http_security *sec, security *out, const char *comp, char *err,
                     size_t errlen)
 {
+    const char *pfx = prefix_of(sec);
     size_t len;
     X509 *x = NULL;
     EVP_PKEY *pkey = NULL;
     int rc = -1;
     if (!sec->cert_file || !*sec->cert_file || !sec->key_file || !*sec->key_file) {
         snprintf(err, errlen,
-                 "an https:// listener needs ssl.certificate.location and "
-                 "ssl.key.location (PEM files)");
+                 "an https:// listener needs %sssl.certificate.location and "
+                 "%sssl.key.location (PEM files)",
+                 pfx, pfx);
         return -1;
     }
-    if (!(out->cert_pem = slurp("ssl.certificate.location", sec->cert_file, &len, err, errlen)))
+    if (!(out->cert_pem =
+              slurp(pfx, "ssl.certificate.location", sec->cert_file, &len, err, errlen)))
         return -1;
     BIO *b = BIO_new_mem_buf(out->cert_pem, (int)len);
     x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
     BIO_free(b);
     if (!x) {
-        snprintf(err, errlen, "ssl.certificate.location '%s': no PEM certificate in it",
+        snprintf(err, errlen, "%sssl.certificate.location '%s': no PEM certificate in it", pfx,
                  sec->cert_file);
         goto done;
     }
@@ -436,16 +468,16 @@ static int load_tls(const sl_http_security *sec, security *out, const char *comp
         goto done;
     if (X509_check_private_key(x, pkey) != 1) {
         snprintf(err, errlen,
-                 "ssl.key.location '%s' is not the key of the certificate in "
-                 "ssl.certificate.location '%s'",
-                 sec->key_file, sec->cert_file);
+                 "%sssl.key.location '%s' is not the key of the certificate in "
+                 "%sssl.certificate.location '%s'",
+                 pfx, sec->key_file, pfx, sec->cert_file);
         goto done;
     }
     if (comp && X509_cmp_current_time(X509_get0_notAfter(x)) < 0)
         sl_warn(comp,
-                "ssl.certificate.location '%s': the certificate has expired; clients will "
+                "%sssl.certificate.location '%s': the certificate has expired; clients will "
                 "refuse it",
-                sec->cert_file);
+                pfx, sec->cert_file);
     rc = 0;
 done:
     ERR_clear_error();
@@ -471,10 +503,12 @@ static int security_load(const sl_http_security *sec, int https, const char *com
                          char *err, size_t errlen)
 {
     const char *method = sec && sec->auth_method ? sec->auth_method : "NONE";
+    const char *pfx = prefix_of(sec);
+    char users_key[128], file_key[128];
     memset(out, 0, sizeof(*out));
     out->https = https;
     if (strcasecmp(method, "NONE") && strcasecmp(method, "BASIC")) {
-        snprintf(err, errlen, "authentication.method: '%s' must be NONE or BASIC", method);
+        snprintf(err, errlen, "%sauthentication.method: '%s' must be NONE or BASIC", pfx, method);
         return -1;
     }
     if (https && !sec) {
@@ -487,23 +521,27 @@ static int security_load(const sl_http_security *sec, int https, const char *com
         goto fail;
     if (comp && !https && sec &&
         ((sec->cert_file && *sec->cert_file) || (sec->key_file && *sec->key_file)))
-        sl_warn(comp, "ssl.certificate.location / ssl.key.location are set but the listener is "
-                      "http://, not https://: they are not used");
+        sl_warn(comp,
+                "%sssl.certificate.location / %sssl.key.location are set but %slisteners is "
+                "http://, not https://: they are not used",
+                pfx, pfx, pfx);
     out->basic_auth = !strcasecmp(method, "BASIC");
     if (!out->basic_auth)
         return 0;
+    snprintf(users_key, sizeof(users_key), "%sauthentication.users", pfx);
+    snprintf(file_key, sizeof(file_key), "%sauthentication.users.file", pfx);
     if (!(out->users = sl_users_create())) {
-        snprintf(err, errlen, "authentication.users: out of memory");
+        snprintf(err, errlen, "%s: out of memory", users_key);
         goto fail;
     }
-    if (sl_users_add_list(out->users, "authentication.users", sec->users, err, errlen) ||
+    if (sl_users_add_list(out->users, users_key, sec->users, err, errlen) ||
         (sec->users_file && *sec->users_file &&
-         sl_users_add_file(out->users, "authentication.users.file", sec->users_file, err, errlen)))
+         sl_users_add_file(out->users, file_key, sec->users_file, err, errlen)))
         goto fail;
     if (sl_users_count(out->users) == 0) {
         snprintf(err, errlen,
-                 "authentication.method=BASIC needs users: "
-                 "authentication.users.file (one user:password a line) or authentication.users");
+                 "%sauthentication.method=BASIC needs users: %s (one user:password a line) or %s",
+                 pfx, file_key, users_key);
         goto fail;
     }
     return 0;
@@ -515,17 +553,17 @@ fail:
 /* ================= lifecycle ================= */
 
 /* "http://host:port" or "https://host:port" -> address and *https. An empty
- * host or 0.0.0.0 means any. */
-static int parse_listener(const char *listeners, struct sockaddr_storage *ss, socklen_t *sslen,
-                          int *https, char *err, size_t errlen)
+ * host or 0.0.0.0 means any. Errors name the key pfx + "listeners". */
+static int parse_listener(const char *pfx, const char *listeners, struct sockaddr_storage *ss,
+                          socklen_t *sslen, int *https, char *err, size_t errlen)
 {
     char buf[256], host[200] = "";
     snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(listeners, ","), listeners);
     const char *p = strstr(buf, "://");
     *https = p && p - buf == 5 && !strncasecmp(buf, "https", 5);
     if (!p || (!*https && (p - buf != 4 || strncasecmp(buf, "http", 4)))) {
-        snprintf(err, errlen, "listeners '%s': expected http://host:port or https://host:port",
-                 listeners);
+        snprintf(err, errlen, "%slisteners '%s': expected http://host:port or https://host:port",
+                 pfx, listeners);
         return -1;
     }
     p += 3;
@@ -533,7 +571,7 @@ static int parse_listener(const char *listeners, struct sockaddr_storage *ss, so
     char *end;
     long port = colon ? strtol(colon + 1, &end, 10) : -1;
     if (!colon || *end || port < 0 || port > 65535) {
-        snprintf(err, errlen, "listeners '%s': missing or invalid port", listeners);
+        snprintf(err, errlen, "%slisteners '%s': missing or invalid port", pfx, listeners);
         return -1;
     }
     snprintf(host, sizeof(host), "%.*s", (int)(colon - p), p);
@@ -545,7 +583,7 @@ static int parse_listener(const char *listeners, struct sockaddr_storage *ss, so
     snprintf(portstr, sizeof(portstr), "%ld", port);
     int e = getaddrinfo(*host ? host : NULL, portstr, &hints, &ai);
     if (e || !ai) {
-        snprintf(err, errlen, "listeners '%s': cannot resolve '%s': %s", listeners, host,
+        snprintf(err, errlen, "%slisteners '%s': cannot resolve '%s': %s", pfx, listeners, host,
                  gai_strerror(e));
         return -1;
     }
@@ -562,7 +600,7 @@ int sl_http_security_check(const char *listeners, const sl_http_security *sec, c
     socklen_t sslen;
     int https;
     security s;
-    if (parse_listener(listeners, &ss, &sslen, &https, err, errlen) ||
+    if (parse_listener(prefix_of(sec), listeners, &ss, &sslen, &https, err, errlen) ||
         security_load(sec, https, NULL, &s, err, errlen))
         return -1;
     security_free(&s);
@@ -589,15 +627,17 @@ int sl_http_start(const sl_http_conf *conf, const sl_http_route *routes, void *a
     struct sockaddr_storage ss;
     socklen_t sslen;
     int https;
+    const char *pfx = prefix_of(conf->security);
     *out = NULL;
-    if (parse_listener(conf->listeners, &ss, &sslen, &https, err, errlen))
+    if (parse_listener(pfx, conf->listeners, &ss, &sslen, &https, err, errlen))
         return -1;
     sl_http *h = calloc(1, sizeof(*h));
     if (!h) {
-        snprintf(err, errlen, "listeners '%s': out of memory", conf->listeners);
+        snprintf(err, errlen, "%slisteners '%s': out of memory", pfx, conf->listeners);
         return -1;
     }
     h->routes = routes;
+    h->not_found = conf->not_found;
     h->app = app;
     h->max_body = conf->max_body_bytes;
     h->comp = strdup(conf->component ? conf->component : "http");
@@ -624,7 +664,7 @@ int sl_http_start(const sl_http_conf *conf, const sl_http_route *routes, void *a
         on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, h, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (!h->d) {
-        snprintf(err, errlen, "listeners '%s': cannot listen: %s", conf->listeners,
+        snprintf(err, errlen, "%slisteners '%s': cannot listen: %s", pfx, conf->listeners,
                  h->start_err[0] ? h->start_err : "address in use or not local?");
         sl_http_stop(h);
         return -1;

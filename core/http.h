@@ -1,6 +1,7 @@
 /*
  * http.h - a small REST server on libmicrohttpd, shared by the schema
- * registry (schemas/api.c) and the worker's Kafka Connect API (core/rest.c):
+ * registry (schemas/api.c), the worker's Kafka Connect API (core/rest.c) and
+ * the broker's admin listener (broker/metrics.c: /metrics, /health):
  * routes from a table of method + path pattern -> handler, JSON bodies with a
  * size cap, optional TLS (https:// listeners) and HTTP basic authentication,
  * and Confluent / Kafka Connect error bodies {"error_code": N, "message": "..."}.
@@ -53,7 +54,11 @@ typedef struct sl_http_route {
  * SL_HTTP_SECURITY_OPTIONS, so that every role serving HTTP names them
  * alike (the names are Confluent's / Kafka Connect's where they have one; PEM
  * files rather than Java keystores, hence ssl.certificate.location and
- * ssl.key.location). Strings are the config's (sl_config_free frees them). */
+ * ssl.key.location). A role whose own keys would collide takes them under a
+ * prefix (SL_HTTP_SECURITY_OPTIONS_PREFIXED: the broker's admin listener,
+ * "admin.", beside its Kafka listeners' ssl.* keys) and sets key_prefix to
+ * it, so that every error names the key the user wrote. Strings are the
+ * config's (sl_config_free frees them); key_prefix is not an option. */
 typedef struct sl_http_security {
     char *cert_file;    /* ssl.certificate.location: PEM, the certificate then its chain */
     char *key_file;     /* ssl.key.location: PEM private key (PKCS#8 or traditional) */
@@ -62,28 +67,32 @@ typedef struct sl_http_security {
     char *realm;        /* authentication.realm: named in WWW-Authenticate */
     char *users;        /* authentication.users: "user:password,..."; secret */
     char *users_file;   /* authentication.users.file: one "user:password" a line */
+    const char *key_prefix; /* what the keys above and listeners start with; NULL: "" */
 } sl_http_security;
 
 /* The option rows of an sl_http_security held at `member` of the role's
- * config struct `type`; realm_default is the role's realm. */
+ * config struct `type`, each key named prefix + key (prefix a string
+ * literal: "admin."); realm_default is the role's realm. */
 /* clang-format off */
-#define SL_HTTP_SECURITY_OPTIONS(type, member, realm_default)                                      \
-    {"ssl.certificate.location", SL_OPT_STRING, NULL, offsetof(type, member.cert_file),            \
+#define SL_HTTP_SECURITY_OPTIONS_PREFIXED(type, member, prefix, realm_default)                     \
+    {prefix "ssl.certificate.location", SL_OPT_STRING, NULL, offsetof(type, member.cert_file),     \
      "with an https:// listener: the server certificate (PEM, then its chain)", 0, 0, 0},          \
-    {"ssl.key.location", SL_OPT_STRING, NULL, offsetof(type, member.key_file),                     \
+    {prefix "ssl.key.location", SL_OPT_STRING, NULL, offsetof(type, member.key_file),              \
      "with an https:// listener: the certificate's private key (PEM)", 0, 0, 0},                   \
-    {"ssl.key.password", SL_OPT_STRING, NULL, offsetof(type, member.key_password),                 \
-     "the password of an encrypted ssl.key.location (secret)", 0, 0, 0},                           \
-    {"authentication.method", SL_OPT_STRING, "NONE", offsetof(type, member.auth_method),           \
+    {prefix "ssl.key.password", SL_OPT_STRING, NULL, offsetof(type, member.key_password),          \
+     "the password of an encrypted " prefix "ssl.key.location (secret)", 0, 0, 0},                 \
+    {prefix "authentication.method", SL_OPT_STRING, "NONE", offsetof(type, member.auth_method),    \
      "NONE, or BASIC for HTTP basic authentication of every request", 0, 0, 0},                    \
-    {"authentication.realm", SL_OPT_STRING, realm_default, offsetof(type, member.realm),           \
+    {prefix "authentication.realm", SL_OPT_STRING, realm_default, offsetof(type, member.realm),    \
      "realm named in the WWW-Authenticate challenge", 0, 0, 0},                                    \
-    {"authentication.users.file", SL_OPT_STRING, NULL, offsetof(type, member.users_file),          \
+    {prefix "authentication.users.file", SL_OPT_STRING, NULL, offsetof(type, member.users_file),   \
      "with BASIC: a file of accepted credentials, one 'user:password' a line, "                    \
      "'#' comments", 0, 0, 0},                                                                     \
-    {"authentication.users", SL_OPT_STRING, NULL, offsetof(type, member.users),                    \
+    {prefix "authentication.users", SL_OPT_STRING, NULL, offsetof(type, member.users),             \
      "with BASIC: more accepted credentials, 'user:password' separated by commas "                 \
      "(secret)", 0, 0, 0}
+#define SL_HTTP_SECURITY_OPTIONS(type, member, realm_default)                                      \
+    SL_HTTP_SECURITY_OPTIONS_PREFIXED(type, member, "", realm_default)
 /* clang-format on */
 
 typedef struct sl_http_conf {
@@ -93,12 +102,16 @@ typedef struct sl_http_conf {
     const char *content_type;         /* of every response */
     int threads;
     const char *component; /* log tag; NULL: "http" */
+    /* Answers a path that no route has (req->path), say with the paths
+     * there are; NULL: {"error_code":404,"message":"HTTP 404 Not Found"}. */
+    sl_http_handler not_found;
 } sl_http_conf;
 
 /* Checks a listener and its security the way sl_http_start will (the
  * scheme; the certificate, key and password; the users), so that a role
  * refuses a bad config before it connects to anything. 0, or -1 with err
- * naming the key, the file and what is wrong (never a password). */
+ * naming the key (with sec->key_prefix), the file and what is wrong (never
+ * a password). */
 int sl_http_security_check(const char *listeners, const sl_http_security *sec, char *err,
                            size_t errlen);
 

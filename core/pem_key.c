@@ -32,13 +32,15 @@ static int give_password(char *buf, int size, int rwflag, void *arg)
     return n;
 }
 
-EVP_PKEY *sl_pem_key_read(const char *path, const char *password, char *err, size_t errlen)
+EVP_PKEY *sl_pem_key_read(const char *prefix, const char *path, const char *password, char *err,
+                          size_t errlen)
 {
+    const char *pfx = prefix ? prefix : "";
     key_pw kp = {password && *password ? password : NULL, 0};
     BIO *in = BIO_new_file(path, "r");
     EVP_PKEY *pkey = NULL;
     if (!in) {
-        snprintf(err, errlen, "ssl.key.location '%s': cannot read: %s", path,
+        snprintf(err, errlen, "%sssl.key.location '%s': cannot read: %s", pfx, path,
                  strerror(errno ? errno : ENOENT));
         ERR_clear_error();
         return NULL;
@@ -46,15 +48,16 @@ EVP_PKEY *sl_pem_key_read(const char *path, const char *password, char *err, siz
     pkey = PEM_read_bio_PrivateKey(in, NULL, give_password, &kp);
     BIO_free(in);
     if (!pkey && kp.asked && !kp.password)
-        snprintf(err, errlen, "ssl.key.location '%s': the key is encrypted: set ssl.key.password",
-                 path);
+        snprintf(err, errlen,
+                 "%sssl.key.location '%s': the key is encrypted: set %sssl.key.password", pfx, path,
+                 pfx);
     else if (!pkey && kp.asked)
         snprintf(err, errlen,
-                 "ssl.key.password: cannot decrypt ssl.key.location '%s' with it (wrong "
+                 "%sssl.key.password: cannot decrypt %sssl.key.location '%s' with it (wrong "
                  "password?)",
-                 path);
+                 pfx, pfx, path);
     else if (!pkey)
-        snprintf(err, errlen, "ssl.key.location '%s': no PEM private key in it", path);
+        snprintf(err, errlen, "%sssl.key.location '%s': no PEM private key in it", pfx, path);
     ERR_clear_error();
     return pkey;
 }

@@ -34,13 +34,22 @@
 #     that is no positive integer stops the broker at start naming the key;
 #  7. information only (never asserted): 200k messages produced and
 #     consumed with kcat over SSL and over PLAINTEXT on the same broker,
-#     wall time and the broker's CPU time per message.
+#     wall time and the broker's CPU time per message;
+#  9. the admin listener (/metrics, /health) over https with basic
+#     authentication (admin.ssl.*, admin.authentication.*): curl trusting the
+#     test CA with a user from the file or the inline list gets the metrics
+#     (counting what kcat produced) and /health; no credentials or a wrong
+#     password get 401 with WWW-Authenticate and the JSON error; an unknown
+#     path gets the 404 naming the paths there are; plain http to the port
+#     and a client not trusting the CA get no answer; a wrong
+#     admin.ssl.key.password, missing users, or only the Kafka listeners'
+#     ssl.* keys stop the broker at start naming the admin. key.
 . "$(dirname "$0")/lib.sh"
 test_init broker_ssl
 
 command -v openssl >/dev/null || fail "openssl is not installed (scripts/install-deps.sh)"
 KEYPW='k3y-pw-ssl-6631'
-SECRETS=("$KEYPW" Al1ce-ssl-2207 wrong-pw-8814)
+SECRETS=("$KEYPW" Al1ce-ssl-2207 wrong-pw-8814 0ps-admin-5172 B0b-admin-3390)
 
 # ---- certificates: a test CA, the server's (key encrypted), two clients -------
 C="$T/certs"
@@ -94,6 +103,17 @@ refused_broker "listeners: 'SSL_PLAIN://127.0.0.1:$SSL_PORT': the protocol must 
     --set "listeners=SSL_PLAIN://127.0.0.1:$SSL_PORT"
 refused_broker "'connections.max.idle.ms' must be an integer, got 'soon'" --set connections.max.idle.ms=soon
 refused_broker "'connections.max.idle.ms' must be between 1 and" --set connections.max.idle.ms=0
+# the admin listener's keys are its own: admin.ssl.*, admin.authentication.*
+ADMIN_HTTPS=(--set "admin.listeners=https://127.0.0.1:$(free_port)" --set "log.dirs=$T/refused-admin")
+ADMIN_TLS=(--set "admin.ssl.certificate.location=$C/server.pem" --set "admin.ssl.key.location=$C/server-enc.key")
+refused_broker "admin.ssl.key.password: cannot decrypt admin.ssl.key.location '$C/server-enc.key' with it (wrong password?)" \
+    "${ADMIN_HTTPS[@]}" "${ADMIN_TLS[@]}" --set admin.ssl.key.password=wrong-pw-8814
+refused_broker "an https:// listener needs admin.ssl.certificate.location and admin.ssl.key.location" \
+    "${ADMIN_HTTPS[@]}" "${TLS_KEYS[@]}"
+refused_broker "admin.authentication.method=BASIC needs users: admin.authentication.users.file" \
+    "${ADMIN_HTTPS[@]}" "${ADMIN_TLS[@]}" --set "admin.ssl.key.password=$KEYPW" \
+    --set admin.authentication.method=BASIC
+[ ! -d "$T/refused-admin" ] || fail "a broker refused for its admin listener created its log.dirs first"
 
 # logged FILE PATTERN: the line shows up within 5 s (the broker writes it when
 # it reads the client's alert or close, which may be after the client exited)
@@ -341,10 +361,67 @@ pass "a kcat producer quiet for 3 s is cut, reconnects and delivers; a group con
 broker_alive || fail "the broker died"
 stop_broker
 
+# ---- 9. the admin listener over https with basic authentication -------------------
+printf '# who may scrape\nops:0ps-admin-5172\n' >"$T/admin-users"
+start_broker "$T/b5" --set "listeners=PLAINTEXT://127.0.0.1:$PORT" \
+    --set "admin.listeners=https://127.0.0.1:$ADMIN_PORT" "${ADMIN_TLS[@]}" \
+    --set "admin.ssl.key.password=$KEYPW" --set admin.authentication.method=BASIC \
+    --set "admin.authentication.users.file=$T/admin-users" \
+    --set "admin.authentication.users=bob:B0b-admin-3390" --set admin.authentication.realm=sluice-admin
+wait_for 10 port_open "$ADMIN_PORT" || fail "the broker does not listen on its admin port $ADMIN_PORT"
+ADMIN="https://127.0.0.1:$ADMIN_PORT"
+seq 1 7 | kcat -P -b "$BOOTSTRAP" -t scraped 2>"$T/kcat.err" || fail "produce: $(cat "$T/kcat.err")"
+# admin GET PATH CURL-ARGS...: status, content type and headers to $T/admin.*
+admin()
+{
+    local path="$1"
+    shift
+    curl -sS -m 10 -D "$T/admin.hdr" -o "$T/admin.body" -w '%{http_code} %{content_type}' "$@" \
+        "$ADMIN$path" >"$T/admin.out" 2>"$T/admin.err"
+}
+admin /metrics --cacert "$C/ca.pem" -u ops:0ps-admin-5172 ||
+    fail "curl over https with ops's password: $(cat "$T/admin.err")"
+[ "$(cat "$T/admin.out")" = "200 text/plain; version=0.0.4; charset=utf-8" ] ||
+    fail "GET /metrics with credentials: $(cat "$T/admin.out")"
+grep -q '^# TYPE sluice_broker_messages_in_total counter$' "$T/admin.body" &&
+    grep -q '^sluice_broker_messages_in_total 7$' "$T/admin.body" ||
+    fail "/metrics does not count the 7 records produced: $(grep messages_in "$T/admin.body")"
+pass "https /metrics, user from admin.authentication.users.file: 200, Prometheus text, sluice_broker_messages_in_total 7"
+admin /health --cacert "$C/ca.pem" -u bob:B0b-admin-3390 || fail "curl /health: $(cat "$T/admin.err")"
+[ "$(cat "$T/admin.out")" = "200 application/json" ] && [ "$(cat "$T/admin.body")" = '{"status":"UP","role":"broker"}' ] ||
+    fail "GET /health as bob: $(cat "$T/admin.out") $(cat "$T/admin.body")"
+pass "https /health, user from admin.authentication.users: $(cat "$T/admin.body")"
+for who in "no credentials" "a wrong password"; do
+    creds=()
+    [ "$who" = "a wrong password" ] && creds=(-u ops:wrong-pw-8814)
+    admin /metrics --cacert "$C/ca.pem" "${creds[@]}" || fail "curl, $who: $(cat "$T/admin.err")"
+    [ "$(cat "$T/admin.out")" = "401 application/json" ] || fail "GET /metrics with $who: $(cat "$T/admin.out")"
+    grep -qi '^WWW-Authenticate: Basic realm="sluice-admin"' "$T/admin.hdr" ||
+        fail "the 401 ($who) has no WWW-Authenticate challenge: $(cat "$T/admin.hdr")"
+    python3 -c 'import json,sys; d = json.load(open(sys.argv[1])); assert d["error_code"] == 401 and "basic authentication" in d["message"], d' \
+        "$T/admin.body" 2>>"$T/admin.err" || fail "the 401 body ($who): $(cat "$T/admin.body")"
+    grep -q 'sluice_broker' "$T/admin.body" && fail "the 401 ($who) holds metrics"
+    pass "$who: 401, WWW-Authenticate: Basic realm=\"sluice-admin\", $(cat "$T/admin.body")"
+done
+admin /nope --cacert "$C/ca.pem" -u ops:0ps-admin-5172 || fail "curl /nope: $(cat "$T/admin.err")"
+[ "$(cat "$T/admin.out")" = "404 application/json" ] &&
+    [ "$(cat "$T/admin.body")" = '{"error_code":404,"message":"no such path: /nope (try /metrics or /health)"}' ] ||
+    fail "GET /nope: $(cat "$T/admin.out") $(cat "$T/admin.body")"
+pass "an unknown path: 404 $(cat "$T/admin.body")"
+code="$(curl -s -m 10 -o /dev/null -w '%{http_code}' -u ops:0ps-admin-5172 "http://127.0.0.1:$ADMIN_PORT/metrics")"
+[ "$code" = 000 ] || fail "plain http to the https admin port got HTTP $code"
+curl -sS -m 10 -o /dev/null -u ops:0ps-admin-5172 "$ADMIN/metrics" 2>"$T/admin.err" &&
+    fail "a client that does not trust the test CA read /metrics"
+grep -qi "certificate" "$T/admin.err" || fail "curl without the CA: $(cat "$T/admin.err")"
+pass "plain http to the https port gets no HTTP answer; a client not trusting the CA refuses the certificate"
+broker_alive || fail "the broker died"
+kcat -L -b "$BOOTSTRAP" -m 5 >/dev/null 2>"$T/kcat.err" || fail "PLAINTEXT beside the https admin listener: $(cat "$T/kcat.err")"
+stop_broker
+
 # ---- 6. no password in the logs ---------------------------------------------------
 for s in "${SECRETS[@]}"; do
-    grep -qF -- "$s" "$T/b/broker.log" "$T/b2/broker.log" "$T/b3/broker.log" "$T/b4/broker.log" &&
-        fail "a broker log holds the password '$s'"
+    grep -qF -- "$s" "$T/b/broker.log" "$T/b2/broker.log" "$T/b3/broker.log" "$T/b4/broker.log" \
+        "$T/b5/broker.log" && fail "a broker log holds the password '$s'"
 done
 pass "no password in the broker's logs"
 
