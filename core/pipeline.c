@@ -568,6 +568,18 @@ static int conn_validate(sl_worker *w, const char *name, const json_t *config, c
                                     "Must configure one of topics or topics.regex\n");
             n++;
         }
+        /* a sink's consumer.override.* as its consumer will take them: a
+         * key librdkafka does not know, one the worker sets itself, one that
+         * runs a command, an unreadable CA file (never a value) */
+        rd_kafka_conf_t *cc =
+            kind ? NULL : sl_worker_client_conf(w, SL_WCLIENT_CONSUMER, NULL, resolved, why,
+                                                sizeof(why));
+        if (cc)
+            rd_kafka_conf_destroy(cc);
+        else if (!kind && off < sizeof(lines)) {
+            off += (size_t)snprintf(lines + off, sizeof(lines) - off, "%s\n", why);
+            n++;
+        }
     }
     json_decref(resolved);
     if (n > 0) {
