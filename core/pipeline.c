@@ -519,6 +519,40 @@ static int answer_errors(const json_t *answer, char *buf, size_t len, size_t *of
     return n;
 }
 
+int sl_conn_client_check(sl_worker *w, const json_t *resolved, int is_sink, json_t *errors)
+{
+    int n = 0;
+    const char *k;
+    json_t *v;
+    /* producer.override.* / admin.override.*: Kafka Connect's, which a user
+     * may bring along; said plainly rather than as keys the plugin lacks */
+    json_object_foreach((json_t *)resolved, k, v)
+    {
+        int prod = !strncmp(k, "producer.override.", 18);
+        if (!prod && strncmp(k, "admin.override.", 15))
+            continue;
+        json_array_append_new(
+            errors, json_sprintf("%s: per-connector %s overrides are not supported: every "
+                                 "connector shares the worker's %s; set %s.%s in the worker's "
+                                 "config",
+                                 k, prod ? "producer" : "admin client",
+                                 prod ? "producer" : "admin client", prod ? "producer" : "admin",
+                                 k + (prod ? 18 : 15)));
+        n++;
+    }
+    if (!is_sink)
+        return n;
+    char why[1024];
+    rd_kafka_conf_t *c = sl_worker_client_conf(w, SL_WCLIENT_CONSUMER, NULL, resolved, why,
+                                               sizeof(why));
+    if (c) {
+        rd_kafka_conf_destroy(c);
+        return n;
+    }
+    json_array_append_new(errors, json_string(why));
+    return n + 1;
+}
+
 /* Checks config for connector `name` as Kafka Connect does before storing
  * it. SL_WC_OK, or SL_WC_INVALID with err in Kafka Connect's words.
  * w->ctl held. */
@@ -568,18 +602,18 @@ static int conn_validate(sl_worker *w, const char *name, const json_t *config, c
                                     "Must configure one of topics or topics.regex\n");
             n++;
         }
-        /* a sink's consumer.override.* as its consumer will take them: a
-         * key librdkafka does not know, one the worker sets itself, one that
-         * runs a command, an unreadable CA file (never a value) */
-        rd_kafka_conf_t *cc =
-            kind ? NULL : sl_worker_client_conf(w, SL_WCLIENT_CONSUMER, NULL, resolved, why,
-                                                sizeof(why));
-        if (cc)
-            rd_kafka_conf_destroy(cc);
-        else if (!kind && off < sizeof(lines)) {
-            off += (size_t)snprintf(lines + off, sizeof(lines) - off, "%s\n", why);
+        json_t *cerrs = json_array();
+        sl_conn_client_check(w, resolved, !kind, cerrs);
+        size_t ci;
+        json_t *ce;
+        json_array_foreach(cerrs, ci, ce)
+        {
+            if (off < sizeof(lines))
+                off += (size_t)snprintf(lines + off, sizeof(lines) - off, "%s\n",
+                                        json_string_value(ce));
             n++;
         }
+        json_decref(cerrs);
     }
     json_decref(resolved);
     if (n > 0) {

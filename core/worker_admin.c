@@ -789,11 +789,14 @@ int sl_worker_plugin_validate(sl_worker *w, const char *plugin, const json_t *co
     json_t *configs = json_object_get(*out, "configs");
     json_array_append_new(configs, topics_entry(given, sl_plugin_def(p)->kind == SLUICE_SINK,
                                                 (int)json_array_size(configs) + 1, &errors));
+    json_t *first_errors =
+        json_object_get(json_object_get(json_array_get(configs, 0), "value"), "errors");
     if (resolve_failed) {
-        json_t *first = json_array_get(configs, 0);
-        json_array_append_new(json_object_get(json_object_get(first, "value"), "errors"),
-                              json_string(why));
+        json_array_append_new(first_errors, json_string(why));
         errors++;
+    } else { /* Kafka Connect's framework keys have no entry of their own */
+        errors += sl_conn_client_check(w, resolved, sl_plugin_def(p)->kind == SLUICE_SINK,
+                                       first_errors);
     }
     json_object_set_new(*out, "error_count", json_integer(errors));
     answer_hide(*out, given);

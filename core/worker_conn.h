@@ -46,5 +46,11 @@ const char *sl_conn_type(const sl_wconn *c);
 /* The config the plugin validates: config without the worker-only keys it
  * does not know (topics, topics.regex). New reference. */
 json_t *sl_conn_plugin_config(const json_t *config);
+/* The Kafka client keys of a connector's (resolved) config that its clients
+ * would refuse, each a message appended to errors (naming the key, never a
+ * value): producer.override.* and admin.override.* (one producer and admin
+ * client serve every connector), and for a sink what its consumer refuses
+ * of its consumer.override.* (sl_worker_client_conf). Returns how many. */
+int sl_conn_client_check(sl_worker *w, const json_t *resolved, int is_sink, json_t *errors);
 
 #endif

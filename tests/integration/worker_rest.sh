@@ -157,6 +157,13 @@ expect 400 "'consumer.override.sasl.kerberos.kinit.cmd: it runs a command' in d[
 req POST /connectors "{\"name\": \"bad\", \"config\": {\"connector.class\": \"file\", \"topics\": \"rest.rows\", \"file\": \"$T/bad.jsonl\", \"consumer.override.group.id\": \"other\"}}"
 expect 400 "'consumer.override.group.id: the worker sets it itself' in d['message']" \
     "POST of a sink overriding its consumer's group.id: 400"
+req PUT /connector-plugins/file/config/validate "{\"connector.class\": \"file\", \"topics\": \"rest.rows\", \"file\": \"$T/bad.jsonl\", \"consumer.override.no.such.key\": \"1\"}"
+expect 200 "d['error_count'] == 1 and any('consumer.override.no.such.key: No such configuration property' in e for c in d['configs'] for e in c['value']['errors'])" \
+    "validate: an unknown consumer.override key is one error, named"
+# Kafka Connect's per-connector producer overrides: one producer serves all
+req POST /connectors '{"name": "bad", "config": {"connector.class": "datagen", "producer.override.compression.type": "zstd"}}'
+expect 400 "'producer.override.compression.type: per-connector producer overrides are not supported' in d['message'] and 'set producer.compression.type in the worker' in d['message']" \
+    "POST of a source with producer.override.*: 400 saying to set producer.* on the worker"
 req GET /connectors
 expect 200 "'gen' in d and 'out' in d and 'filed.source' in d and 'bad' not in d" \
     "after the refused plugin the worker serves on, its connectors listed"
