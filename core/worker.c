@@ -215,10 +215,12 @@ static int conf_set(rd_kafka_conf_t *c, const char *k, const char *v, char *err,
 /* ======================================================================== */
 
 rd_kafka_conf_t *sl_worker_client_conf(const sl_worker *w, enum sl_wclient kind,
-                                       const json_t *conn_config, char *err, size_t errlen)
+                                       const json_t *conn_config, const char *component, char *err,
+                                       size_t errlen)
 {
     static const char *const prefixes[] = {"producer.", "consumer.", "admin."};
     static const char *const who[] = {"worker producer", "worker consumer", "worker admin client"};
+    static const char *const roles[] = {"producer", "consumer", "admin client"};
     const sl_kafka_security *by_kind[] = {&w->conf.kafka_producer, &w->conf.kafka_consumer,
                                           &w->conf.kafka_admin};
     rd_kafka_conf_t *c = rd_kafka_conf_new();
@@ -231,6 +233,12 @@ rd_kafka_conf_t *sl_worker_client_conf(const sl_worker *w, enum sl_wclient kind,
         rd_kafka_conf_destroy(c);
         return NULL;
     }
+    /* the producer's and the admin client's error callbacks log their
+     * errors (producer_error, client_error); the consumers' do not */
+    if (sl_kafka_client_log(c, component ? component : "worker", roles[kind],
+                            kind != SL_WCLIENT_CONSUMER))
+        sl_warn("worker", "%s: out of memory: its librdkafka log lines keep librdkafka's format",
+                who[kind]);
     return c;
 }
 
@@ -327,7 +335,7 @@ int sl_worker_producer_refused(sl_worker *w, int64_t since_ms, char *msg, size_t
 
 static int producer_create(sl_worker *w, char *err, size_t errlen)
 {
-    rd_kafka_conf_t *c = sl_worker_client_conf(w, SL_WCLIENT_PRODUCER, NULL, err, errlen);
+    rd_kafka_conf_t *c = sl_worker_client_conf(w, SL_WCLIENT_PRODUCER, NULL, NULL, err, errlen);
     char e[512];
     if (!c)
         return -1;
@@ -359,7 +367,7 @@ static int producer_create(sl_worker *w, char *err, size_t errlen)
 /* An admin client (the worker's admin. keys): NULL with err. */
 static rd_kafka_t *admin_create(sl_worker *w, client_errors *ce, char *err, size_t errlen)
 {
-    rd_kafka_conf_t *c = sl_worker_client_conf(w, SL_WCLIENT_ADMIN, NULL, err, errlen);
+    rd_kafka_conf_t *c = sl_worker_client_conf(w, SL_WCLIENT_ADMIN, NULL, NULL, err, errlen);
     char e[512];
     if (!c)
         return NULL;
@@ -445,7 +453,7 @@ static int topics_create(sl_worker *w, char *err, size_t errlen)
  * replace earlier ones, a null value deletes. runs on: the caller's thread. */
 int sl_worker_topic_read(sl_worker *w, const char *topic, json_t *map, char *err, size_t errlen)
 {
-    rd_kafka_conf_t *c = sl_worker_client_conf(w, SL_WCLIENT_CONSUMER, NULL, err, errlen);
+    rd_kafka_conf_t *c = sl_worker_client_conf(w, SL_WCLIENT_CONSUMER, NULL, NULL, err, errlen);
     char e[512];
     int rc = -1;
     const struct rd_kafka_metadata *md = NULL;
@@ -737,7 +745,7 @@ static int clients_check(const sl_worker *w, char *err, size_t errlen)
         sl_kafka_security_check(&w->conf.kafka_admin, "admin.", err, errlen))
         return -1;
     for (int kind = SL_WCLIENT_PRODUCER; kind <= SL_WCLIENT_ADMIN; kind++) {
-        rd_kafka_conf_t *c = sl_worker_client_conf(w, (enum sl_wclient)kind, NULL, err, errlen);
+        rd_kafka_conf_t *c = sl_worker_client_conf(w, (enum sl_wclient)kind, NULL, NULL, err, errlen);
         if (!c)
             return -1;
         rd_kafka_conf_destroy(c);

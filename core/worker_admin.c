@@ -310,7 +310,7 @@ static rd_kafka_t *group_client(sl_worker *w, const char *name, char *err, size_
 {
     char group[600], e[512];
     snprintf(group, sizeof(group), "connect-%s", name);
-    rd_kafka_conf_t *c = sl_worker_client_conf(w, SL_WCLIENT_CONSUMER, NULL, err, errlen);
+    rd_kafka_conf_t *c = sl_worker_client_conf(w, SL_WCLIENT_CONSUMER, NULL, NULL, err, errlen);
     if (!c) /* bootstrap.servers and the security keys, as the sinks' consumers */
         return NULL;
     if (rd_kafka_conf_set(c, "group.id", group, e, sizeof(e)) ||

@@ -170,10 +170,14 @@ enum sl_wclient { SL_WCLIENT_PRODUCER, SL_WCLIENT_CONSUMER, SL_WCLIENT_ADMIN };
  * then the security keys (kafka_client.h) as Kafka Connect layers them: the
  * worker's top-level ones, its producer. / consumer. / admin. ones for the
  * kind, and, when conn_config is not NULL, the connector's
- * consumer.override. ones (a consumer) -- then checked as a whole. NULL with
+ * consumer.override. ones (a consumer) -- then checked as a whole. The
+ * client's librdkafka log lines go to the worker's log under component
+ * (NULL: "worker"; a sink task's "name/N"), as "producer: ...",
+ * "consumer: ..." or "admin client: ..." (sl_kafka_client_log). NULL with
  * err naming the key; the caller owns the result (rd_kafka_new takes it). */
 rd_kafka_conf_t *sl_worker_client_conf(const sl_worker *w, enum sl_wclient kind,
-                                       const json_t *conn_config, char *err, size_t errlen);
+                                       const json_t *conn_config, const char *component,
+                                       char *err, size_t errlen);
 /* 1 when a Kafka client's error (error callback: code e, librdkafka's
  * reason) says the broker refused the client's login or the client refused
  * the broker's certificate: retrying cannot help until the configuration

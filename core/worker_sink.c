@@ -157,8 +157,12 @@ static rd_kafka_t *consumer_create(sink_state *s, char *err, size_t errlen)
                            {"queued.max.messages.kbytes", "131072"},
                            {"queued.min.messages", "50000"}};
     /* bootstrap.servers and the security keys: the worker's, its
-     * consumer.* ones, this connector's consumer.override.* ones */
-    rd_kafka_conf_t *c = sl_worker_client_conf(wt->w, SL_WCLIENT_CONSUMER, wt->config, err, errlen);
+     * consumer.* ones, this connector's consumer.override.* ones; its log
+     * lines under the task's name, as the task's own */
+    char task[300];
+    snprintf(task, sizeof(task), "%s/%d", wt->connector, wt->id);
+    rd_kafka_conf_t *c =
+        sl_worker_client_conf(wt->w, SL_WCLIENT_CONSUMER, wt->config, task, err, errlen);
     if (!c)
         return NULL;
     for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
