@@ -546,8 +546,12 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
         found = 1;
         if ((lc->errors_logged || lc->closing) && !strcmp(fac, "FAIL"))
             lvl = SL_DEBUG;
-        write = sl_logging_enabled(lvl) && log_seen_update(lc, log_hash((int)lvl, fac, buf),
-                                                           (int)lvl, fac, buf, &repeats, &evicted);
+        /* debug lines (debug=..., asked for) are all written, in order */
+        if (lvl == SL_DEBUG)
+            write = sl_logging_enabled(lvl);
+        else
+            write = log_seen_update(lc, log_hash((int)lvl, fac, buf), (int)lvl, fac, buf, &repeats,
+                                    &evicted);
         memcpy(component, lc->component, sizeof(component));
         memcpy(role, lc->role, sizeof(role));
     }

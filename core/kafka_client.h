@@ -128,8 +128,8 @@ int sl_kafka_client_check(rd_kafka_conf_t *c, const char *who, const char *prefi
  * librdkafka's facility and message; librdkafka's syslog levels map to
  * sluice's (emergency..error: ERROR, warning: WARN, notice and info: INFO,
  * debug: DEBUG). Within SL_KAFKA_LOG_REPEAT_MS of writing a line, the same
- * facility and message from the same handle (librdkafka's "(after ...)"
- * tail aside) is counted, not written; the count is written with the next
+ * level, facility and message from the same handle (librdkafka's "(after
+ * ...)" tail aside; debug lines are all written) is counted, not written; the count is written with the next
  * one after that (or, as a debug line, when the handle is destroyed).
  * errors_logged: the handle's error callback logs librdkafka's errors
  * itself (with what they mean to the caller), so librdkafka's FAIL lines,
