@@ -211,9 +211,8 @@ rd_kafka_t *sl_cli_common_client(const sl_cli_common *common, rd_kafka_type_t ty
         sl_cli_common_fail(common, "bad client configuration: %s", err);
         return NULL;
     }
-    rk = rd_kafka_new(type, conf, err, sizeof(err));
+    rk = sl_kafka_client_new(type, conf, err, sizeof(err));
     if (!rk) {
-        rd_kafka_conf_destroy(conf); /* rd_kafka_new owns conf only on success */
         sl_cli_common_fail(common, "cannot create Kafka client: %s", err);
         return NULL;
     }

@@ -439,6 +439,9 @@ typedef struct log_client {
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static log_client *log_clients; /* under log_lock */
+/* The label whose on_new ran in this thread's rd_kafka_new (for
+ * sl_kafka_client_new): on_new runs on the thread calling rd_kafka_new. */
+static __thread log_client *log_new_lc;
 
 static int64_t log_now_ms(void)
 {
@@ -597,6 +600,7 @@ static rd_kafka_resp_err_t log_on_new(rd_kafka_t *rk, const rd_kafka_conf_t *con
             o->rk = NULL;
     lc->rk = rk;
     pthread_mutex_unlock(&log_lock);
+    log_new_lc = lc;
     return rd_kafka_interceptor_add_on_destroy(rk, "sluice-log", log_on_destroy, lc);
 }
 
@@ -648,4 +652,24 @@ int sl_kafka_client_log(rd_kafka_conf_t *c, const char *component, const char *r
     char e[128];
     rd_kafka_conf_set(c, "log.thread.name", "false", e, sizeof(e));
     return 0;
+}
+
+rd_kafka_t *sl_kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *c, char *errstr,
+                                size_t errlen)
+{
+    log_new_lc = NULL;
+    rd_kafka_t *rk = rd_kafka_new(type, c, errstr, errlen);
+    if (rk)
+        return rk;
+    if (!log_new_lc) { /* refused before the handle was begun: c is intact */
+        rd_kafka_conf_destroy(c);
+        return NULL;
+    }
+    /* c's interceptors are freed but still in it: c and its label stay,
+     * the label bound to no handle (the address may be reused) */
+    pthread_mutex_lock(&log_lock);
+    log_new_lc->rk = NULL;
+    pthread_mutex_unlock(&log_lock);
+    log_new_lc = NULL;
+    return NULL;
 }

@@ -352,9 +352,8 @@ static int producer_create(sl_worker *w, char *err, size_t errlen)
     rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
     rd_kafka_conf_set_error_cb(c, producer_error);
     rd_kafka_conf_set_opaque(c, w);
-    if (!(w->producer = rd_kafka_new(RD_KAFKA_PRODUCER, c, e, sizeof(e)))) {
+    if (!(w->producer = sl_kafka_client_new(RD_KAFKA_PRODUCER, c, e, sizeof(e)))) {
         snprintf(err, errlen, "producer for %s: %s", w->conf.bootstrap_servers, e);
-        rd_kafka_conf_destroy(c);
         return -1;
     }
     return 0;
@@ -377,11 +376,9 @@ static rd_kafka_t *admin_create(sl_worker *w, client_errors *ce, char *err, size
     }
     rd_kafka_conf_set_error_cb(c, client_error);
     rd_kafka_conf_set_opaque(c, ce);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, e, sizeof(e));
-    if (!rk) {
+    rd_kafka_t *rk = sl_kafka_client_new(RD_KAFKA_PRODUCER, c, e, sizeof(e));
+    if (!rk)
         snprintf(err, errlen, "admin client for %s: %s", w->conf.bootstrap_servers, e);
-        rd_kafka_conf_destroy(c);
-    }
     return rk;
 }
 
@@ -465,10 +462,9 @@ int sl_worker_topic_read(sl_worker *w, const char *topic, json_t *map, char *err
         rd_kafka_conf_destroy(c);
         return -1;
     }
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e, sizeof(e));
+    rd_kafka_t *rk = sl_kafka_client_new(RD_KAFKA_CONSUMER, c, e, sizeof(e));
     if (!rk) {
         snprintf(err, errlen, "%s reader: %s", topic, e);
-        rd_kafka_conf_destroy(c); /* rd_kafka_new owns it only on success */
         return -1;
     }
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);

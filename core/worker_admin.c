@@ -319,11 +319,9 @@ static rd_kafka_t *group_client(sl_worker *w, const char *name, char *err, size_
         rd_kafka_conf_destroy(c);
         return NULL;
     }
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e, sizeof(e));
-    if (!rk) {
+    rd_kafka_t *rk = sl_kafka_client_new(RD_KAFKA_CONSUMER, c, e, sizeof(e));
+    if (!rk)
         snprintf(err, errlen, "group client: %s", e);
-        rd_kafka_conf_destroy(c); /* rd_kafka_new takes it only on success */
-    }
     return rk;
 }
 

@@ -174,7 +174,8 @@ enum sl_wclient { SL_WCLIENT_PRODUCER, SL_WCLIENT_CONSUMER, SL_WCLIENT_ADMIN };
  * client's librdkafka log lines go to the worker's log under component
  * (NULL: "worker"; a sink task's "name/N"), as "producer: ...",
  * "consumer: ..." or "admin client: ..." (sl_kafka_client_log). NULL with
- * err naming the key; the caller owns the result (rd_kafka_new takes it). */
+ * err naming the key; the caller owns the result (sl_kafka_client_new
+ * takes it, even when it fails). */
 rd_kafka_conf_t *sl_worker_client_conf(const sl_worker *w, enum sl_wclient kind,
                                        const json_t *conn_config, const char *component,
                                        char *err, size_t errlen);

@@ -204,10 +204,9 @@ static rd_kafka_t *consumer_create(sink_state *s, char *err, size_t errlen)
     rd_kafka_conf_set_opaque(c, s);
     rd_kafka_conf_set_rebalance_cb(c, rebalance);
     rd_kafka_conf_set_error_cb(c, consumer_error);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e, sizeof(e));
+    rd_kafka_t *rk = sl_kafka_client_new(RD_KAFKA_CONSUMER, c, e, sizeof(e));
     if (!rk) {
         snprintf(err, errlen, "consumer: %s", e);
-        rd_kafka_conf_destroy(c); /* rd_kafka_new takes it only on success */
         return NULL;
     }
     rd_kafka_poll_set_consumer(rk);

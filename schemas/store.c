@@ -384,8 +384,8 @@ static rd_kafka_t *make_client(sl_store *st, rd_kafka_type_t type, int idempoten
     }
     rd_kafka_conf_set_error_cb(c, on_error);
     rd_kafka_conf_set_opaque(c, st);
-    rd_kafka_t *rk = rd_kafka_new(type, c, e, sizeof(e));
-    if (!rk) {
+    rd_kafka_t *rk = sl_kafka_client_new(type, c, e, sizeof(e));
+    if (!rk) { /* c is gone either way */
         snprintf(err, errlen, "kafkastore: cannot create the %s: %s",
                  type == RD_KAFKA_PRODUCER ? "producer" : "consumer", e);
         return NULL;

@@ -179,8 +179,7 @@ static void test_log_lines(void)
         const char *refused = "[t/0] producer: FAIL: 127.0.0.1:1/bootstrap: Connect to "
                               "ipv4#127.0.0.1:1 failed: Connection refused";
         raw += line[0] == '%';
-        if (strstr(line, refused) && strstr(line, " ERROR [t/0]") &&
-            strstr(line, "(after "))
+        if (strstr(line, refused) && strstr(line, " ERROR [t/0]") && strstr(line, "(after "))
             written++;
         unsigned n = 0;
         const char *more = strstr(line, " more like it, not logged)");
@@ -195,6 +194,40 @@ static void test_log_lines(void)
     CU_ASSERT_EQUAL(counted, 1);
 }
 
+/* A labelled conf whose rd_kafka_new fails after the handle was begun (a
+ * CA file that is no PEM: the TLS context fails): sl_kafka_client_new
+ * returns NULL without freeing librdkafka's interceptors twice, as
+ * rd_kafka_conf_destroy would (run under valgrind or SLUICE_SANITIZE to
+ * see it); one refused before (an unknown property value) and one never
+ * used are destroyed with their labels. */
+static void test_log_failed_new(void)
+{
+    char path[] = "/tmp/test_kafka_client_ca.XXXXXX", e[512];
+    int fd = mkstemp(path);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(write(fd, "not a certificate\n", 18), 18);
+    close(fd);
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "security.protocol", "SSL", e, sizeof(e));
+    rd_kafka_conf_set(c, "ssl.ca.location", path, e, sizeof(e));
+    CU_ASSERT_EQUAL(sl_kafka_client_log(c, "t/1", "consumer", 0), 0);
+    rd_kafka_t *rk = sl_kafka_client_new(RD_KAFKA_PRODUCER, c, e, sizeof(e));
+    CU_ASSERT_PTR_NULL(rk);
+    if (rk)
+        rd_kafka_destroy(rk);
+    unlink(path);
+    /* refused by rd_kafka_new's own checks, before the handle */
+    c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "enable.idempotence", "true", e, sizeof(e));
+    rd_kafka_conf_set(c, "acks", "1", e, sizeof(e));
+    CU_ASSERT_EQUAL(sl_kafka_client_log(c, "t/3", NULL, 0), 0);
+    CU_ASSERT_PTR_NULL(sl_kafka_client_new(RD_KAFKA_PRODUCER, c, e, sizeof(e)));
+    /* a conf labelled and never used */
+    c = rd_kafka_conf_new();
+    CU_ASSERT_EQUAL(sl_kafka_client_log(c, "t/2", NULL, 1), 0);
+    rd_kafka_conf_destroy(c);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -206,6 +239,7 @@ int main(void)
     CU_add_test(s, "bad values named with their prefix", test_bad_values);
     CU_add_test(s, "security and secret keys", test_keys);
     CU_add_test(s, "librdkafka's log lines, a repeat once", test_log_lines);
+    CU_add_test(s, "a labelled conf whose rd_kafka_new fails", test_log_failed_new);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
