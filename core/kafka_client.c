@@ -14,19 +14,22 @@
  * unless an earlier layer chose one.
  *
  * Secrets: no message holds a password, a JAAS text or a part of one.
- * runs on: any thread (no state beyond the caller's rd_kafka_conf_t).
+ * runs on: any thread (the layers keep no state beyond the caller's
+ * rd_kafka_conf_t).
  *
  * Log lines: librdkafka's log callback gets the handle (const rd_kafka_t *)
  * and nothing else of ours, and the conf opaque is already the handles'
  * own (the worker, a sink task...). So each labelled conf carries a
- * log_client (its label and its recent lines) as the opaque of two
+ * log_client (its label and its recent lines) as the opaque of
  * interceptors: on_new, which tells it the handle's address as rd_kafka_new
- * makes it (before any thread of the handle runs), and on_conf_destroy,
- * which unlinks and frees it when the conf is destroyed unused or the
- * handle's last reference goes (after its last log line). The callback
- * finds its log_client in one list under one mutex: handles are few (tens)
- * and log lines rare next to records (no log line per record). The mutex
- * is held to look up and count, never while writing.
+ * makes it (before any thread of the handle runs), on_destroy (the handle
+ * is closing), and on_conf_destroy, which unlinks and frees it when the
+ * conf is destroyed unused or the handle's last reference goes (after its
+ * last log line). The callback finds its log_client in one list under one
+ * mutex: handles are few (tens) and log lines rare next to records (no log
+ * line per record). The mutex is held to look up and count, never while
+ * writing. Interceptors on a conf make a failed rd_kafka_new unsafe to
+ * clean up (librdkafka 2.0): sl_kafka_client_new does it.
  */
 #include "kafka_client.h"
 
