@@ -173,6 +173,12 @@ rd_kafka_conf_t *sl_cli_common_conf(const sl_cli_common *common, const char *con
     }
     if (sl_kafka_client_check(conf, "the client", "", err, errlen) < 0)
         goto fail;
+    /* librdkafka's lines (a broker down, a refused login) in sluice's
+     * format under the tool's name, a repeated one once */
+    if (sl_kafka_client_log(conf, common->prog, NULL, 0) < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     return conf;
 
 fail:
@@ -205,9 +211,8 @@ rd_kafka_t *sl_cli_common_client(const sl_cli_common *common, rd_kafka_type_t ty
         sl_cli_common_fail(common, "bad client configuration: %s", err);
         return NULL;
     }
-    rk = rd_kafka_new(type, conf, err, sizeof(err));
+    rk = sl_kafka_client_new(type, conf, err, sizeof(err));
     if (!rk) {
-        rd_kafka_conf_destroy(conf); /* rd_kafka_new owns conf only on success */
         sl_cli_common_fail(common, "cannot create Kafka client: %s", err);
         return NULL;
     }

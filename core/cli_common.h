@@ -80,8 +80,9 @@ const char *sl_cli_common_bootstrap(const sl_cli_common *common);
  * keys of kafka_client.h, in Kafka's or librdkafka's names, through
  * sl_kafka_client_conf), then a check that SASL has credentials. Returns
  * NULL and fills err on an unknown property or a bad value (naming the file
- * and line, never a password). The caller owns the result (rd_kafka_new
- * takes it over). */
+ * and line, never a password). Its librdkafka log lines are written as
+ * the tool's ("<prog>" component, sl_kafka_client_log). The caller owns the
+ * result (sl_kafka_client_new takes it over, even when it fails). */
 rd_kafka_conf_t *sl_cli_common_conf(const sl_cli_common *common, const char *const *defaults,
                                     char *err, size_t errlen);
 

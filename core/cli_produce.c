@@ -35,6 +35,7 @@
 
 #include "cli.h"
 #include "cli_common.h"
+#include "kafka_client.h"
 
 #define MAX_HEADERS           64
 #define MAX_REPORTED_FAILURES 5
@@ -315,9 +316,8 @@ int sl_cli_produce(int argc, char **argv)
     st.topic = a.topic;
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_opaque(conf, &st);
-    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-    if (!rk) {
-        rd_kafka_conf_destroy(conf);
+    rk = sl_kafka_client_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    if (!rk) { /* conf is gone either way */
         sl_cli_common_fail(&a.common, "cannot create Kafka producer: %s", err);
         return SL_CLI_FAILED;
     }

@@ -14,16 +14,38 @@
  * unless an earlier layer chose one.
  *
  * Secrets: no message holds a password, a JAAS text or a part of one.
- * runs on: any thread (no state beyond the caller's rd_kafka_conf_t).
+ * runs on: any thread (the layers keep no state beyond the caller's
+ * rd_kafka_conf_t).
+ *
+ * Log lines: librdkafka's log callback gets the handle (const rd_kafka_t *)
+ * and nothing else of ours, and the conf opaque is already the handles'
+ * own (the worker, a sink task...). So each labelled conf carries a
+ * log_client (its label and its recent lines) as the opaque of
+ * interceptors: on_new, which tells it the handle's address as rd_kafka_new
+ * makes it (before any thread of the handle runs), on_destroy (the handle
+ * is closing), and on_conf_destroy, which unlinks and frees it when the
+ * conf is destroyed unused or the handle's last reference goes (after its
+ * last log line). The callback finds its log_client in one list under one
+ * mutex: handles are few (tens) and log lines rare next to records (no log
+ * line per record). The mutex is held to look up and count, never while
+ * writing. Interceptors on a conf make a failed rd_kafka_new unsafe to
+ * clean up (librdkafka 2.0): sl_kafka_client_new does it.
  */
 #include "kafka_client.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "logging.h"
 
 static const char *const key_names[SL_KC_NKEYS] = {
     [SL_KC_PROTOCOL] = "security.protocol",
@@ -389,4 +411,268 @@ int sl_kafka_client_check(rd_kafka_conf_t *c, const char *who, const char *prefi
              "(or %ssasl.username and %ssasl.password)",
              who, prefix, proto, prefix, prefix, prefix);
     return -1;
+}
+
+/* ======================================================================== */
+/* Log lines                                                                 */
+/* ======================================================================== */
+
+/* Distinct lines a handle is remembered to have written lately: librdkafka
+ * alternates a few while a broker is down (FAIL, then ERROR "1/1 brokers
+ * are down"). */
+#define LOG_SEEN 4
+
+typedef struct log_seen {
+    uint64_t hash;      /* of level, facility and message (tail aside); 0: free */
+    int64_t written_ms; /* when it was last written */
+    unsigned repeats;   /* the same since then, not written */
+    int level;          /* sluice's */
+    char text[160];     /* "FAIL: <message>", cut: what the count line names */
+} log_seen;
+
+typedef struct log_client {
+    const rd_kafka_t *rk; /* NULL until rd_kafka_new makes it */
+    int errors_logged;    /* its FAIL lines are debug */
+    int closing;          /* rd_kafka_destroy is under way: so are they */
+    char component[96];
+    char role[48];
+    log_seen seen[LOG_SEEN];
+    struct log_client *next;
+} log_client;
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static log_client *log_clients; /* under log_lock */
+/* The label whose on_new ran in this thread's rd_kafka_new (for
+ * sl_kafka_client_new): on_new runs on the thread calling rd_kafka_new. */
+static __thread log_client *log_new_lc;
+
+static int64_t log_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static enum sl_level log_level(int syslog_level)
+{
+    if (syslog_level <= LOG_ERR)
+        return SL_ERROR;
+    if (syslog_level == LOG_WARNING)
+        return SL_WARN;
+    return syslog_level <= LOG_INFO ? SL_INFO : SL_DEBUG;
+}
+
+/* The length of buf without librdkafka's " (after 3ms in state AUTH_REQ, 2
+ * identical error(s) suppressed)" tail, which differs at every retry. */
+static size_t log_key_len(const char *buf)
+{
+    const char *tail = strstr(buf, " (after ");
+    return tail ? (size_t)(tail - buf) : strlen(buf);
+}
+
+/* FNV-1a of the level, the facility and the message up to its tail;
+ * never 0 (a free slot). */
+static uint64_t log_hash(int level, const char *fac, const char *buf)
+{
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)level;
+    for (const char *p = fac; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h = (h ^ ':') * 1099511628211ULL;
+    for (size_t i = 0, n = log_key_len(buf); i < n; i++)
+        h = (h ^ (unsigned char)buf[i]) * 1099511628211ULL;
+    return h ? h : 1;
+}
+
+/* The line saying how many of s were not written, at level. */
+static void log_count_write(enum sl_level level, const char *component, const char *role,
+                            const log_seen *s)
+{
+    sl_logmsg(level, component, "%s%s%s (%u more like it, not logged)", role, *role ? ": " : "",
+              s->text, s->repeats);
+}
+
+/* The slot of the line hashed h in lc: its own, else a free one, else the
+ * one written longest ago. */
+static log_seen *log_slot(log_client *lc, uint64_t h)
+{
+    log_seen *pick = &lc->seen[0];
+    for (int i = 0; i < LOG_SEEN; i++)
+        if (lc->seen[i].hash == h)
+            return &lc->seen[i];
+    for (int i = 1; i < LOG_SEEN && pick->hash; i++)
+        if (!lc->seen[i].hash || lc->seen[i].written_ms < pick->written_ms)
+            pick = &lc->seen[i];
+    return pick;
+}
+
+/* Whether the line (hashed h) is written (1) or counted (0). When written,
+ * *repeats is how many like it were counted since it last was, and *evicted
+ * the slot it took from another line with a count not yet written
+ * (evicted->repeats 0: none). Under log_lock. */
+static int log_seen_update(log_client *lc, uint64_t h, int level, const char *fac, const char *buf,
+                           unsigned *repeats, log_seen *evicted)
+{
+    int64_t now = log_now_ms();
+    log_seen *s = log_slot(lc, h);
+    if (s->hash == h && now - s->written_ms < SL_KAFKA_LOG_REPEAT_MS) {
+        s->repeats++;
+        return 0;
+    }
+    if (s->hash == h) {
+        *repeats = s->repeats;
+    } else {
+        if (s->hash && s->repeats)
+            *evicted = *s;
+        s->hash = h;
+        s->level = level;
+        snprintf(s->text, sizeof(s->text), "%s: %.*s", fac, (int)log_key_len(buf), buf);
+    }
+    s->written_ms = now;
+    s->repeats = 0;
+    return 1;
+}
+
+/* librdkafka's log callback of every labelled handle. runs on: any of the
+ * handle's threads (and the thread calling rd_kafka_new / rd_kafka_destroy).
+ * It calls no librdkafka function but, for a handle it does not know,
+ * rd_kafka_name (a getter). */
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    enum sl_level lvl = log_level(level);
+    if (!sl_logging_enabled(lvl)) /* the handle's label can only lower it */
+        return;
+    char component[sizeof(((log_client *)0)->component)], role[sizeof(((log_client *)0)->role)];
+    unsigned repeats = 0;
+    log_seen evicted = {.repeats = 0};
+    int found = 0, write = 1;
+    pthread_mutex_lock(&log_lock);
+    for (log_client *lc = log_clients; lc && !found; lc = lc->next) {
+        if (lc->rk != rk)
+            continue;
+        found = 1;
+        if ((lc->errors_logged || lc->closing) && !strcmp(fac, "FAIL"))
+            lvl = SL_DEBUG;
+        /* debug lines (debug=..., asked for) are all written, in order */
+        if (lvl == SL_DEBUG)
+            write = sl_logging_enabled(lvl);
+        else
+            write = log_seen_update(lc, log_hash((int)lvl, fac, buf), (int)lvl, fac, buf, &repeats,
+                                    &evicted);
+        memcpy(component, lc->component, sizeof(component));
+        memcpy(role, lc->role, sizeof(role));
+    }
+    pthread_mutex_unlock(&log_lock);
+    if (!found) { /* not labelled: should not happen, say who it is anyway */
+        sl_logmsg(lvl, "kafka", "%s: %s: %s", rd_kafka_name(rk), fac, buf);
+        return;
+    }
+    if (evicted.repeats)
+        log_count_write((enum sl_level)evicted.level, component, role, &evicted);
+    if (write && repeats)
+        sl_logmsg(lvl, component, "%s%s%s: %s (%u more like it since the last, not logged)", role,
+                  *role ? ": " : "", fac, buf, repeats);
+    else if (write)
+        sl_logmsg(lvl, component, "%s%s%s: %s", role, *role ? ": " : "", fac, buf);
+}
+
+/* on_destroy: the handle is closing its connections; a login they cut
+ * short fails ("SaslAuthenticateRequest failed: Local: Broker transport
+ * failure"), which is no news. runs on: the handle's main thread (or the
+ * thread whose rd_kafka_new failed). */
+static rd_kafka_resp_err_t log_on_destroy(rd_kafka_t *rk, void *opaque)
+{
+    log_client *lc = opaque;
+    (void)rk;
+    pthread_mutex_lock(&log_lock);
+    lc->closing = 1;
+    pthread_mutex_unlock(&log_lock);
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+/* on_new: the handle lc labels. A handle that rd_kafka_new failed to make
+ * at the same address may still be listed (its conf not yet destroyed):
+ * it is forgotten. runs on: the thread calling rd_kafka_new. */
+static rd_kafka_resp_err_t log_on_new(rd_kafka_t *rk, const rd_kafka_conf_t *conf, void *opaque,
+                                      char *errstr, size_t errstr_size)
+{
+    log_client *lc = opaque;
+    (void)conf, (void)errstr, (void)errstr_size;
+    pthread_mutex_lock(&log_lock);
+    for (log_client *o = log_clients; o; o = o->next)
+        if (o->rk == rk)
+            o->rk = NULL;
+    lc->rk = rk;
+    pthread_mutex_unlock(&log_lock);
+    log_new_lc = lc;
+    return rd_kafka_interceptor_add_on_destroy(rk, "sluice-log", log_on_destroy, lc);
+}
+
+/* on_conf_destroy: the conf was destroyed unused, or the handle made from
+ * it is being freed (after its last log line): the counts not yet written
+ * are, as debug lines (a client closing is no new event; the line that
+ * says why a process stops stays its last), and lc goes. runs on: the
+ * thread destroying it. */
+static rd_kafka_resp_err_t log_on_conf_destroy(void *opaque)
+{
+    log_client *lc = opaque;
+    pthread_mutex_lock(&log_lock);
+    log_client **pp = &log_clients;
+    while (*pp && *pp != lc)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = lc->next;
+    pthread_mutex_unlock(&log_lock);
+    for (int i = 0; i < LOG_SEEN; i++)
+        if (lc->seen[i].hash && lc->seen[i].repeats)
+            log_count_write(SL_DEBUG, lc->component, lc->role, &lc->seen[i]);
+    free(lc);
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+int sl_kafka_client_log(rd_kafka_conf_t *c, const char *component, const char *role,
+                        int errors_logged)
+{
+    log_client *lc = calloc(1, sizeof(*lc));
+    if (!lc)
+        return -1;
+    lc->errors_logged = errors_logged;
+    snprintf(lc->component, sizeof(lc->component), "%s", component ? component : "kafka");
+    snprintf(lc->role, sizeof(lc->role), "%s", role ? role : "");
+    if (rd_kafka_conf_interceptor_add_on_conf_destroy(c, "sluice-log", log_on_conf_destroy, lc)) {
+        free(lc);
+        return -1;
+    }
+    /* from here on_conf_destroy frees lc */
+    pthread_mutex_lock(&log_lock);
+    lc->next = log_clients;
+    log_clients = lc;
+    pthread_mutex_unlock(&log_lock);
+    if (rd_kafka_conf_interceptor_add_on_new(c, "sluice-log", log_on_new, lc))
+        return -1;
+    rd_kafka_conf_set_log_cb(c, log_cb);
+    /* librdkafka's thread ("[thrd:main]: ") says nothing the message does
+     * not; the handle is the line's component */
+    char e[128];
+    rd_kafka_conf_set(c, "log.thread.name", "false", e, sizeof(e));
+    return 0;
+}
+
+rd_kafka_t *sl_kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *c, char *errstr,
+                                size_t errlen)
+{
+    log_new_lc = NULL;
+    rd_kafka_t *rk = rd_kafka_new(type, c, errstr, errlen);
+    if (rk)
+        return rk;
+    if (!log_new_lc) { /* refused before the handle was begun: c is intact */
+        rd_kafka_conf_destroy(c);
+        return NULL;
+    }
+    /* c's interceptors are freed but still in it: c and its label stay,
+     * the label bound to no handle (the address may be reused) */
+    pthread_mutex_lock(&log_lock);
+    log_new_lc->rk = NULL;
+    pthread_mutex_unlock(&log_lock);
+    log_new_lc = NULL;
+    return NULL;
 }

@@ -26,6 +26,15 @@
  *
  * Errors name the key with its prefix ("consumer.sasl.jaas.config: ...") and
  * never hold a password or a JAAS text.
+ *
+ * The same handles' log lines (sl_kafka_client_log): librdkafka's own lines
+ * ("%3|1733150000.123|FAIL|rdkafka#producer-1| [thrd:...]: ...") are
+ * written as sluice's, naming the client and librdkafka's facility:
+ *
+ *   ... ERROR [s3sink/0] consumer: FAIL: 127.0.0.1:9092/bootstrap: SASL authentication error: ...
+ *
+ * and a line a client repeats (a refused login, at every reconnect) is
+ * written at most once a minute, with how many were not.
  */
 #ifndef SL_KAFKA_CLIENT_H
 #define SL_KAFKA_CLIENT_H
@@ -107,6 +116,40 @@ int sl_kafka_security_check(const sl_kafka_security *sec, const char *prefix, ch
  * in the message ("kafkastore."). 0, or -1 with err. */
 int sl_kafka_client_check(rd_kafka_conf_t *c, const char *who, const char *prefix, char *err,
                           size_t errlen);
+
+/* Sends the log lines of the handle rd_kafka_new makes from c to sluice's
+ * log (logging.h), under component ("worker", "s3sink/0", "registry"),
+ * each line starting with role ("producer", "consumer"; NULL: none), then
+ * librdkafka's facility and message; librdkafka's syslog levels map to
+ * sluice's (emergency..error: ERROR, warning: WARN, notice and info: INFO,
+ * debug: DEBUG). Within SL_KAFKA_LOG_REPEAT_MS of writing a line, the same
+ * level, facility and message from the same handle (librdkafka's "(after
+ * ...)" tail aside) is counted, not written; the count is written with the
+ * next one after that (or, as a debug line, when the handle is destroyed).
+ * Debug lines (librdkafka's debug setting) are all written, in order.
+ * errors_logged: the handle's error callback logs librdkafka's errors
+ * itself (with what they mean to the caller), so librdkafka's FAIL lines,
+ * which say the same, are debug lines: one line per event; so are those of
+ * a handle being destroyed (logins cut short). component and role are
+ * copied. 0, or -1 (out of memory, or c already has a label): c then logs
+ * as librdkafka does. Call once per conf, before rd_kafka_new; c may still
+ * be destroyed instead. runs on: the caller's thread; the lines are
+ * written from librdkafka's threads. */
+int sl_kafka_client_log(rd_kafka_conf_t *c, const char *component, const char *role,
+                        int errors_logged);
+
+#define SL_KAFKA_LOG_REPEAT_MS 60000
+
+/* rd_kafka_new, for a conf labelled by sl_kafka_client_log (or any other),
+ * except that c is never the caller's after it: on failure it is destroyed
+ * here, or left alone when destroying it is unsafe. librdkafka 2.0 frees
+ * a conf's interceptors (the label's) when rd_kafka_new fails after
+ * beginning the handle (an unknown partition.assignment.strategy, a CA
+ * file that is no PEM) but leaves them in the conf, so that
+ * rd_kafka_conf_destroy would free them twice: such a conf is leaked (one
+ * per failed creation) instead. errstr as rd_kafka_new's. */
+rd_kafka_t *sl_kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *c, char *errstr,
+                                size_t errlen);
 
 /* The JAAS text's user and password (as Kafka's JaasConfig parses a
  * PlainLoginModule / ScramLoginModule entry: options key="value", quotes

@@ -543,8 +543,8 @@ int sl_conn_client_check(sl_worker *w, const json_t *resolved, int is_sink, json
     if (!is_sink)
         return n;
     char why[1024];
-    rd_kafka_conf_t *c = sl_worker_client_conf(w, SL_WCLIENT_CONSUMER, NULL, resolved, why,
-                                               sizeof(why));
+    rd_kafka_conf_t *c =
+        sl_worker_client_conf(w, SL_WCLIENT_CONSUMER, NULL, resolved, NULL, why, sizeof(why));
     if (c) {
         rd_kafka_conf_destroy(c);
         return n;

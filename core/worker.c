@@ -283,10 +283,11 @@ static int client_keys_apply(rd_kafka_conf_t *c, enum sl_wclient kind, const jso
 
 rd_kafka_conf_t *sl_worker_client_conf(const sl_worker *w, enum sl_wclient kind,
                                        const char *const *defaults, const json_t *conn_config,
-                                       char *err, size_t errlen)
+                                       const char *component, char *err, size_t errlen)
 {
     static const char *const prefixes[] = {"producer.", "consumer.", "admin."};
     static const char *const who[] = {"worker producer", "worker consumer", "worker admin client"};
+    static const char *const roles[] = {"producer", "consumer", "admin client"};
     const sl_kafka_security *by_kind[] = {&w->conf.kafka_producer, &w->conf.kafka_consumer,
                                           &w->conf.kafka_admin};
     const json_t *own = w->conf.client_keys[kind];
@@ -305,6 +306,12 @@ rd_kafka_conf_t *sl_worker_client_conf(const sl_worker *w, enum sl_wclient kind,
         rd_kafka_conf_destroy(c);
         return NULL;
     }
+    /* the producer's and the admin client's error callbacks log their
+     * errors (producer_error, client_error); the consumers' do not */
+    if (sl_kafka_client_log(c, component ? component : "worker", roles[kind],
+                            kind != SL_WCLIENT_CONSUMER))
+        sl_warn("worker", "%s: out of memory: its librdkafka log lines keep librdkafka's format",
+                who[kind]);
     return c;
 }
 
@@ -414,7 +421,8 @@ static int producer_create(sl_worker *w, char *err, size_t errlen)
          * sluice, or one co-partitioned with others for a Kafka Streams
          * join, keeps each row's changes on one partition, in order */
         "partitioner", "murmur2_random", "client.id", w->worker_id, NULL};
-    rd_kafka_conf_t *c = sl_worker_client_conf(w, SL_WCLIENT_PRODUCER, defaults, NULL, err, errlen);
+    rd_kafka_conf_t *c =
+        sl_worker_client_conf(w, SL_WCLIENT_PRODUCER, defaults, NULL, NULL, err, errlen);
     char e[512];
     if (!c)
         return -1;
@@ -427,9 +435,8 @@ static int producer_create(sl_worker *w, char *err, size_t errlen)
     rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
     rd_kafka_conf_set_error_cb(c, producer_error);
     rd_kafka_conf_set_opaque(c, w);
-    if (!(w->producer = rd_kafka_new(RD_KAFKA_PRODUCER, c, e, sizeof(e)))) {
+    if (!(w->producer = sl_kafka_client_new(RD_KAFKA_PRODUCER, c, e, sizeof(e)))) {
         snprintf(err, errlen, "producer for %s: %s", w->conf.bootstrap_servers, e);
-        rd_kafka_conf_destroy(c);
         return -1;
     }
     return 0;
@@ -442,7 +449,7 @@ static int producer_create(sl_worker *w, char *err, size_t errlen)
 /* An admin client (the worker's admin. keys): NULL with err. */
 static rd_kafka_t *admin_create(sl_worker *w, client_errors *ce, char *err, size_t errlen)
 {
-    rd_kafka_conf_t *c = sl_worker_client_conf(w, SL_WCLIENT_ADMIN, NULL, NULL, err, errlen);
+    rd_kafka_conf_t *c = sl_worker_client_conf(w, SL_WCLIENT_ADMIN, NULL, NULL, NULL, err, errlen);
     char e[512];
     if (!c)
         return NULL;
@@ -452,11 +459,9 @@ static rd_kafka_t *admin_create(sl_worker *w, client_errors *ce, char *err, size
     }
     rd_kafka_conf_set_error_cb(c, client_error);
     rd_kafka_conf_set_opaque(c, ce);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, e, sizeof(e));
-    if (!rk) {
+    rd_kafka_t *rk = sl_kafka_client_new(RD_KAFKA_PRODUCER, c, e, sizeof(e));
+    if (!rk)
         snprintf(err, errlen, "admin client for %s: %s", w->conf.bootstrap_servers, e);
-        rd_kafka_conf_destroy(c);
-    }
     return rk;
 }
 
@@ -528,7 +533,8 @@ static int topics_create(sl_worker *w, char *err, size_t errlen)
  * replace earlier ones, a null value deletes. runs on: the caller's thread. */
 int sl_worker_topic_read(sl_worker *w, const char *topic, json_t *map, char *err, size_t errlen)
 {
-    rd_kafka_conf_t *c = sl_worker_client_conf(w, SL_WCLIENT_CONSUMER, NULL, NULL, err, errlen);
+    rd_kafka_conf_t *c =
+        sl_worker_client_conf(w, SL_WCLIENT_CONSUMER, NULL, NULL, NULL, err, errlen);
     char e[512];
     int rc = -1;
     const struct rd_kafka_metadata *md = NULL;
@@ -540,10 +546,9 @@ int sl_worker_topic_read(sl_worker *w, const char *topic, json_t *map, char *err
         rd_kafka_conf_destroy(c);
         return -1;
     }
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e, sizeof(e));
+    rd_kafka_t *rk = sl_kafka_client_new(RD_KAFKA_CONSUMER, c, e, sizeof(e));
     if (!rk) {
         snprintf(err, errlen, "%s reader: %s", topic, e);
-        rd_kafka_conf_destroy(c); /* rd_kafka_new owns it only on success */
         return -1;
     }
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
@@ -821,7 +826,7 @@ static int clients_check(const sl_worker *w, char *err, size_t errlen)
         return -1;
     for (int kind = SL_WCLIENT_PRODUCER; kind <= SL_WCLIENT_ADMIN; kind++) {
         rd_kafka_conf_t *c =
-            sl_worker_client_conf(w, (enum sl_wclient)kind, NULL, NULL, err, errlen);
+            sl_worker_client_conf(w, (enum sl_wclient)kind, NULL, NULL, NULL, err, errlen);
         if (!c)
             return -1;
         rd_kafka_conf_destroy(c);

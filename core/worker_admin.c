@@ -310,7 +310,8 @@ static rd_kafka_t *group_client(sl_worker *w, const char *name, char *err, size_
 {
     char group[600], e[512];
     snprintf(group, sizeof(group), "connect-%s", name);
-    rd_kafka_conf_t *c = sl_worker_client_conf(w, SL_WCLIENT_CONSUMER, NULL, NULL, err, errlen);
+    rd_kafka_conf_t *c =
+        sl_worker_client_conf(w, SL_WCLIENT_CONSUMER, NULL, NULL, NULL, err, errlen);
     if (!c) /* bootstrap.servers and the security keys, as the sinks' consumers */
         return NULL;
     if (rd_kafka_conf_set(c, "group.id", group, e, sizeof(e)) ||
@@ -319,11 +320,9 @@ static rd_kafka_t *group_client(sl_worker *w, const char *name, char *err, size_
         rd_kafka_conf_destroy(c);
         return NULL;
     }
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e, sizeof(e));
-    if (!rk) {
+    rd_kafka_t *rk = sl_kafka_client_new(RD_KAFKA_CONSUMER, c, e, sizeof(e));
+    if (!rk)
         snprintf(err, errlen, "group client: %s", e);
-        rd_kafka_conf_destroy(c); /* rd_kafka_new takes it only on success */
-    }
     return rk;
 }
 

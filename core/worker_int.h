@@ -178,11 +178,16 @@ enum sl_wclient { SL_WCLIENT_PRODUCER, SL_WCLIENT_CONSUMER, SL_WCLIENT_ADMIN };
  * NULL, the connector's consumer.override. keys (a consumer) -- then
  * checked as a whole. A key the worker must set itself (acks, group.id...)
  * is refused, and so, in a connector's overrides (which the REST API
- * takes), is one that runs a command or loads code on the worker. NULL
- * with err naming the key (never a value); the caller owns the result
- * (rd_kafka_new takes it) and sets what it must after. */
+ * takes), is one that runs a command or loads code on the worker. The
+ * client's librdkafka log lines go to the worker's log under component
+ * (NULL: "worker"; a sink task's "name/N"), as "producer: ...",
+ * "consumer: ..." or "admin client: ..." (sl_kafka_client_log). NULL with
+ * err naming the key (never a value); the caller owns the result
+ * (sl_kafka_client_new takes it, even when it fails) and sets what it must
+ * after. */
 rd_kafka_conf_t *sl_worker_client_conf(const sl_worker *w, enum sl_wclient kind,
                                        const char *const *defaults, const json_t *conn_config,
+                                       const char *component,
                                        char *err, size_t errlen);
 /* 1 when a Kafka client's error (error callback: code e, librdkafka's
  * reason) says the broker refused the client's login or the client refused

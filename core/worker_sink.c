@@ -159,8 +159,11 @@ static rd_kafka_t *consumer_create(sink_state *s, char *err, size_t errlen)
                                * prefetch each. */
                               "queued.max.messages.kbytes", "131072",
                               "queued.min.messages", "50000", NULL};
+    /* its log lines under the task's name, as the task's own */
+    char task[300];
+    snprintf(task, sizeof(task), "%s/%d", wt->connector, wt->id);
     rd_kafka_conf_t *c =
-        sl_worker_client_conf(wt->w, SL_WCLIENT_CONSUMER, kv, wt->config, err, errlen);
+        sl_worker_client_conf(wt->w, SL_WCLIENT_CONSUMER, kv, wt->config, task, err, errlen);
     if (!c)
         return NULL;
     /* a topics.regex never matches internal topics (_schemas, _sluice_*),
@@ -174,10 +177,9 @@ static rd_kafka_t *consumer_create(sink_state *s, char *err, size_t errlen)
     rd_kafka_conf_set_opaque(c, s);
     rd_kafka_conf_set_rebalance_cb(c, rebalance);
     rd_kafka_conf_set_error_cb(c, consumer_error);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e, sizeof(e));
+    rd_kafka_t *rk = sl_kafka_client_new(RD_KAFKA_CONSUMER, c, e, sizeof(e));
     if (!rk) {
         snprintf(err, errlen, "consumer: %s", e);
-        rd_kafka_conf_destroy(c); /* rd_kafka_new takes it only on success */
         return NULL;
     }
     rd_kafka_poll_set_consumer(rk);

@@ -364,6 +364,12 @@ static rd_kafka_t *make_client(sl_store *st, rd_kafka_type_t type, int idempoten
          sl_kafka_client_conf_sec(c, st->conf.security, "kafkastore.", err, errlen)) ||
         sl_kafka_client_check(c, "kafkastore", "kafkastore.", err, errlen))
         goto fail;
+    /* librdkafka's log lines as the registry's ("kafkastore producer:
+     * FAIL: ..."): on_error logs only refused logins, so its FAIL lines
+     * are what says a broker is down */
+    if (sl_kafka_client_log(
+            c, COMP, type == RD_KAFKA_PRODUCER ? "kafkastore producer" : "kafkastore consumer", 0))
+        sl_warn(COMP, "kafkastore: out of memory: librdkafka's log lines keep their format");
     if (type == RD_KAFKA_PRODUCER) {
         if (conf_set(c, "acks", "all", err, errlen) ||
             conf_set(c, "enable.idempotence", idempotent ? "true" : "false", err, errlen) ||
@@ -378,8 +384,8 @@ static rd_kafka_t *make_client(sl_store *st, rd_kafka_type_t type, int idempoten
     }
     rd_kafka_conf_set_error_cb(c, on_error);
     rd_kafka_conf_set_opaque(c, st);
-    rd_kafka_t *rk = rd_kafka_new(type, c, e, sizeof(e));
-    if (!rk) {
+    rd_kafka_t *rk = sl_kafka_client_new(type, c, e, sizeof(e));
+    if (!rk) { /* c is gone either way */
         snprintf(err, errlen, "kafkastore: cannot create the %s: %s",
                  type == RD_KAFKA_PRODUCER ? "producer" : "consumer", e);
         return NULL;

@@ -39,7 +39,13 @@
 #     registry log in with worker.sasl.jaas.config and
 #     registry.kafkastore.sasl.jaas.config (the protocol follows the
 #     listener);
-#  7. no password appears in any log.
+#  7. no password appears in any log;
+#  8. librdkafka's own log lines (a refused login, a broker down) are
+#     sluice's, naming the client ("[worker] producer: FAIL: ...",
+#     "[sasl.badpw/0] consumer: FAIL: ...", "[registry] kafkastore
+#     producer: ..."), never librdkafka's "%3|...|FAIL|rdkafka#producer-1|"
+#     lines; a refusal repeated at every reconnect is written once, then
+#     counted (checked in 2b, 3b, 4 and 7).
 . "$(dirname "$0")/lib.sh"
 test_init kafka_sasl_clients
 command -v curl >/dev/null || fail "curl is needed"
@@ -165,6 +171,13 @@ wait_for 15 alice_refused 4 || fail "the refused producer did not retry its logi
 n="$(grep -c "ERROR \[worker\] [^ ]*#producer-[0-9]*: .*Authentication failed" "$T/pauth.log")"
 [ "$n" = 1 ] || fail "the producer's refused login is logged $n times in 4 refusals (expected once)"
 pass "the producer's refused login is logged once, not at each of its retries"
+# librdkafka's own lines go through the worker's log: its FAIL line for
+# the refusal, which the line above says already, is no second line (the
+# task's FAILED status is another event)
+grep -qE '^%[0-9]\|' "$T/pauth.log" && fail "librdkafka writes its own lines in the worker's log: $(grep -m2 -E '^%[0-9]\|' "$T/pauth.log")"
+n="$(grep -E '^[0-9T:.-]+Z (ERROR|WARN) +\[worker\] .*SASL authentication error' "$T/pauth.log" | grep -vc ' status-task-')"
+[ "$n" = 1 ] || fail "the refused login is written $n times in the worker's log (expected once): $(grep 'SASL auth' "$T/pauth.log" | cut -c1-120)"
+pass "no librdkafka-format line in the worker's log; the refusal is one line"
 pa_t0="$(now_ms)"
 kill -TERM "$pauth_pid"
 wait "$pauth_pid"
@@ -285,6 +298,13 @@ case "$trace" in *"could not authenticate to 127.0.0.1:$SSL_PORT"*"SSL handshake
 *) fail "the untrusting sink's trace does not say the broker's certificate was refused: $trace" ;; esac
 [ "$(lines "$T/out.jsonl.untrusted")" = 0 ] || fail "the sink that does not trust the broker received records"
 pass "a broker certificate the consumer does not trust: the task is FAILED: $(echo "$trace" | cut -c1-150)..."
+# librdkafka's lines for those refusals are the tasks' own
+grep -qE '^[0-9T:.-]+Z ERROR +\[sasl\.badpw/0\] consumer: FAIL: .*SASL authentication error: Authentication failed' "$T/worker.log" ||
+    fail "no worker line naming sasl.badpw/0's consumer for its refused login: $(grep -m3 -i 'fail' "$T/worker.log")"
+grep -qE '^[0-9T:.-]+Z ERROR +\[sasl\.untrusted/0\] consumer: FAIL: .*SSL handshake failed' "$T/worker.log" ||
+    fail "no worker line naming sasl.untrusted/0's consumer for its refused certificate"
+grep -qE '^%[0-9]\|' "$T/worker.log" && fail "librdkafka writes its own lines in the worker's log: $(grep -m2 -E '^%[0-9]\|' "$T/worker.log")"
+pass "librdkafka's lines name the sink task: $(grep -m1 'sasl.badpw/0\] consumer: FAIL:' "$T/worker.log" | cut -c1-140)..."
 # put_bob_sink NAME FILE: PUT a file sink of sasl.rows with bob's right
 # password as connector NAME; prints the HTTP status (the body in $T/body)
 put_bob_sink()
@@ -336,6 +356,8 @@ echo "$out" >>"$T/badregistry.log"
 [ "$rc" = 1 ] || fail "a registry with a wrong password exited with $rc (expected 1): $(echo "$out" | tail -2)"
 case "$out" in *"ERROR [registry] kafkastore "*"SASL authentication error: Authentication failed"*) ;;
 *) fail "a registry with a wrong password does not log why: $(echo "$out" | tail -3)" ;; esac
+echo "$out" | grep -qE '^[0-9T:.-]+Z ERROR +\[registry\] kafkastore (producer|consumer): FAIL: .*Authentication failed' ||
+    fail "librdkafka's line for the registry's refused login is not the registry's: $(echo "$out" | grep -m2 FAIL)"
 pass "a wrong kafkastore.sasl.password: the registry logs the refused login and stops (status 1)"
 
 # ---- 5. the CLI with --command-config ------------------------------------------------------
@@ -386,4 +408,6 @@ for s in "${SECRETS[@]}"; do
     grep -lF -- "$s" "$T"/*.log "$T/b/broker.log" && fail "a log holds a password"
 done
 pass "no password in the broker, registry, worker or CLI logs"
+raw="$(grep -lE '^%[0-9]\|' "$T"/*.log)" && fail "librdkafka's own lines in $raw: $(grep -hm2 -E '^%[0-9]\|' $raw)"
+pass "no librdkafka-format line in the registry, worker or CLI logs"
 finish

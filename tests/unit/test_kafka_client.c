@@ -4,14 +4,19 @@
  * quoted, when it is not a PlainLoginModule / ScramLoginModule entry), the
  * layers applied onto an rd_kafka_conf_t (names mapped to librdkafka's,
  * later layers winning, PLAIN chosen over librdkafka's GSSAPI default), bad
- * values named with their prefix, and the check that SASL has credentials.
+ * values named with their prefix, and the check that SASL has credentials;
+ * librdkafka's log lines of a labelled handle (a port nobody listens on).
  * Against a real SASL broker: tests/integration/kafka_sasl_clients.sh.
  */
 #include <CUnit/Basic.h>
 #include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kafka_client.h"
+#include "logging.h"
 #include "restclient.h"
 
 #define PLAIN "org.apache.kafka.common.security.plain.PlainLoginModule"
@@ -144,6 +149,85 @@ static void test_keys(void)
     CU_ASSERT_FALSE(sl_restclient_secret_key("sasl.username"));
 }
 
+/* A producer of a port nobody listens on, retrying every 10 ms for 2 s:
+ * its refused connection is written once, as "[t/0] producer: FAIL: ...",
+ * never in librdkafka's format ("%3|...|FAIL|..."); the repeats not
+ * written are counted when the handle goes (a debug line). */
+static void test_log_lines(void)
+{
+    char path[] = "/tmp/test_kafka_client.XXXXXX", e[256], line[1024];
+    int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+    CU_ASSERT_FATAL(fd >= 0 && saved >= 0);
+    dup2(fd, STDERR_FILENO);
+    sl_logging_set_level(SL_DEBUG);
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "bootstrap.servers", "127.0.0.1:1", e, sizeof(e));
+    rd_kafka_conf_set(c, "reconnect.backoff.ms", "10", e, sizeof(e));
+    rd_kafka_conf_set(c, "reconnect.backoff.max.ms", "10", e, sizeof(e));
+    CU_ASSERT_EQUAL(sl_kafka_client_log(c, "t/0", "producer", 0), 0);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, e, sizeof(e));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rk);
+    usleep(2000 * 1000);
+    rd_kafka_destroy(rk);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    sl_logging_set_level(SL_INFO);
+    FILE *f = fdopen(fd, "r");
+    rewind(f);
+    int written = 0, raw = 0, counted = 0;
+    while (fgets(line, sizeof(line), f)) {
+        const char *refused = "[t/0] producer: FAIL: 127.0.0.1:1/bootstrap: Connect to "
+                              "ipv4#127.0.0.1:1 failed: Connection refused";
+        raw += line[0] == '%';
+        if (strstr(line, refused) && strstr(line, " ERROR [t/0]") && strstr(line, "(after "))
+            written++;
+        unsigned n = 0;
+        const char *more = strstr(line, " more like it, not logged)");
+        if (strstr(line, " DEBUG [t/0] producer: FAIL: ") && strstr(line, refused) && more &&
+            sscanf(strrchr(line, '(') + 1, "%u", &n) == 1 && n >= 1)
+            counted++;
+    }
+    fclose(f);
+    unlink(path);
+    CU_ASSERT_EQUAL(raw, 0);
+    CU_ASSERT_EQUAL(written, 1);
+    CU_ASSERT_EQUAL(counted, 1);
+}
+
+/* A labelled conf whose rd_kafka_new fails after the handle was begun (a
+ * CA file that is no PEM: the TLS context fails): sl_kafka_client_new
+ * returns NULL without freeing librdkafka's interceptors twice, as
+ * rd_kafka_conf_destroy would (run under valgrind or SLUICE_SANITIZE to
+ * see it); one refused before (an unknown property value) and one never
+ * used are destroyed with their labels. */
+static void test_log_failed_new(void)
+{
+    char path[] = "/tmp/test_kafka_client_ca.XXXXXX", e[512];
+    int fd = mkstemp(path);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(write(fd, "not a certificate\n", 18), 18);
+    close(fd);
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "security.protocol", "SSL", e, sizeof(e));
+    rd_kafka_conf_set(c, "ssl.ca.location", path, e, sizeof(e));
+    CU_ASSERT_EQUAL(sl_kafka_client_log(c, "t/1", "consumer", 0), 0);
+    rd_kafka_t *rk = sl_kafka_client_new(RD_KAFKA_PRODUCER, c, e, sizeof(e));
+    CU_ASSERT_PTR_NULL(rk);
+    if (rk)
+        rd_kafka_destroy(rk);
+    unlink(path);
+    /* refused by rd_kafka_new's own checks, before the handle */
+    c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "enable.idempotence", "true", e, sizeof(e));
+    rd_kafka_conf_set(c, "acks", "1", e, sizeof(e));
+    CU_ASSERT_EQUAL(sl_kafka_client_log(c, "t/3", NULL, 0), 0);
+    CU_ASSERT_PTR_NULL(sl_kafka_client_new(RD_KAFKA_PRODUCER, c, e, sizeof(e)));
+    /* a conf labelled and never used */
+    c = rd_kafka_conf_new();
+    CU_ASSERT_EQUAL(sl_kafka_client_log(c, "t/2", NULL, 1), 0);
+    rd_kafka_conf_destroy(c);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -154,6 +238,8 @@ int main(void)
     CU_add_test(s, "layers onto librdkafka's names", test_layers);
     CU_add_test(s, "bad values named with their prefix", test_bad_values);
     CU_add_test(s, "security and secret keys", test_keys);
+    CU_add_test(s, "librdkafka's log lines, a repeat once", test_log_lines);
+    CU_add_test(s, "a labelled conf whose rd_kafka_new fails", test_log_failed_new);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
