@@ -589,6 +589,15 @@ static rd_kafka_resp_err_t log_on_destroy(rd_kafka_t *rk, void *opaque)
     return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
+void sl_kafka_client_closing(const rd_kafka_t *rk)
+{
+    pthread_mutex_lock(&log_lock);
+    for (log_client *lc = log_clients; lc; lc = lc->next)
+        if (lc->rk == rk)
+            lc->closing = 1;
+    pthread_mutex_unlock(&log_lock);
+}
+
 /* on_new: the handle lc labels. A handle that rd_kafka_new failed to make
  * at the same address may still be listed (its conf not yet destroyed):
  * it is forgotten. runs on: the thread calling rd_kafka_new. */

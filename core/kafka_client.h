@@ -140,6 +140,14 @@ int sl_kafka_client_log(rd_kafka_conf_t *c, const char *component, const char *r
 
 #define SL_KAFKA_LOG_REPEAT_MS 60000
 
+/* rk (labelled by sl_kafka_client_log) is about to be closed: a login its
+ * close cuts short ("SaslAuthenticateRequest failed: Local: Broker
+ * transport failure", a coordinator connection a short-lived consumer had
+ * just opened) is no news, so its FAIL lines are debug lines from now on,
+ * as they are once rd_kafka_destroy has begun. Call it before
+ * rd_kafka_consumer_close / rd_kafka_destroy. */
+void sl_kafka_client_closing(const rd_kafka_t *rk);
+
 /* rd_kafka_new, for a conf labelled by sl_kafka_client_log (or any other),
  * except that c is never the caller's after it: on failure it is destroyed
  * here, or left alone when destroying it is unsafe. librdkafka 2.0 frees

@@ -608,6 +608,7 @@ done:
     if (md)
         rd_kafka_metadata_destroy(md);
     rd_kafka_topic_destroy(rkt);
+    sl_kafka_client_closing(rk);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     return rc;

@@ -534,6 +534,7 @@ static int sink_offsets_set(sl_worker *w, const char *name, const json_t *body, 
 done:
     if (l)
         rd_kafka_topic_partition_list_destroy(l);
+    sl_kafka_client_closing(rk);
     rd_kafka_destroy(rk);
     return rc;
 }
@@ -578,8 +579,10 @@ int sl_worker_offsets_get(sl_worker *w, const char *name, json_t **out, char *er
         *out = sink_offsets_json(l);
         rd_kafka_topic_partition_list_destroy(l);
     }
-    if (rk)
+    if (rk) {
+        sl_kafka_client_closing(rk);
         rd_kafka_destroy(rk);
+    }
     return l ? SL_WC_OK : SL_WC_ERROR;
 }
 

@@ -892,6 +892,7 @@ out:
             rd_kafka_queue_destroy(s->cq);
         if (s->rk) {
             s->closing = 1;
+            sl_kafka_client_closing(s->rk);
             rd_kafka_consumer_close(s->rk);
             rd_kafka_destroy(s->rk);
         }
