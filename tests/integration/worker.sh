@@ -48,6 +48,21 @@ start_worker()
 lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
 seqs() { grep -o '"seq":[0-9]*' "$1" | cut -d: -f2; }
 have_lines() { [ "$(lines "$1")" -ge "$2" ]; }
+# codecs_of TOPIC: the codecs (attributes bits 0-2) of the record batches of
+# TOPIC in the broker's log
+codecs_of() {
+    python3 - "$T/b" "$1" <<'PY'
+import glob, struct, sys
+codecs = set()
+for seg in glob.glob(sys.argv[1] + "/**/" + sys.argv[2] + "-*/*.log", recursive=True):
+    data, off = open(seg, "rb").read(), 0
+    while off + 23 <= len(data):
+        length = struct.unpack(">i", data[off + 8:off + 12])[0]
+        codecs.add(struct.unpack(">h", data[off + 21:off + 23])[0] & 7)
+        off += 12 + length
+print(" ".join(str(c) for c in sorted(codecs)))
+PY
+}
 
 # ---- 1. exactly once without failures; a bad pipeline beside -------------
 cat >"$P/bulk.json" <<JSON
@@ -231,18 +246,7 @@ out=$(node "$(dirname "$0")/partition_of.js" 6 <"$T/keyed.txt") ||
 used=$(cut -f1 "$T/keyed.txt" | sort -u | wc -l)
 [ "$used" = 6 ] || fail "keyed.rows: only $used of 6 partitions used"
 pass "3000 keyed records over 6 partitions, each on the Java producer's partition for its key (murmur2; checked with kafkajs's partitioner)"
-# attributes (bits 0-2: the codec) of each record batch in the broker's log
-python3 - "$T/b" >"$T/codecs.txt" <<'PY' || fail "keyed.rows: could not read the broker's segments"
-import glob, struct, sys
-codecs = set()
-for seg in glob.glob(sys.argv[1] + "/**/keyed.rows-*/*.log", recursive=True):
-    data, off = open(seg, "rb").read(), 0
-    while off + 23 <= len(data):
-        length = struct.unpack(">i", data[off + 8:off + 12])[0]
-        codecs.add(struct.unpack(">h", data[off + 21:off + 23])[0] & 7)
-        off += 12 + length
-print(" ".join(str(c) for c in sorted(codecs)))
-PY
+codecs_of keyed.rows >"$T/codecs.txt" || fail "keyed.rows: could not read the broker's segments"
 [ "$(cat "$T/codecs.txt")" = 4 ] || fail "keyed.rows: batch codecs $(cat "$T/codecs.txt"), not only zstd (4)"
 pass "producer.compression.type=zstd in the worker's config: every batch of keyed.rows is zstd"
 # a connector's config (which the REST API takes) cannot make the worker run
@@ -299,22 +303,9 @@ for c in ovr plain; do
     [ "$n" = 20000 ] && [ "$uniq_n" = 20000 ] && [ "$last" = 20000 ] ||
         fail "$c: $n lines, $uniq_n distinct seqs up to $last: expected seqs 1..20000 exactly once"
 done
-grep -q 'task 0: own producer .* (producer.override' "$T/worker.log" ||
-    fail "ovr.source did not log its own producer"
-codecs_of() { # codecs_of TOPIC: the codecs (attributes bits 0-2) of its batches in the broker's log
-    python3 - "$T/b" "$1" <<'PY'
-import glob, struct, sys
-codecs = set()
-for seg in glob.glob(sys.argv[1] + "/**/" + sys.argv[2] + "-*/*.log", recursive=True):
-    data, off = open(seg, "rb").read(), 0
-    while off + 23 <= len(data):
-        length = struct.unpack(">i", data[off + 8:off + 12])[0]
-        codecs.add(struct.unpack(">h", data[off + 21:off + 23])[0] & 7)
-        off += 12 + length
-print(" ".join(str(c) for c in sorted(codecs)))
-PY
-}
 [ "$(codecs_of ovr.rows)" = 4 ] || fail "ovr.rows: batch codecs '$(codecs_of ovr.rows)', not only zstd (4)"
 [ "$(codecs_of plain.rows)" = 0 ] || fail "plain.rows: batch codecs '$(codecs_of plain.rows)', not only none (0)"
+grep -q 'task 0: own producer .* (producer.override' "$T/worker.log" ||
+    fail "ovr.source did not log its own producer"
 pass "producer.override.compression.type=zstd: every batch of ovr.rows is zstd, plain.rows (the worker's producer) uncompressed; both connectors' 20000 seqs arrive exactly once, and the worker stops cleanly"
 finish
