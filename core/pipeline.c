@@ -530,11 +530,11 @@ int sl_conn_client_check(sl_worker *w, const json_t *resolved, int is_sink, json
     json_object_foreach((json_t *)resolved, k, v)
     {
         if (is_sink && !strncmp(k, "producer.override.", 18))
-            json_array_append_new(
-                errors, json_sprintf("%s: a sink connector's producer overrides are not "
-                                     "supported: its dead letter queue uses the worker's "
-                                     "producer; set producer.%s in the worker's config",
-                                     k, k + 18));
+            json_array_append_new(errors,
+                                  json_sprintf("%s: a sink connector's producer overrides are not "
+                                               "supported: its dead letter queue uses the worker's "
+                                               "producer; set producer.%s in the worker's config",
+                                               k, k + 18));
         else if (!strncmp(k, "admin.override.", 15))
             json_array_append_new(
                 errors, json_sprintf("%s: per-connector admin client overrides are not "
@@ -548,9 +548,8 @@ int sl_conn_client_check(sl_worker *w, const json_t *resolved, int is_sink, json
     /* a source's producer.override.* / a sink's consumer.override.*, as
      * its own producer / its consumer will take them */
     char why[1024];
-    rd_kafka_conf_t *c =
-        sl_worker_client_conf(w, is_sink ? SL_WCLIENT_CONSUMER : SL_WCLIENT_PRODUCER, NULL,
-                              resolved, why, sizeof(why));
+    rd_kafka_conf_t *c = sl_worker_client_conf(
+        w, is_sink ? SL_WCLIENT_CONSUMER : SL_WCLIENT_PRODUCER, NULL, resolved, why, sizeof(why));
     if (c) {
         rd_kafka_conf_destroy(c);
         return n;

@@ -26,9 +26,18 @@
  *   key   status-connector-<connector> | status-task-<connector>-<N>
  *   value {"state":"RUNNING|FAILED|PAUSED","trace":<text|null>,"worker_id":..,"generation":0}
  *
+ * A source task whose connector sets producer.override.* keys produces
+ * through a producer of its own (Kafka Connect's per-connector producer,
+ * override policy All): the shared producer's configuration plus those
+ * keys, with its own poll thread; the task's thread creates it and
+ * destroys it (flushed on a clean stop, else purged, its reports served)
+ * before it returns, so no report of it can reach a freed task. Its
+ * positions still go through the shared producer, as Kafka Connect's
+ * offset writer uses the worker's.
+ *
  * Threads: control thread (create/start/stop), producer-poll thread (this
  * file: delivery reports), one thread per task (worker_source.c,
- * worker_sink.c).
+ * worker_sink.c), and a poll thread per own producer.
  */
 #include <errno.h>
 #include <limits.h>
@@ -379,8 +388,7 @@ static void producer_error(rd_kafka_t *rk, int e, const char *reason, void *opaq
     pthread_mutex_unlock(&pa->lock);
     atomic_store(&pa->ms, now ? now : 1); /* after the reason: a reader sees both */
     if (fresh)
-        sl_error(pa->log_ctx,
-                 "%s: %s (%s; the same refusal is not logged again while it lasts)",
+        sl_error(pa->log_ctx, "%s: %s (%s; the same refusal is not logged again while it lasts)",
                  rd_kafka_name(rk), reason, pa->fails);
     else
         sl_debug(pa->log_ctx, "%s: %s", rd_kafka_name(rk), reason);
@@ -415,8 +423,7 @@ int sl_worker_producer_refused(sl_worker *w, int64_t since_ms, char *msg, size_t
  * over the same layers). Delivery reports are on_delivery's (each message's
  * opaque says what it settles), refused logins go to pa. NULL with err. */
 static rd_kafka_conf_t *producer_conf(sl_worker *w, const json_t *conn_config,
-                                      const char *client_id, sl_pauth *pa, char *err,
-                                      size_t errlen)
+                                      const char *client_id, sl_pauth *pa, char *err, size_t errlen)
 {
     /* the worker's choices, which its producer. keys may change */
     const char *const defaults[] = {

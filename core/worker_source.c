@@ -282,10 +282,9 @@ static int produce_one(sl_wtask *wt, topic_cache *tc, const sluice_record *rec, 
     }
     while (rkt) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
-            wt->producer, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(k, klen),
-            RD_KAFKA_V_VALUE(v, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_TIMESTAMP(r->timestamp_ms), RD_KAFKA_V_HEADERS(h),
-            RD_KAFKA_V_OPAQUE(&b->tag), RD_KAFKA_V_END);
+            wt->producer, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(k, klen), RD_KAFKA_V_VALUE(v, vlen),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(r->timestamp_ms),
+            RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(&b->tag), RD_KAFKA_V_END);
         if (!e) {
             h = NULL; /* librdkafka owns them now */
             break;
