@@ -524,27 +524,33 @@ int sl_conn_client_check(sl_worker *w, const json_t *resolved, int is_sink, json
     int n = 0;
     const char *k;
     json_t *v;
-    /* producer.override.* / admin.override.*: Kafka Connect's, which a user
-     * may bring along; said plainly rather than as keys the plugin lacks */
+    /* a sink's producer.override.* / admin.override.*: Kafka Connect's,
+     * which a user may bring along; said plainly rather than as keys the
+     * plugin lacks */
     json_object_foreach((json_t *)resolved, k, v)
     {
-        int prod = !strncmp(k, "producer.override.", 18);
-        if (!prod && strncmp(k, "admin.override.", 15))
+        if (is_sink && !strncmp(k, "producer.override.", 18))
+            json_array_append_new(errors,
+                                  json_sprintf("%s: a sink connector's producer overrides are not "
+                                               "supported: its dead letter queue uses the worker's "
+                                               "producer; set producer.%s in the worker's config",
+                                               k, k + 18));
+        else if (!strncmp(k, "admin.override.", 15))
+            json_array_append_new(
+                errors, json_sprintf("%s: per-connector admin client overrides are not "
+                                     "supported: every connector shares the worker's admin "
+                                     "client; set admin.%s in the worker's config",
+                                     k, k + 15));
+        else
             continue;
-        json_array_append_new(
-            errors, json_sprintf("%s: per-connector %s overrides are not supported: every "
-                                 "connector shares the worker's %s; set %s.%s in the worker's "
-                                 "config",
-                                 k, prod ? "producer" : "admin client",
-                                 prod ? "producer" : "admin client", prod ? "producer" : "admin",
-                                 k + (prod ? 18 : 15)));
         n++;
     }
-    if (!is_sink)
-        return n;
+    /* a source's producer.override.* / a sink's consumer.override.*, as
+     * its own producer / its consumer will take them */
     char why[1024];
-    rd_kafka_conf_t *c =
-        sl_worker_client_conf(w, SL_WCLIENT_CONSUMER, NULL, resolved, NULL, why, sizeof(why));
+    rd_kafka_conf_t *c = sl_worker_client_conf(
+        w, is_sink ? SL_WCLIENT_CONSUMER : SL_WCLIENT_PRODUCER, NULL, resolved, NULL, why,
+        sizeof(why));
     if (c) {
         rd_kafka_conf_destroy(c);
         return n;

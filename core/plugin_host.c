@@ -305,7 +305,7 @@ static const char *const worker_keys[] = {
     "predicates.*",
     "errors.*",
     "consumer.override.*",
-    "producer.override.*", /* refused by the worker (pipeline.c), not the plugin */
+    "producer.override.*", /* checked by the worker (pipeline.c), not the plugin */
     "admin.override.*",
     "topic.creation.*",
     "config.action.reload",

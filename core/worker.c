@@ -26,9 +26,18 @@
  *   key   status-connector-<connector> | status-task-<connector>-<N>
  *   value {"state":"RUNNING|FAILED|PAUSED","trace":<text|null>,"worker_id":..,"generation":0}
  *
+ * A source task whose connector sets producer.override.* keys produces
+ * through a producer of its own (Kafka Connect's per-connector producer,
+ * override policy All): the shared producer's configuration plus those
+ * keys, with its own poll thread; the task's thread creates it and
+ * destroys it (flushed on a clean stop, else purged, its reports served)
+ * before it returns, so no report of it can reach a freed task. Its
+ * positions still go through the shared producer, as Kafka Connect's
+ * offset writer uses the worker's.
+ *
  * Threads: control thread (create/start/stop), producer-poll thread (this
  * file: delivery reports), one thread per task (worker_source.c,
- * worker_sink.c).
+ * worker_sink.c), and a poll thread per own producer.
  */
 #include <errno.h>
 #include <limits.h>
@@ -286,6 +295,7 @@ rd_kafka_conf_t *sl_worker_client_conf(const sl_worker *w, enum sl_wclient kind,
                                        const char *component, char *err, size_t errlen)
 {
     static const char *const prefixes[] = {"producer.", "consumer.", "admin."};
+    static const char *const overrides[] = {"producer.override.", "consumer.override.", NULL};
     static const char *const who[] = {"worker producer", "worker consumer", "worker admin client"};
     static const char *const roles[] = {"producer", "consumer", "admin client"};
     const sl_kafka_security *by_kind[] = {&w->conf.kafka_producer, &w->conf.kafka_consumer,
@@ -299,9 +309,9 @@ rd_kafka_conf_t *sl_worker_client_conf(const sl_worker *w, enum sl_wclient kind,
         rc = conf_set(c, defaults[i], defaults[i + 1], err, errlen);
     if (!rc && own)
         rc = client_keys_apply(c, kind, own, "", prefixes[kind], 0, err, errlen);
-    if (!rc && conn_config && kind == SL_WCLIENT_CONSUMER)
-        rc = sl_kafka_client_conf(c, conn_config, "consumer.override.", err, errlen) ||
-             client_keys_apply(c, kind, conn_config, "consumer.override.", "", 1, err, errlen);
+    if (!rc && conn_config && kind != SL_WCLIENT_ADMIN) /* Kafka Connect's policy All */
+        rc = sl_kafka_client_conf(c, conn_config, overrides[kind], err, errlen) ||
+             client_keys_apply(c, kind, conn_config, overrides[kind], "", 1, err, errlen);
     if (rc || sl_kafka_client_check(c, who[kind], "", err, errlen)) {
         rd_kafka_conf_destroy(c);
         return NULL;
@@ -360,53 +370,69 @@ static size_t reason_key_len(const char *reason)
     return tail ? (size_t)(tail - reason) : strlen(reason);
 }
 
-/* The shared producer's error callback (opaque: the worker). A refused
- * login is noted for the source tasks, which fail on it (worker_source.c:
- * Kafka Connect's tasks each have a producer whose send throws an
- * authentication exception); it is logged once per distinct reason, not at
- * every retry (librdkafka retries every reconnect.backoff.max.ms at most),
- * and again when it comes back after SL_PRODUCER_AUTH_WINDOW_MS without
- * one. Other errors are client_error's. runs on: the producer-poll thread
- * (and the control thread in rd_kafka_flush). */
+/* A producer's error callback (opaque: its sl_pauth, the shared
+ * producer's or a task's own). A refused login is noted for the source
+ * tasks it serves, which fail on it (worker_source.c: Kafka Connect's tasks
+ * each have a producer whose send throws an authentication exception); it
+ * is logged once per distinct reason, not at every retry (librdkafka
+ * retries every reconnect.backoff.max.ms at most), and again when it comes
+ * back after SL_PRODUCER_AUTH_WINDOW_MS without one. Other errors are
+ * client_error's. runs on: the thread polling the producer (and the one in
+ * rd_kafka_flush). */
 static void producer_error(rd_kafka_t *rk, int e, const char *reason, void *opaque)
 {
-    sl_worker *w = opaque;
+    sl_pauth *pa = opaque;
     if (!sl_worker_auth_error(e, reason)) {
         client_error(rk, e, reason, NULL);
         return;
     }
-    int64_t now = sl_worker_now_ms(), prev = atomic_load(&w->pauth_ms);
+    int64_t now = sl_worker_now_ms(), prev = atomic_load(&pa->ms);
     size_t klen = reason_key_len(reason);
-    pthread_mutex_lock(&w->pauth_lock);
+    pthread_mutex_lock(&pa->lock);
     int fresh = !prev || now - prev >= SL_PRODUCER_AUTH_WINDOW_MS ||
-                reason_key_len(w->pauth_reason) != klen || strncmp(w->pauth_reason, reason, klen);
-    snprintf(w->pauth_reason, sizeof(w->pauth_reason), "%s", reason);
-    pthread_mutex_unlock(&w->pauth_lock);
-    atomic_store(&w->pauth_ms, now ? now : 1); /* after the reason: a reader sees both */
+                reason_key_len(pa->reason) != klen || strncmp(pa->reason, reason, klen);
+    snprintf(pa->reason, sizeof(pa->reason), "%s", reason);
+    pthread_mutex_unlock(&pa->lock);
+    atomic_store(&pa->ms, now ? now : 1); /* after the reason: a reader sees both */
     if (fresh)
-        sl_error("worker",
-                 "%s: %s (source tasks fail on it; the same refusal is not logged "
-                 "again while it lasts)",
-                 rd_kafka_name(rk), reason);
+        sl_error(pa->log_ctx, "%s: %s (%s; the same refusal is not logged again while it lasts)",
+                 rd_kafka_name(rk), reason, pa->fails);
     else
-        sl_debug("worker", "%s: %s", rd_kafka_name(rk), reason);
+        sl_debug(pa->log_ctx, "%s: %s", rd_kafka_name(rk), reason);
 }
 
-int sl_worker_producer_refused(sl_worker *w, int64_t since_ms, char *msg, size_t len)
+/* Did pa's producer report a refused login after since_ms or within the
+ * window? 1 with msg "<whose> could not authenticate to <servers>
+ * (bootstrap.servers): <reason>" (if msg), else 0. */
+static int pauth_refused(sl_pauth *pa, int64_t since_ms, const char *whose, const char *servers,
+                         char *msg, size_t len)
 {
-    int64_t at = atomic_load(&w->pauth_ms);
+    int64_t at = atomic_load(&pa->ms);
     if (!at || (at < since_ms && sl_worker_now_ms() - at >= SL_PRODUCER_AUTH_WINDOW_MS))
         return 0;
     if (msg) {
-        pthread_mutex_lock(&w->pauth_lock);
-        snprintf(msg, len, "the worker's producer could not authenticate to %s (bootstrap.servers): %s",
-                 w->conf.bootstrap_servers, w->pauth_reason);
-        pthread_mutex_unlock(&w->pauth_lock);
+        pthread_mutex_lock(&pa->lock);
+        snprintf(msg, len, "%s could not authenticate to %s (bootstrap.servers): %s", whose,
+                 servers, pa->reason);
+        pthread_mutex_unlock(&pa->lock);
     }
     return 1;
 }
 
-static int producer_create(sl_worker *w, char *err, size_t errlen)
+int sl_worker_producer_refused(sl_worker *w, int64_t since_ms, char *msg, size_t len)
+{
+    return pauth_refused(&w->pauth, since_ms, "the worker's producer", w->conf.bootstrap_servers,
+                         msg, len);
+}
+
+/* The configuration of a producer of source records: the shared one
+ * (conn_config NULL) or a task's own (its connector's producer.override.*
+ * over the same layers; its librdkafka log lines under component, the
+ * task's "name/N"). Delivery reports are on_delivery's (each message's
+ * opaque says what it settles), refused logins go to pa. NULL with err. */
+static rd_kafka_conf_t *producer_conf(sl_worker *w, const json_t *conn_config,
+                                      const char *component, const char *client_id, sl_pauth *pa,
+                                      char *err, size_t errlen)
 {
     /* the worker's choices, which its producer. keys may change */
     const char *const defaults[] = {
@@ -420,26 +446,179 @@ static int producer_create(sl_worker *w, char *err, size_t errlen)
          * it, not librdkafka's default CRC32: a topic Debezium wrote before
          * sluice, or one co-partitioned with others for a Kafka Streams
          * join, keeps each row's changes on one partition, in order */
-        "partitioner", "murmur2_random", "client.id", w->worker_id, NULL};
-    rd_kafka_conf_t *c =
-        sl_worker_client_conf(w, SL_WCLIENT_PRODUCER, defaults, NULL, NULL, err, errlen);
-    char e[512];
+        "partitioner", "murmur2_random", "client.id", client_id, NULL};
+    rd_kafka_conf_t *c = sl_worker_client_conf(w, SL_WCLIENT_PRODUCER, defaults, conn_config,
+                                               component, err, errlen);
     if (!c)
-        return -1;
+        return NULL;
     /* the delivery guarantee: no one's to change (client_key_refused) */
     if (conf_set(c, "enable.idempotence", "true", err, errlen) ||
         conf_set(c, "acks", "all", err, errlen)) {
         rd_kafka_conf_destroy(c);
-        return -1;
+        return NULL;
     }
     rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
     rd_kafka_conf_set_error_cb(c, producer_error);
-    rd_kafka_conf_set_opaque(c, w);
+    rd_kafka_conf_set_opaque(c, pa);
+    return c;
+}
+
+static int producer_create(sl_worker *w, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *c = producer_conf(w, NULL, NULL, w->worker_id, &w->pauth, err, errlen);
+    char e[512];
+    if (!c)
+        return -1;
     if (!(w->producer = sl_kafka_client_new(RD_KAFKA_PRODUCER, c, e, sizeof(e)))) {
         snprintf(err, errlen, "producer for %s: %s", w->conf.bootstrap_servers, e);
         return -1;
     }
     return 0;
+}
+
+/* ======================================================================== */
+/* A source task's own producer                                              */
+/* ======================================================================== */
+
+/* What a source task whose connector sets producer.override.* keys
+ * produces through (Kafka Connect gives every source task a producer; here
+ * only those that change it get one). Owned by the task's thread, which
+ * creates it in sl_wtask_producer_open and destroys it in
+ * sl_wtask_producer_close before returning: its messages' opaques point at
+ * the task's ring, so it must not outlive the task. */
+struct sl_own_producer {
+    rd_kafka_t *rk;
+    pthread_t poll_thread;
+    int poll_started;
+    atomic_int stopping;
+    sl_pauth auth;     /* its refused logins (producer_error) */
+    char servers[512]; /* its bootstrap.servers, as configured */
+    char whose[400];   /* "connector <c>'s producer (task N, producer.override.*)" */
+};
+
+/* Serves the own producer's delivery reports and errors as poll_main does
+ * the shared one's (the task thread may block in its plugin's poll).
+ * runs on: the own producer's poll thread. */
+static void *own_poll_main(void *arg)
+{
+    struct sl_own_producer *own = arg;
+    while (!atomic_load(&own->stopping))
+        rd_kafka_poll(own->rk, 100);
+    return NULL;
+}
+
+static int has_producer_override(const json_t *config)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)config, k, v)
+    {
+        if (!strncmp(k, "producer.override.", 18))
+            return 1;
+    }
+    return 0;
+}
+
+int sl_wtask_producer_open(sl_wtask *wt, char *err, size_t errlen)
+{
+    sl_worker *w = wt->w;
+    char cid[400], e[512];
+    wt->producer = w->producer;
+    if (!has_producer_override(wt->config))
+        return 0;
+    struct sl_own_producer *own = calloc(1, sizeof(*own));
+    if (!own) {
+        snprintf(err, errlen, "producer of connector %s: out of memory", wt->connector);
+        return -1;
+    }
+    pthread_mutex_init(&own->auth.lock, NULL);
+    own->auth.log_ctx = wt->connector;
+    own->auth.fails = "its task fails on it";
+    snprintf(own->whose, sizeof(own->whose),
+             "connector %s's producer (task %d, producer.override.*)", wt->connector, wt->id);
+    wt->own = own; /* from here sl_wtask_producer_close frees it */
+    snprintf(cid, sizeof(cid), "connector-producer-%s-%d", wt->connector, wt->id);
+    char task[300];
+    snprintf(task, sizeof(task), "%s/%d", wt->connector, wt->id);
+    rd_kafka_conf_t *c = producer_conf(w, wt->config, task, cid, &own->auth, e, sizeof(e));
+    if (!c) {
+        snprintf(err, errlen, "producer of connector %s: %s", wt->connector, e);
+        return -1;
+    }
+    size_t n = sizeof(own->servers);
+    if (rd_kafka_conf_get(c, "bootstrap.servers", own->servers, &n) != RD_KAFKA_CONF_OK)
+        snprintf(own->servers, sizeof(own->servers), "%s", w->conf.bootstrap_servers);
+    if (!(own->rk = sl_kafka_client_new(RD_KAFKA_PRODUCER, c, e, sizeof(e)))) {
+        snprintf(err, errlen, "producer of connector %s for %s: %s", wt->connector, own->servers,
+                 e);
+        return -1;
+    }
+    if (pthread_create(&own->poll_thread, NULL, own_poll_main, own) != 0) {
+        snprintf(err, errlen, "producer of connector %s: cannot start its poll thread",
+                 wt->connector);
+        return -1;
+    }
+    own->poll_started = 1;
+    wt->producer = own->rk;
+    sl_info(wt->connector, "task %d: own producer %s for %s (producer.override.*)", wt->id,
+            rd_kafka_name(own->rk), own->servers);
+    return 0;
+}
+
+void sl_wtask_producer_close(sl_wtask *wt, int clean)
+{
+    struct sl_own_producer *own = wt->own;
+    if (!own)
+        return;
+    if (own->rk && own->poll_started) {
+        /* a clean stop's drain already waited for the acknowledgements:
+         * this only finishes what is left; a refused producer would only
+         * wait out the timeout */
+        int refused = pauth_refused(&own->auth, INT64_MAX, "", "", NULL, 0);
+        if (clean && !refused && rd_kafka_flush(own->rk, 10000))
+            sl_warn(wt->connector, "task %d: producer flush: %d messages left", wt->id,
+                    rd_kafka_outq_len(own->rk));
+        if (rd_kafka_outq_len(own->rk) > 0) {
+            /* failed or stopped with records unacknowledged: nothing is lost,
+             * no position past them was stored; their reports (purged) are
+             * served by the flush, settling the ring */
+            rd_kafka_purge(own->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+            rd_kafka_flush(own->rk, 5000);
+        }
+    }
+    if (own->poll_started) {
+        atomic_store(&own->stopping, 1);
+        pthread_join(own->poll_thread, NULL);
+    }
+    /* after this, no report of it can run: one still unserved (none unless
+     * the flush timed out) leaves its ring slot busy, and the task goes to
+     * the graveyard instead of being freed */
+    if (own->rk)
+        rd_kafka_destroy(own->rk);
+    pthread_mutex_destroy(&own->auth.lock);
+    free(own);
+    wt->own = NULL;
+    wt->producer = NULL;
+}
+
+int sl_wtask_producer_refused(sl_wtask *wt, int64_t since_ms, char *msg, size_t len)
+{
+    struct sl_own_producer *own = wt->own;
+    char why[1024];
+    const char *keys;
+    if (own && pauth_refused(&own->auth, since_ms, own->whose, own->servers, why, sizeof(why)))
+        keys = "its credentials are the connector's producer.override.* keys over the worker's "
+               "producer.* and security keys";
+    else if (sl_worker_producer_refused(wt->w, since_ms, why, sizeof(why)))
+        keys = own ? "its credentials are the worker's producer.* and security keys (this task's "
+                     "positions are stored through it)"
+                   : "its credentials are the worker's producer.* and security keys (shared by "
+                     "every source task without producer.override.* keys)";
+    else
+        return 0;
+    if (msg)
+        snprintf(msg, len, "%s; %s", why, keys);
+    return 1;
 }
 
 /* ======================================================================== */
@@ -844,7 +1023,9 @@ sl_worker *sl_worker_create(int argc, char **argv, char *err, size_t errlen)
     }
     pthread_mutex_init(&w->lock, NULL);
     pthread_mutex_init(&w->ctl, NULL);
-    pthread_mutex_init(&w->pauth_lock, NULL);
+    pthread_mutex_init(&w->pauth.lock, NULL);
+    w->pauth.log_ctx = "worker";
+    w->pauth.fails = "source tasks fail on it";
     if (sl_config_defaults(worker_options, &w->conf, err, errlen) ||
         sl_config_parse_args(worker_options, &w->conf, argc, argv, err, errlen) ||
         sl_http_security_check(w->conf.listeners, &w->conf.http, err, errlen) ||
@@ -984,7 +1165,7 @@ void sl_worker_destroy(sl_worker *w)
     sl_config_free(worker_options, &w->conf);
     pthread_mutex_destroy(&w->lock);
     pthread_mutex_destroy(&w->ctl);
-    pthread_mutex_destroy(&w->pauth_lock);
+    pthread_mutex_destroy(&w->pauth.lock);
     free(w);
 }
 

@@ -48,9 +48,11 @@ const char *sl_conn_type(const sl_wconn *c);
 json_t *sl_conn_plugin_config(const json_t *config);
 /* The Kafka client keys of a connector's (resolved) config that its clients
  * would refuse, each a message appended to errors (naming the key, never a
- * value): producer.override.* and admin.override.* (one producer and admin
- * client serve every connector), and for a sink what its consumer refuses
- * of its consumer.override.* (sl_worker_client_conf). Returns how many. */
+ * value): admin.override.* (one admin client serves every connector), a
+ * sink's producer.override.* (its dead letter queue uses the worker's
+ * producer), and what a source's own producer refuses of its
+ * producer.override.* / a sink's consumer of its consumer.override.*
+ * (sl_worker_client_conf). Returns how many. */
 int sl_conn_client_check(sl_worker *w, const json_t *resolved, int is_sink, json_t *errors);
 
 #endif

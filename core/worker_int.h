@@ -3,8 +3,12 @@
  * pipeline.c share (private to the worker; worker.h is the public side).
  *
  * One sl_worker holds the config, the plugin host, ONE idempotent producer
- * (acks=all) shared by every source task and by the offset / status writers,
- * and a list of sl_wtask, one per running task, each with its own thread.
+ * (acks=all) shared by the source tasks without producer.override.* keys and
+ * by the offset / status writers, and a list of sl_wtask, one per running
+ * task, each with its own thread. A source task whose connector sets
+ * producer.override.* keys has its own producer (sl_wtask_producer_open),
+ * built the same way plus those keys, with its own poll thread; its
+ * positions still go to _sluice_offsets through the shared one.
  *
  * Delivery reports: the producer-poll thread (worker.c) calls rd_kafka_poll;
  * each message's opaque is NULL (status: nobody waits) or points to an
@@ -53,6 +57,17 @@ typedef struct sl_errpolicy sl_errpolicy;
 
 enum sl_dr_kind { SL_DR_BATCH = 1, SL_DR_OFFSET, SL_DR_DLQ };
 
+/* A producer's last refused login (sl_worker_producer_refused,
+ * sl_wtask_producer_refused), its error callback's opaque: written by the
+ * thread polling that producer, read by source task threads. */
+typedef struct sl_pauth {
+    atomic_llong ms;      /* sl_worker_now_ms() of the last report; 0 none */
+    pthread_mutex_t lock; /* guards reason */
+    char reason[512];     /* librdkafka's reason of the last report */
+    const char *log_ctx;  /* logged under: "worker", or the task's connector */
+    const char *fails;    /* who fails on it, for the log: "source tasks fail on it" */
+} sl_pauth;
+
 typedef struct sl_dr_tag {
     int kind;
     struct sl_wtask *wt;
@@ -90,6 +105,11 @@ typedef struct sl_wtask {
     char failed_where[320];     /* "<topic> [<partition>]", set before failed_delivery */
     int64_t retry_max_delay_ms;
     int64_t started_ms; /* source: sl_worker_now_ms() when its thread began */
+    /* source: where its records go, w->producer or own's (set by its thread,
+     * sl_wtask_producer_open); own: NULL unless its connector sets
+     * producer.override.* keys, destroyed by its thread before it ends */
+    rd_kafka_t *producer;
+    struct sl_own_producer *own;
     /* source: a ring of batches in flight; [tail, head) are in use */
     sl_inflight ring[SL_RING_SIZE];
     unsigned head, tail;
@@ -140,9 +160,7 @@ struct sl_worker {
     atomic_int ready;        /* connectors loaded: /health answers healthy */
     /* the shared producer's last refused login (sl_worker_producer_refused):
      * written by the producer-poll thread, read by source task threads */
-    atomic_llong pauth_ms;      /* sl_worker_now_ms() of the last report; 0 none */
-    pthread_mutex_t pauth_lock; /* guards pauth_reason */
-    char pauth_reason[512];     /* librdkafka's reason of the last report */
+    sl_pauth pauth;
 };
 
 /* A connector (pipeline.c). Fields other than the list link are read and
@@ -175,7 +193,8 @@ enum sl_wclient { SL_WCLIENT_PRODUCER, SL_WCLIENT_CONSUMER, SL_WCLIENT_ADMIN };
  * producer. / consumer. / admin. ones; `defaults` (NULL or key, value, ...,
  * NULL: what the worker chose for this client); the kind's other producer. /
  * consumer. / admin. keys of the worker's config; when conn_config is not
- * NULL, the connector's consumer.override. keys (a consumer) -- then
+ * NULL, the connector's producer.override. (a producer) or
+ * consumer.override. keys (a consumer) -- then
  * checked as a whole. A key the worker must set itself (acks, group.id...)
  * is refused, and so, in a connector's overrides (which the REST API
  * takes), is one that runs a command or loads code on the worker. The
@@ -207,6 +226,26 @@ int sl_worker_auth_error(int e, const char *reason);
  * <librdkafka's reason>" (never a password), else 0. The check is one
  * atomic load when not. runs on: any thread. */
 int sl_worker_producer_refused(sl_worker *w, int64_t since_ms, char *msg, size_t len);
+/* A source task's producer (runs on: its thread). When its connector sets
+ * a producer.override.* key, creates the task's own producer (the shared
+ * one's defaults, idempotence and acks=all, delivery reports and refused
+ * logins handled the same way, plus those keys; client.id
+ * connector-producer-<connector>-<task> unless they set one) with a thread
+ * polling it; else the task uses w->producer. Sets wt->producer. 0, or -1
+ * with err naming the connector's producer. */
+int sl_wtask_producer_open(sl_wtask *wt, char *err, size_t errlen);
+/* Ends the task's own producer, if any, before its thread returns (its
+ * messages point at wt->ring): clean: flushed (up to 10 s) as a stop;
+ * else, or what is still left, purged; their delivery reports served; then
+ * destroyed, so nothing of it touches wt afterwards. Topic handles of it
+ * must be destroyed before. runs on: the task's thread. */
+void sl_wtask_producer_close(sl_wtask *wt, int clean);
+/* sl_worker_producer_refused for the producer of source task wt since
+ * since_ms: its own producer's refused login ("connector <c>'s producer
+ * (task N, producer.override.*) could not authenticate to <its
+ * bootstrap.servers> ...") or the shared producer's, through which its
+ * positions are stored; msg also says which keys hold the credentials. */
+int sl_wtask_producer_refused(sl_wtask *wt, int64_t since_ms, char *msg, size_t len);
 /* Publishes a connector (task_id < 0) or task state to _sluice_status and
  * logs it. state: RUNNING, FAILED, PAUSED, UNASSIGNED; trace may be NULL. */
 void sl_worker_status(sl_worker *w, const char *connector, int task_id, const char *state,

@@ -20,7 +20,10 @@
  * or a failed delivery make the task FAILED; the other tasks go on. So
  * does a refused login of the worker's shared producer (producer_refused):
  * every source task fails, with the reason in its trace, as each Kafka
- * Connect task's own producer would; the worker and its REST API go on.
+ * Connect task's own producer would; the worker and its REST API go on. A
+ * task whose connector sets producer.override.* keys produces its records
+ * through its own producer (sl_wtask_producer_open, polled by a thread of
+ * its own) and fails alone when that one is refused.
  *
  * Per record (this path is the ceiling of every source, a PostgreSQL
  * snapshot's included): no transform configured -> the record's values are
@@ -29,7 +32,8 @@
  * create, the topic by name under the client-wide lock for every message).
  *
  * Runs on: this task's thread; the ring counters and offw.state are also
- * written by the producer-poll thread (atomics).
+ * written by the producer-poll thread (atomics), the ring's by the own
+ * producer's poll thread for a task that has one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,7 +72,7 @@ static rd_kafka_topic_t *topic_handle(sl_wtask *wt, topic_cache *tc, const char 
             return tc->slot[i].rkt;
         }
     char *name = strdup(topic);
-    rd_kafka_topic_t *rkt = name ? rd_kafka_topic_new(wt->w->producer, topic, NULL) : NULL;
+    rd_kafka_topic_t *rkt = name ? rd_kafka_topic_new(wt->producer, topic, NULL) : NULL;
     if (!rkt) {
         free(name);
         return NULL;
@@ -148,11 +152,13 @@ static int offset_commit(sl_wtask *wt, char *err, size_t errlen)
     return 0;
 }
 
-/* Did the worker's shared producer report a refused login (a wrong
- * producer.sasl.jaas.config, a broker certificate it does not trust) since
- * this task started, or within the last SL_PRODUCER_AUTH_WINDOW_MS (a
- * producer still refused reports again within it; a task restarted once the
- * login works again runs)? Then err says so and the task fails, as Kafka
+/* Did the task's producer (its own, or the worker's shared one, through
+ * which its positions are stored in any case) report a refused login (a
+ * wrong producer.sasl.jaas.config or producer.override.sasl.jaas.config, a
+ * broker certificate it does not trust) since this task started, or within
+ * the last SL_PRODUCER_AUTH_WINDOW_MS (a producer still refused reports
+ * again within it; a task restarted once the login works again runs)? Then
+ * err says so and the task fails, as Kafka
  * Connect's does when its producer's send throws an authentication
  * exception. Retrying cannot help until the configuration (or the broker's
  * users) change, and no record of the task would ever be acknowledged.
@@ -162,12 +168,9 @@ static int offset_commit(sl_wtask *wt, char *err, size_t errlen)
 static int producer_refused(sl_wtask *wt, char *err, size_t errlen)
 {
     char why[1024];
-    if (!sl_worker_producer_refused(wt->w, wt->started_ms, why, sizeof(why)))
+    if (!sl_wtask_producer_refused(wt, wt->started_ms, why, sizeof(why)))
         return 0;
-    snprintf(err, errlen,
-             "%s; its credentials are the worker's producer.* and security keys (every source "
-             "task shares that producer: there is no producer.override.*); no position past the "
-             "records in flight is stored (last written: %s)",
+    snprintf(err, errlen, "%s; no position past the records in flight is stored (last written: %s)",
              why, wt->written[0] ? wt->written : "(none)");
     return 1;
 }
@@ -279,10 +282,9 @@ static int produce_one(sl_wtask *wt, topic_cache *tc, const sluice_record *rec, 
     }
     while (rkt) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
-            wt->w->producer, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(k, klen),
-            RD_KAFKA_V_VALUE(v, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_TIMESTAMP(r->timestamp_ms), RD_KAFKA_V_HEADERS(h),
-            RD_KAFKA_V_OPAQUE(&b->tag), RD_KAFKA_V_END);
+            wt->producer, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(k, klen), RD_KAFKA_V_VALUE(v, vlen),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(r->timestamp_ms),
+            RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(&b->tag), RD_KAFKA_V_END);
         if (!e) {
             h = NULL; /* librdkafka owns them now */
             break;
@@ -409,7 +411,8 @@ void *sl_source_thread(void *arg)
     wt->started_ms = sl_worker_now_ms();
     wt->errpol = &errors;
     if (sl_errpolicy_init(&errors, wt, err, sizeof(err)) != 0 ||
-        sl_transforms_create(wt->config, &wt->xf, err, sizeof(err)) != 0) {
+        sl_transforms_create(wt->config, &wt->xf, err, sizeof(err)) != 0 ||
+        sl_wtask_producer_open(wt, err, sizeof(err)) != 0) {
         failed = 1;
         goto out;
     }
@@ -473,11 +476,14 @@ out:
                 wt->written[0] ? wt->written : "(none)");
     sl_task_close(wt->task);
     sl_batch_destroy(batch);
-    topic_cache_clear(&topics);
+    topic_cache_clear(&topics); /* its handles before their producer */
+    /* the own producer's messages point at wt->ring: flushed or purged, and
+     * destroyed, before the task can be freed; a failed task may leave
+     * messages of the shared producer in flight that point at wt->ring: the
+     * worker frees such tasks only after flushing that producer */
+    sl_wtask_producer_close(wt, !failed);
     sl_transforms_destroy(wt->xf);
     wt->xf = NULL;
     wt->errpol = NULL;
-    /* a failed task may leave messages in flight that point at wt->ring:
-     * the worker frees tasks only after flushing the producer */
     return NULL;
 }

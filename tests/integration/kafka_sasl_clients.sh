@@ -30,6 +30,11 @@
 #     a sink whose consumer does not trust the broker's certificate (the SSL
 #     listener, consumer.override.ssl.ca.location of another CA) is FAILED
 #     too, its trace saying so;
+#  3c. a datagen source whose producer.override.sasl.jaas.config is bob's
+#     (the worker's producer logs in as alice) delivers every seq exactly
+#     once; one with a wrong password is FAILED, its trace naming that
+#     connector's producer and the refused login (never a password), while
+#     the other sources go on;
 #  4. a worker or a registry with a wrong password stops with the broker's
 #     "Authentication failed" in its log (exit status 1, not a crash);
 #  5. `sluice topics list --command-config FILE` (a Kafka client properties
@@ -334,6 +339,57 @@ wait_for 60 have_lines "$T/out.jsonl.badpw" "$N" ||
     fail "the corrected sink has $(lines "$T/out.jsonl.badpw") of $N rows (task $(task_field sasl.badpw state))"
 task_is sasl.badpw RUNNING || fail "the corrected sink's task is $(task_field sasl.badpw state)"
 pass "PUT with the right password, restart?includeTasks=true: RUNNING, all $N rows delivered"
+
+# ---- 3c. a source's own producer: producer.override.sasl.jaas.config ---------------------
+# (Kafka Connect gives each source task a producer of the worker's producer
+# settings plus the connector's producer.override.*: here bob's login while
+# the worker's producer is alice's; a wrong one fails that task alone)
+# put_source NAME TOPIC PASSWORD: PUT a datagen source of N records to TOPIC
+# whose producer logs in as bob with PASSWORD; prints the HTTP status
+put_source()
+{
+    python3 - "$T/$1.json" "$2" "$N" "$(jaas bob "$3")" <<'PY2'
+import json, sys
+path, topic, n, jaas = sys.argv[1:]
+json.dump({"connector.class": "datagen", "topic": topic, "max.records": n,
+           "producer.override.sasl.jaas.config": jaas}, open(path, "w"))
+PY2
+    curl -s -o "$T/body" -w '%{http_code}' -X PUT -H 'Content-Type: application/json' \
+        "$WORKER/connectors/$1/config" --data @"$T/$1.json"
+}
+code="$(put_source bobsrc bob.rows "$BOB_PW")"
+[ "$code" = 201 ] || fail "PUT /connectors/bobsrc/config (producer.override.sasl.jaas.config): $code $(cat "$T/body")"
+code="$(put_source badsrc badsrc.rows "$BAD_PW")"
+[ "$code" = 201 ] || fail "PUT /connectors/badsrc/config: $code $(cat "$T/body")"
+python3 - "$T/bobout.json" "$T/bob.jsonl" "$(jaas bob "$BOB_PW")" <<'PY2'
+import json, sys
+path, out, jaas = sys.argv[1:]
+json.dump({"connector.class": "file", "topics": "bob.rows", "file": out,
+           "consumer.override.sasl.jaas.config": jaas}, open(path, "w"))
+PY2
+code="$(curl -s -o "$T/body" -w '%{http_code}' -X PUT -H 'Content-Type: application/json' \
+    "$WORKER/connectors/bobout/config" --data @"$T/bobout.json")"
+[ "$code" = 201 ] || fail "PUT /connectors/bobout/config: $code $(cat "$T/body")"
+wait_for 60 have_lines "$T/bob.jsonl" "$N" ||
+    fail "the source producing as bob delivered $(lines "$T/bob.jsonl") of $N rows (task $(task_field bobsrc state): $(task_field bobsrc trace))"
+uniq_n="$(grep -o '"seq":[0-9]*' "$T/bob.jsonl" | sort -u | wc -l)"
+[ "$(lines "$T/bob.jsonl")" = "$N" ] && [ "$uniq_n" = "$N" ] ||
+    fail "bob.rows: expected seqs 1..$N exactly once: $(lines "$T/bob.jsonl") lines, $uniq_n distinct"
+grep -q "bobsrc.*task 0: own producer" "$T/worker.log" || fail "bobsrc did not get its own producer"
+pass "a source with producer.override.sasl.jaas.config (bob) beside the worker's producer (alice): every seq 1..$N exactly once"
+wait_for 30 task_is badsrc FAILED ||
+    fail "the source whose own producer has a wrong password is not FAILED but $(task_field badsrc state): $(tail -3 "$T/worker.log")"
+trace="$(task_field badsrc trace)"
+case "$trace" in *"connector badsrc's producer (task 0, producer.override.*) could not authenticate to $BOOTSTRAP"*"Authentication failed"*"producer.override.*"*) ;;
+*) fail "the FAILED source's trace does not name its producer, where and why: $trace" ;; esac
+for s in "${SECRETS[@]}"; do
+    case "$trace" in *"$s"*) fail "the FAILED source's trace shows a password: $trace" ;; esac
+done
+for c in bobsrc sasl.source; do
+    task_is "$c" RUNNING || fail "$c is $(task_field "$c" state) beside the source whose producer is refused"
+done
+kill -0 "$worker_pid" || fail "the worker exited after a source's own producer was refused"
+pass "a wrong producer.override password fails that source alone: $(echo "$trace" | cut -c1-160)..."
 
 # ---- 4. a wrong password ----------------------------------------------------------------
 out="$(timeout 60 "$SLUICE" worker --set "bootstrap.servers=$BOOTSTRAP" \

@@ -23,6 +23,11 @@
 #     its producer (compression.type=zstd: every batch in the broker's log
 #     is zstd); acks, idempotence, group.id and unknown keys are refused at
 #     start; a connector's consumer.override cannot run a command.
+#  5. A connector's producer.override.* (Kafka Connect's per-connector
+#     producer): a source with producer.override.compression.type=zstd gets
+#     its own producer, its topic's batches are zstd while another source's
+#     (the worker's producer, no compression) are not; both deliver every
+#     seq exactly once, and SIGTERM stops the worker cleanly.
 . "$(dirname "$0")/lib.sh"
 test_init worker
 
@@ -43,6 +48,21 @@ start_worker()
 lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
 seqs() { grep -o '"seq":[0-9]*' "$1" | cut -d: -f2; }
 have_lines() { [ "$(lines "$1")" -ge "$2" ]; }
+# codecs_of TOPIC: the codecs (attributes bits 0-2) of the record batches of
+# TOPIC in the broker's log
+codecs_of() {
+    python3 - "$T/b" "$1" <<'PY'
+import glob, struct, sys
+codecs = set()
+for seg in glob.glob(sys.argv[1] + "/**/" + sys.argv[2] + "-*/*.log", recursive=True):
+    data, off = open(seg, "rb").read(), 0
+    while off + 23 <= len(data):
+        length = struct.unpack(">i", data[off + 8:off + 12])[0]
+        codecs.add(struct.unpack(">h", data[off + 21:off + 23])[0] & 7)
+        off += 12 + length
+print(" ".join(str(c) for c in sorted(codecs)))
+PY
+}
 
 # ---- 1. exactly once without failures; a bad pipeline beside -------------
 cat >"$P/bulk.json" <<JSON
@@ -226,18 +246,7 @@ out=$(node "$(dirname "$0")/partition_of.js" 6 <"$T/keyed.txt") ||
 used=$(cut -f1 "$T/keyed.txt" | sort -u | wc -l)
 [ "$used" = 6 ] || fail "keyed.rows: only $used of 6 partitions used"
 pass "3000 keyed records over 6 partitions, each on the Java producer's partition for its key (murmur2; checked with kafkajs's partitioner)"
-# attributes (bits 0-2: the codec) of each record batch in the broker's log
-python3 - "$T/b" >"$T/codecs.txt" <<'PY' || fail "keyed.rows: could not read the broker's segments"
-import glob, struct, sys
-codecs = set()
-for seg in glob.glob(sys.argv[1] + "/**/keyed.rows-*/*.log", recursive=True):
-    data, off = open(seg, "rb").read(), 0
-    while off + 23 <= len(data):
-        length = struct.unpack(">i", data[off + 8:off + 12])[0]
-        codecs.add(struct.unpack(">h", data[off + 21:off + 23])[0] & 7)
-        off += 12 + length
-print(" ".join(str(c) for c in sorted(codecs)))
-PY
+codecs_of keyed.rows >"$T/codecs.txt" || fail "keyed.rows: could not read the broker's segments"
 [ "$(cat "$T/codecs.txt")" = 4 ] || fail "keyed.rows: batch codecs $(cat "$T/codecs.txt"), not only zstd (4)"
 pass "producer.compression.type=zstd in the worker's config: every batch of keyed.rows is zstd"
 # a connector's config (which the REST API takes) cannot make the worker run
@@ -268,4 +277,35 @@ for kv in producer.acks=1 producer.enable.idempotence=false consumer.group.id=mi
     log "$kv: $(grep -o "${kv%%=*}: .*" "$T/refused.out" | head -1)"
 done
 pass "producer.acks, producer.enable.idempotence, consumer.group.id and an unknown producer. key are refused at start, naming the key"
+
+# ---- 5. a connector's producer.override.* ----------------------------------
+P="$T/p5"
+mkdir -p "$P"
+for c in ovr plain; do
+    if [ "$c" = ovr ]; then extra='"producer.override.compression.type": "zstd", "producer.override.linger.ms": "20",'; else extra=""; fi
+    cat >"$P/$c.json" <<JSON
+{"name": "$c",
+ "source": {"connector.class": "datagen", "topic": "$c.rows", $extra
+            "max.records": 20000, "batch.size": 500},
+ "sinks": {"out": {"connector.class": "file", "topics": "$c.rows", "file": "$T/p5.$c.jsonl"}}}
+JSON
+done
+start_worker
+for c in ovr plain; do
+    wait_for 60 have_lines "$T/p5.$c.jsonl" 20000 || fail "$c: $(lines "$T/p5.$c.jsonl") of 20000 lines within 60 s"
+done
+kill -TERM "$worker_pid"
+wait "$worker_pid" || fail "the worker with a connector's own producer exited with $? after SIGTERM"
+for c in ovr plain; do
+    n=$(lines "$T/p5.$c.jsonl")
+    uniq_n=$(seqs "$T/p5.$c.jsonl" | sort -n -u | wc -l)
+    last=$(seqs "$T/p5.$c.jsonl" | sort -n | tail -1)
+    [ "$n" = 20000 ] && [ "$uniq_n" = 20000 ] && [ "$last" = 20000 ] ||
+        fail "$c: $n lines, $uniq_n distinct seqs up to $last: expected seqs 1..20000 exactly once"
+done
+[ "$(codecs_of ovr.rows)" = 4 ] || fail "ovr.rows: batch codecs '$(codecs_of ovr.rows)', not only zstd (4)"
+[ "$(codecs_of plain.rows)" = 0 ] || fail "plain.rows: batch codecs '$(codecs_of plain.rows)', not only none (0)"
+grep -q 'task 0: own producer .* (producer.override' "$T/worker.log" ||
+    fail "ovr.source did not log its own producer"
+pass "producer.override.compression.type=zstd: every batch of ovr.rows is zstd, plain.rows (the worker's producer) uncompressed; both connectors' 20000 seqs arrive exactly once, and the worker stops cleanly"
 finish

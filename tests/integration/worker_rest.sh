@@ -160,10 +160,22 @@ expect 400 "'consumer.override.group.id: the worker sets it itself' in d['messag
 req PUT /connector-plugins/file/config/validate "{\"connector.class\": \"file\", \"topics\": \"rest.rows\", \"file\": \"$T/bad.jsonl\", \"consumer.override.no.such.key\": \"1\"}"
 expect 200 "d['error_count'] == 1 and any('consumer.override.no.such.key: No such configuration property' in e for c in d['configs'] for e in c['value']['errors'])" \
     "validate: an unknown consumer.override key is one error, named"
-# Kafka Connect's per-connector producer overrides: one producer serves all
-req POST /connectors '{"name": "bad", "config": {"connector.class": "datagen", "producer.override.compression.type": "zstd"}}'
-expect 400 "'producer.override.compression.type: per-connector producer overrides are not supported' in d['message'] and 'set producer.compression.type in the worker' in d['message']" \
-    "POST of a source with producer.override.*: 400 saying to set producer.* on the worker"
+# Kafka Connect's per-connector producer overrides: a source's are checked
+# as its own producer takes them; a sink's DLQ uses the worker's producer
+req PUT /connector-plugins/datagen/config/validate '{"connector.class": "datagen", "producer.override.compression.type": "zstd", "producer.override.linger.ms": "20"}'
+expect 200 "d['error_count'] == 0" "validate: a source's producer.override.compression.type / linger.ms are valid"
+req POST /connectors '{"name": "bad", "config": {"connector.class": "datagen", "producer.override.acks": "1"}}'
+expect 400 "'producer.override.acks: the source' in d['message'] and 'is idempotent with acks=all' in d['message']" \
+    "POST of a source with producer.override.acks: 400 saying why"
+req POST /connectors '{"name": "bad", "config": {"connector.class": "datagen", "producer.override.no.such.key": "secret-value"}}'
+expect 400 "'producer.override.no.such.key: No such configuration property' in d['message'] and 'secret-value' not in d['message']" \
+    "POST of a source with an unknown producer.override key: 400 naming it, not its value"
+req POST /connectors "{\"name\": \"bad\", \"config\": {\"connector.class\": \"file\", \"topics\": \"rest.rows\", \"file\": \"$T/bad.jsonl\", \"producer.override.compression.type\": \"zstd\"}}"
+expect 400 "'producer.override.compression.type: a sink connector' in d['message'] and 'dead letter queue uses the worker' in d['message'] and 'set producer.compression.type in the worker' in d['message']" \
+    "POST of a sink with producer.override.*: 400 saying its dead letter queue uses the worker's producer"
+req POST /connectors '{"name": "bad", "config": {"connector.class": "datagen", "admin.override.request.timeout.ms": "100"}}'
+expect 400 "'admin.override.request.timeout.ms: per-connector admin client overrides are not supported' in d['message']" \
+    "POST of a source with admin.override.*: 400"
 req GET /connectors
 expect 200 "'gen' in d and 'out' in d and 'filed.source' in d and 'bad' not in d" \
     "after the refused plugin the worker serves on, its connectors listed"
