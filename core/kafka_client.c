@@ -575,6 +575,29 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
         sl_logmsg(lvl, component, "%s%s%s: %s", role, *role ? ": " : "", fac, buf);
 }
 
+int sl_kafka_client_fresh(const rd_kafka_t *rk, int level, const char *what, const char *text,
+                          unsigned *repeats)
+{
+    char component[sizeof(((log_client *)0)->component)], role[sizeof(((log_client *)0)->role)];
+    log_seen evicted = {.repeats = 0};
+    int write = 1;
+    *repeats = 0;
+    pthread_mutex_lock(&log_lock);
+    for (log_client *lc = log_clients; lc; lc = lc->next) {
+        if (lc->rk != rk)
+            continue;
+        write =
+            log_seen_update(lc, log_hash(level, what, text), level, what, text, repeats, &evicted);
+        memcpy(component, lc->component, sizeof(component));
+        memcpy(role, lc->role, sizeof(role));
+        break;
+    }
+    pthread_mutex_unlock(&log_lock);
+    if (evicted.repeats)
+        log_count_write((enum sl_level)evicted.level, component, role, &evicted);
+    return write;
+}
+
 /* on_destroy: the handle is closing its connections; a login they cut
  * short fails ("SaslAuthenticateRequest failed: Local: Broker transport
  * failure"), which is no news. runs on: the handle's main thread (or the
@@ -598,18 +621,14 @@ void sl_kafka_client_closing(const rd_kafka_t *rk)
     pthread_mutex_unlock(&log_lock);
 }
 
-/* on_new: the handle lc labels. A handle that rd_kafka_new failed to make
- * at the same address may still be listed (its conf not yet destroyed):
- * it is forgotten. runs on: the thread calling rd_kafka_new. */
+/* on_new: the handle lc labels (a failed rd_kafka_new unlists its label:
+ * sl_kafka_client_new). runs on: the thread calling rd_kafka_new. */
 static rd_kafka_resp_err_t log_on_new(rd_kafka_t *rk, const rd_kafka_conf_t *conf, void *opaque,
                                       char *errstr, size_t errstr_size)
 {
     log_client *lc = opaque;
     (void)conf, (void)errstr, (void)errstr_size;
     pthread_mutex_lock(&log_lock);
-    for (log_client *o = log_clients; o; o = o->next)
-        if (o->rk == rk)
-            o->rk = NULL;
     lc->rk = rk;
     pthread_mutex_unlock(&log_lock);
     log_new_lc = lc;
@@ -677,11 +696,16 @@ rd_kafka_t *sl_kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *c, char *
         rd_kafka_conf_destroy(c);
         return NULL;
     }
-    /* c's interceptors are freed but still in it: c and its label stay,
-     * the label bound to no handle (the address may be reused) */
-    pthread_mutex_lock(&log_lock);
-    log_new_lc->rk = NULL;
-    pthread_mutex_unlock(&log_lock);
+    /* c's interceptors are freed but still in it: c stays (destroying it
+     * would free them twice), its label goes (nothing calls it any more) */
+    log_client *lc = log_new_lc, **pp = &log_clients;
     log_new_lc = NULL;
+    pthread_mutex_lock(&log_lock);
+    while (*pp && *pp != lc)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = lc->next;
+    pthread_mutex_unlock(&log_lock);
+    free(lc);
     return NULL;
 }

@@ -140,6 +140,16 @@ int sl_kafka_client_log(rd_kafka_conf_t *c, const char *component, const char *r
 
 #define SL_KAFKA_LOG_REPEAT_MS 60000
 
+/* The same repeat rule for what a labelled handle's error callback logs
+ * (a broker down, a refused login, reported at every reconnect): 1 when
+ * the caller writes `text` now, with *repeats the count of the same (level,
+ * what, text without librdkafka's "(after ...)" tail) not written since it
+ * last was; 0 when it is only counted (written with the next one after
+ * SL_KAFKA_LOG_REPEAT_MS). An unlabelled handle: always 1. runs on: any
+ * thread. */
+int sl_kafka_client_fresh(const rd_kafka_t *rk, int level, const char *what, const char *text,
+                          unsigned *repeats);
+
 /* rk (labelled by sl_kafka_client_log) is about to be closed: a login its
  * close cuts short ("SaslAuthenticateRequest failed: Local: Broker
  * transport failure", a coordinator connection a short-lived consumer had

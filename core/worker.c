@@ -356,27 +356,25 @@ static void client_error(rd_kafka_t *rk, int e, const char *reason, void *opaque
     client_errors *ce = opaque;
     if (ce)
         snprintf(ce->last, sizeof(ce->last), "%s", reason);
-    if (sl_worker_auth_error(e, reason))
-        sl_error("worker", "%s: %s", rd_kafka_name(rk), reason);
+    enum sl_level lvl = sl_worker_auth_error(e, reason) ? SL_ERROR : SL_WARN;
+    unsigned n;
+    /* librdkafka reports a broker down at every reconnect: once a minute */
+    if (!sl_kafka_client_fresh(rk, (int)lvl, "error", reason, &n))
+        return;
+    if (n)
+        sl_logmsg(lvl, "worker", "%s: %s (%u more like it since the last, not logged)",
+                  rd_kafka_name(rk), reason, n);
     else
-        sl_warn("worker", "%s: %s", rd_kafka_name(rk), reason);
-}
-
-/* librdkafka's reason without its " (after 3ms in state AUTH_REQ, 2
- * identical error(s) suppressed)" tail: what tells one refusal from another. */
-static size_t reason_key_len(const char *reason)
-{
-    const char *tail = strstr(reason, " (after ");
-    return tail ? (size_t)(tail - reason) : strlen(reason);
+        sl_logmsg(lvl, "worker", "%s: %s", rd_kafka_name(rk), reason);
 }
 
 /* A producer's error callback (opaque: its sl_pauth, the shared
  * producer's or a task's own). A refused login is noted for the source
  * tasks it serves, which fail on it (worker_source.c: Kafka Connect's tasks
  * each have a producer whose send throws an authentication exception); it
- * is logged once per distinct reason, not at every retry (librdkafka
- * retries every reconnect.backoff.max.ms at most), and again when it comes
- * back after SL_PRODUCER_AUTH_WINDOW_MS without one. Other errors are
+ * is logged once a minute per distinct reason, not at every retry
+ * (librdkafka retries every reconnect.backoff.max.ms at most), by the rule
+ * of the handle's log lines (sl_kafka_client_fresh). Other errors are
  * client_error's. runs on: the thread polling the producer (and the one in
  * rd_kafka_flush). */
 static void producer_error(rd_kafka_t *rk, int e, const char *reason, void *opaque)
@@ -386,17 +384,17 @@ static void producer_error(rd_kafka_t *rk, int e, const char *reason, void *opaq
         client_error(rk, e, reason, NULL);
         return;
     }
-    int64_t now = sl_worker_now_ms(), prev = atomic_load(&pa->ms);
-    size_t klen = reason_key_len(reason);
+    int64_t now = sl_worker_now_ms();
+    unsigned n;
     pthread_mutex_lock(&pa->lock);
-    int fresh = !prev || now - prev >= SL_PRODUCER_AUTH_WINDOW_MS ||
-                reason_key_len(pa->reason) != klen || strncmp(pa->reason, reason, klen);
     snprintf(pa->reason, sizeof(pa->reason), "%s", reason);
     pthread_mutex_unlock(&pa->lock);
     atomic_store(&pa->ms, now ? now : 1); /* after the reason: a reader sees both */
-    if (fresh)
-        sl_error(pa->log_ctx, "%s: %s (%s; the same refusal is not logged again while it lasts)",
-                 rd_kafka_name(rk), reason, pa->fails);
+    if (sl_kafka_client_fresh(rk, SL_ERROR, "error", reason, &n))
+        sl_error(pa->log_ctx,
+                 "%s: %s (%s; the same refusal is logged once a minute while it "
+                 "lasts; %u like it since the last line)",
+                 rd_kafka_name(rk), reason, pa->fails, n);
     else
         sl_debug(pa->log_ctx, "%s: %s", rd_kafka_name(rk), reason);
 }
@@ -474,6 +472,26 @@ static int producer_create(sl_worker *w, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+/* Ends a producer before it is destroyed: flushed (up to 10 s) when it may
+ * still deliver (a producer the broker refuses would only wait out the
+ * time); what is left then, or all of it when not, is purged, and the
+ * purged messages' reports served, settling what waits on them. Nothing
+ * purged is lost: no record in it was acknowledged, so no position past it
+ * was stored and the next start reads it again; status records are
+ * written again as the tasks start. runs on: the thread ending it. */
+static void producer_finish(rd_kafka_t *rk, int flush, const char *log_ctx, const char *whose)
+{
+    if (flush && rd_kafka_flush(rk, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    int left = rd_kafka_outq_len(rk);
+    if (left <= 0)
+        return;
+    sl_warn(log_ctx, "%s: %d messages not delivered%s: dropped, none was acknowledged", whose, left,
+            flush ? " within 10 s" : " (its login is refused)");
+    rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_flush(rk, 5000);
 }
 
 /* ======================================================================== */
@@ -570,22 +588,9 @@ void sl_wtask_producer_close(sl_wtask *wt, int clean)
     struct sl_own_producer *own = wt->own;
     if (!own)
         return;
-    if (own->rk && own->poll_started) {
-        /* a clean stop's drain already waited for the acknowledgements:
-         * this only finishes what is left; a refused producer would only
-         * wait out the timeout */
-        int refused = pauth_refused(&own->auth, INT64_MAX, "", "", NULL, 0);
-        if (clean && !refused && rd_kafka_flush(own->rk, 10000))
-            sl_warn(wt->connector, "task %d: producer flush: %d messages left", wt->id,
-                    rd_kafka_outq_len(own->rk));
-        if (rd_kafka_outq_len(own->rk) > 0) {
-            /* failed or stopped with records unacknowledged: nothing is lost,
-             * no position past them was stored; their reports (purged) are
-             * served by the flush, settling the ring */
-            rd_kafka_purge(own->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-            rd_kafka_flush(own->rk, 5000);
-        }
-    }
+    if (own->rk && own->poll_started) /* a clean stop's drain already waited for its acks */
+        producer_finish(own->rk, clean && !pauth_refused(&own->auth, INT64_MAX, "", "", NULL, 0),
+                        wt->connector, own->whose);
     if (own->poll_started) {
         atomic_store(&own->stopping, 1);
         pthread_join(own->poll_thread, NULL);
@@ -1127,23 +1132,8 @@ void sl_worker_stop(sl_worker *w)
     sl_conns_halt_all(w);
     pthread_mutex_unlock(&w->ctl);
     if (w->producer) {
-        /* A producer the broker still refuses delivers nothing: flushing it
-         * would only wait out the 10 s. Nothing it drops is lost: the source
-         * records and positions in it were not acknowledged, so the stored
-         * positions are where they were and the next start reads those
-         * records again; the status records are written again as the tasks
-         * start. (The purged messages' reports are served by the flush.) */
-        int stuck = sl_worker_producer_refused(w, INT64_MAX, NULL, 0) &&
-                    rd_kafka_outq_len(w->producer) > 0;
-        if (stuck) {
-            sl_warn("worker", "producer: cannot authenticate: %d messages not written",
-                    rd_kafka_outq_len(w->producer));
-            rd_kafka_purge(w->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        }
-        rd_kafka_resp_err_t e = rd_kafka_flush(w->producer, stuck ? 2000 : 10000);
-        if (e)
-            sl_warn("worker", "producer flush: %s (%d messages left)", rd_kafka_err2str(e),
-                    rd_kafka_outq_len(w->producer));
+        producer_finish(w->producer, !sl_worker_producer_refused(w, INT64_MAX, NULL, 0), "worker",
+                        "the worker's producer");
     }
     if (w->poll_started) {
         atomic_store(&w->stopping, 2);

@@ -629,7 +629,12 @@ static void consumer_error(rd_kafka_t *rk, int e, const char *reason, void *opaq
 {
     sink_state *s = opaque;
     if (!sl_worker_auth_error(e, reason)) {
-        sl_warn(s->wt->connector, "task %d: consumer: %s", s->wt->id, reason);
+        unsigned n; /* a broker down is reported at every reconnect: once a minute */
+        if (sl_kafka_client_fresh(rk, SL_WARN, "error", reason, &n))
+            sl_warn(s->wt->connector,
+                    "task %d: consumer: %s (%u more like it since the last, "
+                    "not logged)",
+                    s->wt->id, reason, n);
         return;
     }
     char servers[512] = "?";

@@ -341,15 +341,13 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     pthread_mutex_unlock(&st->mu);
 }
 
+/* librdkafka reports a failure twice: as a FAIL log line, which the
+ * client's label writes at its level once a minute (a refused login at
+ * ERROR), and here; so here only for debugging. */
 static void on_error(rd_kafka_t *rk, int e, const char *reason, void *opaque)
 {
-    /* a refused login or TLS handshake will not heal by retrying: say it
-     * (librdkafka's reasons hold no password) */
-    if (e == RD_KAFKA_RESP_ERR__AUTHENTICATION || e == RD_KAFKA_RESP_ERR__SSL ||
-        e == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED)
-        sl_error(COMP, "kafkastore %s: %s", rd_kafka_name(rk), reason);
-    else
-        sl_debug(COMP, "kafkastore %s: %s", rd_kafka_name(rk), reason);
+    (void)e, (void)opaque;
+    sl_debug(COMP, "kafkastore %s: %s", rd_kafka_name(rk), reason);
 }
 
 static rd_kafka_t *make_client(sl_store *st, rd_kafka_type_t type, int idempotent, char *err,
@@ -365,11 +363,13 @@ static rd_kafka_t *make_client(sl_store *st, rd_kafka_type_t type, int idempoten
         sl_kafka_client_check(c, "kafkastore", "kafkastore.", err, errlen))
         goto fail;
     /* librdkafka's log lines as the registry's ("kafkastore producer:
-     * FAIL: ..."): on_error logs only refused logins, so its FAIL lines
-     * are what says a broker is down */
+     * FAIL: ..."): they say that a broker is down or refuses the login */
     if (sl_kafka_client_log(
-            c, COMP, type == RD_KAFKA_PRODUCER ? "kafkastore producer" : "kafkastore consumer", 0))
-        sl_warn(COMP, "kafkastore: out of memory: librdkafka's log lines keep their format");
+            c, COMP, type == RD_KAFKA_PRODUCER ? "kafkastore producer" : "kafkastore consumer",
+            0)) {
+        snprintf(err, errlen, "kafkastore: out of memory");
+        goto fail; /* a half-labelled conf is not safe to hand to rd_kafka_new */
+    }
     if (type == RD_KAFKA_PRODUCER) {
         if (conf_set(c, "acks", "all", err, errlen) ||
             conf_set(c, "enable.idempotence", idempotent ? "true" : "false", err, errlen) ||
