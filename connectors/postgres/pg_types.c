@@ -562,7 +562,8 @@ static int parse_date(const char *text, int64_t *days, const char **rest)
 {
     const char *p = text;
     int64_t y = field_sep(&p, '-'), m = field_sep(&p, '-'), d;
-    if (y < 0 || m < 1 || m > 12 || digits(&p, &d) != 0 || d < 1 || d > 31)
+    /* PostgreSQL's years end at 5874897: more would overflow the micros */
+    if (y < 0 || y > 9999999 || m < 1 || m > 12 || digits(&p, &d) != 0 || d < 1 || d > 31)
         return -1;
     *rest = p;
     if (strstr(p, " BC"))
@@ -599,6 +600,9 @@ static int parse_offset(const char *p, int64_t *secs)
         if (digits(&q, &part[i]) != 0)
             break;
     }
+    /* PostgreSQL's offsets stay within +-15:59:59 */
+    if (part[0] > 15 || part[1] > 59 || part[2] > 59)
+        return -1;
     *secs = (part[0] * 3600 + part[1] * 60 + part[2]) * (*p == '-' ? -1 : 1);
     return 0;
 }
