@@ -36,7 +36,7 @@ json_t *sl_props_load(const char *path, char *err, size_t errlen)
     json_t *props = json_object();
     char line[8192];
     size_t have = 0;
-    int lineno = 0, start = 0;
+    int lineno = 0, start = 0, bad = 0;
     if (!f) {
         snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
         json_decref(props);
@@ -46,6 +46,12 @@ json_t *sl_props_load(const char *path, char *err, size_t errlen)
         lineno++;
         start = start ? start : lineno;
         size_t n = strlen(line);
+        if ((!n || line[n - 1] != '\n') && !feof(f)) { /* never parse the rest as a key */
+            snprintf(err, errlen, "%s line %d: longer than %zu bytes", path, start,
+                     sizeof(line) - 2);
+            bad = 1;
+            break;
+        }
         while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
             line[--n] = 0;
         if (n && line[n - 1] == '\\' && n + 1 < sizeof(line)) { /* continued */
@@ -56,15 +62,22 @@ json_t *sl_props_load(const char *path, char *err, size_t errlen)
         int rc = prop_split(line, &key, &value);
         if (rc < 0) {
             snprintf(err, errlen, "%s line %d: expected key=value", path, start);
-            fclose(f);
-            json_decref(props);
-            return NULL;
+            bad = 1;
+            break;
         }
-        if (rc > 0)
-            json_object_set_new(props, key, json_string(value));
+        if (rc > 0 && json_object_set_new(props, key, json_string(value)) != 0) {
+            /* jansson holds UTF-8 only: say so rather than lose the key */
+            snprintf(err, errlen, "%s line %d: not UTF-8", path, start);
+            bad = 1;
+            break;
+        }
         have = 0;
         start = 0;
     }
     fclose(f);
+    if (bad) {
+        json_decref(props);
+        return NULL;
+    }
     return props;
 }
