@@ -344,17 +344,43 @@ avro_schema_t sluice_envelope_value_schema(const sluice_envelope *env)
 
 /* ---- Numbers as text ------------------------------------------------------- */
 
+static const char ap_digits2[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233"
+    "34353637383940414243444546474849505152535455565758596061626364656667"
+    "6869707172737475767778798081828384858687888990919293949596979899";
+
+/* u's decimal digits ending just before `end`; the first one's address. */
+static inline char *ap_utoa(uint64_t u, char *end)
+{
+    while (u >= 100) {
+        end -= 2;
+        memcpy(end, ap_digits2 + 2 * (u % 100), 2);
+        u /= 100;
+    }
+    if (u >= 10) {
+        end -= 2;
+        memcpy(end, ap_digits2 + 2 * u, 2);
+    } else {
+        *--end = (char)('0' + u);
+    }
+    return end;
+}
+
+static inline size_t ap_ndigits(uint64_t u)
+{
+    size_t n = 1;
+    for (uint64_t p = 10; n < 20 && u >= p; p *= 10)
+        n++;
+    return n;
+}
+
 char *sluice_put_u64(char *p, uint64_t v, int width)
 {
-    char d[20];
-    int n = 0;
-    do
-        d[n++] = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
+    int n = (int)ap_ndigits(v);
     for (int i = n; i < width; i++)
         *p++ = '0';
-    while (n)
-        *p++ = d[--n];
+    p += n;
+    ap_utoa(v, p);
     return p;
 }
 
@@ -1601,52 +1627,12 @@ static inline int ap_put_text(jbuf *b, const char *s, uint32_t n)
     return 0;
 }
 
-static const char ap_digits2[] =
-    "00010203040506070809101112131415161718192021222324252627282930313233"
-    "34353637383940414243444546474849505152535455565758596061626364656667"
-    "6869707172737475767778798081828384858687888990919293949596979899";
-
-/* u's decimal digits ending just before `end`; the first one's address. */
-static inline char *ap_utoa(uint64_t u, char *end)
-{
-    while (u >= 100) {
-        end -= 2;
-        memcpy(end, ap_digits2 + 2 * (u % 100), 2);
-        u /= 100;
-    }
-    if (u >= 10) {
-        end -= 2;
-        memcpy(end, ap_digits2 + 2 * u, 2);
-    } else {
-        *--end = (char)('0' + u);
-    }
-    return end;
-}
-
-static inline size_t ap_ndigits(uint64_t u)
-{
-    size_t n = 1;
-    for (uint64_t p = 10; n < 20 && u >= p; p *= 10)
-        n++;
-    return n;
-}
-
-/* The digits of u (and '-' first when neg) at o; past the last one. */
-static inline char *ap_write_uint(char *o, uint64_t u, int neg)
-{
-    if (neg)
-        *o++ = '-';
-    o += ap_ndigits(u);
-    ap_utoa(u, o);
-    return o;
-}
-
 static inline int ap_put_int(jbuf *b, int64_t v)
 {
     if (jb_reserve(b, 21))
         return -1;
     char *o = *b->buf + *b->len;
-    o = ap_write_uint(o, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, v < 0);
+    o = sluice_put_i64(o, v, 0);
     *b->len = (size_t)(o - *b->buf);
     return 0;
 }
