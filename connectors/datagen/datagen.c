@@ -189,6 +189,8 @@ static void format_position(char pos[48], int64_t seq)
 static int emit_one(dg_task *t, sluice_ctx *ctx, sluice_batch *batch, int64_t seq, int tombstone)
 {
     avro_value_t key = {NULL, NULL}, value = {NULL, NULL};
+    if (sluice_batch_room(ctx, batch) == 0) /* before building what would not fit */
+        return 1;
     int64_t id, ts = now_ms(CLOCK_REALTIME);
     char op = dg_gen_op(t->conf, seq, &id), pos[48];
     format_position(pos, seq);
