@@ -168,9 +168,8 @@ void sl_broker_describe_configs(sl_broker *b, sl_config_fn fn, void *arg)
             snprintf(buf, sizeof(buf), "%lld", (long long)*(const int64_t *)base);
             val = buf;
         }
-        int secret = !strcmp(o->name, "ssl.key.password") ||
-                     !strcmp(o->name, "admin.ssl.key.password") ||
-                     !strcmp(o->name, "admin.authentication.users");
+        /* the option rows say which are secret: "(secret)" in their doc */
+        int secret = o->doc && strstr(o->doc, "(secret)") != NULL;
         fn(o->name, secret ? NULL : val, o->defval && val && !strcmp(o->defval, val), 1, secret,
            o->doc, arg);
     }

@@ -233,15 +233,15 @@ static int content_type_ok(struct MHD_Connection *c)
     return 0;
 }
 
-/* A path no route has, answered by the role's not_found handler. */
-static enum MHD_Result answer_not_found(sl_http *h, struct MHD_Connection *c, const char *method,
-                                        const char *url)
+/* Runs a handler on req (its answer starting as status) and sends what it
+ * answered. */
+static enum MHD_Result run_handler(sl_http *h, struct MHD_Connection *c, sl_http_handler handler,
+                                   const sl_http_req *req, int status)
 {
-    sl_http_req req = {.method = method, .path = url, .body = "", .conn = c};
-    sl_http_resp resp = {.status = 404};
-    h->not_found(h->app, &req, &resp);
+    sl_http_resp resp = {.status = status};
+    handler(h->app, req, &resp);
     enum MHD_Result rc = send_answer(c, h, resp.status, resp.body, resp.text, resp.content_type);
-    sl_debug(h->comp, "%s %s -> %d", method, url, resp.status);
+    sl_debug(h->comp, "%s %s -> %d", req->method, req->path, resp.status);
     json_decref(resp.body);
     return rc;
 }
@@ -262,9 +262,10 @@ static enum MHD_Result dispatch(sl_http *h, struct MHD_Connection *c, const char
         if (!strcmp(r->method, method))
             found = r;
     }
-    if (!found && !path_known && h->not_found) {
+    if (!found && !path_known && h->not_found) { /* the role answers its own 404 */
         free(buf);
-        return answer_not_found(h, c, method, url);
+        sl_http_req req = {.method = method, .path = url, .body = "", .conn = c};
+        return run_handler(h, c, h->not_found, &req, 404);
     }
     if (!found) {
         free(buf);
@@ -282,11 +283,7 @@ static enum MHD_Result dispatch(sl_http *h, struct MHD_Connection *c, const char
                        .body_len = rq->len,
                        .conn = c};
     memcpy(req.params, params, sizeof(params));
-    sl_http_resp resp = {.status = 200};
-    found->handler(h->app, &req, &resp);
-    enum MHD_Result rc = send_answer(c, h, resp.status, resp.body, resp.text, resp.content_type);
-    sl_debug(h->comp, "%s %s -> %d", method, url, resp.status);
-    json_decref(resp.body);
+    enum MHD_Result rc = run_handler(h, c, found->handler, &req, 200);
     free(buf);
     return rc;
 }
