@@ -1,81 +1,250 @@
 /*
- * props.c - Java properties files (props.h).
+ * props.c - Java properties files (props.h), read as java.util.Properties
+ * .load(Reader) reads them, which is how Kafka Connect's FileConfigProvider
+ * reads ${file:} secrets: a password written "pa\=ss\\word" there is
+ * "pa=ss\word" to Kafka Connect, and must be to sluice.
+ *
+ * The file is read whole (properties files are small; PROPS_MAX caps it),
+ * then taken one logical line at a time: a natural line ending in an odd
+ * number of backslashes goes on with the next one, whose leading blanks are
+ * dropped. Comments and blank lines are natural lines only.
  *
  * Runs on: the caller's thread.
  */
 #include "props.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-/* One logical line into key and value (both NUL-terminated in line, which
- * is modified). 1 a property, 0 blank or a comment, -1 no key. */
-static int prop_split(char *line, char **key, char **value)
+#define PROPS_MAX (16u << 20)
+
+static int blank(char c)
 {
-    char *p = line + strspn(line, " \t\f");
-    if (!*p || *p == '#' || *p == '!')
-        return 0;
-    size_t kl = strcspn(p, "=: \t\f");
-    if (kl == 0)
-        return -1;
-    char *v = p + kl;
-    v += strspn(v, " \t\f");
-    if (*v == '=' || *v == ':')
-        v++;
-    v += strspn(v, " \t\f");
-    p[kl] = 0;
-    *key = p;
-    *value = v;
-    return 1;
+    return c == ' ' || c == '\t' || c == '\f';
+}
+
+static int eol(char c)
+{
+    return c == '\n' || c == '\r';
+}
+
+/* Past the line end at p (\n, \r or \r\n), counting it in *lineno. */
+static const char *next_line(const char *p, const char *end, int *lineno)
+{
+    if (*p++ == '\r' && p < end && *p == '\n')
+        p++;
+    (*lineno)++;
+    return p;
+}
+
+/* The file's bytes, NUL-terminated (malloc'd), or NULL with err. */
+static char *slurp(const char *path, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    if (!f) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    for (;;) {
+        if (cap - n < 4096) {
+            char *b = cap >= PROPS_MAX ? NULL : realloc(buf, cap ? cap * 2 : 8192);
+            if (!b) {
+                snprintf(err, errlen,
+                         cap >= PROPS_MAX ? "%s: larger than %u MiB" : "%s: out of memory", path,
+                         PROPS_MAX >> 20);
+                goto fail;
+            }
+            buf = b;
+            cap = cap ? cap * 2 : 8192;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(f)) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    fclose(f);
+    buf[n] = 0;
+    *len = n;
+    return buf;
+fail:
+    fclose(f);
+    free(buf);
+    return NULL;
+}
+
+static int hex(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* The 4 hex digits at s, or -1. */
+static long hex4(const char *s, const char *end)
+{
+    long v = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = s + i < end ? hex(s[i]) : -1;
+        if (h < 0)
+            return -1;
+        v = v << 4 | h;
+    }
+    return v;
+}
+
+static char *put_utf8(char *o, uint32_t c)
+{
+    if (c < 0x80) {
+        *o++ = (char)c;
+    } else if (c < 0x800) {
+        *o++ = (char)(0xc0 | c >> 6);
+        *o++ = (char)(0x80 | (c & 0x3f));
+    } else if (c < 0x10000) {
+        *o++ = (char)(0xe0 | c >> 12);
+        *o++ = (char)(0x80 | (c >> 6 & 0x3f));
+        *o++ = (char)(0x80 | (c & 0x3f));
+    } else {
+        *o++ = (char)(0xf0 | c >> 18);
+        *o++ = (char)(0x80 | (c >> 12 & 0x3f));
+        *o++ = (char)(0x80 | (c >> 6 & 0x3f));
+        *o++ = (char)(0x80 | (c & 0x3f));
+    }
+    return o;
+}
+
+/* Java's loadConvert: s..end (a key or a value of the logical line) with
+ * its escapes decoded into out (room for end - s + 1: no escape grows),
+ * NUL-terminated. \t \n \r \f and \uXXXX (a surrogate pair as one
+ * character) are what they say, a backslash before anything else drops.
+ * 0, or -1 with *why (a malformed \u, an unpaired surrogate, \u0000). */
+static int unescape(const char *s, const char *end, char *out, const char **why)
+{
+    char *o = out;
+    while (s < end) {
+        char c = *s++;
+        if (c != '\\' || s == end) { /* a backslash ending the file drops */
+            if (c != '\\')
+                *o++ = c;
+            continue;
+        }
+        c = *s++;
+        if (c != 'u') {
+            *o++ = c == 't' ? '\t' : c == 'n' ? '\n' : c == 'r' ? '\r' : c == 'f' ? '\f' : c;
+            continue;
+        }
+        long u = hex4(s, end);
+        if (u < 0)
+            return *why = "malformed \\uxxxx encoding", -1;
+        s += 4;
+        if (u >= 0xd800 && u < 0xdc00) { /* a high surrogate wants its low one */
+            long lo = end - s >= 6 && s[0] == '\\' && s[1] == 'u' ? hex4(s + 2, end) : -1;
+            if (lo < 0xdc00 || lo >= 0xe000)
+                return *why = "an unpaired \\u surrogate", -1;
+            s += 6;
+            u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+        } else if (u >= 0xdc00 && u < 0xe000) {
+            return *why = "an unpaired \\u surrogate", -1;
+        } else if (u == 0) {
+            return *why = "\\u0000 (a NUL cannot be in a config value)", -1;
+        }
+        o = put_utf8(o, (uint32_t)u);
+    }
+    *o = 0;
+    return 0;
+}
+
+/* The logical line starting at p (past its leading blanks) into line
+ * (room for end - p + 1), continuations joined. Returns its length and
+ * sets *next past it. */
+static size_t logical_line(const char *p, const char *end, char *line, const char **next,
+                           int *lineno)
+{
+    size_t n = 0;
+    for (;;) {
+        size_t slashes = 0;
+        while (p < end && !eol(*p)) {
+            slashes = *p == '\\' ? slashes + 1 : 0;
+            line[n++] = *p++;
+        }
+        if (slashes % 2 == 0 || p == end) {
+            *next = p < end ? next_line(p, end, lineno) : p;
+            return n;
+        }
+        n--; /* the continuing backslash */
+        p = next_line(p, end, lineno);
+        while (p < end && blank(*p))
+            p++;
+    }
 }
 
 json_t *sl_props_load(const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
+    size_t len;
+    char *text = slurp(path, &len, err, errlen);
+    char *line = text ? malloc(len + 1) : NULL, *key = text ? malloc(len + 2) : NULL;
     json_t *props = json_object();
-    char line[8192];
-    size_t have = 0;
-    int lineno = 0, start = 0, bad = 0;
-    if (!f) {
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-        json_decref(props);
-        return NULL;
+    const char *p = text, *end = text + len, *why = NULL;
+    int lineno = 1, bad = 0;
+    if (text && (!line || !key || !props)) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        bad = 1;
     }
-    while (fgets(line + have, (int)(sizeof(line) - have), f)) {
-        lineno++;
-        start = start ? start : lineno;
-        size_t n = strlen(line);
-        if ((!n || line[n - 1] != '\n') && !feof(f)) { /* never parse the rest as a key */
-            snprintf(err, errlen, "%s line %d: longer than %zu bytes", path, start,
-                     sizeof(line) - 2);
-            bad = 1;
+    while (text && !bad && p < end) {
+        int start = lineno;
+        while (p < end && blank(*p))
+            p++;
+        if (p == end)
             break;
-        }
-        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-            line[--n] = 0;
-        if (n && line[n - 1] == '\\' && n + 1 < sizeof(line)) { /* continued */
-            have = n - 1;
+        if (eol(*p) || *p == '#' || *p == '!') { /* blank or a comment */
+            while (p < end && !eol(*p))
+                p++;
+            p = p < end ? next_line(p, end, &lineno) : p;
             continue;
         }
-        char *key, *value;
-        int rc = prop_split(line, &key, &value);
-        if (rc < 0) {
-            snprintf(err, errlen, "%s line %d: expected key=value", path, start);
-            bad = 1;
-            break;
+        size_t n = logical_line(p, end, line, &p, &lineno);
+        /* Java's load0: the key ends at the first '=', ':' or blank no
+         * backslash escapes; blanks, then one '=' or ':', then blanks
+         * part it from the value */
+        size_t kl = 0, vs = n;
+        int escaped = 0, sep = 0;
+        for (; kl < n; kl++) {
+            char c = line[kl];
+            if (!escaped && (c == '=' || c == ':' || blank(c))) {
+                sep = !blank(c);
+                vs = kl + 1;
+                break;
+            }
+            escaped = c == '\\' && !escaped;
         }
-        if (rc > 0 && json_object_set_new(props, key, json_string(value)) != 0) {
+        while (vs < n && (blank(line[vs]) || (!sep && (line[vs] == '=' || line[vs] == ':')))) {
+            sep = sep || !blank(line[vs]);
+            vs++;
+        }
+        char *value = key + kl + 1; /* key's room holds both, decoded: no escape grows */
+        if (unescape(line, line + kl, key, &why) != 0 ||
+            unescape(line + vs, line + n, value, &why) != 0) {
+            snprintf(err, errlen, "%s line %d: %s", path, start, why);
+            bad = 1;
+        } else if (json_object_set_new(props, key, json_string(value)) != 0) {
             /* jansson holds UTF-8 only: say so rather than lose the key */
             snprintf(err, errlen, "%s line %d: not UTF-8", path, start);
             bad = 1;
-            break;
         }
-        have = 0;
-        start = 0;
     }
-    fclose(f);
-    if (bad) {
+    free(text);
+    free(line);
+    free(key);
+    if (!text || bad) {
         json_decref(props);
         return NULL;
     }

@@ -9,10 +9,13 @@
 #include <jansson.h>
 #include <stddef.h>
 
-/* Reads path into an object of strings: "key=value", "key: value" or
- * "key value" lines, '#' and '!' comments, a trailing '\' continuing a line;
- * a key given twice keeps its last value. NULL with err: "cannot open
- * <path>: <why>" or "<path> line <n>: expected key=value". */
+/* Reads path into an object of strings as java.util.Properties.load reads
+ * it (UTF-8): "key=value", "key: value" or "key value" lines, '#' and '!'
+ * comments, a line ending in an odd number of backslashes going on with the
+ * next, the escapes \t \n \r \f \uXXXX and '\' before any other character
+ * standing for it ("\=", "\:", "\ ", "\\"); a key given twice keeps its
+ * last value. NULL with err: "cannot open <path>: <why>" or "<path> line
+ * <n>: <why>" (not UTF-8, a malformed \uXXXX). */
 json_t *sl_props_load(const char *path, char *err, size_t errlen);
 
 #endif

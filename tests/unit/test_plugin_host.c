@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "plugin_host.h"
+#include "props.h"
 #include "sluice/envelope.h"
 
 static sl_plugin_host *host;
@@ -284,6 +285,94 @@ static void test_resolve_env_and_file(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "unknown config provider"));
     json_decref(config);
     unlink(path);
+}
+
+/* Writes text to a fresh temp file and loads it as properties. */
+static json_t *props_of(const char *text)
+{
+    char path[] = "/tmp/sluice-props-XXXXXX";
+    int fd = mkstemp(path);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_FATAL(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+    err[0] = 0;
+    json_t *props = sl_props_load(path, err, sizeof(err));
+    unlink(path);
+    return props;
+}
+
+#define PROP_IS(props, k, v)                                                                       \
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(props, k)) ?: "(absent)", v)
+
+/* What Kafka Connect's FileConfigProvider (java.util.Properties.load) reads
+ * from the same file, so a secret copied from a Kafka Connect deployment
+ * means the same to sluice. */
+static void test_properties_as_java_reads_them(void)
+{
+    json_t *p = props_of("# a comment ending in a backslash does not go on \\\n"
+                         "after.comment = yes\n"
+                         "pw = pa\\=ss\\\\word\n"
+                         "key\\ with\\ spaces = v1\n"
+                         "colon\\:key:v2\n"
+                         "multi = one, \\\n"
+                         "        two, \\\n"
+                         "\tthree\n"
+                         "even = ends\\\\\\\\\n"
+                         "after.even = x\n"
+                         "tabs = a\\tb\\q\n"
+                         "uni = caf\\u00e9 \\uD83D\\uDE00\n"
+                         "spaced     value  \n"
+                         "crlf=yes\r\n"
+                         "cr=also\r"
+                         "nokey\n"
+                         "a=b=c\n"
+                         "   ! indented comment\n"
+                         "dup=1\n"
+                         "dup=2\n"
+                         "last=no newline at the end");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    PROP_IS(p, "after.comment", "yes");
+    PROP_IS(p, "pw", "pa=ss\\word");
+    PROP_IS(p, "key with spaces", "v1");
+    PROP_IS(p, "colon:key", "v2");
+    PROP_IS(p, "multi", "one, two, three");
+    PROP_IS(p, "even", "ends\\\\");
+    PROP_IS(p, "after.even", "x");
+    PROP_IS(p, "tabs", "a\tbq");
+    PROP_IS(p, "uni", "caf\xc3\xa9 \xf0\x9f\x98\x80");
+    PROP_IS(p, "spaced", "value  ");
+    PROP_IS(p, "crlf", "yes");
+    PROP_IS(p, "cr", "also");
+    PROP_IS(p, "nokey", "");
+    PROP_IS(p, "a", "b=c");
+    PROP_IS(p, "dup", "2");
+    PROP_IS(p, "last", "no newline at the end");
+    CU_ASSERT_EQUAL(json_object_size(p), 16);
+    json_decref(p);
+
+    /* a long value is read whole, not cut into a second key */
+    char *big = malloc(100016);
+    CU_ASSERT_FATAL(big != NULL);
+    memcpy(big, "big=", 4);
+    memset(big + 4, 'x', 100000);
+    strcpy(big + 100004, "\nafter=1\n");
+    p = props_of(big);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL(strlen(json_string_value(json_object_get(p, "big"))), 100000);
+    PROP_IS(p, "after", "1");
+    CU_ASSERT_EQUAL(json_object_size(p), 2);
+    json_decref(p);
+    free(big);
+
+    /* errors name the line the logical line starts on */
+    CU_ASSERT_PTR_NULL(props_of("a=1\nb = x\\\n  y\nbad = \\u12G4\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "line 4: malformed \\uxxxx encoding"));
+    CU_ASSERT_PTR_NULL(props_of("a=1\nlone = \\uDC00\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "line 2: an unpaired \\u surrogate"));
+    CU_ASSERT_PTR_NULL(props_of("nul = a\\u0000b\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "line 1: \\u0000"));
+    CU_ASSERT_PTR_NULL(props_of("a=1\n\nlatin1 = caf\xe9\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "line 3: not UTF-8"));
 }
 
 static void test_errors_carry_context(void)
@@ -619,6 +708,7 @@ int main(void)
     CU_add_test(s, "validate: errors per field", test_validate_errors_per_field);
     CU_add_test(s, "secrets are masked", test_secret_masking);
     CU_add_test(s, "resolve ${env:} and ${file:}", test_resolve_env_and_file);
+    CU_add_test(s, "properties files as Java reads them", test_properties_as_java_reads_them);
     CU_add_test(s, "plugin errors carry context", test_errors_carry_context);
     CU_add_test(s, "envelope schemas and JSON form", test_envelope_json_form);
     CU_add_test(s, "datagen: consecutive seq", test_datagen_consecutive_seq);
