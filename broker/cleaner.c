@@ -261,22 +261,6 @@ static void cleaned_name(char *out, size_t outlen, int64_t base)
 
 /* ---------------------------------------------------------------- reading */
 
-static ssize_t pread_all(int fd, void *buf, size_t n, int64_t pos)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = pread(fd, (uint8_t *)buf + got, n - got, (off_t)(pos + (int64_t)got));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -1;
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    return (ssize_t)got;
-}
-
 /* Point *p at len bytes of segment v at pos, reading ahead a chunk. */
 static int job_read(clean_job *j, const sl_log_seg_view *v, int64_t pos, size_t len,
                     const uint8_t **p)
@@ -286,7 +270,7 @@ static int job_read(clean_job *j, const sl_log_seg_view *v, int64_t pos, size_t 
         if (sl_buf_reserve(&j->rbuf, want) < 0)
             return job_fail(j, v, pos, "out of memory for a %zu-byte read", want);
         int64_t n = v->size - pos < (int64_t)j->rbuf.cap ? v->size - pos : (int64_t)j->rbuf.cap;
-        ssize_t got = pread_all(v->fd, j->rbuf.p, (size_t)n, pos);
+        ssize_t got = sl_pread_full(v->fd, j->rbuf.p, (size_t)n, pos);
         j->rfd = -1;
         if (got < 0)
             return job_fail(j, v, pos, "read: %s", strerror(errno));

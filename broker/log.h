@@ -42,6 +42,7 @@
 #define SL_LOG_H
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "batch.h"
 
@@ -61,6 +62,10 @@ typedef struct sl_log_config {
     int64_t retention_bytes;      /* log.retention.bytes / retention.bytes, -1 = no limit */
     int32_t index_interval_bytes; /* log.index.interval.bytes, default 4096 */
 } sl_log_config;
+
+/* Reads n bytes of fd at pos, retrying EINTR and short reads: how many
+ * were read (fewer at the end of the file), or -1 with errno. */
+ssize_t sl_pread_full(int fd, void *buf, size_t n, int64_t pos);
 
 /* Fill cfg with Kafka's defaults. */
 void sl_log_config_default(sl_log_config *cfg);

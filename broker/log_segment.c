@@ -57,7 +57,7 @@ void sl_seg_fname(char *out, int64_t base, const char *ext)
     snprintf(out, SL_SEG_FNAME_MAX, "%020" PRId64 "%s", base, ext);
 }
 
-static ssize_t pread_full(int fd, void *buf, size_t n, int64_t pos)
+ssize_t sl_pread_full(int fd, void *buf, size_t n, int64_t pos)
 {
     size_t got = 0;
     while (got < n) {
@@ -194,7 +194,7 @@ static int seg_window_fill(sl_log *log, const sl_segment *seg, int64_t pos)
     int64_t n = seg->size - pos;
     if (n > SL_LOG_WINDOW_SIZE)
         n = SL_LOG_WINDOW_SIZE;
-    ssize_t got = pread_full(seg->log_fd, log->win, (size_t)n, pos);
+    ssize_t got = sl_pread_full(seg->log_fd, log->win, (size_t)n, pos);
     if (got < 0) {
         sl_log_win_reset(log);
         return -1;
@@ -429,7 +429,7 @@ static int seg_read_file(sl_log *log, sl_segment *seg, int fd, const char *ext, 
     if (st.st_size == 0)
         return 0;
     *out = malloc((size_t)st.st_size);
-    if (!*out || pread_full(fd, *out, (size_t)st.st_size, 0) != (ssize_t)st.st_size) {
+    if (!*out || sl_pread_full(fd, *out, (size_t)st.st_size, 0) != (ssize_t)st.st_size) {
         free(*out);
         *out = NULL;
         return seg_index_error(log, seg, ext, "read", err, errlen);
@@ -508,7 +508,7 @@ static int seg_chunk(sl_log *log, const sl_segment *seg, int64_t pos, size_t len
         int64_t n = seg->size - pos;
         if (n > (int64_t)log->buf_cap)
             n = (int64_t)log->buf_cap;
-        ssize_t got = pread_full(seg->log_fd, log->buf, (size_t)n, pos);
+        ssize_t got = sl_pread_full(seg->log_fd, log->buf, (size_t)n, pos);
         if (got < (ssize_t)len)
             return -1;
         *cpos = pos;
