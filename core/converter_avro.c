@@ -12,8 +12,9 @@
  * The registry answers the existing id for a schema it knows and rejects an
  * incompatible one (409): that error fails the task with the registry's
  * message. Per record: no allocation (the message is encoded into the
- * converter's reused buffer, which librdkafka copies) and no JSON; the
- * encoder below writes the Avro binary encoding itself.
+ * converter's reused buffer, which librdkafka copies) and no JSON:
+ * sluice_avro_encode (envelope.c) writes the Avro binary encoding itself,
+ * walking the schema's sluice_avro_plan, the one sinks check bytes with.
  *
  * from_bytes: id -> (schema, value class) is cached; on a miss the writer
  * schema comes from GET /schemas/ids/<id>. Per record: one generic value
@@ -31,6 +32,7 @@
  *
  * Runs on: the owning task's thread.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,14 +51,11 @@ static int retriable(long status)
     return status < 0 || status >= 500 || status == 408 || status == 429;
 }
 
-typedef struct enc_plan enc_plan; /* to_bytes: a schema compiled for encoding */
-static void plan_free(enc_plan *p);
-
 typedef struct to_id {
     avro_schema_t schema; /* a reference is held */
     char *topic;
     int32_t id;
-    enc_plan *plan; /* of schema; built on first use */
+    sluice_avro_plan *plan; /* of schema, for encoding; built on first use */
     int no_plan;    /* building it failed: encode without one, and do not retry */
 } to_id;
 
@@ -142,7 +141,7 @@ void sl_avro_conv_destroy(sl_avro_conv *a)
         if (a->to[i].schema) {
             avro_schema_decref(a->to[i].schema);
             free(a->to[i].topic);
-            plan_free(a->to[i].plan);
+            sluice_avro_plan_destroy(a->to[i].plan);
         }
         from_free(&a->from[i]);
     }
@@ -218,358 +217,10 @@ static to_id *cached_id(sl_avro_conv *a, const char *topic, avro_schema_t schema
     if (slot->schema) {
         avro_schema_decref(slot->schema);
         free(slot->topic);
-        plan_free(slot->plan);
+        sluice_avro_plan_destroy(slot->plan);
     }
     *slot = (to_id){avro_schema_incref(schema), t, id, NULL};
     return slot;
-}
-
-/* Avro binary encoding (the specification's "Binary Encoding"), written
- * straight into the converter's buffer after the 5-byte header: ints and
- * longs as zigzag varints, float and double as little-endian IEEE 754,
- * boolean as one byte, string and bytes as a long length then the bytes,
- * fixed as its bytes, enum as its index, a union as the branch index then
- * the branch, a record as its fields in order, an array or map as one block
- * (count, items; map keys as strings) then a 0 count (none when empty).
- * The same bytes avro_value_write writes, without its writer indirection
- * for every primitive: this runs for every field of every record. */
-typedef struct enc {
-    char **buf;
-    size_t *cap;
-    size_t len;
-    int oom; /* the buffer could not grow */
-} enc;
-
-static int enc_grow(enc *e, size_t n)
-{
-    size_t want = *e->cap > 4096 ? *e->cap : 4096;
-    while (want < e->len + n)
-        want *= 2;
-    char *nb = realloc(*e->buf, want);
-    if (!nb) {
-        e->oom = 1;
-        return ENOMEM;
-    }
-    *e->buf = nb;
-    *e->cap = want;
-    return 0;
-}
-
-static inline int enc_room(enc *e, size_t n)
-{
-    return e->len + n <= *e->cap ? 0 : enc_grow(e, n);
-}
-
-static inline int enc_long(enc *e, int64_t v)
-{
-    if (enc_room(e, 10) != 0)
-        return ENOMEM;
-    uint64_t z = ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63));
-    unsigned char *p = (unsigned char *)*e->buf + e->len, *p0 = p;
-    while (z > 0x7f) {
-        *p++ = (unsigned char)(z | 0x80);
-        z >>= 7;
-    }
-    *p++ = (unsigned char)z;
-    e->len += (size_t)(p - p0);
-    return 0;
-}
-
-static int enc_raw(enc *e, const void *data, size_t n)
-{
-    if (enc_room(e, n) != 0)
-        return ENOMEM;
-    if (n)
-        memcpy(*e->buf + e->len, data, n);
-    e->len += n;
-    return 0;
-}
-
-static int enc_bytes(enc *e, const void *data, size_t n)
-{
-    int rc = enc_long(e, (int64_t)n);
-    return rc ? rc : enc_raw(e, data, n);
-}
-
-static int enc_le(enc *e, uint64_t bits, size_t n)
-{
-    unsigned char b[8];
-    for (size_t i = 0; i < n; i++)
-        b[i] = (unsigned char)(bits >> (8 * i));
-    return enc_raw(e, b, n);
-}
-
-static int enc_value(enc *e, const avro_value_t *v);
-
-/* An array's or a map's one block; map keys come from get_by_index. */
-static int enc_block(enc *e, const avro_value_t *v, int is_map)
-{
-    size_t n;
-    int rc = avro_value_get_size(v, &n);
-    if (rc == 0 && n > 0)
-        rc = enc_long(e, (int64_t)n);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        avro_value_t item;
-        const char *key = NULL;
-        rc = avro_value_get_by_index(v, i, &item, is_map ? &key : NULL);
-        if (rc == 0 && is_map)
-            rc = enc_bytes(e, key, strlen(key));
-        rc = rc ? rc : enc_value(e, &item);
-    }
-    return rc ? rc : enc_long(e, 0);
-}
-
-/* A value of type `type` (told by a plan, or asked of the value). */
-static int enc_typed(enc *e, avro_type_t type, const avro_value_t *v)
-{
-    int rc;
-    switch (type) {
-    case AVRO_NULL: /* nothing to write */
-        return 0;
-    case AVRO_BOOLEAN: {
-        int b;
-        rc = avro_value_get_boolean(v, &b);
-        return rc ? rc : enc_raw(e, b ? "\1" : "\0", 1);
-    }
-    case AVRO_INT32: {
-        int32_t i;
-        rc = avro_value_get_int(v, &i);
-        return rc ? rc : enc_long(e, i);
-    }
-    case AVRO_INT64: {
-        int64_t l;
-        rc = avro_value_get_long(v, &l);
-        return rc ? rc : enc_long(e, l);
-    }
-    case AVRO_FLOAT: {
-        float f;
-        uint32_t bits;
-        rc = avro_value_get_float(v, &f);
-        memcpy(&bits, &f, 4);
-        return rc ? rc : enc_le(e, bits, 4);
-    }
-    case AVRO_DOUBLE: {
-        double d;
-        uint64_t bits;
-        rc = avro_value_get_double(v, &d);
-        memcpy(&bits, &d, 8);
-        return rc ? rc : enc_le(e, bits, 8);
-    }
-    case AVRO_STRING: { /* size counts the terminating NUL */
-        const char *s;
-        size_t size;
-        rc = avro_value_get_string(v, &s, &size);
-        return rc ? rc : enc_bytes(e, s, size ? size - 1 : 0);
-    }
-    case AVRO_BYTES: {
-        const void *b;
-        size_t size;
-        rc = avro_value_get_bytes(v, &b, &size);
-        return rc ? rc : enc_bytes(e, b, size);
-    }
-    case AVRO_FIXED: {
-        const void *b;
-        size_t size;
-        rc = avro_value_get_fixed(v, &b, &size);
-        return rc ? rc : enc_raw(e, b, size);
-    }
-    case AVRO_ENUM: {
-        int sym;
-        rc = avro_value_get_enum(v, &sym);
-        return rc ? rc : enc_long(e, sym);
-    }
-    case AVRO_RECORD: {
-        size_t n;
-        rc = avro_value_get_size(v, &n);
-        for (size_t i = 0; rc == 0 && i < n; i++) {
-            avro_value_t f;
-            rc = avro_value_get_by_index(v, i, &f, NULL);
-            rc = rc ? rc : enc_value(e, &f);
-        }
-        return rc;
-    }
-    case AVRO_UNION: {
-        int branch;
-        avro_value_t b;
-        rc = avro_value_get_discriminant(v, &branch);
-        rc = rc ? rc : avro_value_get_current_branch(v, &b);
-        rc = rc ? rc : enc_long(e, branch);
-        return rc ? rc : enc_value(e, &b);
-    }
-    case AVRO_ARRAY:
-        return enc_block(e, v, 0);
-    case AVRO_MAP:
-        return enc_block(e, v, 1);
-    default:
-        avro_set_error("Unknown schema type");
-        return EINVAL;
-    }
-}
-
-static int enc_value(enc *e, const avro_value_t *v)
-{
-    return enc_typed(e, avro_value_get_type(v), v);
-}
-
-/* A plan: the schema compiled once into a flat table, so that encoding a
- * value walks the table beside the value and never asks the value for its
- * type or a record for its size (two indirect calls per node that were a
- * quarter of the encoding). Node 0 is the root; a record's kids are its
- * fields in order, a union's its branches, an array's or map's its items.
- * Named types are compiled once, so a recursive schema is a cycle in the
- * table. Used only for values whose own schema is the one compiled. */
-typedef struct enc_node {
-    avro_type_t type;
-    size_t n;    /* kids */
-    size_t kids; /* index of the first in plan->kids */
-} enc_node;
-
-typedef struct enc_named {
-    avro_schema_t schema;
-    size_t node;
-} enc_named;
-
-struct enc_plan {
-    avro_schema_t schema; /* borrowed: the cache slot holds the reference */
-    enc_node *nodes;
-    size_t *kids, n_nodes, n_kids, cap_nodes, cap_kids;
-    enc_named *named; /* the named types compiled so far */
-    size_t n_named, cap_named;
-};
-
-static void plan_free(enc_plan *p)
-{
-    if (!p)
-        return;
-    free(p->nodes);
-    free(p->kids);
-    free(p->named);
-    free(p);
-}
-
-/* Grows *arr (of *cap elements of size sz) to hold need; 0 or -1. */
-static int plan_grow(void **arr, size_t *cap, size_t need, size_t sz)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap * 2 : 16;
-    while (c < need)
-        c *= 2;
-    void *n = realloc(*arr, c * sz);
-    if (!n)
-        return -1;
-    *arr = n;
-    *cap = c;
-    return 0;
-}
-
-/* Compiles s; its node index, or -1 (out of memory). */
-static long plan_node(enc_plan *p, avro_schema_t s)
-{
-    if (is_avro_link(s))
-        s = avro_schema_link_target(s);
-    int named = is_avro_record(s) || is_avro_enum(s) || is_avro_fixed(s);
-    for (size_t i = 0; named && i < p->n_named; i++)
-        if (p->named[i].schema == s)
-            return (long)p->named[i].node;
-    if (plan_grow((void **)&p->nodes, &p->cap_nodes, p->n_nodes + 1, sizeof(*p->nodes)) != 0)
-        return -1;
-    size_t at = p->n_nodes++, n = 0;
-    if (named) {
-        if (plan_grow((void **)&p->named, &p->cap_named, p->n_named + 1, sizeof(*p->named)) != 0)
-            return -1;
-        p->named[p->n_named++] = (enc_named){s, at};
-    }
-    switch (avro_typeof(s)) {
-    case AVRO_RECORD:
-        n = avro_schema_record_size(s);
-        break;
-    case AVRO_UNION:
-        n = avro_schema_union_size(s);
-        break;
-    case AVRO_ARRAY:
-    case AVRO_MAP:
-        n = 1;
-        break;
-    default:
-        break;
-    }
-    size_t kids = p->n_kids;
-    if (plan_grow((void **)&p->kids, &p->cap_kids, p->n_kids + n, sizeof(*p->kids)) != 0)
-        return -1;
-    p->n_kids += n;
-    p->nodes[at] = (enc_node){avro_typeof(s), n, kids};
-    for (size_t i = 0; i < n; i++) {
-        avro_schema_t k = is_avro_record(s)  ? avro_schema_record_field_get_by_index(s, (int)i)
-                          : is_avro_union(s) ? avro_schema_union_branch(s, (int)i)
-                          : is_avro_array(s) ? avro_schema_array_items(s)
-                                             : avro_schema_map_values(s);
-        long kid = k ? plan_node(p, k) : -1;
-        if (kid < 0)
-            return -1;
-        p->kids[kids + i] = (size_t)kid;
-    }
-    return (long)at;
-}
-
-/* NULL when out of memory: the caller encodes without a plan. */
-static enc_plan *plan_create(avro_schema_t schema)
-{
-    enc_plan *p = calloc(1, sizeof(*p));
-    if (p && plan_node(p, schema) != 0) {
-        plan_free(p);
-        return NULL;
-    }
-    if (p)
-        p->schema = schema;
-    return p;
-}
-
-static int enc_planned(enc *e, const enc_plan *p, size_t node, const avro_value_t *v)
-{
-    const enc_node *nd = &p->nodes[node];
-    int rc;
-    switch (nd->type) {
-    case AVRO_RECORD:
-        for (size_t i = 0; i < nd->n; i++) {
-            avro_value_t f;
-            rc = avro_value_get_by_index(v, i, &f, NULL);
-            rc = rc ? rc : enc_planned(e, p, p->kids[nd->kids + i], &f);
-            if (rc != 0)
-                return rc;
-        }
-        return 0;
-    case AVRO_UNION: {
-        int branch;
-        avro_value_t b;
-        rc = avro_value_get_discriminant(v, &branch);
-        rc = rc ? rc : avro_value_get_current_branch(v, &b);
-        if (rc == 0 && (branch < 0 || (size_t)branch >= nd->n)) {
-            avro_set_error("Union branch %d out of range", branch);
-            rc = EINVAL;
-        }
-        rc = rc ? rc : enc_long(e, branch);
-        return rc ? rc : enc_planned(e, p, p->kids[nd->kids + (size_t)branch], &b);
-    }
-    case AVRO_ARRAY:
-    case AVRO_MAP: {
-        size_t n;
-        rc = avro_value_get_size(v, &n);
-        if (rc == 0 && n > 0)
-            rc = enc_long(e, (int64_t)n);
-        for (size_t i = 0; rc == 0 && i < n; i++) {
-            avro_value_t item;
-            const char *key = NULL;
-            rc = avro_value_get_by_index(v, i, &item, nd->type == AVRO_MAP ? &key : NULL);
-            if (rc == 0 && nd->type == AVRO_MAP)
-                rc = enc_bytes(e, key, strlen(key));
-            rc = rc ? rc : enc_planned(e, p, p->kids[nd->kids], &item);
-        }
-        return rc ? rc : enc_long(e, 0);
-    }
-    default: /* a primitive, enum or fixed */
-        return enc_typed(e, nd->type, v);
-    }
 }
 
 int sl_avro_conv_to_bytes(sl_avro_conv *a, const char *topic, avro_schema_t schema,
@@ -583,15 +234,12 @@ int sl_avro_conv_to_bytes(sl_avro_conv *a, const char *topic, avro_schema_t sche
     if (!slot)
         return rc;
     if (!slot->plan && !slot->no_plan)
-        slot->no_plan = !(slot->plan = plan_create(slot->schema));
-    enc e = {buf, cap, 5, 0}; /* the header is written last */
-    int bad = enc_room(&e, 0);
-    if (!bad && slot->plan && avro_value_get_schema(value) == slot->schema)
-        bad = enc_planned(&e, slot->plan, 0, value);
-    else if (!bad)
-        bad = enc_value(&e, value);
+        slot->no_plan = !(slot->plan = sluice_avro_plan_create(slot->schema));
+    size_t n = 5; /* the header is written last */
+    const sluice_avro_plan *plan = avro_value_get_schema(value) == slot->schema ? slot->plan : NULL;
+    int bad = sluice_avro_encode(plan, value, buf, &n, cap);
     if (bad) {
-        if (e.oom)
+        if (bad == ENOMEM)
             snprintf(err, errlen, "topic %s: %s: out of memory", topic, side(a));
         else
             snprintf(err, errlen, "topic %s: %s does not match its schema: %s", topic, side(a),
@@ -606,7 +254,7 @@ int sl_avro_conv_to_bytes(sl_avro_conv *a, const char *topic, avro_schema_t sche
     b[3] = (unsigned char)(id >> 8);
     b[4] = (unsigned char)id;
     *out = b;
-    *len = e.len;
+    *len = n;
     return 0;
 }
 

@@ -4,8 +4,9 @@
  * datum length it finds is exactly what avro_value_write wrote, and its JSON
  * text is byte for byte sluice_value_json_append of the avro-c value; every
  * truncated or corrupted encoding is refused (never a crash: run this under
- * the ASan build too); and a timing line against avro-c's decode + value
- * path for the Debezium envelope.
+ * the ASan build too); sluice_avro_encode writes, with the plan and
+ * without, exactly the bytes avro_value_write writes; and a timing line against avro-c's decode +
+ * value path for the Debezium envelope.
  *
  * Random values come from a seeded PRNG; the seed is printed, and
  * SLUICE_TEST_SEED=<n> repeats a run.
@@ -267,6 +268,19 @@ static int one_value(const sluice_avro_plan *plan, avro_value_iface_t *cls, cons
     CU_ASSERT_FATAL(avro_generic_value_new(cls, &v) == 0);
     gen(&v, 0);
     size_t n = encode(&v);
+    /* the source side's encoder: avro-c's bytes, after what the buffer held */
+    for (int planned = 0; planned < 2; planned++) {
+        char *buf = NULL;
+        size_t blen = 3, cap = 0;
+        int rc = sluice_avro_encode(planned ? plan : NULL, &v, &buf, &blen, &cap);
+        CU_ASSERT(rc == 0 && blen == n + 3 && blen <= cap);
+        if (rc == 0 && (blen != n + 3 || memcmp(buf + 3, wire, n) != 0)) {
+            CU_FAIL("sluice_avro_encode differs from avro_value_write");
+            bad =
+                report_mismatch(what, planned ? "planned" : "unplanned", "avro_value_write", rc, 0);
+        }
+        free(buf);
+    }
     CU_ASSERT(sluice_avro_plan_check(plan, wire, n) == (int64_t)n);
     for (size_t i = 0; i < 16; i++)
         wire[n + i] = (char)rnd(); /* trailing garbage is not read */
@@ -627,6 +641,32 @@ static double now_ns(void)
 }
 
 /* A realistic update: ~200 bytes of Avro. Not an assertion: a figure. */
+/* A value that is not complete (a union no one chose a branch of) is an
+ * error the converter reports, with nothing appended, planned or not. */
+static void test_encode_incomplete(void)
+{
+    avro_schema_t s = schema_of("{\"type\":\"record\",\"name\":\"R\",\"fields\":["
+                                "{\"name\":\"a\",\"type\":\"long\"},"
+                                "{\"name\":\"b\",\"type\":[\"null\",\"string\"]}]}");
+    sluice_avro_plan *plan = sluice_avro_plan_create(s);
+    avro_value_iface_t *cls = avro_generic_class_from_schema(s);
+    avro_value_t v, f;
+    CU_ASSERT_FATAL(plan && cls && avro_generic_value_new(cls, &v) == 0);
+    CU_ASSERT_FATAL(avro_value_get_by_index(&v, 0, &f, NULL) == 0 &&
+                    avro_value_set_long(&f, 7) == 0);
+    for (int planned = 0; planned < 2; planned++) {
+        char *buf = NULL;
+        size_t blen = 5, cap = 0;
+        CU_ASSERT(sluice_avro_encode(planned ? plan : NULL, &v, &buf, &blen, &cap) != 0);
+        CU_ASSERT(blen == 5);
+        free(buf);
+    }
+    avro_value_decref(&v);
+    avro_value_iface_decref(cls);
+    sluice_avro_plan_destroy(plan);
+    avro_schema_decref(s);
+}
+
 static void test_timing(void)
 {
     sluice_envelope *env = envelope();
@@ -726,6 +766,7 @@ int main(void)
     CU_add_test(s, "doubles and floats as the value path writes them", test_reals);
     CU_add_test(s, "truncated and corrupted bytes are refused", test_corrupt);
     CU_add_test(s, "bytes avro-c reads its own way", test_decoded_agree);
+    CU_add_test(s, "encoding an incomplete value is an error", test_encode_incomplete);
     CU_add_test(s, "timing against avro-c", test_timing);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

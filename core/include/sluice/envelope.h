@@ -299,6 +299,15 @@ int64_t sluice_avro_plan_check(const sluice_avro_plan *plan, const void *data, s
 int sluice_avro_json_append(const sluice_avro_plan *plan, const void *data, size_t len, char **buf,
                             size_t *blen, size_t *cap);
 
+/* Appends value's Avro binary encoding to *buf at *len (realloc'd as it
+ * grows, *cap its size; *len moves past it), walking plan beside the value
+ * when plan is of the value's own schema, asking the value for each type
+ * when plan is NULL. 0; ENOMEM when the buffer could not grow; or an avro-c
+ * error code with avro_strerror() saying what does not match (a union with
+ * no branch set). *len stays as it was on failure. */
+int sluice_avro_encode(const sluice_avro_plan *plan, const avro_value_t *value, char **buf,
+                       size_t *len, size_t *cap);
+
 #ifdef __cplusplus
 }
 #endif
