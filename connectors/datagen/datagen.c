@@ -38,6 +38,8 @@ typedef struct dg_task {
     const sluice_envelope_layout *envlay; /* the envelope's fields (env's) */
     avro_value_iface_t *value_iface;      /* the envelope's value class */
     sluice_value_pool values;             /* of value_iface: reused per batch */
+    avro_value_iface_t *key_iface;        /* the key's class, NULL: no key */
+    sluice_value_pool keys;               /* of key_iface: reused per batch */
     dg_layout layout;                     /* columns in the row and key records */
     /* what every record's source holds but ts_ms and seq; its strings are
      * lent (table: the topic's last segment) */
@@ -75,8 +77,11 @@ static void dg_close(void *state, sluice_ctx *ctx)
         return;
     dg_layout_free(&t->layout);
     sluice_pool_done(&t->values);
+    sluice_pool_done(&t->keys);
     if (t->value_iface)
         avro_value_iface_decref(t->value_iface);
+    if (t->key_iface)
+        avro_value_iface_decref(t->key_iface);
     sluice_envelope_destroy(t->env);
     dg_conf_destroy(t->conf);
     free(t);
@@ -94,6 +99,13 @@ static int resolve_layout(dg_task *t, char *err, size_t errlen)
         return -1;
     }
     sluice_pool_init(&t->values, t->value_iface);
+    avro_schema_t ks = sluice_envelope_key_schema(t->env);
+    if (ks && !(t->key_iface = avro_generic_class_from_schema(ks))) {
+        snprintf(err, errlen, "avro key class: %s", avro_strerror());
+        return -1;
+    }
+    if (t->key_iface)
+        sluice_pool_init(&t->keys, t->key_iface);
     return 0;
 }
 
@@ -201,7 +213,7 @@ static int emit_one(dg_task *t, sluice_ctx *ctx, sluice_batch *batch, int64_t se
                          .value = tombstone ? NULL : &value,
                          .timestamp_ms = ts,
                          .position = pos};
-    if (sluice_envelope_new_key(t->env, &key) != 0)
+    if (!t->key_iface || sluice_pool_get(&t->keys, &key) != 0)
         return sluice_error(ctx, 1, "new key: %s", avro_strerror());
     int rc = dg_gen_key(t->conf, &t->layout, &key, id);
     if (!rc && !tombstone) {
@@ -219,6 +231,7 @@ static int emit_one(dg_task *t, sluice_ctx *ctx, sluice_batch *batch, int64_t se
             avro_value_decref(&value);
         return 1;
     }
+    sluice_pool_lent(&t->keys, &key);
     if (!tombstone)
         sluice_pool_lent(&t->values, &value);
     if (!tombstone && op == 'd' && t->conf->tombstones)
@@ -247,6 +260,7 @@ static int dg_poll(void *state, sluice_ctx *ctx, sluice_batch *batch)
 {
     dg_task *t = state;
     sluice_pool_reclaim(&t->values); /* the host released the last batch */
+    sluice_pool_reclaim(&t->keys);
     if (t->pending_tombstone) {
         int rc = emit_one(t, ctx, batch, t->pending_tombstone, 1);
         if (rc != 0)
