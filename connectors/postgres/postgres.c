@@ -1036,9 +1036,40 @@ static int poll_snapshot(pg_task *t, sluice_batch *batch, char *err, size_t errl
     return queue_drain(t, batch, 0), 0;
 }
 
-/* Once a second: changes decoded (a counter) and the slot's lag, the bytes
- * of WAL the slot holds back: the server's WAL end (keepalives, data) past
- * what we confirmed flushed, its confirmed_flush_lsn (a gauge). */
+/* The slot as the server sees it, asked on the SQL connection: the lag
+ * (WAL written past the slot's confirmed_flush_lsn) and the WAL the slot
+ * keeps on disk (past its restart_lsn, held back by the oldest transaction
+ * still open at the slot's last confirmed point: the bloat a DBA watches).
+ * Neither can come from the replication stream: for a logical walsender
+ * both LSNs it sends are how far decoding got, which trails the server's
+ * WAL end by the whole backlog when the source falls behind. 0, or -1 (no
+ * such slot, or the connection is busy or broken: the caller estimates). */
+static int slot_sizes(pg_task *t, int64_t *lag, int64_t *retained)
+{
+    if (PQstatus(t->sql) != CONNECTION_OK || PQtransactionStatus(t->sql) == PQTRANS_ACTIVE ||
+        PQtransactionStatus(t->sql) == PQTRANS_INERROR)
+        return -1;
+    const char *params[1] = {t->conf->slot};
+    PGresult *res =
+        PQexecParams(t->sql,
+                     "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint, "
+                     "pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint "
+                     "FROM pg_replication_slots WHERE slot_name = $1",
+                     1, NULL, params, NULL, NULL, 0);
+    int ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+             !PQgetisnull(res, 0, 0) && !PQgetisnull(res, 0, 1);
+    if (ok) {
+        *lag = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        *retained = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    }
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
+/* Once a second: changes decoded (a counter); while streaming, the slot's
+ * lag and retained WAL in bytes (gauges, slot_sizes). When the server
+ * cannot be asked, the lag is estimated from the stream: the last WAL
+ * position it sent past what we confirmed flushed. */
 static void report(pg_task *t)
 {
     int64_t now = pg_mono_ms();
@@ -1046,8 +1077,13 @@ static void report(pg_task *t)
         return;
     sluice_metric_add(t->ctx, "changes", t->changes);
     t->changes = 0;
-    uint64_t flushed = t->repl.flushed;
-    int64_t lag = t->repl.wal_end > flushed ? (int64_t)(t->repl.wal_end - flushed) : 0;
+    int64_t lag, retained;
+    if (t->phase == PG_PHASE_STREAM && !t->broken && slot_sizes(t, &lag, &retained) == 0) {
+        sluice_metric_set(t->ctx, "slot.retained.bytes", retained);
+    } else {
+        uint64_t flushed = t->repl.flushed;
+        lag = t->repl.wal_end > flushed ? (int64_t)(t->repl.wal_end - flushed) : 0;
+    }
     sluice_metric_set(t->ctx, "slot.lag.bytes", lag);
     t->last_report_ms = now;
 }

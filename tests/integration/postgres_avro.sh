@@ -25,7 +25,9 @@
 #     Avro default (as Debezium), so the new version is compatible, and a
 #     key-only delete's before image carries it.
 # Also: the initial snapshot's progress (rows done, estimate, rate) and the
-# slot's lag in bytes, in the task's /status and in /metrics.
+# slot's lag in bytes, in the task's /status and in /metrics; and the WAL
+# the slot keeps on disk (slot.retained.bytes) while a transaction is left
+# open, as the server counts it, falling again once it ends.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
 test_init postgres_avro
@@ -203,4 +205,34 @@ wait_for 60 have_del7 || fail "the delete of row 7 did not arrive (state $(task_
 [ "$(before 7)" = '{"id":7,"name":"","note":null,"ok":true,"qty":null,"stock":7,"unit":"pc "}' ] ||
     fail "delete of 7 decoded as $(before 7)"
 pass "ADD COLUMN stock int NOT NULL DEFAULT 7, unit char(3) ... DEFAULT 'pc', ok boolean ... DEFAULT true: version 6 under BACKWARD (defaults 7, \"pc \", true); a key-only delete gets them"
+# ---- 7. the WAL the slot keeps on disk -------------------------------------------------
+# A transaction left open holds the slot's restart_lsn back: every byte of
+# WAL written after it stays on disk, however far the worker has confirmed.
+# The stream cannot tell (it only sends how far decoding got); the server can.
+psql -h 127.0.0.1 -p "$PORT" -U postgres -d shop -XAtq \
+    -c "BEGIN; INSERT INTO items (id, name) VALUES (900001, 'held open'); SELECT pg_sleep(120)" >/dev/null 2>&1 &
+open_tx=$!
+track_pid $open_tx
+wait_for 10 eval '[ "$(pg_sql main shop "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '"'"'BEGIN; INSERT INTO items (id, name) VALUES (900001%'"'"' AND state = '"'"'active'"'"'")" = 1 ]' ||
+    fail "the open transaction did not start"
+base=$(lines "$T/out.jsonl")
+pg_sql main shop "INSERT INTO items (id, name, qty) SELECT g, 'bulk-' || g, g::text FROM generate_series(10001, 30000) g"
+wait_for 60 have_lines "$T/out.jsonl" $((base + 20000)) || fail "the 20000 bulk rows did not arrive: $(tail -3 "$T/worker.log")"
+slot_bytes() { pg_sql main shop "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::bigint FROM pg_replication_slots WHERE slot_name = 'avro'"; }
+held=$(slot_bytes restart_lsn)
+[ "$held" -ge 1000000 ] || fail "the server says the slot retains only $held bytes behind an open transaction"
+retained_at_least() { retained=$(metric_of slot.retained.bytes); [ -n "$retained" ] && [ "$retained" -ge "$1" ]; }
+wait_for 10 retained_at_least "$held" || fail "/status: slot.retained.bytes '$retained', the server says $held"
+lag=$(metric_of slot.lag.bytes)
+[ "$lag" -lt "$held" ] || fail "/status: slot.lag.bytes $lag although every row is delivered (retained $held)"
+pass "an open transaction: slot.retained.bytes $retained (the server: $held), slot.lag.bytes $lag (all delivered)"
+# (the backend sleeps on whether or not its client is gone: end it server-side)
+pg_sql main shop "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'BEGIN; INSERT INTO items (id, name) VALUES (900001%'" >/dev/null
+wait $open_tx 2>/dev/null
+# restart_lsn moves at the next running-transactions record (a checkpoint
+# writes one) the worker confirms past
+released() { pg_sql main shop "CHECKPOINT; INSERT INTO items (id, name) VALUES (900002, 'after') ON CONFLICT (id) DO UPDATE SET stock = items.stock + 1" >/dev/null
+             retained=$(metric_of slot.retained.bytes); [ -n "$retained" ] && [ "$retained" -lt 1000000 ]; }
+wait_for 30 released || fail "slot.retained.bytes still $retained after the open transaction ended (server: $(slot_bytes restart_lsn))"
+pass "the transaction ended: slot.retained.bytes down to $retained"
 finish
