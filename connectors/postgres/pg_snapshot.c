@@ -34,9 +34,12 @@
  * copied per row before the values go into their avro record.
  *
  * Progress: one log line per table started and finished, and one every
- * 5 s: rows done / estimated total (pg_class.reltuples; -1 before the first
- * ANALYZE counts as unknown), rows/s and ETA; metrics snapshot.rows,
- * snapshot.rows.estimated, snapshot.tables.done.
+ * 5 s: the table's rows done / its estimate (pg_class.reltuples; -1 before
+ * the first ANALYZE counts as unknown), the same for all tables, rows/s and
+ * ETA; metrics snapshot.rows, snapshot.rows.estimated, snapshot.tables.done
+ * (counters), snapshot.tables.total, snapshot.table.number (1-based, the
+ * table being read), snapshot.table.rows and snapshot.table.rows.estimated
+ * (of that table), snapshot.rows.per.second and snapshot.eta.seconds.
  *
  * Runs on: the task's thread.
  */
@@ -133,6 +136,7 @@ int pg_snap_begin(pg_task *t, const char *snapname, uint64_t lsn, char *err, siz
     sluice_log(t->ctx, SLUICE_LOG_INFO, "snapshot at %s: %d tables, about %lld rows", at,
                s->ntables, (long long)s->estimate);
     sluice_metric_add(t->ctx, "snapshot.rows.estimated", s->estimate);
+    sluice_metric_set(t->ctx, "snapshot.tables.total", s->ntables);
     return 0;
 }
 
@@ -157,27 +161,33 @@ static void progress(pg_task *t, pg_snap *s, int force)
 {
     int64_t now = pg_mono_ms();
     double secs = (double)(now - s->t0) / 1000.0, rate = secs > 0 ? (double)s->rows / secs : 0;
+    double left = s->estimate > s->rows && rate > 0 ? (double)(s->estimate - s->rows) / rate : 0;
+    const snap_table *tb = &s->tables[s->cur < s->ntables ? s->cur : s->ntables - 1];
+    int64_t tb_est = tb->estimate > 0 ? tb->estimate : 0;
     /* /status and /metrics: rows done (snapshot.rows) of about
      * snapshot.rows.estimated, and these */
     sluice_metric_set(t->ctx, "snapshot.rows.per.second", (int64_t)rate);
-    sluice_metric_set(t->ctx, "snapshot.eta.seconds",
-                      s->estimate > s->rows && rate > 0
-                          ? (int64_t)((double)(s->estimate - s->rows) / rate)
-                          : 0);
+    sluice_metric_set(t->ctx, "snapshot.eta.seconds", (int64_t)left);
+    sluice_metric_set(t->ctx, "snapshot.table.number",
+                      s->cur < s->ntables ? s->cur + 1 : s->ntables);
+    sluice_metric_set(t->ctx, "snapshot.table.rows", s->table_rows);
+    sluice_metric_set(t->ctx, "snapshot.table.rows.estimated", tb_est);
     if (!force && now - s->last_log < 5000)
         return;
     s->last_log = now;
-    const snap_table *tb = &s->tables[s->cur < s->ntables ? s->cur : s->ntables - 1];
-    if (s->estimate > 0 && rate > 0) {
-        double left = (double)(s->estimate - s->rows) / rate;
-        sluice_log(t->ctx, SLUICE_LOG_INFO,
-                   "snapshot: %s.%s, %lld of about %lld rows (%.0f%%), %.0f rows/s, ETA %.0f s",
-                   tb->nsp, tb->name, (long long)s->rows, (long long)s->estimate,
-                   100.0 * (double)s->rows / (double)s->estimate, rate, left > 0 ? left : 0);
-    } else {
-        sluice_log(t->ctx, SLUICE_LOG_INFO, "snapshot: %s.%s, %lld rows, %.0f rows/s", tb->nsp,
-                   tb->name, (long long)s->rows, rate);
-    }
+    char table[64] = "", all[96] = "";
+    if (tb_est > 0)
+        snprintf(table, sizeof(table), " of about %lld (%.0f%%)", (long long)tb_est,
+                 100.0 * (double)s->table_rows / (double)tb_est);
+    if (s->estimate > 0)
+        snprintf(all, sizeof(all), " of about %lld (%.0f%%)", (long long)s->estimate,
+                 100.0 * (double)s->rows / (double)s->estimate);
+    sluice_log(
+        t->ctx, SLUICE_LOG_INFO,
+        "snapshot: table %d of %d, %s.%s: %lld rows%s; all tables: %lld rows%s, %.0f rows/s, "
+        "ETA %.0f s",
+        s->cur < s->ntables ? s->cur + 1 : s->ntables, s->ntables, tb->nsp, tb->name,
+        (long long)s->table_rows, table, (long long)s->rows, all, rate, left);
 }
 
 /* "COPY (SELECT c1, c2 FROM s.t) TO STDOUT" with the columns in attnum

@@ -226,7 +226,7 @@ snapshot_phase()
     perf_stop
     SNAP_RATE=$(rate "$ROWS" "$t0" "$t1")
     log "$tb: sluice snapshot: $ROWS rows in $(echo "$t1 - $t0" | bc) s = $SNAP_RATE rows/s"
-    grep -o "snapshot: public.$tb, .*" "$T/worker.log" | tail -2 >&2
+    grep -o "snapshot: table [0-9]* of [0-9]*, public.$tb: .*" "$T/worker.log" | tail -2 >&2
     kill -TERM "$WORKER"
     wait "$WORKER"
     rm -f "$P/$tb.json"

@@ -107,7 +107,14 @@ metric_of() { curl -s "$W/connectors/shop.source/status" | python3 -c "import js
 est=$(metric_of snapshot.rows.estimated)
 [ -n "$est" ] && [ "$est" -ge 900 ] && [ "$est" -le 1100 ] || fail "/status: snapshot.rows.estimated '$est'"
 [ -n "$(metric_of snapshot.rows.per.second)" ] || fail "/status: no snapshot.rows.per.second"
-pass "snapshot progress in /status: 1000 rows of about $est, $(metric_of snapshot.rows.per.second) rows/s"
+[ "$(metric_of snapshot.eta.seconds)" = 0 ] || fail "/status: snapshot.eta.seconds '$(metric_of snapshot.eta.seconds)' once done"
+[ "$(metric_of snapshot.tables.total)" = 1 ] && [ "$(metric_of snapshot.table.number)" = 1 ] &&
+    [ "$(metric_of snapshot.table.rows)" = 1000 ] || fail "/status: table $(metric_of snapshot.table.number) of $(metric_of snapshot.tables.total), $(metric_of snapshot.table.rows) rows"
+test_est=$(metric_of snapshot.table.rows.estimated)
+[ -n "$test_est" ] && [ "$test_est" -ge 900 ] && [ "$test_est" -le 1100 ] || fail "/status: snapshot.table.rows.estimated '$test_est'"
+grep -Eq "snapshot: table 1 of 1, public.items: 1000 rows of about [0-9]+ \([0-9]+%\); all tables: 1000 rows of about [0-9]+ \([0-9]+%\), [0-9]+ rows/s, ETA 0 s" "$T/worker.log" ||
+    fail "no per-table progress line: $(grep 'snapshot: table' "$T/worker.log" | tail -2)"
+pass "snapshot progress in /status: table 1 of 1, 1000 rows of about $test_est; all tables 1000 of about $est, $(metric_of snapshot.rows.per.second) rows/s, ETA 0 s"
 pg_sql main shop "INSERT INTO items VALUES (1, 'bolt', 10), (2, 'nut', 20)"
 wait_for 60 have_lines "$T/out.jsonl" 1002 || fail "rows 1-2 did not arrive: $(tail -3 "$T/worker.log")"
 # the gauge is set once a second while streaming: the rows may be in the
