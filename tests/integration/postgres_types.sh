@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# postgres_types.sh - every supported PostgreSQL type through the avro
+# converter and the schema registry, as a Debezium consumer reads them:
+#
+#  1. the registered schemas: the Envelope / Value / Key records named as
+#     Debezium's AvroConverter output names them, and each column's Avro
+#     type with its Debezium semantic name (connect.name) and parameters
+#     (Decimal precision/scale, VariableScaleDecimal, int16, MicroTime,
+#     MicroTimestamp, ZonedTime, ZonedTimestamp, MicroDuration, Date, Uuid,
+#     Json, Xml, Bits length, Enum allowed values), arrays of nullable items;
+#  2. the values, decoded back through the registry by the file sink, field
+#     by field against what was written: the snapshot (COPY text) and the
+#     stream (pgoutput) of the same rows, a row of NULLs, and arrays of
+#     numeric, numeric(p,s), bytea, timestamptz, date, bool, uuid, an enum
+#     and a domain, with NULL items.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/pg_lib.sh"
+test_init postgres_types
+pg_trap
+HERE="$(cd "$(dirname "$0")" && pwd)"
+
+start_pg main "wal_level = logical"
+PORT=$(pg_port main)
+pg_sql main postgres "CREATE ROLE sluice LOGIN REPLICATION PASSWORD 'secret'"
+pg_sql main postgres "CREATE DATABASE shop OWNER sluice"
+pg_sql_file main shop "$HERE/pg_schema.sql" >/dev/null || fail "loading pg_schema.sql"
+pg_sql main shop "UPDATE alltypes SET vc = E'var\\tchar\\n\\\\' WHERE id = 1"
+pg_sql main shop "CREATE TABLE arrays (id int PRIMARY KEY, an numeric[], ad2 numeric(5,2)[], aby bytea[],
+    atz timestamptz[], adt date[], ab bool[], au uuid[], ae mood[], adm posint[]);
+  INSERT INTO arrays VALUES (1, '{1.5,NULL,-2.25}', '{1.25,NULL}', '{\"\\\\x00ff\",NULL}',
+    '{\"2024-02-29 13:14:15.5+02\",NULL}', '{2024-02-29,NULL}', '{t,f,NULL}',
+    '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11,NULL}', '{sad,happy,NULL}', '{1,2,NULL}'),
+    (2, '{}', NULL, '{}', NULL, NULL, NULL, NULL, '{}', NULL);
+  GRANT SELECT ON arrays TO sluice"
+
+start_broker "$T/b" --set group.initial.rebalance.delay.ms=0
+start_registry
+for t in av.public.alltypes av.public.arrays; do
+    "$SLUICE" topics create -b "$BOOTSTRAP" -t "$t" --partitions 1 --if-not-exists >/dev/null 2>&1
+done
+P="$T/pipelines"
+mkdir -p "$P"
+OUT="$T/out.jsonl"
+cat >"$P/types.json" <<JSON
+{"name": "types",
+ "source": {"connector.class": "postgres", "database.hostname": "127.0.0.1", "database.port": $PORT,
+            "database.user": "sluice", "database.password": "secret", "database.dbname": "shop",
+            "topic.prefix": "av", "slot.name": "types", "publication.name": "dbz_publication",
+            "table.include.list": "public\\\\.alltypes,public\\\\.arrays",
+            "column.exclude.list": "public\\\\.alltypes\\\\.secret",
+            "key.converter": "avro", "value.converter": "avro"},
+ "sinks": {"out": {"connector.class": "file", "topics": "av.public.alltypes,av.public.arrays",
+                   "file": "$OUT", "key.converter": "avro", "value.converter": "avro"}}}
+JSON
+W="http://127.0.0.1:$(free_port)"
+pp=()
+[ -n "${PLUGIN_PATH:-}" ] && pp=(--set "plugin.path=$PLUGIN_PATH")
+"$SLUICE" worker --set "bootstrap.servers=$BOOTSTRAP" --set "pipelines.dir=$P" --set "listeners=$W" \
+    --set "schema.registry.url=$REGISTRY" --set offset.flush.interval.ms=500 "${pp[@]}" 2>"$T/worker.log" &
+track_pid $!
+
+lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
+have_lines() { [ "$(lines "$1")" -ge "$2" ]; }
+wait_for 60 have_lines "$OUT" 4 || fail "the snapshot's 4 rows did not arrive: $(tail -3 "$T/worker.log")"
+pg_sql main shop "INSERT INTO alltypes SELECT 3, b, i2, i8, f4, f8, n, nv, m, t, vc, c, by, u, j, jb, x, d, tm, ttz, ts, tstz, iv, ip, net, mac, bt, vb, e, ai, at, dm FROM alltypes WHERE id = 1;
+  INSERT INTO arrays SELECT 3, an, ad2, aby, atz, adt, ab, au, ae, adm FROM arrays WHERE id = 1"
+wait_for 60 have_lines "$OUT" 6 || fail "the streamed rows did not arrive: $(tail -3 "$T/worker.log")"
+
+# ---- 1. the registered schemas ----------------------------------------------------
+curl -sf "$REGISTRY/subjects/av.public.alltypes-value/versions/latest" >"$T/value.json" || fail "no value subject"
+curl -sf "$REGISTRY/subjects/av.public.alltypes-key/versions/latest" >"$T/key.json" || fail "no key subject"
+curl -sf "$REGISTRY/subjects/av.public.arrays-value/versions/latest" >"$T/arrays.json" || fail "no arrays subject"
+out=$(python3 - "$T/value.json" "$T/key.json" "$T/arrays.json" <<'PY'
+import json, sys
+fails = []
+def expect(cond, msg):
+    if not cond:
+        fails.append(msg)
+env = json.loads(json.load(open(sys.argv[1]))["schema"])
+key = json.loads(json.load(open(sys.argv[2]))["schema"])
+arr = json.loads(json.load(open(sys.argv[3]))["schema"])
+expect((env["type"], env["name"], env.get("namespace"), env.get("connect.name")) ==
+       ("record", "Envelope", "av.public.alltypes", "av.public.alltypes.Envelope"),
+       "envelope record: %r" % {k: env.get(k) for k in ("name", "namespace", "connect.name")})
+expect([f["name"] for f in env["fields"]][:5] == ["before", "after", "source", "op", "ts_ms"],
+       "envelope fields: %r" % [f["name"] for f in env["fields"]])
+expect((key["name"], key.get("namespace"), [f["name"] for f in key["fields"]]) ==
+       ("Key", "av.public.alltypes", ["id"]), "key record: %r" % key)
+before = env["fields"][0]["type"]
+expect(before[0] == "null" and before[1]["name"] == "Value" and env["fields"][0].get("default", 1) is None,
+       "before is not [null, Value] default null: %r" % before[:1])
+value = before[1]
+cols = {f["name"]: f for f in value["fields"]}
+expect("secret" not in cols, "the excluded column is in the schema")
+def col(name):
+    t = cols[name]["type"]
+    expect(isinstance(t, list) and t[0] == "null" and cols[name].get("default", 1) is None,
+           "%s: nullable column is not [null, T] default null: %r" % (name, t))
+    return t[1] if isinstance(t, list) else t
+def sem(name, avro_type, connect_name, **extra):
+    t = col(name)
+    got = t if isinstance(t, str) else t.get("type")
+    expect(got == avro_type, "%s: type %r, expected %r" % (name, got, avro_type))
+    if connect_name:
+        expect(isinstance(t, dict) and t.get("connect.name") == connect_name,
+               "%s: connect.name %r, expected %r" % (name, t.get("connect.name") if isinstance(t, dict) else None, connect_name))
+    for k, v in extra.items():
+        k = k.replace("_", ".")
+        expect(isinstance(t, dict) and t.get(k) == v, "%s: %s = %r, expected %r" % (name, k, t.get(k) if isinstance(t, dict) else None, v))
+expect(cols["id"]["type"] == "int", "id (primary key, NOT NULL) is not a required int: %r" % cols["id"]["type"])
+sem("b", "boolean", None)
+sem("i2", "int", None, connect_type="int16")
+sem("i8", "long", None)
+sem("f4", "float", None)
+sem("f8", "double", None)
+sem("n", "bytes", "org.apache.kafka.connect.data.Decimal", logicalType="decimal", precision=10, scale=3,
+    connect_parameters={"scale": "3", "connect.decimal.precision": "10"})
+nv = col("nv")
+expect(nv.get("type") == "record" and nv.get("connect.name") == "io.debezium.data.VariableScaleDecimal"
+       and [(f["name"], f["type"]) for f in nv.get("fields", [])] == [("scale", "int"), ("value", "bytes")],
+       "nv (numeric): not io.debezium.data.VariableScaleDecimal {scale int, value bytes}: %r" % nv)
+sem("m", "bytes", "org.apache.kafka.connect.data.Decimal", logicalType="decimal", scale=2)
+for c in ("t", "vc", "c", "ip", "net", "mac"):
+    sem(c, "string", None)
+sem("by", "bytes", None)
+sem("u", "string", "io.debezium.data.Uuid")
+sem("j", "string", "io.debezium.data.Json")
+sem("jb", "string", "io.debezium.data.Json")
+sem("x", "string", "io.debezium.data.Xml")
+sem("d", "int", "io.debezium.time.Date")
+sem("tm", "long", "io.debezium.time.MicroTime")
+sem("ttz", "string", "io.debezium.time.ZonedTime")
+sem("ts", "long", "io.debezium.time.MicroTimestamp")
+sem("tstz", "string", "io.debezium.time.ZonedTimestamp")
+sem("iv", "long", "io.debezium.time.MicroDuration")
+sem("bt", "bytes", "io.debezium.data.Bits", connect_parameters={"length": "4"})
+sem("vb", "bytes", "io.debezium.data.Bits", connect_parameters={"length": "8"})
+sem("e", "string", "io.debezium.data.Enum", connect_parameters={"allowed": "sad,ok,happy"})
+sem("dm", "int", None)
+for c, item in (("ai", "int"), ("at", "string")):
+    t = col(c)
+    expect(t.get("type") == "array" and t.get("items") == ["null", item],
+           "%s: not an array of [null, %s]: %r" % (c, item, t))
+acols = {f["name"]: f["type"] for f in arr["fields"][0]["type"][1]["fields"]}
+def items(c):
+    t = acols[c][1] if isinstance(acols[c], list) else acols[c]
+    expect(t.get("type") == "array" and t["items"][0] == "null", "%s: not an array of nullable items: %r" % (c, t))
+    return t["items"][1]
+i = items("an")
+expect(i == "io.debezium.data.VariableScaleDecimal" or (isinstance(i, dict) and i.get("connect.name") == "io.debezium.data.VariableScaleDecimal"),
+       "an: items are not VariableScaleDecimal: %r" % i)
+i = items("ad2")
+expect(isinstance(i, dict) and (i.get("logicalType"), i.get("precision"), i.get("scale")) == ("decimal", 5, 2), "ad2 items: %r" % i)
+expect(items("aby") == "bytes", "aby items: %r" % items("aby"))
+expect(items("atz").get("connect.name") == "io.debezium.time.ZonedTimestamp", "atz items: %r" % items("atz"))
+expect(items("adt").get("connect.name") == "io.debezium.time.Date", "adt items: %r" % items("adt"))
+expect(items("ab") == "boolean", "ab items: %r" % items("ab"))
+expect(items("au").get("connect.name") == "io.debezium.data.Uuid", "au items: %r" % items("au"))
+i = items("ae")
+expect(i.get("connect.name") == "io.debezium.data.Enum" and i.get("connect.parameters", {}).get("allowed") == "sad,ok,happy",
+       "ae items: %r" % i)
+expect(items("adm") == "int", "adm (domain posint) items: %r" % items("adm"))
+for f in fails:
+    print(f)
+PY
+)
+[ -z "$out" ] || { echo "$out" | head -30 >&2; fail "registered schemas"; }
+pass "registered schemas: Envelope/Value/Key named as Debezium's, every column's Avro type and semantic name (Decimal, VariableScaleDecimal, int16, MicroTime, MicroTimestamp, ZonedTime, ZonedTimestamp, MicroDuration, Date, Uuid, Json, Xml, Bits, Enum), arrays of nullable items"
+
+# ---- 2. the values, decoded through the registry -----------------------------------
+out=$(python3 - "$OUT" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+fails = []
+def expect(cond, msg):
+    if not cond:
+        fails.append(msg)
+EXP = {"id": 1, "b": True, "i2": -32768, "i8": 9223372036854775807, "f4": 1.5, "f8": -2.25,
+       "n": "ALxhTg==", "nv": {"scale": 14, "value": "AR2552okgw=="}, "m": "AeJA",
+       "t": "héllo", "vc": "var\tchar\n\\", "c": "ab ", "by": "AP8Q",
+       "u": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "j": "{\"a\": 1}", "jb": "{\"b\": [1, 2]}",
+       "x": "<x>1</x>", "d": 19782, "tm": 47655123456, "ttz": "08:00:00.5Z",
+       "ts": 1709212455123456, "tstz": "2024-02-29T11:14:15.5Z",
+       "iv": ((14 * 30.4375 + 3) * 86400 + 4 * 3600 + 5 * 60 + 6.5) * 1000000,
+       "ip": "192.168.0.1/24", "net": "10.0.0.0/8", "mac": "08:00:2b:01:02:03",
+       "bt": "Cg==", "vb": "Bg==", "e": "happy", "ai": [1, 2, None],
+       "at": ["a b", "c\"d", None], "dm": 7}
+# 1.5 = 15 scale 1; -2.25 = -225 scale 2 (two's complement 0xff1f); 1.25 = 125 (0x7d)
+AEXP = {"an": [{"scale": 1, "value": "Dw=="}, None, {"scale": 2, "value": "/x8="}],
+        "ad2": ["fQ==", None], "aby": ["AP8=", None], "atz": ["2024-02-29T11:14:15.5Z", None],
+        "adt": [19782, None], "ab": [True, False, None],
+        "au": ["a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", None], "ae": ["sad", "happy", None],
+        "adm": [1, 2, None]}
+def after(topic, id, op):
+    rows = [r["value"]["after"] for r in recs if r["topic"] == topic and r["key"] == {"id": id}
+            and r["value"]["op"] == op]
+    expect(len(rows) == 1, "%s id %d op %s: %d records" % (topic, id, op, len(rows)))
+    return rows[0] if rows else {}
+for id, op, what in ((1, "r", "snapshot"), (3, "c", "stream")):
+    row = after("av.public.alltypes", id, op)
+    expect("secret" not in row, what + ": the excluded column is present")
+    for k, v in EXP.items():
+        if k != "id":
+            expect(row.get(k) == v, "%s: %s = %r, expected %r" % (what, k, row.get(k), v))
+    row = after("av.public.arrays", id, op)
+    for k, v in AEXP.items():
+        expect(row.get(k) == v, "%s arrays: %s = %r, expected %r" % (what, k, row.get(k), v))
+r2 = after("av.public.alltypes", 2, "r")
+expect(all(r2.get(k) is None for k in EXP if k != "id"), "row 2 is not all null: %r" % r2)
+a2 = after("av.public.arrays", 2, "r")
+expect((a2.get("an"), a2.get("aby"), a2.get("ae"), a2.get("ad2")) == ([], [], [], None),
+       "arrays row 2 (empty arrays, NULLs): %r" % a2)
+for f in fails:
+    print(f)
+PY
+)
+[ -z "$out" ] || { echo "$out" | head -30 >&2; fail "values decoded through the registry"; }
+pass "every type's value, decoded through the registry, equals what was written: snapshot and stream, NULLs, arrays of numeric, numeric(5,2), bytea, timestamptz, date, bool, uuid, enum, domain with NULL items"
+finish
