@@ -733,12 +733,13 @@ static const char *or_empty(const char *s)
 
 /* The source record from src, by position (version, connector and name
  * NULL are written ""; ts_ms is required). */
-static int fill_source(const sluice_envelope_layout *lay, avro_value_t *value,
-                       const sluice_source_info *src, int lend)
+/* The source record s from src, its fields where lay->src has them. */
+static int fill_source_record(const sluice_envelope_layout *lay, avro_value_t *sp,
+                              const sluice_source_info *src, int lend)
 {
     const sluice_field_pos *f = lay->src;
-    avro_value_t s, ts;
-    int rc = field_at(value, &lay->env[SLUICE_ENV_SOURCE], &s);
+    avro_value_t s = *sp, ts;
+    int rc = 0;
     rc = rc ? rc : set_string_at(&s, &f[SLUICE_SRC_VERSION], or_empty(src->version), lend);
     rc = rc ? rc : set_string_at(&s, &f[SLUICE_SRC_CONNECTOR], or_empty(src->connector), lend);
     rc = rc ? rc : set_string_at(&s, &f[SLUICE_SRC_NAME], or_empty(src->name), lend);
@@ -755,6 +756,14 @@ static int fill_source(const sluice_envelope_layout *lay, avro_value_t *value,
     rc = rc ? rc : set_string_at(&s, &f[SLUICE_SRC_GTID], src->gtid, lend);
     rc = rc ? rc : set_long_at(&s, &f[SLUICE_SRC_SEQ], src->seq);
     return rc;
+}
+
+static int fill_source(const sluice_envelope_layout *lay, avro_value_t *value,
+                       const sluice_source_info *src, int lend)
+{
+    avro_value_t s;
+    int rc = field_at(value, &lay->env[SLUICE_ENV_SOURCE], &s);
+    return rc ? rc : fill_source_record(lay, &s, src, lend);
 }
 
 /* op as a literal the value may point at ("c" for 'c', ...); NULL for an op
@@ -835,6 +844,17 @@ int sluice_envelope_set_ts(avro_value_t *value, int64_t ts_ms)
     int rc = env_field(value, SLUICE_ENV_TS_MS, &f);
     rc = rc ? rc : field_at(value, &f, &slot);
     return rc ? rc : avro_value_set_long(&slot, ts_ms);
+}
+
+int sluice_source_set(avro_value_t *source, const sluice_source_info *src)
+{
+    char err[256];
+    sluice_envelope_layout lay;
+    if (layout_source(avro_value_get_schema(source), &lay, err, sizeof(err)) != 0) {
+        avro_set_error("%s", err);
+        return EINVAL;
+    }
+    return fill_source_record(&lay, source, src, SLUICE_COPY);
 }
 
 int sluice_envelope_set_source(avro_value_t *value, const sluice_source_info *src)

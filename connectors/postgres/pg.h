@@ -66,6 +66,7 @@ typedef struct pg_conf {
     pg_decimal_mode decimal_mode;
     pg_time_mode time_mode;
     pg_filter tables_in, tables_out, columns_out;
+    pg_filter messages_in, messages_out; /* message.prefix.include/exclude.list */
 } pg_conf;
 
 extern const sluice_option pg_options[];
@@ -75,6 +76,9 @@ pg_conf *pg_conf_create(sluice_ctx *ctx);
 void pg_conf_destroy(pg_conf *conf);
 /* "schema.table" passes table.include.list / table.exclude.list. */
 int pg_conf_table_included(const pg_conf *conf, const char *schema, const char *table);
+/* A logical decoding message's prefix passes message.prefix.include.list /
+ * message.prefix.exclude.list. */
+int pg_conf_message_included(const pg_conf *conf, const char *prefix);
 /* "schema.table" is the signal table (signal.data.collection). */
 int pg_conf_is_signal(const pg_conf *conf, const char *schema, const char *table);
 /* "schema.table.column" is named by column.exclude.list. */
@@ -366,6 +370,10 @@ typedef struct pg_task {
     char heartbeat_topic[300];
     avro_schema_t hb_key_schema, hb_value_schema;
     avro_value_iface_t *hb_key_iface, *hb_value_iface;
+    /* logical decoding messages: <topic.prefix>.message, built at the first */
+    char message_topic[300];
+    avro_schema_t msg_key_schema, msg_value_schema;
+    avro_value_iface_t *msg_key_iface, *msg_value_iface;
     /* streaming */
     int in_tx, in_stream, replaying;
     int broken; /* a connection was lost: reconnect at the next poll */

@@ -5,7 +5,8 @@
  *
  * Filters: table.include.list, table.exclude.list and column.exclude.list
  * are comma-separated POSIX extended regular expressions matched against
- * the whole "schema.table" (columns: "schema.table.column"), as in
+ * the whole "schema.table" (columns: "schema.table.column"; the
+ * message.prefix lists: a logical decoding message's prefix), as in
  * Debezium. An include list, when set, admits only what it matches; an
  * exclude list removes what it matches. A regex that does not compile is a
  * config error naming the option and the expression.
@@ -99,6 +100,13 @@ const sluice_option pg_options[] = {
      "On PostgreSQL >= 14, use pgoutput protocol 2 with streaming=on: large transactions "
      "arrive while in progress, are spooled to a temporary file and emitted at commit (an "
      "aborted one never is)."},
+    {"message.prefix.include.list", SLUICE_OPT_LIST, NULL, 0, 0, NULL, SLUICE_NO_OFFSET,
+     "Regular expressions of the prefixes of logical decoding messages "
+     "(pg_logical_emit_message, PostgreSQL >= 14) to emit to <topic.prefix>.message; empty = "
+     "every prefix. Not with message.prefix.exclude.list."},
+    {"message.prefix.exclude.list", SLUICE_OPT_LIST, NULL, 0, 0, NULL, SLUICE_NO_OFFSET,
+     "Regular expressions of message prefixes not to emit. Not with "
+     "message.prefix.include.list."},
     {NULL},
 };
 #undef OFF
@@ -195,8 +203,16 @@ pg_conf *pg_conf_create(sluice_ctx *ctx)
     }
     if (filter_compile(ctx, &conf->tables_in, "table.include.list") ||
         filter_compile(ctx, &conf->tables_out, "table.exclude.list") ||
-        filter_compile(ctx, &conf->columns_out, "column.exclude.list"))
+        filter_compile(ctx, &conf->columns_out, "column.exclude.list") ||
+        filter_compile(ctx, &conf->messages_in, "message.prefix.include.list") ||
+        filter_compile(ctx, &conf->messages_out, "message.prefix.exclude.list"))
         goto fail;
+    if (conf->messages_in.n && conf->messages_out.n) { /* as Debezium: one or the other */
+        sluice_error(ctx, 0,
+                     "message.prefix.include.list and message.prefix.exclude.list may not both "
+                     "be set");
+        goto fail;
+    }
     return conf;
 fail:
     pg_conf_destroy(conf);
@@ -210,6 +226,8 @@ void pg_conf_destroy(pg_conf *conf)
     filter_free(&conf->tables_in);
     filter_free(&conf->tables_out);
     filter_free(&conf->columns_out);
+    filter_free(&conf->messages_in);
+    filter_free(&conf->messages_out);
     free(conf);
 }
 
@@ -220,6 +238,13 @@ int pg_conf_table_included(const pg_conf *conf, const char *schema, const char *
     if (conf->tables_in.n && !filter_match(&conf->tables_in, name))
         return 0;
     return !filter_match(&conf->tables_out, name);
+}
+
+int pg_conf_message_included(const pg_conf *conf, const char *prefix)
+{
+    if (conf->messages_in.n)
+        return filter_match(&conf->messages_in, prefix);
+    return !filter_match(&conf->messages_out, prefix);
 }
 
 int pg_conf_is_signal(const pg_conf *conf, const char *schema, const char *table)

@@ -7,7 +7,8 @@
  * next command on this connection, so the snapshot is read before
  * START_REPLICATION is sent), then
  *   START_REPLICATION SLOT "<slot>" LOGICAL X/Y (proto_version '1',
- *   publication_names '"<pub>"' [, streaming 'on' with proto_version '2'])
+ *   publication_names '"<pub>"' [, streaming 'on' with proto_version '2']
+ *   [, messages 'true' from PostgreSQL 14])
  * which switches the connection to COPY BOTH mode.
  *
  * CopyData from the server (all integers big-endian):
@@ -148,10 +149,13 @@ int pg_repl_start(pg_repl *r, const char *slot, uint64_t lsn, const char *public
     char *pub = PQescapeIdentifier(r->conn, publication, strlen(publication));
     char *publit = pub ? PQescapeLiteral(r->conn, pub, strlen(pub)) : NULL;
     pg_lsn_format(lsn, at, sizeof(at));
+    /* logical decoding messages (pg_logical_emit_message) only when asked
+     * for, and pgoutput knows the option from PostgreSQL 14 on */
     snprintf(sql, sizeof(sql),
-             "START_REPLICATION SLOT %s LOGICAL %s (proto_version '%d', publication_names %s%s)",
+             "START_REPLICATION SLOT %s LOGICAL %s (proto_version '%d', publication_names %s%s%s)",
              ident ? ident : "", at, proto, publit ? publit : "''",
-             streaming ? ", streaming 'on'" : "");
+             streaming ? ", streaming 'on'" : "",
+             r->server_version >= 140000 ? ", messages 'true'" : "");
     PQfreemem(ident);
     PQfreemem(pub);
     PQfreemem(publit);

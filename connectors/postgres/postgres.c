@@ -513,6 +513,105 @@ int pg_task_commit_tx(pg_task *t, uint64_t end_lsn, char *err, size_t errlen)
     return 0;
 }
 
+/* ---- logical decoding messages ----------------------------------------------
+ * pg_logical_emit_message(transactional, prefix, content) on PostgreSQL >= 14
+ * becomes a record of <topic.prefix>.message, as Debezium writes it: key
+ * MessageKey {prefix}, value MessageValue {op "m", ts_ms, source, message
+ * {prefix, content (bytes)}}. A transactional message belongs to its
+ * transaction (its position, its order, emitted only if it commits); one
+ * that is not arrives on its own, between transactions, with the position
+ * of the last one (so a restart may emit it again: at least once). */
+
+static int message_schemas(pg_task *t, char *err, size_t errlen)
+{
+    static const char *key_json =
+        "{\"type\":\"record\",\"name\":\"MessageKey\",\"namespace\":"
+        "\"io.debezium.connector.postgresql\",\"fields\":[{\"name\":\"prefix\",\"type\":"
+        "[\"null\",\"string\"],\"default\":null}],\"connect.name\":"
+        "\"io.debezium.connector.postgresql.MessageKey\"}";
+    json_t *value = json_pack(
+        "{s:s, s:s, s:s, s:[{s:s, s:s}, {s:s, s:[s, s], s:n}, {s:s, s:o}, {s:s, s:{s:s, s:s, "
+        "s:[{s:s, s:[s, s], s:n}, {s:s, s:[s, s], s:n}], s:s}}], s:s}",
+        "type", "record", "name", "MessageValue", "namespace", "io.debezium.connector.postgresql",
+        "fields", "name", "op", "type", "string", "name", "ts_ms", "type", "null", "long",
+        "default", "name", "source", "type", sluice_envelope_source_schema(), "name", "message",
+        "type", "type", "record", "name", "Message", "fields", "name", "prefix", "type", "null",
+        "string", "default", "name", "content", "type", "null", "bytes", "default", "connect.name",
+        "io.debezium.connector.postgresql.Message", "connect.name",
+        "io.debezium.connector.postgresql.MessageValue");
+    char *value_json = value ? json_dumps(value, JSON_COMPACT) : NULL;
+    json_decref(value);
+    snprintf(t->message_topic, sizeof(t->message_topic), "%s.message", t->conf->topic_prefix);
+    int bad = !value_json ||
+              avro_schema_from_json_length(key_json, strlen(key_json), &t->msg_key_schema) ||
+              avro_schema_from_json_length(value_json, strlen(value_json), &t->msg_value_schema) ||
+              !(t->msg_key_iface = avro_generic_class_from_schema(t->msg_key_schema)) ||
+              !(t->msg_value_iface = avro_generic_class_from_schema(t->msg_value_schema));
+    if (bad)
+        snprintf(err, errlen, "message schemas: %s",
+                 value_json ? avro_strerror() : "out of memory");
+    else {
+        sluice_schema_json(t->ctx, t->msg_key_schema, key_json);
+        sluice_schema_json(t->ctx, t->msg_value_schema, value_json);
+    }
+    free(value_json);
+    return bad ? -1 : 0;
+}
+
+static int on_logical_message(pg_task *t, const pg_msg *m, char *err, size_t errlen)
+{
+    const char *prefix = m->nspname;
+    int transactional = m->flags & 1;
+    if (!pg_conf_message_included(t->conf, prefix))
+        return 0;
+    if (!t->msg_value_iface && message_schemas(t, err, errlen) != 0)
+        return -1;
+    pg_out *o = queue_push(&t->q);
+    if (!o)
+        return snprintf(err, errlen, "out of memory"), -1;
+    if (!transactional) {
+        snprintf(o->pos, sizeof(o->pos), "{\"lsn\":%llu,\"txId\":0%s}",
+                 (unsigned long long)t->safe_lsn, t->incr_pos);
+    } else if (task_position(t, o->pos, sizeof(o->pos)) == 1) {
+        t->q.n--; /* already stored (resume): nothing queued */
+        return 0;
+    }
+    o->topic = t->message_topic;
+    o->ts_ms = transactional ? t->commit_ts_ms : pg_now_ms();
+    o->key_schema = avro_schema_incref(t->msg_key_schema);
+    o->value_schema = avro_schema_incref(t->msg_value_schema);
+    o->has_key = avro_generic_value_new(t->msg_key_iface, &o->key) == 0;
+    o->has_value = o->has_key && avro_generic_value_new(t->msg_value_iface, &o->value) == 0;
+    sluice_source_info si = {.version = PG_VERSION_STR,
+                             .connector = "postgresql",
+                             .name = t->conf->topic_prefix,
+                             .ts_ms = o->ts_ms,
+                             .snapshot = "false",
+                             .db = t->conf->dbname,
+                             .schema = "",
+                             .table = "",
+                             .tx_id = transactional ? (int64_t)t->xid : SLUICE_NULL_POS,
+                             .lsn = (int64_t)m->lsn,
+                             .pos = SLUICE_NULL_POS,
+                             .seq = SLUICE_NULL_POS};
+    avro_value_t src, msg;
+    int rc = !o->has_value;
+    rc = rc ? rc : sluice_field_set_string(&o->key, "prefix", prefix);
+    rc = rc ? rc : sluice_field_set_string(&o->value, "op", "m");
+    rc = rc ? rc : sluice_field_set_long(&o->value, "ts_ms", pg_now_ms());
+    rc = rc ? rc : avro_value_get_by_name(&o->value, "source", &src, NULL);
+    rc = rc ? rc : sluice_source_set(&src, &si);
+    rc = rc ? rc : avro_value_get_by_name(&o->value, "message", &msg, NULL);
+    rc = rc ? rc : sluice_field_set_string(&msg, "prefix", prefix);
+    rc = rc ? rc : sluice_field_set_bytes(&msg, "content", m->relname, (size_t)m->natts);
+    if (rc != 0) {
+        out_release(o);
+        t->q.n--;
+        return snprintf(err, errlen, "message record (prefix %s): %s", prefix, avro_strerror()), -1;
+    }
+    return 0;
+}
+
 static int spooled_type(char type)
 {
     return strchr("RYIUDTM", type) != NULL;
@@ -532,7 +631,10 @@ static int on_message(pg_task *t, const uint8_t *data, size_t len, char *err, si
     case 'I': case 'U': case 'D': return on_change(t, &m, err, errlen);
     case 'T': return on_truncate(t, &m, err, errlen);
     case 'S': case 'E': case 'c': case 'A': return pg_stream_message(t, &m, err, errlen);
-    default: return 0; /* Origin, Type (types come from the catalog), Message */
+    case 'M':
+        return on_logical_message(t, &m, err, errlen);
+    default:
+        return 0; /* Origin, Type (types come from the catalog) */
     }
 }
 
@@ -865,6 +967,14 @@ static void pg_close(void *state, sluice_ctx *ctx)
         avro_value_iface_decref(t->hb_key_iface);
     if (t->hb_value_iface)
         avro_value_iface_decref(t->hb_value_iface);
+    if (t->msg_key_iface)
+        avro_value_iface_decref(t->msg_key_iface);
+    if (t->msg_value_iface)
+        avro_value_iface_decref(t->msg_value_iface);
+    if (t->msg_key_schema)
+        avro_schema_decref(t->msg_key_schema);
+    if (t->msg_value_schema)
+        avro_schema_decref(t->msg_value_schema);
     if (t->hb_key_schema)
         avro_schema_decref(t->hb_key_schema);
     if (t->hb_value_schema)

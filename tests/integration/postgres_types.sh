@@ -12,7 +12,11 @@
 #     by field against what was written: the snapshot (COPY text) and the
 #     stream (pgoutput) of the same rows, a row of NULLs, and arrays of
 #     numeric, numeric(p,s), bytea, timestamptz, date, bool, uuid, an enum
-#     and a domain, with NULL items.
+#     and a domain, with NULL items;
+#  3. logical decoding messages (pg_logical_emit_message) in
+#     <topic.prefix>.message as Debezium writes them: a transactional one with
+#     its transaction (txId, after the row it follows, never when rolled
+#     back), one that is not, and message.prefix.exclude.list.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
 test_init postgres_types
@@ -35,7 +39,7 @@ pg_sql main shop "CREATE TABLE arrays (id int PRIMARY KEY, an numeric[], ad2 num
 
 start_broker "$T/b" --set group.initial.rebalance.delay.ms=0
 start_registry
-for t in av.public.alltypes av.public.arrays; do
+for t in av.public.alltypes av.public.arrays av.message; do
     "$SLUICE" topics create -b "$BOOTSTRAP" -t "$t" --partitions 1 --if-not-exists >/dev/null 2>&1
 done
 P="$T/pipelines"
@@ -47,9 +51,9 @@ cat >"$P/types.json" <<JSON
             "database.user": "sluice", "database.password": "secret", "database.dbname": "shop",
             "topic.prefix": "av", "slot.name": "types", "publication.name": "dbz_publication",
             "table.include.list": "public\\\\.alltypes,public\\\\.arrays",
-            "column.exclude.list": "public\\\\.alltypes\\\\.secret",
+            "column.exclude.list": "public\\\\.alltypes\\\\.secret", "message.prefix.exclude.list": "skip.*",
             "key.converter": "avro", "value.converter": "avro"},
- "sinks": {"out": {"connector.class": "file", "topics": "av.public.alltypes,av.public.arrays",
+ "sinks": {"out": {"connector.class": "file", "topics": "av.public.alltypes,av.public.arrays,av.message",
                    "file": "$OUT", "key.converter": "avro", "value.converter": "avro"}}}
 JSON
 W="http://127.0.0.1:$(free_port)"
@@ -216,4 +220,54 @@ PY
 )
 [ -z "$out" ] || { echo "$out" | head -30 >&2; fail "values decoded through the registry"; }
 pass "every type's value, decoded through the registry, equals what was written: snapshot and stream, NULLs, arrays of numeric, numeric(5,2), bytea, timestamptz, date, bool, uuid, enum, domain with NULL items"
+
+# ---- 3. logical decoding messages ----------------------------------------------------
+base=$(lines "$OUT")
+pg_sql main shop "BEGIN; INSERT INTO arrays (id) VALUES (10); SELECT pg_logical_emit_message(true, 'outbox', 'order 10 placed'); COMMIT" >/dev/null
+pg_sql main shop "BEGIN; SELECT pg_logical_emit_message(true, 'outbox', 'rolled back'); ROLLBACK" >/dev/null
+pg_sql main shop "SELECT pg_logical_emit_message(false, 'skipped', 'x')" >/dev/null
+pg_sql main shop "SELECT pg_logical_emit_message(false, 'audit', '\\x00ff'::bytea)" >/dev/null
+wait_for 60 have_lines "$OUT" $((base + 3)) || fail "the messages did not arrive: $(tail -3 "$T/worker.log")"
+sleep 1 # anything that should not come would come by now
+out=$(python3 - "$OUT" "$REGISTRY" <<'PY'
+import json, sys, urllib.request
+recs = [json.loads(l) for l in open(sys.argv[1])]
+fails = []
+def expect(cond, msg):
+    if not cond:
+        fails.append(msg)
+msgs = [r for r in recs if r["topic"] == "av.message"]
+expect([r["key"] for r in msgs] == [{"prefix": "outbox"}, {"prefix": "audit"}],
+       "message keys: %r" % [r["key"] for r in msgs])
+if len(msgs) == 2:
+    outbox, audit = msgs[0]["value"], msgs[1]["value"]
+    expect(outbox["op"] == "m" and outbox["message"] == {"prefix": "outbox", "content": "b3JkZXIgMTAgcGxhY2Vk"},
+           "transactional message: %r" % outbox)
+    expect(audit["op"] == "m" and audit["message"] == {"prefix": "audit", "content": "AP8="},
+           "non-transactional message: %r" % audit)
+    row = [r["value"] for r in recs if r["topic"] == "av.public.arrays" and r["key"] == {"id": 10}]
+    expect(len(row) == 1, "the row of the message's transaction: %r" % row)
+    if row:
+        rs, ms = row[0]["source"], outbox["source"]
+        expect(ms["txId"] == rs["txId"] and isinstance(ms["txId"], int),
+               "the message's txId %r is not its transaction's %r" % (ms["txId"], rs["txId"]))
+        expect(ms["lsn"] > rs["lsn"], "the message (lsn %r) is not after the row (lsn %r)" % (ms["lsn"], rs["lsn"]))
+        expect(ms["db"] == "shop" and ms["name"] == "av" and ms["connector"] == "postgresql", "message source: %r" % ms)
+    expect(audit["source"]["txId"] is None, "a non-transactional message has txId %r" % audit["source"]["txId"])
+v = json.loads(json.load(urllib.request.urlopen(sys.argv[2] + "/subjects/av.message-value/versions/latest"))["schema"])
+k = json.loads(json.load(urllib.request.urlopen(sys.argv[2] + "/subjects/av.message-key/versions/latest"))["schema"])
+expect(v.get("connect.name") == "io.debezium.connector.postgresql.MessageValue"
+       and [f["name"] for f in v["fields"]] == ["op", "ts_ms", "source", "message"],
+       "av.message-value schema: %r" % {x: v.get(x) for x in ("name", "connect.name")})
+msg = [f for f in v["fields"] if f["name"] == "message"][0]["type"]
+expect(msg.get("connect.name") == "io.debezium.connector.postgresql.Message"
+       and [(f["name"], f["type"]) for f in msg["fields"]] == [("prefix", ["null", "string"]), ("content", ["null", "bytes"])],
+       "message block schema: %r" % msg)
+expect(k.get("connect.name") == "io.debezium.connector.postgresql.MessageKey", "av.message-key schema: %r" % k)
+for f in fails:
+    print(f)
+PY
+)
+[ -z "$out" ] || { echo "$out" | head -30 >&2; fail "logical decoding messages"; }
+pass "logical decoding messages in av.message: transactional (with its transaction's txId, after its row; none when rolled back), non-transactional, message.prefix.exclude.list; MessageKey/MessageValue schemas"
 finish

@@ -243,6 +243,9 @@ int sluice_envelope_after(avro_value_t *value, avro_value_t *row);
 int sluice_envelope_set_op(avro_value_t *value, char op);
 int sluice_envelope_set_ts(avro_value_t *value, int64_t ts_ms);
 int sluice_envelope_set_source(avro_value_t *value, const sluice_source_info *src);
+/* Fills a record of sluice_envelope_source_schema()'s shape that is not in
+ * an envelope (a logical decoding message's source), copying strings. */
+int sluice_source_set(avro_value_t *source, const sluice_source_info *src);
 
 /* Field setters on a record; a nullable field's union is set to its
  * non-null branch (or to null by sluice_field_set_null). */
