@@ -342,8 +342,19 @@ static int watermark(pg_task *t, const char *kind, char *err, size_t errlen)
     snprintf(id, sizeof(id), "sluice-%lld-%lld-%s", (long long)t->incr->nonce,
              (long long)t->incr->window, kind);
     snprintf(type, sizeof(type), "snapshot-window-%s", kind);
-    snprintf(sql, sizeof(sql), "INSERT INTO %s (id, type, data) VALUES ($1, $2, NULL)",
-             t->conf->signal_table);
+    /* "schema.table" as the catalog spells them (pg_conf_is_signal): each
+     * part quoted, so a mixed-case or dotted name is the table it names */
+    const char *sig = t->conf->signal_table, *dot = strchr(sig, '.');
+    char *qs = dot ? PQescapeIdentifier(t->sql, sig, (size_t)(dot - sig)) : NULL;
+    char *qt = dot ? PQescapeIdentifier(t->sql, dot + 1, strlen(dot + 1)) : NULL;
+    if (!qs || !qt) {
+        PQfreemem(qs);
+        PQfreemem(qt);
+        return snprintf(err, errlen, "signal.data.collection '%s': expected schema.table", sig), -1;
+    }
+    snprintf(sql, sizeof(sql), "INSERT INTO %s.%s (id, type, data) VALUES ($1, $2, NULL)", qs, qt);
+    PQfreemem(qs);
+    PQfreemem(qt);
     const char *params[2] = {id, type};
     return exec_sql(t, sql, 2, params, NULL, err, errlen);
 }

@@ -16,7 +16,9 @@
 #  3. logical decoding messages (pg_logical_emit_message) in
 #     <topic.prefix>.message as Debezium writes them: a transactional one with
 #     its transaction (txId, after the row it follows, never when rolled
-#     back), one that is not, and message.prefix.exclude.list.
+#     back), one that is not, and message.prefix.exclude.list;
+#  4. an incremental snapshot signalled through a table whose name needs
+#     quoting (public."Signals": mixed case).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
 test_init postgres_types
@@ -35,7 +37,9 @@ pg_sql main shop "CREATE TABLE arrays (id int PRIMARY KEY, an numeric[], ad2 num
     '{\"2024-02-29 13:14:15.5+02\",NULL}', '{2024-02-29,NULL}', '{t,f,NULL}',
     '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11,NULL}', '{sad,happy,NULL}', '{1,2,NULL}'),
     (2, '{}', NULL, '{}', NULL, NULL, NULL, NULL, '{}', NULL);
-  GRANT SELECT ON arrays TO sluice"
+  GRANT SELECT ON arrays TO sluice;
+  CREATE TABLE \"Signals\" (id text PRIMARY KEY, type text NOT NULL, data text);
+  GRANT SELECT, INSERT ON \"Signals\" TO sluice"
 
 start_broker "$T/b" --set group.initial.rebalance.delay.ms=0
 start_registry
@@ -52,6 +56,7 @@ cat >"$P/types.json" <<JSON
             "topic.prefix": "av", "slot.name": "types", "publication.name": "dbz_publication",
             "table.include.list": "public\\\\.alltypes,public\\\\.arrays",
             "column.exclude.list": "public\\\\.alltypes\\\\.secret", "message.prefix.exclude.list": "skip.*",
+            "signal.data.collection": "public.Signals",
             "key.converter": "avro", "value.converter": "avro"},
  "sinks": {"out": {"connector.class": "file", "topics": "av.public.alltypes,av.public.arrays,av.message",
                    "file": "$OUT", "key.converter": "avro", "value.converter": "avro"}}}
@@ -270,4 +275,16 @@ PY
 )
 [ -z "$out" ] || { echo "$out" | head -30 >&2; fail "logical decoding messages"; }
 pass "logical decoding messages in av.message: transactional (with its transaction's txId, after its row; none when rolled back), non-transactional, message.prefix.exclude.list; MessageKey/MessageValue schemas"
+
+# ---- 4. an incremental snapshot signalled through public."Signals" --------------------
+reads() { python3 -c "
+import json, sys
+print(sum(1 for l in open('$OUT') if (lambda r: r['topic'] == 'av.public.arrays' and (r['value'] or {}).get('op') == 'r')(json.loads(l))))"; }
+before_reads=$(reads)
+pg_sql main shop "INSERT INTO \"Signals\" VALUES ('ad-hoc-1', 'execute-snapshot', '{\"data-collections\": [\"public.arrays\"]}')" >/dev/null
+incr_done() { [ "$(reads)" -ge $((before_reads + 4)) ]; }
+wait_for 60 incr_done || fail "the incremental snapshot of public.arrays did not arrive ($(reads) reads): $(grep -i 'snapshot\|signal' "$T/worker.log" | tail -3)"
+[ "$(pg_sql main shop "SELECT count(*) FROM \"Signals\" WHERE type LIKE 'snapshot-window-%'")" -ge 2 ] ||
+    fail "no watermarks in public.\"Signals\""
+pass "an incremental snapshot through public.\"Signals\" (a name that needs quoting): arrays read again, watermarks written"
 finish
