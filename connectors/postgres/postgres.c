@@ -1032,6 +1032,35 @@ static uint64_t flush_lsn(pg_task *t)
     return f > t->repl.flushed ? f : t->repl.flushed;
 }
 
+/* What the server answered on the replication connection that no retry
+ * can get past, with what to do (err is rewritten); 0 for the rest (a lost
+ * connection, a restarting server: reconnect). pgoutput reads the
+ * publication as of the WAL it decodes, so one dropped (or recreated after
+ * that point) stops decoding for good at the first change after the drop;
+ * an invalidated slot has lost the WAL it needed. */
+static int stream_error_final(pg_task *t, char *err, size_t errlen)
+{
+    char why[768];
+    const char *todo = NULL;
+    if (strstr(err, "publication \"") && strstr(err, "does not exist"))
+        todo = "the publication was dropped while the connector streamed; pgoutput cannot decode "
+               "past that point. Drop the replication slot, recreate the publication, and "
+               "restart the task with snapshot.mode=when_needed (a new slot and snapshot)";
+    else if (strstr(err, "has been invalidated") || strstr(err, "requested WAL segment"))
+        todo = "the slot lost WAL it needed (max_slot_wal_keep_size?); changes since are gone "
+               "from the server. Restart the task with snapshot.mode=when_needed after dropping "
+               "the slot (a new slot and snapshot)";
+    else if (strstr(err, "replication slot \"") && strstr(err, "does not exist"))
+        todo = "the replication slot was dropped; restart the task with "
+               "snapshot.mode=when_needed (a new slot and snapshot)";
+    if (!todo)
+        return 0;
+    snprintf(why, sizeof(why), "%s", err);
+    snprintf(err, errlen, "slot %s, publication %s: %s: %s", t->conf->slot, t->conf->publication,
+             why, todo);
+    return 1;
+}
+
 /* Fills the batch from the stream. While the batch is empty, waits for the
  * stream up to POLL_WAIT_MS; once it holds a record, keeps reading what
  * arrives for at most POLL_LINGER_MS more, then hands the batch over. So a
@@ -1073,7 +1102,7 @@ static int poll_stream(pg_task *t, sluice_batch *batch, char *err, size_t errlen
                 continue;
         }
         if (rc < 0)
-            return -2;
+            return stream_error_final(t, err, errlen) ? -1 : -2;
         if (on_message(t, data, len, err, errlen) != 0)
             return -1;
     }
@@ -1214,7 +1243,7 @@ static int pg_poll(void *state, sluice_ctx *ctx, sluice_batch *batch)
     case PG_PHASE_SNAPSHOT: rc = poll_snapshot(t, batch, err, sizeof(err)); break;
     case PG_PHASE_STREAM:
         if (t->broken && stream_reconnect(t, err, sizeof(err)) != 0)
-            return sluice_error(ctx, 1, "%s", err);
+            return sluice_error(ctx, !stream_error_final(t, err, sizeof(err)), "%s", err);
         rc = poll_stream(t, batch, err, sizeof(err));
         break;
     case PG_PHASE_DONE:

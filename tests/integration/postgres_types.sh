@@ -18,7 +18,9 @@
 #     its transaction (txId, after the row it follows, never when rolled
 #     back), one that is not, and message.prefix.exclude.list;
 #  4. an incremental snapshot signalled through a table whose name needs
-#     quoting (public."Signals": mixed case).
+#     quoting (public."Signals": mixed case);
+#  5. the publication dropped under the streaming task: FAILED at the next
+#     change with what happened and what to do, not an endless reconnect.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
 test_init postgres_types
@@ -287,4 +289,15 @@ wait_for 60 incr_done || fail "the incremental snapshot of public.arrays did not
 [ "$(pg_sql main shop "SELECT count(*) FROM \"Signals\" WHERE type LIKE 'snapshot-window-%'")" -ge 2 ] ||
     fail "no watermarks in public.\"Signals\""
 pass "an incremental snapshot through public.\"Signals\" (a name that needs quoting): arrays read again, watermarks written"
+
+# ---- 5. the publication dropped while streaming ----------------------------------------
+task_state() { curl -s "$W/connectors/types.source/status" | python3 -c "import json,sys; t=json.load(sys.stdin)['tasks'][0]; print(t['state'], t.get('trace', '').replace(chr(10), ' '))" 2>/dev/null; }
+pg_sql main shop "DROP PUBLICATION dbz_publication; INSERT INTO arrays (id) VALUES (20)"
+failed() { st=$(task_state); case "$st" in FAILED*) return 0 ;; esac; return 1; }
+wait_for 30 failed || fail "the task is not FAILED after the publication was dropped: $st; $(grep -c reconnecting "$T/worker.log") reconnects"
+for want in 'publication "dbz_publication" does not exist' "Drop the replication slot" "snapshot.mode=when_needed"; do
+    case "$st" in *"$want"*) ;; *) fail "the FAILED trace lacks '$want': $st" ;; esac
+done
+curl -sf "$W/connectors" >/dev/null || fail "the worker's REST API is down"
+pass "publication dropped under the streaming task: FAILED with what to do ($(echo "$st" | head -c 200)...), the worker up"
 finish
