@@ -73,9 +73,10 @@ const sluice_option pg_options[] = {
      "Logical decoding plugin of the slot. sluice supports pgoutput only (built into "
      "PostgreSQL 10+); Debezium's decoderbufs and wal2json are refused."},
     {"slot.drop.on.stop", SLUICE_OPT_BOOL, "false", 0, 0, NULL, OFF(slot_drop),
-     "Drop the replication slot when the task stops cleanly (connector deleted, paused for "
-     "good, worker stopped), not when it fails or crashes. For tests and development: the "
-     "next start takes a new snapshot per snapshot.mode, changes in between are lost."},
+     "Drop the replication slot when the task stops cleanly (connector deleted or stopped, "
+     "worker shut down), not when it fails or crashes. For tests and development: the next "
+     "start finds no slot, so the changes in between are lost (snapshot.mode=when_needed "
+     "takes a new snapshot)."},
     {"schema.include.list", SLUICE_OPT_LIST, NULL, 0, 0, NULL, SLUICE_NO_OFFSET,
      "Regular expressions of schema names to capture (whole name); empty = every schema. "
      "Not with schema.exclude.list."},
