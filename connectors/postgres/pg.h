@@ -61,24 +61,34 @@ typedef struct pg_conf {
     const char *heartbeat_query, *placeholder, *signal_table;
     int64_t chunk_size;
     int tx_metadata, tombstones, streaming;
+    const char *plugin_name, *isolation_s;
+    int slot_drop, include_unknown;
     /* derived */
     pg_snapshot_mode snapshot_mode;
     pg_decimal_mode decimal_mode;
     pg_time_mode time_mode;
-    pg_filter tables_in, tables_out, columns_out;
+    pg_filter tables_in, tables_out, columns_out, schemas_in, schemas_out;
     pg_filter messages_in, messages_out; /* message.prefix.include/exclude.list */
+    unsigned skipped; /* skipped.operations: PG_SKIP(op) bits of c, u, d, t */
 } pg_conf;
+
+#define PG_SKIP(op)                                                                                \
+    (1u << ((op) == 'c' ? 0 : (op) == 'u' ? 1 : (op) == 'd' ? 2 : (op) == 't' ? 3 : 4))
 
 extern const sluice_option pg_options[];
 
 /* Returns NULL with the error already reported through sluice_error. */
 pg_conf *pg_conf_create(sluice_ctx *ctx);
 void pg_conf_destroy(pg_conf *conf);
-/* "schema.table" passes table.include.list / table.exclude.list. */
+/* "schema.table" passes schema.include.list / schema.exclude.list (the
+ * schema name) and table.include.list / table.exclude.list. */
 int pg_conf_table_included(const pg_conf *conf, const char *schema, const char *table);
 /* A logical decoding message's prefix passes message.prefix.include.list /
  * message.prefix.exclude.list. */
 int pg_conf_message_included(const pg_conf *conf, const char *prefix);
+/* Whether records of op ('c' 'u' 'd' 't'; 'r' never) are left out
+ * (skipped.operations). */
+int pg_conf_op_skipped(const pg_conf *conf, char op);
 /* "schema.table" is the signal table (signal.data.collection). */
 int pg_conf_is_signal(const pg_conf *conf, const char *schema, const char *table);
 /* "schema.table.column" is named by column.exclude.list. */
@@ -124,6 +134,8 @@ typedef struct pg_type {
     int32_t typmod;
     pg_kind kind;
     char *enum_values;    /* PG_K_ENUM: "a,b,c" (may be NULL) */
+    int unknown;          /* no mapping here (PG_K_STRING, its text form), nor for
+                           * an array's element: include.unknown.datatypes decides */
     struct pg_type *elem; /* PG_K_ARRAY: the element type */
 } pg_type;
 
@@ -377,6 +389,8 @@ typedef struct pg_task {
     /* streaming */
     int in_tx, in_stream, replaying;
     int broken; /* a connection was lost: reconnect at the next poll */
+    int failed; /* open, poll or commit failed (not retriable): close keeps
+                 * the slot whatever slot.drop.on.stop says */
     uint32_t xid;
     uint32_t stream_xid; /* the transaction of the current Stream Start block */
     uint64_t tx_lsn;     /* the current transaction's commit LSN (from Begin) */
@@ -492,7 +506,8 @@ void pg_stream_free(pg_task *t);
 /* ---- pg_snapshot.c --------------------------------------------------------- */
 
 /* Starts reading the tables in exported snapshot snapname on t->sql (a
- * REPEATABLE READ transaction). Returns 0 or -1 with err. */
+ * REPEATABLE READ READ ONLY transaction, whatever snapshot.isolation.mode:
+ * see pg_snapshot.c). Returns 0 or -1 with err. */
 int pg_snap_begin(pg_task *t, const char *snapname, uint64_t lsn, char *err, size_t errlen);
 /* Queues up to `room` snapshot rows. Returns 1 when every table is done
  * (the transaction is committed), 0 when more remain, -1 with err. */

@@ -3,13 +3,26 @@
  * names (so a Debezium connector config carries over), conf_create /
  * conf_destroy, the table and column filters and the libpq conninfo.
  *
- * Filters: table.include.list, table.exclude.list and column.exclude.list
- * are comma-separated POSIX extended regular expressions matched against
- * the whole "schema.table" (columns: "schema.table.column"; the
- * message.prefix lists: a logical decoding message's prefix), as in
- * Debezium. An include list, when set, admits only what it matches; an
- * exclude list removes what it matches. A regex that does not compile is a
- * config error naming the option and the expression.
+ * Filters: schema.include.list / schema.exclude.list, table.include.list /
+ * table.exclude.list and column.exclude.list are comma-separated POSIX
+ * extended regular expressions matched against the whole schema name,
+ * "schema.table" and "schema.table.column" (message.prefix.include.list /
+ * exclude.list: a logical decoding message's prefix), as in Debezium (one
+ * matcher, filter_match, for all of them). An include list, when set, admits only
+ * what it matches; an exclude list removes what it matches; a table passes
+ * when its schema and itself pass. Include and exclude of one kind are
+ * mutually exclusive (Debezium refuses both). A regex that does not compile
+ * is a config error naming the option and the expression. The filters
+ * decide the snapshot's tables, the streamed ones and, under
+ * publication.autocreate.mode=filtered, the publication's.
+ *
+ * Options sluice takes only for compatibility: plugin.name must be pgoutput
+ * (the only decoder sluice speaks; Debezium's default, decoderbufs, is a
+ * server extension sluice cannot read), and snapshot.isolation.mode is
+ * serializable or repeatable_read, both run as REPEATABLE READ (see
+ * pg_snapshot.c for why); read_committed and read_uncommitted are refused:
+ * a statement-level snapshot cannot be the slot's exported snapshot, so the
+ * snapshot would not match where streaming starts.
  *
  * Session settings: both connections run with DateStyle=ISO,
  * IntervalStyle=iso_8601, TimeZone=UTC and extra_float_digits=3, the text
@@ -28,6 +41,9 @@ static const char *const snapshot_valid[] = {"initial",  "always",      "initial
 static const char *const decimal_valid[] = {"precise", "double", "string", NULL};
 static const char *const time_valid[] = {"adaptive", "adaptive_time_microseconds", "connect",
                                          NULL};
+static const char *const plugin_valid[] = {"pgoutput", NULL};
+static const char *const skipped_valid[] = {"c", "u", "d", "t", "none", NULL};
+static const char *const isolation_valid[] = {"serializable", "repeatable_read", NULL};
 static const char *const sslmode_valid[] = {"disable", "allow",     "prefer",
                                             "require", "verify-ca", "verify-full", NULL};
 
@@ -54,16 +70,36 @@ const sluice_option pg_options[] = {
      OFF(autocreate),
      "A missing publication is created FOR ALL TABLES (all_tables), for the tables the filters "
      "admit (filtered), or is an error (disabled)."},
+    {"plugin.name", SLUICE_OPT_STRING, "pgoutput", 0, 0, plugin_valid, OFF(plugin_name),
+     "Logical decoding plugin of the slot. sluice supports pgoutput only (built into "
+     "PostgreSQL 10+); Debezium's decoderbufs and wal2json are refused."},
+    {"slot.drop.on.stop", SLUICE_OPT_BOOL, "false", 0, 0, NULL, OFF(slot_drop),
+     "Drop the replication slot when the task stops cleanly (connector deleted or stopped, "
+     "worker shut down), not when it fails or crashes. For tests and development: the next "
+     "start finds no slot, so the changes in between are lost (snapshot.mode=when_needed "
+     "takes a new snapshot)."},
+    {"schema.include.list", SLUICE_OPT_LIST, NULL, 0, 0, NULL, SLUICE_NO_OFFSET,
+     "Regular expressions of schema names to capture (whole name); empty = every schema. "
+     "Not with schema.exclude.list."},
+    {"schema.exclude.list", SLUICE_OPT_LIST, NULL, 0, 0, NULL, SLUICE_NO_OFFSET,
+     "Regular expressions of schema names not to capture. Not with schema.include.list."},
     {"table.include.list", SLUICE_OPT_LIST, NULL, 0, 0, NULL, SLUICE_NO_OFFSET,
      "Regular expressions of schema.table to capture; empty = every published table."},
     {"table.exclude.list", SLUICE_OPT_LIST, NULL, 0, 0, NULL, SLUICE_NO_OFFSET,
-     "Regular expressions of schema.table not to capture."},
+     "Regular expressions of schema.table not to capture. Not with table.include.list."},
     {"column.exclude.list", SLUICE_OPT_LIST, NULL, 0, 0, NULL, SLUICE_NO_OFFSET,
      "Regular expressions of schema.table.column left out of the records."},
     {"snapshot.mode", SLUICE_OPT_STRING, "initial", 0, 0, snapshot_valid, OFF(snapshot_mode_s),
      "initial: snapshot when no position is stored, then stream; always: snapshot at every "
      "start; initial_only: snapshot and stop; no_data (never): stream only; when_needed: "
      "snapshot also when the stored position can no longer be streamed."},
+    {"snapshot.isolation.mode", SLUICE_OPT_STRING, "serializable", 0, 0, isolation_valid,
+     OFF(isolation_s),
+     "serializable or repeatable_read: both read the slot's exported snapshot in a REPEATABLE "
+     "READ READ ONLY transaction (PostgreSQL lets no SERIALIZABLE transaction import a "
+     "replication slot's snapshot; read-only, one snapshot, it sees the same rows). "
+     "read_committed and read_uncommitted are refused: they cannot use the exported "
+     "snapshot, so the snapshot would not match where streaming starts."},
     {"snapshot.fetch.size", SLUICE_OPT_INT, "10240", 0, 0, NULL, OFF(fetch_size),
      "Most rows the snapshot reads from its COPY stream per poll (capped by the batch room)."},
     {"heartbeat.interval.ms", SLUICE_OPT_INT, "0", 0, 0, NULL, OFF(heartbeat_ms),
@@ -73,6 +109,13 @@ const sluice_option pg_options[] = {
      "SQL run on the database before each heartbeat (e.g. an UPDATE of a heartbeat table)."},
     {"provide.transaction.metadata", SLUICE_OPT_BOOL, "false", 0, 0, NULL, OFF(tx_metadata),
      "Emit BEGIN and END events to <topic.prefix>.transaction."},
+    {"skipped.operations", SLUICE_OPT_LIST, "t", 0, 0, skipped_valid, SLUICE_NO_OFFSET,
+     "Operations whose records are not emitted: c (insert), u (update), d (delete, and its "
+     "tombstone), t (truncate), or none. The position still moves past them."},
+    {"include.unknown.datatypes", SLUICE_OPT_BOOL, "false", 0, 0, NULL, OFF(include_unknown),
+     "Columns of a type sluice does not map (composite types, geometric types, tsvector, "
+     "extension types...): left out of the schema and the records (false), or carried as "
+     "their text form, a string (true). Key columns are always kept."},
     {"tombstones.on.delete", SLUICE_OPT_BOOL, "true", 0, 0, NULL, OFF(tombstones),
      "Follow each delete by a tombstone (same key, null value)."},
     {"unavailable.value.placeholder", SLUICE_OPT_STRING, "__debezium_unavailable_value", 0, 0, NULL,
@@ -154,6 +197,40 @@ static int filter_match(const pg_filter *f, const char *s)
     return 0;
 }
 
+/* Both lists of one kind (schema, table) set: Debezium's config error. */
+static int filter_exclusive(sluice_ctx *ctx, const pg_filter *in, const pg_filter *out,
+                            const char *kind)
+{
+    char in_name[32], out_name[32];
+    if (!in->n || !out->n)
+        return 0;
+    snprintf(in_name, sizeof(in_name), "%s.include.list", kind);
+    snprintf(out_name, sizeof(out_name), "%s.exclude.list", kind);
+    sluice_error(ctx, 0, "%s '%s' and %s '%s': set one of them, they are mutually exclusive",
+                 in_name, sluice_config_string(ctx, in_name), out_name,
+                 sluice_config_string(ctx, out_name));
+    return -1;
+}
+
+/* skipped.operations into conf->skipped; "none" alone or not at all. */
+static int skipped_set(sluice_ctx *ctx, pg_conf *conf)
+{
+    const char *const *list = sluice_config_list(ctx, "skipped.operations");
+    int none = 0, n = 0;
+    for (; list && list[n]; n++) {
+        if (strcmp(list[n], "none") == 0)
+            none = 1;
+        else
+            conf->skipped |= PG_SKIP(list[n][0]);
+    }
+    if (none && n > 1) {
+        sluice_error(ctx, 0, "skipped.operations: '%s': none cannot be combined with operations",
+                     sluice_config_string(ctx, "skipped.operations"));
+        return -1;
+    }
+    return 0;
+}
+
 static int pick(const char *s, const char *const *names, const int *values, int *out)
 {
     for (int i = 0; names[i]; i++)
@@ -204,15 +281,15 @@ pg_conf *pg_conf_create(sluice_ctx *ctx)
     if (filter_compile(ctx, &conf->tables_in, "table.include.list") ||
         filter_compile(ctx, &conf->tables_out, "table.exclude.list") ||
         filter_compile(ctx, &conf->columns_out, "column.exclude.list") ||
+        filter_compile(ctx, &conf->schemas_in, "schema.include.list") ||
+        filter_compile(ctx, &conf->schemas_out, "schema.exclude.list") ||
         filter_compile(ctx, &conf->messages_in, "message.prefix.include.list") ||
-        filter_compile(ctx, &conf->messages_out, "message.prefix.exclude.list"))
+        filter_compile(ctx, &conf->messages_out, "message.prefix.exclude.list") ||
+        filter_exclusive(ctx, &conf->schemas_in, &conf->schemas_out, "schema") ||
+        filter_exclusive(ctx, &conf->tables_in, &conf->tables_out, "table") ||
+        filter_exclusive(ctx, &conf->messages_in, &conf->messages_out, "message.prefix") ||
+        skipped_set(ctx, conf))
         goto fail;
-    if (conf->messages_in.n && conf->messages_out.n) { /* as Debezium: one or the other */
-        sluice_error(ctx, 0,
-                     "message.prefix.include.list and message.prefix.exclude.list may not both "
-                     "be set");
-        goto fail;
-    }
     return conf;
 fail:
     pg_conf_destroy(conf);
@@ -228,12 +305,18 @@ void pg_conf_destroy(pg_conf *conf)
     filter_free(&conf->columns_out);
     filter_free(&conf->messages_in);
     filter_free(&conf->messages_out);
+    filter_free(&conf->schemas_in);
+    filter_free(&conf->schemas_out);
     free(conf);
 }
 
 int pg_conf_table_included(const pg_conf *conf, const char *schema, const char *table)
 {
     char name[512];
+    if (conf->schemas_in.n && !filter_match(&conf->schemas_in, schema))
+        return 0;
+    if (filter_match(&conf->schemas_out, schema))
+        return 0;
     snprintf(name, sizeof(name), "%s.%s", schema, table);
     if (conf->tables_in.n && !filter_match(&conf->tables_in, name))
         return 0;
@@ -245,6 +328,11 @@ int pg_conf_message_included(const pg_conf *conf, const char *prefix)
     if (conf->messages_in.n)
         return filter_match(&conf->messages_in, prefix);
     return !filter_match(&conf->messages_out, prefix);
+}
+
+int pg_conf_op_skipped(const pg_conf *conf, char op)
+{
+    return op != 'r' && (conf->skipped & PG_SKIP(op)) != 0;
 }
 
 int pg_conf_is_signal(const pg_conf *conf, const char *schema, const char *table)

@@ -8,7 +8,9 @@
  *   key   = record <ns>.Key { primary-key columns, not nullable }
  *           (no key schema when the table has no primary key)
  *   value = record <ns>.Envelope {
- *             before, after: null | <ns>.Value { every column not excluded:
+ *             before, after: null | <ns>.Value { every column not excluded
+ *                            (column.exclude.list, or of an unknown type
+ *                            without include.unknown.datatypes; keys stay):
  *                            T for a key or NOT NULL column (required;
  *                            "default": its constant SQL DEFAULT when it
  *                            has one of a primitive type), ["null", T]
@@ -383,9 +385,11 @@ static int rel_columns(pg_relcache *rc, pg_rel *rel, const pg_coldesc *cols, int
             free(c->def);
             c->def = NULL;
         }
-        c->field = pg_conf_column_excluded(rc->conf, rel->nspname, rel->relname, c->name) && !c->key
-                       ? -1
-                       : field++;
+        /* left out: column.exclude.list, or a type without a mapping
+         * (include.unknown.datatypes=false, as Debezium); a key stays */
+        int out = pg_conf_column_excluded(rc->conf, rel->nspname, rel->relname, c->name) ||
+                  (c->type->unknown && !rc->conf->include_unknown);
+        c->field = out && !c->key ? -1 : field++;
         rel->nkeys += c->key;
     }
     return 0;

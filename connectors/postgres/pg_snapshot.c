@@ -11,7 +11,18 @@
  *   COPY (SELECT <columns> FROM t) TO STDOUT;  -- one table after the other
  *   COMMIT;
  *
- * so every row as of the slot's consistent point is read exactly once, as
+ * REPEATABLE READ whatever snapshot.isolation.mode says (serializable, the
+ * default, or repeatable_read; pg_conf.c refuses the others): PostgreSQL
+ * refuses to import into a SERIALIZABLE transaction a snapshot exported
+ * by a non-serializable one ("a serializable transaction cannot import a
+ * snapshot from a non-serializable transaction"), and a logical slot's
+ * walsender exports its snapshot as REPEATABLE READ. Read only and on one
+ * fixed snapshot, the transaction sees exactly the rows committed before
+ * the slot's consistent point either way, which is the consistency the
+ * stream needs; SERIALIZABLE DEFERRABLE would only wait for a snapshot
+ * free of read-only anomalies, not the slot's.
+ *
+ * So every row as of the slot's consistent point is read exactly once, as
  * op 'r' records with source.snapshot "true" ("last" for the very last
  * row, set by postgres.c). Streaming then starts at the consistent point:
  * nothing is missed and nothing is read twice.

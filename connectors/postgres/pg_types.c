@@ -15,7 +15,10 @@
  *                        double / string per decimal.handling.mode.
  *                        NaN and +-Infinity have no decimal form: null.
  *   money                like numeric(19,2) (the text "$1,234.56")
- *   text, varchar, char, name, inet, cidr, macaddr, unknown types: string
+ *   text, varchar, char, name, inet, cidr, macaddr, ranges: string
+ *   other types          unknown (pg_type.unknown): left out of the records
+ *                        unless include.unknown.datatypes, then their text
+ *                        form, a string (pg_rel.c decides)
  *   bytea                bytes (hex text form decoded)
  *   uuid / json, jsonb / xml   string io.debezium.data.Uuid / Json / Xml
  *   date                 int days since 1970-01-01, io.debezium.time.Date
@@ -111,6 +114,17 @@ static pg_type *array_of(PGconn *conn, uint32_t oid, int32_t typmod, uint32_t el
         free(ty);
         return NULL;
     }
+    if (ty)
+        ty->unknown = ty->elem->unknown;
+    return ty;
+}
+
+/* A type without a mapping here: carried as its text form, if at all. */
+static pg_type *unknown_new(uint32_t oid, int32_t typmod)
+{
+    pg_type *ty = type_new(oid, typmod, PG_K_STRING);
+    if (ty)
+        ty->unknown = 1;
     return ty;
 }
 
@@ -128,7 +142,7 @@ static pg_type *resolve_catalog(PGconn *conn, uint32_t oid, int32_t typmod, int 
         1, NULL, params, NULL, NULL, 0);
     pg_type *ty = NULL;
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        ty = type_new(oid, typmod, PG_K_STRING);
+        ty = unknown_new(oid, typmod);
     } else {
         char typtype = PQgetvalue(res, 0, 0)[0], cat = PQgetvalue(res, 0, 4)[0];
         uint32_t base = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
@@ -142,8 +156,10 @@ static pg_type *resolve_catalog(PGconn *conn, uint32_t oid, int32_t typmod, int 
                 ty->enum_values = strdup(PQgetvalue(res, 0, 5));
         } else if (cat == 'A' && elem) {
             ty = array_of(conn, oid, typmod, elem, depth);
-        } else {
+        } else if (typtype == 'r') { /* a range: its text form, as Debezium */
             ty = type_new(oid, typmod, PG_K_STRING);
+        } else {
+            ty = unknown_new(oid, typmod);
         }
     }
     PQclear(res);
@@ -159,7 +175,7 @@ static pg_type *resolve(PGconn *conn, uint32_t oid, int32_t typmod, int depth)
         if (builtin_arrays[i][0] == oid)
             return array_of(conn, oid, typmod, builtin_arrays[i][1], depth);
     if (!conn || depth >= 4)
-        return type_new(oid, typmod, PG_K_STRING);
+        return unknown_new(oid, typmod);
     return resolve_catalog(conn, oid, typmod, depth);
 }
 

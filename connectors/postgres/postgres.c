@@ -2,6 +2,9 @@
  * postgres.c - the postgres source: descriptor, task callbacks, the
  * outbound queue and the streaming state machine.
  *
+ * Stop (close): with slot.drop.on.stop the slot is dropped, but only at a
+ * clean stop (nothing failed, every emitted record acknowledged).
+ *
  * Start-up (open): a regular connection checks what a user gets wrong
  * first (credentials, database, wal_level, the REPLICATION attribute) and
  * says so; the publication is checked or created (publication.autocreate.
@@ -308,6 +311,11 @@ int pg_task_queue_change(pg_task *t, pg_rel *rel, char op, const pg_datum *befor
 {
     const pg_datum *keyd = op == 'd' ? before : after;
     int nk = op == 'd' ? nb : na;
+    /* skipped.operations: nothing queued, so no position is taken (tx_n
+     * counts queued records only; a resume skips the same ones again) and
+     * the transaction's commit still moves the stored LSN past it */
+    if (pg_conf_op_skipped(t->conf, op))
+        return 0;
     if (op == 't')
         keyd = NULL;
     if (pg_txmeta_change(t, rel, err, errlen) != 0)
@@ -947,12 +955,47 @@ static int open_start(pg_task *t, const stored_pos *p, char *err, size_t errlen)
 /* Callbacks                                                                 */
 /* ======================================================================== */
 
+/* slot.drop.on.stop, at a clean stop: the walsender must be gone first
+ * (an active slot cannot be dropped), and it exits a moment after its
+ * connection closes, so the drop is retried for up to 5 s. A failure is
+ * logged, not fatal: the task is stopping anyway. */
+static void slot_drop_on_stop(pg_task *t, sluice_ctx *ctx)
+{
+    char err[512] = "";
+    pg_repl_close(&t->repl);
+    if (PQstatus(t->sql) != CONNECTION_OK)
+        PQreset(t->sql);
+    for (int i = 0; i < 50; i++) {
+        err[0] = '\0';
+        int exists = slot_check_once(t, err, sizeof(err));
+        if (exists == 0 || (exists == 1 && slot_drop(t, err, sizeof(err)) == 0)) {
+            if (exists)
+                sluice_log(ctx, SLUICE_LOG_INFO, "slot %s dropped (slot.drop.on.stop)",
+                           t->conf->slot);
+            return;
+        }
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    sluice_log(ctx, SLUICE_LOG_WARN, "slot.drop.on.stop: slot %s not dropped: %s", t->conf->slot,
+               err);
+}
+
 static void pg_close(void *state, sluice_ctx *ctx)
 {
     pg_task *t = state;
-    (void)ctx;
     if (!t)
         return;
+    /* a clean stop: no callback failed, and the host drained, every record
+     * emitted is acknowledged (a failure on the host's side, a broker
+     * refusing records, leaves some unacknowledged: the slot stays) */
+    if (t->conf && t->conf->slot_drop && t->sql) {
+        if (!t->failed && t->all_acked)
+            slot_drop_on_stop(t, ctx);
+        else
+            sluice_log(ctx, SLUICE_LOG_WARN, "slot.drop.on.stop: slot %s kept: the task %s",
+                       t->conf->slot, t->failed ? "failed" : "stopped with records unacknowledged");
+    }
     queue_clear(&t->q);
     pg_snap_free(t);
     pg_stream_free(t);
@@ -993,6 +1036,7 @@ static int pg_open(sluice_ctx *ctx, void **state)
         return sluice_error(ctx, 1, "out of memory");
     t->ctx = ctx;
     if (!(t->conf = pg_conf_create(ctx))) {
+        t->failed = 1;
         pg_close(t, ctx);
         return SLUICE_ERROR;
     }
@@ -1018,6 +1062,7 @@ static int pg_open(sluice_ctx *ctx, void **state)
     return SLUICE_OK;
 fail:
     sluice_error(ctx, 0, "%s", err[0] ? err : "out of memory");
+    t->failed = 1;
     pg_close(t, ctx);
     return SLUICE_ERROR;
 }
@@ -1255,8 +1300,10 @@ static int pg_poll(void *state, sluice_ctx *ctx, sluice_batch *batch)
         t->broken = 1;
         return sluice_error(ctx, 1, "%s (reconnecting)", err);
     }
-    if (rc != 0)
+    if (rc != 0) {
+        t->failed = 1;
         return sluice_error(ctx, 0, "%s", err);
+    }
     return SLUICE_OK;
 }
 
@@ -1265,8 +1312,10 @@ static int pg_commit(void *state, sluice_ctx *ctx, const char *position)
     pg_task *t = state;
     char err[512];
     stored_pos p;
-    if (position_parse(position, &p, err, sizeof(err)) != 0)
+    if (position_parse(position, &p, err, sizeof(err)) != 0) {
+        t->failed = 1;
         return sluice_error(ctx, 0, "commit: %s", err);
+    }
     if (!p.snapshot && p.lsn > t->committed)
         t->committed = p.lsn;
     if (strcmp(position, t->last_pos) == 0)

@@ -72,6 +72,7 @@ pg_source()
  "topic.prefix": "shop", "slot.name": "$5", "heartbeat.interval.ms": 1000,
  "provide.transaction.metadata": true, "signal.data.collection": "public.debezium_signal",
  "incremental.snapshot.chunk.size": 500,
+ "skipped.operations": "none",
  "table.exclude.list": "public\\\\.ignored", "column.exclude.list": "public\\\\.alltypes\\\\.secret"}
 JSON
 }

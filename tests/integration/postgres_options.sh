@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# postgres_options.sh - the Debezium options every PostgreSQL connector
+# config carries, as a Debezium user meets them on sluice:
+#
+#  1. plugin.name=decoderbufs (Debezium's old default) and
+#     snapshot.isolation.mode=read_committed are refused at once: the REST
+#     validate answer and POST /connectors (400) name the key and the value;
+#  2. connectors created over REST with plugin.name=pgoutput and the other
+#     keys load and run:
+#       a: defaults (skipped.operations t, include.unknown.datatypes false),
+#          schema.include.list=public, a filtered publication, slot.drop.on.stop;
+#       b: skipped.operations=d, include.unknown.datatypes=true,
+#          snapshot.isolation.mode=repeatable_read;
+#       c: skipped.operations=none;
+#  3. the records: a truncate is left out by default and emitted under
+#     none; skipped.operations=d drops deletes and their tombstones, not
+#     inserts; schema.include.list keeps schema other's table (snapshot,
+#     stream, publication) out; a composite-type and a point column are left
+#     out of a's schema and records and are strings in b's;
+#  4. DELETE /connectors/a drops slot a (slot.drop.on.stop=true); deleting b
+#     (false) keeps slot b.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/pg_lib.sh"
+test_init postgres_options
+pg_trap
+
+start_pg main "wal_level = logical"
+PORT=$(pg_port main)
+pg_sql main postgres "CREATE ROLE sluice LOGIN REPLICATION PASSWORD 'secret'"
+pg_sql main postgres "CREATE DATABASE opt OWNER sluice"
+psql "postgresql://sluice:secret@127.0.0.1:$PORT/opt" -XAtq -v ON_ERROR_STOP=1 <<'SQL' || fail "schema"
+CREATE SCHEMA other;
+CREATE TYPE pair AS (a int, b text);
+CREATE TABLE t1 (id int PRIMARY KEY, v text);
+CREATE TABLE u (id int PRIMARY KEY, p pair, pt point, note text);
+CREATE TABLE other.t2 (id int PRIMARY KEY);
+INSERT INTO t1 VALUES (1, 'one');
+INSERT INTO u VALUES (1, ROW(7, 'seven'), '(1.5,2)', 'n1');
+INSERT INTO other.t2 VALUES (1);
+SQL
+# one publication for b and c (a builds its own, filtered)
+pg_sql main opt "CREATE PUBLICATION dbz_publication FOR ALL TABLES"
+
+start_broker "$T/b" --set group.initial.rebalance.delay.ms=0
+for p in a b c; do
+    for tb in public.t1 public.u other.t2; do
+        "$SLUICE" topics create -b "$BOOTSTRAP" -t "$p.$tb" --partitions 1 --if-not-exists >/dev/null 2>&1
+    done
+done
+P="$T/pipelines"
+mkdir -p "$P"
+WPORT=$(free_port)
+U="http://127.0.0.1:$WPORT"
+pp=()
+[ -n "${PLUGIN_PATH:-}" ] && pp=(--set "plugin.path=$PLUGIN_PATH")
+"$SLUICE" worker --set "bootstrap.servers=$BOOTSTRAP" --set "pipelines.dir=$P" --set "listeners=$U" \
+    --set offset.flush.interval.ms=300 "${pp[@]}" 2>"$T/worker.log" &
+worker_pid=$!
+track_pid $worker_pid
+healthy() { curl -sf "$U/health" >/dev/null; }
+wait_for 30 healthy || fail "the worker's /health did not answer"
+
+# req METHOD PATH [BODY]: status in CODE, body in $T/body
+req()
+{
+    local m="$1" p="$2"
+    shift 2
+    if [ $# -gt 0 ]; then
+        CODE=$(curl -s -o "$T/body" -w '%{http_code}' -X "$m" -H 'Content-Type: application/json' \
+            --data-binary "$1" "$U$p")
+    else
+        CODE=$(curl -s -o "$T/body" -w '%{http_code}' -X "$m" "$U$p")
+    fi
+}
+py() { python3 -c "import json,sys; raw=open(sys.argv[1]).read(); d=json.loads(raw) if raw.strip() else None; sys.exit(0 if (eval(sys.argv[2])) else 1)" "$T/body" "$1"; }
+expect()
+{
+    [ "$CODE" = "$1" ] || fail "$3: HTTP $CODE, expected $1: $(head -c 600 "$T/body")"
+    [ -z "$2" ] || py "$2" || fail "$3: ($2) is false for: $(head -c 900 "$T/body")"
+    pass "$3"
+}
+
+# pg_config NAME [EXTRA JSON members]: a Debezium-style source config
+pg_config()
+{
+    local name="$1"
+    shift
+    echo "{\"connector.class\": \"postgres\", \"database.hostname\": \"127.0.0.1\",
+  \"database.port\": \"$PORT\", \"database.user\": \"sluice\", \"database.password\": \"secret\",
+  \"database.dbname\": \"opt\", \"topic.prefix\": \"$name\", \"slot.name\": \"$name\",
+  \"plugin.name\": \"pgoutput\"${1:+, $1}}"
+}
+
+# ---- 1. refused values ----------------------------------------------------------
+bad=$(pg_config z '"plugin.name": "decoderbufs"' | sed 's/"plugin.name": "pgoutput", //')
+req PUT /connector-plugins/postgres/config/validate "$bad"
+expect 200 "d['error_count'] == 1 and [e for c in d['configs'] if c['value']['name'] == 'plugin.name' for e in c['value']['errors'] if 'decoderbufs' in e and 'pgoutput' in e]" \
+    "validate: plugin.name=decoderbufs is an error naming the value and pgoutput"
+req POST /connectors "{\"name\": \"z\", \"config\": $bad}"
+expect 400 "'plugin.name' in d['message'] and 'decoderbufs' in d['message'] and 'pgoutput' in d['message']" \
+    "POST with plugin.name=decoderbufs: 400 naming the key, the value and pgoutput"
+req POST /connectors "{\"name\": \"z\", \"config\": $(pg_config z '"snapshot.isolation.mode": "read_committed"')}"
+expect 400 "'snapshot.isolation.mode' in d['message'] and 'read_committed' in d['message']" \
+    "POST with snapshot.isolation.mode=read_committed: 400 naming the key and the value"
+req GET /connector-plugins/postgres/config
+expect 200 "all(any(o['name'] == k and o['documentation'] for o in d) for k in ('plugin.name', 'skipped.operations', 'slot.drop.on.stop', 'schema.include.list', 'schema.exclude.list', 'snapshot.isolation.mode', 'include.unknown.datatypes')) and {o['name']: o['default_value'] for o in d}['skipped.operations'] == 't'" \
+    "the option table has the seven options, documented, skipped.operations defaulting to t"
+
+# ---- 2. three connectors --------------------------------------------------------
+create()
+{
+    req POST /connectors "{\"name\": \"$1\", \"config\": $2}"
+    expect 201 "" "POST /connectors $1"
+    req POST /connectors "{\"name\": \"$1-out\", \"config\": {\"connector.class\": \"file\",
+        \"topics\": \"$1.public.t1,$1.public.u,$1.other.t2\", \"file\": \"$T/$1.jsonl\"}}"
+    [ "$CODE" = 201 ] || fail "POST /connectors $1-out: $CODE $(cat "$T/body")"
+}
+create a "$(pg_config a '"schema.include.list": "public", "publication.name": "a_pub",
+  "publication.autocreate.mode": "filtered", "slot.drop.on.stop": "true",
+  "snapshot.isolation.mode": "serializable"')"
+create b "$(pg_config b '"skipped.operations": "d", "include.unknown.datatypes": "true",
+  "snapshot.isolation.mode": "repeatable_read", "slot.drop.on.stop": "false"')"
+create c "$(pg_config c '"skipped.operations": "none", "schema.exclude.list": "oth.*"')"
+
+lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
+have_lines() { [ "$(lines "$1")" -ge "$2" ]; }
+# a and c: t1 1 + u 1; b: t1 1 + u 1 + t2 1
+wait_for 60 have_lines "$T/a.jsonl" 2 && wait_for 30 have_lines "$T/b.jsonl" 3 &&
+    wait_for 30 have_lines "$T/c.jsonl" 2 || fail "snapshots did not arrive: $(tail -5 "$T/worker.log")"
+pass "connectors with plugin.name=pgoutput and the other keys run and take their snapshots"
+
+pg_sql main opt "INSERT INTO t1 VALUES (2, 'two')"
+pg_sql main opt "DELETE FROM t1 WHERE id = 1"
+pg_sql main opt "TRUNCATE u"
+pg_sql main opt "INSERT INTO u VALUES (2, ROW(8, 'eight'), '(3,4)', 'n2')"
+pg_sql main opt "INSERT INTO other.t2 VALUES (2)"
+pg_sql main opt "INSERT INTO t1 VALUES (9, 'last')"
+last_in() { python3 - "$T/$1.jsonl" "$1" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+sys.exit(0 if any(r["topic"] == sys.argv[2] + ".public.t1" and r["value"] and r["value"]["after"]
+                  and r["value"]["after"]["id"] == 9 for r in recs) else 1)
+PY
+}
+for p in a b c; do
+    wait_for 60 last_in $p || fail "$p: the last insert did not arrive: $(tail -5 "$T/worker.log")"
+done
+
+# ---- 3. the records ---------------------------------------------------------------
+# summary P: one line per record, "topic op key-id after-fields" (tombstone: op -)
+summary() { python3 - "$T/$1.jsonl" <<'PY'
+import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    v = r["value"]
+    key = (r.get("key") or {}).get("id")
+    if v is None:
+        print(r["topic"], "-", key)
+        continue
+    row = v["after"] or v["before"] or {}
+    print(r["topic"], v["op"], key, ",".join(sorted(row)), json.dumps(row.get("p")), json.dumps(row.get("pt")))
+PY
+}
+summary a >"$T/a.sum"
+summary b >"$T/b.sum"
+summary c >"$T/c.sum"
+grep -q "^c.public.u t " "$T/c.sum" || fail "c (skipped.operations=none): no truncate record: $(cat "$T/c.sum")"
+grep -q "^a.public.u t " "$T/a.sum" && fail "a (default skipped.operations=t): a truncate record: $(cat "$T/a.sum")"
+grep -q "^a.public.u c 2 " "$T/a.sum" || fail "a: the insert after the truncate is missing: $(cat "$T/a.sum")"
+pass "truncate: left out by default (skipped.operations=t), emitted with skipped.operations=none"
+
+grep -q "^c.public.t1 d 1 " "$T/c.sum" && grep -q "^c.public.t1 - 1" "$T/c.sum" ||
+    fail "c: the delete of 1 and its tombstone: $(cat "$T/c.sum")"
+grep -Eq "^b.public.t1 (d|-) " "$T/b.sum" && fail "b (skipped.operations=d): a delete or tombstone: $(cat "$T/b.sum")"
+grep -q "^b.public.t1 c 2 " "$T/b.sum" && grep -q "^b.public.t1 c 9 " "$T/b.sum" ||
+    fail "b: the inserts are missing: $(cat "$T/b.sum")"
+grep -q "^b.public.u t " "$T/b.sum" || fail "b (skipped.operations=d): no truncate: $(cat "$T/b.sum")"
+pass "skipped.operations=d: no delete and no tombstone, inserts and truncates emitted"
+
+grep -q "^a.other.t2 " "$T/a.sum" && fail "a (schema.include.list=public): other.t2 records: $(cat "$T/a.sum")"
+grep -q "^b.other.t2 r 1 " "$T/b.sum" && grep -q "^b.other.t2 c 2 " "$T/b.sum" ||
+    fail "b (no schema filter): other.t2 snapshot and insert missing: $(cat "$T/b.sum")"
+grep -q "^c.other.t2 " "$T/c.sum" && fail "c (schema.exclude.list=oth.*): other.t2 records: $(cat "$T/c.sum")"
+grep -q "^c.public.t1 c 9 " "$T/c.sum" || fail "c (schema.exclude.list=oth.*): public.t1 missing: $(cat "$T/c.sum")"
+pass "schema.exclude.list=oth.*: other.t2 left out, public kept"
+pubs=$(pg_sql main opt "SELECT string_agg(schemaname || '.' || tablename, ',' ORDER BY 1) FROM pg_publication_tables WHERE pubname = 'a_pub'")
+[ "$pubs" = "public.t1,public.u" ] || fail "a's filtered publication: $pubs"
+pass "schema.include.list=public: other.t2 not snapshotted, not streamed, not in the filtered publication ($pubs)"
+
+grep -q '^a.public.u r 1 id,note null null$' "$T/a.sum" && grep -q '^a.public.u c 2 id,note null null$' "$T/a.sum" ||
+    fail "a (include.unknown.datatypes=false): u's composite and point columns: $(grep public.u "$T/a.sum")"
+grep -q '^b.public.u r 1 id,note,p,pt "(7,seven)" "(1.5,2)"$' "$T/b.sum" &&
+    grep -q '^b.public.u c 2 id,note,p,pt "(8,eight)" "(3,4)"$' "$T/b.sum" ||
+    fail "b (include.unknown.datatypes=true): u's columns: $(grep public.u "$T/b.sum")"
+pass "include.unknown.datatypes: composite and point columns left out by default, their text with true"
+
+# values refused when the task starts (they need more than one key)
+task_trace() { curl -s "$U/connectors/$1/status" | python3 -c "import json,sys; t=json.load(sys.stdin)['tasks']; print(t[0]['state'] + ' ' + t[0].get('trace', '') if t else '')" 2>/dev/null; }
+refused_at_start()
+{
+    req POST /connectors "{\"name\": \"$1\", \"config\": $2}"
+    [ "$CODE" = 201 ] || fail "POST /connectors $1: $CODE $(cat "$T/body")"
+    is_failed() { case "$(task_trace "$1")" in FAILED*) return 0 ;; esac; return 1; }
+    wait_for 30 is_failed "$1" || fail "$1: the task did not fail: $(task_trace "$1")"
+    case "$(task_trace "$1")" in *"$3"*) ;; *) fail "$1: the trace lacks '$3': $(task_trace "$1")" ;; esac
+    pass "$4: $(task_trace "$1" | head -c 200)"
+    req DELETE "/connectors/$1"
+}
+refused_at_start x "$(pg_config x '"schema.include.list": "public", "schema.exclude.list": "other"')" \
+    "schema.include.list 'public' and schema.exclude.list 'other'" \
+    "schema.include.list with schema.exclude.list: the task fails naming both"
+refused_at_start y "$(pg_config y '"skipped.operations": "none,d"')" "skipped.operations: 'none,d'" \
+    "skipped.operations=none,d: the task fails naming the value"
+
+# ---- 4. slot.drop.on.stop ------------------------------------------------------------
+slots() { pg_sql main opt "SELECT string_agg(slot_name, ',' ORDER BY 1) FROM pg_replication_slots"; }
+[ "$(slots)" = "a,b,c" ] || fail "slots before the deletes: $(slots)"
+req DELETE /connectors/a
+[ "$CODE" = 204 ] || [ "$CODE" = 200 ] || fail "DELETE /connectors/a: $CODE"
+no_slot_a() { [ "$(slots)" = "b,c" ]; }
+wait_for 30 no_slot_a || fail "slot a (slot.drop.on.stop=true) still there after DELETE: $(slots)"
+grep -q "slot a dropped (slot.drop.on.stop)" "$T/worker.log" || fail "no log line for the drop of slot a"
+req DELETE /connectors/b
+[ "$CODE" = 204 ] || [ "$CODE" = 200 ] || fail "DELETE /connectors/b: $CODE"
+b_released() { [ "$(pg_sql main opt "SELECT active FROM pg_replication_slots WHERE slot_name = 'b'")" = f ]; }
+wait_for 30 b_released || fail "slot b is still active (or gone) after DELETE: $(slots)"
+[ "$(slots)" = "b,c" ] || fail "slot b (slot.drop.on.stop=false) was dropped: $(slots)"
+pass "slot.drop.on.stop: DELETE /connectors/a dropped slot a, DELETE /connectors/b kept slot b"
+finish
