@@ -349,10 +349,11 @@ static int parse_ll(const char *s, long long lo, long long hi, long long *v)
  *
  * An unconstrained numeric holds up to 131072 digits before the point and
  * 16383 after it (PostgreSQL's limits), so its text runs to about 147,500
- * characters and its unscaled value to about 61,200 bytes. A value of up to
- * DEC_STACK_DIGITS characters (every numeric(p, s), p <= 1000, money, and
- * the numbers one meets) is converted in buffers on the stack; a longer one
- * in one heap block sized from its text, freed before returning. */
+ * characters and its unscaled value to about 61,200 bytes. A value whose
+ * text, with room to pad it to its column's scale, fits DEC_STACK_DIGITS
+ * (money, and the numbers one meets) is converted in buffers on the stack;
+ * a longer one in one heap block sized from its text, freed before
+ * returning. */
 #define DEC_STACK_DIGITS 1100
 
 /* Words of scratch, and bytes of output, digits_to_twos needs for n digits:
