@@ -25,8 +25,15 @@
  * snapshot would not match where streaming starts.
  *
  * Session settings: both connections run with DateStyle=ISO,
- * IntervalStyle=iso_8601, TimeZone=UTC and extra_float_digits=3, the text
- * forms pg_types.c parses (pgoutput's text output follows them too).
+ * IntervalStyle=iso_8601, TimeZone=UTC, bytea_output=hex, lc_monetary=C and
+ * extra_float_digits=3 (float4 / float8 text that reads back exactly), the
+ * text forms pg_types.c parses. pgoutput renders values with the walsender
+ * session's settings, so the replication connection needs them as much as
+ * the snapshot's. They go in the startup packet (libpq `options`), which
+ * takes precedence over ALTER DATABASE / ALTER ROLE ... SET: a database set
+ * to bytea_output=escape would otherwise fail every bytea value, and a
+ * lc_monetary of 'de_DE' turn '12,50 EUR' into 1250.00. (No value holds a
+ * space or a backslash, which `options` would need escaped.)
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -366,7 +373,7 @@ void pg_conf_conninfo(const pg_conf *conf, int replication, const char **keys, c
         {"application_name", replication ? "sluice" : "sluice-query"},
         {"connect_timeout", "10"},
         {"options", "-c DateStyle=ISO -c IntervalStyle=iso_8601 -c TimeZone=UTC "
-                    "-c extra_float_digits=3"},
+                    "-c bytea_output=hex -c lc_monetary=C -c extra_float_digits=3"},
         {"replication", replication ? "database" : NULL},
     };
     size_t n = 0;

@@ -13,7 +13,10 @@
  *                        numeric without typmod: record
  *                        io.debezium.data.VariableScaleDecimal {scale, value};
  *                        double / string per decimal.handling.mode.
- *                        NaN and +-Infinity have no decimal form: null.
+ *                        Any length PostgreSQL allows (131072 digits
+ *                        before the point, 16383 after) converts exactly.
+ *                        NaN and +-Infinity have no decimal form, nor a
+ *                        value beyond a double's range a double: null.
  *   money                like numeric(19,2) (the text "$1,234.56")
  *   text, varchar, char, name, inet, cidr, macaddr, ranges: string
  *   other types          unknown (pg_type.unknown): left out of the records
@@ -49,9 +52,11 @@
  * bytes, an empty array, the epoch ("1970-01-01T00:00:00Z", "00:00:00Z"),
  * the decimal 0.
  *
- * The sessions run with DateStyle=ISO, IntervalStyle=iso_8601, TimeZone=UTC
- * (pg_conf.c), so those are the only text forms parsed. Text handed to
- * pg_type_set is NUL-terminated (pg_rel.c copies pgoutput's data first).
+ * The sessions run with DateStyle=ISO, IntervalStyle=iso_8601, TimeZone=UTC,
+ * bytea_output=hex, lc_monetary=C and extra_float_digits=3 (pg_conf.c),
+ * whatever the database or role sets, so those are the only text forms
+ * parsed. Text handed to pg_type_set is NUL-terminated (pg_rel.c copies
+ * pgoutput's data first).
  *
  * Runs on: the task's thread.
  */
@@ -356,51 +361,82 @@ static int parse_ll(const char *s, long long lo, long long hi, long long *v)
     return end == s || *end || errno || *v < lo || *v > hi ? -1 : 0;
 }
 
-/* Decimal digits (with an optional sign) -> big-endian two's complement of
- * the integer they spell, shortest form. out holds at least len/2 + 2 bytes. */
-static size_t digits_to_twos(const char *digits, size_t n, int neg, uint8_t *out, size_t cap)
+/* ---- numeric of any length ---------------------------------------------------
+ *
+ * An unconstrained numeric holds up to 131072 digits before the point and
+ * 16383 after it (PostgreSQL's limits), so its text runs to about 147,500
+ * characters and its unscaled value to about 61,200 bytes. A value whose
+ * text, with room to pad it to its column's scale, fits DEC_STACK_DIGITS
+ * (money, and the numbers one meets) is converted in buffers on the stack;
+ * a longer one in one heap block sized from its text, freed before
+ * returning. */
+#define DEC_STACK_DIGITS 1100
+
+/* Words of scratch, and bytes of output, digits_to_twos needs for n digits:
+ * each 32-bit word takes nine digits (10^9 < 2^32), plus a sign byte. */
+static size_t dec_words(size_t n)
 {
-    uint8_t tmp[1200];
-    size_t nb = 0;
-    /* base-10 string -> base-256, little-endian in tmp */
-    for (size_t i = 0; i < n; i++) {
-        unsigned carry = (unsigned)(digits[i] - '0');
-        for (size_t k = 0; k < nb; k++) {
-            unsigned v = tmp[k] * 10u + carry;
-            tmp[k] = (uint8_t)v;
-            carry = v >> 8;
+    return n / 9 + 2;
+}
+
+static size_t dec_bytes(size_t n)
+{
+    return dec_words(n) * 4 + 1;
+}
+
+/* Decimal digits -> big-endian two's complement of the integer they spell
+ * (its negation when neg), shortest form, at out (dec_bytes(n) bytes); word:
+ * scratch of dec_words(n). Returns the length. Nine digits at a time into
+ * little-endian 32-bit words: PostgreSQL's longest value takes about 10^8
+ * multiply-adds, an ordinary one a handful. */
+static size_t digits_to_twos(const char *digits, size_t n, int neg, uint32_t *word, uint8_t *out)
+{
+    static const uint32_t pow10[10] = {1,      10,      100,      1000,      10000,
+                                       100000, 1000000, 10000000, 100000000, 1000000000};
+    size_t nw = 0;
+    for (size_t i = 0; i < n;) {
+        size_t k = n - i < 9 ? n - i : 9;
+        uint64_t carry = 0;
+        for (size_t j = 0; j < k; j++)
+            carry = carry * 10 + (uint64_t)(digits[i + j] - '0');
+        i += k;
+        for (size_t w = 0; w < nw; w++) { /* word * 10^k + carry < 2^64 */
+            uint64_t v = (uint64_t)word[w] * pow10[k] + carry;
+            word[w] = (uint32_t)v;
+            carry = v >> 32;
         }
-        while (carry && nb < sizeof(tmp)) {
-            tmp[nb++] = (uint8_t)carry;
-            carry >>= 8;
-        }
+        if (carry)
+            word[nw++] = (uint32_t)carry;
     }
-    if (nb == 0)
-        tmp[nb++] = 0;
+    size_t nb = nw * 4 + 1; /* a sign byte above the magnitude */
+    out[0] = 0;
+    for (size_t w = 0; w < nw; w++) {
+        uint8_t *b = out + nb - 4 * (w + 1);
+        b[0] = (uint8_t)(word[w] >> 24);
+        b[1] = (uint8_t)(word[w] >> 16);
+        b[2] = (uint8_t)(word[w] >> 8);
+        b[3] = (uint8_t)word[w];
+    }
     if (neg) { /* two's complement: invert, add one */
         unsigned carry = 1;
-        for (size_t k = 0; k < nb; k++) {
-            unsigned v = (uint8_t)~tmp[k] + carry;
-            tmp[k] = (uint8_t)v;
+        for (size_t k = nb; k-- > 0;) {
+            unsigned v = (uint8_t)~out[k] + carry;
+            out[k] = (uint8_t)v;
             carry = v >> 8;
         }
     }
-    /* sign byte when the top bit disagrees with the sign */
-    if (nb < sizeof(tmp) && ((tmp[nb - 1] & 0x80) != 0) != (neg != 0))
-        tmp[nb++] = neg ? 0xff : 0x00;
     /* drop redundant leading sign bytes */
-    while (nb > 1 && ((tmp[nb - 1] == 0 && !(tmp[nb - 2] & 0x80)) ||
-                      (tmp[nb - 1] == 0xff && (tmp[nb - 2] & 0x80))))
-        nb--;
-    if (nb > cap)
-        nb = cap;
-    for (size_t k = 0; k < nb; k++)
-        out[k] = tmp[nb - 1 - k];
-    return nb;
+    size_t skip = 0;
+    while (skip + 1 < nb && ((out[skip] == 0 && !(out[skip + 1] & 0x80)) ||
+                             (out[skip] == 0xff && (out[skip + 1] & 0x80))))
+        skip++;
+    memmove(out, out + skip, nb - skip);
+    return nb - skip;
 }
 
 /* "-123.450" -> unscaled digits "123450", scale 3, neg. Keeps only digits,
- * '-' and '.' (money's "$1,234.56"). Returns -1 when not a finite number. */
+ * '-' and '.' (money's "$1,234.56"). digits holds cap bytes (the text's
+ * length + 1 is always enough). Returns -1 when not a finite number. */
 static int decimal_split(const char *text, char *digits, size_t cap, size_t *n, int *scale,
                          int *neg)
 {
@@ -428,13 +464,37 @@ static int decimal_split(const char *text, char *digits, size_t cap, size_t *n, 
     return any ? 0 : -1;
 }
 
+/* The precise form of text: a decimal's bytes (fixed: numeric(p, s), money,
+ * padded to scale want) or a VariableScaleDecimal, with buffers of cap
+ * digits (see dec_words / dec_bytes). */
+static int set_precise(avro_value_t *slot, const char *text, int fixed, int want, char *digits,
+                       size_t cap, uint32_t *word, uint8_t *bytes, char *err, size_t errlen)
+{
+    size_t n;
+    int scale, neg;
+    if (decimal_split(text, digits, cap, &n, &scale, &neg) != 0)
+        return strncmp(text, "NaN", 3) == 0 || strstr(text, "Infinity")
+                   ? 1
+                   : ERR("numeric '%.60s'", text);
+    if (fixed) {
+        while (scale < want && n + 1 < cap) { /* pad to the column's scale */
+            digits[n++] = '0';
+            scale++;
+        }
+        size_t nb = digits_to_twos(digits, n, neg && n, word, bytes);
+        return avro_value_set_bytes(slot, bytes, nb);
+    }
+    size_t nb = digits_to_twos(digits, n, neg && n, word, bytes);
+    avro_value_t f;
+    int rc = avro_value_get_by_index(slot, 0, &f, NULL);
+    rc = rc ? rc : avro_value_set_int(&f, scale);
+    rc = rc ? rc : avro_value_get_by_index(slot, 1, &f, NULL);
+    return rc ? rc : avro_value_set_bytes(&f, bytes, nb);
+}
+
 static int set_decimal(avro_value_t *slot, const pg_type *ty, const pg_conf *conf, const char *text,
                        char *err, size_t errlen)
 {
-    char digits[1100];
-    uint8_t bytes[600];
-    size_t n;
-    int scale, neg, p, want;
     if (ty->kind == PG_K_MONEY && conf->decimal_mode != PG_DEC_PRECISE) {
         /* "$1,234.56" / "-$1,234.56" -> "1234.56" / "-1234.56" */
         char plain[64];
@@ -449,29 +509,32 @@ static int set_decimal(avro_value_t *slot, const pg_type *ty, const pg_conf *con
     if (conf->decimal_mode == PG_DEC_STRING)
         return avro_value_set_string(slot, text);
     if (conf->decimal_mode == PG_DEC_DOUBLE) {
-        if (strncmp(text, "NaN", 3) == 0 || strstr(text, "Infinity"))
-            return 1;
-        return avro_value_set_double(slot, strtod(text, NULL));
+        /* beyond a double's range (more than 308 digits before the point)
+         * as NaN and Infinity: no double form, null */
+        double d = strtod(text, NULL);
+        return isfinite(d) ? avro_value_set_double(slot, d) : 1;
     }
-    if (decimal_split(text, digits, sizeof(digits), &n, &scale, &neg) != 0)
-        return strncmp(text, "NaN", 3) == 0 || strstr(text, "Infinity") ? 1
-                                                                          : ERR("numeric '%s'", text);
-    if (ty->kind == PG_K_MONEY || numeric_typmod(ty->typmod, &p, &want)) {
-        if (ty->kind == PG_K_MONEY)
-            want = 2;
-        while (scale < want && n + 1 < sizeof(digits)) { /* pad to the column's scale */
-            digits[n++] = '0';
-            scale++;
-        }
-        size_t nb = digits_to_twos(digits, n, neg && n, bytes, sizeof(bytes));
-        return avro_value_set_bytes(slot, bytes, nb);
-    }
-    size_t nb = digits_to_twos(digits, n, neg && n, bytes, sizeof(bytes));
-    avro_value_t f;
-    int rc = avro_value_get_by_index(slot, 0, &f, NULL);
-    rc = rc ? rc : avro_value_set_int(&f, scale);
-    rc = rc ? rc : avro_value_get_by_index(slot, 1, &f, NULL);
-    return rc ? rc : avro_value_set_bytes(&f, bytes, nb);
+    int p, want = 0;
+    int fixed = ty->kind == PG_K_MONEY || numeric_typmod(ty->typmod, &p, &want);
+    if (ty->kind == PG_K_MONEY)
+        want = 2;
+    size_t cap = strlen(text) + 1 + (fixed && want > 0 ? (size_t)want : 0);
+    char digits_s[DEC_STACK_DIGITS];
+    uint32_t word_s[DEC_STACK_DIGITS / 9 + 2];
+    uint8_t bytes_s[(DEC_STACK_DIGITS / 9 + 2) * 4 + 1];
+    if (cap <= sizeof(digits_s))
+        return set_precise(slot, text, fixed, want, digits_s, sizeof(digits_s), word_s, bytes_s,
+                           err, errlen);
+    /* a long value: one block, words first (aligned), then bytes, digits */
+    size_t nw = dec_words(cap), nb = dec_bytes(cap);
+    uint32_t *word = malloc(nw * sizeof(*word) + nb + cap);
+    if (!word)
+        return ENOMEM;
+    uint8_t *bytes = (uint8_t *)(word + nw);
+    int rc =
+        set_precise(slot, text, fixed, want, (char *)bytes + nb, cap, word, bytes, err, errlen);
+    free(word);
+    return rc;
 }
 
 static int hexval(int c)

@@ -9,7 +9,8 @@
  * first (credentials, database, wal_level, the REPLICATION attribute) and
  * says so; the publication is checked or created (publication.autocreate.
  * mode); the slot is checked; then either an initial snapshot starts (slot
- * created with an exported snapshot, pg_snapshot.c) or streaming resumes
+ * created with an exported snapshot, pg_snapshot.c; a temporary slot for
+ * snapshot.mode=initial_only, gone with the snapshot) or streaming resumes
  * from the stored position.
  *
  * Positions (the JSON text each record carries; the host stores the last
@@ -875,6 +876,51 @@ static int slot_drop(pg_task *t, char *err, size_t errlen)
     return rc < 0 ? -1 : 0;
 }
 
+/* Creates the slot TEMPORARY, with an exported snapshot, for
+ * snapshot.mode=initial_only (PostgreSQL 10+; pg_repl_create_slot's command
+ * with TEMPORARY, the same answer). The server drops a temporary slot when
+ * the replication connection that made it ends: closed after the snapshot's
+ * COMMIT (poll_snapshot), or lost with a task that died half-way, whose
+ * restart takes the snapshot again. So no slot outlives the snapshot to
+ * hold WAL back, as a permanent one would for ever (an initial_only task
+ * never streams from it). The connection, idle until then, keeps the
+ * exported snapshot importable for the whole snapshot. */
+static int slot_create_temporary(pg_task *t, char *snapname, size_t snaplen, char *err,
+                                 size_t errlen)
+{
+    char sql[256], e[512];
+    PGconn *c = t->repl.conn;
+    char *ident = PQescapeIdentifier(c, t->conf->slot, strlen(t->conf->slot));
+    snprintf(sql, sizeof(sql),
+             "CREATE_REPLICATION_SLOT %s TEMPORARY LOGICAL pgoutput EXPORT_SNAPSHOT",
+             ident ? ident : "");
+    PQfreemem(ident);
+    PGresult *res = PQexec(c, sql);
+    int ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQnfields(res) >= 3 &&
+             pg_lsn_parse(PQgetvalue(res, 0, 1), &t->start_lsn) == 0;
+    if (ok)
+        snprintf(snapname, snaplen, "%s", PQgetisnull(res, 0, 2) ? "" : PQgetvalue(res, 0, 2));
+    else
+        snprintf(err, errlen, "creating temporary replication slot %s: %s", t->conf->slot,
+                 first_line(PQerrorMessage(c), e, sizeof(e)));
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
+/* An initial_only task whose snapshot is done uses no slot; one of its name
+ * left there (by a version of sluice that kept it, or another connector)
+ * holds WAL back until dropped: said, not dropped, as it may not be ours. */
+static void slot_warn_unused(pg_task *t)
+{
+    char e[512];
+    if (slot_check_once(t, e, sizeof(e)) == 1)
+        sluice_log(t->ctx, SLUICE_LOG_WARN,
+                   "replication slot %s exists, unused: snapshot.mode=initial_only took its "
+                   "snapshot and streams nothing; the slot holds WAL back until it is dropped "
+                   "(SELECT pg_drop_replication_slot('%s'))",
+                   t->conf->slot, t->conf->slot);
+}
+
 static int need_snapshot(pg_task *t, const stored_pos *p, int slot_exists, char *err,
                          size_t errlen)
 {
@@ -918,16 +964,19 @@ static int start_streaming(pg_task *t, char *err, size_t errlen)
 
 static int open_start(pg_task *t, const stored_pos *p, char *err, size_t errlen)
 {
+    /* initial_only, its snapshot stored whole: done, whatever became of the
+     * (temporary) slot */
+    if (t->conf->snapshot_mode == PG_SNAP_INITIAL_ONLY && p->present && !p->snapshot) {
+        slot_warn_unused(t);
+        t->phase = PG_PHASE_DONE;
+        return 0;
+    }
     int exists = slot_check(t, err, errlen);
     if (exists < 0)
         return -1;
     int snap = need_snapshot(t, p, exists, err, errlen);
     if (snap < 0)
         return -1;
-    if (t->conf->snapshot_mode == PG_SNAP_INITIAL_ONLY && p->present && !p->snapshot) {
-        t->phase = PG_PHASE_DONE;
-        return 0;
-    }
     if (!snap) {
         if (!exists &&
             pg_repl_create_slot(&t->repl, t->conf->slot, 0, &t->start_lsn, NULL, 0, err, errlen))
@@ -941,12 +990,15 @@ static int open_start(pg_task *t, const stored_pos *p, char *err, size_t errlen)
     if (exists && slot_drop(t, err, errlen) != 0)
         return -1;
     char snapname[128], at[32];
-    if (pg_repl_create_slot(&t->repl, t->conf->slot, 1, &t->start_lsn, snapname, sizeof(snapname),
-                            err, errlen) != 0)
+    int temporary = t->conf->snapshot_mode == PG_SNAP_INITIAL_ONLY;
+    if ((temporary ? slot_create_temporary(t, snapname, sizeof(snapname), err, errlen)
+                   : pg_repl_create_slot(&t->repl, t->conf->slot, 1, &t->start_lsn, snapname,
+                                         sizeof(snapname), err, errlen)) != 0)
         return -1;
     pg_lsn_format(t->start_lsn, at, sizeof(at));
-    sluice_log(t->ctx, SLUICE_LOG_INFO, "slot %s created at %s, exported snapshot %s%s",
-               t->conf->slot, at, snapname, exists ? " (the old slot was dropped)" : "");
+    sluice_log(t->ctx, SLUICE_LOG_INFO, "%sslot %s created at %s, exported snapshot %s%s",
+               temporary ? "temporary " : "", t->conf->slot, at, snapname,
+               exists ? " (the old slot was dropped)" : "");
     t->phase = PG_PHASE_SNAPSHOT;
     return pg_snap_begin(t, snapname, t->start_lsn, err, errlen);
 }
@@ -1212,6 +1264,13 @@ static int poll_snapshot(pg_task *t, sluice_batch *batch, char *err, size_t errl
                  (unsigned long long)t->start_lsn, t->incr_pos);
     }
     if (t->conf->snapshot_mode == PG_SNAP_INITIAL_ONLY) {
+        /* the snapshot's transaction committed: closing the replication
+         * connection drops the temporary slot now (a done task stays open
+         * until the worker stops) */
+        pg_repl_close(&t->repl);
+        sluice_log(t->ctx, SLUICE_LOG_INFO,
+                   "snapshot.mode=initial_only: snapshot done, temporary slot %s dropped",
+                   t->conf->slot);
         t->phase = PG_PHASE_DONE;
         return queue_drain(t, batch, 0), 0;
     }
