@@ -315,9 +315,10 @@ typedef struct pg_repl {
 int pg_repl_connect(pg_repl *r, const pg_conf *conf, char *err, size_t errlen);
 void pg_repl_close(pg_repl *r);
 /* CREATE_REPLICATION_SLOT; export: also export a snapshot, whose name is
- * copied to snapname. *lsn = the consistent point. */
-int pg_repl_create_slot(pg_repl *r, const char *slot, int export, uint64_t *lsn, char *snapname,
-                        size_t snaplen, char *err, size_t errlen);
+ * copied to snapname; temporary: the server drops the slot when this
+ * connection ends. *lsn = the consistent point. */
+int pg_repl_create_slot(pg_repl *r, const char *slot, int export, int temporary, uint64_t *lsn,
+                        char *snapname, size_t snaplen, char *err, size_t errlen);
 int pg_repl_start(pg_repl *r, const char *slot, uint64_t lsn, const char *publication, int proto,
                   int streaming, char *err, size_t errlen);
 /* Waits up to timeout_ms for the next XLogData. Returns 1 with *data and *len

@@ -118,19 +118,20 @@ void pg_repl_close(pg_repl *r)
     memset(r, 0, sizeof(*r));
 }
 
-int pg_repl_create_slot(pg_repl *r, const char *slot, int export, uint64_t *lsn, char *snapname,
-                        size_t snaplen, char *err, size_t errlen)
+int pg_repl_create_slot(pg_repl *r, const char *slot, int export, int temporary, uint64_t *lsn,
+                        char *snapname, size_t snaplen, char *err, size_t errlen)
 {
     char sql[512], e[512];
     char *ident = PQescapeIdentifier(r->conn, slot, strlen(slot));
-    snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput %s", ident ? ident : "",
+    snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s%s LOGICAL pgoutput %s",
+             ident ? ident : "", temporary ? " TEMPORARY" : "",
              export ? "EXPORT_SNAPSHOT" : "NOEXPORT_SNAPSHOT");
     PQfreemem(ident);
     PGresult *res = PQexec(r->conn, sql);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
         pg_lsn_parse(PQgetvalue(res, 0, 1), lsn) != 0) {
-        snprintf(err, errlen, "creating replication slot %s: %s", slot,
-                 conn_error(r->conn, e, sizeof(e)));
+        snprintf(err, errlen, "creating %sreplication slot %s: %s", temporary ? "temporary " : "",
+                 slot, conn_error(r->conn, e, sizeof(e)));
         PQclear(res);
         return -1;
     }

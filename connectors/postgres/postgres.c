@@ -876,37 +876,6 @@ static int slot_drop(pg_task *t, char *err, size_t errlen)
     return rc < 0 ? -1 : 0;
 }
 
-/* Creates the slot TEMPORARY, with an exported snapshot, for
- * snapshot.mode=initial_only (PostgreSQL 10+; pg_repl_create_slot's command
- * with TEMPORARY, the same answer). The server drops a temporary slot when
- * the replication connection that made it ends: closed after the snapshot's
- * COMMIT (poll_snapshot), or lost with a task that died half-way, whose
- * restart takes the snapshot again. So no slot outlives the snapshot to
- * hold WAL back, as a permanent one would for ever (an initial_only task
- * never streams from it). The connection, idle until then, keeps the
- * exported snapshot importable for the whole snapshot. */
-static int slot_create_temporary(pg_task *t, char *snapname, size_t snaplen, char *err,
-                                 size_t errlen)
-{
-    char sql[256], e[512];
-    PGconn *c = t->repl.conn;
-    char *ident = PQescapeIdentifier(c, t->conf->slot, strlen(t->conf->slot));
-    snprintf(sql, sizeof(sql),
-             "CREATE_REPLICATION_SLOT %s TEMPORARY LOGICAL pgoutput EXPORT_SNAPSHOT",
-             ident ? ident : "");
-    PQfreemem(ident);
-    PGresult *res = PQexec(c, sql);
-    int ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQnfields(res) >= 3 &&
-             pg_lsn_parse(PQgetvalue(res, 0, 1), &t->start_lsn) == 0;
-    if (ok)
-        snprintf(snapname, snaplen, "%s", PQgetisnull(res, 0, 2) ? "" : PQgetvalue(res, 0, 2));
-    else
-        snprintf(err, errlen, "creating temporary replication slot %s: %s", t->conf->slot,
-                 first_line(PQerrorMessage(c), e, sizeof(e)));
-    PQclear(res);
-    return ok ? 0 : -1;
-}
-
 /* An initial_only task whose snapshot is done uses no slot; one of its name
  * left there (by a version of sluice that kept it, or another connector)
  * holds WAL back until dropped: said, not dropped, as it may not be ours. */
@@ -979,7 +948,7 @@ static int open_start(pg_task *t, const stored_pos *p, char *err, size_t errlen)
         return -1;
     if (!snap) {
         if (!exists &&
-            pg_repl_create_slot(&t->repl, t->conf->slot, 0, &t->start_lsn, NULL, 0, err, errlen))
+            pg_repl_create_slot(&t->repl, t->conf->slot, 0, 0, &t->start_lsn, NULL, 0, err, errlen))
             return -1;
         if (exists || p->present)
             t->start_lsn = p->lsn;
@@ -990,10 +959,16 @@ static int open_start(pg_task *t, const stored_pos *p, char *err, size_t errlen)
     if (exists && slot_drop(t, err, errlen) != 0)
         return -1;
     char snapname[128], at[32];
+    /* initial_only: TEMPORARY, which the server drops when the replication
+     * connection that made it ends: closed after the snapshot's COMMIT
+     * (poll_snapshot), or lost with a task that died half-way, whose
+     * restart takes the snapshot again. So no slot outlives the snapshot to
+     * hold WAL back, as a permanent one would for ever (an initial_only
+     * task never streams from it). The connection, idle until then, keeps
+     * the exported snapshot importable for the whole snapshot. */
     int temporary = t->conf->snapshot_mode == PG_SNAP_INITIAL_ONLY;
-    if ((temporary ? slot_create_temporary(t, snapname, sizeof(snapname), err, errlen)
-                   : pg_repl_create_slot(&t->repl, t->conf->slot, 1, &t->start_lsn, snapname,
-                                         sizeof(snapname), err, errlen)) != 0)
+    if (pg_repl_create_slot(&t->repl, t->conf->slot, 1, temporary, &t->start_lsn, snapname,
+                            sizeof(snapname), err, errlen) != 0)
         return -1;
     pg_lsn_format(t->start_lsn, at, sizeof(at));
     sluice_log(t->ctx, SLUICE_LOG_INFO, "%sslot %s created at %s, exported snapshot %s%s",
