@@ -197,6 +197,7 @@ typedef struct pg_rel {
     /* the values of this definition's records, reused (rel_schemas) */
     sluice_value_pool key_pool, value_pool;
     sluice_envelope_layout lay; /* value_schema's envelope and source fields */
+    sluice_field_pos tx_pos;    /* the envelope's transaction block */
     int64_t version; /* bumped at every schema rebuild */
     int retired;     /* replaced by a newer definition; kept for queued records */
     struct pg_rel *next;
@@ -490,6 +491,11 @@ void pg_txmeta_reset(pg_task *t);
 int pg_txmeta_change(pg_task *t, const pg_rel *rel, char *err, size_t errlen);
 /* At commit (queues END when a BEGIN was queued). */
 int pg_txmeta_end(pg_task *t, char *err, size_t errlen);
+/* The transaction block of the change pg_txmeta_change just counted: its
+ * transaction's id (as BEGIN / END have it), its place among the
+ * transaction's changes and among those of its table, 1 first. 0 when there
+ * is none (no transaction metadata, or not a streamed change). */
+int pg_txmeta_block(pg_task *t, char *id, size_t idlen, int64_t *total, int64_t *collection);
 
 /* ---- pg_stream.c: streamed in-progress transactions (protocol 2) ---------- */
 

@@ -135,13 +135,25 @@ static json_t *row_json(const pg_relcache *rc, const pg_rel *rel, const char *ns
                      "namespace", ns, "fields", fields);
 }
 
+/* Debezium's transaction block (Kafka Connect's "event.block", as the
+ * AvroConverter names it), null unless provide.transaction.metadata. */
+static json_t *transaction_json(void)
+{
+    return json_pack("{s:s, s:[s, {s:s, s:s, s:s, s:[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}], s:i, "
+                     "s:s}], s:n}",
+                     "name", "transaction", "type", "null", "type", "record", "name", "block",
+                     "namespace", "event", "fields", "name", "id", "type", "string", "name",
+                     "total_order", "type", "long", "name", "data_collection_order", "type", "long",
+                     "connect.version", 1, "connect.name", "event.block", "default");
+}
+
 static json_t *envelope_json(const pg_relcache *rc, const pg_rel *rel, const char *ns)
 {
     json_t *fields = json_pack(
-        "[{s:s, s:[s,o], s:n}, {s:s, s:[s,s], s:n}, {s:s, s:o}, {s:s, s:s}]", "name", "before",
+        "[{s:s, s:[s,o], s:n}, {s:s, s:[s,s], s:n}, {s:s, s:o}, o, {s:s, s:s}]", "name", "before",
         "type", "null", row_json(rc, rel, ns, 0), "default", "name", "after", "type", "null",
-        "Value", "default", "name", "source", "type", sluice_envelope_source_schema(), "name", "op", "type",
-        "string");
+        "Value", "default", "name", "source", "type", sluice_envelope_source_schema(),
+        transaction_json(), "name", "op", "type", "string");
     json_array_append_new(fields, opt_field("ts_ms", "long"));
     return json_pack("{s:s, s:s, s:s, s:o, s:s}", "type", "record", "name", "Envelope",
                      "namespace", ns, "fields", fields, "connect.name", "Envelope");
@@ -212,6 +224,7 @@ static int rel_schemas(pg_relcache *rc, pg_rel *rel, char *err, size_t errlen)
         goto out;
     /* where the envelope's and the source's fields sit: once per schema */
     if (sluice_envelope_layout_resolve(rel->value_schema, &rel->lay, err, errlen) != 0 ||
+        sluice_field_resolve(rel->value_schema, "transaction", &rel->tx_pos, err, errlen) != 0 ||
         parse_defaults(rc, rel, err, errlen) != 0)
         goto out;
     if (rel->nkeys &&

@@ -14,8 +14,9 @@
  * transaction touching no captured table gets no events), END after its
  * last, so END carries the transaction's final position. Both count in the
  * transaction's record numbering, so a resumed task skips them like any
- * other stored record. The envelope itself is unchanged (no "transaction"
- * block): consumers join on source.txId.
+ * other stored record. Every change of the transaction carries, as in
+ * Debezium, the envelope's transaction block {id, total_order,
+ * data_collection_order} (pg_txmeta_block; null without metadata).
  *
  * Runs on: the task's thread.
  */
@@ -26,8 +27,6 @@
 #include <sluice/envelope.h>
 
 #include "pg.h"
-
-#define TXM_MAX_COLLECTIONS 64
 
 typedef struct txm_count {
     const pg_rel *rel;
@@ -40,8 +39,9 @@ struct pg_txmeta {
     avro_value_iface_t *key_iface, *value_iface;
     int begun;
     int64_t events;
-    txm_count counts[TXM_MAX_COLLECTIONS];
-    int ncounts;
+    txm_count *counts; /* per table of the transaction, grown as tables come */
+    int ncounts, capcounts;
+    int64_t last_collection; /* the last change's place among its table's */
 };
 
 static const char *key_json =
@@ -96,6 +96,7 @@ void pg_txmeta_destroy(pg_task *t)
         avro_schema_decref(m->key_schema);
     if (m->value_schema)
         avro_schema_decref(m->value_schema);
+    free(m->counts);
     free(m);
     t->txmeta = NULL;
 }
@@ -165,12 +166,31 @@ int pg_txmeta_change(pg_task *t, const pg_rel *rel, char *err, size_t errlen)
     for (int i = 0; i < m->ncounts; i++)
         if (m->counts[i].rel == rel || (!strcmp(m->counts[i].rel->nspname, rel->nspname) &&
                                          !strcmp(m->counts[i].rel->relname, rel->relname))) {
-            m->counts[i].n++;
+            m->last_collection = ++m->counts[i].n;
             return 0;
         }
-    if (m->ncounts < TXM_MAX_COLLECTIONS)
-        m->counts[m->ncounts++] = (txm_count){rel, 1};
+    if (m->ncounts == m->capcounts) { /* every table counts: END lists them all */
+        int cap = m->capcounts ? m->capcounts * 2 : 16;
+        txm_count *c = realloc(m->counts, (size_t)cap * sizeof(*c));
+        if (!c)
+            return snprintf(err, errlen, "out of memory"), -1;
+        m->counts = c;
+        m->capcounts = cap;
+    }
+    m->counts[m->ncounts++] = (txm_count){rel, 1};
+    m->last_collection = 1;
     return 0;
+}
+
+int pg_txmeta_block(pg_task *t, char *id, size_t idlen, int64_t *total, int64_t *collection)
+{
+    pg_txmeta *m = t->txmeta;
+    if (!m || !m->begun || t->phase != PG_PHASE_STREAM)
+        return 0;
+    snprintf(id, idlen, "%u:%llu", t->xid, (unsigned long long)t->tx_lsn);
+    *total = m->events;
+    *collection = m->last_collection;
+    return 1;
 }
 
 int pg_txmeta_end(pg_task *t, char *err, size_t errlen)

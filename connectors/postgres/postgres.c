@@ -241,8 +241,21 @@ static int fill_envelope(pg_task *t, pg_rel *rel, avro_value_t *v, char op, cons
                              .lsn = src->lsn ? (int64_t)src->lsn : SLUICE_NULL_POS,
                              .pos = SLUICE_NULL_POS,
                              .seq = SLUICE_NULL_POS};
-    avro_value_t row;
+    avro_value_t row, blk, x;
+    char txid[48];
+    int64_t total, collection;
     int rc = sluice_envelope_fill(lay, v, op, t->now_ms, &si, SLUICE_LEND);
+    if (rc == 0 && op != 'r' && pg_txmeta_block(t, txid, sizeof(txid), &total, &collection)) {
+        rc = sluice_field_at(v, &rel->tx_pos, &blk);
+        rc = rc ? rc : avro_value_get_by_index(&blk, 0, &x, NULL);
+        rc = rc ? rc : avro_value_set_string(&x, txid);
+        rc = rc ? rc : avro_value_get_by_index(&blk, 1, &x, NULL);
+        rc = rc ? rc : avro_value_set_long(&x, total);
+        rc = rc ? rc : avro_value_get_by_index(&blk, 2, &x, NULL);
+        rc = rc ? rc : avro_value_set_long(&x, collection);
+    } else if (rc == 0) {
+        rc = sluice_field_null_at(v, &rel->tx_pos);
+    }
     rc = rc ? rc : sluice_envelope_row_at(lay, v, SLUICE_ENV_BEFORE, before ? &row : NULL);
     if (rc) {
         snprintf(err, errlen, "table %s.%s: envelope: %s", rel->nspname, rel->relname,

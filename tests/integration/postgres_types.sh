@@ -45,7 +45,7 @@ pg_sql main shop "CREATE TABLE arrays (id int PRIMARY KEY, an numeric[], ad2 num
 
 start_broker "$T/b" --set group.initial.rebalance.delay.ms=0
 start_registry
-for t in av.public.alltypes av.public.arrays av.message; do
+for t in av.public.alltypes av.public.arrays av.message av.transaction; do
     "$SLUICE" topics create -b "$BOOTSTRAP" -t "$t" --partitions 1 --if-not-exists >/dev/null 2>&1
 done
 P="$T/pipelines"
@@ -58,9 +58,9 @@ cat >"$P/types.json" <<JSON
             "topic.prefix": "av", "slot.name": "types", "publication.name": "dbz_publication",
             "table.include.list": "public\\\\.alltypes,public\\\\.arrays",
             "column.exclude.list": "public\\\\.alltypes\\\\.secret", "message.prefix.exclude.list": "skip.*",
-            "signal.data.collection": "public.Signals",
+            "signal.data.collection": "public.Signals", "provide.transaction.metadata": true,
             "key.converter": "avro", "value.converter": "avro"},
- "sinks": {"out": {"connector.class": "file", "topics": "av.public.alltypes,av.public.arrays,av.message",
+ "sinks": {"out": {"connector.class": "file", "topics": "av.public.alltypes,av.public.arrays,av.message,av.transaction",
                    "file": "$OUT", "key.converter": "avro", "value.converter": "avro"}}}
 JSON
 W="http://127.0.0.1:$(free_port)"
@@ -93,8 +93,14 @@ arr = json.loads(json.load(open(sys.argv[3]))["schema"])
 expect((env["type"], env["name"], env.get("namespace"), env.get("connect.name")) ==
        ("record", "Envelope", "av.public.alltypes", "av.public.alltypes.Envelope"),
        "envelope record: %r" % {k: env.get(k) for k in ("name", "namespace", "connect.name")})
-expect([f["name"] for f in env["fields"]][:5] == ["before", "after", "source", "op", "ts_ms"],
-       "envelope fields: %r" % [f["name"] for f in env["fields"]])
+expect([f["name"] for f in env["fields"]][:6] == ["before", "after", "source", "transaction", "op", "ts_ms"],
+       "envelope fields (Debezium's order): %r" % [f["name"] for f in env["fields"]])
+tx = [f for f in env["fields"] if f["name"] == "transaction"]
+expect(tx and tx[0].get("default", 1) is None and tx[0]["type"][0] == "null"
+       and tx[0]["type"][1].get("connect.name") == "event.block"
+       and [(f["name"], f["type"]) for f in tx[0]["type"][1]["fields"]] ==
+           [("id", "string"), ("total_order", "long"), ("data_collection_order", "long")],
+       "transaction block schema: %r" % (tx[0] if tx else None))
 expect((key["name"], key.get("namespace"), [f["name"] for f in key["fields"]]) ==
        ("Key", "av.public.alltypes", ["id"]), "key record: %r" % key)
 before = env["fields"][0]["type"]
@@ -261,6 +267,11 @@ if len(msgs) == 2:
         expect(ms["lsn"] > rs["lsn"], "the message (lsn %r) is not after the row (lsn %r)" % (ms["lsn"], rs["lsn"]))
         expect(ms["db"] == "shop" and ms["name"] == "av" and ms["connector"] == "postgresql", "message source: %r" % ms)
     expect(audit["source"]["txId"] is None, "a non-transactional message has txId %r" % audit["source"]["txId"])
+    if row:
+        begin = [r["value"] for r in recs if r["topic"] == "av.transaction" and r["value"]["status"] == "BEGIN"
+                 and r["value"]["id"].startswith("%d:" % row[0]["source"]["txId"])]
+        expect(len(begin) == 1 and row[0]["transaction"] == {"id": begin[0]["id"], "total_order": 1, "data_collection_order": 1},
+               "row 10's transaction block %r, BEGIN %r" % (row[0].get("transaction"), begin))
 v = json.loads(json.load(urllib.request.urlopen(sys.argv[2] + "/subjects/av.message-value/versions/latest"))["schema"])
 k = json.loads(json.load(urllib.request.urlopen(sys.argv[2] + "/subjects/av.message-key/versions/latest"))["schema"])
 expect(v.get("connect.name") == "io.debezium.connector.postgresql.MessageValue"
@@ -277,6 +288,34 @@ PY
 )
 [ -z "$out" ] || { echo "$out" | head -30 >&2; fail "logical decoding messages"; }
 pass "logical decoding messages in av.message: transactional (with its transaction's txId, after its row; none when rolled back), non-transactional, message.prefix.exclude.list; MessageKey/MessageValue schemas"
+
+# ---- 3b. transaction metadata: each change's place in its transaction -------------------
+base=$(lines "$OUT")
+pg_sql main shop "BEGIN; INSERT INTO arrays (id) VALUES (11), (12); INSERT INTO alltypes (id) VALUES (13); COMMIT" >/dev/null
+wait_for 60 have_lines "$OUT" $((base + 5)) || fail "the transaction of rows 11-13 did not arrive"
+out=$(python3 - "$OUT" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+fails = []
+v = {(r["topic"], r["key"]["id"]): r["value"] for r in recs if r["topic"].startswith("av.public.") and r["key"]}
+got = [v.get(k, {}).get("transaction") for k in (("av.public.arrays", 11), ("av.public.arrays", 12), ("av.public.alltypes", 13))]
+ids = {b["id"] if b else None for b in got}
+end = [r["value"] for r in recs if r["topic"] == "av.transaction" and r["value"]["status"] == "END" and r["value"]["id"] in ids]
+if len(ids) != 1 or None in ids or len(end) != 1:
+    fails.append("rows 11-13 do not share one transaction id with an END: %r, END %r" % (got, end))
+elif [(b["total_order"], b["data_collection_order"]) for b in got] != [(1, 1), (2, 2), (3, 1)]:
+    fails.append("total_order / data_collection_order: %r" % got)
+elif end[0]["event_count"] != 3:
+    fails.append("END event_count %r" % end[0]["event_count"])
+snap = [r["value"]["transaction"] for r in recs if r["topic"].startswith("av.public.") and r["value"] and r["value"]["op"] == "r"]
+if any(b is not None for b in snap):
+    fails.append("snapshot rows with a transaction block: %r" % [b for b in snap if b][:2])
+for f in fails:
+    print(f)
+PY
+)
+[ -z "$out" ] || { echo "$out" | head -30 >&2; fail "transaction blocks"; }
+pass "provide.transaction.metadata: each change carries its transaction block (id as BEGIN/END, total_order 1-3, data_collection_order per table), snapshot rows none"
 
 # ---- 4. an incremental snapshot signalled through public."Signals" --------------------
 reads() { python3 -c "
