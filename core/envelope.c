@@ -846,26 +846,30 @@ int sluice_envelope_set_ts(avro_value_t *value, int64_t ts_ms)
     return rc ? rc : avro_value_set_long(&slot, ts_ms);
 }
 
-int sluice_source_set(avro_value_t *source, const sluice_source_info *src)
+/* v's source from src, strings copied: v is an envelope (its layout
+ * resolved now) or, envelope 0, a source record itself. */
+static int set_source(avro_value_t *v, int envelope, const sluice_source_info *src)
 {
     char err[256];
     sluice_envelope_layout lay;
-    if (layout_source(avro_value_get_schema(source), &lay, err, sizeof(err)) != 0) {
+    avro_schema_t s = avro_value_get_schema(v);
+    if ((envelope ? sluice_envelope_layout_resolve(s, &lay, err, sizeof(err))
+                  : layout_source(s, &lay, err, sizeof(err))) != 0) {
         avro_set_error("%s", err);
         return EINVAL;
     }
-    return fill_source_record(&lay, source, src, SLUICE_COPY);
+    return envelope ? fill_source(&lay, v, src, SLUICE_COPY)
+                    : fill_source_record(&lay, v, src, SLUICE_COPY);
+}
+
+int sluice_source_set(avro_value_t *source, const sluice_source_info *src)
+{
+    return set_source(source, 0, src);
 }
 
 int sluice_envelope_set_source(avro_value_t *value, const sluice_source_info *src)
 {
-    char err[256];
-    sluice_envelope_layout lay;
-    if (sluice_envelope_layout_resolve(avro_value_get_schema(value), &lay, err, sizeof(err)) != 0) {
-        avro_set_error("%s", err);
-        return EINVAL;
-    }
-    return fill_source(&lay, value, src, SLUICE_COPY);
+    return set_source(value, 1, src);
 }
 
 /* ======================================================================== */

@@ -250,8 +250,6 @@ PY
 "$SLUICE" worker --config "$T/worker.json" 2>>"$T/worker.log" &
 worker_pid=$!
 track_pid "$worker_pid"
-lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
-have_lines() { [ "$(lines "$1")" -ge "$2" ]; }
 wait_for 90 have_lines "$T/out.jsonl" "$N" ||
     fail "the file sink has $(lines "$T/out.jsonl") of $N rows; worker log: $(tail -5 "$T/worker.log")"
 uniq_n="$(grep -o '"seq":[0-9]*' "$T/out.jsonl" | sort -u | wc -l)"

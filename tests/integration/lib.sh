@@ -251,6 +251,11 @@ finish()
     exit $?
 }
 
+# lines FILE: its line count (0 while it does not exist); have_lines FILE N:
+# it has at least N (a sink's output growing as records arrive)
+lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
+have_lines() { [ "$(lines "$1")" -ge "$2" ]; }
+
 # wait_for SECONDS CMD...: poll CMD every 0.2 s until it succeeds.
 wait_for()
 {

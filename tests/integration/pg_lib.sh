@@ -3,6 +3,7 @@
 #
 #   start_pg NAME [postgresql.conf lines...]   # sets PG_PORT_<NAME>, dir $T/pg-NAME
 #   pg_sql NAME DB "SQL"                        # psql as the superuser, -XAtq
+#   pg_worker DIR                               # `sluice worker` on DIR's pipelines
 #   stop_pgs                                    # in the EXIT trap (pg_trap does it)
 #
 # PostgreSQL refuses to run as root, so the cluster belongs to the `postgres`
@@ -74,4 +75,19 @@ pg_sql()
 pg_sql_file()
 {
     psql -h 127.0.0.1 -p "$(pg_port "$1")" -U postgres -d "$2" -XAtq -v ON_ERROR_STOP=1 -f "$3"
+}
+
+# pg_worker PIPELINES_DIR: `sluice worker` running the pipelines there against
+# the broker and the registry (start_broker, start_registry), offsets stored
+# every 500 ms, its log in $T/worker.log; sets W (its REST URL) and worker_pid.
+pg_worker()
+{
+    local pp=()
+    W="http://127.0.0.1:$(free_port)"
+    [ -n "${PLUGIN_PATH:-}" ] && pp=(--set "plugin.path=$PLUGIN_PATH")
+    "$SLUICE" worker --set "bootstrap.servers=$BOOTSTRAP" --set "pipelines.dir=$1" --set "listeners=$W" \
+        --set "schema.registry.url=$REGISTRY" --set offset.flush.interval.ms=500 "${pp[@]}" \
+        2>"$T/worker.log" &
+    worker_pid=$!
+    track_pid $worker_pid
 }

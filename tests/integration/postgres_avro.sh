@@ -57,16 +57,8 @@ cat >"$P/shop.json" <<JSON
  "sinks": {"out": {"connector.class": "file", "topics": "shop.public.items", "file": "$T/out.jsonl",
                    "key.converter": "avro", "value.converter": "avro"}}}
 JSON
-W="http://127.0.0.1:$(free_port)"
-pp=()
-[ -n "${PLUGIN_PATH:-}" ] && pp=(--set "plugin.path=$PLUGIN_PATH")
-"$SLUICE" worker --set "bootstrap.servers=$BOOTSTRAP" --set "pipelines.dir=$P" --set "listeners=$W" \
-    --set "schema.registry.url=$REG" --set offset.flush.interval.ms=500 "${pp[@]}" 2>"$T/worker.log" &
-worker_pid=$!
-track_pid $worker_pid
+pg_worker "$P"
 
-lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
-have_lines() { [ "$(lines "$1")" -ge "$2" ]; }
 task_state() { curl -s "$W/connectors/shop.source/status" | python3 -c "import json,sys; print(json.load(sys.stdin)['tasks'][0]['state'])" 2>/dev/null; }
 running() { [ "$(task_state)" = RUNNING ]; }
 versions() { curl -s "$REG/subjects/shop.public.items-value/versions"; }

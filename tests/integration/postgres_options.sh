@@ -122,8 +122,6 @@ create b "$(pg_config b '"skipped.operations": "d", "include.unknown.datatypes":
   "snapshot.isolation.mode": "repeatable_read", "slot.drop.on.stop": "false"')"
 create c "$(pg_config c '"skipped.operations": "none", "schema.exclude.list": "oth.*"')"
 
-lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
-have_lines() { [ "$(lines "$1")" -ge "$2" ]; }
 # a and c: t1 1 + u 1; b: t1 1 + u 1 + t2 1
 wait_for 60 have_lines "$T/a.jsonl" 2 && wait_for 30 have_lines "$T/b.jsonl" 3 &&
     wait_for 30 have_lines "$T/c.jsonl" 2 || fail "snapshots did not arrive: $(tail -5 "$T/worker.log")"

@@ -90,16 +90,8 @@ cat >"$P/dbl.json" <<JSON
 {"name": "dbl", "source": $(src dbl dbl 'public\\.nums' ', "snapshot.mode": "initial_only", "decimal.handling.mode": "double"'),
  "sinks": {"out": {"connector.class": "file", "topics": "dbl.public.nums", "file": "$T/dbl.jsonl"}}}
 JSON
-W="http://127.0.0.1:$(free_port)"
-pp=()
-[ -n "${PLUGIN_PATH:-}" ] && pp=(--set "plugin.path=$PLUGIN_PATH")
-"$SLUICE" worker --set "bootstrap.servers=$BOOTSTRAP" --set "pipelines.dir=$P" --set "listeners=$W" \
-    --set "schema.registry.url=$REGISTRY" --set offset.flush.interval.ms=500 "${pp[@]}" 2>"$T/worker.log" &
-worker_pid=$!
-track_pid $worker_pid
+pg_worker "$P"
 
-lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
-have_lines() { [ "$(lines "$1")" -ge "$2" ]; }
 task_state() { curl -s "$W/connectors/$1.source/status" | python3 -c "import json,sys; t=json.load(sys.stdin)['tasks'][0]; print(t['state'], t.get('trace', '')[:400])" 2>/dev/null; }
 # arrived FILE N NAME: wait for N records in FILE, else fail with the task's state
 arrived() { wait_for 60 have_lines "$1" "$2" || fail "$3: $(lines "$1") of $2 records arrived; task: $(task_state "${3%% *}")"; }

@@ -63,15 +63,8 @@ cat >"$P/types.json" <<JSON
  "sinks": {"out": {"connector.class": "file", "topics": "av.public.alltypes,av.public.arrays,av.message,av.transaction",
                    "file": "$OUT", "key.converter": "avro", "value.converter": "avro"}}}
 JSON
-W="http://127.0.0.1:$(free_port)"
-pp=()
-[ -n "${PLUGIN_PATH:-}" ] && pp=(--set "plugin.path=$PLUGIN_PATH")
-"$SLUICE" worker --set "bootstrap.servers=$BOOTSTRAP" --set "pipelines.dir=$P" --set "listeners=$W" \
-    --set "schema.registry.url=$REGISTRY" --set offset.flush.interval.ms=500 "${pp[@]}" 2>"$T/worker.log" &
-track_pid $!
+pg_worker "$P"
 
-lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
-have_lines() { [ "$(lines "$1")" -ge "$2" ]; }
 wait_for 60 have_lines "$OUT" 4 || fail "the snapshot's 4 rows did not arrive: $(tail -3 "$T/worker.log")"
 pg_sql main shop "INSERT INTO alltypes SELECT 3, b, i2, i8, f4, f8, n, nv, m, t, vc, c, by, u, j, jb, x, d, tm, ttz, ts, tstz, iv, ip, net, mac, bt, vb, e, ai, at, dm FROM alltypes WHERE id = 1;
   INSERT INTO arrays SELECT 3, an, ad2, aby, atz, adt, ab, au, ae, adm FROM arrays WHERE id = 1"

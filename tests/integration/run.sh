@@ -55,8 +55,6 @@ start_run()
         fail "sluice run did not start its roles within 30 s"
     }
 }
-lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
-have_lines() { [ "$(lines "$1")" -ge "$2" ]; }
 seqs() { grep -o '"seq":[0-9]*' "$1" | cut -d: -f2; }
 
 # ---- 1. one process, avro end to end ---------------------------------------

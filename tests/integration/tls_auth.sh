@@ -208,8 +208,6 @@ unset SSL_CERT_FILE # the converters trust the registry from schema.registry.ssl
     --set "pipelines.dir=$P" --set offset.flush.interval.ms=500 2>>"$T/worker.log" &
 worker_pid=$!
 track_pid $worker_pid
-lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
-have_lines() { [ "$(lines "$1")" -ge "$2" ]; }
 wait_for 60 have_lines "$T/good.jsonl" 40 || fail "good: $(lines "$T/good.jsonl") of 40 rows in the file"
 call "$REG/subjects" --cacert "$T/cert.pem" -u bob:b0b:pw-9922
 python3 -c 'import json,sys; s=json.loads(sys.argv[1]); assert {"good.rows-key","good.rows-value"} <= set(s), s' \

@@ -45,9 +45,7 @@ start_worker()
     worker_pid=$!
     track_pid "$worker_pid"
 }
-lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
 seqs() { grep -o '"seq":[0-9]*' "$1" | cut -d: -f2; }
-have_lines() { [ "$(lines "$1")" -ge "$2" ]; }
 # codecs_of TOPIC: the codecs (attributes bits 0-2) of the record batches of
 # TOPIC in the broker's log
 codecs_of() {

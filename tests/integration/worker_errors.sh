@@ -86,8 +86,6 @@ WORKER="http://127.0.0.1:$(free_port)"
     --set "listeners=$WORKER" --set offset.flush.interval.ms=500 \
     2>>"$T/worker.log" &
 track_pid $!
-lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
-have_lines() { [ "$(lines "$1")" -ge "$2" ]; }
 
 # ---- 1. tolerated, dead-lettered ---------------------------------------------
 wait_for 60 have_lines "$T/good.jsonl" 36 || fail "tolerant: $(lines "$T/good.jsonl") of 36 good records"

@@ -91,7 +91,6 @@ expect()
     fi
     pass "$msg"
 }
-lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
 more_lines() { [ "$(lines "$1")" -gt "$2" ]; }
 seq_count() { grep -c "\"seq\":$2[,}]" "$1" 2>/dev/null || true; }
 state_is() # NAME STATE [TASKSTATE]

@@ -54,7 +54,6 @@ total=$(wc -l <"$T/sizes.txt")
 pass "flat.rows holds $total records, $tomb of them tombstones"
 
 want=$((total - tomb))
-lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
 have() { [ "$(lines "$T/flat.jsonl")" -ge "$want" ]; }
 wait_for 60 have || fail "sink wrote $(lines "$T/flat.jsonl") of $want lines"
 sleep 1
