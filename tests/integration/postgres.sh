@@ -523,10 +523,13 @@ track_pid "$load_pid"
 sleep 3
 kill -9 "$worker_pid"
 wait "$worker_pid" 2>/dev/null
-acct_before=$(count_where "r['topic'] == 'shop.public.acct'")
-log "kill -9 of the worker under load ($acct_before acct records so far)"
+# the sink runs in the worker: the output stays as the kill left it until the
+# restart (counted after it, so the restart comes while the load still runs)
+cp "$OUT" "$T/out.at-kill"
 sleep 1
 start_worker
+acct_before=$(OUT="$T/out.at-kill" counter_check acct balance | head -1 | cut -d' ' -f1)
+log "kill -9 of the worker under load ($acct_before acct changes before it)"
 wait "$load_pid" || { cat "$T/pgbench.log" >&2; fail "pgbench failed"; }
 tx=$(grep -o 'number of transactions actually processed: [0-9]*' "$T/pgbench.log" | grep -o '[0-9]*$')
 pg_sql main shop "SELECT id, balance FROM acct ORDER BY id" >"$T/acct.db"
