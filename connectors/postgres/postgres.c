@@ -351,9 +351,10 @@ static int heartbeat_query_ok(const PGresult *res)
 }
 
 /* Runs heartbeat.action.query on the SQL connection. A server restart ends
- * that connection unnoticed (only the replication connection's loss makes the
- * task reconnect, and a restart is over before it): without a reconnect here
- * the query would fail at every heartbeat from then on. */
+ * that connection too, but libpq notices only at its next use, so when the
+ * lost replication connection makes the task reconnect (stream_reconnect)
+ * its PQstatus is still OK and it is kept: without a reconnect here the query
+ * would fail at every heartbeat from then on. */
 static void heartbeat_query(pg_task *t)
 {
     if (!t->conf->heartbeat_query || !*t->conf->heartbeat_query)
