@@ -367,15 +367,29 @@ static int heartbeat_schemas(pg_task *t, char *err, size_t errlen)
     return 0;
 }
 
+static int heartbeat_query_ok(const PGresult *res)
+{
+    return PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+}
+
+/* Runs heartbeat.action.query on the SQL connection. A server restart ends
+ * that connection too, but libpq notices only at its next use, so when the
+ * lost replication connection makes the task reconnect (stream_reconnect)
+ * its PQstatus is still OK and it is kept: without a reconnect here the query
+ * would fail at every heartbeat from then on. */
 static void heartbeat_query(pg_task *t)
 {
     if (!t->conf->heartbeat_query || !*t->conf->heartbeat_query)
         return;
     PGresult *res = PQexec(t->sql, t->conf->heartbeat_query);
-    ExecStatusType st = PQresultStatus(res);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+    if (!heartbeat_query_ok(res) && PQstatus(t->sql) != CONNECTION_OK) {
+        PQclear(res);
+        PQreset(t->sql);
+        res = PQexec(t->sql, t->conf->heartbeat_query);
+    }
+    if (!heartbeat_query_ok(res)) /* no result: the connection's error says why */
         sluice_log(t->ctx, SLUICE_LOG_WARN, "heartbeat.action.query failed: %s",
-                   PQresultErrorMessage(res));
+                   res ? PQresultErrorMessage(res) : PQerrorMessage(t->sql));
     PQclear(res);
 }
 
