@@ -388,8 +388,10 @@ static void heartbeat_query(pg_task *t)
         res = PQexec(t->sql, t->conf->heartbeat_query);
     }
     if (!heartbeat_query_ok(res)) /* no result: the connection's error says why */
-        sluice_log(t->ctx, SLUICE_LOG_WARN, "heartbeat.action.query failed: %s",
-                   res ? PQresultErrorMessage(res) : PQerrorMessage(t->sql));
+        sluice_log(t->ctx, SLUICE_LOG_WARN, "heartbeat.action.query failed (%s): %s",
+                   PQresStatus(PQresultStatus(res)),
+                   res && *PQresultErrorMessage(res) ? PQresultErrorMessage(res)
+                                                     : PQerrorMessage(t->sql));
     PQclear(res);
 }
 

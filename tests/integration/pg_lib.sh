@@ -4,6 +4,7 @@
 #   start_pg NAME [postgresql.conf lines...]   # sets PG_PORT_<NAME>, dir $T/pg-NAME
 #   pg_sql NAME DB "SQL"                        # psql as the superuser, -XAtq
 #   pg_worker DIR                               # `sluice worker` on DIR's pipelines
+#   check_py "what" <<'PY' ... PY               # python asserts over $OUT's records
 #   stop_pgs                                    # in the EXIT trap (pg_trap does it)
 #
 # PostgreSQL refuses to run as root, so the cluster belongs to the `postgres`
@@ -12,6 +13,7 @@
 # (scram-sha-256), so a wrong password is a real authentication failure.
 
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
+PG_LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PG_NAMES=()
 
 # pg_trap: stop every server started here, then lib.sh's cleanup.
@@ -90,4 +92,34 @@ pg_worker()
         2>"$T/worker.log" &
     worker_pid=$!
     track_pid $worker_pid
+}
+
+# check_py "what" [ARGS...] <<'PY' ... PY: python3 asserts over the records
+# of the file $OUT (a file sink's JSON lines): `recs` holds them (dicts),
+# `of(topic, op)` picks some, `expect(cond, msg)` records a failure, ROW1 is
+# pg_expect.py's, sys.argv[3:] are ARGS. Any failure fails "what".
+check_py()
+{
+    local what="$1" out
+    out=$(python3 - "$OUT" "$@" <<PYEOF
+import json, sys
+sys.path.insert(0, "$PG_LIB_DIR")
+from pg_expect import ROW1
+recs = [json.loads(l) for l in open(sys.argv[1])]
+fails = []
+def expect(cond, msg):
+    if not cond:
+        fails.append(msg)
+def of(topic, op=None):
+    return [r for r in recs if r["topic"] == topic and (op is None or (r["value"] or {}).get("op") == op)]
+$(cat)
+for f in fails:
+    print(f)
+PYEOF
+)
+    if [ -n "$out" ]; then
+        echo "$out" | head -30 >&2
+        fail "$what"
+    fi
+    pass "$what"
 }
