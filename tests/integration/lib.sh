@@ -256,6 +256,20 @@ finish()
 lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
 have_lines() { [ "$(lines "$1")" -ge "$2" ]; }
 
+# req METHOD PATH [BODY]: a REST call to the base URL $U (a worker's
+# listener); the answer's status in CODE, its body in $T/body.
+req()
+{
+    local m="$1" p="$2"
+    shift 2
+    if [ $# -gt 0 ]; then
+        CODE=$(curl -s -o "$T/body" -w '%{http_code}' -X "$m" -H 'Content-Type: application/json' \
+            --data-binary "$1" "$U$p")
+    else
+        CODE=$(curl -s -o "$T/body" -w '%{http_code}' -X "$m" "$U$p")
+    fi
+}
+
 # wait_for SECONDS CMD...: poll CMD every 0.2 s until it succeeds.
 wait_for()
 {

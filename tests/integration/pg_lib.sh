@@ -13,7 +13,7 @@
 # (scram-sha-256), so a wrong password is a real authentication failure.
 
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
-PG_LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+export PG_LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)" # pg_expect.py
 PG_NAMES=()
 
 # pg_trap: stop every server started here, then lib.sh's cleanup.

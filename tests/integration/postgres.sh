@@ -153,16 +153,11 @@ has_ops() { [ "$(count_ops "$1" "$2")" -ge "$3" ]; }
 rebuild()
 {
     python3 - "$OUT" "shop.public.$1" "$2" >"$T/$1.topic" <<'PY'
-import json, sys
+import json, os, sys
+sys.path.insert(0, os.environ["PG_LIB_DIR"])
+from pg_expect import records
 rows = {}
-for l in open(sys.argv[1]):
-    try:
-        r = json.loads(l)
-    except ValueError:  # torn by the kill -9 and continued by the next record, or being written
-        try:
-            r = json.loads(l[l.rindex('{"topic":'):])
-        except ValueError:
-            continue
+for r in records(sys.argv[1]):
     if r["topic"] != sys.argv[2]:
         continue
     v = r["value"]
@@ -188,16 +183,11 @@ PY
 counter_check()
 {
     python3 - "$OUT" "shop.public.$1" "$2" <<'PY'
-import json, sys
+import json, os, sys
+sys.path.insert(0, os.environ["PG_LIB_DIR"])
+from pg_expect import records
 seen, last, bad, n = set(), {}, [], 0
-for l in open(sys.argv[1]):
-    try:
-        r = json.loads(l)
-    except ValueError:
-        try:
-            r = json.loads(l[l.rindex('{"topic":'):])
-        except ValueError:
-            continue
+for r in records(sys.argv[1]):
     v = r["value"]
     if r["topic"] != sys.argv[2] or v is None:  # tombstones: their delete is checked
         continue
@@ -516,16 +506,11 @@ pg_sql main shop "INSERT INTO resume SELECT g, g FROM generate_series(1, 30000) 
 incr_rows()
 {
     python3 - "$OUT" <<'PY'
-import json, sys
+import json, os, sys
+sys.path.insert(0, os.environ["PG_LIB_DIR"])
+from pg_expect import records
 n, ids = 0, set()
-for l in open(sys.argv[1]):
-    try:
-        r = json.loads(l)
-    except ValueError:
-        try:
-            r = json.loads(l[l.rindex('{"topic":'):])
-        except ValueError:
-            continue
+for r in records(sys.argv[1]):
     v = r["value"]
     if r["topic"] == "shop.public.resume" and v and v["op"] == "r" and v["source"]["snapshot"] == "incremental":
         n += 1

@@ -60,18 +60,6 @@ track_pid $worker_pid
 healthy() { curl -sf "$U/health" >/dev/null; }
 wait_for 30 healthy || fail "the worker's /health did not answer"
 
-# req METHOD PATH [BODY]: status in CODE, body in $T/body
-req()
-{
-    local m="$1" p="$2"
-    shift 2
-    if [ $# -gt 0 ]; then
-        CODE=$(curl -s -o "$T/body" -w '%{http_code}' -X "$m" -H 'Content-Type: application/json' \
-            --data-binary "$1" "$U$p")
-    else
-        CODE=$(curl -s -o "$T/body" -w '%{http_code}' -X "$m" "$U$p")
-    fi
-}
 py() { python3 -c "import json,sys; raw=open(sys.argv[1]).read(); d=json.loads(raw) if raw.strip() else None; sys.exit(0 if (eval(sys.argv[2])) else 1)" "$T/body" "$1"; }
 expect()
 {

@@ -59,18 +59,6 @@ start_worker()
     wait_for 30 healthy || fail "the worker's /health did not answer 200 within 30 s"
 }
 
-# req METHOD PATH [BODY]: the answer's status in CODE, its body in $T/body.
-req()
-{
-    local m="$1" p="$2"
-    shift 2
-    if [ $# -gt 0 ]; then
-        CODE=$(curl -s -o "$T/body" -w '%{http_code}' -X "$m" -H 'Content-Type: application/json' \
-            --data-binary "$1" "$U$p")
-    else
-        CODE=$(curl -s -o "$T/body" -w '%{http_code}' -X "$m" "$U$p")
-    fi
-}
 # py EXPR: EXPR (Python, the last answer's JSON as d, its text as raw) holds.
 py()
 {
