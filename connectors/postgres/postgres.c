@@ -372,11 +372,10 @@ static int heartbeat_query_ok(const PGresult *res)
     return PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
 }
 
-/* Runs heartbeat.action.query on the SQL connection. A server restart ends
- * that connection too, but libpq notices only at its next use, so when the
- * lost replication connection makes the task reconnect (stream_reconnect)
- * its PQstatus is still OK and it is kept: without a reconnect here the query
- * would fail at every heartbeat from then on. */
+/* Runs heartbeat.action.query on the SQL connection; one lost since
+ * (stream_reconnect renews it, but the server may go away again between)
+ * is reconnected and the query run once more, so it does not fail at
+ * every heartbeat from then on. */
 static void heartbeat_query(pg_task *t)
 {
     if (!t->conf->heartbeat_query || !*t->conf->heartbeat_query)
@@ -1228,8 +1227,11 @@ static int stream_reconnect(pg_task *t, char *err, size_t errlen)
     if (pg_incr_restore(t, t->last_pos[0] ? t->last_pos : t->open_pos, err, errlen) != 0)
         return -1;
     pg_repl_close(&t->repl);
-    if (PQstatus(t->sql) != CONNECTION_OK)
-        PQreset(t->sql);
+    /* the SQL connection anew too, whatever its PQstatus says: a server
+     * restart ended it as well, but libpq notices only at its next use, and
+     * a dead one kept would fail the next catalog lookup, heartbeat query
+     * or slot query once more */
+    PQreset(t->sql);
     if (PQstatus(t->sql) != CONNECTION_OK)
         return snprintf(err, errlen, "reconnecting to %s:%lld: %s", t->conf->host,
                         (long long)t->conf->port, PQerrorMessage(t->sql)),
