@@ -189,7 +189,7 @@ static size_t logical_line(const char *p, const char *end, char *line, const cha
 
 json_t *sl_props_load(const char *path, char *err, size_t errlen)
 {
-    size_t len;
+    size_t len = 0;
     char *text = slurp(path, &len, err, errlen);
     char *line = text ? malloc(len + 1) : NULL, *key = text ? malloc(len + 2) : NULL;
     json_t *props = json_object();
@@ -197,6 +197,13 @@ json_t *sl_props_load(const char *path, char *err, size_t errlen)
     int lineno = 1, bad = 0;
     if (text && (!line || !key || !props)) {
         snprintf(err, errlen, "%s: out of memory", path);
+        bad = 1;
+    }
+    const char *nul = text ? memchr(text, '\0', len) : NULL;
+    if (nul && !bad) { /* a C string would end there: the rest of the value lost */
+        for (const char *q = text; q < nul; q++)
+            lineno += *q == '\n' || (*q == '\r' && (q + 1 == nul || q[1] != '\n'));
+        snprintf(err, errlen, "%s line %d: a NUL byte", path, lineno);
         bad = 1;
     }
     while (text && !bad && p < end) {

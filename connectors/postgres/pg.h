@@ -420,6 +420,7 @@ typedef struct pg_task {
     int all_acked;       /* commit(last_pos) came: nothing in flight */
     int64_t last_hb_ms;
     int64_t changes, last_report_ms;
+    int slot_sizes_off; /* the server refused the slot query: estimate the lag */
     int64_t now_ms; /* wall clock at the start of this poll (or its last wait):
                      * the envelopes' ts_ms, one clock read per batch */
 } pg_task;
@@ -495,7 +496,7 @@ int pg_txmeta_end(pg_task *t, char *err, size_t errlen);
  * transaction's id (as BEGIN / END have it), its place among the
  * transaction's changes and among those of its table, 1 first. 0 when there
  * is none (no transaction metadata, or not a streamed change). */
-int pg_txmeta_block(pg_task *t, char *id, size_t idlen, int64_t *total, int64_t *collection);
+int pg_txmeta_block(pg_task *t, const char **id, int64_t *total, int64_t *collection);
 
 /* ---- pg_stream.c: streamed in-progress transactions (protocol 2) ---------- */
 

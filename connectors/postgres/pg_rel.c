@@ -400,8 +400,14 @@ static int rel_columns(pg_relcache *rc, pg_rel *rel, const pg_coldesc *cols, int
         }
         /* left out: column.exclude.list, or a type without a mapping
          * (include.unknown.datatypes=false, as Debezium); a key stays */
-        int out = pg_conf_column_excluded(rc->conf, rel->nspname, rel->relname, c->name) ||
-                  (c->type->unknown && !rc->conf->include_unknown);
+        int unmapped = c->type->unknown && !rc->conf->include_unknown;
+        int out =
+            pg_conf_column_excluded(rc->conf, rel->nspname, rel->relname, c->name) || unmapped;
+        if (unmapped && !c->key && rc->ctx) /* said, so an upgrade does not lose it silently */
+            sluice_log(rc->ctx, SLUICE_LOG_WARN,
+                       "table %s.%s column %s: its type (oid %u) has no mapping; left out of the "
+                       "records (include.unknown.datatypes=false; true sends its text form)",
+                       rel->nspname, rel->relname, c->name, c->type->oid);
         c->field = out && !c->key ? -1 : field++;
         rel->nkeys += c->key;
     }

@@ -173,7 +173,9 @@ static void progress(pg_task *t, pg_snap *s, int force)
     int64_t now = pg_mono_ms();
     double secs = (double)(now - s->t0) / 1000.0, rate = secs > 0 ? (double)s->rows / secs : 0;
     double left = s->estimate > s->rows && rate > 0 ? (double)(s->estimate - s->rows) / rate : 0;
-    const snap_table *tb = &s->tables[s->cur < s->ntables ? s->cur : s->ntables - 1];
+    static const snap_table none = {.nsp = "-", .name = "(no table)"};
+    const snap_table *tb =
+        s->ntables ? &s->tables[s->cur < s->ntables ? s->cur : s->ntables - 1] : &none;
     int64_t tb_est = tb->estimate > 0 ? tb->estimate : 0;
     /* /status and /metrics: rows done (snapshot.rows) of about
      * snapshot.rows.estimated, and these */

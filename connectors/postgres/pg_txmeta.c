@@ -42,6 +42,7 @@ struct pg_txmeta {
     txm_count *counts; /* per table of the transaction, grown as tables come */
     int ncounts, capcounts;
     int64_t last_collection; /* the last change's place among its table's */
+    char id[64];             /* the transaction's: "<xid>:<its LSN>", set at BEGIN */
 };
 
 static const char *key_json =
@@ -122,11 +123,10 @@ static int fill_collections(pg_txmeta *m, avro_value_t *v)
 static int queue_event(pg_task *t, int end, char *err, size_t errlen)
 {
     pg_txmeta *m = t->txmeta;
-    char id[64];
+    const char *id = m->id;
     pg_out *o = pg_task_queue_push(t);
     if (!o)
         return snprintf(err, errlen, "out of memory"), -1;
-    snprintf(id, sizeof(id), "%u:%llu", t->xid, (unsigned long long)t->tx_lsn);
     o->topic = m->topic;
     o->ts_ms = t->commit_ts_ms;
     o->key_schema = avro_schema_incref(m->key_schema);
@@ -159,6 +159,7 @@ int pg_txmeta_change(pg_task *t, const pg_rel *rel, char *err, size_t errlen)
         m->begun = 1;
         m->events = 0;
         m->ncounts = 0;
+        snprintf(m->id, sizeof(m->id), "%u:%llu", t->xid, (unsigned long long)t->tx_lsn);
         if (queue_event(t, 0, err, errlen) != 0)
             return -1;
     }
@@ -182,12 +183,12 @@ int pg_txmeta_change(pg_task *t, const pg_rel *rel, char *err, size_t errlen)
     return 0;
 }
 
-int pg_txmeta_block(pg_task *t, char *id, size_t idlen, int64_t *total, int64_t *collection)
+int pg_txmeta_block(pg_task *t, const char **id, int64_t *total, int64_t *collection)
 {
     pg_txmeta *m = t->txmeta;
     if (!m || !m->begun || t->phase != PG_PHASE_STREAM)
         return 0;
-    snprintf(id, idlen, "%u:%llu", t->xid, (unsigned long long)t->tx_lsn);
+    *id = m->id;
     *total = m->events;
     *collection = m->last_collection;
     return 1;

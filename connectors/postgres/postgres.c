@@ -242,10 +242,10 @@ static int fill_envelope(pg_task *t, pg_rel *rel, avro_value_t *v, char op, cons
                              .pos = SLUICE_NULL_POS,
                              .seq = SLUICE_NULL_POS};
     avro_value_t row, blk, x;
-    char txid[48];
+    const char *txid;
     int64_t total, collection;
     int rc = sluice_envelope_fill(lay, v, op, t->now_ms, &si, SLUICE_LEND);
-    if (rc == 0 && op != 'r' && pg_txmeta_block(t, txid, sizeof(txid), &total, &collection)) {
+    if (rc == 0 && op != 'r' && pg_txmeta_block(t, &txid, &total, &collection)) {
         rc = sluice_field_at(v, &rel->tx_pos, &blk);
         rc = rc ? rc : avro_value_get_by_index(&blk, 0, &x, NULL);
         rc = rc ? rc : avro_value_set_string(&x, txid);
@@ -1018,9 +1018,10 @@ static void slot_drop_on_stop(pg_task *t, sluice_ctx *ctx)
 {
     char err[512] = "";
     pg_repl_close(&t->repl);
-    if (PQstatus(t->sql) != CONNECTION_OK)
-        PQreset(t->sql);
     for (int i = 0; i < 50; i++) {
+        /* stopped in a snapshot, the connection is in its COPY; or lost */
+        if (PQstatus(t->sql) != CONNECTION_OK || PQtransactionStatus(t->sql) != PQTRANS_IDLE)
+            PQreset(t->sql);
         err[0] = '\0';
         int exists = slot_check_once(t, err, sizeof(err));
         if (exists == 0 || (exists == 1 && slot_drop(t, err, sizeof(err)) == 0)) {
@@ -1146,7 +1147,10 @@ static int stream_error_final(pg_task *t, char *err, size_t errlen)
         todo = "the publication was dropped while the connector streamed; pgoutput cannot decode "
                "past that point. Drop the replication slot, recreate the publication, and "
                "restart the task with snapshot.mode=when_needed (a new slot and snapshot)";
-    else if (strstr(err, "has been invalidated") || strstr(err, "requested WAL segment"))
+    else if (strstr(err, "has been invalidated") || strstr(err, "requested WAL segment") ||
+             strstr(err, "cannot read from logical replication slot") ||
+             strstr(err, "can no longer get changes from replication slot") ||
+             strstr(err, "can no longer access replication slot"))
         todo = "the slot lost WAL it needed (max_slot_wal_keep_size?); changes since are gone "
                "from the server. Restart the task with snapshot.mode=when_needed after dropping "
                "the slot (a new slot and snapshot)";
@@ -1295,7 +1299,8 @@ static int poll_snapshot(pg_task *t, sluice_batch *batch, char *err, size_t errl
  * such slot, or the connection is busy or broken: the caller estimates). */
 static int slot_sizes(pg_task *t, int64_t *lag, int64_t *retained)
 {
-    if (PQstatus(t->sql) != CONNECTION_OK || PQtransactionStatus(t->sql) == PQTRANS_ACTIVE ||
+    if (t->slot_sizes_off || PQstatus(t->sql) != CONNECTION_OK ||
+        PQtransactionStatus(t->sql) == PQTRANS_ACTIVE ||
         PQtransactionStatus(t->sql) == PQTRANS_INERROR)
         return -1;
     const char *params[1] = {t->conf->slot};
@@ -1310,6 +1315,12 @@ static int slot_sizes(pg_task *t, int64_t *lag, int64_t *retained)
     if (ok) {
         *lag = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
         *retained = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    } else if (PQstatus(t->sql) == CONNECTION_OK) { /* a standby, no right to ask: not again */
+        t->slot_sizes_off = 1;
+        sluice_log(t->ctx, SLUICE_LOG_INFO,
+                   "slot %s: the server does not tell its lag (%s); slot.lag.bytes is estimated "
+                   "from the stream from now on",
+                   t->conf->slot, PQresultErrorMessage(res));
     }
     PQclear(res);
     return ok ? 0 : -1;
@@ -1352,8 +1363,11 @@ static int pg_poll(void *state, sluice_ctx *ctx, sluice_batch *batch)
     switch (t->phase) {
     case PG_PHASE_SNAPSHOT: rc = poll_snapshot(t, batch, err, sizeof(err)); break;
     case PG_PHASE_STREAM:
-        if (t->broken && stream_reconnect(t, err, sizeof(err)) != 0)
-            return sluice_error(ctx, !stream_error_final(t, err, sizeof(err)), "%s", err);
+        if (t->broken && stream_reconnect(t, err, sizeof(err)) != 0) {
+            int final = stream_error_final(t, err, sizeof(err));
+            t->failed = final;
+            return sluice_error(ctx, !final, "%s", err);
+        }
         rc = poll_stream(t, batch, err, sizeof(err));
         break;
     case PG_PHASE_DONE:

@@ -287,18 +287,23 @@ static void test_resolve_env_and_file(void)
     unlink(path);
 }
 
-/* Writes text to a fresh temp file and loads it as properties. */
-static json_t *props_of(const char *text)
+/* Writes n bytes of text to a fresh temp file and loads it as properties. */
+static json_t *props_of_n(const char *text, size_t n)
 {
     char path[] = "/tmp/sluice-props-XXXXXX";
     int fd = mkstemp(path);
     CU_ASSERT_FATAL(fd >= 0);
-    CU_ASSERT_FATAL(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    CU_ASSERT_FATAL(write(fd, text, n) == (ssize_t)n);
     close(fd);
     err[0] = 0;
     json_t *props = sl_props_load(path, err, sizeof(err));
     unlink(path);
     return props;
+}
+
+static json_t *props_of(const char *text)
+{
+    return props_of_n(text, strlen(text));
 }
 
 #define PROP_IS(props, k, v)                                                                       \
@@ -371,6 +376,9 @@ static void test_properties_as_java_reads_them(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "line 2: an unpaired \\u surrogate"));
     CU_ASSERT_PTR_NULL(props_of("nul = a\\u0000b\n"));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "line 1: \\u0000"));
+    /* a raw NUL would end the value as a C string: refused, not cut */
+    CU_ASSERT_PTR_NULL(props_of_n("a=1\nb=x\0y\n", 10));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "line 2: a NUL byte"));
     CU_ASSERT_PTR_NULL(props_of("a=1\n\nlatin1 = caf\xe9\n"));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "line 3: not UTF-8"));
 }
