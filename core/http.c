@@ -32,6 +32,7 @@
 #include "base64.h"
 #include "http.h"
 #include "pem_key.h"
+#include "props.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -374,31 +375,15 @@ static const char *prefix_of(const sl_http_security *sec)
     return sec && sec->key_prefix ? sec->key_prefix : "";
 }
 
-/* A whole file into a NUL-terminated buffer (files here are small); key
- * (pfx + key) names it in errors. */
+/* A whole file (sl_file_read; PEM files are small); key (pfx + key) names
+ * it in errors. */
 static char *slurp(const char *pfx, const char *key, const char *path, size_t *len, char *err,
                    size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long n = -1;
-    if (!f) {
-        snprintf(err, errlen, "%s%s '%s': cannot read: %s", pfx, key, path, strerror(errno));
-        return NULL;
-    }
-    if (fseek(f, 0, SEEK_END) == 0)
-        n = ftell(f);
-    if (n < 0 || n > (1 << 20) || fseek(f, 0, SEEK_SET) || !(buf = malloc((size_t)n + 1)) ||
-        fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        snprintf(err, errlen, "%s%s '%s': cannot read it whole (%s)", pfx, key, path,
-                 n > (1 << 20) ? "over 1 MiB: not a PEM file?" : "a read error");
-        free(buf);
-        buf = NULL;
-    } else {
-        buf[n] = 0;
-        *len = (size_t)n;
-    }
-    fclose(f);
+    char *buf = sl_file_read(path, 1 << 20, len);
+    if (!buf)
+        snprintf(err, errlen, "%s%s '%s': cannot read: %s", pfx, key, path,
+                 errno == EFBIG ? "over 1 MiB: not a PEM file?" : strerror(errno));
     return buf;
 }
 

@@ -40,45 +40,41 @@ static const char *next_line(const char *p, const char *end, int *lineno)
     return p;
 }
 
-/* The file's bytes, NUL-terminated (malloc'd), or NULL with err. */
-static char *slurp(const char *path, size_t *len, char *err, size_t errlen)
+char *sl_file_read(const char *path, size_t max, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     char *buf = NULL;
     size_t n = 0, cap = 0;
-    if (!f) {
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+    int why = 0;
+    if (!f)
         return NULL;
-    }
     for (;;) {
-        if (cap - n < 4096) {
-            char *b = cap >= PROPS_MAX ? NULL : realloc(buf, cap ? cap * 2 : 8192);
+        if (cap - n < 4096) { /* room for a read and the NUL */
+            size_t c = cap ? cap * 2 : 8192;
+            char *b = cap > max ? NULL : realloc(buf, c);
             if (!b) {
-                snprintf(err, errlen,
-                         cap >= PROPS_MAX ? "%s: larger than %u MiB" : "%s: out of memory", path,
-                         PROPS_MAX >> 20);
-                goto fail;
+                why = cap > max ? EFBIG : ENOMEM;
+                break;
             }
             buf = b;
-            cap = cap ? cap * 2 : 8192;
+            cap = c;
         }
         size_t got = fread(buf + n, 1, cap - n - 1, f);
         n += got;
-        if (got == 0)
+        if (got == 0) {
+            why = ferror(f) ? (errno ? errno : EIO) : n > max ? EFBIG : 0;
             break;
-    }
-    if (ferror(f)) {
-        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-        goto fail;
+        }
     }
     fclose(f);
+    if (why) {
+        free(buf);
+        errno = why;
+        return NULL;
+    }
     buf[n] = 0;
     *len = n;
     return buf;
-fail:
-    fclose(f);
-    free(buf);
-    return NULL;
 }
 
 static int hex(char c)
@@ -190,7 +186,11 @@ static size_t logical_line(const char *p, const char *end, char *line, const cha
 json_t *sl_props_load(const char *path, char *err, size_t errlen)
 {
     size_t len = 0;
-    char *text = slurp(path, &len, err, errlen);
+    char *text = sl_file_read(path, PROPS_MAX, &len);
+    if (!text && errno == EFBIG)
+        snprintf(err, errlen, "%s: larger than %u MiB", path, PROPS_MAX >> 20);
+    else if (!text)
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
     char *line = text ? malloc(len + 1) : NULL, *key = text ? malloc(len + 2) : NULL;
     json_t *props = json_object();
     const char *p = text, *end = text + len, *why = NULL;
