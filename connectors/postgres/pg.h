@@ -358,6 +358,15 @@ typedef struct pg_out {
     char pos[PG_POS_MAX];
 } pg_out;
 
+/* The key and value schemas, with their value classes, of records the
+ * connector builds itself (heartbeats, transaction events, logical decoding
+ * messages), and the topic they go to. */
+typedef struct pg_schemas {
+    char topic[300];
+    avro_schema_t key, value;
+    avro_value_iface_t *key_iface, *value_iface;
+} pg_schemas;
+
 typedef struct pg_queue {
     pg_out *items;
     size_t head, n, cap;
@@ -381,13 +390,8 @@ typedef struct pg_task {
     pg_phase phase;
     pg_snap *snap;
     uint64_t start_lsn; /* where streaming starts */
-    char heartbeat_topic[300];
-    avro_schema_t hb_key_schema, hb_value_schema;
-    avro_value_iface_t *hb_key_iface, *hb_value_iface;
-    /* logical decoding messages: <topic.prefix>.message, built at the first */
-    char message_topic[300];
-    avro_schema_t msg_key_schema, msg_value_schema;
-    avro_value_iface_t *msg_key_iface, *msg_value_iface;
+    pg_schemas heartbeat; /* __debezium-heartbeat.<topic.prefix> */
+    pg_schemas message;   /* <topic.prefix>.message, built at the first message */
     /* streaming */
     int in_tx, in_stream, replaying;
     int broken; /* a connection was lost: reconnect at the next poll */
@@ -461,6 +465,18 @@ int pg_task_commit_tx(pg_task *t, uint64_t end_lsn, char *err, size_t errlen);
 /* Raw queue access for records that are not table changes (transaction
  * metadata): push an empty slot, drop the newest, or give the newest its
  * position (dropping it when a resumed task already stored it). */
+/* Parses both texts (the full ones are told to the host) for topic. 0, or
+ * -1 with err naming `what`. pg_schemas_free also after a failure. */
+int pg_schemas_init(pg_task *t, pg_schemas *s, const char *what, const char *topic,
+                    const char *key_json, const char *value_json, char *err, size_t errlen);
+void pg_schemas_free(pg_schemas *s);
+/* Queues a record of s with a fresh key and value for the caller to fill
+ * (it sets o->pos, or pg_task_queue_position does), ts_ms its time; NULL
+ * with err (out of memory), nothing queued. */
+pg_out *pg_task_queue_new(pg_task *t, const pg_schemas *s, int64_t ts_ms, char *err, size_t errlen);
+/* o->pos for a record between transactions, at lsn: a restart streams from
+ * there (so such a record may repeat: at least once). */
+void pg_task_between_position(pg_task *t, pg_out *o, uint64_t lsn);
 pg_out *pg_task_queue_push(pg_task *t);
 void pg_task_queue_pop_last(pg_task *t);
 int pg_task_queue_position(pg_task *t, pg_out *o);

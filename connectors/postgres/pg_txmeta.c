@@ -34,9 +34,7 @@ typedef struct txm_count {
 } txm_count;
 
 struct pg_txmeta {
-    char topic[300];
-    avro_schema_t key_schema, value_schema;
-    avro_value_iface_t *key_iface, *value_iface;
+    pg_schemas schemas;
     int begun;
     int64_t events;
     txm_count *counts; /* per table of the transaction, grown as tables come */
@@ -67,15 +65,10 @@ int pg_txmeta_create(pg_task *t, char *err, size_t errlen)
     if (!m)
         return snprintf(err, errlen, "out of memory"), -1;
     t->txmeta = m;
-    snprintf(m->topic, sizeof(m->topic), "%s.transaction", t->conf->topic_prefix);
-    if (avro_schema_from_json_length(key_json, strlen(key_json), &m->key_schema) ||
-        avro_schema_from_json_length(value_json, strlen(value_json), &m->value_schema) ||
-        !(m->key_iface = avro_generic_class_from_schema(m->key_schema)) ||
-        !(m->value_iface = avro_generic_class_from_schema(m->value_schema)))
-        return snprintf(err, errlen, "transaction metadata schemas: %s", avro_strerror()), -1;
-    sluice_schema_json(t->ctx, m->key_schema, key_json);
-    sluice_schema_json(t->ctx, m->value_schema, value_json);
-    return 0;
+    char topic[300];
+    snprintf(topic, sizeof(topic), "%s.transaction", t->conf->topic_prefix);
+    return pg_schemas_init(t, &m->schemas, "transaction metadata", topic, key_json, value_json, err,
+                           errlen);
 }
 
 void pg_txmeta_reset(pg_task *t)
@@ -89,14 +82,7 @@ void pg_txmeta_destroy(pg_task *t)
     pg_txmeta *m = t->txmeta;
     if (!m)
         return;
-    if (m->key_iface)
-        avro_value_iface_decref(m->key_iface);
-    if (m->value_iface)
-        avro_value_iface_decref(m->value_iface);
-    if (m->key_schema)
-        avro_schema_decref(m->key_schema);
-    if (m->value_schema)
-        avro_schema_decref(m->value_schema);
+    pg_schemas_free(&m->schemas);
     free(m->counts);
     free(m);
     t->txmeta = NULL;
@@ -124,17 +110,10 @@ static int queue_event(pg_task *t, int end, char *err, size_t errlen)
 {
     pg_txmeta *m = t->txmeta;
     const char *id = m->id;
-    pg_out *o = pg_task_queue_push(t);
+    pg_out *o = pg_task_queue_new(t, &m->schemas, t->commit_ts_ms, err, errlen);
     if (!o)
-        return snprintf(err, errlen, "out of memory"), -1;
-    o->topic = m->topic;
-    o->ts_ms = t->commit_ts_ms;
-    o->key_schema = avro_schema_incref(m->key_schema);
-    o->value_schema = avro_schema_incref(m->value_schema);
-    o->has_key = avro_generic_value_new(m->key_iface, &o->key) == 0;
-    o->has_value = avro_generic_value_new(m->value_iface, &o->value) == 0;
-    int rc = !o->has_key || !o->has_value;
-    rc = rc ? rc : sluice_field_set_string(&o->key, "id", id);
+        return -1;
+    int rc = sluice_field_set_string(&o->key, "id", id);
     rc = rc ? rc : sluice_field_set_string(&o->value, "status", end ? "END" : "BEGIN");
     rc = rc ? rc : sluice_field_set_string(&o->value, "id", id);
     rc = rc ? rc : sluice_field_set_long(&o->value, "ts_ms", t->commit_ts_ms);

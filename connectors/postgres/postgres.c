@@ -114,6 +114,52 @@ void pg_task_queue_pop_last(pg_task *t)
     }
 }
 
+int pg_schemas_init(pg_task *t, pg_schemas *s, const char *what, const char *topic,
+                    const char *key_json, const char *value_json, char *err, size_t errlen)
+{
+    snprintf(s->topic, sizeof(s->topic), "%s", topic);
+    if (avro_schema_from_json_length(key_json, strlen(key_json), &s->key) ||
+        avro_schema_from_json_length(value_json, strlen(value_json), &s->value) ||
+        !(s->key_iface = avro_generic_class_from_schema(s->key)) ||
+        !(s->value_iface = avro_generic_class_from_schema(s->value)))
+        return snprintf(err, errlen, "%s schemas: %s", what, avro_strerror()), -1;
+    sluice_schema_json(t->ctx, s->key, key_json);
+    sluice_schema_json(t->ctx, s->value, value_json);
+    return 0;
+}
+
+void pg_schemas_free(pg_schemas *s)
+{
+    if (s->key_iface)
+        avro_value_iface_decref(s->key_iface);
+    if (s->value_iface)
+        avro_value_iface_decref(s->value_iface);
+    if (s->key)
+        avro_schema_decref(s->key);
+    if (s->value)
+        avro_schema_decref(s->value);
+    memset(s, 0, sizeof(*s));
+}
+
+pg_out *pg_task_queue_new(pg_task *t, const pg_schemas *s, int64_t ts_ms, char *err, size_t errlen)
+{
+    pg_out *o = queue_push(&t->q);
+    if (!o)
+        return snprintf(err, errlen, "out of memory"), NULL;
+    o->topic = s->topic;
+    o->ts_ms = ts_ms;
+    o->key_schema = avro_schema_incref(s->key);
+    o->value_schema = avro_schema_incref(s->value);
+    o->has_key = avro_generic_value_new(s->key_iface, &o->key) == 0;
+    o->has_value = o->has_key && avro_generic_value_new(s->value_iface, &o->value) == 0;
+    if (!o->has_value) {
+        snprintf(err, errlen, "%s record: %s", s->topic, avro_strerror());
+        pg_task_queue_pop_last(t);
+        return NULL;
+    }
+    return o;
+}
+
 pg_out *pg_queue_last(pg_task *t)
 {
     pg_queue *q = &t->q;
@@ -206,6 +252,12 @@ static int task_position(pg_task *t, char *buf, size_t len)
     p = sluice_put_u64(put_lit(p, ",\"n\":"), (uint64_t)t->tx_n, 0);
     *put_lit(put_lit(p, t->incr_pos), "}") = '\0';
     return t->skip_xid && t->xid == t->skip_xid && t->tx_n <= t->skip_n;
+}
+
+void pg_task_between_position(pg_task *t, pg_out *o, uint64_t lsn)
+{
+    snprintf(o->pos, sizeof(o->pos), "{\"lsn\":%llu,\"txId\":0%s}", (unsigned long long)lsn,
+             t->incr_pos);
 }
 
 int pg_task_queue_position(pg_task *t, pg_out *o)
@@ -355,42 +407,23 @@ static int heartbeat_schemas(pg_task *t, char *err, size_t errlen)
         "{\"type\":\"record\",\"name\":\"Heartbeat\",\"namespace\":"
         "\"io.debezium.connector.common\",\"fields\":[{\"name\":\"ts_ms\",\"type\":\"long\"}],"
         "\"connect.name\":\"io.debezium.connector.common.Heartbeat\"}";
-    snprintf(t->heartbeat_topic, sizeof(t->heartbeat_topic), "__debezium-heartbeat.%s",
-             t->conf->topic_prefix);
-    if (avro_schema_from_json_length(key_json, strlen(key_json), &t->hb_key_schema) ||
-        avro_schema_from_json_length(value_json, strlen(value_json), &t->hb_value_schema) ||
-        !(t->hb_key_iface = avro_generic_class_from_schema(t->hb_key_schema)) ||
-        !(t->hb_value_iface = avro_generic_class_from_schema(t->hb_value_schema)))
-        return snprintf(err, errlen, "heartbeat schemas: %s", avro_strerror()), -1;
-    sluice_schema_json(t->ctx, t->hb_key_schema, key_json);
-    sluice_schema_json(t->ctx, t->hb_value_schema, value_json);
-    return 0;
+    char topic[300];
+    snprintf(topic, sizeof(topic), "__debezium-heartbeat.%s", t->conf->topic_prefix);
+    return pg_schemas_init(t, &t->heartbeat, "heartbeat", topic, key_json, value_json, err, errlen);
 }
 
-static int heartbeat_query_ok(const PGresult *res)
-{
-    return PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
-}
-
-/* Runs heartbeat.action.query on the SQL connection; one lost since
- * (stream_reconnect renews it, but the server may go away again between)
- * is reconnected and the query run once more, so it does not fail at
- * every heartbeat from then on. */
+/* Runs heartbeat.action.query on the SQL connection (one lost is renewed
+ * at the next poll, pg_poll). */
 static void heartbeat_query(pg_task *t)
 {
     if (!t->conf->heartbeat_query || !*t->conf->heartbeat_query)
         return;
     PGresult *res = PQexec(t->sql, t->conf->heartbeat_query);
-    if (!heartbeat_query_ok(res) && PQstatus(t->sql) != CONNECTION_OK) {
-        PQclear(res);
-        PQreset(t->sql);
-        res = PQexec(t->sql, t->conf->heartbeat_query);
-    }
-    if (!heartbeat_query_ok(res)) /* no result: the connection's error says why */
-        sluice_log(t->ctx, SLUICE_LOG_WARN, "heartbeat.action.query failed (%s): %s",
-                   PQresStatus(PQresultStatus(res)),
-                   res && *PQresultErrorMessage(res) ? PQresultErrorMessage(res)
-                                                     : PQerrorMessage(t->sql));
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) /* no result: the connection says why */
+        sluice_log(
+            t->ctx, SLUICE_LOG_WARN, "heartbeat.action.query failed (%s): %s", PQresStatus(st),
+            res && *PQresultErrorMessage(res) ? PQresultErrorMessage(res) : PQerrorMessage(t->sql));
     PQclear(res);
 }
 
@@ -405,25 +438,13 @@ static int heartbeat_maybe(pg_task *t, char *err, size_t errlen)
         return 0;
     t->last_hb_ms = now;
     heartbeat_query(t);
-    pg_out *o = queue_push(&t->q);
+    pg_out *o = pg_task_queue_new(t, &t->heartbeat, pg_now_ms(), err, errlen);
     if (!o)
-        return snprintf(err, errlen, "out of memory"), -1;
-    uint64_t lsn = t->safe_lsn > t->repl.wal_end ? t->safe_lsn : t->repl.wal_end;
-    o->topic = t->heartbeat_topic;
-    o->ts_ms = pg_now_ms();
-    snprintf(o->pos, sizeof(o->pos), "{\"lsn\":%llu,\"txId\":0%s}", (unsigned long long)lsn,
-             t->incr_pos);
-    o->key_schema = avro_schema_incref(t->hb_key_schema);
-    o->value_schema = avro_schema_incref(t->hb_value_schema);
-    if (avro_generic_value_new(t->hb_key_iface, &o->key) == 0)
-        o->has_key = 1;
-    if (avro_generic_value_new(t->hb_value_iface, &o->value) == 0)
-        o->has_value = 1;
-    if (!o->has_key || !o->has_value ||
-        sluice_field_set_string(&o->key, "serverName", t->conf->topic_prefix) ||
+        return -1;
+    pg_task_between_position(t, o, t->safe_lsn > t->repl.wal_end ? t->safe_lsn : t->repl.wal_end);
+    if (sluice_field_set_string(&o->key, "serverName", t->conf->topic_prefix) ||
         sluice_field_set_long(&o->value, "ts_ms", o->ts_ms)) {
-        out_release(o);
-        t->q.n--;
+        pg_task_queue_pop_last(t);
         return snprintf(err, errlen, "heartbeat record: %s", avro_strerror()), -1;
     }
     return 0;
@@ -576,23 +597,16 @@ static int message_schemas(pg_task *t, char *err, size_t errlen)
         "string", "default", "name", "content", "type", "null", "bytes", "default", "connect.name",
         "io.debezium.connector.postgresql.Message", "connect.name",
         "io.debezium.connector.postgresql.MessageValue");
-    char *value_json = value ? json_dumps(value, JSON_COMPACT) : NULL;
+    char *value_json = value ? json_dumps(value, JSON_COMPACT) : NULL, topic[300];
     json_decref(value);
-    snprintf(t->message_topic, sizeof(t->message_topic), "%s.message", t->conf->topic_prefix);
-    int bad = !value_json ||
-              avro_schema_from_json_length(key_json, strlen(key_json), &t->msg_key_schema) ||
-              avro_schema_from_json_length(value_json, strlen(value_json), &t->msg_value_schema) ||
-              !(t->msg_key_iface = avro_generic_class_from_schema(t->msg_key_schema)) ||
-              !(t->msg_value_iface = avro_generic_class_from_schema(t->msg_value_schema));
-    if (bad)
-        snprintf(err, errlen, "message schemas: %s",
-                 value_json ? avro_strerror() : "out of memory");
-    else {
-        sluice_schema_json(t->ctx, t->msg_key_schema, key_json);
-        sluice_schema_json(t->ctx, t->msg_value_schema, value_json);
-    }
+    snprintf(topic, sizeof(topic), "%s.message", t->conf->topic_prefix);
+    int rc = value_json ? pg_schemas_init(t, &t->message, "message", topic, key_json, value_json,
+                                          err, errlen)
+                        : (snprintf(err, errlen, "message schemas: out of memory"), -1);
     free(value_json);
-    return bad ? -1 : 0;
+    if (rc != 0) /* built again at the next message */
+        pg_schemas_free(&t->message);
+    return rc;
 }
 
 static int on_logical_message(pg_task *t, const pg_msg *m, char *err, size_t errlen)
@@ -601,24 +615,12 @@ static int on_logical_message(pg_task *t, const pg_msg *m, char *err, size_t err
     int transactional = m->flags & 1;
     if (!pg_conf_message_included(t->conf, prefix))
         return 0;
-    if (!t->msg_value_iface && message_schemas(t, err, errlen) != 0)
+    if (!t->message.value_iface && message_schemas(t, err, errlen) != 0)
         return -1;
-    pg_out *o = queue_push(&t->q);
+    pg_out *o = pg_task_queue_new(t, &t->message, transactional ? t->commit_ts_ms : pg_now_ms(),
+                                  err, errlen);
     if (!o)
-        return snprintf(err, errlen, "out of memory"), -1;
-    if (!transactional) {
-        snprintf(o->pos, sizeof(o->pos), "{\"lsn\":%llu,\"txId\":0%s}",
-                 (unsigned long long)t->safe_lsn, t->incr_pos);
-    } else if (task_position(t, o->pos, sizeof(o->pos)) == 1) {
-        t->q.n--; /* already stored (resume): nothing queued */
-        return 0;
-    }
-    o->topic = t->message_topic;
-    o->ts_ms = transactional ? t->commit_ts_ms : pg_now_ms();
-    o->key_schema = avro_schema_incref(t->msg_key_schema);
-    o->value_schema = avro_schema_incref(t->msg_value_schema);
-    o->has_key = avro_generic_value_new(t->msg_key_iface, &o->key) == 0;
-    o->has_value = o->has_key && avro_generic_value_new(t->msg_value_iface, &o->value) == 0;
+        return -1;
     sluice_source_info si = {.version = PG_VERSION_STR,
                              .connector = "postgresql",
                              .name = t->conf->topic_prefix,
@@ -632,8 +634,7 @@ static int on_logical_message(pg_task *t, const pg_msg *m, char *err, size_t err
                              .pos = SLUICE_NULL_POS,
                              .seq = SLUICE_NULL_POS};
     avro_value_t src, msg;
-    int rc = !o->has_value;
-    rc = rc ? rc : sluice_field_set_string(&o->key, "prefix", prefix);
+    int rc = sluice_field_set_string(&o->key, "prefix", prefix);
     rc = rc ? rc : sluice_field_set_string(&o->value, "op", "m");
     rc = rc ? rc : sluice_field_set_long(&o->value, "ts_ms", pg_now_ms());
     rc = rc ? rc : avro_value_get_by_name(&o->value, "source", &src, NULL);
@@ -642,10 +643,12 @@ static int on_logical_message(pg_task *t, const pg_msg *m, char *err, size_t err
     rc = rc ? rc : sluice_field_set_string(&msg, "prefix", prefix);
     rc = rc ? rc : sluice_field_set_bytes(&msg, "content", m->relname, (size_t)m->natts);
     if (rc != 0) {
-        out_release(o);
-        t->q.n--;
+        pg_task_queue_pop_last(t);
         return snprintf(err, errlen, "message record (prefix %s): %s", prefix, avro_strerror()), -1;
     }
+    if (transactional) /* its transaction's numbering; resumed: skipped */
+        return pg_task_queue_position(t, o);
+    pg_task_between_position(t, o, t->safe_lsn);
     return 0;
 }
 
@@ -1062,22 +1065,8 @@ static void pg_close(void *state, sluice_ctx *ctx)
     if (t->sql)
         PQfinish(t->sql);
     pg_decoder_destroy(t->dec);
-    if (t->hb_key_iface)
-        avro_value_iface_decref(t->hb_key_iface);
-    if (t->hb_value_iface)
-        avro_value_iface_decref(t->hb_value_iface);
-    if (t->msg_key_iface)
-        avro_value_iface_decref(t->msg_key_iface);
-    if (t->msg_value_iface)
-        avro_value_iface_decref(t->msg_value_iface);
-    if (t->msg_key_schema)
-        avro_schema_decref(t->msg_key_schema);
-    if (t->msg_value_schema)
-        avro_schema_decref(t->msg_value_schema);
-    if (t->hb_key_schema)
-        avro_schema_decref(t->hb_key_schema);
-    if (t->hb_value_schema)
-        avro_schema_decref(t->hb_value_schema);
+    pg_schemas_free(&t->heartbeat);
+    pg_schemas_free(&t->message);
     pg_conf_destroy(t->conf);
     free(t->open_pos);
     free(t);
@@ -1355,6 +1344,12 @@ static int pg_poll(void *state, sluice_ctx *ctx, sluice_batch *batch)
     int rc = 0;
     t->ctx = ctx;
     t->now_ms = pg_now_ms();
+    /* the SQL connection (catalog lookups, heartbeat and slot queries), lost
+     * since the last poll while the stream was not (its own server process
+     * ended): renewed here, once for every user of it. A status test, no
+     * syscall; stream_reconnect renews it with the stream. */
+    if (t->phase == PG_PHASE_STREAM && PQstatus(t->sql) == CONNECTION_BAD)
+        PQreset(t->sql);
     /* the host released the last batch's values: they are the pools' again */
     for (pg_rel *r = t->rels.head; r; r = r->next) {
         sluice_pool_reclaim(&r->key_pool);
