@@ -2005,30 +2005,16 @@ int sluice_avro_json_append(const sluice_avro_plan *plan, const void *data, size
  * The same bytes avro_value_write writes, without its writer indirection
  * for every primitive: this runs for every field of every record. */
 typedef struct enc {
-    char **buf;
-    size_t *cap;
-    size_t len;
-    int oom; /* the buffer could not grow */
+    jbuf b;  /* the growing buffer the JSON writer uses too */
+    int oom; /* it could not grow */
 } enc;
-
-static int enc_grow(enc *e, size_t n)
-{
-    size_t want = *e->cap > 4096 ? *e->cap : 4096;
-    while (want < e->len + n)
-        want *= 2;
-    char *nb = realloc(*e->buf, want);
-    if (!nb) {
-        e->oom = 1;
-        return ENOMEM;
-    }
-    *e->buf = nb;
-    *e->cap = want;
-    return 0;
-}
 
 static inline int enc_room(enc *e, size_t n)
 {
-    return e->len + n <= *e->cap ? 0 : enc_grow(e, n);
+    if (jb_reserve(&e->b, n) == 0)
+        return 0;
+    e->oom = 1;
+    return ENOMEM;
 }
 
 static inline int enc_long(enc *e, int64_t v)
@@ -2036,13 +2022,13 @@ static inline int enc_long(enc *e, int64_t v)
     if (enc_room(e, 10) != 0)
         return ENOMEM;
     uint64_t z = ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63));
-    unsigned char *p = (unsigned char *)*e->buf + e->len, *p0 = p;
+    unsigned char *p = (unsigned char *)*e->b.buf + *e->b.len, *p0 = p;
     while (z > 0x7f) {
         *p++ = (unsigned char)(z | 0x80);
         z >>= 7;
     }
     *p++ = (unsigned char)z;
-    e->len += (size_t)(p - p0);
+    *e->b.len += (size_t)(p - p0);
     return 0;
 }
 
@@ -2051,8 +2037,8 @@ static int enc_raw(enc *e, const void *data, size_t n)
     if (enc_room(e, n) != 0)
         return ENOMEM;
     if (n)
-        memcpy(*e->buf + e->len, data, n);
-    e->len += n;
+        memcpy(*e->b.buf + *e->b.len, data, n);
+    *e->b.len += n;
     return 0;
 }
 
@@ -2243,12 +2229,13 @@ static int enc_planned(enc *e, const sluice_avro_plan *pl, const ap_op *o, const
 int sluice_avro_encode(const sluice_avro_plan *plan, const avro_value_t *value, char **buf,
                        size_t *len, size_t *cap)
 {
-    enc e = {buf, cap, *len, 0};
+    size_t n = *len; /* *len moves only on success */
+    enc e = {{buf, &n, cap}, 0};
     int rc = enc_room(&e, 0);
     if (rc == 0)
         rc = plan ? enc_planned(&e, plan, &plan->ops[0], value) : enc_value(&e, value);
     if (rc != 0)
         return e.oom ? ENOMEM : rc;
-    *len = e.len;
+    *len = n;
     return 0;
 }
