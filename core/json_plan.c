@@ -339,6 +339,27 @@ static char *utf8_put(char *o, unsigned cp)
     return o;
 }
 
+int sl_unicode_escape(const char *s, const char *end, char **out)
+{
+    const unsigned char *p = (const unsigned char *)s, *e = (const unsigned char *)end;
+    unsigned cp, lo;
+    if (jr_hex4(p, e, &cp))
+        return SL_UESC_MALFORMED;
+    if (cp == 0)
+        return SL_UESC_NUL;
+    if (cp >= 0xdc00 && cp <= 0xdfff)
+        return SL_UESC_UNPAIRED;
+    if (cp < 0xd800 || cp > 0xdbff) {
+        *out = utf8_put(*out, cp);
+        return 4;
+    }
+    if (e - p < 10 || p[4] != '\\' || p[5] != 'u' || jr_hex4(p + 6, e, &lo) || lo < 0xdc00 ||
+        lo > 0xdfff)
+        return SL_UESC_UNPAIRED;
+    *out = utf8_put(*out, 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00));
+    return 10;
+}
+
 /* The string at r->p ('"'), decoded into r->scratch (NUL-terminated):
  * *s is r->scratch, valid until the next jr_str. */
 static int jr_str(sl_jreader *r, const char **s, size_t *n)
@@ -366,7 +387,6 @@ static int jr_str(sl_jreader *r, const char **s, size_t *n)
         }
         if (++p >= end) /* a backslash */
             return -1;
-        unsigned cp;
         switch (*p++) {
         case '"':
             *o++ = '"';
@@ -392,20 +412,13 @@ static int jr_str(sl_jreader *r, const char **s, size_t *n)
         case 't':
             *o++ = '\t';
             break;
-        case 'u':
-            if (jr_hex4(p, end, &cp) || cp == 0 || (cp >= 0xdc00 && cp <= 0xdfff))
+        case 'u': { /* jansson refuses \u0000 and unpaired surrogates too */
+            int used = sl_unicode_escape((const char *)p, (const char *)end, &o);
+            if (used < 0)
                 return -1;
-            p += 4;
-            if (cp >= 0xd800 && cp <= 0xdbff) { /* a pair, or jansson's error */
-                unsigned lo;
-                if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || jr_hex4(p + 2, end, &lo) ||
-                    lo < 0xdc00 || lo > 0xdfff)
-                    return -1;
-                p += 6;
-                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-            }
-            o = utf8_put(o, cp);
+            p += used;
             break;
+        }
         default:
             return -1;
         }

@@ -55,6 +55,15 @@ int sl_jreader_fill(sl_jreader *r, const sl_jplan *plan, avro_value_t *value);
 
 /* The 64-bit FNV-1a step json_hash and the reader share. */
 uint64_t sl_json_fnv(uint64_t h, const void *p, size_t n);
+
+/* The 4 hex digits after a "\u" at s (with the "\uXXXX" of the low half of
+ * a surrogate pair after them), as JSON and Java properties files write a
+ * character: its UTF-8 appended at *out (which moves; never longer than
+ * what it decodes). How many chars of s it took, or SL_UESC_*. */
+#define SL_UESC_MALFORMED (-1) /* not 4 hex digits */
+#define SL_UESC_UNPAIRED  (-2) /* half a surrogate pair */
+#define SL_UESC_NUL       (-3) /* \u0000: no C string can hold it */
+int sl_unicode_escape(const char *s, const char *end, char **out);
 /* Sets bytes value v from base64 (standard or URL alphabet, '=' ends it). */
 int sl_json_set_base64(avro_value_t *v, const char *s, size_t n);
 

@@ -13,6 +13,8 @@
  */
 #include "props.h"
 
+#include "json_plan.h"
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -77,47 +79,6 @@ char *sl_file_read(const char *path, size_t max, size_t *len)
     return buf;
 }
 
-static int hex(char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
-/* The 4 hex digits at s, or -1. */
-static long hex4(const char *s, const char *end)
-{
-    long v = 0;
-    for (int i = 0; i < 4; i++) {
-        int h = s + i < end ? hex(s[i]) : -1;
-        if (h < 0)
-            return -1;
-        v = v << 4 | h;
-    }
-    return v;
-}
-
-static char *put_utf8(char *o, uint32_t c)
-{
-    if (c < 0x80) {
-        *o++ = (char)c;
-    } else if (c < 0x800) {
-        *o++ = (char)(0xc0 | c >> 6);
-        *o++ = (char)(0x80 | (c & 0x3f));
-    } else if (c < 0x10000) {
-        *o++ = (char)(0xe0 | c >> 12);
-        *o++ = (char)(0x80 | (c >> 6 & 0x3f));
-        *o++ = (char)(0x80 | (c & 0x3f));
-    } else {
-        *o++ = (char)(0xf0 | c >> 18);
-        *o++ = (char)(0x80 | (c >> 12 & 0x3f));
-        *o++ = (char)(0x80 | (c >> 6 & 0x3f));
-        *o++ = (char)(0x80 | (c & 0x3f));
-    }
-    return o;
-}
-
 /* Java's loadConvert: s..end (a key or a value of the logical line) with
  * its escapes decoded into out (room for end - s + 1: no escape grows),
  * NUL-terminated. \t \n \r \f and \uXXXX (a surrogate pair as one
@@ -138,22 +99,13 @@ static int unescape(const char *s, const char *end, char *out, const char **why)
             *o++ = c == 't' ? '\t' : c == 'n' ? '\n' : c == 'r' ? '\r' : c == 'f' ? '\f' : c;
             continue;
         }
-        long u = hex4(s, end);
-        if (u < 0)
-            return *why = "malformed \\uxxxx encoding", -1;
-        s += 4;
-        if (u >= 0xd800 && u < 0xdc00) { /* a high surrogate wants its low one */
-            long lo = end - s >= 6 && s[0] == '\\' && s[1] == 'u' ? hex4(s + 2, end) : -1;
-            if (lo < 0xdc00 || lo >= 0xe000)
-                return *why = "an unpaired \\u surrogate", -1;
-            s += 6;
-            u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
-        } else if (u >= 0xdc00 && u < 0xe000) {
-            return *why = "an unpaired \\u surrogate", -1;
-        } else if (u == 0) {
-            return *why = "\\u0000 (a NUL cannot be in a config value)", -1;
-        }
-        o = put_utf8(o, (uint32_t)u);
+        int used = sl_unicode_escape(s, end, &o);
+        if (used < 0)
+            return *why = used == SL_UESC_MALFORMED ? "malformed \\uxxxx encoding"
+                          : used == SL_UESC_NUL     ? "\\u0000 (a NUL cannot be in a config value)"
+                                                    : "an unpaired \\u surrogate",
+                   -1;
+        s += used;
     }
     *o = 0;
     return 0;
