@@ -49,8 +49,8 @@ static void fuzz_value(const uint8_t *data, size_t size, int precise)
                     .time_mode = PG_TIME_ADAPTIVE};
     size_t t = data[0] % (sizeof(types) / sizeof(types[0]));
     pg_type *ty = pg_type_resolve(NULL, types[t].oid, types[t].typmod);
-    int vsd = 0;
-    json_t *j = ty ? pg_type_schema(ty, &conf, &vsd) : NULL;
+    int named = 0;
+    json_t *j = ty ? pg_type_schema(ty, &conf, &named) : NULL;
     char *json = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     char *text = malloc(size);
     avro_schema_t s = NULL;

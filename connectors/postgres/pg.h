@@ -45,6 +45,7 @@ typedef enum pg_snapshot_mode {
 
 typedef enum pg_decimal_mode { PG_DEC_PRECISE, PG_DEC_DOUBLE, PG_DEC_STRING } pg_decimal_mode;
 typedef enum pg_time_mode { PG_TIME_ADAPTIVE, PG_TIME_ADAPTIVE_MICRO, PG_TIME_CONNECT } pg_time_mode;
+typedef enum pg_hstore_mode { PG_HSTORE_JSON, PG_HSTORE_MAP } pg_hstore_mode;
 
 typedef struct pg_filter {
     regex_t *re;
@@ -56,7 +57,7 @@ typedef struct pg_conf {
     const char *host, *user, *password, *dbname, *sslmode;
     int64_t port;
     const char *topic_prefix, *slot, *publication, *autocreate;
-    const char *snapshot_mode_s, *decimal_mode_s, *time_mode_s;
+    const char *snapshot_mode_s, *decimal_mode_s, *time_mode_s, *hstore_mode_s;
     int64_t heartbeat_ms, fetch_size, status_interval_ms;
     const char *heartbeat_query, *placeholder, *signal_table;
     int64_t chunk_size;
@@ -67,6 +68,7 @@ typedef struct pg_conf {
     pg_snapshot_mode snapshot_mode;
     pg_decimal_mode decimal_mode;
     pg_time_mode time_mode;
+    pg_hstore_mode hstore_mode;
     pg_filter tables_in, tables_out, columns_out, schemas_in, schemas_out;
     pg_filter messages_in, messages_out; /* message.prefix.include/exclude.list */
     unsigned skipped; /* skipped.operations: PG_SKIP(op) bits of c, u, d, t */
@@ -125,6 +127,9 @@ typedef enum pg_kind {
     PG_K_BIT,
     PG_K_ENUM,
     PG_K_ARRAY,
+    PG_K_LTREE,  /* the ltree extension's type */
+    PG_K_HSTORE, /* the hstore extension's type */
+    PG_K_POINT,
 } pg_kind;
 
 /* A column's type, resolved once (domains to their base, arrays to their
@@ -144,16 +149,19 @@ typedef struct pg_type {
  * (may be NULL: unknown types map to strings). Returns NULL on OOM. */
 pg_type *pg_type_resolve(PGconn *conn, uint32_t oid, int32_t typmod);
 void pg_type_free(pg_type *ty);
-/* The Avro schema JSON of a value of ty (not nullable). *vsd counts uses of
- * the named record io.debezium.data.VariableScaleDecimal (defined once). */
-json_t *pg_type_schema(const pg_type *ty, const pg_conf *conf, int *vsd);
+/* The Avro schema JSON of a value of ty (not nullable). *named: the named
+ * records one schema already defines (0 before its first column; each is
+ * defined once, then referred to by name): PG_NAMED_* bits. */
+#define PG_NAMED_VSD   1 /* io.debezium.data.VariableScaleDecimal */
+#define PG_NAMED_POINT 2 /* io.debezium.data.geometry.Point */
+json_t *pg_type_schema(const pg_type *ty, const pg_conf *conf, int *named);
 /* Sets slot (a value of pg_type_schema's schema) from PostgreSQL's text
  * form. Returns 0, or -1 with err saying why the text does not parse. */
 int pg_type_set(avro_value_t *slot, const pg_type *ty, const pg_conf *conf, const char *text,
                 size_t len, char *err, size_t errlen);
 /* Whether an unchanged TOASTed value of ty has a placeholder form (string
- * and bytes types, arrays). */
-int pg_type_placeholder_ok(const pg_type *ty);
+ * and bytes types, arrays of anything but points and hstore maps). */
+int pg_type_placeholder_ok(const pg_type *ty, const pg_conf *conf);
 /* Sets slot to unavailable.value.placeholder in ty's form (see the top of
  * pg_types.c). Returns 0 or an avro-c error code. */
 int pg_type_set_placeholder(avro_value_t *slot, const pg_type *ty, const pg_conf *conf);

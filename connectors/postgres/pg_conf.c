@@ -48,6 +48,7 @@ static const char *const snapshot_valid[] = {"initial",  "always",      "initial
 static const char *const decimal_valid[] = {"precise", "double", "string", NULL};
 static const char *const time_valid[] = {"adaptive", "adaptive_time_microseconds", "connect",
                                          NULL};
+static const char *const hstore_valid[] = {"json", "map", NULL};
 static const char *const plugin_valid[] = {"pgoutput", NULL};
 static const char *const skipped_valid[] = {"c", "u", "d", "t", "none", NULL};
 static const char *const isolation_valid[] = {"serializable", "repeatable_read", NULL};
@@ -120,8 +121,9 @@ const sluice_option pg_options[] = {
      "Operations whose records are not emitted: c (insert), u (update), d (delete, and its "
      "tombstone), t (truncate), or none. The position still moves past them."},
     {"include.unknown.datatypes", SLUICE_OPT_BOOL, "false", 0, 0, NULL, OFF(include_unknown),
-     "Columns of a type sluice does not map (composite types, geometric types, tsvector, "
-     "extension types...): left out of the schema and the records (false), or carried as "
+     "Columns of a type sluice does not map (composite types, geometric types but point, "
+     "tsvector, extension types but citext, ltree and hstore...): left out of the schema and the "
+     "records (false), or carried as "
      "their text form, a string (true). Key columns are always kept."},
     {"tombstones.on.delete", SLUICE_OPT_BOOL, "true", 0, 0, NULL, OFF(tombstones),
      "Follow each delete by a tombstone (same key, null value)."},
@@ -137,6 +139,9 @@ const sluice_option pg_options[] = {
      "adaptive: millisecond or microsecond semantic types by the column's precision; "
      "adaptive_time_microseconds: time always MicroTime; connect: Kafka Connect's logical "
      "types (milliseconds)."},
+    {"hstore.handling.mode", SLUICE_OPT_STRING, "json", 0, 0, hstore_valid, OFF(hstore_mode_s),
+     "hstore columns (the hstore extension) as a string of a JSON object, "
+     "io.debezium.data.Json (json), or an Avro map of nullable strings (map)."},
     {"signal.data.collection", SLUICE_OPT_STRING, NULL, 0, 0, NULL, OFF(signal_table),
      "schema.table of the signal table (id text, type text, data text), in the publication: "
      "a row with type 'execute-snapshot' and data {\"data-collections\": [\"s.t\"]} starts an "
@@ -254,6 +259,7 @@ static void modes_set(pg_conf *conf)
                                  PG_SNAP_NO_DATA, PG_SNAP_WHEN_NEEDED, PG_SNAP_NO_DATA};
     static const int dec_v[] = {PG_DEC_PRECISE, PG_DEC_DOUBLE, PG_DEC_STRING};
     static const int time_v[] = {PG_TIME_ADAPTIVE, PG_TIME_ADAPTIVE_MICRO, PG_TIME_CONNECT};
+    static const int hstore_v[] = {PG_HSTORE_JSON, PG_HSTORE_MAP};
     int v = 0;
     if (pick(conf->snapshot_mode_s, snapshot_valid, snap_v, &v) == 0)
         conf->snapshot_mode = (pg_snapshot_mode)v;
@@ -261,6 +267,8 @@ static void modes_set(pg_conf *conf)
         conf->decimal_mode = (pg_decimal_mode)v;
     if (pick(conf->time_mode_s, time_valid, time_v, &v) == 0)
         conf->time_mode = (pg_time_mode)v;
+    if (pick(conf->hstore_mode_s, hstore_valid, hstore_v, &v) == 0)
+        conf->hstore_mode = (pg_hstore_mode)v;
 }
 
 pg_conf *pg_conf_create(sluice_ctx *ctx)

@@ -116,12 +116,12 @@ static json_t *opt_field(const char *name, const char *type)
 static json_t *row_json(const pg_relcache *rc, const pg_rel *rel, const char *ns, int key)
 {
     json_t *fields = json_array();
-    int vsd = 0;
+    int named = 0;
     for (int i = 0; i < rel->ncols; i++) {
         const pg_col *c = &rel->cols[i];
         if (c->field < 0 || (key && !c->key))
             continue;
-        json_t *t = pg_type_schema(c->type, rc->conf, &vsd);
+        json_t *t = pg_type_schema(c->type, rc->conf, &named);
         /* a key or NOT NULL column is required (plain T), any other optional
          * (["null", T], default null), as Debezium's optional() schemas */
         json_t *f = key || c->notnull ? json_pack("{s:s, s:o}", "name", c->avro_name, "type", t)
@@ -545,7 +545,7 @@ static int set_column(pg_relcache *rc, const pg_rel *rel, const pg_col *c, avro_
 {
     avro_value_t slot = *field;
     int rc_ = 0;
-    if (d->kind == 'n' || (d->kind == 'u' && !pg_type_placeholder_ok(c->type)))
+    if (d->kind == 'n' || (d->kind == 'u' && !pg_type_placeholder_ok(c->type, rc->conf)))
         return set_missing(rc, c, field, required);
     if (!required && (rc_ = avro_value_set_branch(field, 1, &slot)) != 0)
         return rc_;

@@ -18,7 +18,14 @@
  *                        NaN and +-Infinity have no decimal form, nor a
  *                        value beyond a double's range a double: null.
  *   money                like numeric(19,2) (the text "$1,234.56")
- *   text, varchar, char, name, inet, cidr, macaddr, ranges: string
+ *   text, varchar, char, name, inet, cidr, macaddr, ranges, citext: string
+ *   ltree                string io.debezium.data.Ltree
+ *   hstore               hstore.handling.mode json: string io.debezium.data.Json,
+ *                        the object {"k":"v","k2":null} in the server's order;
+ *                        map: map of ["null", string]
+ *   point                record io.debezium.data.geometry.Point {x double,
+ *                        y double, wkb: the point's WKB (21 bytes, little-
+ *                        endian), srid: null}
  *   other types          unknown (pg_type.unknown): left out of the records
  *                        unless include.unknown.datatypes, then their text
  *                        form, a string (pg_rel.c decides)
@@ -79,14 +86,14 @@ static const struct {
     uint32_t oid;
     pg_kind kind;
 } builtin[] = {
-    {16, PG_K_BOOL},         {17, PG_K_BYTEA},        {18, PG_K_STRING},     {19, PG_K_STRING},
-    {20, PG_K_INT64},        {21, PG_K_INT16},        {23, PG_K_INT32},      {25, PG_K_STRING},
-    {26, PG_K_INT64},        {114, PG_K_JSON},        {142, PG_K_XML},       {650, PG_K_STRING},
-    {700, PG_K_FLOAT4},      {701, PG_K_FLOAT8},      {790, PG_K_MONEY},     {829, PG_K_STRING},
-    {774, PG_K_STRING},      {869, PG_K_STRING},      {1042, PG_K_STRING},   {1043, PG_K_STRING},
-    {1082, PG_K_DATE},       {1083, PG_K_TIME},       {1114, PG_K_TIMESTAMP},
-    {1184, PG_K_TIMESTAMPTZ}, {1186, PG_K_INTERVAL},  {1266, PG_K_TIMETZ},   {1560, PG_K_BIT},
-    {1562, PG_K_BIT},        {1700, PG_K_NUMERIC},    {2950, PG_K_UUID},     {3802, PG_K_JSON},
+    {16, PG_K_BOOL},       {17, PG_K_BYTEA},    {18, PG_K_STRING},      {19, PG_K_STRING},
+    {20, PG_K_INT64},      {21, PG_K_INT16},    {23, PG_K_INT32},       {25, PG_K_STRING},
+    {26, PG_K_INT64},      {114, PG_K_JSON},    {142, PG_K_XML},        {650, PG_K_STRING},
+    {700, PG_K_FLOAT4},    {701, PG_K_FLOAT8},  {790, PG_K_MONEY},      {829, PG_K_STRING},
+    {774, PG_K_STRING},    {869, PG_K_STRING},  {1042, PG_K_STRING},    {1043, PG_K_STRING},
+    {1082, PG_K_DATE},     {1083, PG_K_TIME},   {1114, PG_K_TIMESTAMP}, {1184, PG_K_TIMESTAMPTZ},
+    {1186, PG_K_INTERVAL}, {1266, PG_K_TIMETZ}, {1560, PG_K_BIT},       {1562, PG_K_BIT},
+    {1700, PG_K_NUMERIC},  {2950, PG_K_UUID},   {3802, PG_K_JSON},      {600, PG_K_POINT},
 };
 
 /* array type oid -> element oid, for the built-in types above */
@@ -96,7 +103,7 @@ static const uint32_t builtin_arrays[][2] = {
     {1021, 700},  {1022, 701},  {791, 790},   {1040, 829},  {775, 774},   {1041, 869},
     {1014, 1042}, {1015, 1043}, {1182, 1082}, {1183, 1083}, {1115, 1114}, {1185, 1184},
     {1187, 1186}, {1270, 1266}, {1561, 1560}, {1563, 1562}, {1231, 1700}, {2951, 2950},
-    {3807, 3802},
+    {3807, 3802}, {1017, 600},
 };
 
 static pg_type *type_new(uint32_t oid, int32_t typmod, pg_kind kind)
@@ -133,18 +140,25 @@ static pg_type *unknown_new(uint32_t oid, int32_t typmod)
     return ty;
 }
 
+/* The extension types with a mapping, by name (their oids differ from one
+ * database to the next), as Debezium recognises them. */
+static const struct {
+    const char *name;
+    pg_kind kind;
+} extension[] = {{"citext", PG_K_STRING}, {"ltree", PG_K_LTREE}, {"hstore", PG_K_HSTORE}};
+
 /* Domains, enums, arrays of those, extension types: from pg_type. */
 static pg_type *resolve_catalog(PGconn *conn, uint32_t oid, int32_t typmod, int depth)
 {
     char oidtext[16];
     snprintf(oidtext, sizeof(oidtext), "%u", oid);
     const char *params[1] = {oidtext};
-    PGresult *res = PQexecParams(
-        conn,
-        "SELECT t.typtype, t.typbasetype, t.typtypmod, t.typelem, t.typcategory, "
-        "(SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e "
-        " WHERE e.enumtypid = t.oid) FROM pg_type t WHERE t.oid = $1::oid",
-        1, NULL, params, NULL, NULL, 0);
+    PGresult *res =
+        PQexecParams(conn,
+                     "SELECT t.typtype, t.typbasetype, t.typtypmod, t.typelem, t.typcategory, "
+                     "(SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e "
+                     " WHERE e.enumtypid = t.oid), t.typname FROM pg_type t WHERE t.oid = $1::oid",
+                     1, NULL, params, NULL, NULL, 0);
     pg_type *ty = NULL;
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         ty = unknown_new(oid, typmod);
@@ -164,7 +178,11 @@ static pg_type *resolve_catalog(PGconn *conn, uint32_t oid, int32_t typmod, int 
         } else if (typtype == 'r') { /* a range: its text form, as Debezium */
             ty = type_new(oid, typmod, PG_K_STRING);
         } else {
-            ty = unknown_new(oid, typmod);
+            const char *name = PQgetvalue(res, 0, 6);
+            size_t i = 0, n = sizeof(extension) / sizeof(extension[0]);
+            while (i < n && (typtype != 'b' || strcmp(extension[i].name, name) != 0))
+                i++;
+            ty = i < n ? type_new(oid, typmod, extension[i].kind) : unknown_new(oid, typmod);
         }
     }
     PQclear(res);
@@ -198,13 +216,18 @@ void pg_type_free(pg_type *ty)
     free(ty);
 }
 
-int pg_type_placeholder_ok(const pg_type *ty)
+int pg_type_placeholder_ok(const pg_type *ty, const pg_conf *conf)
 {
     switch (ty->kind) {
     case PG_K_STRING: case PG_K_JSON: case PG_K_XML: case PG_K_UUID: case PG_K_ENUM:
     case PG_K_BYTEA:
-    case PG_K_ARRAY:
+    case PG_K_LTREE:
         return 1;
+    case PG_K_HSTORE: /* the placeholder as the JSON string; a map has no such form */
+        return conf->hstore_mode == PG_HSTORE_JSON;
+    case PG_K_ARRAY: /* a string, bytes or a number per byte: not a record or a map */
+        return ty->elem->kind != PG_K_POINT &&
+               (ty->elem->kind != PG_K_HSTORE || conf->hstore_mode == PG_HSTORE_JSON);
     default: /* numeric, varbit: no placeholder form (null, or the fallback) */
         return 0;
     }
@@ -239,7 +262,7 @@ static json_t *decimal_schema(int precision, int scale)
                      "org.apache.kafka.connect.data.Decimal", "logicalType", "decimal");
 }
 
-static json_t *numeric_schema(const pg_type *ty, const pg_conf *conf, int *vsd)
+static json_t *numeric_schema(const pg_type *ty, const pg_conf *conf, int *named)
 {
     int precision, scale;
     if (conf->decimal_mode == PG_DEC_DOUBLE)
@@ -250,8 +273,9 @@ static json_t *numeric_schema(const pg_type *ty, const pg_conf *conf, int *vsd)
         return decimal_schema(19, 2);
     if (numeric_typmod(ty->typmod, &precision, &scale))
         return decimal_schema(precision, scale);
-    if ((*vsd)++)
+    if (*named & PG_NAMED_VSD)
         return json_string(VSD_NAME);
+    *named |= PG_NAMED_VSD;
     return json_pack("{s:s, s:s, s:s, s:[{s:s, s:s}, {s:s, s:s}], s:i, s:s}", "type", "record",
                      "name", "VariableScaleDecimal", "namespace", "io.debezium.data", "fields",
                      "name", "scale", "type", "int", "name", "value", "type", "bytes",
@@ -314,7 +338,23 @@ static json_t *bits_schema(const pg_type *ty)
     return j;
 }
 
-json_t *pg_type_schema(const pg_type *ty, const pg_conf *conf, int *vsd)
+#define POINT_NAME "io.debezium.data.geometry.Point"
+
+static json_t *point_schema(int *named)
+{
+    if (*named & PG_NAMED_POINT)
+        return json_string(POINT_NAME);
+    *named |= PG_NAMED_POINT;
+    return json_pack("{s:s, s:s, s:s, s:[{s:s, s:s}, {s:s, s:s}, {s:s, s:[s, s], s:n}, "
+                     "{s:s, s:[s, s], s:n}], s:s, s:i, s:s}",
+                     "type", "record", "name", "Point", "namespace", "io.debezium.data.geometry",
+                     "fields", "name", "x", "type", "double", "name", "y", "type", "double", "name",
+                     "wkb", "type", "null", "bytes", "default", "name", "srid", "type", "null",
+                     "int", "default", "connect.doc", "Geometry (POINT)", "connect.version", 1,
+                     "connect.name", POINT_NAME);
+}
+
+json_t *pg_type_schema(const pg_type *ty, const pg_conf *conf, int *named)
 {
     json_t *j;
     switch (ty->kind) {
@@ -324,7 +364,9 @@ json_t *pg_type_schema(const pg_type *ty, const pg_conf *conf, int *vsd)
     case PG_K_INT64: return json_string("long");
     case PG_K_FLOAT4: return json_string("float");
     case PG_K_FLOAT8: return json_string("double");
-    case PG_K_NUMERIC: case PG_K_MONEY: return numeric_schema(ty, conf, vsd);
+    case PG_K_NUMERIC:
+    case PG_K_MONEY:
+        return numeric_schema(ty, conf, named);
     case PG_K_BYTEA: return json_string("bytes");
     case PG_K_UUID: return semantic("string", "io.debezium.data.Uuid");
     case PG_K_JSON: return semantic("string", "io.debezium.data.Json");
@@ -341,7 +383,15 @@ json_t *pg_type_schema(const pg_type *ty, const pg_conf *conf, int *vsd)
         return j;
     case PG_K_ARRAY:
         return json_pack("{s:s, s:[s, o]}", "type", "array", "items", "null",
-                         pg_type_schema(ty->elem, conf, vsd));
+                         pg_type_schema(ty->elem, conf, named));
+    case PG_K_LTREE:
+        return semantic("string", "io.debezium.data.Ltree");
+    case PG_K_HSTORE:
+        if (conf->hstore_mode == PG_HSTORE_MAP)
+            return json_pack("{s:s, s:[s, s]}", "type", "map", "values", "null", "string");
+        return semantic("string", "io.debezium.data.Json");
+    case PG_K_POINT:
+        return point_schema(named);
     case PG_K_STRING: break;
     }
     return json_string("string");
@@ -905,6 +955,155 @@ static int set_array(avro_value_t *slot, const pg_type *ty, const pg_conf *conf,
 }
 
 /* ======================================================================== */
+/* Values: hstore, point                                                     */
+/* ======================================================================== */
+
+/* hstore's text form: "k"=>"v", "k2"=>NULL, keys and values quoted with \"
+ * and \\ escaped, NULL bare. One pair at a time, unescaped into key and
+ * val (each as long as the text, at most). */
+typedef struct hs_iter {
+    const char *p;
+    char *key, *val;
+    int n; /* pairs read */
+} hs_iter;
+
+static int hs_quoted(const char **pp, char *out)
+{
+    const char *p = *pp;
+    if (*p++ != '"')
+        return -1;
+    while (*p && *p != '"') {
+        if (*p == '\\' && p[1])
+            p++;
+        *out++ = *p++;
+    }
+    if (*p != '"')
+        return -1;
+    *out = '\0';
+    *pp = p + 1;
+    return 0;
+}
+
+/* 1 with the next pair (*val NULL for a NULL value), 0 at the end, -1
+ * malformed. */
+static int hs_next(hs_iter *it, const char **val)
+{
+    const char *p = it->p;
+    while (*p == ' ')
+        p++;
+    if (!*p)
+        return 0;
+    if (it->n++ && *p++ != ',')
+        return -1;
+    while (*p == ' ')
+        p++;
+    if (hs_quoted(&p, it->key) != 0)
+        return -1;
+    while (*p == ' ')
+        p++;
+    if (p[0] != '=' || p[1] != '>')
+        return -1;
+    for (p += 2; *p == ' ';)
+        p++;
+    if (strncmp(p, "NULL", 4) == 0) {
+        *val = NULL;
+        p += 4;
+    } else if (hs_quoted(&p, it->val) == 0) {
+        *val = it->val;
+    } else {
+        return -1;
+    }
+    it->p = p;
+    return 1;
+}
+
+/* An hstore as the string of a JSON object (hstore.handling.mode json) or
+ * as an Avro map (map). */
+static int set_hstore(avro_value_t *slot, const pg_conf *conf, const char *text, size_t len,
+                      char *err, size_t errlen)
+{
+    hs_iter it = {text, malloc(2 * (len + 1)), NULL, 0};
+    char *json = NULL;
+    size_t jlen = 0, jcap = 0;
+    const char *val;
+    int map = conf->hstore_mode == PG_HSTORE_MAP, rc = 0, more = 0;
+    if (!it.key)
+        return ENOMEM;
+    it.val = it.key + len + 1;
+    if (map)
+        rc = avro_value_reset(slot);
+    else
+        rc = sluice_json_append_raw("{", 1, &json, &jlen, &jcap);
+    while (!rc && (more = hs_next(&it, &val)) > 0) {
+        if (map) {
+            avro_value_t elem, branch;
+            rc = avro_value_add(slot, it.key, &elem, NULL, NULL);
+            rc = rc ? rc : avro_value_set_branch(&elem, val != NULL, &branch);
+            rc = rc ? rc : val ? avro_value_set_string(&branch, val) : avro_value_set_null(&branch);
+            continue;
+        }
+        if ((it.n > 1 && sluice_json_append_raw(",", 1, &json, &jlen, &jcap)) ||
+            sluice_json_append_string(it.key, &json, &jlen, &jcap) ||
+            sluice_json_append_raw(":", 1, &json, &jlen, &jcap) ||
+            (val ? sluice_json_append_string(val, &json, &jlen, &jcap)
+                 : sluice_json_append_raw("null", 4, &json, &jlen, &jcap)))
+            rc = ENOMEM;
+    }
+    if (!rc && more < 0)
+        rc = ERR("hstore '%.60s': malformed at offset %zu", text, (size_t)(it.p - text));
+    if (!rc && !map)
+        rc = sluice_json_append_raw("}", 1, &json, &jlen, &jcap)
+                 ? ENOMEM
+                 : avro_value_set_string_len(slot, json, jlen + 1);
+    free(json);
+    free(it.key);
+    return rc;
+}
+
+/* x and y as Debezium's Point: the WKB of a point is the byte order (1:
+ * little-endian), the geometry type (uint32 1) and the two doubles. */
+static int set_point_xy(avro_value_t *slot, double x, double y)
+{
+    uint8_t wkb[21] = {1, 1, 0, 0, 0};
+    double xy[2] = {x, y};
+    avro_value_t f, branch;
+    for (int i = 0; i < 2; i++) {
+        uint64_t bits;
+        memcpy(&bits, &xy[i], sizeof(bits));
+        for (int b = 0; b < 8; b++)
+            wkb[5 + 8 * i + b] = (uint8_t)(bits >> (8 * b));
+    }
+    int rc = avro_value_get_by_index(slot, 0, &f, NULL);
+    rc = rc ? rc : avro_value_set_double(&f, x);
+    rc = rc ? rc : avro_value_get_by_index(slot, 1, &f, NULL);
+    rc = rc ? rc : avro_value_set_double(&f, y);
+    rc = rc ? rc : avro_value_get_by_index(slot, 2, &f, NULL);
+    rc = rc ? rc : avro_value_set_branch(&f, 1, &branch);
+    rc = rc ? rc : avro_value_set_bytes(&branch, wkb, sizeof(wkb));
+    rc = rc ? rc : avro_value_get_by_index(slot, 3, &f, NULL);
+    rc = rc ? rc : avro_value_set_branch(&f, 0, &branch);
+    return rc ? rc : avro_value_set_null(&branch);
+}
+
+/* "(x,y)" */
+static int set_point(avro_value_t *slot, const char *text, char *err, size_t errlen)
+{
+    char *end;
+    const char *p = text;
+    double x, y;
+    if (*p++ != '(')
+        return ERR("point '%.60s'", text);
+    x = strtod(p, &end);
+    if (end == p || *end != ',')
+        return ERR("point '%.60s'", text);
+    p = end + 1;
+    y = strtod(p, &end);
+    if (end == p || *end != ')')
+        return ERR("point '%.60s'", text);
+    return set_point_xy(slot, x, y);
+}
+
+/* ======================================================================== */
 /* Dispatch                                                                  */
 /* ======================================================================== */
 
@@ -949,6 +1148,10 @@ int pg_type_set(avro_value_t *slot, const pg_type *ty, const pg_conf *conf, cons
     case PG_K_ARRAY:
         rc = avro_value_reset(slot);
         return rc ? rc : set_array(slot, ty, conf, text, err, errlen);
+    case PG_K_HSTORE:
+        return set_hstore(slot, conf, text, len, err, errlen);
+    case PG_K_POINT:
+        return set_point(slot, text, err, errlen);
     default:
         return avro_value_set_string_len(slot, text, len + 1);
     }
@@ -986,6 +1189,8 @@ static int set_number(avro_value_t *slot, const pg_type *ty, const pg_conf *conf
 
 int pg_type_fallback(avro_value_t *slot, const pg_type *ty, const pg_conf *conf)
 {
+    if (ty->kind == PG_K_POINT)
+        return set_point_xy(slot, 0, 0);
     switch (avro_value_get_type(slot)) {
     case AVRO_STRING:
         return avro_value_set_string(slot, ty->kind == PG_K_TIMESTAMPTZ ? "1970-01-01T00:00:00Z"
@@ -998,6 +1203,7 @@ int pg_type_fallback(avro_value_t *slot, const pg_type *ty, const pg_conf *conf)
             return set_number(slot, ty, conf, 0);
         return avro_value_set_bytes(slot, (void *)"", 0);
     case AVRO_ARRAY:
+    case AVRO_MAP:
         return avro_value_reset(slot);
     default:
         return set_number(slot, ty, conf, 0);
@@ -1078,9 +1284,9 @@ static json_t *value_json(avro_value_t *v)
 
 json_t *pg_type_default_json(const pg_type *ty, const pg_conf *conf, const char *text)
 {
-    int vsd = 0;
+    int named = 0;
     char err[128];
-    json_t *sj = pg_type_schema(ty, conf, &vsd), *out = NULL;
+    json_t *sj = pg_type_schema(ty, conf, &named), *out = NULL;
     avro_schema_t s = primitive(json_is_object(sj) ? json_string_value(json_object_get(sj, "type"))
                                                    : json_string_value(sj));
     avro_value_iface_t *iface = s ? avro_generic_class_from_schema(s) : NULL;

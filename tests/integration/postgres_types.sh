@@ -20,7 +20,11 @@
 #  4. an incremental snapshot signalled through a table whose name needs
 #     quoting (public."Signals": mixed case);
 #  5. the publication dropped under the streaming task: FAILED at the next
-#     change with what happened and what to do, not an endless reconnect.
+#     change with what happened and what to do, not an endless reconnect;
+#  6. the extension types Debezium maps (citext, ltree, hstore, with arrays of
+#     them) and point, schemas and values, snapshot and stream: hstore as a
+#     JSON object string by default and as an Avro map with
+#     hstore.handling.mode=map (a second connector on the same table).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
 test_init postgres_types
@@ -42,10 +46,22 @@ pg_sql main shop "CREATE TABLE arrays (id int PRIMARY KEY, an numeric[], ad2 num
   GRANT SELECT ON arrays TO sluice;
   CREATE TABLE \"Signals\" (id text PRIMARY KEY, type text NOT NULL, data text);
   GRANT SELECT, INSERT ON \"Signals\" TO sluice"
+# hs of row 1: keys with a blank, a quote and a backslash, an empty key and
+# value, a NULL value; hstore's output quotes and escapes them again
+psql -h 127.0.0.1 -p "$PORT" -U postgres -d shop -XAtq -v ON_ERROR_STOP=1 <<'SQL' >/dev/null || fail "ext table"
+CREATE EXTENSION citext; CREATE EXTENSION ltree; CREATE EXTENSION hstore;
+CREATE TABLE ext (id int PRIMARY KEY, ci citext, lt ltree, hs hstore, pt point, aci citext[],
+  ahs hstore[], apt point[]);
+INSERT INTO ext VALUES (1, 'MiXed Case', 'Top.Science.Astronomy',
+  'a=>1, "b c"=>NULL, "q\"\\"=>"x\\y", ""=>""', '(1.5,-2)', '{One,NULL}',
+  '{"k=>v",NULL}', '{"(0,0)",NULL,"(3,4.25)"}'),
+  (2, NULL, NULL, '', NULL, '{}', NULL, '{}');
+GRANT SELECT ON ext TO sluice;
+SQL
 
 start_broker "$T/b" --set group.initial.rebalance.delay.ms=0
 start_registry
-for t in av.public.alltypes av.public.arrays av.message av.transaction; do
+for t in av.public.alltypes av.public.arrays av.message av.transaction ej.public.ext em.public.ext; do
     "$SLUICE" topics create -b "$BOOTSTRAP" -t "$t" --partitions 1 --if-not-exists >/dev/null 2>&1
 done
 P="$T/pipelines"
@@ -63,6 +79,20 @@ cat >"$P/types.json" <<JSON
  "sinks": {"out": {"connector.class": "file", "topics": "av.public.alltypes,av.public.arrays,av.message,av.transaction",
                    "file": "$OUT", "key.converter": "avro", "value.converter": "avro"}}}
 JSON
+# the extension types (section 6): hstore.handling.mode json (the default)
+# and map, one connector each
+for m in json map; do
+    cat >"$P/ext_$m.json" <<JSON
+{"name": "ext_$m",
+ "source": {"connector.class": "postgres", "database.hostname": "127.0.0.1", "database.port": $PORT,
+            "database.user": "sluice", "database.password": "secret", "database.dbname": "shop",
+            "topic.prefix": "e${m:0:1}", "slot.name": "ext_$m", "publication.name": "dbz_publication",
+            "table.include.list": "public\\\\.ext", "hstore.handling.mode": "$m",
+            "key.converter": "avro", "value.converter": "avro"},
+ "sinks": {"out": {"connector.class": "file", "topics": "e${m:0:1}.public.ext", "file": "$T/ext_$m.jsonl",
+                   "key.converter": "avro", "value.converter": "avro"}}}
+JSON
+done
 pg_worker "$P"
 
 wait_for 60 have_lines "$OUT" 4 || fail "the snapshot's 4 rows did not arrive: $(tail -3 "$T/worker.log")"
@@ -273,6 +303,55 @@ wait_for 60 incr_done || fail "the incremental snapshot of public.arrays did not
 [ "$(pg_sql main shop "SELECT count(*) FROM \"Signals\" WHERE type LIKE 'snapshot-window-%'")" -ge 2 ] ||
     fail "no watermarks in public.\"Signals\""
 pass "an incremental snapshot through public.\"Signals\" (a name that needs quoting): arrays read again, watermarks written"
+
+# ---- 6. extension types (citext, ltree, hstore) and point ------------------------------
+pg_sql main shop "INSERT INTO ext SELECT 3, ci, lt, hs, pt, aci, ahs, apt FROM ext WHERE id = 1"
+for m in json map; do
+    wait_for 60 have_lines "$T/ext_$m.jsonl" 3 || fail "ext ($m): 3 rows did not arrive: $(tail -3 "$T/worker.log")"
+done
+for m in json map; do
+    curl -sf "$REGISTRY/subjects/e${m:0:1}.public.ext-value/versions/latest" >"$T/ext_$m.schema" || fail "no e${m:0:1}.public.ext-value subject"
+done
+check_py "citext, ltree, hstore (json and map), point and arrays of them: Debezium's schemas (string, io.debezium.data.Ltree, io.debezium.data.Json / map, io.debezium.data.geometry.Point once, then by name) and values, snapshot and stream" "$T/ext_json.jsonl" "$T/ext_map.jsonl" "$T/ext_json.schema" "$T/ext_map.schema" <<'PY'
+import base64, struct
+HS = {"": "", "a": "1", "b c": None, 'q"\\': "x\\y"}
+WKB = lambda x, y: base64.b64encode(struct.pack("<BIdd", 1, 1, x, y)).decode()
+PT = lambda x, y: {"x": x, "y": y, "wkb": WKB(x, y), "srid": None}
+for i, m in enumerate(("json", "map")):
+    out = [json.loads(l) for l in open(sys.argv[3 + i])]
+    env = json.loads(json.load(open(sys.argv[5 + i]))["schema"])
+    cols = {f["name"]: f["type"] for f in env["fields"][0]["type"][1]["fields"]}
+    t = lambda c: cols[c][1]
+    expect(t("ci") == "string", "%s: ci (citext): %r" % (m, t("ci")))
+    expect(t("lt").get("connect.name") == "io.debezium.data.Ltree" and t("lt")["type"] == "string", "%s: lt: %r" % (m, t("lt")))
+    if m == "json":
+        expect(t("hs").get("connect.name") == "io.debezium.data.Json" and t("hs")["type"] == "string", "json: hs: %r" % t("hs"))
+        expect(t("ahs")["items"][1].get("connect.name") == "io.debezium.data.Json", "json: ahs: %r" % t("ahs"))
+    else:
+        expect(t("hs") == {"type": "map", "values": ["null", "string"]}, "map: hs: %r" % t("hs"))
+    pt = t("pt")
+    expect(pt.get("type") == "record" and pt.get("connect.name") == "io.debezium.data.geometry.Point"
+           and [(f["name"], f["type"]) for f in pt["fields"]] == [("x", "double"), ("y", "double"), ("wkb", ["null", "bytes"]), ("srid", ["null", "int"])],
+           "%s: pt: %r" % (m, pt))
+    expect(t("apt")["items"] == ["null", "io.debezium.data.geometry.Point"], "%s: apt items (Point by name): %r" % (m, t("apt")))
+    rows = {(r["value"]["op"], r["key"]["id"]): r["value"]["after"] for r in out}
+    for key, what in ((("r", 1), "snapshot"), (("c", 3), "stream")):
+        row = rows.get(key, {})
+        hs = row.get("hs")
+        if m == "json":
+            expect(isinstance(hs, str) and list(json.loads(hs).items()) == list(HS.items()),
+                   "%s json: hs %r, expected the object %r in hstore's order" % (what, hs, HS))
+            expect(row.get("ahs") == ['{"k":"v"}', None], "%s json: ahs %r" % (what, row.get("ahs")))
+        else:
+            expect(hs == HS, "%s map: hs %r, expected %r" % (what, hs, HS))
+            expect(row.get("ahs") == [{"k": "v"}, None], "%s map: ahs %r" % (what, row.get("ahs")))
+        for c, v in (("ci", "MiXed Case"), ("lt", "Top.Science.Astronomy"), ("pt", PT(1.5, -2.0)),
+                     ("aci", ["One", None]), ("apt", [PT(0.0, 0.0), None, PT(3.0, 4.25)])):
+            expect(row.get(c) == v, "%s %s: %s = %r, expected %r" % (what, m, c, row.get(c), v))
+    r2 = rows.get(("r", 2), {})
+    expect((r2.get("ci"), r2.get("hs"), r2.get("pt"), r2.get("aci"), r2.get("apt")) ==
+           (None, "{}" if m == "json" else {}, None, [], []), "%s: row 2 (NULLs, empty hstore and arrays): %r" % (m, r2))
+PY
 
 # ---- 5. the publication dropped while streaming ----------------------------------------
 task_state() { curl -s "$W/connectors/types.source/status" | python3 -c "import json,sys; t=json.load(sys.stdin)['tasks'][0]; print(t['state'], t.get('trace', '').replace(chr(10), ' '))" 2>/dev/null; }
