@@ -9,7 +9,9 @@
  *   float4 / float8      float / double
  *   numeric(p,s)         precise: bytes, logicalType decimal, precision p,
  *                        scale s (org.apache.kafka.connect.data.Decimal),
- *                        the unscaled value big-endian two's complement;
+ *                        the unscaled value big-endian two's complement
+ *                        (a negative scale, PostgreSQL 15's numeric(2,-3):
+ *                        decimal(5, 0), an Avro scale cannot be negative);
  *                        numeric without typmod: record
  *                        io.debezium.data.VariableScaleDecimal {scale, value};
  *                        double / string per decimal.handling.mode.
@@ -248,6 +250,11 @@ static int numeric_typmod(int32_t typmod, int *precision, int *scale)
         return 0;
     *precision = ((typmod - 4) >> 16) & 0xffff;
     *scale = (int)(int16_t)(((typmod - 4) & 0x7ff) << 5) >> 5; /* 11-bit signed (PG 15) */
+    if (*scale < 0) { /* numeric(2,-3) rounds to thousands, up to 99000: an Avro
+                       * decimal's scale cannot be negative, so decimal(5, 0) */
+        *precision -= *scale;
+        *scale = 0;
+    }
     return 1;
 }
 

@@ -24,7 +24,8 @@
 #  6. the extension types Debezium maps (citext, ltree, hstore, with arrays of
 #     them) and point, schemas and values, snapshot and stream: hstore as a
 #     JSON object string by default and as an Avro map with
-#     hstore.handling.mode=map (a second connector on the same table).
+#     hstore.handling.mode=map (a second connector on the same table); and a
+#     numeric of negative scale (PostgreSQL 15), as a decimal of scale 0.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
 test_init postgres_types
@@ -51,11 +52,11 @@ pg_sql main shop "CREATE TABLE arrays (id int PRIMARY KEY, an numeric[], ad2 num
 psql -h 127.0.0.1 -p "$PORT" -U postgres -d shop -XAtq -v ON_ERROR_STOP=1 <<'SQL' >/dev/null || fail "ext table"
 CREATE EXTENSION citext; CREATE EXTENSION ltree; CREATE EXTENSION hstore;
 CREATE TABLE ext (id int PRIMARY KEY, ci citext, lt ltree, hs hstore, pt point, aci citext[],
-  ahs hstore[], apt point[]);
+  ahs hstore[], apt point[], ns numeric(2,-3));
 INSERT INTO ext VALUES (1, 'MiXed Case', 'Top.Science.Astronomy',
   'a=>1, "b c"=>NULL, "q\"\\"=>"x\\y", ""=>""', '(1.5,-2)', '{One,NULL}',
-  '{"k=>v",NULL}', '{"(0,0)",NULL,"(3,4.25)"}'),
-  (2, NULL, NULL, '', NULL, '{}', NULL, '{}');
+  '{"k=>v",NULL}', '{"(0,0)",NULL,"(3,4.25)"}', 12345),
+  (2, NULL, NULL, '', NULL, '{}', NULL, '{}', NULL);
 GRANT SELECT ON ext TO sluice;
 SQL
 
@@ -304,15 +305,15 @@ wait_for 60 incr_done || fail "the incremental snapshot of public.arrays did not
     fail "no watermarks in public.\"Signals\""
 pass "an incremental snapshot through public.\"Signals\" (a name that needs quoting): arrays read again, watermarks written"
 
-# ---- 6. extension types (citext, ltree, hstore) and point ------------------------------
-pg_sql main shop "INSERT INTO ext SELECT 3, ci, lt, hs, pt, aci, ahs, apt FROM ext WHERE id = 1"
+# ---- 6. extension types (citext, ltree, hstore), point, numeric(2,-3) ------------------------------
+pg_sql main shop "INSERT INTO ext SELECT 3, ci, lt, hs, pt, aci, ahs, apt, ns FROM ext WHERE id = 1"
 for m in json map; do
     wait_for 60 have_lines "$T/ext_$m.jsonl" 3 || fail "ext ($m): 3 rows did not arrive: $(tail -3 "$T/worker.log")"
 done
 for m in json map; do
     curl -sf "$REGISTRY/subjects/e${m:0:1}.public.ext-value/versions/latest" >"$T/ext_$m.schema" || fail "no e${m:0:1}.public.ext-value subject"
 done
-check_py "citext, ltree, hstore (json and map), point and arrays of them: Debezium's schemas (string, io.debezium.data.Ltree, io.debezium.data.Json / map, io.debezium.data.geometry.Point once, then by name) and values, snapshot and stream" "$T/ext_json.jsonl" "$T/ext_map.jsonl" "$T/ext_json.schema" "$T/ext_map.schema" <<'PY'
+check_py "citext, ltree, hstore (json and map), point and arrays of them: Debezium's schemas (string, io.debezium.data.Ltree, io.debezium.data.Json / map, io.debezium.data.geometry.Point once, then by name) and values, snapshot and stream; numeric(2,-3) as decimal(5,0)" "$T/ext_json.jsonl" "$T/ext_map.jsonl" "$T/ext_json.schema" "$T/ext_map.schema" <<'PY'
 import base64, struct
 HS = {"": "", "a": "1", "b c": None, 'q"\\': "x\\y"}
 WKB = lambda x, y: base64.b64encode(struct.pack("<BIdd", 1, 1, x, y)).decode()
@@ -334,6 +335,8 @@ for i, m in enumerate(("json", "map")):
            and [(f["name"], f["type"]) for f in pt["fields"]] == [("x", "double"), ("y", "double"), ("wkb", ["null", "bytes"]), ("srid", ["null", "int"])],
            "%s: pt: %r" % (m, pt))
     expect(t("apt")["items"] == ["null", "io.debezium.data.geometry.Point"], "%s: apt items (Point by name): %r" % (m, t("apt")))
+    expect((t("ns").get("logicalType"), t("ns").get("precision"), t("ns").get("scale")) == ("decimal", 5, 0),
+           "%s: ns numeric(2,-3) is not decimal(5, 0): %r" % (m, t("ns")))
     rows = {(r["value"]["op"], r["key"]["id"]): r["value"]["after"] for r in out}
     for key, what in ((("r", 1), "snapshot"), (("c", 3), "stream")):
         row = rows.get(key, {})
@@ -346,7 +349,8 @@ for i, m in enumerate(("json", "map")):
             expect(hs == HS, "%s map: hs %r, expected %r" % (what, hs, HS))
             expect(row.get("ahs") == [{"k": "v"}, None], "%s map: ahs %r" % (what, row.get("ahs")))
         for c, v in (("ci", "MiXed Case"), ("lt", "Top.Science.Astronomy"), ("pt", PT(1.5, -2.0)),
-                     ("aci", ["One", None]), ("apt", [PT(0.0, 0.0), None, PT(3.0, 4.25)])):
+                     ("aci", ["One", None]), ("apt", [PT(0.0, 0.0), None, PT(3.0, 4.25)]),
+                     ("ns", base64.b64encode((12000).to_bytes(2, "big")).decode())):
             expect(row.get(c) == v, "%s %s: %s = %r, expected %r" % (what, m, c, row.get(c), v))
     r2 = rows.get(("r", 2), {})
     expect((r2.get("ci"), r2.get("hs"), r2.get("pt"), r2.get("aci"), r2.get("apt")) ==
