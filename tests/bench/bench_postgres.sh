@@ -20,7 +20,11 @@
 #  ceiling: datagen -> broker through the same worker, converter and acks:
 #    what the worker and broker allow any source; and kcat -P of as many
 #    pre-made records of the snapshot's mean size: what librdkafka and the
-#    broker allow with no source at all (the snapshot target's context).
+#    broker allow with no source at all (the snapshot target's context),
+#    with kcat's and the broker's CPU per record; and the same kcat -P
+#    into librdkafka's own mock cluster: librdkafka with no sluice code.
+#    From those, what the snapshot target (0.5 x COPY) would leave of the
+#    2 cores once COPY, librdkafka and the broker had their share.
 #  latency: pgbench commits BENCH_PG_TPS (2000) one-row transactions a
 #    second for BENCH_PG_LAT_SECS (10) while sluice streams them; a consumer
 #    (kcat, fetch.wait.max.ms=5, so at most 5 ms of its own) stamps each
@@ -140,6 +144,8 @@ all_in_within() # SECS TOPIC N
 # worker's threads come and go, so -p would miss them): DIR/<phase>.data;
 # `perf report -i DIR/snapshot.data --sort comm,dso,sym` splits it by thread.
 PERF_PIDS=()
+# CPU seconds process $1 has used so far (user + system), from /proc
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 perf_start()
 {
     [ -n "${BENCH_PG_PERF:-}" ] || return 0
@@ -241,14 +247,32 @@ rec_bytes=$(kcat -C -b "$BOOTSTRAP" -t bench.public.snap -c 10000 -e -q -f '%K %
     awk '{ n++; b += $1 + $2 } END { if (n) printf "%d", b / n }')
 python3 -c "import sys; sys.stdout.buffer.write((b'x' * ($rec_bytes - 1) + b'\n') * $ROWS)" >"$T/records"
 "$SLUICE" topics create -b "$BOOTSTRAP" -t bench.kcat --partitions 1 >/dev/null 2>&1
+KCAT_P=(kcat -P -X enable.idempotence=true -X acks=all -X linger.ms=5 -t bench.kcat -l "$T/records")
+TIMEFORMAT='%U %S' # bash's time: the command's user and system CPU seconds
+warm_memory
+b0=$(cpu_of "$BROKER_PID")
+t0=$(now)
+{ time "${KCAT_P[@]}" -b "$BOOTSTRAP" 2>"$T/kcat.err"; } 2>"$T/kcat.cpu" ||
+    fail "kcat -P into bench.kcat: $(cat "$T/kcat.err")"
+t1=$(now)
+b1=$(cpu_of "$BROKER_PID")
+kcat_rate=$(rate "$ROWS" "$t0" "$t1")
+# CPU per record, in microseconds: kcat's own (librdkafka's producer and
+# reading the file) and the broker's
+kcat_us=$(awk -v n="$ROWS" '{printf "%.3f", ($1 + $2) * 1e6 / n}' "$T/kcat.cpu")
+broker_us=$(echo "($b1 - $b0) * 1000000 / $ROWS" | bc -l | xargs printf '%.3f')
+log "kcat -P: $ROWS records of $rec_bytes bytes in $(echo "$t1 - $t0" | bc) s = $kcat_rate rows/s; CPU per record: kcat $kcat_us us, broker $broker_us us"
+# librdkafka alone, no sluice code at all: the same kcat -P against
+# librdkafka's own mock cluster (test.mock.num.brokers: a broker inside the
+# kcat process, in memory; topics auto-created, so several partitions)
 warm_memory
 t0=$(now)
-kcat -P -b "$BOOTSTRAP" -t bench.kcat -X enable.idempotence=true -X acks=all -X linger.ms=5 \
-    -l "$T/records" || fail "kcat -P into bench.kcat"
+{ time "${KCAT_P[@]}" -X test.mock.num.brokers=1 -b 127.0.0.1:9 2>"$T/mock.err"; } 2>"$T/mock.cpu" ||
+    fail "kcat -P into librdkafka's mock cluster: $(cat "$T/mock.err")"
 t1=$(now)
 rm -f "$T/records"
-kcat_rate=$(rate "$ROWS" "$t0" "$t1")
-log "kcat -P: $ROWS records of $rec_bytes bytes in $(echo "$t1 - $t0" | bc) s = $kcat_rate rows/s"
+mock_rate=$(rate "$ROWS" "$t0" "$t1")
+log "kcat -P into librdkafka's mock cluster: $ROWS records in $(echo "$t1 - $t0" | bc) s = $mock_rate rows/s"
 # the same count of rows with ten typed columns, as an orders table has:
 # output functions weigh on COPY, type conversion on sluice
 snapshot_phase typed
@@ -299,6 +323,17 @@ printf "snapshot:  sluice %s rows/s, COPY TO '/dev/null' %s rows/s, ratio %.2f (
     "$copy_out_rate" "$(echo "$snap_rate / $copy_out_rate" | bc -l)"
 printf "           the producer's ceiling, no source: kcat -P of %s records of %s bytes (the snapshot's mean) %s rows/s = %.2f of COPY TO '/dev/null' (sluice's snapshot = %.2f of it)\n" \
     "$ROWS" "$rec_bytes" "$kcat_rate" "$(echo "$kcat_rate / $copy_rate" | bc -l)" "$(echo "$snap_rate / $kcat_rate" | bc -l)"
+# What the snapshot target leaves on 2 cores: at 0.5 x COPY TO '/dev/null'
+# PostgreSQL's COPY alone takes half a core (the baseline is one backend on
+# one core); librdkafka's producer and the broker take their CPU per record
+# times that rate, before a single row is read or encoded.
+target=$(echo "$copy_rate / 2" | bc -l | xargs printf '%.0f')
+need_kcat=$(echo "$kcat_us * $target / 1000000" | bc -l)
+need_broker=$(echo "$broker_us * $target / 1000000" | bc -l)
+printf "           librdkafka alone: kcat -P into librdkafka's own mock cluster (no sluice code) %s rows/s = %.2f of COPY TO '/dev/null'\n" \
+    "$mock_rate" "$(echo "$mock_rate / $copy_rate" | bc -l)"
+printf "           at the target, 0.5 x COPY = %s rows/s: COPY takes 0.50 cores, librdkafka's producer %.2f (kcat's %s us of CPU per record), the broker %.2f (%s us): %.2f of the 2 cores before a row is decoded or encoded\n" \
+    "$target" "$need_kcat" "$kcat_us" "$need_broker" "$broker_us" "$(echo "0.5 + $need_kcat + $need_broker" | bc -l)"
 printf "           typed (10 columns: bigint, int, varchar, text, numeric, float8, timestamptz, date, bool, uuid): sluice %s rows/s, COPY TO '/dev/null' %s rows/s, ratio %.2f; COPY TO STDOUT %s rows/s, ratio %.2f\n" \
     "$SNAP_RATE" "$COPY_RATE" "$(echo "$SNAP_RATE / $COPY_RATE" | bc -l)" \
     "$COPY_OUT_RATE" "$(echo "$SNAP_RATE / $COPY_OUT_RATE" | bc -l)"
