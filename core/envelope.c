@@ -1218,6 +1218,11 @@ int sluice_json_append_string(const char *s, char **buf, size_t *len, size_t *ca
     return jb_end(&b, start, jb_string(&b, s, strlen(s)));
 }
 
+int sluice_utf8_valid(const char *s, size_t n)
+{
+    return utf8_valid((const unsigned char *)s, n);
+}
+
 int sluice_json_append_raw(const char *s, size_t n, char **buf, size_t *len, size_t *cap)
 {
     jbuf b = {buf, len, cap};

@@ -25,10 +25,11 @@ static const struct {
     uint32_t oid;
     int32_t typmod;
 } types[] = {
-    {16, -1},   {21, -1},   {23, -1},   {20, -1},       {700, -1},  {701, -1},  {1700, 655366},
-    {1700, -1}, {790, -1},  {25, -1},   {17, -1},       {2950, -1}, {3802, -1}, {1082, -1},
-    {1083, -1}, {1083, 3},  {1266, -1}, {1114, -1},     {1184, -1}, {1186, -1}, {1560, 1},
-    {1560, 8},  {1562, -1}, {869, -1},  {1007, -1},     {1009, -1}, {1231, -1}, {1185, -1},
+    {16, -1},   {21, -1},   {23, -1},   {20, -1},   {700, -1},  {701, -1},  {1700, 655366},
+    {1700, -1}, {790, -1},  {25, -1},   {17, -1},   {2950, -1}, {3802, -1}, {1082, -1},
+    {1083, -1}, {1083, 3},  {1266, -1}, {1114, -1}, {1184, -1}, {1186, -1}, {1560, 1},
+    {1560, 8},  {1562, -1}, {869, -1},  {1007, -1}, {1009, -1}, {1231, -1}, {1185, -1},
+    {600, -1},  {1017, -1}, {0, -1}, /* 0: hstore (an extension type: no fixed oid) */
 };
 
 static void fuzz_decode(const uint8_t *data, size_t size, int in_stream)
@@ -46,9 +47,13 @@ static void fuzz_value(const uint8_t *data, size_t size, int precise)
     if (size < 1)
         return;
     pg_conf conf = {.decimal_mode = precise ? PG_DEC_PRECISE : PG_DEC_STRING,
-                    .time_mode = PG_TIME_ADAPTIVE};
+                    .time_mode = PG_TIME_ADAPTIVE,
+                    .hstore_mode = precise ? PG_HSTORE_JSON : PG_HSTORE_MAP};
     size_t t = data[0] % (sizeof(types) / sizeof(types[0]));
-    pg_type *ty = pg_type_resolve(NULL, types[t].oid, types[t].typmod);
+    pg_type *ty = types[t].oid ? pg_type_resolve(NULL, types[t].oid, types[t].typmod)
+                               : calloc(1, sizeof(pg_type));
+    if (ty && !types[t].oid)
+        ty->kind = PG_K_HSTORE;
     int named = 0;
     json_t *j = ty ? pg_type_schema(ty, &conf, &named) : NULL;
     char *json = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
@@ -125,10 +130,26 @@ int LLVMFuzzerSeeds(uint8_t **seeds, size_t *sizes, int max)
                                   'N', 0, 3, 't', 0, 0, 0, 2, '4', '2', 'u', 'n'};
     static const uint8_t trunc[] = {'T', 0, 0, 0, 2, 1, 0, 0, 0x40, 0, 0, 0, 0x40, 1};
     static const uint8_t begin[] = {'B', 0, 0, 0, 0, 1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 2, 0xd3};
-    static const char *texts[] = {"\x07" "-12345.678", "\x0e" "2024-02-29 13:14:15.5 BC",
-                                  "\x13" "P-1Y2M3DT-4H5M6.5S", "\x18" "{1,{2,3},NULL,\"4\"}",
-                                  "\x0a" "\\x00ff10", "\x10" "10:00:00.5+02:30",
-                                  "\x19" "[0:1]={\"a\\\"b\",c}"};
+    static const char *texts[] = {"\x07"
+                                  "-12345.678",
+                                  "\x0e"
+                                  "2024-02-29 13:14:15.5 BC",
+                                  "\x13"
+                                  "P-1Y2M3DT-4H5M6.5S",
+                                  "\x18"
+                                  "{1,{2,3},NULL,\"4\"}",
+                                  "\x0a"
+                                  "\\x00ff10",
+                                  "\x10"
+                                  "10:00:00.5+02:30",
+                                  "\x19"
+                                  "[0:1]={\"a\\\"b\",c}",
+                                  "\x1c"
+                                  "(1.5,-2e300)",
+                                  "\x1d"
+                                  "{\"(0,0)\",NULL}",
+                                  "\x1e"
+                                  "\"a\"=>\"1\", \"b\\\"\\\\\"=>NULL, \"\"=>\"\""};
     int n = 0;
     if (n < max) n = seed(seeds, sizes, n, 0, rel, sizeof(rel));
     if (n < max) n = seed(seeds, sizes, n, 0, upd, sizeof(upd));
@@ -136,6 +157,8 @@ int LLVMFuzzerSeeds(uint8_t **seeds, size_t *sizes, int max)
     if (n < max) n = seed(seeds, sizes, n, 0, begin, sizeof(begin));
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]) && n < max; i++)
         n = seed(seeds, sizes, n, 3, texts[i], strlen(texts[i]));
+    if (n < max) /* the hstore again, in map mode */
+        n = seed(seeds, sizes, n, 1, texts[9], strlen(texts[9]));
     /* COPY rows, 3 columns: escapes, a NULL, octal and hex, a tab inside */
     static const char *rows[] = {"1\tab\\\\c\\n\t\\N\n", "\\101\\x41\\x4\t\\t\tz",
                                  "\\N\t\\N\t\\N\n", "\t\t\n"};

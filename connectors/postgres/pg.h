@@ -55,6 +55,7 @@ typedef struct pg_filter {
 typedef struct pg_conf {
     /* filled from the option table (offsets) */
     const char *host, *user, *password, *dbname, *sslmode;
+    const char *sslrootcert, *sslcert, *sslkey, *sslpassword, *initial_statements;
     int64_t port;
     const char *topic_prefix, *slot, *publication, *autocreate;
     const char *snapshot_mode_s, *decimal_mode_s, *time_mode_s, *hstore_mode_s;
@@ -69,7 +70,7 @@ typedef struct pg_conf {
     pg_decimal_mode decimal_mode;
     pg_time_mode time_mode;
     pg_hstore_mode hstore_mode;
-    pg_filter tables_in, tables_out, columns_out, schemas_in, schemas_out;
+    pg_filter tables_in, tables_out, columns_in, columns_out, schemas_in, schemas_out;
     pg_filter messages_in, messages_out; /* message.prefix.include/exclude.list */
     unsigned skipped; /* skipped.operations: PG_SKIP(op) bits of c, u, d, t */
 } pg_conf;
@@ -93,10 +94,11 @@ int pg_conf_message_included(const pg_conf *conf, const char *prefix);
 int pg_conf_op_skipped(const pg_conf *conf, char op);
 /* "schema.table" is the signal table (signal.data.collection). */
 int pg_conf_is_signal(const pg_conf *conf, const char *schema, const char *table);
-/* "schema.table.column" is named by column.exclude.list. */
+/* "schema.table.column" is left out by column.include.list (not named by
+ * it) or column.exclude.list (named). */
 int pg_conf_column_excluded(const pg_conf *conf, const char *schema, const char *table,
                             const char *column);
-/* Fills keywords/values (NULL-ended, at most 12 pairs) for PQconnectdbParams;
+/* Fills keywords/values (NULL-ended, at most 15 pairs) for PQconnectdbParams;
  * replication: 1 for a walsender connection (replication=database). port:
  * a caller buffer of 16 bytes the values point into. */
 void pg_conf_conninfo(const pg_conf *conf, int replication, const char **keys, const char **vals,

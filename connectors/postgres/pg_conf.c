@@ -25,9 +25,11 @@
  * snapshot would not match where streaming starts.
  *
  * Session settings: both connections run with DateStyle=ISO,
- * IntervalStyle=iso_8601, TimeZone=UTC, bytea_output=hex, lc_monetary=C and
- * extra_float_digits=3 (float4 / float8 text that reads back exactly), the
- * text forms pg_types.c parses. pgoutput renders values with the walsender
+ * IntervalStyle=iso_8601, TimeZone=UTC, bytea_output=hex, lc_monetary=C,
+ * extra_float_digits=3 (float4 / float8 text that reads back exactly) and
+ * client_encoding=UTF8 (Avro strings are UTF-8; the server converts from a
+ * LATIN1 database, and a role set to LATIN1 would fail every character
+ * LATIN1 lacks), the text forms pg_types.c parses. pgoutput renders values with the walsender
  * session's settings, so the replication connection needs them as much as
  * the snapshot's. They go in the startup packet (libpq `options`), which
  * takes precedence over ALTER DATABASE / ALTER ROLE ... SET: a database set
@@ -68,6 +70,19 @@ const sluice_option pg_options[] = {
      "The database to capture."},
     {"database.sslmode", SLUICE_OPT_STRING, "prefer", 0, 0, sslmode_valid, OFF(sslmode),
      "libpq sslmode of both connections."},
+    {"database.sslrootcert", SLUICE_OPT_STRING, NULL, 0, 0, NULL, OFF(sslrootcert),
+     "File of the certificate authorities the server's certificate must chain to "
+     "(verify-ca, verify-full)."},
+    {"database.sslcert", SLUICE_OPT_STRING, NULL, 0, 0, NULL, OFF(sslcert),
+     "File of the client certificate sent to the server (cert authentication)."},
+    {"database.sslkey", SLUICE_OPT_STRING, NULL, 0, 0, NULL, OFF(sslkey),
+     "File of the client certificate's private key."},
+    {"database.sslpassword", SLUICE_OPT_PASSWORD, NULL, 0, 1, NULL, OFF(sslpassword),
+     "Password of an encrypted database.sslkey."},
+    {"database.initial.statements", SLUICE_OPT_STRING, NULL, 0, 0, NULL, OFF(initial_statements),
+     "SQL statements separated by ';' (';;' is a ';' inside one), run in order on the "
+     "connection for queries and the snapshot (not the replication one) each time it is "
+     "opened; one that fails fails the task."},
     {"topic.prefix", SLUICE_OPT_STRING, NULL, 1, 0, NULL, OFF(topic_prefix),
      "Topics are <topic.prefix>.<schema>.<table>; also source.name."},
     {"slot.name", SLUICE_OPT_STRING, "debezium", 0, 0, NULL, OFF(slot),
@@ -95,8 +110,12 @@ const sluice_option pg_options[] = {
      "Regular expressions of schema.table to capture; empty = every published table."},
     {"table.exclude.list", SLUICE_OPT_LIST, NULL, 0, 0, NULL, SLUICE_NO_OFFSET,
      "Regular expressions of schema.table not to capture. Not with table.include.list."},
+    {"column.include.list", SLUICE_OPT_LIST, NULL, 0, 0, NULL, SLUICE_NO_OFFSET,
+     "Regular expressions of schema.table.column: only the columns they name are in the "
+     "records' values (key columns stay in the key). Not with column.exclude.list."},
     {"column.exclude.list", SLUICE_OPT_LIST, NULL, 0, 0, NULL, SLUICE_NO_OFFSET,
-     "Regular expressions of schema.table.column left out of the records."},
+     "Regular expressions of schema.table.column left out of the records' values (key "
+     "columns stay in the key). Not with column.include.list."},
     {"snapshot.mode", SLUICE_OPT_STRING, "initial", 0, 0, snapshot_valid, OFF(snapshot_mode_s),
      "initial: snapshot when no position is stored, then stream; always: snapshot at every "
      "start; initial_only: snapshot and stop; no_data (never): stream only; when_needed: "
@@ -295,6 +314,7 @@ pg_conf *pg_conf_create(sluice_ctx *ctx)
     }
     if (filter_compile(ctx, &conf->tables_in, "table.include.list") ||
         filter_compile(ctx, &conf->tables_out, "table.exclude.list") ||
+        filter_compile(ctx, &conf->columns_in, "column.include.list") ||
         filter_compile(ctx, &conf->columns_out, "column.exclude.list") ||
         filter_compile(ctx, &conf->schemas_in, "schema.include.list") ||
         filter_compile(ctx, &conf->schemas_out, "schema.exclude.list") ||
@@ -302,6 +322,7 @@ pg_conf *pg_conf_create(sluice_ctx *ctx)
         filter_compile(ctx, &conf->messages_out, "message.prefix.exclude.list") ||
         filter_exclusive(ctx, &conf->schemas_in, &conf->schemas_out, "schema") ||
         filter_exclusive(ctx, &conf->tables_in, &conf->tables_out, "table") ||
+        filter_exclusive(ctx, &conf->columns_in, &conf->columns_out, "column") ||
         filter_exclusive(ctx, &conf->messages_in, &conf->messages_out, "message.prefix") ||
         skipped_set(ctx, conf))
         goto fail;
@@ -317,6 +338,7 @@ void pg_conf_destroy(pg_conf *conf)
         return;
     filter_free(&conf->tables_in);
     filter_free(&conf->tables_out);
+    filter_free(&conf->columns_in);
     filter_free(&conf->columns_out);
     filter_free(&conf->messages_in);
     filter_free(&conf->messages_out);
@@ -361,9 +383,11 @@ int pg_conf_column_excluded(const pg_conf *conf, const char *schema, const char 
                             const char *column)
 {
     char name[768];
-    if (!conf->columns_out.n)
+    if (!conf->columns_in.n && !conf->columns_out.n)
         return 0;
     snprintf(name, sizeof(name), "%s.%s.%s", schema, table, column);
+    if (conf->columns_in.n)
+        return !filter_match(&conf->columns_in, name);
     return filter_match(&conf->columns_out, name);
 }
 
@@ -378,10 +402,15 @@ void pg_conf_conninfo(const pg_conf *conf, int replication, const char **keys, c
         {"password", conf->password},
         {"dbname", conf->dbname},
         {"sslmode", conf->sslmode},
+        {"sslrootcert", conf->sslrootcert},
+        {"sslcert", conf->sslcert},
+        {"sslkey", conf->sslkey},
+        {"sslpassword", conf->sslpassword},
         {"application_name", replication ? "sluice" : "sluice-query"},
         {"connect_timeout", "10"},
         {"options", "-c DateStyle=ISO -c IntervalStyle=iso_8601 -c TimeZone=UTC "
-                    "-c bytea_output=hex -c lc_monetary=C -c extra_float_digits=3"},
+                    "-c bytea_output=hex -c lc_monetary=C -c extra_float_digits=3 "
+                    "-c client_encoding=UTF8"},
         {"replication", replication ? "database" : NULL},
     };
     size_t n = 0;

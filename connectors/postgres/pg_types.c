@@ -10,8 +10,9 @@
  *   numeric(p,s)         precise: bytes, logicalType decimal, precision p,
  *                        scale s (org.apache.kafka.connect.data.Decimal),
  *                        the unscaled value big-endian two's complement
- *                        (a negative scale, PostgreSQL 15's numeric(2,-3):
- *                        decimal(5, 0), an Avro scale cannot be negative);
+ *                        (PostgreSQL 15's scales beyond [0, p], which Avro
+ *                        has no form for: numeric(2,-3) is decimal(5, 0),
+ *                        numeric(2,5) decimal(5, 5));
  *                        numeric without typmod: record
  *                        io.debezium.data.VariableScaleDecimal {scale, value};
  *                        double / string per decimal.handling.mode.
@@ -62,7 +63,8 @@
  * the decimal 0.
  *
  * The sessions run with DateStyle=ISO, IntervalStyle=iso_8601, TimeZone=UTC,
- * bytea_output=hex, lc_monetary=C and extra_float_digits=3 (pg_conf.c),
+ * bytea_output=hex, lc_monetary=C, extra_float_digits=3 and
+ * client_encoding=UTF8 (pg_conf.c),
  * whatever the database or role sets, so those are the only text forms
  * parsed. Text handed to pg_type_set is NUL-terminated (pg_rel.c copies
  * pgoutput's data first).
@@ -225,8 +227,8 @@ int pg_type_placeholder_ok(const pg_type *ty, const pg_conf *conf)
     case PG_K_BYTEA:
     case PG_K_LTREE:
         return 1;
-    case PG_K_HSTORE: /* the placeholder as the JSON string; a map has no such form */
-        return conf->hstore_mode == PG_HSTORE_JSON;
+    case PG_K_HSTORE: /* {placeholder: placeholder}, as Debezium */
+        return 1;
     case PG_K_ARRAY: /* a string, bytes or a number per byte: not a record or a map */
         return ty->elem->kind != PG_K_POINT &&
                (ty->elem->kind != PG_K_HSTORE || conf->hstore_mode == PG_HSTORE_JSON);
@@ -255,6 +257,8 @@ static int numeric_typmod(int32_t typmod, int *precision, int *scale)
         *precision -= *scale;
         *scale = 0;
     }
+    if (*scale > *precision) /* numeric(2,5): below 0.001, an Avro decimal's */
+        *precision = *scale; /* scale cannot pass its precision: decimal(5, 5) */
     return 1;
 }
 
@@ -966,8 +970,8 @@ static int set_array(avro_value_t *slot, const pg_type *ty, const pg_conf *conf,
 /* ======================================================================== */
 
 /* hstore's text form: "k"=>"v", "k2"=>NULL, keys and values quoted with \"
- * and \\ escaped, NULL bare. One pair at a time, unescaped into key and
- * val (each as long as the text, at most). */
+ * and \\ escaped, NULL bare. One pair at a time, unescaped into key and,
+ * right after it, val (together shorter than the text). */
 typedef struct hs_iter {
     const char *p;
     char *key, *val;
@@ -1006,6 +1010,7 @@ static int hs_next(hs_iter *it, const char **val)
         p++;
     if (hs_quoted(&p, it->key) != 0)
         return -1;
+    it->val = it->key + strlen(it->key) + 1;
     while (*p == ' ')
         p++;
     if (p[0] != '=' || p[1] != '>')
@@ -1024,39 +1029,54 @@ static int hs_next(hs_iter *it, const char **val)
     return 1;
 }
 
+/* Appends "key":val (val NULL: null) to a JSON object's text, after a ','
+ * unless first. 0, ENOMEM, or EILSEQ: key or val is not UTF-8. */
+static int hs_json_pair(char **json, size_t *len, size_t *cap, const char *key, const char *val,
+                        int first)
+{
+    if (!sluice_utf8_valid(key, strlen(key)) || (val && !sluice_utf8_valid(val, strlen(val))))
+        return EILSEQ;
+    return (!first && sluice_json_append_raw(",", 1, json, len, cap)) ||
+                   sluice_json_append_string(key, json, len, cap) ||
+                   sluice_json_append_raw(":", 1, json, len, cap) ||
+                   (val ? sluice_json_append_string(val, json, len, cap)
+                        : sluice_json_append_raw("null", 4, json, len, cap))
+               ? ENOMEM
+               : 0;
+}
+
+/* Adds key -> val (NULL: null) to a map of ["null", string]. */
+static int hs_map_pair(avro_value_t *map, const char *key, const char *val)
+{
+    avro_value_t elem, branch;
+    int rc = avro_value_add(map, key, &elem, NULL, NULL);
+    rc = rc ? rc : avro_value_set_branch(&elem, val != NULL, &branch);
+    return rc ? rc : val ? avro_value_set_string(&branch, val) : avro_value_set_null(&branch);
+}
+
 /* An hstore as the string of a JSON object (hstore.handling.mode json) or
  * as an Avro map (map). */
 static int set_hstore(avro_value_t *slot, const pg_conf *conf, const char *text, size_t len,
                       char *err, size_t errlen)
 {
-    hs_iter it = {text, malloc(2 * (len + 1)), NULL, 0};
+    /* a pair's key and value, unescaped, are together shorter than the text */
+    hs_iter it = {text, malloc(len + 2), NULL, 0};
     char *json = NULL;
     size_t jlen = 0, jcap = 0;
     const char *val;
     int map = conf->hstore_mode == PG_HSTORE_MAP, rc = 0, more = 0;
     if (!it.key)
         return ENOMEM;
-    it.val = it.key + len + 1;
     if (map)
         rc = avro_value_reset(slot);
     else
-        rc = sluice_json_append_raw("{", 1, &json, &jlen, &jcap);
-    while (!rc && (more = hs_next(&it, &val)) > 0) {
-        if (map) {
-            avro_value_t elem, branch;
-            rc = avro_value_add(slot, it.key, &elem, NULL, NULL);
-            rc = rc ? rc : avro_value_set_branch(&elem, val != NULL, &branch);
-            rc = rc ? rc : val ? avro_value_set_string(&branch, val) : avro_value_set_null(&branch);
-            continue;
-        }
-        if ((it.n > 1 && sluice_json_append_raw(",", 1, &json, &jlen, &jcap)) ||
-            sluice_json_append_string(it.key, &json, &jlen, &jcap) ||
-            sluice_json_append_raw(":", 1, &json, &jlen, &jcap) ||
-            (val ? sluice_json_append_string(val, &json, &jlen, &jcap)
-                 : sluice_json_append_raw("null", 4, &json, &jlen, &jcap)))
-            rc = ENOMEM;
-    }
-    if (!rc && more < 0)
+        rc = sluice_json_append_raw("{", 1, &json, &jlen, &jcap) ? ENOMEM : 0;
+    while (!rc && (more = hs_next(&it, &val)) > 0)
+        rc = map ? hs_map_pair(slot, it.key, val)
+                 : hs_json_pair(&json, &jlen, &jcap, it.key, val, it.n == 1);
+    if (rc == EILSEQ)
+        rc = ERR("hstore '%.60s': a key or value is not UTF-8", text);
+    else if (!rc && more < 0)
         rc = ERR("hstore '%.60s': malformed at offset %zu", text, (size_t)(it.p - text));
     if (!rc && !map)
         rc = sluice_json_append_raw("}", 1, &json, &jlen, &jcap)
@@ -1064,6 +1084,28 @@ static int set_hstore(avro_value_t *slot, const pg_conf *conf, const char *text,
                  : avro_value_set_string_len(slot, json, jlen + 1);
     free(json);
     free(it.key);
+    return rc;
+}
+
+/* An unchanged TOASTed hstore: {placeholder: placeholder} in its mode's
+ * form, as Debezium. */
+static int set_hstore_placeholder(avro_value_t *slot, const pg_conf *conf)
+{
+    const char *ph = conf->placeholder;
+    char *json = NULL;
+    size_t len = 0, cap = 0;
+    int rc;
+    if (conf->hstore_mode == PG_HSTORE_MAP) {
+        rc = avro_value_reset(slot);
+        return rc ? rc : hs_map_pair(slot, ph, ph);
+    }
+    rc = sluice_json_append_raw("{", 1, &json, &len, &cap) ? ENOMEM : 0;
+    rc = rc ? rc : hs_json_pair(&json, &len, &cap, ph, ph, 1);
+    if (rc == 0)
+        rc = sluice_json_append_raw("}", 1, &json, &len, &cap)
+                 ? ENOMEM
+                 : avro_value_set_string_len(slot, json, len + 1);
+    free(json);
     return rc;
 }
 
@@ -1224,6 +1266,8 @@ int pg_type_set_placeholder(avro_value_t *slot, const pg_type *ty, const pg_conf
     int rc;
     if (ty->kind == PG_K_BYTEA)
         return avro_value_set_bytes(slot, (void *)ph, strlen(ph));
+    if (ty->kind == PG_K_HSTORE)
+        return set_hstore_placeholder(slot, conf);
     if (ty->kind != PG_K_ARRAY)
         return avro_value_set_string(slot, ph);
     if ((rc = avro_value_reset(slot)) != 0)

@@ -725,6 +725,47 @@ static int sql_command(pg_task *t, const char *sql, char *err, size_t errlen)
     return ok ? 0 : -1;
 }
 
+/* database.initial.statements, in order: ';' ends a statement, ';;' is a
+ * ';' inside one. 0, or -1 with err naming the statement that failed. */
+static int sql_initial(pg_task *t, char *err, size_t errlen)
+{
+    const char *p = t->conf->initial_statements;
+    if (!p || !*p)
+        return 0;
+    char *stmt = malloc(strlen(p) + 1);
+    if (!stmt)
+        return snprintf(err, errlen, "out of memory"), -1;
+    int rc = 0;
+    while (rc == 0 && *p) {
+        size_t n = 0;
+        for (; *p && !(*p == ';' && p[1] != ';'); p++) {
+            stmt[n++] = *p;
+            p += *p == ';'; /* ";;": one ';' kept */
+        }
+        p += *p == ';';
+        stmt[n] = '\0';
+        if (strspn(stmt, " \t\r\n") < n && sql_command(t, stmt, err, errlen) != 0) {
+            char e[512];
+            snprintf(e, sizeof(e), "%s", err);
+            snprintf(err, errlen, "database.initial.statements: %s", e);
+            rc = -1;
+        }
+    }
+    free(stmt);
+    return rc;
+}
+
+/* The SQL connection anew, with its initial statements: after the server
+ * ended it, or to leave a COPY. A failure shows in PQstatus (or is logged:
+ * the task goes on, its next query says what is wrong). */
+static void sql_reset(pg_task *t)
+{
+    char err[1024];
+    PQreset(t->sql);
+    if (PQstatus(t->sql) == CONNECTION_OK && sql_initial(t, err, sizeof(err)) != 0)
+        sluice_log(t->ctx, SLUICE_LOG_ERROR, "%s", err);
+}
+
 static int connect_sql(pg_task *t, char *err, size_t errlen)
 {
     const char *keys[16], *vals[16];
@@ -756,7 +797,7 @@ static int connect_sql(pg_task *t, char *err, size_t errlen)
                  t->conf->user, t->conf->user);
         return -1;
     }
-    return 0;
+    return sql_initial(t, err, errlen);
 }
 
 /* "CREATE PUBLICATION p FOR TABLE a, b" from the tables the filters admit. */
@@ -1024,7 +1065,7 @@ static void slot_drop_on_stop(pg_task *t, sluice_ctx *ctx)
     for (int i = 0; i < 50; i++) {
         /* stopped in a snapshot, the connection is in its COPY; or lost */
         if (PQstatus(t->sql) != CONNECTION_OK || PQtransactionStatus(t->sql) != PQTRANS_IDLE)
-            PQreset(t->sql);
+            sql_reset(t);
         err[0] = '\0';
         int exists = slot_check_once(t, err, sizeof(err));
         if (exists == 0 || (exists == 1 && slot_drop(t, err, sizeof(err)) == 0)) {
@@ -1224,7 +1265,7 @@ static int stream_reconnect(pg_task *t, char *err, size_t errlen)
      * restart ended it as well, but libpq notices only at its next use, and
      * a dead one kept would fail the next catalog lookup, heartbeat query
      * or slot query once more */
-    PQreset(t->sql);
+    sql_reset(t);
     if (PQstatus(t->sql) != CONNECTION_OK)
         return snprintf(err, errlen, "reconnecting to %s:%lld: %s", t->conf->host,
                         (long long)t->conf->port, PQerrorMessage(t->sql)),
@@ -1349,7 +1390,7 @@ static int pg_poll(void *state, sluice_ctx *ctx, sluice_batch *batch)
      * ended): renewed here, once for every user of it. A status test, no
      * syscall; stream_reconnect renews it with the stream. */
     if (t->phase == PG_PHASE_STREAM && PQstatus(t->sql) == CONNECTION_BAD)
-        PQreset(t->sql);
+        sql_reset(t);
     /* the host released the last batch's values: they are the pools' again */
     for (pg_rel *r = t->rels.head; r; r = r->next) {
         sluice_pool_reclaim(&r->key_pool);

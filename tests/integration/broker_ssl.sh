@@ -47,25 +47,12 @@
 . "$(dirname "$0")/lib.sh"
 test_init broker_ssl
 
-command -v openssl >/dev/null || fail "openssl is not installed (scripts/install-deps.sh)"
 KEYPW='k3y-pw-ssl-6631'
 SECRETS=("$KEYPW" Al1ce-ssl-2207 wrong-pw-8814 0ps-admin-5172 B0b-admin-3390)
 
 # ---- certificates: a test CA, the server's (key encrypted), two clients -------
 C="$T/certs"
-mkdir -p "$C"
-ossl() { openssl "$@" 2>>"$C/openssl.log" || fail "openssl $1 failed: $(tail -3 "$C/openssl.log")"; }
-ossl req -x509 -newkey rsa:2048 -nodes -keyout "$C/ca.key" -out "$C/ca.pem" -days 2 \
-    -subj "/CN=sluice test CA"
-ossl req -x509 -newkey rsa:2048 -nodes -keyout "$C/other-ca.key" -out "$C/other-ca.pem" -days 2 \
-    -subj "/CN=some other CA"
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$C/san.cnf"
-signed() # NAME CA CN: NAME.key (plain) and NAME.pem signed by CA
-{
-    ossl req -newkey rsa:2048 -nodes -keyout "$C/$1.key" -out "$C/$1.csr" -subj "/CN=$3"
-    ossl x509 -req -in "$C/$1.csr" -CA "$C/$2.pem" -CAkey "$C/$2.key" -CAcreateserial \
-        -out "$C/$1.pem" -days 2 -extfile "$C/san.cnf"
-}
+test_ca "$C"
 signed server ca localhost
 signed client ca app-client
 signed stranger other-ca stranger

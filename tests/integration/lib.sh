@@ -318,6 +318,32 @@ warm_memory()
     rm -f "$T/warm"
 }
 
+# ---- test certificates --------------------------------------------------------
+
+# test_ca DIR: a test CA (DIR/ca.pem, DIR/ca.key) and another one that signs
+# nothing a server trusts (DIR/other-ca.pem); openssl's messages go to
+# DIR/openssl.log. Then signed NAME CA CN: DIR/NAME.key (unencrypted) and
+# DIR/NAME.pem for CN, subjectAltName localhost and 127.0.0.1, signed by
+# DIR/CA.pem.
+test_ca()
+{
+    CERT_DIR="$1"
+    mkdir -p "$CERT_DIR"
+    command -v openssl >/dev/null || fail "openssl is not installed (scripts/install-deps.sh)"
+    ossl req -x509 -newkey rsa:2048 -nodes -keyout "$CERT_DIR/ca.key" -out "$CERT_DIR/ca.pem" \
+        -days 2 -subj "/CN=sluice test CA"
+    ossl req -x509 -newkey rsa:2048 -nodes -keyout "$CERT_DIR/other-ca.key" \
+        -out "$CERT_DIR/other-ca.pem" -days 2 -subj "/CN=some other CA"
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$CERT_DIR/san.cnf"
+}
+ossl() { openssl "$@" 2>>"$CERT_DIR/openssl.log" || fail "openssl $1 failed: $(tail -3 "$CERT_DIR/openssl.log")"; }
+signed()
+{
+    ossl req -newkey rsa:2048 -nodes -keyout "$CERT_DIR/$1.key" -out "$CERT_DIR/$1.csr" -subj "/CN=$3"
+    ossl x509 -req -in "$CERT_DIR/$1.csr" -CA "$CERT_DIR/$2.pem" -CAkey "$CERT_DIR/$2.key" \
+        -CAcreateserial -out "$CERT_DIR/$1.pem" -days 2 -extfile "$CERT_DIR/san.cnf"
+}
+
 # ---- the worker's companions ------------------------------------------------
 
 # start_registry: `sluice registry` on a free port over $BOOTSTRAP (start the

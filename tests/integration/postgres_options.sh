@@ -18,14 +18,36 @@
 #     stream, publication) out; a composite-type and a box column are left
 #     out of a's schema and records and are strings in b's;
 #  4. DELETE /connectors/a drops slot a (slot.drop.on.stop=true); deleting b
-#     (false) keeps slot b.
+#     (false) keeps slot b;
+#  5. TLS with certificates, as a locked-down server asks: connector d logs
+#     in as certuser by client certificate only (pg_hba `cert`), with
+#     database.sslmode=verify-full against database.sslrootcert and an
+#     encrypted database.sslkey opened with database.sslpassword (masked in
+#     the REST answers); both of its connections are TLS, its query
+#     connection ran database.initial.statements (';;' a ';' in one), and
+#     column.include.list keeps only the named columns (and the key); e,
+#     with a CA that did not sign the server's certificate, is FAILED
+#     naming the verification.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
 test_init postgres_options
 pg_trap
 
-start_pg main "wal_level = logical"
+C="$T/certs"
+test_ca "$C"
+signed pgserver ca 127.0.0.1
+signed pgclient ca certuser
+SSLPW='ssl-k3y-pw-5521'
+ossl pkey -in "$C/pgclient.key" -aes256 -passout "pass:$SSLPW" -out "$C/pgclient-enc.key"
+chmod 600 "$C/pgserver.key" "$C/pgclient-enc.key"
+chown postgres "$C/pgserver.key" "$C/pgserver.pem"
+start_pg main "wal_level = logical" "ssl = on" "ssl_cert_file = '$C/pgserver.pem'" \
+    "ssl_key_file = '$C/pgserver.key'" "ssl_ca_file = '$C/ca.pem'"
 PORT=$(pg_port main)
+# certuser may log in only over TLS with a certificate (CN = the user name)
+sed -i '1i hostssl all certuser 127.0.0.1/32 cert\nhostssl replication certuser 127.0.0.1/32 cert' \
+    "$T/pg-main/data/pg_hba.conf"
+pg_sql main postgres "CREATE ROLE certuser LOGIN REPLICATION; SELECT pg_reload_conf()" >/dev/null
 pg_sql main postgres "CREATE ROLE sluice LOGIN REPLICATION PASSWORD 'secret'"
 pg_sql main postgres "CREATE DATABASE opt OWNER sluice"
 psql "postgresql://sluice:secret@127.0.0.1:$PORT/opt" -XAtq -v ON_ERROR_STOP=1 <<'SQL' || fail "schema"
@@ -214,4 +236,45 @@ b_released() { [ "$(pg_sql main opt "SELECT active FROM pg_replication_slots WHE
 wait_for 30 b_released || fail "slot b is still active (or gone) after DELETE: $(slots)"
 [ "$(slots)" = "b,c" ] || fail "slot b (slot.drop.on.stop=false) was dropped: $(slots)"
 pass "slot.drop.on.stop: DELETE /connectors/a dropped slot a, DELETE /connectors/b kept slot b"
+
+# ---- 5. TLS with certificates, initial statements, column.include.list -----------------
+pg_sql main opt "GRANT SELECT ON ALL TABLES IN SCHEMA public TO certuser"
+for tb in public.t1 public.u other.t2; do
+    "$SLUICE" topics create -b "$BOOTSTRAP" -t "d.$tb" --partitions 1 --if-not-exists >/dev/null 2>&1
+done
+tls_config() # NAME CA
+{
+    echo "{\"connector.class\": \"postgres\", \"database.hostname\": \"127.0.0.1\",
+  \"database.port\": \"$PORT\", \"database.user\": \"certuser\", \"database.dbname\": \"opt\",
+  \"topic.prefix\": \"$1\", \"slot.name\": \"$1\", \"plugin.name\": \"pgoutput\",
+  \"database.sslmode\": \"verify-full\", \"database.sslrootcert\": \"$C/$2.pem\",
+  \"database.sslcert\": \"$C/pgclient.pem\", \"database.sslkey\": \"$C/pgclient-enc.key\",
+  \"database.sslpassword\": \"$SSLPW\", \"table.include.list\": \"public\\\\.(t1|u)\",
+  \"column.include.list\": \"public\\\\.t1\\\\.id,public\\\\.u\\\\.note\",
+  \"database.initial.statements\": \"SET application_name = 'first';SET application_name = 'init;;app'\"}"
+}
+create d "$(tls_config d ca)"
+wait_for 60 have_lines "$T/d.jsonl" 3 || fail "d: the snapshot did not arrive: $(tail -5 "$T/worker.log")"
+summary d >"$T/d.sum"
+grep -q '^d.public.t1 r 2 id null null$' "$T/d.sum" && grep -q '^d.public.t1 r 9 id null null$' "$T/d.sum" &&
+    grep -q '^d.public.u r 2 id,note null null$' "$T/d.sum" ||
+    fail "d (column.include.list=t1.id,u.note): $(cat "$T/d.sum")"
+pass "column.include.list: only t1.id and u.note (and u's key id) in the records"
+tls=$(pg_sql main opt "SELECT string_agg(a.application_name || ':' || s.ssl, ',' ORDER BY 1)
+  FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.usename = 'certuser'")
+[ "$tls" = "init;app:true,sluice:true" ] ||
+    fail "d's connections (application_name:ssl), expected the query one renamed by its initial statements and both TLS: $tls"
+pass "database.sslmode=verify-full, sslrootcert, sslcert and an encrypted sslkey with sslpassword: certificate login, both connections TLS; database.initial.statements ran in order, ';;' a ';' ($tls)"
+req GET /connectors/d
+[ "$CODE" = 200 ] && ! grep -q "$SSLPW" "$T/body" && grep -q 'database.sslpassword' "$T/body" ||
+    fail "GET /connectors/d: $CODE, database.sslpassword not masked: $(head -c 600 "$T/body")"
+pass "database.sslpassword masked in GET /connectors/d"
+
+create e "$(tls_config e other-ca)"
+e_state() { curl -s "$U/connectors/e/status" | python3 -c "import json,sys; t=json.load(sys.stdin)['tasks'][0]; print(t['state'], t.get('trace', '').replace(chr(10), ' '))" 2>/dev/null; }
+e_failed() { st=$(e_state); case "$st" in FAILED*) return 0 ;; esac; return 1; }
+wait_for 30 e_failed || fail "e (sslrootcert of another CA) is not FAILED: $(e_state)"
+case "$st" in *"certificate verify failed"*) ;; *) fail "e's trace does not name the verification: $st" ;; esac
+pass "a server certificate the sslrootcert CA did not sign: FAILED, naming it ($(echo "$st" | grep -o 'certificate verify failed.*' | head -c 120))"
+grep -q "$SSLPW" "$T/worker.log" && fail "database.sslpassword is in the worker's log"
 finish

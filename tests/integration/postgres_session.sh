@@ -5,8 +5,9 @@
 #  a. session settings: the database and the connector's role set
 #     bytea_output=escape, a lc_monetary other than C (when the machine has
 #     such a locale), DateStyle 'SQL, DMY', IntervalStyle sql_standard and
-#     extra_float_digits=0 (ALTER DATABASE / ALTER ROLE ... SET); bytea,
-#     money, float8, timestamptz and interval values still arrive as
+#     extra_float_digits=0 and client_encoding LATIN1 (ALTER DATABASE /
+#     ALTER ROLE ... SET); bytea, money, float8, timestamptz, interval and
+#     text (with a character LATIN1 lacks) values still arrive as
 #     inserted, in the snapshot and streamed (the connector pins the forms it
 #     parses on both of its connections);
 #  b. numeric without typmod at PostgreSQL's limits: 2000 digits, 1000
@@ -31,7 +32,7 @@ PORT=$(pg_port main)
 pg_sql main postgres "CREATE ROLE sluice LOGIN REPLICATION PASSWORD 'secret'"
 pg_sql main postgres "CREATE DATABASE shop OWNER sluice"
 pg_sql main postgres "ALTER DATABASE shop SET bytea_output = 'escape'"
-pg_sql main postgres "ALTER ROLE sluice SET DateStyle = 'SQL, DMY'; ALTER ROLE sluice SET IntervalStyle = 'sql_standard'; ALTER ROLE sluice SET extra_float_digits = 0"
+pg_sql main postgres "ALTER ROLE sluice SET DateStyle = 'SQL, DMY'; ALTER ROLE sluice SET IntervalStyle = 'sql_standard'; ALTER ROLE sluice SET extra_float_digits = 0; ALTER ROLE sluice SET client_encoding = 'LATIN1'"
 # lc_monetary takes only a locale the server's machine has: the first of
 # `locale -a` that is not C or POSIX. A machine with none (a minimal
 # container: C, C.utf8, POSIX) cannot show another money format, so that
@@ -43,7 +44,7 @@ if [ -n "$MON_LOCALE" ]; then
 else
     log "no locale but C and POSIX on this machine (locale -a): lc_monetary stays C, its part is skipped"
 fi
-pg_sql main shop "CREATE TABLE blobs (id int PRIMARY KEY, by bytea, m money, f8 float8, tstz timestamptz, iv interval); ALTER TABLE blobs OWNER TO sluice"
+pg_sql main shop "CREATE TABLE blobs (id int PRIMARY KEY, by bytea, m money, f8 float8, tstz timestamptz, iv interval, tx text); ALTER TABLE blobs OWNER TO sluice"
 pg_sql main shop "CREATE TABLE nums (id int PRIMARY KEY, nv numeric); ALTER TABLE nums OWNER TO sluice"
 # rows 1-4 (+10 when streamed): 2000 digits; 500 + 1000 after the point,
 # negative; PostgreSQL's largest; 1200 digits after the point, as a double
@@ -55,7 +56,7 @@ NUMS="(repeat('1234567890', 200))::numeric,
 ins_nums() { pg_sql main shop "INSERT INTO nums SELECT $1 + i, (ARRAY[$NUMS])[i] FROM generate_series(1, 4) i"; }
 # money: amounts without a thousands separator, which would keep the digits
 # of '1.234,56 EUR' by chance; '12,50 EUR' read as C would be 1250.00
-ins_blob() { pg_sql main shop "INSERT INTO blobs VALUES ($1, '\\x00ff5c27410a'::bytea, '$2'::numeric::money, 0.1::float8 + 0.2, '2024-02-29 11:14:15.5+00', '1 year 2 months 3 days 04:05:06.5')"; }
+ins_blob() { pg_sql main shop "INSERT INTO blobs VALUES ($1, '\\x00ff5c27410a'::bytea, '$2'::numeric::money, 0.1::float8 + 0.2, '2024-02-29 11:14:15.5+00', '1 year 2 months 3 days 04:05:06.5', 'café ☕')"; }
 ins_nums 0
 ins_blob 1 12.50
 
@@ -149,6 +150,7 @@ def check_blob(id, money_cents, what):
     expect(a["tstz"] == "2024-02-29T11:14:15.5Z", what + ": timestamptz %r" % a["tstz"])
     iv = ((14 * 30.4375 + 3) * 86400 + 4 * 3600 + 5 * 60 + 6.5) * 1000000
     expect(a["iv"] == iv, what + ": interval %r, expected %r" % (a["iv"], iv))
+    expect(a["tx"] == "caf\u00e9 \u2615", what + ": text %r" % a["tx"])
 '
 NUM_CHECK='
 def check_nums(topic, base, what):
@@ -163,7 +165,7 @@ def check_nums(topic, base, what):
         expect(got == want, "%s: row %d: %d characters %.30s...%.30s, expected %d %.30s...%.30s" %
                (what, base + i, len(got), got, got[-30:], len(want), want, want[-30:]))
 '
-check_py "(a) snapshot under bytea_output=escape${MON_LOCALE:+, lc_monetary=$MON_LOCALE}, DateStyle SQL, IntervalStyle sql_standard, extra_float_digits 0: bytea, money, float8, timestamptz, interval as inserted" "$T/sess.jsonl" <<PY
+check_py "(a) snapshot under bytea_output=escape${MON_LOCALE:+, lc_monetary=$MON_LOCALE}, DateStyle SQL, IntervalStyle sql_standard, extra_float_digits 0, client_encoding LATIN1: bytea, money, float8, timestamptz, interval, text (UTF-8, a character LATIN1 lacks) as inserted" "$T/sess.jsonl" <<PY
 $BLOB_CHECK
 check_blob(1, 1250, "snapshot")
 PY

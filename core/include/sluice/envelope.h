@@ -273,6 +273,9 @@ int sluice_value_json_append(const avro_value_t *value, char **buf, size_t *len,
 /* Helpers for building the text around values: a quoted, escaped string;
  * raw text; an integer. 0 or -1 (out of memory). */
 int sluice_json_append_string(const char *s, char **buf, size_t *len, size_t *cap);
+/* Whether s[0..n) is well-formed UTF-8 (what sluice_json_append_string
+ * refuses otherwise). */
+int sluice_utf8_valid(const char *s, size_t n);
 int sluice_json_append_raw(const char *s, size_t n, char **buf, size_t *len, size_t *cap);
 int sluice_json_append_int(int64_t v, char **buf, size_t *len, size_t *cap);
 /* bytes as a quoted base64 JSON string (how bytes and fixed values appear). */
