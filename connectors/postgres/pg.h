@@ -56,6 +56,7 @@ typedef struct pg_conf {
     /* filled from the option table (offsets) */
     const char *host, *user, *password, *dbname, *sslmode;
     const char *sslrootcert, *sslcert, *sslkey, *sslpassword, *initial_statements;
+    const char *heartbeat_prefix, *tx_topic; /* topic.heartbeat.prefix, topic.transaction */
     int64_t port;
     const char *topic_prefix, *slot, *publication, *autocreate;
     const char *snapshot_mode_s, *decimal_mode_s, *time_mode_s, *hstore_mode_s;
@@ -72,6 +73,7 @@ typedef struct pg_conf {
     pg_hstore_mode hstore_mode;
     pg_filter tables_in, tables_out, columns_in, columns_out, schemas_in, schemas_out;
     pg_filter messages_in, messages_out; /* message.prefix.include/exclude.list */
+    pg_filter snapshot_in;               /* snapshot.include.collection.list */
     unsigned skipped; /* skipped.operations: PG_SKIP(op) bits of c, u, d, t */
 } pg_conf;
 
@@ -86,6 +88,9 @@ void pg_conf_destroy(pg_conf *conf);
 /* "schema.table" passes schema.include.list / schema.exclude.list (the
  * schema name) and table.include.list / table.exclude.list. */
 int pg_conf_table_included(const pg_conf *conf, const char *schema, const char *table);
+/* "schema.table", included, is in snapshots: snapshot.include.collection.list
+ * names it, or is empty. */
+int pg_conf_snapshot_included(const pg_conf *conf, const char *schema, const char *table);
 /* A logical decoding message's prefix passes message.prefix.include.list /
  * message.prefix.exclude.list. */
 int pg_conf_message_included(const pg_conf *conf, const char *prefix);

@@ -129,13 +129,20 @@ const sluice_option pg_options[] = {
      "snapshot, so the snapshot would not match where streaming starts."},
     {"snapshot.fetch.size", SLUICE_OPT_INT, "10240", 0, 0, NULL, OFF(fetch_size),
      "Most rows the snapshot reads from its COPY stream per poll (capped by the batch room)."},
+    {"snapshot.include.collection.list", SLUICE_OPT_LIST, NULL, 0, 0, NULL, SLUICE_NO_OFFSET,
+     "Regular expressions of schema.table: the captured tables the initial snapshot reads; "
+     "the others are streamed only. Empty: every captured table."},
+    {"topic.heartbeat.prefix", SLUICE_OPT_STRING, "__debezium-heartbeat", 0, 0, NULL,
+     OFF(heartbeat_prefix), "Heartbeats go to <topic.heartbeat.prefix>.<topic.prefix>."},
+    {"topic.transaction", SLUICE_OPT_STRING, "transaction", 0, 0, NULL, OFF(tx_topic),
+     "Transaction metadata goes to <topic.prefix>.<topic.transaction>."},
     {"heartbeat.interval.ms", SLUICE_OPT_INT, "0", 0, 0, NULL, OFF(heartbeat_ms),
-     "Emit a heartbeat record to __debezium-heartbeat.<topic.prefix> this often, so the "
+     "Emit a heartbeat record to <topic.heartbeat.prefix>.<topic.prefix> this often, so the "
      "confirmed LSN moves on idle databases; 0 = never."},
     {"heartbeat.action.query", SLUICE_OPT_STRING, NULL, 0, 0, NULL, OFF(heartbeat_query),
      "SQL run on the database before each heartbeat (e.g. an UPDATE of a heartbeat table)."},
     {"provide.transaction.metadata", SLUICE_OPT_BOOL, "false", 0, 0, NULL, OFF(tx_metadata),
-     "Emit BEGIN and END events to <topic.prefix>.transaction."},
+     "Emit BEGIN and END events to <topic.prefix>.<topic.transaction>."},
     {"skipped.operations", SLUICE_OPT_LIST, "t", 0, 0, skipped_valid, SLUICE_NO_OFFSET,
      "Operations whose records are not emitted: c (insert), u (update), d (delete, and its "
      "tombstone), t (truncate), or none. The position still moves past them."},
@@ -303,8 +310,11 @@ pg_conf *pg_conf_create(sluice_ctx *ctx)
         sluice_error(ctx, 0, "database.port: %lld is not a TCP port", (long long)conf->port);
         goto fail;
     }
-    if (!*conf->topic_prefix || !*conf->slot || !*conf->publication) {
-        sluice_error(ctx, 0, "topic.prefix, slot.name and publication.name may not be empty");
+    if (!*conf->topic_prefix || !*conf->slot || !*conf->publication || !*conf->heartbeat_prefix ||
+        !*conf->tx_topic) {
+        sluice_error(ctx, 0,
+                     "topic.prefix, slot.name, publication.name, topic.heartbeat.prefix "
+                     "and topic.transaction may not be empty");
         goto fail;
     }
     if (conf->chunk_size < 1 || conf->fetch_size < 1 || conf->heartbeat_ms < 0 || conf->status_interval_ms < 100) {
@@ -320,6 +330,7 @@ pg_conf *pg_conf_create(sluice_ctx *ctx)
         filter_compile(ctx, &conf->schemas_out, "schema.exclude.list") ||
         filter_compile(ctx, &conf->messages_in, "message.prefix.include.list") ||
         filter_compile(ctx, &conf->messages_out, "message.prefix.exclude.list") ||
+        filter_compile(ctx, &conf->snapshot_in, "snapshot.include.collection.list") ||
         filter_exclusive(ctx, &conf->schemas_in, &conf->schemas_out, "schema") ||
         filter_exclusive(ctx, &conf->tables_in, &conf->tables_out, "table") ||
         filter_exclusive(ctx, &conf->columns_in, &conf->columns_out, "column") ||
@@ -342,6 +353,7 @@ void pg_conf_destroy(pg_conf *conf)
     filter_free(&conf->columns_out);
     filter_free(&conf->messages_in);
     filter_free(&conf->messages_out);
+    filter_free(&conf->snapshot_in);
     filter_free(&conf->schemas_in);
     filter_free(&conf->schemas_out);
     free(conf);
@@ -358,6 +370,15 @@ int pg_conf_table_included(const pg_conf *conf, const char *schema, const char *
     if (conf->tables_in.n && !filter_match(&conf->tables_in, name))
         return 0;
     return !filter_match(&conf->tables_out, name);
+}
+
+int pg_conf_snapshot_included(const pg_conf *conf, const char *schema, const char *table)
+{
+    char name[512];
+    if (!conf->snapshot_in.n)
+        return 1;
+    snprintf(name, sizeof(name), "%s.%s", schema, table);
+    return filter_match(&conf->snapshot_in, name);
 }
 
 int pg_conf_message_included(const pg_conf *conf, const char *prefix)

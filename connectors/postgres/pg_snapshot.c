@@ -117,7 +117,8 @@ static int list_tables(pg_task *t, pg_snap *s, char *err, size_t errlen)
     s->tables = calloc((size_t)(n ? n : 1), sizeof(*s->tables));
     for (int i = 0; s->tables && i < n; i++) {
         const char *nsp = PQgetvalue(res, i, 1), *name = PQgetvalue(res, i, 2);
-        if (!pg_conf_table_included(t->conf, nsp, name) || pg_conf_is_signal(t->conf, nsp, name))
+        if (!pg_conf_table_included(t->conf, nsp, name) || pg_conf_is_signal(t->conf, nsp, name) ||
+            !pg_conf_snapshot_included(t->conf, nsp, name))
             continue;
         snap_table *tb = &s->tables[s->ntables++];
         tb->relid = (uint32_t)strtoul(PQgetvalue(res, i, 0), NULL, 10);

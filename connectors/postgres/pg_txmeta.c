@@ -66,7 +66,7 @@ int pg_txmeta_create(pg_task *t, char *err, size_t errlen)
         return snprintf(err, errlen, "out of memory"), -1;
     t->txmeta = m;
     char topic[300];
-    snprintf(topic, sizeof(topic), "%s.transaction", t->conf->topic_prefix);
+    snprintf(topic, sizeof(topic), "%s.%s", t->conf->topic_prefix, t->conf->tx_topic);
     return pg_schemas_init(t, &m->schemas, "transaction metadata", topic, key_json, value_json, err,
                            errlen);
 }

@@ -408,7 +408,7 @@ static int heartbeat_schemas(pg_task *t, char *err, size_t errlen)
         "\"io.debezium.connector.common\",\"fields\":[{\"name\":\"ts_ms\",\"type\":\"long\"}],"
         "\"connect.name\":\"io.debezium.connector.common.Heartbeat\"}";
     char topic[300];
-    snprintf(topic, sizeof(topic), "__debezium-heartbeat.%s", t->conf->topic_prefix);
+    snprintf(topic, sizeof(topic), "%s.%s", t->conf->heartbeat_prefix, t->conf->topic_prefix);
     return pg_schemas_init(t, &t->heartbeat, "heartbeat", topic, key_json, value_json, err, errlen);
 }
 

@@ -11,7 +11,9 @@
 #          schema.include.list=public, a filtered publication, slot.drop.on.stop;
 #       b: skipped.operations=d, include.unknown.datatypes=true,
 #          snapshot.isolation.mode=repeatable_read;
-#       c: skipped.operations=none;
+#       c: skipped.operations=none, snapshot.include.collection.list=public.u,
+#          transaction metadata to c.txn (topic.transaction) and heartbeats
+#          to hb.c (topic.heartbeat.prefix);
 #  3. the records: a truncate is left out by default and emitted under
 #     none; skipped.operations=d drops deletes and their tombstones, not
 #     inserts; schema.include.list keeps schema other's table (snapshot,
@@ -68,6 +70,9 @@ for p in a b c; do
     for tb in public.t1 public.u other.t2; do
         "$SLUICE" topics create -b "$BOOTSTRAP" -t "$p.$tb" --partitions 1 --if-not-exists >/dev/null 2>&1
     done
+done
+for tp in c.txn hb.c; do
+    "$SLUICE" topics create -b "$BOOTSTRAP" -t "$tp" --partitions 1 --if-not-exists >/dev/null 2>&1
 done
 P="$T/pipelines"
 mkdir -p "$P"
@@ -130,11 +135,13 @@ create a "$(pg_config a '"schema.include.list": "public", "publication.name": "a
   "snapshot.isolation.mode": "serializable"')"
 create b "$(pg_config b '"skipped.operations": "d", "include.unknown.datatypes": "true",
   "snapshot.isolation.mode": "repeatable_read", "slot.drop.on.stop": "false"')"
-create c "$(pg_config c '"skipped.operations": "none", "schema.exclude.list": "oth.*"')"
+create c "$(pg_config c '"skipped.operations": "none", "schema.exclude.list": "oth.*",
+  "snapshot.include.collection.list": "public\\.u", "provide.transaction.metadata": "true",
+  "topic.transaction": "txn", "heartbeat.interval.ms": "300", "topic.heartbeat.prefix": "hb"')"
 
-# a and c: t1 1 + u 1; b: t1 1 + u 1 + t2 1
+# a: t1 1 + u 1; b: t1 1 + u 1 + t2 1; c: u 1 (snapshot.include.collection.list)
 wait_for 60 have_lines "$T/a.jsonl" 2 && wait_for 30 have_lines "$T/b.jsonl" 3 &&
-    wait_for 30 have_lines "$T/c.jsonl" 2 || fail "snapshots did not arrive: $(tail -5 "$T/worker.log")"
+    wait_for 30 have_lines "$T/c.jsonl" 1 || fail "snapshots did not arrive: $(tail -5 "$T/worker.log")"
 pass "connectors with plugin.name=pgoutput and the other keys run and take their snapshots"
 
 pg_sql main opt "INSERT INTO t1 VALUES (2, 'two')"
@@ -190,6 +197,15 @@ grep -q "^b.other.t2 r 1 " "$T/b.sum" && grep -q "^b.other.t2 c 2 " "$T/b.sum" |
     fail "b (no schema filter): other.t2 snapshot and insert missing: $(cat "$T/b.sum")"
 grep -q "^c.other.t2 " "$T/c.sum" && fail "c (schema.exclude.list=oth.*): other.t2 records: $(cat "$T/c.sum")"
 grep -q "^c.public.t1 c 9 " "$T/c.sum" || fail "c (schema.exclude.list=oth.*): public.t1 missing: $(cat "$T/c.sum")"
+grep -q "^c.public.t1 r " "$T/c.sum" && fail "c (snapshot.include.collection.list=public.u): t1 snapshotted: $(cat "$T/c.sum")"
+grep -q "^c.public.u r 1 " "$T/c.sum" || fail "c: u's snapshot row is missing: $(cat "$T/c.sum")"
+pass "snapshot.include.collection.list=public.u: u snapshotted, t1 streamed only"
+count() { kcat -C -b "$BOOTSTRAP" -t "$1" -o beginning -e -q -f '%s\n' 2>/dev/null | grep -c "$2"; }
+# hb.c never ends (a beat every 300 ms, so -e would wait for ever): the first
+timeout 10 kcat -C -b "$BOOTSTRAP" -t hb.c -o beginning -c 1 -q -f '%s\n' 2>/dev/null | grep -q ts_ms ||
+    fail "no heartbeat in hb.c (topic.heartbeat.prefix=hb)"
+[ "$(count c.txn '"status":"END"')" -ge 2 ] || fail "c.txn (topic.transaction=txn): $(count c.txn END) END events"
+pass "topic.transaction=txn and topic.heartbeat.prefix=hb: transaction events in c.txn, heartbeats in hb.c"
 pass "schema.exclude.list=oth.*: other.t2 left out, public kept"
 pubs=$(pg_sql main opt "SELECT string_agg(schemaname || '.' || tablename, ',' ORDER BY 1) FROM pg_publication_tables WHERE pubname = 'a_pub'")
 [ "$pubs" = "public.t1,public.u" ] || fail "a's filtered publication: $pubs"
