@@ -46,6 +46,12 @@ typedef enum pg_snapshot_mode {
 typedef enum pg_decimal_mode { PG_DEC_PRECISE, PG_DEC_DOUBLE, PG_DEC_STRING } pg_decimal_mode;
 typedef enum pg_time_mode { PG_TIME_ADAPTIVE, PG_TIME_ADAPTIVE_MICRO, PG_TIME_CONNECT } pg_time_mode;
 typedef enum pg_hstore_mode { PG_HSTORE_JSON, PG_HSTORE_MAP } pg_hstore_mode;
+typedef enum pg_binary_mode {
+    PG_BIN_BYTES,
+    PG_BIN_BASE64,
+    PG_BIN_BASE64_URL,
+    PG_BIN_HEX
+} pg_binary_mode;
 
 typedef struct pg_filter {
     regex_t *re;
@@ -59,7 +65,7 @@ typedef struct pg_conf {
     const char *heartbeat_prefix, *tx_topic; /* topic.heartbeat.prefix, topic.transaction */
     int64_t port;
     const char *topic_prefix, *slot, *publication, *autocreate;
-    const char *snapshot_mode_s, *decimal_mode_s, *time_mode_s, *hstore_mode_s;
+    const char *snapshot_mode_s, *decimal_mode_s, *time_mode_s, *hstore_mode_s, *binary_mode_s;
     int64_t heartbeat_ms, fetch_size, status_interval_ms;
     const char *heartbeat_query, *placeholder, *signal_table;
     int64_t chunk_size;
@@ -71,6 +77,7 @@ typedef struct pg_conf {
     pg_decimal_mode decimal_mode;
     pg_time_mode time_mode;
     pg_hstore_mode hstore_mode;
+    pg_binary_mode binary_mode;
     pg_filter tables_in, tables_out, columns_in, columns_out, schemas_in, schemas_out;
     pg_filter messages_in, messages_out; /* message.prefix.include/exclude.list */
     pg_filter snapshot_in;               /* snapshot.include.collection.list */

@@ -51,6 +51,7 @@ static const char *const decimal_valid[] = {"precise", "double", "string", NULL}
 static const char *const time_valid[] = {"adaptive", "adaptive_time_microseconds", "connect",
                                          NULL};
 static const char *const hstore_valid[] = {"json", "map", NULL};
+static const char *const binary_valid[] = {"bytes", "base64", "base64-url-safe", "hex", NULL};
 static const char *const plugin_valid[] = {"pgoutput", NULL};
 static const char *const skipped_valid[] = {"c", "u", "d", "t", "none", NULL};
 static const char *const isolation_valid[] = {"serializable", "repeatable_read", NULL};
@@ -165,6 +166,9 @@ const sluice_option pg_options[] = {
      "adaptive: millisecond or microsecond semantic types by the column's precision; "
      "adaptive_time_microseconds: time always MicroTime; connect: Kafka Connect's logical "
      "types (milliseconds)."},
+    {"binary.handling.mode", SLUICE_OPT_STRING, "bytes", 0, 0, binary_valid, OFF(binary_mode_s),
+     "bytea columns as Avro bytes, or as a string of them in base64, base64-url-safe (- and _, "
+     "padded) or hex (lower case)."},
     {"hstore.handling.mode", SLUICE_OPT_STRING, "json", 0, 0, hstore_valid, OFF(hstore_mode_s),
      "hstore columns (the hstore extension) as a string of a JSON object, "
      "io.debezium.data.Json (json), or an Avro map of nullable strings (map)."},
@@ -286,6 +290,7 @@ static void modes_set(pg_conf *conf)
     static const int dec_v[] = {PG_DEC_PRECISE, PG_DEC_DOUBLE, PG_DEC_STRING};
     static const int time_v[] = {PG_TIME_ADAPTIVE, PG_TIME_ADAPTIVE_MICRO, PG_TIME_CONNECT};
     static const int hstore_v[] = {PG_HSTORE_JSON, PG_HSTORE_MAP};
+    static const int binary_v[] = {PG_BIN_BYTES, PG_BIN_BASE64, PG_BIN_BASE64_URL, PG_BIN_HEX};
     int v = 0;
     if (pick(conf->snapshot_mode_s, snapshot_valid, snap_v, &v) == 0)
         conf->snapshot_mode = (pg_snapshot_mode)v;
@@ -295,6 +300,8 @@ static void modes_set(pg_conf *conf)
         conf->time_mode = (pg_time_mode)v;
     if (pick(conf->hstore_mode_s, hstore_valid, hstore_v, &v) == 0)
         conf->hstore_mode = (pg_hstore_mode)v;
+    if (pick(conf->binary_mode_s, binary_valid, binary_v, &v) == 0)
+        conf->binary_mode = (pg_binary_mode)v;
 }
 
 pg_conf *pg_conf_create(sluice_ctx *ctx)

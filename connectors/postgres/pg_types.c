@@ -32,7 +32,8 @@
  *   other types          unknown (pg_type.unknown): left out of the records
  *                        unless include.unknown.datatypes, then their text
  *                        form, a string (pg_rel.c decides)
- *   bytea                bytes (hex text form decoded)
+ *   bytea                bytes (hex text form decoded); binary.handling.mode
+ *                        base64 / base64-url-safe / hex: a string of them
  *   uuid / json, jsonb / xml   string io.debezium.data.Uuid / Json / Xml
  *   date                 int days since 1970-01-01, io.debezium.time.Date
  *   time(p)              adaptive: p <= 3 int millis io.debezium.time.Time,
@@ -378,7 +379,8 @@ json_t *pg_type_schema(const pg_type *ty, const pg_conf *conf, int *named)
     case PG_K_NUMERIC:
     case PG_K_MONEY:
         return numeric_schema(ty, conf, named);
-    case PG_K_BYTEA: return json_string("bytes");
+    case PG_K_BYTEA:
+        return json_string(conf->binary_mode == PG_BIN_BYTES ? "bytes" : "string");
     case PG_K_UUID: return semantic("string", "io.debezium.data.Uuid");
     case PG_K_JSON: return semantic("string", "io.debezium.data.Json");
     case PG_K_XML: return semantic("string", "io.debezium.data.Xml");
@@ -604,7 +606,39 @@ static int hexval(int c)
                                           : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
-static int set_bytea(avro_value_t *slot, const char *text, size_t len, char *err, size_t errlen)
+/* bytea's bytes per binary.handling.mode: Avro bytes, or a string of them
+ * in base64, base64-url-safe (Java's URL encoder: - and _, padded) or hex. */
+static int set_binary(avro_value_t *slot, const pg_conf *conf, const void *bytes, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const uint8_t *b = bytes;
+    char *s = NULL;
+    size_t len = 0, cap = 0;
+    if (conf->binary_mode == PG_BIN_BYTES)
+        return avro_value_set_bytes(slot, (void *)bytes, n);
+    if (conf->binary_mode == PG_BIN_HEX) {
+        if (!(s = malloc(2 * n + 1)))
+            return ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+            s[len++] = hex[b[i] >> 4];
+            s[len++] = hex[b[i] & 15];
+        }
+    } else { /* the JSON writer's base64, its quotes dropped */
+        if (sluice_json_append_base64(bytes, n, &s, &len, &cap) != 0)
+            return ENOMEM;
+        len -= 2;
+        memmove(s, s + 1, len);
+        for (size_t i = 0; conf->binary_mode == PG_BIN_BASE64_URL && i < len; i++)
+            s[i] = s[i] == '+' ? '-' : s[i] == '/' ? '_' : s[i];
+    }
+    s[len] = '\0';
+    int rc = avro_value_set_string_len(slot, s, len + 1);
+    free(s);
+    return rc;
+}
+
+static int set_bytea(avro_value_t *slot, const pg_conf *conf, const char *text, size_t len,
+                     char *err, size_t errlen)
 {
     if (len < 2 || text[0] != '\\' || text[1] != 'x')
         return ERR("bytea '%.20s': not in hex format", text);
@@ -620,7 +654,7 @@ static int set_bytea(avro_value_t *slot, const char *text, size_t len, char *err
         }
         buf[i] = (uint8_t)(hi << 4 | lo);
     }
-    int rc = avro_value_set_bytes(slot, buf, n);
+    int rc = set_binary(slot, conf, buf, n);
     free(buf);
     return rc;
 }
@@ -1181,7 +1215,7 @@ int pg_type_set(avro_value_t *slot, const pg_type *ty, const pg_conf *conf, cons
     case PG_K_MONEY:
         return set_decimal(slot, ty, conf, text, err, errlen);
     case PG_K_BYTEA:
-        return set_bytea(slot, text, len, err, errlen);
+        return set_bytea(slot, conf, text, len, err, errlen);
     case PG_K_DATE:
     case PG_K_TIME:
     case PG_K_TIMESTAMP:
@@ -1265,7 +1299,7 @@ int pg_type_set_placeholder(avro_value_t *slot, const pg_type *ty, const pg_conf
     avro_value_t item, branch;
     int rc;
     if (ty->kind == PG_K_BYTEA)
-        return avro_value_set_bytes(slot, (void *)ph, strlen(ph));
+        return set_binary(slot, conf, ph, strlen(ph));
     if (ty->kind == PG_K_HSTORE)
         return set_hstore_placeholder(slot, conf);
     if (ty->kind != PG_K_ARRAY)
@@ -1279,6 +1313,8 @@ int pg_type_set_placeholder(avro_value_t *slot, const pg_type *ty, const pg_conf
             return rc;
         avro_type_t et = avro_value_get_type(&branch);
         int decimal = ty->elem->kind == PG_K_NUMERIC || ty->elem->kind == PG_K_MONEY;
+        if (ty->elem->kind == PG_K_BYTEA)
+            return set_binary(&branch, conf, ph, strlen(ph));
         if (et == AVRO_STRING)
             return avro_value_set_string(&branch, ph);
         if (et == AVRO_BYTES && !decimal)

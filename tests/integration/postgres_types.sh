@@ -26,7 +26,9 @@
 #     JSON object string by default and as an Avro map with
 #     hstore.handling.mode=map (a second connector on the same table); and a
 #     numeric of negative scale and one of scale beyond its precision
-#     (PostgreSQL 15) as decimals Avro allows.
+#     (PostgreSQL 15) as decimals Avro allows; bytea and bytea[] as strings
+#     under binary.handling.mode hex (the first connector) and
+#     base64-url-safe (the second).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
 test_init postgres_types
@@ -53,11 +55,11 @@ pg_sql main shop "CREATE TABLE arrays (id int PRIMARY KEY, an numeric[], ad2 num
 psql -h 127.0.0.1 -p "$PORT" -U postgres -d shop -XAtq -v ON_ERROR_STOP=1 <<'SQL' >/dev/null || fail "ext table"
 CREATE EXTENSION citext; CREATE EXTENSION ltree; CREATE EXTENSION hstore;
 CREATE TABLE ext (id int PRIMARY KEY, ci citext, lt ltree, hs hstore, pt point, aci citext[],
-  ahs hstore[], apt point[], ns numeric(2,-3), ns2 numeric(2,5));
+  ahs hstore[], apt point[], ns numeric(2,-3), ns2 numeric(2,5), bb bytea, abb bytea[]);
 INSERT INTO ext VALUES (1, 'MiXed Case', 'Top.Science.Astronomy',
   'a=>1, "b c"=>NULL, "q\"\\"=>"x\\y", ""=>""', '(1.5,-2)', '{One,NULL}',
-  '{"k=>v",NULL}', '{"(0,0)",NULL,"(3,4.25)"}', 12345, 0.00012),
-  (2, NULL, NULL, '', NULL, '{}', NULL, '{}', NULL, NULL);
+  '{"k=>v",NULL}', '{"(0,0)",NULL,"(3,4.25)"}', 12345, 0.00012, '\xfbff00', '{"\\xfbef",NULL}'),
+  (2, NULL, NULL, '', NULL, '{}', NULL, '{}', NULL, NULL, NULL, NULL);
 GRANT SELECT ON ext TO sluice;
 SQL
 
@@ -90,6 +92,7 @@ for m in json map; do
             "database.user": "sluice", "database.password": "secret", "database.dbname": "shop",
             "topic.prefix": "e${m:0:1}", "slot.name": "ext_$m", "publication.name": "dbz_publication",
             "table.include.list": "public\\\\.ext", "hstore.handling.mode": "$m",
+            "binary.handling.mode": "$([ $m = json ] && echo hex || echo base64-url-safe)",
             "key.converter": "avro", "value.converter": "avro"},
  "sinks": {"out": {"connector.class": "file", "topics": "e${m:0:1}.public.ext", "file": "$T/ext_$m.jsonl",
                    "key.converter": "avro", "value.converter": "avro"}}}
@@ -309,7 +312,7 @@ pass "an incremental snapshot through public.\"Signals\" (a name that needs quot
 # ---- 6. extension types (citext, ltree, hstore), point, numeric(2,-3) ------------------------------
 # row 4's hstore is TOASTed (about 20 kB of md5 text), and left unchanged by
 # its update: {placeholder: placeholder} in either mode's form, as Debezium
-pg_sql main shop "INSERT INTO ext SELECT 3, ci, lt, hs, pt, aci, ahs, apt, ns, ns2 FROM ext WHERE id = 1;
+pg_sql main shop "INSERT INTO ext SELECT 3, ci, lt, hs, pt, aci, ahs, apt, ns, ns2, bb, abb FROM ext WHERE id = 1;
   INSERT INTO ext (id, hs) SELECT 4, hstore(array_agg(md5(g::text)), array_agg(md5((-g)::text)))
     FROM generate_series(1, 300) g;
   UPDATE ext SET ci = 'toasted' WHERE id = 4"
@@ -319,7 +322,7 @@ done
 for m in json map; do
     curl -sf "$REGISTRY/subjects/e${m:0:1}.public.ext-value/versions/latest" >"$T/ext_$m.schema" || fail "no e${m:0:1}.public.ext-value subject"
 done
-check_py "citext, ltree, hstore (json and map), point and arrays of them: Debezium's schemas (string, io.debezium.data.Ltree, io.debezium.data.Json / map, io.debezium.data.geometry.Point once, then by name) and values, snapshot and stream; numeric(2,-3) and (2,5) as decimal(5,0) and (5,5); an unchanged TOASTed hstore ({placeholder: placeholder})" "$T/ext_json.jsonl" "$T/ext_map.jsonl" "$T/ext_json.schema" "$T/ext_map.schema" <<'PY'
+check_py "citext, ltree, hstore (json and map), point and arrays of them: Debezium's schemas (string, io.debezium.data.Ltree, io.debezium.data.Json / map, io.debezium.data.geometry.Point once, then by name) and values, snapshot and stream; numeric(2,-3) and (2,5) as decimal(5,0) and (5,5); an unchanged TOASTed hstore ({placeholder: placeholder}); bytea as hex and base64-url-safe strings" "$T/ext_json.jsonl" "$T/ext_map.jsonl" "$T/ext_json.schema" "$T/ext_map.schema" <<'PY'
 import base64, struct
 HS = {"": "", "a": "1", "b c": None, 'q"\\': "x\\y"}
 WKB = lambda x, y: base64.b64encode(struct.pack("<BIdd", 1, 1, x, y)).decode()
@@ -343,6 +346,8 @@ for i, m in enumerate(("json", "map")):
     expect(t("apt")["items"] == ["null", "io.debezium.data.geometry.Point"], "%s: apt items (Point by name): %r" % (m, t("apt")))
     expect((t("ns").get("logicalType"), t("ns").get("precision"), t("ns").get("scale")) == ("decimal", 5, 0),
            "%s: ns numeric(2,-3) is not decimal(5, 0): %r" % (m, t("ns")))
+    expect(t("bb") == "string" and t("abb")["items"] == ["null", "string"],
+           "%s: bytea / bytea[] under binary.handling.mode are not strings: %r %r" % (m, t("bb"), t("abb")))
     expect((t("ns2").get("logicalType"), t("ns2").get("precision"), t("ns2").get("scale")) == ("decimal", 5, 5),
            "%s: ns2 numeric(2,5) is not decimal(5, 5): %r" % (m, t("ns2")))
     rows = {(r["value"]["op"], r["key"]["id"]): r["value"]["after"] for r in out}
@@ -359,7 +364,9 @@ for i, m in enumerate(("json", "map")):
         for c, v in (("ci", "MiXed Case"), ("lt", "Top.Science.Astronomy"), ("pt", PT(1.5, -2.0)),
                      ("aci", ["One", None]), ("apt", [PT(0.0, 0.0), None, PT(3.0, 4.25)]),
                      ("ns", base64.b64encode((12000).to_bytes(2, "big")).decode()),
-                     ("ns2", base64.b64encode((12).to_bytes(1, "big")).decode())):
+                     ("ns2", base64.b64encode((12).to_bytes(1, "big")).decode()),
+                     ("bb", "fbff00" if m == "json" else "-_8A"),
+                     ("abb", ["fbef" if m == "json" else "--8=", None])):
             expect(row.get(c) == v, "%s %s: %s = %r, expected %r" % (what, m, c, row.get(c), v))
     u4 = rows.get(("u", 4), {})
     PH = "__debezium_unavailable_value"
