@@ -58,6 +58,14 @@ typedef struct pg_filter {
     size_t n;
 } pg_filter;
 
+/* One entry of message.key.columns: a table (regex of schema.table) and
+ * the columns that form its records' key. */
+typedef struct pg_keycols {
+    regex_t re;
+    char **cols;
+    size_t ncols;
+} pg_keycols;
+
 typedef struct pg_conf {
     /* filled from the option table (offsets) */
     const char *host, *user, *password, *dbname, *sslmode;
@@ -81,6 +89,8 @@ typedef struct pg_conf {
     pg_filter tables_in, tables_out, columns_in, columns_out, schemas_in, schemas_out;
     pg_filter messages_in, messages_out; /* message.prefix.include/exclude.list */
     pg_filter snapshot_in;               /* snapshot.include.collection.list */
+    pg_keycols *keycols;                 /* message.key.columns */
+    size_t nkeycols;
     unsigned skipped; /* skipped.operations: PG_SKIP(op) bits of c, u, d, t */
 } pg_conf;
 
@@ -95,6 +105,11 @@ void pg_conf_destroy(pg_conf *conf);
 /* "schema.table" passes schema.include.list / schema.exclude.list (the
  * schema name) and table.include.list / table.exclude.list. */
 int pg_conf_table_included(const pg_conf *conf, const char *schema, const char *table);
+/* message.key.columns for "schema.table": -1 no entry names the table (its
+ * primary key is the key), else whether column is one of its key columns
+ * (the first entry naming the table). */
+int pg_conf_key_column(const pg_conf *conf, const char *schema, const char *table,
+                       const char *column);
 /* "schema.table", included, is in snapshots: snapshot.include.collection.list
  * names it, or is empty. */
 int pg_conf_snapshot_included(const pg_conf *conf, const char *schema, const char *table);

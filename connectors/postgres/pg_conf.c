@@ -130,6 +130,11 @@ const sluice_option pg_options[] = {
      "snapshot, so the snapshot would not match where streaming starts."},
     {"snapshot.fetch.size", SLUICE_OPT_INT, "10240", 0, 0, NULL, OFF(fetch_size),
      "Most rows the snapshot reads from its COPY stream per poll (capped by the batch room)."},
+    {"message.key.columns", SLUICE_OPT_STRING, NULL, 0, 0, NULL, SLUICE_NO_OFFSET,
+     "Keys other than the primary key: <regex of schema.table>:<column>,<column> entries "
+     "separated by ';'. The named columns of a matching table (in the table's order) form "
+     "its records' key, nullable ones as optional fields; a table without a primary key "
+     "gets one this way."},
     {"snapshot.include.collection.list", SLUICE_OPT_LIST, NULL, 0, 0, NULL, SLUICE_NO_OFFSET,
      "Regular expressions of schema.table: the captured tables the initial snapshot reads; "
      "the others are streamed only. Empty: every captured table."},
@@ -220,6 +225,60 @@ static int filter_compile(sluice_ctx *ctx, pg_filter *f, const char *option)
         f->n++;
     }
     return 0;
+}
+
+/* message.key.columns: "re:c1,c2;re2:c3" into conf->keycols. */
+static int keycols_parse(sluice_ctx *ctx, pg_conf *conf)
+{
+    const char *spec = sluice_config_string(ctx, "message.key.columns");
+    if (!spec || !*spec)
+        return 0;
+    char *copy = strdup(spec), *save = NULL;
+    size_t n = 1;
+    for (const char *p = spec; *p; p++)
+        n += *p == ';';
+    if (!copy || !(conf->keycols = calloc(n, sizeof(*conf->keycols)))) {
+        free(copy);
+        return sluice_error(ctx, 1, "out of memory"), -1;
+    }
+    int rc = 0;
+    for (char *e = strtok_r(copy, ";", &save); e && rc == 0; e = strtok_r(NULL, ";", &save)) {
+        char *colon = strrchr(e, ':'), anchored[1024], msg[256], *cs = NULL;
+        e += strspn(e, " ");
+        if (!colon || colon == e) {
+            rc = sluice_error(ctx, 0, "message.key.columns: '%s' is not <table>:<column>,...", e);
+            break;
+        }
+        *colon = '\0';
+        pg_keycols *k = &conf->keycols[conf->nkeycols];
+        snprintf(anchored, sizeof(anchored), "^(%s)$", e);
+        int r = regcomp(&k->re, anchored, REG_EXTENDED | REG_NOSUB);
+        if (r != 0) {
+            regerror(r, &k->re, msg, sizeof(msg));
+            rc = sluice_error(ctx, 0, "message.key.columns: regular expression '%s': %s", e, msg);
+            break;
+        }
+        conf->nkeycols++;
+        for (char *c = strtok_r(colon + 1, ",", &cs); c; c = strtok_r(NULL, ",", &cs)) {
+            c += strspn(c, " ");
+            size_t len = strlen(c);
+            while (len && c[len - 1] == ' ')
+                c[--len] = '\0';
+            char **grown = len ? realloc(k->cols, (k->ncols + 1) * sizeof(*grown)) : k->cols;
+            if (len && (!grown || !(grown[k->ncols] = strdup(c)))) {
+                if (grown)
+                    k->cols = grown;
+                rc = sluice_error(ctx, 1, "out of memory");
+                break;
+            }
+            if (len)
+                k->cols = grown, k->ncols++;
+        }
+        if (rc == 0 && k->ncols == 0)
+            rc = sluice_error(ctx, 0, "message.key.columns: table '%s' has no column", e);
+    }
+    free(copy);
+    return rc ? -1 : 0;
 }
 
 static void filter_free(pg_filter *f)
@@ -338,6 +397,7 @@ pg_conf *pg_conf_create(sluice_ctx *ctx)
         filter_compile(ctx, &conf->messages_in, "message.prefix.include.list") ||
         filter_compile(ctx, &conf->messages_out, "message.prefix.exclude.list") ||
         filter_compile(ctx, &conf->snapshot_in, "snapshot.include.collection.list") ||
+        keycols_parse(ctx, conf) ||
         filter_exclusive(ctx, &conf->schemas_in, &conf->schemas_out, "schema") ||
         filter_exclusive(ctx, &conf->tables_in, &conf->tables_out, "table") ||
         filter_exclusive(ctx, &conf->columns_in, &conf->columns_out, "column") ||
@@ -361,6 +421,13 @@ void pg_conf_destroy(pg_conf *conf)
     filter_free(&conf->messages_in);
     filter_free(&conf->messages_out);
     filter_free(&conf->snapshot_in);
+    for (size_t i = 0; i < conf->nkeycols; i++) {
+        regfree(&conf->keycols[i].re);
+        for (size_t c = 0; c < conf->keycols[i].ncols; c++)
+            free(conf->keycols[i].cols[c]);
+        free(conf->keycols[i].cols);
+    }
+    free(conf->keycols);
     filter_free(&conf->schemas_in);
     filter_free(&conf->schemas_out);
     free(conf);
@@ -377,6 +444,24 @@ int pg_conf_table_included(const pg_conf *conf, const char *schema, const char *
     if (conf->tables_in.n && !filter_match(&conf->tables_in, name))
         return 0;
     return !filter_match(&conf->tables_out, name);
+}
+
+int pg_conf_key_column(const pg_conf *conf, const char *schema, const char *table,
+                       const char *column)
+{
+    char name[512];
+    if (!conf->nkeycols)
+        return -1;
+    snprintf(name, sizeof(name), "%s.%s", schema, table);
+    for (size_t i = 0; i < conf->nkeycols; i++) {
+        if (regexec(&conf->keycols[i].re, name, 0, NULL, 0) != 0)
+            continue;
+        for (size_t c = 0; c < conf->keycols[i].ncols; c++)
+            if (strcmp(conf->keycols[i].cols[c], column) == 0)
+                return 1;
+        return 0;
+    }
+    return -1;
 }
 
 int pg_conf_snapshot_included(const pg_conf *conf, const char *schema, const char *table)

@@ -122,11 +122,13 @@ static json_t *row_json(const pg_relcache *rc, const pg_rel *rel, const char *ns
         if (c->field < 0 || (key && !c->key))
             continue;
         json_t *t = pg_type_schema(c->type, rc->conf, &named);
-        /* a key or NOT NULL column is required (plain T), any other optional
-         * (["null", T], default null), as Debezium's optional() schemas */
-        json_t *f = key || c->notnull ? json_pack("{s:s, s:o}", "name", c->avro_name, "type", t)
-                                      : json_pack("{s:s, s:[s,o], s:n}", "name", c->avro_name,
-                                                  "type", "null", t, "default");
+        /* a NOT NULL column (a primary key's are) is required (plain T), any
+         * other optional (["null", T], default null), as Debezium's
+         * optional() schemas: in the key too, for a nullable column that
+         * message.key.columns makes a key column */
+        json_t *f = c->notnull ? json_pack("{s:s, s:o}", "name", c->avro_name, "type", t)
+                               : json_pack("{s:s, s:[s,o], s:n}", "name", c->avro_name, "type",
+                                           "null", t, "default");
         if (!key && c->def_json) /* a NOT NULL column's constant SQL DEFAULT */
             json_object_set(f, "default", c->def_json);
         json_array_append_new(fields, f);
@@ -347,6 +349,19 @@ static int column_catalog(pg_relcache *rc, const pg_rel *old, uint32_t relid, ch
     return 0;
 }
 
+/* message.key.columns: the columns it names for this table are the key
+ * instead of the primary key's (which stay NOT NULL); none of them in the
+ * table, the primary key stays. */
+static void custom_key(const pg_conf *conf, const char *nsp, const char *name,
+                       const pg_coldesc *cols, int ncols, col_cat *cc)
+{
+    int named = 0;
+    for (int i = 0; i < ncols; i++)
+        named += pg_conf_key_column(conf, nsp, name, cols[i].name) == 1;
+    for (int i = 0; named && i < ncols; i++)
+        cc[i].key = pg_conf_key_column(conf, nsp, name, cols[i].name) == 1;
+}
+
 static void col_cat_free(col_cat *cc, int n)
 {
     for (int i = 0; cc && i < n; i++)
@@ -425,6 +440,7 @@ pg_rel *pg_rel_define(pg_relcache *rc, uint32_t relid, const char *nsp, const ch
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    custom_key(rc->conf, nsp, name, cols, ncols, cc);
     if (old && same_columns(old, nsp, name, replident, cols, ncols, cc)) {
         col_cat_free(cc, ncols);
         return old;
@@ -599,13 +615,16 @@ int pg_rel_fill_key(pg_relcache *rc, const pg_rel *rel, avro_value_t *key, const
         avro_value_t f;
         if (!c->key)
             continue;
-        if (i >= nd || d[i].kind != 't') {
+        /* a primary key's column always has a value; a nullable one of
+         * message.key.columns may be null (or not in a delete's old key) */
+        if (c->notnull && (i >= nd || d[i].kind != 't')) {
             snprintf(err, errlen, "table %s.%s: key column %s has no value", rel->nspname,
                      rel->relname, c->name);
             return -1;
         }
+        const pg_datum none = {.kind = 'n'};
         if (avro_value_get_by_index(key, k++, &f, NULL) != 0 ||
-            set_column(rc, rel, c, &f, 1, &d[i], err, errlen) != 0)
+            set_column(rc, rel, c, &f, c->notnull, i < nd ? &d[i] : &none, err, errlen) != 0)
             return -1;
     }
     return 0;

@@ -482,14 +482,22 @@ static int on_relation(pg_task *t, const pg_msg *m, char *err, size_t errlen)
     return 0;
 }
 
-/* Whether an update moved the row to another primary key. */
-static int key_changed(const pg_rel *rel, const pg_tuple *old, const pg_tuple *new_)
+/* Whether an update moved the row to another key. full: the old tuple is
+ * the whole row (REPLICA IDENTITY FULL), so a null in it is a null; in a
+ * key-only one ('K') a column outside the replica identity is null because
+ * it was not sent, which says nothing of a message.key.columns key column. */
+static int key_changed(const pg_rel *rel, const pg_tuple *old, const pg_tuple *new_, int full)
 {
     for (int i = 0; i < rel->ncols && i < old->n && i < new_->n; i++) {
         const pg_datum *a = &old->cols[i], *b = &new_->cols[i];
-        if (!rel->cols[i].key || a->kind != 't' || b->kind != 't')
+        if (!rel->cols[i].key || a->kind == 'u' || b->kind == 'u')
             continue;
-        if (a->len != b->len || memcmp(a->data, b->data, a->len) != 0)
+        if (a->kind != b->kind) {
+            if (full)
+                return 1;
+            continue;
+        }
+        if (a->kind == 't' && (a->len != b->len || memcmp(a->data, b->data, a->len) != 0))
             return 1;
     }
     return 0;
@@ -520,7 +528,7 @@ static int on_change(pg_task *t, const pg_msg *m, char *err, size_t errlen)
     case 'U':
         /* a primary-key change is, as in Debezium, a delete (and tombstone)
          * of the old key and a create of the new one */
-        if (old && rel->key_schema && key_changed(rel, &m->oldt, &m->newt))
+        if (old && rel->key_schema && key_changed(rel, &m->oldt, &m->newt, m->old_kind == 'O'))
             return pg_task_queue_change(t, rel, 'd', old, nold, NULL, 0, &src, err, errlen) ||
                            pg_task_queue_change(t, rel, 'c', NULL, 0, m->newt.cols, m->newt.n,
                                                 &src, err, errlen)

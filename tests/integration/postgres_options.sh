@@ -29,7 +29,11 @@
 #     connection ran database.initial.statements (';;' a ';' in one), and
 #     column.include.list keeps only the named columns (and the key); e,
 #     with a CA that did not sign the server's certificate, is FAILED
-#     naming the verification.
+#     naming the verification;
+#  6. message.key.columns: t1 keyed by v instead of its primary key, and a
+#     table without primary key (REPLICA IDENTITY FULL) keyed by (a, b), b
+#     nullable: keys in snapshot and stream, an update moving the key a
+#     delete, tombstone and create.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
 test_init postgres_options
@@ -293,4 +297,34 @@ wait_for 30 e_failed || fail "e (sslrootcert of another CA) is not FAILED: $(e_s
 case "$st" in *"certificate verify failed"*) ;; *) fail "e's trace does not name the verification: $st" ;; esac
 pass "a server certificate the sslrootcert CA did not sign: FAILED, naming it ($(echo "$st" | grep -o 'certificate verify failed.*' | head -c 120))"
 grep -q "$SSLPW" "$T/worker.log" && fail "database.sslpassword is in the worker's log"
+
+# ---- 6. message.key.columns ------------------------------------------------------------
+pg_sql main opt "CREATE TABLE nopk (a int, b text, c int); ALTER TABLE nopk REPLICA IDENTITY FULL;
+  ALTER TABLE nopk OWNER TO sluice; INSERT INTO nopk VALUES (1, 'x', 5), (2, NULL, 6)"
+req POST /connectors "{\"name\": \"f\", \"config\": $(pg_config f '"table.include.list": "public\\.(t1|nopk)",
+  "message.key.columns": "public\\.t1:v; public\\.nopk:b,a"')}"
+expect 201 "" "POST /connectors f (message.key.columns)"
+req POST /connectors "{\"name\": \"f-out\", \"config\": {\"connector.class\": \"file\",
+    \"topics\": \"f.public.t1,f.public.nopk\", \"file\": \"$T/f.jsonl\"}}"
+[ "$CODE" = 201 ] || fail "POST /connectors f-out: $CODE $(cat "$T/body")"
+wait_for 60 have_lines "$T/f.jsonl" 4 || fail "f: the snapshot did not arrive: $(tail -5 "$T/worker.log")"
+pg_sql main opt "INSERT INTO nopk VALUES (3, 'y', 7); UPDATE nopk SET c = 8 WHERE a = 1; UPDATE nopk SET b = 'z' WHERE a = 2"
+wait_for 60 have_lines "$T/f.jsonl" 9 || fail "f: the changes did not arrive: $(tail -5 "$T/worker.log")"
+python3 - "$T/f.jsonl" <<'PY' || fail "message.key.columns"
+import json, sys
+got = []
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    v = r["value"]
+    got.append((r["topic"].split(".")[-1], r["key"], v["op"] if v else "-", ((v or {}).get("after") or {}).get("c")))
+want = sorted([("t1", {"v": "two"}, "r", None), ("t1", {"v": "last"}, "r", None),
+               ("nopk", {"a": 1, "b": "x"}, "r", 5), ("nopk", {"a": 2, "b": None}, "r", 6)], key=repr)
+stream = [("nopk", {"a": 3, "b": "y"}, "c", 7), ("nopk", {"a": 1, "b": "x"}, "u", 8),
+          ("nopk", {"a": 2, "b": None}, "d", None), ("nopk", {"a": 2, "b": None}, "-", None),
+          ("nopk", {"a": 2, "b": "z"}, "c", 6)]
+if sorted(got[:4], key=repr) != want or got[4:] != stream:
+    print("records (table, key, op, after.c):\n  %s" % "\n  ".join(map(repr, got)), file=sys.stderr)
+    sys.exit(1)
+PY
+pass "message.key.columns: t1 keyed by v; nopk (no primary key) by (a, b) with b null in a key, in snapshot and stream; a moved key a delete, tombstone and create"
 finish
