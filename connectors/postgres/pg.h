@@ -74,7 +74,7 @@ typedef struct pg_conf {
     int64_t port;
     const char *topic_prefix, *slot, *publication, *autocreate;
     const char *snapshot_mode_s, *decimal_mode_s, *time_mode_s, *hstore_mode_s, *binary_mode_s;
-    int64_t heartbeat_ms, fetch_size, status_interval_ms;
+    int64_t heartbeat_ms, fetch_size, status_interval_ms, max_batch, poll_interval_ms;
     const char *heartbeat_query, *placeholder, *signal_table;
     int64_t chunk_size;
     int tx_metadata, tombstones, streaming;
@@ -419,6 +419,7 @@ typedef struct pg_incr pg_incr;
 typedef struct pg_task {
     pg_conf *conf;
     sluice_ctx *ctx;
+    int64_t emitted; /* records handed over in this poll (max.batch.size) */
     pg_repl repl;
     PGconn *sql; /* catalog lookups, the snapshot, heartbeat queries */
     pg_relcache rels;

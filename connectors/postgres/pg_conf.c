@@ -128,6 +128,12 @@ const sluice_option pg_options[] = {
      "replication slot's snapshot; read-only, one snapshot, it sees the same rows). "
      "read_committed and read_uncommitted are refused: they cannot use the exported "
      "snapshot, so the snapshot would not match where streaming starts."},
+    {"max.batch.size", SLUICE_OPT_INT, "2048", 0, 0, NULL, OFF(max_batch),
+     "Most records one poll hands to the worker (a batch; the worker's own limit may be "
+     "lower)."},
+    {"poll.interval.ms", SLUICE_OPT_INT, "500", 0, 0, NULL, OFF(poll_interval_ms),
+     "How long a poll waits for changes when none are there before it returns an empty batch "
+     "(a change that arrives ends the wait at once)."},
     {"snapshot.fetch.size", SLUICE_OPT_INT, "10240", 0, 0, NULL, OFF(fetch_size),
      "Most rows the snapshot reads from its COPY stream per poll (capped by the batch room)."},
     {"message.key.columns", SLUICE_OPT_STRING, NULL, 0, 0, NULL, SLUICE_NO_OFFSET,
@@ -383,9 +389,12 @@ pg_conf *pg_conf_create(sluice_ctx *ctx)
                      "and topic.transaction may not be empty");
         goto fail;
     }
-    if (conf->chunk_size < 1 || conf->fetch_size < 1 || conf->heartbeat_ms < 0 || conf->status_interval_ms < 100) {
-        sluice_error(ctx, 0, "snapshot.fetch.size and incremental.snapshot.chunk.size must be >= 1, heartbeat.interval.ms >= 0, "
-                             "status.update.interval.ms >= 100");
+    if (conf->chunk_size < 1 || conf->fetch_size < 1 || conf->heartbeat_ms < 0 ||
+        conf->status_interval_ms < 100 || conf->max_batch < 1 || conf->poll_interval_ms < 0) {
+        sluice_error(ctx, 0,
+                     "snapshot.fetch.size, incremental.snapshot.chunk.size and "
+                     "max.batch.size must be >= 1, heartbeat.interval.ms and "
+                     "poll.interval.ms >= 0, status.update.interval.ms >= 100");
         goto fail;
     }
     if (filter_compile(ctx, &conf->tables_in, "table.include.list") ||

@@ -52,7 +52,6 @@
 
 #include "pg.h"
 
-#define POLL_WAIT_MS 200
 #define POLL_LINGER_MS 5 /* as the worker's producer (linger.ms) */
 
 /* ======================================================================== */
@@ -176,10 +175,21 @@ static void queue_clear(pg_queue *q)
 
 /* Emits queued records, keeping the newest when `hold` (its position is not
  * final yet). Returns 1 when the batch filled up, else 0. */
+/* What this poll may still hand over: the batch's room, within
+ * max.batch.size. */
+static size_t poll_room(const pg_task *t, const sluice_batch *batch)
+{
+    size_t room = sluice_batch_room(t->ctx, batch);
+    int64_t left = t->conf->max_batch - t->emitted;
+    return left <= 0 ? 0 : (uint64_t)left < room ? (size_t)left : room;
+}
+
 static int queue_drain(pg_task *t, sluice_batch *batch, int hold)
 {
     pg_queue *q = &t->q;
     while (q->n > (size_t)(hold ? 1 : 0)) {
+        if (t->emitted >= t->conf->max_batch)
+            return 1;
         pg_out *o = &q->items[q->head];
         sluice_record rec = {.topic = o->topic,
                              .key_schema = o->key_schema,
@@ -190,6 +200,7 @@ static int queue_drain(pg_task *t, sluice_batch *batch, int hold)
                              .position = o->pos};
         if (sluice_emit(t->ctx, batch, &rec) != 0)
             return 1;
+        t->emitted++;
         if (o->key_pool && o->has_key)
             sluice_pool_lent(o->key_pool, &o->key);
         if (o->value_pool && o->has_value)
@@ -1204,7 +1215,7 @@ static int stream_error_final(pg_task *t, char *err, size_t errlen)
 }
 
 /* Fills the batch from the stream. While the batch is empty, waits for the
- * stream up to POLL_WAIT_MS; once it holds a record, keeps reading what
+ * stream up to poll.interval.ms; once it holds a record, keeps reading what
  * arrives for at most POLL_LINGER_MS more, then hands the batch over. So a
  * change reaches the broker within a few ms of its decoding (commit-to-broker
  * latency), and a busy stream still makes batches of hundreds of records
@@ -1212,9 +1223,9 @@ static int stream_error_final(pg_task *t, char *err, size_t errlen)
  * the host's ring of in-flight batches then throttled throughput). */
 static int poll_stream(pg_task *t, sluice_batch *batch, char *err, size_t errlen)
 {
-    int64_t deadline = pg_mono_ms() + POLL_WAIT_MS, linger_end = 0;
-    size_t room0 = sluice_batch_room(t->ctx, batch);
-    while (sluice_batch_room(t->ctx, batch) > 0) {
+    int64_t deadline = pg_mono_ms() + t->conf->poll_interval_ms, linger_end = 0;
+    size_t room0 = poll_room(t, batch);
+    while (poll_room(t, batch) > 0) {
         if (queue_drain(t, batch, t->in_tx) != 0 || t->q.n > 1)
             break;
         if (heartbeat_maybe(t, err, errlen) != 0)
@@ -1224,7 +1235,7 @@ static int poll_stream(pg_task *t, sluice_batch *batch, char *err, size_t errlen
         if (t->incr && !pg_stream_replay_active(t) && pg_incr_step(t, err, errlen) != 0)
             return PQstatus(t->sql) == CONNECTION_OK ? -1 : -2;
         if (pg_stream_replay_active(t)) {
-            if (pg_stream_replay_step(t, sluice_batch_room(t->ctx, batch), err, errlen) < 0)
+            if (pg_stream_replay_step(t, poll_room(t, batch), err, errlen) < 0)
                 return -1;
             continue;
         }
@@ -1233,7 +1244,7 @@ static int poll_stream(pg_task *t, sluice_batch *batch, char *err, size_t errlen
         int rc = pg_repl_read(&t->repl, 0, &data, &len, &t->change_lsn, err, errlen);
         if (rc == 0) { /* nothing buffered: wait, within the linger or the deadline */
             int64_t now = pg_mono_ms();
-            if (!linger_end && sluice_batch_room(t->ctx, batch) < room0)
+            if (!linger_end && poll_room(t, batch) < room0)
                 linger_end = now + POLL_LINGER_MS;
             int64_t end = linger_end && linger_end < deadline ? linger_end : deadline;
             if (now >= end)
@@ -1296,7 +1307,7 @@ static int poll_snapshot(pg_task *t, sluice_batch *batch, char *err, size_t errl
 {
     if (queue_drain(t, batch, 1) != 0)
         return 0;
-    size_t room = sluice_batch_room(t->ctx, batch);
+    size_t room = poll_room(t, batch);
     int rc = pg_snap_step(t, room ? room : 1, err, errlen);
     if (rc < 0)
         return -1;
@@ -1393,6 +1404,7 @@ static int pg_poll(void *state, sluice_ctx *ctx, sluice_batch *batch)
     int rc = 0;
     t->ctx = ctx;
     t->now_ms = pg_now_ms();
+    t->emitted = 0;
     /* the SQL connection (catalog lookups, heartbeat and slot queries), lost
      * since the last poll while the stream was not (its own server process
      * ended): renewed here, once for every user of it. A status test, no

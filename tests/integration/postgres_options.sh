@@ -33,7 +33,8 @@
 #  6. message.key.columns: t1 keyed by v instead of its primary key, and a
 #     table without primary key (REPLICA IDENTITY FULL) keyed by (a, b), b
 #     nullable: keys in snapshot and stream, an update moving the key a
-#     delete, tombstone and create.
+#     delete, tombstone and create; its max.batch.size=1 polls one record
+#     per batch (the worker's /metrics).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
 test_init postgres_options
@@ -302,7 +303,7 @@ grep -q "$SSLPW" "$T/worker.log" && fail "database.sslpassword is in the worker'
 pg_sql main opt "CREATE TABLE nopk (a int, b text, c int); ALTER TABLE nopk REPLICA IDENTITY FULL;
   ALTER TABLE nopk OWNER TO sluice; INSERT INTO nopk VALUES (1, 'x', 5), (2, NULL, 6)"
 req POST /connectors "{\"name\": \"f\", \"config\": $(pg_config f '"table.include.list": "public\\.(t1|nopk)",
-  "message.key.columns": "public\\.t1:v; public\\.nopk:b,a"')}"
+  "message.key.columns": "public\\.t1:v; public\\.nopk:b,a", "max.batch.size": "1"')}"
 expect 201 "" "POST /connectors f (message.key.columns)"
 req POST /connectors "{\"name\": \"f-out\", \"config\": {\"connector.class\": \"file\",
     \"topics\": \"f.public.t1,f.public.nopk\", \"file\": \"$T/f.jsonl\"}}"
@@ -327,4 +328,18 @@ if sorted(got[:4], key=repr) != want or got[4:] != stream:
     sys.exit(1)
 PY
 pass "message.key.columns: t1 keyed by v; nopk (no primary key) by (a, b) with b null in a key, in snapshot and stream; a moved key a delete, tombstone and create"
+curl -sf "$U/metrics" >"$T/metrics" || fail "GET /metrics"
+read -r f_recs f_batches < <(python3 - "$T/metrics" <<'PY'
+import re, sys
+v = {}
+for l in open(sys.argv[1]):
+    m = re.match(r'(sluice_task_(records_in|batches)_total)\{[^}]*connector="f"[^}]*\} (\d+)', l)
+    if m:
+        v[m.group(2)] = int(m.group(3))
+print(v.get("records_in", 0), v.get("batches", 0))
+PY
+)
+[ "${f_recs:-0}" -ge 9 ] && [ "$f_batches" -ge "$f_recs" ] ||
+    fail "max.batch.size=1: connector f handed over $f_recs records in $f_batches batches"
+pass "max.batch.size=1: $f_recs records in $f_batches batches (one record each at most)"
 finish
