@@ -106,8 +106,9 @@ void pg_conf_destroy(pg_conf *conf);
  * schema name) and table.include.list / table.exclude.list. */
 int pg_conf_table_included(const pg_conf *conf, const char *schema, const char *table);
 /* message.key.columns for "schema.table": -1 no entry names the table (its
- * primary key is the key), else whether column is one of its key columns
- * (the first entry naming the table). */
+ * primary key is the key), else column's place among the key columns of
+ * the first entry naming it (1...; names compared case-insensitively), 0
+ * when it is not one of them. */
 int pg_conf_key_column(const pg_conf *conf, const char *schema, const char *table,
                        const char *column);
 /* "schema.table", included, is in snapshots: snapshot.include.collection.list
@@ -209,7 +210,9 @@ typedef struct pg_col {
     char *name;
     char *avro_name; /* name with characters Avro forbids replaced by '_' */
     pg_type *type;
-    int key;     /* part of the primary key (the record key) */
+    int key;     /* its place in the record key (1...; 0: not in it): the primary key's
+                  * columns in table order, or message.key.columns' in its order */
+    int pk;      /* part of the primary key (incremental snapshots chunk by it) */
     int notnull; /* NOT NULL (or a key): a required field, not ["null", T] */
     /* a NOT NULL non-key column's constant SQL DEFAULT (its text form) and
      * its Avro form, the field's "default"; both NULL when it has none */
@@ -228,7 +231,8 @@ typedef struct pg_rel {
     char replident; /* 'd' default, 'n' nothing, 'f' full, 'i' index */
     int included;   /* passes table.include/exclude */
     pg_col *cols;
-    int ncols, nkeys;
+    int ncols, nkeys, npk;
+    int *key_order; /* the key's columns (indexes into cols), in key order */
     avro_schema_t key_schema, value_schema; /* key NULL: no primary key */
     avro_value_iface_t *key_iface, *value_iface;
     /* the values of this definition's records, reused (rel_schemas) */
@@ -422,6 +426,7 @@ typedef struct pg_task {
     int64_t emitted; /* records handed over in this poll (max.batch.size) */
     pg_repl repl;
     PGconn *sql; /* catalog lookups, the snapshot, heartbeat queries */
+    int sql_uninit; /* sql renewed, but an initial statement failed: renew again */
     pg_relcache rels;
     pg_decoder *dec;
     pg_queue q;

@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "pg.h"
 
@@ -207,6 +208,20 @@ const sluice_option pg_options[] = {
 };
 #undef OFF
 
+/* Compiles expr to match whole strings: "^(expr)$". 0, a regcomp error
+ * code, or -1 out of memory. */
+static int regcomp_whole(regex_t *re, const char *expr)
+{
+    size_t n = strlen(expr) + 5;
+    char *anchored = malloc(n);
+    if (!anchored)
+        return -1;
+    snprintf(anchored, n, "^(%s)$", expr);
+    int rc = regcomp(re, anchored, REG_EXTENDED | REG_NOSUB);
+    free(anchored);
+    return rc;
+}
+
 static int filter_compile(sluice_ctx *ctx, pg_filter *f, const char *option)
 {
     const char *const *list = sluice_config_list(ctx, option);
@@ -220,12 +235,13 @@ static int filter_compile(sluice_ctx *ctx, pg_filter *f, const char *option)
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
-        char anchored[1024], msg[256];
-        snprintf(anchored, sizeof(anchored), "^(%s)$", list[i]);
-        int rc = regcomp(&f->re[i], anchored, REG_EXTENDED | REG_NOSUB);
+        char msg[256];
+        int rc = regcomp_whole(&f->re[i], list[i]);
         if (rc != 0) {
-            regerror(rc, &f->re[i], msg, sizeof(msg));
-            sluice_error(ctx, 0, "%s: regular expression '%s': %s", option, list[i], msg);
+            if (rc > 0)
+                regerror(rc, &f->re[i], msg, sizeof(msg));
+            sluice_error(ctx, rc < 0, "%s: regular expression '%s': %s", option, list[i],
+                         rc < 0 ? "out of memory" : msg);
             return -1;
         }
         f->n++;
@@ -249,19 +265,24 @@ static int keycols_parse(sluice_ctx *ctx, pg_conf *conf)
     }
     int rc = 0;
     for (char *e = strtok_r(copy, ";", &save); e && rc == 0; e = strtok_r(NULL, ";", &save)) {
-        char *colon = strrchr(e, ':'), anchored[1024], msg[256], *cs = NULL;
+        /* the columns follow the last ':' (a table's regex may hold one) */
+        char *colon = strrchr(e, ':'), msg[256], *cs = NULL;
         e += strspn(e, " ");
+        if (!*e)
+            continue;
         if (!colon || colon == e) {
             rc = sluice_error(ctx, 0, "message.key.columns: '%s' is not <table>:<column>,...", e);
             break;
         }
-        *colon = '\0';
+        for (*colon = '\0'; colon > e && colon[-1] == ' ';)
+            *--colon = '\0';
         pg_keycols *k = &conf->keycols[conf->nkeycols];
-        snprintf(anchored, sizeof(anchored), "^(%s)$", e);
-        int r = regcomp(&k->re, anchored, REG_EXTENDED | REG_NOSUB);
+        int r = regcomp_whole(&k->re, e);
         if (r != 0) {
-            regerror(r, &k->re, msg, sizeof(msg));
-            rc = sluice_error(ctx, 0, "message.key.columns: regular expression '%s': %s", e, msg);
+            if (r > 0)
+                regerror(r, &k->re, msg, sizeof(msg));
+            rc = sluice_error(ctx, r < 0, "message.key.columns: regular expression '%s': %s", e,
+                              r < 0 ? "out of memory" : msg);
             break;
         }
         conf->nkeycols++;
@@ -466,8 +487,8 @@ int pg_conf_key_column(const pg_conf *conf, const char *schema, const char *tabl
         if (regexec(&conf->keycols[i].re, name, 0, NULL, 0) != 0)
             continue;
         for (size_t c = 0; c < conf->keycols[i].ncols; c++)
-            if (strcmp(conf->keycols[i].cols[c], column) == 0)
-                return 1;
+            if (strcasecmp(conf->keycols[i].cols[c], column) == 0)
+                return (int)c + 1;
         return 0;
     }
     return -1;

@@ -297,7 +297,7 @@ int pg_incr_signal(pg_task *t, const pg_rel *rel, const pg_datum *d, int nd, cha
 static int same_key(const pg_rel *rel, PGresult *chunk, int r, const pg_datum *d, int nd)
 {
     for (int i = 0; i < rel->ncols; i++) {
-        if (!rel->cols[i].key)
+        if (!rel->cols[i].pk)
             continue;
         if (i >= nd || d[i].kind != 't' || (int)d[i].len != PQgetlength(chunk, r, i) ||
             memcmp(d[i].data, PQgetvalue(chunk, r, i), d[i].len) != 0)
@@ -385,7 +385,7 @@ static int key_lists(pg_task *t, const pg_rel *rel, char **keys, char **params)
     rc |= buf_add(keys, &kl, &kc, "%s%s", "", "");
     rc |= buf_add(params, &pl, &pc, "%s%s", "", "");
     for (int i = 0; !rc && i < rel->ncols; i++) {
-        if (!rel->cols[i].key)
+        if (!rel->cols[i].pk)
             continue;
         char *q = PQescapeIdentifier(t->sql, rel->cols[i].name, strlen(rel->cols[i].name));
         char num[16];
@@ -460,9 +460,9 @@ static int next_table(pg_task *t, char *err, size_t errlen)
         pg_rel *rel = relid ? pg_rel_find(&t->rels, relid) : NULL;
         if (relid && !rel)
             rel = pg_rel_load(&t->rels, relid, err, errlen);
-        int resume = in->keep_key && in->last_key && rel && in->nkeys == rel->nkeys;
+        int resume = in->keep_key && in->last_key && rel && in->nkeys == rel->npk;
         in->keep_key = 0;
-        if (!rel || !rel->included || !rel->nkeys) {
+        if (!rel || !rel->included || !rel->npk) {
             sluice_log(t->ctx, SLUICE_LOG_WARN,
                        "incremental snapshot of %s skipped: %s", name,
                        !rel ? err : !rel->included ? "not captured (filters)" : "no primary key");
@@ -543,9 +543,9 @@ static int emit_chunk(pg_task *t, pg_rel *rel, char *err, size_t errlen)
     sluice_metric_add(t->ctx, "snapshot.incremental.rows", kept);
     if (n > 0) { /* remember the last key read */
         free_keys(in);
-        in->last_key = calloc((size_t)rel->nkeys, sizeof(char *));
+        in->last_key = calloc((size_t)rel->npk, sizeof(char *));
         for (int i = 0; in->last_key && i < rel->ncols; i++)
-            if (rel->cols[i].key)
+            if (rel->cols[i].pk)
                 in->last_key[in->nkeys++] = strdup(PQgetvalue(in->chunk, n - 1, i));
     }
     if (n < t->conf->chunk_size) {

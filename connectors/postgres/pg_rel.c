@@ -64,6 +64,7 @@ static void rel_free(pg_rel *r)
         pg_type_free(r->cols[i].type);
     }
     free(r->cols);
+    free(r->key_order);
     sluice_pool_done(&r->key_pool);
     sluice_pool_done(&r->value_pool);
     if (r->key_iface)
@@ -117,9 +118,9 @@ static json_t *row_json(const pg_relcache *rc, const pg_rel *rel, const char *ns
 {
     json_t *fields = json_array();
     int named = 0;
-    for (int i = 0; i < rel->ncols; i++) {
-        const pg_col *c = &rel->cols[i];
-        if (c->field < 0 || (key && !c->key))
+    for (int i = 0; i < (key ? rel->nkeys : rel->ncols); i++) {
+        const pg_col *c = &rel->cols[key ? rel->key_order[i] : i];
+        if (c->field < 0)
             continue;
         json_t *t = pg_type_schema(c->type, rc->conf, &named);
         /* a NOT NULL column (a primary key's are) is required (plain T), any
@@ -246,7 +247,7 @@ out:
 
 /* What the catalog says of one column. */
 typedef struct col_cat {
-    int key, notnull;
+    int key, pk, notnull;
     char *def; /* the value of a constant DEFAULT of a NOT NULL non-key column, or NULL */
 } col_cat;
 
@@ -334,6 +335,7 @@ static int column_catalog(pg_relcache *rc, const pg_rel *old, uint32_t relid, ch
                 known = k;
         if (known >= 0) {
             cc[i].key = old->cols[known].key;
+            cc[i].pk = old->cols[known].pk;
             cc[i].notnull = old->cols[known].notnull;
             cc[i].def = old->cols[known].def ? strdup(old->cols[known].def) : NULL;
             continue;
@@ -341,6 +343,7 @@ static int column_catalog(pg_relcache *rc, const pg_rel *old, uint32_t relid, ch
         cc[i].key = have ? row[i] >= 0 && PQgetvalue(res, row[i], 2)[0] == 't'
                          : cols[i].key && replident != 'f';
         cc[i].notnull = cc[i].key || (row[i] >= 0 && PQgetvalue(res, row[i], 1)[0] == 't');
+        cc[i].pk = cc[i].key;
     }
     if (have)
         constant_defaults(rc, res, row, cc, ncols);
@@ -349,17 +352,32 @@ static int column_catalog(pg_relcache *rc, const pg_rel *old, uint32_t relid, ch
     return 0;
 }
 
-/* message.key.columns: the columns it names for this table are the key
- * instead of the primary key's (which stay NOT NULL); none of them in the
- * table, the primary key stays. */
-static void custom_key(const pg_conf *conf, const char *nsp, const char *name,
+/* The key's columns and their places in it (cc[].key): those
+ * message.key.columns names for this table, in its order, instead of the
+ * primary key's (which stay NOT NULL); else (none of them in the table)
+ * the primary key's, in table order. A named column outside the replica
+ * identity (cols[].key: the Relation's flags) is null in a delete's key:
+ * said once per definition. */
+static void custom_key(pg_relcache *rc, const char *nsp, const char *name, char replident,
                        const pg_coldesc *cols, int ncols, col_cat *cc)
 {
-    int named = 0;
+    int named = 0, k = 0;
     for (int i = 0; i < ncols; i++)
-        named += pg_conf_key_column(conf, nsp, name, cols[i].name) == 1;
-    for (int i = 0; named && i < ncols; i++)
-        cc[i].key = pg_conf_key_column(conf, nsp, name, cols[i].name) == 1;
+        named += pg_conf_key_column(rc->conf, nsp, name, cols[i].name) > 0;
+    for (int i = 0; i < ncols; i++) {
+        if (!named) {
+            cc[i].key = cc[i].key ? ++k : 0;
+            continue;
+        }
+        int place = pg_conf_key_column(rc->conf, nsp, name, cols[i].name);
+        cc[i].key = place > 0 ? place : 0;
+        if (place > 0 && replident != 'f' && !cols[i].key && rc->ctx)
+            sluice_log(rc->ctx, SLUICE_LOG_WARN,
+                       "table %s.%s: message.key.columns column %s is outside the replica "
+                       "identity: a delete's key has it null (or its type's fallback); "
+                       "ALTER TABLE ... REPLICA IDENTITY FULL sends it",
+                       nsp, name, cols[i].name);
+    }
 }
 
 static void col_cat_free(col_cat *cc, int n)
@@ -404,6 +422,7 @@ static int rel_columns(pg_relcache *rc, pg_rel *rel, const pg_coldesc *cols, int
         if (!c->name || !c->avro_name || !c->type)
             return -1;
         c->key = cc[i].key;
+        c->pk = cc[i].pk;
         c->notnull = cc[i].notnull;
         c->def = cc[i].def;
         cc[i].def = NULL;
@@ -424,7 +443,19 @@ static int rel_columns(pg_relcache *rc, pg_rel *rel, const pg_coldesc *cols, int
                        "records (include.unknown.datatypes=false; true sends its text form)",
                        rel->nspname, rel->relname, c->name, c->type->oid);
         c->field = out && !c->key ? -1 : field++;
-        rel->nkeys += c->key;
+        rel->nkeys += c->key != 0;
+        rel->npk += c->pk;
+    }
+    /* the key's columns by their place in it */
+    if (!(rel->key_order = calloc((size_t)(rel->nkeys ? rel->nkeys : 1), sizeof(int))))
+        return -1;
+    for (int i = 0, n = 0; i < ncols; i++) {
+        if (!rel->cols[i].key)
+            continue;
+        int j = n++;
+        for (; j > 0 && rel->cols[rel->key_order[j - 1]].key > rel->cols[i].key; j--)
+            rel->key_order[j] = rel->key_order[j - 1];
+        rel->key_order[j] = i;
     }
     return 0;
 }
@@ -440,7 +471,7 @@ pg_rel *pg_rel_define(pg_relcache *rc, uint32_t relid, const char *nsp, const ch
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    custom_key(rc->conf, nsp, name, cols, ncols, cc);
+    custom_key(rc, nsp, name, replident, cols, ncols, cc);
     if (old && same_columns(old, nsp, name, replident, cols, ncols, cc)) {
         col_cat_free(cc, ncols);
         return old;
@@ -609,23 +640,28 @@ int pg_rel_fill_row(pg_relcache *rc, const pg_rel *rel, avro_value_t *row, const
 int pg_rel_fill_key(pg_relcache *rc, const pg_rel *rel, avro_value_t *key, const pg_datum *d,
                     int nd, char *err, size_t errlen)
 {
-    size_t k = 0;
-    for (int i = 0; i < rel->ncols; i++) {
+    for (int k = 0; k < rel->nkeys; k++) {
+        int i = rel->key_order[k];
         const pg_col *c = &rel->cols[i];
         avro_value_t f;
-        if (!c->key)
-            continue;
-        /* a primary key's column always has a value; a nullable one of
-         * message.key.columns may be null (or not in a delete's old key) */
-        if (c->notnull && (i >= nd || d[i].kind != 't')) {
+        /* a primary key's column always has a value; one of
+         * message.key.columns may not: null, or outside the replica
+         * identity in a delete's old key, or unchanged TOASTed. Then null
+         * (a nullable column) or the type's fallback, as Debezium */
+        int has = i < nd && d[i].kind == 't';
+        if (c->pk && !has) {
             snprintf(err, errlen, "table %s.%s: key column %s has no value", rel->nspname,
                      rel->relname, c->name);
             return -1;
         }
-        const pg_datum none = {.kind = 'n'};
-        if (avro_value_get_by_index(key, k++, &f, NULL) != 0 ||
-            set_column(rc, rel, c, &f, c->notnull, i < nd ? &d[i] : &none, err, errlen) != 0)
+        if (avro_value_get_by_index(key, (size_t)k, &f, NULL) != 0)
             return -1;
+        if (!has) {
+            if (set_missing(rc, c, &f, c->notnull) != 0)
+                return -1;
+        } else if (set_column(rc, rel, c, &f, c->notnull, &d[i], err, errlen) != 0) {
+            return -1;
+        }
     }
     return 0;
 }

@@ -763,26 +763,32 @@ static int sql_initial(pg_task *t, char *err, size_t errlen)
         }
         p += *p == ';';
         stmt[n] = '\0';
-        if (strspn(stmt, " \t\r\n") < n && sql_command(t, stmt, err, errlen) != 0) {
-            char e[512];
-            snprintf(e, sizeof(e), "%s", err);
-            snprintf(err, errlen, "database.initial.statements: %s", e);
+        if (strspn(stmt, " \t\r\n") == n)
+            continue;
+        PGresult *res = PQexec(t->sql, stmt);
+        ExecStatusType st = PQresultStatus(res);
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
+            char e[512]; /* a comment alone is an empty query, not an error */
+            snprintf(err, errlen, "database.initial.statements: %s: %s", stmt,
+                     first_line(PQresultErrorMessage(res), e, sizeof(e)));
             rc = -1;
         }
+        PQclear(res);
     }
     free(stmt);
     return rc;
 }
 
 /* The SQL connection anew, with its initial statements: after the server
- * ended it, or to leave a COPY. A failure shows in PQstatus (or is logged:
- * the task goes on, its next query says what is wrong). */
-static void sql_reset(pg_task *t)
+ * ended it, or to leave a COPY. A lost server shows in PQstatus (the next
+ * query says so); a failed initial statement is -1 with err, and the next
+ * poll tries again (t->sql_uninit), so the session never goes on without
+ * the state its statements give it. */
+static int sql_reset(pg_task *t, char *err, size_t errlen)
 {
-    char err[1024];
     PQreset(t->sql);
-    if (PQstatus(t->sql) == CONNECTION_OK && sql_initial(t, err, sizeof(err)) != 0)
-        sluice_log(t->ctx, SLUICE_LOG_ERROR, "%s", err);
+    t->sql_uninit = PQstatus(t->sql) == CONNECTION_OK && sql_initial(t, err, errlen) != 0;
+    return t->sql_uninit ? -1 : 0;
 }
 
 static int connect_sql(pg_task *t, char *err, size_t errlen)
@@ -1084,7 +1090,7 @@ static void slot_drop_on_stop(pg_task *t, sluice_ctx *ctx)
     for (int i = 0; i < 50; i++) {
         /* stopped in a snapshot, the connection is in its COPY; or lost */
         if (PQstatus(t->sql) != CONNECTION_OK || PQtransactionStatus(t->sql) != PQTRANS_IDLE)
-            sql_reset(t);
+            sql_reset(t, err, sizeof(err));
         err[0] = '\0';
         int exists = slot_check_once(t, err, sizeof(err));
         if (exists == 0 || (exists == 1 && slot_drop(t, err, sizeof(err)) == 0)) {
@@ -1284,7 +1290,8 @@ static int stream_reconnect(pg_task *t, char *err, size_t errlen)
      * restart ended it as well, but libpq notices only at its next use, and
      * a dead one kept would fail the next catalog lookup, heartbeat query
      * or slot query once more */
-    sql_reset(t);
+    if (sql_reset(t, err, errlen) != 0)
+        return -1;
     if (PQstatus(t->sql) != CONNECTION_OK)
         return snprintf(err, errlen, "reconnecting to %s:%lld: %s", t->conf->host,
                         (long long)t->conf->port, PQerrorMessage(t->sql)),
@@ -1409,8 +1416,9 @@ static int pg_poll(void *state, sluice_ctx *ctx, sluice_batch *batch)
      * since the last poll while the stream was not (its own server process
      * ended): renewed here, once for every user of it. A status test, no
      * syscall; stream_reconnect renews it with the stream. */
-    if (t->phase == PG_PHASE_STREAM && PQstatus(t->sql) == CONNECTION_BAD)
-        sql_reset(t);
+    if (t->phase == PG_PHASE_STREAM && (PQstatus(t->sql) == CONNECTION_BAD || t->sql_uninit) &&
+        sql_reset(t, err, sizeof(err)) != 0)
+        return sluice_error(ctx, 1, "%s", err);
     /* the host released the last batch's values: they are the pools' again */
     for (pg_rel *r = t->rels.head; r; r = r->next) {
         sluice_pool_reclaim(&r->key_pool);

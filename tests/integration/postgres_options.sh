@@ -30,10 +30,11 @@
 #     column.include.list keeps only the named columns (and the key); e,
 #     with a CA that did not sign the server's certificate, is FAILED
 #     naming the verification;
-#  6. message.key.columns: t1 keyed by v instead of its primary key, and a
-#     table without primary key (REPLICA IDENTITY FULL) keyed by (a, b), b
-#     nullable: keys in snapshot and stream, an update moving the key a
-#     delete, tombstone and create; its max.batch.size=1 polls one record
+#  6. message.key.columns: t1 keyed by v instead of its primary key (a
+#     delete's key has v null: outside the replica identity, warned), and a
+#     table without primary key (REPLICA IDENTITY FULL) keyed by (b, a) in
+#     that order, b nullable: keys in snapshot and stream, an update moving
+#     the key a delete, tombstone and create; its max.batch.size=1 polls one record
 #     per batch (the worker's /metrics).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
@@ -272,7 +273,7 @@ tls_config() # NAME CA
   \"database.sslcert\": \"$C/pgclient.pem\", \"database.sslkey\": \"$C/pgclient-enc.key\",
   \"database.sslpassword\": \"$SSLPW\", \"table.include.list\": \"public\\\\.(t1|u)\",
   \"column.include.list\": \"public\\\\.t1\\\\.id,public\\\\.u\\\\.note\",
-  \"database.initial.statements\": \"SET application_name = 'first';SET application_name = 'init;;app'\"}"
+  \"database.initial.statements\": \"SET application_name = 'first';SET application_name = 'init;;app'; -- a comment alone\"}"
 }
 create d "$(tls_config d ca)"
 wait_for 60 have_lines "$T/d.jsonl" 3 || fail "d: the snapshot did not arrive: $(tail -5 "$T/worker.log")"
@@ -310,24 +311,33 @@ req POST /connectors "{\"name\": \"f-out\", \"config\": {\"connector.class\": \"
 [ "$CODE" = 201 ] || fail "POST /connectors f-out: $CODE $(cat "$T/body")"
 wait_for 60 have_lines "$T/f.jsonl" 4 || fail "f: the snapshot did not arrive: $(tail -5 "$T/worker.log")"
 pg_sql main opt "INSERT INTO nopk VALUES (3, 'y', 7); UPDATE nopk SET c = 8 WHERE a = 1; UPDATE nopk SET b = 'z' WHERE a = 2"
-wait_for 60 have_lines "$T/f.jsonl" 9 || fail "f: the changes did not arrive: $(tail -5 "$T/worker.log")"
+# t1's key column v is outside its replica identity (DEFAULT: the primary
+# key): a delete's old key has no v, so its key is {v: null}, not a failure
+pg_sql main opt "DELETE FROM t1 WHERE id = 2"
+wait_for 60 have_lines "$T/f.jsonl" 11 || fail "f: the changes did not arrive: $(tail -5 "$T/worker.log")"
+grep -q "message.key.columns column v is outside the replica identity" "$T/worker.log" ||
+    fail "no warning that t1's key column v is outside the replica identity"
 python3 - "$T/f.jsonl" <<'PY' || fail "message.key.columns"
 import json, sys
 got = []
 for l in open(sys.argv[1]):
     r = json.loads(l)
     v = r["value"]
-    got.append((r["topic"].split(".")[-1], r["key"], v["op"] if v else "-", ((v or {}).get("after") or {}).get("c")))
-want = sorted([("t1", {"v": "two"}, "r", None), ("t1", {"v": "last"}, "r", None),
-               ("nopk", {"a": 1, "b": "x"}, "r", 5), ("nopk", {"a": 2, "b": None}, "r", 6)], key=repr)
-stream = [("nopk", {"a": 3, "b": "y"}, "c", 7), ("nopk", {"a": 1, "b": "x"}, "u", 8),
-          ("nopk", {"a": 2, "b": None}, "d", None), ("nopk", {"a": 2, "b": None}, "-", None),
-          ("nopk", {"a": 2, "b": "z"}, "c", 6)]
-if sorted(got[:4], key=repr) != want or got[4:] != stream:
+    # the key's fields as a list of pairs: their order is the key schema's
+    got.append((r["topic"].split(".")[-1], list(r["key"].items()), v["op"] if v else "-",
+                ((v or {}).get("after") or {}).get("c")))
+K = lambda b, a: [("b", b), ("a", a)] # message.key.columns' order: b, a
+want = sorted([("t1", [("v", "two")], "r", None), ("t1", [("v", "last")], "r", None),
+               ("nopk", K("x", 1), "r", 5), ("nopk", K(None, 2), "r", 6)], key=repr)
+stream = {"nopk": [("nopk", K("y", 3), "c", 7), ("nopk", K("x", 1), "u", 8),
+                   ("nopk", K(None, 2), "d", None), ("nopk", K(None, 2), "-", None),
+                   ("nopk", K("z", 2), "c", 6)],
+          "t1": [("t1", [("v", None)], "d", None), ("t1", [("v", None)], "-", None)]}
+if sorted(got[:4], key=repr) != want or any([g for g in got[4:] if g[0] == tb] != s for tb, s in stream.items()):
     print("records (table, key, op, after.c):\n  %s" % "\n  ".join(map(repr, got)), file=sys.stderr)
     sys.exit(1)
 PY
-pass "message.key.columns: t1 keyed by v; nopk (no primary key) by (a, b) with b null in a key, in snapshot and stream; a moved key a delete, tombstone and create"
+pass "message.key.columns: t1 keyed by v (a delete's key {v: null}, v outside the replica identity, and a warning); nopk (no primary key) by (b, a) in that order, b null in a key, in snapshot and stream; a moved key a delete, tombstone and create"
 curl -sf "$U/metrics" >"$T/metrics" || fail "GET /metrics"
 read -r f_recs f_batches < <(python3 - "$T/metrics" <<'PY'
 import re, sys
@@ -339,7 +349,7 @@ for l in open(sys.argv[1]):
 print(v.get("records_in", 0), v.get("batches", 0))
 PY
 )
-[ "${f_recs:-0}" -ge 9 ] && [ "$f_batches" -ge "$f_recs" ] ||
+[ "${f_recs:-0}" -ge 11 ] && [ "$f_batches" -ge "$f_recs" ] ||
     fail "max.batch.size=1: connector f handed over $f_recs records in $f_batches batches"
 pass "max.batch.size=1: $f_recs records in $f_batches batches (one record each at most)"
 finish
