@@ -126,7 +126,7 @@ int pg_conf_is_signal(const pg_conf *conf, const char *schema, const char *table
  * it) or column.exclude.list (named). */
 int pg_conf_column_excluded(const pg_conf *conf, const char *schema, const char *table,
                             const char *column);
-/* Fills keywords/values (NULL-ended, at most 15 pairs) for PQconnectdbParams;
+/* Fills keywords/values (NULL-ended, at most 14 pairs) for PQconnectdbParams;
  * replication: 1 for a walsender connection (replication=database). port:
  * a caller buffer of 16 bytes the values point into. */
 void pg_conf_conninfo(const pg_conf *conf, int replication, const char **keys, const char **vals,
