@@ -97,11 +97,13 @@ pg_worker()
 # check_py "what" [ARGS...] <<'PY' ... PY: python3 asserts over the records
 # of the file $OUT (a file sink's JSON lines): `recs` holds them (dicts),
 # `of(topic, op)` picks some, `expect(cond, msg)` records a failure, ROW1 is
-# pg_expect.py's, sys.argv[3:] are ARGS. Any failure fails "what".
+# pg_expect.py's, sys.argv[3:] are ARGS. Any failure fails "what", and so
+# does the check itself failing (an exception, its traceback shown): a
+# check that cannot run has not passed.
 check_py()
 {
-    local what="$1" out
-    out=$(python3 - "$OUT" "$@" <<PYEOF
+    local what="$1" out rc
+    out=$(python3 - "$OUT" "$@" 2>&1 <<PYEOF
 import json, sys
 sys.path.insert(0, "$PG_LIB_DIR")
 from pg_expect import ROW1
@@ -117,9 +119,10 @@ for f in fails:
     print(f)
 PYEOF
 )
-    if [ -n "$out" ]; then
-        echo "$out" | head -30 >&2
-        fail "$what"
+    rc=$?
+    if [ -n "$out" ] || [ "$rc" != 0 ]; then
+        echo "$out" | tail -30 >&2
+        fail "$what (python3 exited with $rc)"
     fi
     pass "$what"
 }

@@ -103,8 +103,8 @@ db_text() { pg_sql main shop "$1"; }
 # after(topic, id): the after image of the record of that key; expect(cond, msg))
 check_py()
 {
-    local what="$1" out
-    out=$(python3 - "$2" "$T" <<PYEOF
+    local what="$1" out rc
+    out=$(python3 - "$2" "$T" 2>&1 <<PYEOF
 import base64, json, sys
 sys.set_int_max_str_digits(0)
 recs = [json.loads(l) for l in open(sys.argv[1])]
@@ -126,9 +126,10 @@ for f in fails:
     print(f[:400])
 PYEOF
 )
-    if [ -n "$out" ]; then
-        echo "$out" | head -20 >&2
-        fail "$what"
+    rc=$? # a check that cannot run (an exception) has not passed
+    if [ -n "$out" ] || [ "$rc" != 0 ]; then
+        echo "$out" | tail -20 >&2
+        fail "$what (python3 exited with $rc)"
     fi
     pass "$what"
 }
