@@ -107,8 +107,9 @@ void pg_conf_destroy(pg_conf *conf);
 int pg_conf_table_included(const pg_conf *conf, const char *schema, const char *table);
 /* message.key.columns for "schema.table": -1 no entry names the table (its
  * primary key is the key), else column's place among the key columns of
- * the first entry naming it (1...; names compared case-insensitively), 0
- * when it is not one of them. */
+ * the entries naming it, in their order (1...; names compared
+ * case-insensitively; the first place of a column named twice), 0 when it
+ * is not one of them. */
 int pg_conf_key_column(const pg_conf *conf, const char *schema, const char *table,
                        const char *column);
 /* "schema.table", included, is in snapshots: snapshot.include.collection.list

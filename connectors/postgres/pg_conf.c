@@ -483,15 +483,16 @@ int pg_conf_key_column(const pg_conf *conf, const char *schema, const char *tabl
     if (!conf->nkeycols)
         return -1;
     snprintf(name, sizeof(name), "%s.%s", schema, table);
+    int place = 0, matched = 0; /* every entry naming the table, in order */
     for (size_t i = 0; i < conf->nkeycols; i++) {
         if (regexec(&conf->keycols[i].re, name, 0, NULL, 0) != 0)
             continue;
-        for (size_t c = 0; c < conf->keycols[i].ncols; c++)
+        matched = 1;
+        for (size_t c = 0; c < conf->keycols[i].ncols; c++, place++)
             if (strcasecmp(conf->keycols[i].cols[c], column) == 0)
-                return (int)c + 1;
-        return 0;
+                return place + 1;
     }
-    return -1;
+    return matched ? 0 : -1;
 }
 
 int pg_conf_snapshot_included(const pg_conf *conf, const char *schema, const char *table)

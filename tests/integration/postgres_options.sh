@@ -33,7 +33,8 @@
 #  6. message.key.columns: t1 keyed by v instead of its primary key (a
 #     delete's key has v null: outside the replica identity, warned), and a
 #     table without primary key (REPLICA IDENTITY FULL) keyed by (b, a) in
-#     that order, b nullable: keys in snapshot and stream, an update moving
+#     that order (two entries match it: "nopk:b" and "no.*:A", names
+#     case-insensitive), b nullable: keys in snapshot and stream, an update moving
 #     the key a delete, tombstone and create; its max.batch.size=1 polls one record
 #     per batch (the worker's /metrics).
 . "$(dirname "$0")/lib.sh"
@@ -304,7 +305,7 @@ grep -q "$SSLPW" "$T/worker.log" && fail "database.sslpassword is in the worker'
 pg_sql main opt "CREATE TABLE nopk (a int, b text, c int); ALTER TABLE nopk REPLICA IDENTITY FULL;
   ALTER TABLE nopk OWNER TO sluice; INSERT INTO nopk VALUES (1, 'x', 5), (2, NULL, 6)"
 req POST /connectors "{\"name\": \"f\", \"config\": $(pg_config f '"table.include.list": "public\\.(t1|nopk)",
-  "message.key.columns": "public\\.t1:v; public\\.nopk:b,a", "max.batch.size": "1"')}"
+  "message.key.columns": "public\\.t1:v; public\\.nopk:b; public\\.no.*:A", "max.batch.size": "1"')}"
 expect 201 "" "POST /connectors f (message.key.columns)"
 req POST /connectors "{\"name\": \"f-out\", \"config\": {\"connector.class\": \"file\",
     \"topics\": \"f.public.t1,f.public.nopk\", \"file\": \"$T/f.jsonl\"}}"
