@@ -173,8 +173,6 @@ static void queue_clear(pg_queue *q)
     memset(q, 0, sizeof(*q));
 }
 
-/* Emits queued records, keeping the newest when `hold` (its position is not
- * final yet). Returns 1 when the batch filled up, else 0. */
 /* What this poll may still hand over: the batch's room, within
  * max.batch.size. */
 static size_t poll_room(const pg_task *t, const sluice_batch *batch)
@@ -184,6 +182,8 @@ static size_t poll_room(const pg_task *t, const sluice_batch *batch)
     return left <= 0 ? 0 : (uint64_t)left < room ? (size_t)left : room;
 }
 
+/* Emits queued records, keeping the newest when `hold` (its position is not
+ * final yet). Returns 1 when the batch filled up, else 0. */
 static int queue_drain(pg_task *t, sluice_batch *batch, int hold)
 {
     pg_queue *q = &t->q;
@@ -423,19 +423,16 @@ static int heartbeat_schemas(pg_task *t, char *err, size_t errlen)
     return pg_schemas_init(t, &t->heartbeat, "heartbeat", topic, key_json, value_json, err, errlen);
 }
 
+static int sql_command(pg_task *t, const char *sql, char *err, size_t errlen);
+
 /* Runs heartbeat.action.query on the SQL connection (one lost is renewed
- * at the next poll, pg_poll). */
+ * at the next poll, pg_poll); a failure is logged, the heartbeat goes on. */
 static void heartbeat_query(pg_task *t)
 {
-    if (!t->conf->heartbeat_query || !*t->conf->heartbeat_query)
-        return;
-    PGresult *res = PQexec(t->sql, t->conf->heartbeat_query);
-    ExecStatusType st = PQresultStatus(res);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) /* no result: the connection says why */
-        sluice_log(
-            t->ctx, SLUICE_LOG_WARN, "heartbeat.action.query failed (%s): %s", PQresStatus(st),
-            res && *PQresultErrorMessage(res) ? PQresultErrorMessage(res) : PQerrorMessage(t->sql));
-    PQclear(res);
+    char err[1024];
+    if (t->conf->heartbeat_query && *t->conf->heartbeat_query &&
+        sql_command(t, t->conf->heartbeat_query, err, sizeof(err)) != 0)
+        sluice_log(t->ctx, SLUICE_LOG_WARN, "heartbeat.action.query failed: %s", err);
 }
 
 /* Queues a heartbeat when one is due and nothing is in progress. */
@@ -733,13 +730,20 @@ static int sql_value(pg_task *t, const char *sql, const char *param, char *out, 
     return found;
 }
 
+/* Runs sql on the SQL connection: 0, or -1 with err "sql: why" (the
+ * result's error, or the connection's when there is no result). A comment
+ * alone (an empty query) is no error. */
 static int sql_command(pg_task *t, const char *sql, char *err, size_t errlen)
 {
     char e[512];
     PGresult *res = PQexec(t->sql, sql);
-    int ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+    ExecStatusType st = PQresultStatus(res);
+    int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY;
     if (!ok)
-        snprintf(err, errlen, "%s: %s", sql, first_line(PQresultErrorMessage(res), e, sizeof(e)));
+        snprintf(err, errlen, "%s: %s", sql,
+                 first_line(res && *PQresultErrorMessage(res) ? PQresultErrorMessage(res)
+                                                              : PQerrorMessage(t->sql),
+                            e, sizeof(e)));
     PQclear(res);
     return ok ? 0 : -1;
 }
@@ -763,17 +767,15 @@ static int sql_initial(pg_task *t, char *err, size_t errlen)
         }
         p += *p == ';';
         stmt[n] = '\0';
-        if (strspn(stmt, " \t\r\n") == n)
-            continue;
-        PGresult *res = PQexec(t->sql, stmt);
-        ExecStatusType st = PQresultStatus(res);
-        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
-            char e[512]; /* a comment alone is an empty query, not an error */
-            snprintf(err, errlen, "database.initial.statements: %s: %s", stmt,
-                     first_line(PQresultErrorMessage(res), e, sizeof(e)));
+        if (strspn(stmt, " \t\r\n") < n && sql_command(t, stmt, err, errlen) != 0) {
+            static const char what[] = "database.initial.statements: ";
+            size_t k = strlen(err), w = sizeof(what) - 1;
+            if (k + w < errlen) { /* the option's name before "statement: why" */
+                memmove(err + w, err, k + 1);
+                memcpy(err, what, w);
+            }
             rc = -1;
         }
-        PQclear(res);
     }
     free(stmt);
     return rc;
