@@ -248,6 +248,7 @@ out:
 /* What the catalog says of one column. */
 typedef struct col_cat {
     int key, pk, notnull;
+    int place; /* pg_conf_key_column's answer (custom_key) */
     char *def; /* the value of a constant DEFAULT of a NOT NULL non-key column, or NULL */
 } col_cat;
 
@@ -362,16 +363,17 @@ static void custom_key(pg_relcache *rc, const char *nsp, const char *name, char 
                        const pg_coldesc *cols, int ncols, col_cat *cc)
 {
     int named = 0, k = 0;
-    for (int i = 0; i < ncols; i++)
-        named += pg_conf_key_column(rc->conf, nsp, name, cols[i].name) > 0;
+    for (int i = 0; i < ncols; i++) {
+        cc[i].place = pg_conf_key_column(rc->conf, nsp, name, cols[i].name);
+        named += cc[i].place > 0;
+    }
     for (int i = 0; i < ncols; i++) {
         if (!named) {
             cc[i].key = cc[i].key ? ++k : 0;
             continue;
         }
-        int place = pg_conf_key_column(rc->conf, nsp, name, cols[i].name);
-        cc[i].key = place > 0 ? place : 0;
-        if (place > 0 && replident != 'f' && !cols[i].key && rc->ctx)
+        cc[i].key = cc[i].place > 0 ? cc[i].place : 0;
+        if (cc[i].key && replident != 'f' && !cols[i].key && rc->ctx)
             sluice_log(rc->ctx, SLUICE_LOG_WARN,
                        "table %s.%s: message.key.columns column %s is outside the replica "
                        "identity: a delete's key has it null (or its type's fallback); "
@@ -617,22 +619,32 @@ static int set_column(pg_relcache *rc, const pg_rel *rel, const pg_col *c, avro_
     return 0;
 }
 
+static const pg_datum null_datum = {'n', NULL, 0};
+
+/* Sets field `index` of rec (a row or key record) to column c's datum.
+ * 0, or -1 with err naming the table and column. */
+static int fill_field(pg_relcache *rc, const pg_rel *rel, const pg_col *c, avro_value_t *rec,
+                      size_t index, const pg_datum *d, char *err, size_t errlen)
+{
+    avro_value_t f;
+    err[0] = '\0';
+    if (avro_value_get_by_index(rec, index, &f, NULL) != 0 ||
+        set_column(rc, rel, c, &f, c->notnull, d, err, errlen) != 0)
+        return err[0] ? -1
+                      : (snprintf(err, errlen, "table %s.%s column %s: %s", rel->nspname,
+                                  rel->relname, c->name, avro_strerror()),
+                         -1);
+    return 0;
+}
+
 int pg_rel_fill_row(pg_relcache *rc, const pg_rel *rel, avro_value_t *row, const pg_datum *d,
                     int nd, char *err, size_t errlen)
 {
-    static const pg_datum null_datum = {'n', NULL, 0};
     for (int i = 0; i < rel->ncols; i++) {
         const pg_col *c = &rel->cols[i];
-        avro_value_t f;
-        if (c->field < 0)
-            continue;
-        err[0] = '\0';
-        if (avro_value_get_by_index(row, (size_t)c->field, &f, NULL) != 0 ||
-            set_column(rc, rel, c, &f, c->notnull, i < nd ? &d[i] : &null_datum, err, errlen) != 0)
-            return err[0] ? -1
-                          : (snprintf(err, errlen, "table %s.%s column %s: %s", rel->nspname,
-                                      rel->relname, c->name, avro_strerror()),
-                             -1);
+        if (c->field >= 0 && fill_field(rc, rel, c, row, (size_t)c->field,
+                                        i < nd ? &d[i] : &null_datum, err, errlen) != 0)
+            return -1;
     }
     return 0;
 }
@@ -643,25 +655,19 @@ int pg_rel_fill_key(pg_relcache *rc, const pg_rel *rel, avro_value_t *key, const
     for (int k = 0; k < rel->nkeys; k++) {
         int i = rel->key_order[k];
         const pg_col *c = &rel->cols[i];
-        avro_value_t f;
         /* a primary key's column always has a value; one of
          * message.key.columns may not: null, or outside the replica
-         * identity in a delete's old key, or unchanged TOASTed. Then null
-         * (a nullable column) or the type's fallback, as Debezium */
+         * identity in a delete's old key, or unchanged TOASTed. Then it is
+         * missing (null, or the type's fallback), as Debezium, never the
+         * TOAST placeholder */
         int has = i < nd && d[i].kind == 't';
         if (c->pk && !has) {
             snprintf(err, errlen, "table %s.%s: key column %s has no value", rel->nspname,
                      rel->relname, c->name);
             return -1;
         }
-        if (avro_value_get_by_index(key, (size_t)k, &f, NULL) != 0)
+        if (fill_field(rc, rel, c, key, (size_t)k, has ? &d[i] : &null_datum, err, errlen) != 0)
             return -1;
-        if (!has) {
-            if (set_missing(rc, c, &f, c->notnull) != 0)
-                return -1;
-        } else if (set_column(rc, rel, c, &f, c->notnull, &d[i], err, errlen) != 0) {
-            return -1;
-        }
     }
     return 0;
 }
