@@ -208,18 +208,22 @@ const sluice_option pg_options[] = {
 };
 #undef OFF
 
-/* Compiles expr to match whole strings: "^(expr)$". 0, a regcomp error
- * code, or -1 out of memory. */
-static int regcomp_whole(regex_t *re, const char *expr)
+/* Compiles expr of option to match whole strings: "^(expr)$". 0, or -1
+ * with the error reported, naming the option, the expression and why. */
+static int regcomp_whole(sluice_ctx *ctx, regex_t *re, const char *option, const char *expr)
 {
     size_t n = strlen(expr) + 5;
-    char *anchored = malloc(n);
+    char *anchored = malloc(n), msg[256];
     if (!anchored)
-        return -1;
+        return sluice_error(ctx, 1, "out of memory"), -1;
     snprintf(anchored, n, "^(%s)$", expr);
     int rc = regcomp(re, anchored, REG_EXTENDED | REG_NOSUB);
     free(anchored);
-    return rc;
+    if (rc == 0)
+        return 0;
+    regerror(rc, re, msg, sizeof(msg));
+    sluice_error(ctx, 0, "%s: regular expression '%s': %s", option, expr, msg);
+    return -1;
 }
 
 static int filter_compile(sluice_ctx *ctx, pg_filter *f, const char *option)
@@ -235,15 +239,8 @@ static int filter_compile(sluice_ctx *ctx, pg_filter *f, const char *option)
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
-        char msg[256];
-        int rc = regcomp_whole(&f->re[i], list[i]);
-        if (rc != 0) {
-            if (rc > 0)
-                regerror(rc, &f->re[i], msg, sizeof(msg));
-            sluice_error(ctx, rc < 0, "%s: regular expression '%s': %s", option, list[i],
-                         rc < 0 ? "out of memory" : msg);
+        if (regcomp_whole(ctx, &f->re[i], option, list[i]) != 0)
             return -1;
-        }
         f->n++;
     }
     return 0;
@@ -266,7 +263,7 @@ static int keycols_parse(sluice_ctx *ctx, pg_conf *conf)
     int rc = 0;
     for (char *e = strtok_r(copy, ";", &save); e && rc == 0; e = strtok_r(NULL, ";", &save)) {
         /* the columns follow the last ':' (a table's regex may hold one) */
-        char *colon = strrchr(e, ':'), msg[256], *cs = NULL;
+        char *colon = strrchr(e, ':'), *cs = NULL;
         e += strspn(e, " ");
         if (!*e)
             continue;
@@ -277,29 +274,25 @@ static int keycols_parse(sluice_ctx *ctx, pg_conf *conf)
         for (*colon = '\0'; colon > e && colon[-1] == ' ';)
             *--colon = '\0';
         pg_keycols *k = &conf->keycols[conf->nkeycols];
-        int r = regcomp_whole(&k->re, e);
-        if (r != 0) {
-            if (r > 0)
-                regerror(r, &k->re, msg, sizeof(msg));
-            rc = sluice_error(ctx, r < 0, "message.key.columns: regular expression '%s': %s", e,
-                              r < 0 ? "out of memory" : msg);
+        if (regcomp_whole(ctx, &k->re, "message.key.columns", e) != 0) {
+            rc = -1;
             break;
         }
         conf->nkeycols++;
-        for (char *c = strtok_r(colon + 1, ",", &cs); c; c = strtok_r(NULL, ",", &cs)) {
+        size_t most = 1; /* columns: one more than the commas */
+        for (const char *p = colon + 1; *p; p++)
+            most += *p == ',';
+        if (!(k->cols = calloc(most, sizeof(*k->cols)))) {
+            rc = sluice_error(ctx, 1, "out of memory");
+            break;
+        }
+        for (char *c = strtok_r(colon + 1, ",", &cs); c && rc == 0; c = strtok_r(NULL, ",", &cs)) {
             c += strspn(c, " ");
             size_t len = strlen(c);
             while (len && c[len - 1] == ' ')
                 c[--len] = '\0';
-            char **grown = len ? realloc(k->cols, (k->ncols + 1) * sizeof(*grown)) : k->cols;
-            if (len && (!grown || !(grown[k->ncols] = strdup(c)))) {
-                if (grown)
-                    k->cols = grown;
+            if (len && !(k->cols[k->ncols++] = strdup(c)))
                 rc = sluice_error(ctx, 1, "out of memory");
-                break;
-            }
-            if (len)
-                k->cols = grown, k->ncols++;
         }
         if (rc == 0 && k->ncols == 0)
             rc = sluice_error(ctx, 0, "message.key.columns: table '%s' has no column", e);
