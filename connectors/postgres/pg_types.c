@@ -184,10 +184,12 @@ static pg_type *resolve_catalog(PGconn *conn, uint32_t oid, int32_t typmod, int 
             ty = type_new(oid, typmod, PG_K_STRING);
         } else {
             const char *name = PQgetvalue(res, 0, 6);
-            size_t i = 0, n = sizeof(extension) / sizeof(extension[0]);
-            while (i < n && (typtype != 'b' || strcmp(extension[i].name, name) != 0))
-                i++;
-            ty = i < n ? type_new(oid, typmod, extension[i].kind) : unknown_new(oid, typmod);
+            for (size_t i = 0;
+                 !ty && typtype == 'b' && i < sizeof(extension) / sizeof(extension[0]); i++)
+                if (strcmp(extension[i].name, name) == 0)
+                    ty = type_new(oid, typmod, extension[i].kind);
+            if (!ty)
+                ty = unknown_new(oid, typmod);
         }
     }
     PQclear(res);
@@ -900,12 +902,33 @@ static int set_interval(avro_value_t *slot, const char *text, char *err, size_t 
 /* Values: arrays                                                            */
 /* ======================================================================== */
 
+/* A double-quoted string at *pp, as array elements and hstore keys and
+ * values are written (a backslash escapes the next character), unescaped
+ * into out (room for the rest of the text) and NUL-terminated. Returns its
+ * length, *pp after the closing quote; -1 when it is not one. */
+static long unquote(const char **pp, char *out)
+{
+    const char *p = *pp;
+    long n = 0;
+    if (*p++ != '"')
+        return -1;
+    while (*p && *p != '"') {
+        if (*p == '\\' && p[1])
+            p++;
+        out[n++] = *p++;
+    }
+    if (*p != '"')
+        return -1;
+    out[n] = '\0';
+    *pp = p + 1;
+    return n;
+}
+
 typedef struct arr_ctx {
     avro_value_t *array;
     const pg_type *elem;
     const pg_conf *conf;
-    char *buf;
-    size_t cap;
+    char *buf; /* one element, unescaped: as long as the array's text */
     char *err;
     size_t errlen;
 } arr_ctx;
@@ -950,25 +973,16 @@ static int arr_parse(arr_ctx *a, const char **pp, int depth)
             if (arr_parse(a, &p, depth + 1) != 0)
                 return -1;
         } else {
-            size_t n = 0;
             int quoted = *p == '"';
-            p += quoted;
-            while (*p && (quoted ? *p != '"' : (*p != ',' && *p != '}'))) {
-                if (quoted && *p == '\\' && p[1])
-                    p++;
-                if (n + 1 >= a->cap) {
-                    char *nb = realloc(a->buf, a->cap * 2);
-                    if (!nb)
-                        return -1;
-                    a->buf = nb;
-                    a->cap *= 2;
-                }
-                a->buf[n++] = *p++;
-            }
-            if (quoted && *p++ != '"')
+            long n = quoted ? unquote(&p, a->buf) : (long)strcspn(p, ",}");
+            if (n < 0)
                 return -1;
-            a->buf[n] = '\0';
-            int rc = arr_item(a, a->buf, n, quoted);
+            if (!quoted) {
+                memcpy(a->buf, p, (size_t)n);
+                a->buf[n] = '\0';
+                p += n;
+            }
+            int rc = arr_item(a, a->buf, (size_t)n, quoted);
             if (rc != 0)
                 return rc;
         }
@@ -990,7 +1004,7 @@ static int set_array(avro_value_t *slot, const pg_type *ty, const pg_conf *conf,
     if (*p != '{')
         return ERR("array '%.40s'", text);
     p++;
-    arr_ctx a = {slot, ty->elem, conf, malloc(256), 256, err, errlen};
+    arr_ctx a = {slot, ty->elem, conf, malloc(strlen(p) + 1), err, errlen};
     err[0] = '\0';
     int rc = a.buf ? arr_parse(&a, &p, 0) : ENOMEM;
     free(a.buf);
@@ -1012,23 +1026,6 @@ typedef struct hs_iter {
     int n; /* pairs read */
 } hs_iter;
 
-static int hs_quoted(const char **pp, char *out)
-{
-    const char *p = *pp;
-    if (*p++ != '"')
-        return -1;
-    while (*p && *p != '"') {
-        if (*p == '\\' && p[1])
-            p++;
-        *out++ = *p++;
-    }
-    if (*p != '"')
-        return -1;
-    *out = '\0';
-    *pp = p + 1;
-    return 0;
-}
-
 /* 1 with the next pair (*val NULL for a NULL value), 0 at the end, -1
  * malformed. */
 static int hs_next(hs_iter *it, const char **val)
@@ -1042,9 +1039,10 @@ static int hs_next(hs_iter *it, const char **val)
         return -1;
     while (*p == ' ')
         p++;
-    if (hs_quoted(&p, it->key) != 0)
+    long klen = unquote(&p, it->key);
+    if (klen < 0)
         return -1;
-    it->val = it->key + strlen(it->key) + 1;
+    it->val = it->key + klen + 1;
     while (*p == ' ')
         p++;
     if (p[0] != '=' || p[1] != '>')
@@ -1054,7 +1052,7 @@ static int hs_next(hs_iter *it, const char **val)
     if (strncmp(p, "NULL", 4) == 0) {
         *val = NULL;
         p += 4;
-    } else if (hs_quoted(&p, it->val) == 0) {
+    } else if (unquote(&p, it->val) >= 0) {
         *val = it->val;
     } else {
         return -1;
@@ -1063,84 +1061,87 @@ static int hs_next(hs_iter *it, const char **val)
     return 1;
 }
 
-/* Appends "key":val (val NULL: null) to a JSON object's text, after a ','
- * unless first. 0, ENOMEM, or EILSEQ: key or val is not UTF-8. */
-static int hs_json_pair(char **json, size_t *len, size_t *cap, const char *key, const char *val,
-                        int first)
+/* Where an hstore's pairs go (hstore.handling.mode): an Avro map of
+ * ["null", string], or the text of a JSON object, set as the string at
+ * hs_end. */
+typedef struct hs_out {
+    avro_value_t *slot;
+    int map, n;
+    char *json;
+    size_t len, cap;
+} hs_out;
+
+static int hs_begin(hs_out *o, avro_value_t *slot, const pg_conf *conf)
 {
+    *o = (hs_out){.slot = slot, .map = conf->hstore_mode == PG_HSTORE_MAP};
+    if (o->map)
+        return avro_value_reset(slot);
+    return sluice_json_append_raw("{", 1, &o->json, &o->len, &o->cap) ? ENOMEM : 0;
+}
+
+/* key -> val (NULL: null). 0, an avro-c code, ENOMEM, or EILSEQ: key or val
+ * is not UTF-8 (a JSON string must be). */
+static int hs_pair(hs_out *o, const char *key, const char *val)
+{
+    if (o->map) {
+        avro_value_t elem, branch;
+        int rc = avro_value_add(o->slot, key, &elem, NULL, NULL);
+        rc = rc ? rc : avro_value_set_branch(&elem, val != NULL, &branch);
+        return rc ? rc : val ? avro_value_set_string(&branch, val) : avro_value_set_null(&branch);
+    }
     if (!sluice_utf8_valid(key, strlen(key)) || (val && !sluice_utf8_valid(val, strlen(val))))
         return EILSEQ;
-    return (!first && sluice_json_append_raw(",", 1, json, len, cap)) ||
-                   sluice_json_append_string(key, json, len, cap) ||
-                   sluice_json_append_raw(":", 1, json, len, cap) ||
-                   (val ? sluice_json_append_string(val, json, len, cap)
-                        : sluice_json_append_raw("null", 4, json, len, cap))
+    return (o->n++ && sluice_json_append_raw(",", 1, &o->json, &o->len, &o->cap)) ||
+                   sluice_json_append_string(key, &o->json, &o->len, &o->cap) ||
+                   sluice_json_append_raw(":", 1, &o->json, &o->len, &o->cap) ||
+                   (val ? sluice_json_append_string(val, &o->json, &o->len, &o->cap)
+                        : sluice_json_append_raw("null", 4, &o->json, &o->len, &o->cap))
                ? ENOMEM
                : 0;
 }
 
-/* Adds key -> val (NULL: null) to a map of ["null", string]. */
-static int hs_map_pair(avro_value_t *map, const char *key, const char *val)
+/* Closes the object and sets the string unless rc (a failure so far);
+ * frees the text either way. Returns rc, or the setting's code. */
+static int hs_end(hs_out *o, int rc)
 {
-    avro_value_t elem, branch;
-    int rc = avro_value_add(map, key, &elem, NULL, NULL);
-    rc = rc ? rc : avro_value_set_branch(&elem, val != NULL, &branch);
-    return rc ? rc : val ? avro_value_set_string(&branch, val) : avro_value_set_null(&branch);
+    if (!rc && !o->map)
+        rc = sluice_json_append_raw("}", 1, &o->json, &o->len, &o->cap)
+                 ? ENOMEM
+                 : avro_value_set_string_len(o->slot, o->json, o->len + 1);
+    free(o->json);
+    return rc;
 }
 
-/* An hstore as the string of a JSON object (hstore.handling.mode json) or
- * as an Avro map (map). */
+/* An hstore value in its hstore.handling.mode form. */
 static int set_hstore(avro_value_t *slot, const pg_conf *conf, const char *text, size_t len,
                       char *err, size_t errlen)
 {
     /* a pair's key and value, unescaped, are together shorter than the text */
     hs_iter it = {text, malloc(len + 2), NULL, 0};
-    char *json = NULL;
-    size_t jlen = 0, jcap = 0;
+    hs_out o;
     const char *val;
-    int map = conf->hstore_mode == PG_HSTORE_MAP, rc = 0, more = 0;
+    int more = 0;
     if (!it.key)
         return ENOMEM;
-    if (map)
-        rc = avro_value_reset(slot);
-    else
-        rc = sluice_json_append_raw("{", 1, &json, &jlen, &jcap) ? ENOMEM : 0;
+    int rc = hs_begin(&o, slot, conf);
     while (!rc && (more = hs_next(&it, &val)) > 0)
-        rc = map ? hs_map_pair(slot, it.key, val)
-                 : hs_json_pair(&json, &jlen, &jcap, it.key, val, it.n == 1);
+        rc = hs_pair(&o, it.key, val);
     if (rc == EILSEQ)
         rc = ERR("hstore '%.60s': a key or value is not UTF-8", text);
     else if (!rc && more < 0)
         rc = ERR("hstore '%.60s': malformed at offset %zu", text, (size_t)(it.p - text));
-    if (!rc && !map)
-        rc = sluice_json_append_raw("}", 1, &json, &jlen, &jcap)
-                 ? ENOMEM
-                 : avro_value_set_string_len(slot, json, jlen + 1);
-    free(json);
     free(it.key);
-    return rc;
+    return hs_end(&o, rc);
 }
 
 /* An unchanged TOASTed hstore: {placeholder: placeholder} in its mode's
  * form, as Debezium. */
 static int set_hstore_placeholder(avro_value_t *slot, const pg_conf *conf)
 {
-    const char *ph = conf->placeholder;
-    char *json = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    if (conf->hstore_mode == PG_HSTORE_MAP) {
-        rc = avro_value_reset(slot);
-        return rc ? rc : hs_map_pair(slot, ph, ph);
-    }
-    rc = sluice_json_append_raw("{", 1, &json, &len, &cap) ? ENOMEM : 0;
-    rc = rc ? rc : hs_json_pair(&json, &len, &cap, ph, ph, 1);
-    if (rc == 0)
-        rc = sluice_json_append_raw("}", 1, &json, &len, &cap)
-                 ? ENOMEM
-                 : avro_value_set_string_len(slot, json, len + 1);
-    free(json);
-    return rc;
+    hs_out o;
+    int rc = hs_begin(&o, slot, conf);
+    rc = rc ? rc : hs_pair(&o, conf->placeholder, conf->placeholder);
+    return hs_end(&o, rc);
 }
 
 /* x and y as Debezium's Point: the WKB of a point is the byte order (1:
